@@ -1,0 +1,33 @@
+# The two commands a newcomer needs: `make run` and `make test`.
+PY := .venv/bin/python
+export PYTHONDONTWRITEBYTECODE := 1
+
+.PHONY: install run test lint fmt bench migrate seed
+
+install:
+	@bash scripts/install.sh
+
+migrate: install
+	$(PY) manage.py migrate --noinput
+
+seed: migrate
+	$(PY) manage.py seed_demo --if-empty
+
+# Embedded default: SQLite, tasks in-process, one command, no services.
+run: seed
+	$(PY) manage.py collectstatic --noinput -v 0
+	$(PY) manage.py serve --addr 127.0.0.1 --port 8000
+
+test: install
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+lint: install
+	.venv/bin/ruff check .
+	.venv/bin/ruff format --check .
+
+fmt: install
+	.venv/bin/ruff check --fix .
+	.venv/bin/ruff format .
+
+bench: install
+	$(PY) -m pytest tests/bench -s -p no:cacheprovider -o addopts=""

@@ -1,0 +1,1 @@
+# RepairCase and ObjectionCase arrive with their issues (see ../shared/design.md).

@@ -1,0 +1,238 @@
+from django.conf import settings
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from records.identifiers import mask_resident_id
+
+
+class Sector(models.TextChoices):
+    FOOD_DRUG = "food_drug", _("食品药品")
+    ENVIRONMENT = "environment", _("生态环境")
+    CONSTRUCTION = "construction", _("建设工程质量")
+    WORK_SAFETY = "work_safety", _("安全生产")
+    FIRE_SAFETY = "fire_safety", _("消防安全")
+    OTHER = "other", _("其他")
+
+
+class Department(models.Model):
+    """An authority that issues penalties and reviews their repair ("谁认定、谁修复")."""
+
+    code = models.CharField(_("代码"), max_length=32, unique=True)
+    name = models.CharField(_("名称"), max_length=100)
+    sector = models.CharField(_("领域"), max_length=20, choices=Sector.choices, default=Sector.OTHER)
+
+    class Meta:
+        ordering = ["code"]
+        verbose_name = _("认定单位")
+        verbose_name_plural = _("认定单位")
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class SubjectKind(models.TextChoices):
+    ENTERPRISE = "enterprise", _("法人和非法人组织")
+    PERSON = "person", _("自然人")
+
+
+class Subject(models.Model):
+    """A market subject: an enterprise by USCC or a natural person by resident ID."""
+
+    kind = models.CharField(_("主体类型"), max_length=10, choices=SubjectKind.choices)
+    identifier = models.CharField(_("证件号码"), max_length=18, unique=True)
+    name = models.CharField(_("名称"), max_length=200)
+    legal_representative = models.CharField(_("法定代表人"), max_length=100, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = _("信用主体")
+        verbose_name_plural = _("信用主体")
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.display_identifier})"
+
+    @property
+    def is_person(self) -> bool:
+        return self.kind == SubjectKind.PERSON
+
+    @property
+    def display_identifier(self) -> str:
+        """Resident IDs are never shown in full (section 8); USCCs are public."""
+        return mask_resident_id(self.identifier) if self.is_person else self.identifier
+
+
+class BindingCapacity(models.TextChoices):
+    SELF = "self", _("本人")
+    LEGAL_REPRESENTATIVE = "legal_representative", _("法定代表人")
+    AGENT = "agent", _("委托代理人")
+
+
+class SubjectBinding(models.Model):
+    """An applicant account acting for a subject."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="subject_bindings"
+    )
+    subject = models.ForeignKey(Subject, on_delete=models.CASCADE, related_name="bindings")
+    capacity = models.CharField(_("身份"), max_length=30, choices=BindingCapacity.choices)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "subject"], name="unique_subject_binding")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} → {self.subject}"
+
+
+class DepartmentMembership(models.Model):
+    """A department reviewer belongs to exactly one department."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="department_membership"
+    )
+    department = models.ForeignKey(Department, on_delete=models.PROTECT, related_name="members")
+
+    def __str__(self) -> str:
+        return f"{self.user} @ {self.department}"
+
+
+class Severity(models.TextChoices):
+    MINOR = "minor", _("轻微")
+    GENERAL = "general", _("一般")
+    SERIOUS = "serious", _("严重")
+
+
+class PenaltyType(models.TextChoices):
+    """Administrative Penalty Law Art. 9."""
+
+    WARNING = "warning", _("警告")
+    PUBLIC_CRITICISM = "public_criticism", _("通报批评")
+    FINE = "fine", _("罚款")
+    CONFISCATION = "confiscation", _("没收违法所得、没收非法财物")
+    LICENCE_SUSPENSION = "licence_suspension", _("暂扣许可证件")
+    QUALIFICATION_DOWNGRADE = "qualification_downgrade", _("降低资质等级")
+    LICENCE_REVOCATION = "licence_revocation", _("吊销许可证件")
+    BUSINESS_RESTRICTION = "business_restriction", _("限制开展生产经营活动")
+    PRODUCTION_SUSPENSION = "production_suspension", _("责令停产停业")
+    CLOSURE = "closure", _("责令关闭")
+    OCCUPATION_BAN = "occupation_ban", _("限制从业")
+    DETENTION = "detention", _("行政拘留")
+    OTHER = "other", _("其他")
+
+
+class RecordStatus(models.TextChoices):
+    PUBLISHED = "published", _("公示中")
+    REPAIRED = "repaired", _("已修复")
+    EXPIRED = "expired", _("公示期满")
+    DELETED = "deleted", _("已删除")
+    UNDER_OBJECTION = "under_objection", _("异议处理中")
+
+
+class CreditRecord(models.Model):
+    """An administrative-penalty record pushed in by the issuing department."""
+
+    department = models.ForeignKey(
+        Department, on_delete=models.PROTECT, related_name="records", verbose_name=_("认定单位")
+    )
+    decision_number = models.CharField(_("处罚决定书文号"), max_length=100)
+    subject = models.ForeignKey(
+        Subject, on_delete=models.PROTECT, related_name="records", verbose_name=_("信用主体")
+    )
+    decision_date = models.DateField(_("处罚决定日期"))
+    penalty_types = models.JSONField(_("处罚类型"), default=list)
+    fine_amount = models.DecimalField(
+        _("罚款金额（元）"), max_digits=14, decimal_places=2, null=True, blank=True
+    )
+    severity = models.CharField(_("严重程度"), max_length=10, choices=Severity.choices)
+    facts = models.TextField(_("违法事实"), blank=True)
+    status = models.CharField(
+        _("状态"), max_length=20, choices=RecordStatus.choices, default=RecordStatus.PUBLISHED
+    )
+    # The publicity window, fixed by the rule set in force on the decision date.
+    publicity_starts_on = models.DateField(_("公示起始日"))
+    publicity_ends_on = models.DateField(_("公示截止日"))
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-decision_date", "-id"]
+        verbose_name = _("行政处罚信息")
+        verbose_name_plural = _("行政处罚信息")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["department", "decision_number"], name="unique_decision_per_department"
+            )
+        ]
+        indexes = [models.Index(fields=["status", "publicity_ends_on"])]
+
+    def __str__(self) -> str:
+        return self.decision_number
+
+    def penalty_type_labels(self) -> list[str]:
+        labels = dict(PenaltyType.choices)
+        return [str(labels.get(code, code)) for code in self.penalty_types]
+
+
+class PublicityRuleSet(models.Model):
+    """A version of the publicity rules, in force between two dates."""
+
+    code = models.SlugField(_("代码"), max_length=40, unique=True)
+    name = models.CharField(_("名称"), max_length=200)
+    legal_basis = models.TextField(_("依据"))
+    effective_from = models.DateField(_("施行日期"))
+    effective_to = models.DateField(_("废止日期"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["-effective_from"]
+        verbose_name = _("公示规则")
+        verbose_name_plural = _("公示规则")
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class PublicityPeriod(models.Model):
+    rule_set = models.ForeignKey(PublicityRuleSet, on_delete=models.CASCADE, related_name="periods")
+    severity = models.CharField(_("严重程度"), max_length=10, choices=Severity.choices)
+    published = models.BooleanField(_("是否公示"), default=True)
+    min_months = models.PositiveSmallIntegerField(_("最短公示期（月）"))
+    max_months = models.PositiveSmallIntegerField(_("最长公示期（月）"))
+    unconfirmed = models.BooleanField(
+        _("未经核实"), default=False, help_text=_("合理默认值，法律依据尚未核实")
+    )
+    note = models.CharField(_("说明"), max_length=300, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["rule_set", "severity"], name="unique_period_severity")
+        ]
+        verbose_name = _("公示期限")
+        verbose_name_plural = _("公示期限")
+
+    def __str__(self) -> str:
+        return f"{self.rule_set.code}/{self.severity}"
+
+
+class NonRepairableRule(models.Model):
+    """Penalty types whose publicity runs to the maximum: no early repair."""
+
+    rule_set = models.ForeignKey(
+        PublicityRuleSet, on_delete=models.CASCADE, related_name="non_repairable"
+    )
+    penalty_type = models.CharField(_("处罚类型"), max_length=30, choices=PenaltyType.choices)
+    sectors = models.JSONField(
+        _("适用领域"), default=list, blank=True, help_text=_("为空表示所有领域")
+    )
+    reason = models.CharField(_("原因"), max_length=300)
+    legal_basis = models.CharField(_("依据"), max_length=300)
+    unconfirmed = models.BooleanField(_("未经核实"), default=False)
+
+    class Meta:
+        verbose_name = _("不可提前修复情形")
+        verbose_name_plural = _("不可提前修复情形")
+
+    def __str__(self) -> str:
+        return f"{self.rule_set.code}/{self.penalty_type}"

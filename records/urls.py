@@ -1,0 +1,9 @@
+from django.urls import path
+
+from records import views
+
+urlpatterns = [
+    path("", views.record_list, name="record_list"),
+    path("<int:pk>/", views.record_detail, name="record_detail"),
+    path("subjects/<int:pk>/", views.subject_detail, name="subject_detail"),
+]

@@ -1,0 +1,83 @@
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.db.models import Q
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.http import urlencode
+
+from records.models import Department, RecordStatus, Severity
+from records.publicity import RecordFacts, answer, load_rule_sets
+from records.selectors import record_get_for_user, records_visible_to, subject_get_for_user
+from repair_flow.access import access_register, needs_registration, session_purpose
+from repair_flow.models import Role
+
+
+def _purpose_or_redirect(request, subject, what: str):
+    """For staff viewing a natural person: the stated purpose (registering the
+    view), or a redirect to the purpose form."""
+    if not needs_registration(request.user, subject):
+        return None
+    purpose = session_purpose(request, subject)
+    if purpose is None:
+        url = reverse("access_purpose", args=[subject.pk])
+        return redirect(f"{url}?{urlencode({'next': request.get_full_path()})}")
+    access_register(user=request.user, subject=subject, what=what, purpose=purpose, channel="page")
+    return None
+
+
+@login_required
+def record_list(request):
+    records = records_visible_to(request.user)
+    q = request.GET.get("q", "").strip()
+    if q:
+        records = records.filter(
+            Q(decision_number__icontains=q) | Q(subject__name__icontains=q)
+            | Q(subject__identifier=q.upper())
+        )
+    filters = {}
+    for name in ("status", "severity", "department"):
+        value = request.GET.get(name, "")
+        if value:
+            filters[name] = value
+    if filters.get("status") in RecordStatus.values:
+        records = records.filter(status=filters["status"])
+    if filters.get("severity") in Severity.values:
+        records = records.filter(severity=filters["severity"])
+    if filters.get("department"):
+        records = records.filter(department__code=filters["department"])
+    page = Paginator(records.order_by("-decision_date", "-id"), 25).get_page(request.GET.get("page"))
+    rule_sets = load_rule_sets()
+    today = timezone.localdate()
+    rows = [(record, answer(RecordFacts.of(record), rule_sets, today)) for record in page]
+    departments = Department.objects.all() if request.user.role != Role.APPLICANT else []
+    return render(request, "records/record_list.html", {
+        "page": page, "rows": rows, "q": q, "filters": filters,
+        "statuses": RecordStatus.choices, "severities": Severity.choices,
+        "departments": departments, "today": today,
+        "query": urlencode({"q": q, **filters}),
+    })
+
+
+@login_required
+def record_detail(request, pk: int):
+    record = record_get_for_user(user=request.user, pk=pk)
+    response = _purpose_or_redirect(request, record.subject, f"record:{record.pk}")
+    if response is not None:
+        return response
+    today = timezone.localdate()
+    result = answer(RecordFacts.of(record), load_rule_sets(), today)
+    return render(request, "records/record_detail.html", {"record": record, "answer": result})
+
+
+@login_required
+def subject_detail(request, pk: int):
+    subject = subject_get_for_user(user=request.user, pk=pk)
+    response = _purpose_or_redirect(request, subject, f"subject:{subject.pk}")
+    if response is not None:
+        return response
+    records = records_visible_to(request.user).filter(subject=subject)
+    rule_sets = load_rule_sets()
+    today = timezone.localdate()
+    rows = [(record, answer(RecordFacts.of(record), rule_sets, today)) for record in records]
+    return render(request, "records/subject_detail.html", {"subject": subject, "rows": rows})

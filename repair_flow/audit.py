@@ -1,0 +1,150 @@
+"""The audit trail: one function appends, one verifies.
+
+Every service writes its events through `audit_record` inside its own
+transaction, so an event exists exactly when the change it describes does.
+"""
+
+import contextvars
+import hashlib
+import json
+import uuid
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+
+from django.db import transaction
+from django.utils import timezone
+
+from repair_flow.models import AuditChainHead, AuditEvent
+
+GENESIS_HASH = "0" * 64
+_request_id: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="")
+
+
+def current_request_id() -> str:
+    return _request_id.get()
+
+
+def set_request_id(value: str) -> contextvars.Token:
+    return _request_id.set(value)
+
+
+class RequestIdMiddleware:
+    """Takes X-Request-ID from the proxy (or makes one) and puts it on the
+    response and on every audit event written while serving the request."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        incoming = request.headers.get("X-Request-ID", "")
+        rid = incoming if 0 < len(incoming) <= 64 and incoming.isprintable() else uuid.uuid4().hex
+        request.request_id = rid
+        token = _request_id.set(rid)
+        try:
+            response = self.get_response(request)
+        finally:
+            _request_id.reset(token)
+        response["X-Request-ID"] = rid
+        return response
+
+
+def _event_hash(*, seq, at, actor_id, actor_label, action, object_type, object_id, summary,
+                request_id, prev_hash) -> str:
+    payload = json.dumps(
+        [seq, at.isoformat(), actor_id, actor_label, action, object_type, str(object_id),
+         summary, request_id, prev_hash],
+        ensure_ascii=False, sort_keys=True, separators=(",", ":"), default=str,
+    )
+    return hashlib.sha256(payload.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    action: str
+    object_type: str
+    object_id: str = ""
+    summary: dict | None = None
+
+
+def audit_record(*, actor, action: str, object_type: str, object_id="", summary=None) -> AuditEvent:
+    """Append one event. Call inside the service's transaction."""
+    return audit_record_many(
+        actor=actor, entries=[AuditEntry(action, object_type, str(object_id), summary)]
+    )[0]
+
+
+def audit_record_many(*, actor, entries: Iterable[AuditEntry]) -> list[AuditEvent]:
+    """Append several events in one locked step (bulk import writes one per batch)."""
+    entries = list(entries)
+    actor_id = getattr(actor, "pk", None)
+    actor_label = actor.get_username() if actor_id else (actor or "system")
+    with transaction.atomic():
+        # The head row is locked until commit: concurrent writers queue here,
+        # so the chain never forks.
+        head, _ = AuditChainHead.objects.select_for_update().get_or_create(
+            id=1, defaults={"last_seq": 0, "last_hash": GENESIS_HASH}
+        )
+        seq, prev = head.last_seq, head.last_hash
+        now = timezone.now()
+        rid = current_request_id()
+        events = []
+        for entry in entries:
+            seq += 1
+            summary = _jsonable(entry.summary or {})
+            digest = _event_hash(
+                seq=seq, at=now, actor_id=actor_id, actor_label=actor_label, action=entry.action,
+                object_type=entry.object_type, object_id=entry.object_id, summary=summary,
+                request_id=rid, prev_hash=prev,
+            )
+            events.append(AuditEvent(
+                seq=seq, at=now, actor_id=actor_id, actor_label=actor_label, action=entry.action,
+                object_type=entry.object_type, object_id=entry.object_id, summary=summary,
+                request_id=rid, prev_hash=prev, hash=digest,
+            ))
+            prev = digest
+        AuditEvent.objects.bulk_create(events)
+        head.last_seq, head.last_hash = seq, prev
+        head.save(update_fields=["last_seq", "last_hash"])
+    return events
+
+
+def _jsonable(value):
+    # Round-trip so the hash is computed over exactly what the database stores.
+    return json.loads(json.dumps(value, ensure_ascii=False, default=str))
+
+
+@dataclass
+class ChainReport:
+    verified: int
+    broken_at: int | None = None
+    reason: str = ""
+
+
+def verify_chain(events: Iterator[AuditEvent] | None = None) -> ChainReport:
+    """Recompute every hash in sequence order; stop at the first broken link."""
+    if events is None:
+        events = AuditEvent.objects.order_by("seq").iterator(chunk_size=5000)
+    expected_seq, prev = 1, GENESIS_HASH
+    count = 0
+    for event in events:
+        if event.seq != expected_seq:
+            return ChainReport(count, expected_seq,
+                               f"event #{expected_seq} is missing (next present is #{event.seq})")
+        if event.prev_hash != prev:
+            return ChainReport(count, event.seq,
+                               f"event #{event.seq} does not link to the hash of #{event.seq - 1}")
+        digest = _event_hash(
+            seq=event.seq, at=event.at, actor_id=event.actor_id, actor_label=event.actor_label,
+            action=event.action, object_type=event.object_type, object_id=event.object_id,
+            summary=event.summary, request_id=event.request_id, prev_hash=event.prev_hash,
+        )
+        if digest != event.hash:
+            return ChainReport(count, event.seq, f"event #{event.seq} was altered after it was written")
+        prev = event.hash
+        expected_seq += 1
+        count += 1
+    head = AuditChainHead.objects.filter(id=1).first()
+    if head and (head.last_seq != count or head.last_hash != prev):
+        return ChainReport(count, count + 1,
+                           f"events after #{count} were removed (the chain head records #{head.last_seq})")
+    return ChainReport(count)

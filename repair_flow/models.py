@@ -1,0 +1,119 @@
+from django.conf import settings
+from django.contrib.auth.models import AbstractUser
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+class Role(models.TextChoices):
+    APPLICANT = "applicant", _("申请人")
+    OFFICER = "officer", _("平台工作人员")
+    REVIEWER = "reviewer", _("认定单位审核人")
+    SUPERVISOR = "supervisor", _("监督人员")
+    ADMINISTRATOR = "administrator", _("系统管理员")
+    INTEGRATION = "integration", _("系统对接账号")
+
+
+STAFF_ROLES = frozenset({Role.OFFICER, Role.REVIEWER, Role.SUPERVISOR, Role.ADMINISTRATOR})
+
+
+class User(AbstractUser):
+    """A person or a system account. The role decides what the account may see
+    and do; department reviewers also have a department membership
+    (records.DepartmentMembership) and applicants their subject bindings."""
+
+    role = models.CharField(_("角色"), max_length=20, choices=Role.choices, default=Role.APPLICANT)
+    phone = models.CharField(_("手机号码"), max_length=20, blank=True)
+
+    @property
+    def is_platform_staff(self) -> bool:
+        return self.role in STAFF_ROLES
+
+
+class AppendOnlyError(Exception):
+    pass
+
+
+class AuditEventQuerySet(models.QuerySet):
+    def update(self, **kwargs):
+        raise AppendOnlyError("audit events are never updated")
+
+    def delete(self):
+        raise AppendOnlyError("audit events are never deleted")
+
+
+class AuditEvent(models.Model):
+    """Append-only, hash-chained: each event stores the hash of the one before.
+
+    Rows are written only by `repair_flow.audit.audit_record`; the queryset and
+    `save` refuse updates and deletes. `verify_audit` recomputes the chain.
+    """
+
+    seq = models.PositiveBigIntegerField(unique=True)
+    at = models.DateTimeField(db_index=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    actor_label = models.CharField(max_length=150)
+    action = models.CharField(max_length=80, db_index=True)
+    object_type = models.CharField(max_length=80)
+    object_id = models.CharField(max_length=64, blank=True)
+    summary = models.JSONField(default=dict)
+    request_id = models.CharField(max_length=64, blank=True)
+    prev_hash = models.CharField(max_length=64)
+    hash = models.CharField(max_length=64)
+
+    objects = AuditEventQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["seq"]
+        indexes = [models.Index(fields=["object_type", "object_id"])]
+
+    def __str__(self) -> str:
+        return f"#{self.seq} {self.action} {self.object_type}:{self.object_id}"
+
+    def save(self, *args, **kwargs):
+        # A guard, not business logic: the trail is append-only.
+        if not self._state.adding:
+            raise AppendOnlyError("audit events are never updated")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise AppendOnlyError("audit events are never deleted")
+
+
+class AuditChainHead(models.Model):
+    """One row: the last sequence number and hash. Locked while an event is
+    appended so concurrent writers form one chain, and it lets verification
+    notice removal of the newest events."""
+
+    id = models.PositiveSmallIntegerField(primary_key=True, default=1)
+    last_seq = models.PositiveBigIntegerField(default=0)
+    last_hash = models.CharField(max_length=64)
+
+
+class AccessPurpose(models.TextChoices):
+    REPAIR_CASE = "repair_case", _("办理信用修复")
+    OBJECTION_CASE = "objection_case", _("核查异议申请")
+    SUPERVISION = "supervision", _("监督检查")
+    DATA_MAINTENANCE = "data_maintenance", _("信息核对与维护")
+
+
+class AccessLogEntry(models.Model):
+    """The access register: every staff view of a natural person's identifiers
+    or records (shared domain reference section 8, modelled on the Credit
+    Reporting Regulation Art. 22): who, when, what, and for what purpose."""
+
+    at = models.DateTimeField(db_index=True)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    subject = models.ForeignKey("records.Subject", on_delete=models.PROTECT, related_name="+")
+    what = models.CharField(max_length=200)
+    purpose = models.CharField(max_length=30, choices=AccessPurpose.choices)
+    channel = models.CharField(max_length=10, choices=[("page", "page"), ("api", "API")])
+    request_id = models.CharField(max_length=64, blank=True)
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        verbose_name_plural = "access log entries"
+
+    def __str__(self) -> str:
+        return f"{self.at:%Y-%m-%d %H:%M} {self.user} {self.what}"

@@ -1,0 +1,27 @@
+from django.contrib import admin
+from django.contrib.auth import views as auth_views
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView
+
+from records import api as records_api
+from repair_flow import views
+from sla import api as sla_api
+
+api_patterns = [
+    *records_api.urlpatterns,
+    *sla_api.urlpatterns,
+]
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
+    path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("i18n/", include("django.conf.urls.i18n")),
+    path("admin/", admin.site.urls),
+    path("access-register/", views.access_register, name="access_register"),
+    path("access-purpose/<int:subject_id>/", views.access_purpose, name="access_purpose"),
+    path("records/", include("records.urls")),
+    path("deadlines/", include("sla.urls")),
+    path("api/v1/", include(api_patterns)),
+    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+]

@@ -1,0 +1,47 @@
+from django.core.paginator import Paginator
+from django.shortcuts import redirect, render
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext as _
+
+from records.selectors import subject_get_for_user
+from repair_flow.access import purpose_is_valid, session_purpose_set
+from repair_flow.models import AccessLogEntry, AccessPurpose, Role
+from repair_flow.roles import role_required
+
+
+def home(request):
+    if not request.user.is_authenticated:
+        return redirect("deadline_calculator") if request.GET.get("public") else redirect("login")
+    return redirect("record_list")
+
+
+@role_required(Role.OFFICER, Role.REVIEWER, Role.SUPERVISOR, Role.ADMINISTRATOR)
+def access_purpose(request, subject_id: int):
+    """Asks the purpose of viewing a natural person's data, once per session."""
+    subject = subject_get_for_user(user=request.user, pk=subject_id)
+    next_url = request.POST.get("next") or request.GET.get("next") or "/"
+    if not url_has_allowed_host_and_scheme(next_url, allowed_hosts={request.get_host()}):
+        next_url = "/"
+    error = ""
+    if request.method == "POST":
+        purpose = request.POST.get("purpose")
+        if purpose_is_valid(purpose):
+            session_purpose_set(request, subject, purpose)
+            return redirect(next_url)
+        error = _("请从列表中选择查询目的。")
+    return render(
+        request,
+        "access_purpose.html",
+        {"subject": subject, "purposes": AccessPurpose.choices, "next": next_url, "error": error},
+        status=400 if error else 200,
+    )
+
+
+@role_required(Role.SUPERVISOR, Role.ADMINISTRATOR)
+def access_register(request):
+    entries = AccessLogEntry.objects.select_related("user", "subject")
+    user_filter = request.GET.get("user", "").strip()
+    if user_filter:
+        entries = entries.filter(user__username=user_filter)
+    page = Paginator(entries, 50).get_page(request.GET.get("page"))
+    return render(request, "access_register.html", {"page": page, "user_filter": user_filter})

@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# Installs what is missing and nothing else: Debian packages (as root), the
+# virtualenv and the Python packages pinned in pyproject.toml, and the compiled
+# translations. Idempotent; takes about a second when everything is present.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# WeasyPrint needs harfbuzz-subset (without it a CJK page takes ~10 s, not ~0.1 s)
+# and a CJK font (without it every Chinese glyph is an empty box); the browser
+# tests need Debian's Chromium; pdffonts (poppler-utils) checks embedded fonts;
+# msgfmt (gettext) compiles the translations.
+DEB_PACKAGES="libharfbuzz-subset0 libpango-1.0-0 libpangoft2-1.0-0 fonts-noto-cjk chromium poppler-utils gettext"
+
+missing=""
+for pkg in $DEB_PACKAGES; do
+  status=$(dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null || true)
+  [ "$status" = "install ok installed" ] || missing="$missing $pkg"
+done
+if [ -n "$missing" ]; then
+  if [ "$(id -u)" = "0" ]; then
+    echo "Installing Debian packages:$missing"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    # shellcheck disable=SC2086
+    apt-get install -y -qq --no-install-recommends $missing >/dev/null
+  else
+    echo "Missing Debian packages. Run this once, then try again:" >&2
+    echo "  sudo apt-get update && sudo apt-get install -y$missing" >&2
+    exit 1
+  fi
+fi
+
+PYTHON=${PYTHON:-python3}
+if ! "$PYTHON" -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; then
+  echo "Python >= 3.11 is required; found: $("$PYTHON" --version 2>&1)" >&2
+  exit 1
+fi
+if [ ! -x .venv/bin/python ]; then
+  echo "Creating .venv"
+  "$PYTHON" -m venv .venv
+fi
+
+# Reinstall only when pyproject.toml changed since the last successful install.
+want=$(sha256sum pyproject.toml | cut -d' ' -f1)
+have=$(cat .venv/.install-stamp 2>/dev/null || true)
+if [ "$want" != "$have" ]; then
+  echo "Installing Python packages from pyproject.toml"
+  .venv/bin/python -m pip install -q --disable-pip-version-check --upgrade pip
+  .venv/bin/python - <<'PY' > .venv/requirements.txt
+import tomllib
+project = tomllib.load(open("pyproject.toml", "rb"))["project"]
+deps = project["dependencies"] + project["optional-dependencies"]["dev"]
+print("\n".join(deps))
+PY
+  .venv/bin/python -m pip install -q --disable-pip-version-check -r .venv/requirements.txt
+  echo "$want" > .venv/.install-stamp
+fi
+
+# Compile translations when a catalogue is newer than its compiled file.
+for po in */locale/*/LC_MESSAGES/django.po; do
+  [ -e "$po" ] || continue
+  mo="${po%.po}.mo"
+  if [ ! -e "$mo" ] || [ "$po" -nt "$mo" ]; then
+    msgfmt --check-format -o "$mo" "$po"
+  fi
+done

@@ -1,0 +1,172 @@
+"""Shared personas and registry fixtures.
+
+The personas: an applicant and another applicant (each bound to their own
+enterprise), a platform officer, a reviewer of the issuing department, a
+reviewer of another department, a supervisor, an administrator and an
+integration account with an API token.
+"""
+
+import datetime as dt
+
+import pytest
+from rest_framework.authtoken.models import Token
+from rest_framework.test import APIClient
+
+from records.identifiers import make_resident_id, make_uscc
+from records.models import (
+    BindingCapacity,
+    CreditRecord,
+    Department,
+    DepartmentMembership,
+    Sector,
+    Subject,
+    SubjectBinding,
+    SubjectKind,
+)
+from records.publicity import load_rule_sets, publicity_window
+from repair_flow.models import Role, User
+
+PASSWORD = "correct-horse-battery-staple"
+
+
+def make_user(username: str, role: str, **extra) -> User:
+    return User.objects.create_user(username=username, password=PASSWORD, role=role, **extra)
+
+
+@pytest.fixture
+def department(db):
+    return Department.objects.create(code="SCJGJ", name="济南市市场监督管理局", sector=Sector.FOOD_DRUG)
+
+
+@pytest.fixture
+def other_department(db):
+    return Department.objects.create(code="ZJJ", name="济南市住房和城乡建设局", sector=Sector.CONSTRUCTION)
+
+
+@pytest.fixture
+def enterprise(db):
+    return Subject.objects.create(
+        kind=SubjectKind.ENTERPRISE, identifier=make_uscc(serial=1001), name="济南泉城食品有限公司",
+        legal_representative="张伟",
+    )
+
+
+@pytest.fixture
+def other_enterprise(db):
+    return Subject.objects.create(
+        kind=SubjectKind.ENTERPRISE, identifier=make_uscc(serial=1002), name="济南历下建筑工程有限公司",
+        legal_representative="李娜",
+    )
+
+
+@pytest.fixture
+def person(db):
+    return Subject.objects.create(
+        kind=SubjectKind.PERSON,
+        identifier=make_resident_id(birth=dt.date(1985, 6, 15), serial=123),
+        name="王芳",
+    )
+
+
+def make_record(*, department, subject, decision_number="济市监罚〔2026〕1号",
+                decision_date=dt.date(2026, 1, 15), severity="general", penalty_types=("fine",),
+                fine_amount="5000.00", status="published", facts="未按规定标示食品生产日期。"):
+    start, end = publicity_window(load_rule_sets(), decision_date=decision_date, severity=severity)
+    return CreditRecord.objects.create(
+        department=department, subject=subject, decision_number=decision_number,
+        decision_date=decision_date, severity=severity, penalty_types=list(penalty_types),
+        fine_amount=fine_amount, status=status, facts=facts,
+        publicity_starts_on=start, publicity_ends_on=end,
+    )
+
+
+@pytest.fixture
+def record(department, enterprise):
+    return make_record(department=department, subject=enterprise)
+
+
+@pytest.fixture
+def other_record(other_department, other_enterprise):
+    return make_record(department=other_department, subject=other_enterprise,
+                       decision_number="济建罚〔2026〕7号")
+
+
+@pytest.fixture
+def person_record(department, person):
+    return make_record(department=department, subject=person, decision_number="济市监罚〔2026〕9号")
+
+
+@pytest.fixture
+def applicant(enterprise):
+    user = make_user("applicant", Role.APPLICANT, first_name="张伟")
+    SubjectBinding.objects.create(user=user, subject=enterprise,
+                                  capacity=BindingCapacity.LEGAL_REPRESENTATIVE)
+    return user
+
+
+@pytest.fixture
+def other_applicant(other_enterprise):
+    user = make_user("other_applicant", Role.APPLICANT, first_name="李娜")
+    SubjectBinding.objects.create(user=user, subject=other_enterprise,
+                                  capacity=BindingCapacity.LEGAL_REPRESENTATIVE)
+    return user
+
+
+@pytest.fixture
+def officer(db):
+    return make_user("officer", Role.OFFICER, first_name="刘洋")
+
+
+@pytest.fixture
+def reviewer(department):
+    user = make_user("reviewer", Role.REVIEWER, first_name="陈静")
+    DepartmentMembership.objects.create(user=user, department=department)
+    return user
+
+
+@pytest.fixture
+def other_reviewer(other_department):
+    user = make_user("other_reviewer", Role.REVIEWER, first_name="赵磊")
+    DepartmentMembership.objects.create(user=user, department=other_department)
+    return user
+
+
+@pytest.fixture
+def supervisor(db):
+    return make_user("supervisor", Role.SUPERVISOR, first_name="孙敏")
+
+
+@pytest.fixture
+def administrator(db):
+    return make_user("administrator", Role.ADMINISTRATOR, is_staff=True, is_superuser=True)
+
+
+@pytest.fixture
+def integration(db):
+    user = make_user("dept_system", Role.INTEGRATION)
+    Token.objects.create(user=user)
+    return user
+
+
+@pytest.fixture
+def client_for(client):
+    """`client_for(user)`: a Django test client logged in as that user."""
+
+    def login(user):
+        client.force_login(user)
+        return client
+
+    return login
+
+
+@pytest.fixture
+def api_for():
+    """`api_for(user)`: a DRF client authenticated as that user (token for systems)."""
+
+    def make(user):
+        api = APIClient()
+        if user is not None:
+            api.force_authenticate(user)
+        return api
+
+    return make
