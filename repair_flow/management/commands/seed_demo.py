@@ -1,0 +1,190 @@
+"""A demo city: Jinan departments, a few hundred subjects, a few thousand
+penalty records, and one account of each role. Everything goes through the
+same services as real use, so the demo has its audit trail too."""
+
+import datetime as dt
+import random
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
+from django.db import transaction
+from django.utils import timezone
+
+from records.identifiers import make_resident_id, make_uscc
+from records.models import BindingCapacity, CreditRecord, Department, Sector, Subject
+from records.services import department_upsert, records_expire_due, records_ingest
+from repair_flow.accounts import account_create
+from repair_flow.models import Role, User
+
+DEMO_PASSWORD = "jinan-demo-2026"
+
+DEPARTMENTS = [
+    ("JNSCJG", "济南市市场监督管理局", Sector.FOOD_DRUG, "济市监罚"),
+    ("JNSTHJ", "济南市生态环境局", Sector.ENVIRONMENT, "济环罚"),
+    ("JNZJJ", "济南市住房和城乡建设局", Sector.CONSTRUCTION, "济建罚"),
+    ("JNYJGL", "济南市应急管理局", Sector.WORK_SAFETY, "济应急罚"),
+    ("JNXFJY", "济南市消防救援支队", Sector.FIRE_SAFETY, "济消行罚决字"),
+    ("JNSWJ", "国家税务总局济南市税务局", Sector.OTHER, "济税罚"),
+    ("JNJTYS", "济南市交通运输局", Sector.OTHER, "济交运罚"),
+    ("JNWJW", "济南市卫生健康委员会", Sector.OTHER, "济卫罚"),
+    ("JNCGJ", "济南市城市管理局", Sector.OTHER, "济城管罚"),
+    ("JNRSJ", "济南市人力资源和社会保障局", Sector.OTHER, "济人社监罚"),
+    ("JNZRZY", "济南市自然资源和规划局", Sector.OTHER, "济自然资罚"),
+]
+DISTRICTS = ["历下", "市中", "槐荫", "天桥", "历城", "长清", "章丘", "济阳", "莱芜", "钢城", "平阴", "商河"]
+BRANDS = ["泉城", "鲁信", "华泰", "恒通", "齐鲁", "明湖", "舜耕", "千佛", "趵突", "泺源", "华山", "黄河",
+          "鹊华", "济福", "润丰", "康达", "新元", "金泽", "宏业", "正和"]
+TRADES = ["食品", "建筑工程", "环保科技", "物流", "餐饮管理", "医药连锁", "化工", "商贸", "机械制造",
+          "运输", "装饰工程", "农产品", "酒店管理", "电子科技", "物业服务"]
+SURNAMES = "王李张刘陈杨赵黄周吴徐孙胡朱高林何郭马罗"
+GIVEN = ["伟", "芳", "娜", "敏", "静", "磊", "强", "洋", "艳", "杰", "娟", "涛", "明", "超", "秀英", "建华",
+         "志强", "海燕", "丽华", "晓东"]
+FACTS = {
+    "minor": ["未按规定公示年度报告信息，经责令后已改正。", "经营场所未按规定悬挂营业执照。"],
+    "general": ["生产经营标签不符合规定的食品。", "未按规定落实扬尘污染防治措施。",
+                "未依法取得许可从事道路货物运输经营。", "未按规定为劳动者缴纳社会保险费。",
+                "超过污染物排放标准排放大气污染物。"],
+    "serious": ["生产经营添加非食用物质的食品，情节严重。", "未经消防验收擅自投入使用，造成严重后果。",
+                "发生一般生产安全事故，负有责任。", "偷税，数额较大。"],
+}
+
+
+class Command(BaseCommand):
+    help = "Seed the demo (departments, subjects, records, one account of each role)."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--if-empty", action="store_true",
+                            help="do nothing when the database already has data")
+        parser.add_argument("--records", type=int, default=3000)
+        parser.add_argument("--subjects", type=int, default=300)
+
+    def handle(self, *args, if_empty, records, subjects, **options):
+        if settings.PRODUCTION:
+            raise CommandError("seed_demo is for development only (DJANGO_ENV=production)")
+        if CreditRecord.objects.exists() or User.objects.exists():
+            if if_empty:
+                self.stdout.write("Demo data already present; not seeding again.")
+                self.print_accounts()
+                return
+            raise CommandError("the database is not empty; use a fresh database for the demo")
+        rng = random.Random(2026)
+        today = timezone.localdate()
+        with transaction.atomic():
+            departments = [
+                department_upsert(actor="seed_demo", code=code, name=name, sector=sector)
+                for code, name, sector, _prefix in DEPARTMENTS
+            ]
+            rows = list(self.generate_rows(rng, today, records, subjects))
+            result = records_ingest(rows=enumerate(rows, start=1), actor="seed_demo", source="seed_demo")
+            if result.rejected:
+                raise CommandError(f"demo rows rejected: {result.rejected[:3]}")
+            expired = records_expire_due(actor="seed_demo", today=today)
+            self.create_accounts(departments)
+        self.stdout.write(
+            f"Seeded {len(departments)} departments, {Subject.objects.count()} subjects, "
+            f"{result.created} records ({expired} past their publicity period marked expired)."
+        )
+        self.print_accounts()
+
+    def generate_rows(self, rng, today, n_records, n_subjects):
+        people = max(n_subjects // 8, 4)
+        subject_specs = []
+        for i in range(n_subjects - people):
+            district = DISTRICTS[i % len(DISTRICTS)]
+            name = f"济南{district}{rng.choice(BRANDS)}{rng.choice(TRADES)}有限公司"
+            subject_specs.append(("enterprise", make_uscc(serial=370000 + i * 37), f"{name}"))
+        for i in range(people):
+            birth = dt.date(1960 + i % 40, 1 + i % 12, 1 + i % 28)
+            name = rng.choice(SURNAMES) + rng.choice(GIVEN)
+            subject_specs.append(("person", make_resident_id(birth=birth, serial=i * 2 + 1), name))
+        # Make enterprise names unique so the demo reads well.
+        seen = {}
+        for idx, (kind, ident, name) in enumerate(subject_specs):
+            if kind == "enterprise" and name in seen:
+                subject_specs[idx] = (kind, ident, name.replace("有限公司", f"第{seen[name]}分公司"))
+            seen[name] = seen.get(name, 0) + 1
+
+        # The first two enterprises belong to the demo applicants: give them one
+        # record of each kind of answer (eligible, not yet, never, expired).
+        showcase = [
+            (0, 0, "general", ["fine"], today - dt.timedelta(days=200)),
+            (0, 2, "serious", ["fine"], today - dt.timedelta(days=120)),
+            (0, 0, "serious", ["fine", "licence_revocation"], today - dt.timedelta(days=500)),
+            (1, 1, "general", ["warning"], today - dt.timedelta(days=30)),
+            (1, 5, "general", ["fine", "confiscation"], today - dt.timedelta(days=420)),
+        ]
+        counters = {code: 0 for code, *_ in DEPARTMENTS}
+        for subject_idx, dept_idx, severity, types, day in showcase:
+            yield self.row(rng, subject_specs[subject_idx], DEPARTMENTS[dept_idx], counters,
+                           severity, types, day)
+        start = dt.date(2023, 1, 1)
+        span = (today - start).days
+        for _ in range(n_records - len(showcase)):
+            severity = rng.choices(["minor", "general", "serious"], weights=[15, 60, 25])[0]
+            if severity == "minor":
+                types = [rng.choice(["warning", "public_criticism"])]
+            elif severity == "general":
+                types = ["fine"] + (["confiscation"] if rng.random() < 0.2 else [])
+            else:
+                types = ["fine"] + ([rng.choice(["licence_revocation", "production_suspension",
+                                                 "business_restriction", "occupation_ban"])]
+                                    if rng.random() < 0.3 else [])
+            day = start + dt.timedelta(days=rng.randrange(span))
+            yield self.row(rng, rng.choice(subject_specs), rng.choice(DEPARTMENTS), counters,
+                           severity, types, day)
+
+    def row(self, rng, subject, department, counters, severity, types, day):
+        kind, identifier, name = subject
+        code, _name, _sector, prefix = department
+        counters[code] += 1
+        fine = ""
+        if "fine" in types:
+            base = {"minor": 500, "general": 20000, "serious": 300000}[severity]
+            fine = f"{rng.randrange(1, 10) * base // 2}.00"
+        return {
+            "decision_number": f"{prefix}〔{day.year}〕{counters[code]}号",
+            "department_code": code,
+            "subject_type": kind,
+            "subject_identifier": identifier,
+            "subject_name": name,
+            "decision_date": day.isoformat(),
+            "fine_amount": fine,
+            "severity": severity,
+            "penalty_types": ";".join(types),
+            "facts": rng.choice(FACTS[severity]),
+        }
+
+    def create_accounts(self, departments):
+        enterprises = list(Subject.objects.filter(kind="enterprise").order_by("id")[:3])
+        person = Subject.objects.filter(kind="person").order_by("id").first()
+        by_code = {d.code: d for d in departments}
+        specs = [
+            ("qiye", Role.APPLICANT, "张伟", {"subjects": [(enterprises[0], BindingCapacity.LEGAL_REPRESENTATIVE)]}),
+            ("daili", Role.APPLICANT, "李娜", {"subjects": [(enterprises[1], BindingCapacity.AGENT),
+                                                           (enterprises[2], BindingCapacity.AGENT)]}),
+            ("geren", Role.APPLICANT, person.name, {"subjects": [(person, BindingCapacity.SELF)]}),
+            ("officer", Role.OFFICER, "刘洋", {}),
+            ("officer2", Role.OFFICER, "周婷", {}),
+            ("reviewer", Role.REVIEWER, "陈静", {"department": by_code["JNSCJG"]}),
+            ("reviewer_zjj", Role.REVIEWER, "赵磊", {"department": by_code["JNZJJ"]}),
+            ("supervisor", Role.SUPERVISOR, "孙敏", {}),
+            ("admin", Role.ADMINISTRATOR, "系统管理员", {}),
+            ("scjg_system", Role.INTEGRATION, "市场监管局业务系统", {}),
+        ]
+        for username, role, full_name, extra in specs:
+            account_create(actor="seed_demo", username=username, password=DEMO_PASSWORD,
+                           role=role, full_name=full_name, **extra)
+
+    def print_accounts(self):
+        self.stdout.write("\nDemo accounts (password for all people: %s):" % DEMO_PASSWORD)
+        for user in User.objects.order_by("id"):
+            line = f"  {user.username:<14} {user.get_role_display()}"
+            membership = getattr(user, "department_membership", None)
+            if membership:
+                line += f" · {membership.department.name}"
+            bindings = list(user.subject_bindings.select_related("subject"))
+            if bindings:
+                line += " · " + "、".join(b.subject.name for b in bindings)
+            if user.role == Role.INTEGRATION and hasattr(user, "auth_token"):
+                line += f" · API token {user.auth_token.key}"
+            self.stdout.write(line)
