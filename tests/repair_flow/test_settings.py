@@ -1,0 +1,77 @@
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from django.core.exceptions import ImproperlyConfigured
+
+from repair_flow.env import env_bool, env_int, env_time, parse_database_url
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def start_django(**env):
+    """Import the settings in a fresh interpreter, as a server would."""
+    clean = {k: v for k, v in os.environ.items()
+             if k not in {"SECRET_KEY", "DJANGO_ENV", "ALLOWED_HOSTS", "DEBUG"}}
+    return subprocess.run(
+        [sys.executable, "-c", "import django; django.setup(); print('started')"],
+        cwd=ROOT, env={**clean, "DJANGO_SETTINGS_MODULE": "repair_flow.settings", **env},
+        capture_output=True, text=True, timeout=60,
+    )
+
+
+def test_production_refuses_to_start_without_a_secret_key():
+    result = start_django(DJANGO_ENV="production", ALLOWED_HOSTS="credit.example")
+    assert result.returncode != 0
+    assert "SECRET_KEY must be set" in result.stderr
+
+
+def test_production_refuses_to_start_without_allowed_hosts():
+    result = start_django(DJANGO_ENV="production", SECRET_KEY="x" * 50)
+    assert result.returncode != 0
+    assert "ALLOWED_HOSTS must be set" in result.stderr
+
+
+def test_production_starts_with_both():
+    result = start_django(DJANGO_ENV="production", SECRET_KEY="x" * 50, ALLOWED_HOSTS="a.example")
+    assert result.returncode == 0, result.stderr
+    assert "started" in result.stdout
+
+
+def test_a_bad_boolean_fails_loudly():
+    result = start_django(DEBUG="maybe")
+    assert result.returncode != 0
+    assert "DEBUG='maybe' is not a boolean" in result.stderr
+
+
+def test_an_unknown_environment_fails_loudly():
+    result = start_django(DJANGO_ENV="staging")
+    assert result.returncode != 0
+    assert "DJANGO_ENV='staging' must be one of development, production" in result.stderr
+
+
+def test_typed_helpers(monkeypatch):
+    monkeypatch.setenv("X_BOOL", "Yes")
+    monkeypatch.setenv("X_INT", "12x")
+    monkeypatch.setenv("X_TIME", "25:00")
+    assert env_bool("X_BOOL", False) is True
+    assert env_bool("X_UNSET", True) is True
+    with pytest.raises(ImproperlyConfigured, match="X_INT='12x' is not an integer"):
+        env_int("X_INT", 1)
+    with pytest.raises(ImproperlyConfigured, match="not a time of day"):
+        env_time("X_TIME", "17:00")
+
+
+def test_database_urls():
+    pg = parse_database_url("postgres://alice:s%40cret@db.local:5433/credit?sslmode=require")
+    assert pg["ENGINE"] == "django.db.backends.postgresql"
+    assert (pg["NAME"], pg["USER"], pg["PASSWORD"], pg["HOST"], pg["PORT"]) == (
+        "credit", "alice", "s@cret", "db.local", "5433")
+    assert pg["OPTIONS"] == {"sslmode": "require"}
+    assert parse_database_url("sqlite:////tmp/x.sqlite3")["NAME"] == "/tmp/x.sqlite3"
+    with pytest.raises(ImproperlyConfigured, match="scheme 'mysql' is not supported"):
+        parse_database_url("mysql://root@localhost/db")
+    with pytest.raises(ImproperlyConfigured, match="needs a database name"):
+        parse_database_url("postgres://localhost")
