@@ -7,8 +7,10 @@ integration account with an API token.
 """
 
 import datetime as dt
+import importlib
 
 import pytest
+from django.apps import apps as django_apps
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
@@ -27,6 +29,31 @@ from records.publicity import load_rule_sets, publicity_window
 from repair_flow.models import Role, User
 
 PASSWORD = "correct-horse-battery-staple"
+
+# Reference data that migrations load: the publicity rule sets and the
+# official calendar. Transactional tests (browser journeys, concurrency) end
+# with a flush that empties every table, so they load it again first.
+REFERENCE_DATA = [
+    ("records.PublicityRuleSet", "records.migrations.0003_publicity_rule_sets"),
+    ("sla.CalendarYear", "sla.migrations.0002_load_chinese_calendar"),
+]
+
+
+def ensure_reference_data():
+    for model_label, migration in REFERENCE_DATA:
+        if not django_apps.get_model(model_label).objects.exists():
+            importlib.import_module(migration).load(django_apps, None)
+
+
+@pytest.fixture(autouse=True)
+def _reference_data(request):
+    marker = request.node.get_closest_marker("django_db")
+    transactional = marker is not None and (
+        marker.kwargs.get("transaction") or (marker.args and marker.args[0])
+    )
+    if transactional or "live_server" in request.fixturenames:
+        request.getfixturevalue("transactional_db")
+        ensure_reference_data()
 
 
 def make_user(username: str, role: str, **extra) -> User:

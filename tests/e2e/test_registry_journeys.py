@@ -4,7 +4,7 @@ from repair_flow.models import AccessLogEntry
 from tests.conftest import PASSWORD
 from tests.e2e.conftest import login
 
-pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
+pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 
 def test_an_applicant_sees_their_records_and_why_they_can_or_cannot_repair(

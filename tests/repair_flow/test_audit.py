@@ -116,7 +116,7 @@ def test_every_response_carries_a_request_id(client, db):
 
 
 @pytest.mark.postgres
-@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+@pytest.mark.django_db(transaction=True)
 def test_concurrent_writers_form_one_unbroken_chain(officer):
     if connection.vendor != "postgresql":
         pytest.skip("concurrency needs PostgreSQL: SQLite serialises writers anyway")

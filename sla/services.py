@@ -1,0 +1,196 @@
+"""The working-day calendar as the rest of the product uses it.
+
+Reads: `work_calendar()` (cached per process), `deadline_same_day()` and
+`deadline_working_days()`. Writes: `calendar_load_year()` (the load_calendar
+command) and `calendar_year_touch()` (admin edits); both give the year a new
+stamp, which is what invalidates the cache.
+"""
+
+import datetime as dt
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Count, Q, Sum
+from django.utils import timezone
+
+from repair_flow.audit import audit_record
+from sla.calendar import (
+    RULE_SAME_DAY,
+    RULE_WORKING_DAYS,
+    Deadline,
+    OfficeHours,
+    WorkCalendar,
+    YearArrangement,
+    due_in_working_days,
+    due_same_day,
+)
+from sla.models import CalendarDay, CalendarYear, new_stamp
+
+# (version, calendar). A tuple is swapped in whole, so threads never see half of one.
+_cache: tuple[tuple, WorkCalendar] | None = None
+
+
+def _calendar_version() -> tuple:
+    # One cheap aggregate over ~25 rows. Every write gives its year a fresh
+    # random stamp or adds or deletes a year, so any change gives a new version.
+    agg = CalendarYear.objects.aggregate(years=Count("id"), stamps=Sum("stamp"))
+    return (agg["years"], agg["stamps"])
+
+
+def work_calendar() -> WorkCalendar:
+    """The calendar loaded in the database, rebuilt only when it has changed."""
+    global _cache
+    version = _calendar_version()
+    cached = _cache
+    if cached is not None and cached[0] == version:
+        return cached[1]
+    calendar = WorkCalendar(
+        years=CalendarYear.objects.values_list("year", flat=True),
+        exceptions={
+            date: (kind, name)
+            for date, kind, name in CalendarDay.objects.values_list("date", "kind", "name")
+        },
+    )
+    _cache = (version, calendar)
+    return calendar
+
+
+def office_hours() -> OfficeHours:
+    return OfficeHours(
+        cutoff=settings.PRELIMINARY_REVIEW_CUTOFF,
+        close=settings.OFFICE_CLOSE,
+        tz=timezone.get_default_timezone(),
+    )
+
+
+def is_working_day(date: dt.date) -> bool:
+    return work_calendar().is_working_day(date)
+
+
+def deadline_same_day(
+    received_at: dt.datetime, *, calendar: WorkCalendar | None = None
+) -> Deadline:
+    """Jinan's same-day preliminary review: received on a working day by the
+    cut-off, due at office close that day, else at close of the next working day.
+
+    Pass `calendar` when computing many deadlines in one go.
+    """
+    return due_same_day(received_at, calendar=calendar or work_calendar(), hours=office_hours())
+
+
+def deadline_working_days(
+    received_at: dt.datetime, n: int, *, calendar: WorkCalendar | None = None
+) -> Deadline:
+    """N working days not counting the day of receipt, due at office close."""
+    return due_in_working_days(
+        received_at, n, calendar=calendar or work_calendar(), hours=office_hours()
+    )
+
+
+def deadline_for(*, received_at: dt.datetime, rule: str, n: int | None = None) -> Deadline:
+    if rule == RULE_SAME_DAY:
+        return deadline_same_day(received_at)
+    if rule == RULE_WORKING_DAYS:
+        if n is None:
+            raise ValueError("the working_days rule needs n")
+        return deadline_working_days(received_at, n)
+    raise ValueError(f"unknown rule {rule!r}")
+
+
+@dataclass(frozen=True)
+class CalendarLoadResult:
+    year: int
+    holidays: int
+    workdays: int
+    # The year was loaded before and has been replaced.
+    replaced: bool
+    # "2027-01-01 holiday 元旦" lines, compared with what was loaded before.
+    added: tuple[str, ...]
+    removed: tuple[str, ...]
+
+    @property
+    def unchanged(self) -> bool:
+        return self.replaced and not self.added and not self.removed
+
+
+def _entry_label(date: dt.date, kind: str, name: str) -> str:
+    return f"{date.isoformat()} {kind} {name}".rstrip()
+
+
+@transaction.atomic
+def calendar_load_year(
+    *, arrangement: YearArrangement, source: str, actor=None
+) -> CalendarLoadResult:
+    """Replace one year's holidays and make-up days and mark the year loaded.
+
+    All or nothing: the old days go and the new ones arrive in one transaction.
+    """
+    year = arrangement.year
+    row = CalendarYear.objects.select_for_update().filter(year=year).first()
+    existed = row is not None
+    old_days = CalendarDay.objects.filter(Q(date__year=year) | Q(calendar_year__year=year))
+    before = {_entry_label(d.date, d.kind, d.name) for d in old_days}
+    after = {_entry_label(e.date, e.kind, e.name) for e in arrangement.entries}
+    old_days.delete()
+    now = timezone.now()
+    if not existed:
+        row = CalendarYear.objects.create(year=year, source=source, loaded_at=now)
+    else:
+        row.source, row.loaded_at, row.stamp = source, now, new_stamp()
+        row.save(update_fields=["source", "loaded_at", "stamp"])
+    CalendarDay.objects.bulk_create(
+        CalendarDay(calendar_year=row, date=e.date, kind=e.kind, name=e.name)
+        for e in arrangement.entries
+    )
+    result = CalendarLoadResult(
+        year=year,
+        holidays=len(arrangement.holidays),
+        workdays=len(arrangement.workdays),
+        replaced=existed,
+        added=tuple(sorted(after - before)),
+        removed=tuple(sorted(before - after)),
+    )
+    audit_record(
+        actor=actor,
+        action="calendar.load_year",
+        object_type="sla.CalendarYear",
+        object_id=year,
+        summary={
+            "source": source,
+            "holidays": result.holidays,
+            "workdays": result.workdays,
+            "replaced": result.replaced,
+            "added": list(result.added),
+            "removed": list(result.removed),
+        },
+    )
+    return result
+
+
+@transaction.atomic
+def calendar_year_touch(*, calendar_year: CalendarYear, actor, action: str, summary: dict) -> None:
+    """Record an administrator's edit of a year or its days and invalidate the
+    cached calendar in every process."""
+    CalendarYear.objects.filter(pk=calendar_year.pk).update(stamp=new_stamp())
+    audit_record(
+        actor=actor,
+        action=action,
+        object_type="sla.CalendarYear",
+        object_id=calendar_year.year,
+        summary=summary,
+    )
+
+
+@transaction.atomic
+def calendar_year_delete(*, calendar_year: CalendarYear, actor) -> None:
+    """Unload a year (with its days): deadlines reaching it become provisional."""
+    year, days = calendar_year.year, calendar_year.days.count()
+    calendar_year.delete()
+    audit_record(
+        actor=actor,
+        action="calendar.delete_year",
+        object_type="sla.CalendarYear",
+        object_id=year,
+        summary={"days_removed": days},
+    )
