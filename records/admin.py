@@ -30,7 +30,14 @@ class SubjectAdmin(admin.ModelAdmin):
 
 @admin.register(CreditRecord)
 class CreditRecordAdmin(admin.ModelAdmin):
-    list_display = ("decision_number", "department", "subject", "decision_date", "severity", "status")
+    list_display = (
+        "decision_number",
+        "department",
+        "subject",
+        "decision_date",
+        "severity",
+        "status",
+    )
     list_filter = ("severity", "status", "department")
     search_fields = ("decision_number", "subject__name")
     raw_id_fields = ("subject",)

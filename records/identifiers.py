@@ -19,11 +19,44 @@ _ID_CHECK = "10X98765432"
 
 # First two digits of resident ID region codes: the provincial-level divisions
 # of GB/T 2260 (71 Taiwan, 81 Hong Kong, 82 Macao included).
-PROVINCE_CODES = frozenset({
-    "11", "12", "13", "14", "15", "21", "22", "23", "31", "32", "33", "34", "35", "36", "37",
-    "41", "42", "43", "44", "45", "46", "50", "51", "52", "53", "54", "61", "62", "63", "64",
-    "65", "71", "81", "82",
-})
+PROVINCE_CODES = frozenset(
+    {
+        "11",
+        "12",
+        "13",
+        "14",
+        "15",
+        "21",
+        "22",
+        "23",
+        "31",
+        "32",
+        "33",
+        "34",
+        "35",
+        "36",
+        "37",
+        "41",
+        "42",
+        "43",
+        "44",
+        "45",
+        "46",
+        "50",
+        "51",
+        "52",
+        "53",
+        "54",
+        "61",
+        "62",
+        "63",
+        "64",
+        "65",
+        "71",
+        "81",
+        "82",
+    }
+)
 
 
 class IdentifierError(ValueError):
@@ -52,22 +85,28 @@ def validate_uscc(value: str) -> str:
     """Return the normalised USCC or raise IdentifierError."""
     code = normalise(value)
     if len(code) != 18:
-        raise IdentifierError("length", _("统一社会信用代码应为18位，实际为%(n)d位") % {"n": len(code)})
+        raise IdentifierError(
+            "length", _("统一社会信用代码应为18位，实际为%(n)d位") % {"n": len(code)}
+        )
     bad = sorted({ch for ch in code if ch not in _USCC_VALUES})
     if bad:
         raise IdentifierError(
             "alphabet",
-            _("统一社会信用代码含有不允许的字符：%(chars)s（不使用 I、O、S、V、Z）") % {"chars": "、".join(bad)},
+            _("统一社会信用代码含有不允许的字符：%(chars)s（不使用 I、O、S、V、Z）")
+            % {"chars": "、".join(bad)},
         )
     if not code[2:8].isdigit():
         raise IdentifierError("region", _("统一社会信用代码第3至8位应为行政区划代码（6位数字）"))
     org = code[8:17]
     if org_code_check_char(org[:8]) != org[8]:
         raise IdentifierError(
-            "organisation_check", _("统一社会信用代码第9至17位的组织机构代码校验码不正确（GB 11714）")
+            "organisation_check",
+            _("统一社会信用代码第9至17位的组织机构代码校验码不正确（GB 11714）"),
         )
     if uscc_check_char(code[:17]) != code[17]:
-        raise IdentifierError("check_character", _("统一社会信用代码第18位校验码不正确（GB 32100）"))
+        raise IdentifierError(
+            "check_character", _("统一社会信用代码第18位校验码不正确（GB 32100）")
+        )
     return code
 
 
@@ -80,7 +119,9 @@ def validate_resident_id(value: str) -> str:
     """Return the normalised resident ID number or raise IdentifierError."""
     number = normalise(value)
     if len(number) != 18:
-        raise IdentifierError("length", _("居民身份证号码应为18位，实际为%(n)d位") % {"n": len(number)})
+        raise IdentifierError(
+            "length", _("居民身份证号码应为18位，实际为%(n)d位") % {"n": len(number)}
+        )
     if not number[:17].isdigit() or not (number[17].isdigit() or number[17] == "X"):
         raise IdentifierError("characters", _("居民身份证号码前17位应为数字，第18位为数字或X"))
     if number[:2] not in PROVINCE_CODES or number[2:6] == "0000":
@@ -88,7 +129,9 @@ def validate_resident_id(value: str) -> str:
     try:
         birth = dt.date(int(number[6:10]), int(number[10:12]), int(number[12:14]))
     except ValueError:
-        raise IdentifierError("birth_date", _("居民身份证号码第7至14位不是真实的出生日期")) from None
+        raise IdentifierError(
+            "birth_date", _("居民身份证号码第7至14位不是真实的出生日期")
+        ) from None
     if birth.year < 1900 or birth > dt.date.today():
         raise IdentifierError("birth_date", _("居民身份证号码中的出生日期不在合理范围内"))
     if resident_id_check_char(number[:17]) != number[17]:

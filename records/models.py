@@ -19,7 +19,9 @@ class Department(models.Model):
 
     code = models.CharField(_("代码"), max_length=32, unique=True)
     name = models.CharField(_("名称"), max_length=100)
-    sector = models.CharField(_("领域"), max_length=20, choices=Sector.choices, default=Sector.OTHER)
+    sector = models.CharField(
+        _("领域"), max_length=20, choices=Sector.choices, default=Sector.OTHER
+    )
 
     class Meta:
         ordering = ["code"]

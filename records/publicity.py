@@ -12,7 +12,6 @@ from dataclasses import dataclass, field
 from django.utils.translation import gettext as _
 
 from records.models import (
-    NonRepairableRule,
     PenaltyType,
     PublicityRuleSet,
     RecordStatus,
@@ -54,7 +53,9 @@ class RuleSet:
     exclusions: tuple[Exclusion, ...] = field(default=())
 
     def in_force_on(self, day: dt.date) -> bool:
-        return self.effective_from <= day and (self.effective_to is None or day <= self.effective_to)
+        return self.effective_from <= day and (
+            self.effective_to is None or day <= self.effective_to
+        )
 
 
 class NoRuleSetError(LookupError):
@@ -73,8 +74,15 @@ def load_rule_sets() -> list[RuleSet]:
             for r in rs.non_repairable.all()
         )
         rule_sets.append(
-            RuleSet(rs.code, rs.name, rs.legal_basis, rs.effective_from, rs.effective_to,
-                    periods, exclusions)
+            RuleSet(
+                rs.code,
+                rs.name,
+                rs.legal_basis,
+                rs.effective_from,
+                rs.effective_to,
+                periods,
+                exclusions,
+            )
         )
     return rule_sets
 
@@ -107,8 +115,14 @@ class RecordFacts:
 
     @classmethod
     def of(cls, record) -> "RecordFacts":
-        return cls(record.decision_date, record.severity, tuple(record.penalty_types),
-                   record.department.sector, record.status, record.publicity_ends_on)
+        return cls(
+            record.decision_date,
+            record.severity,
+            tuple(record.penalty_types),
+            record.department.sector,
+            record.status,
+            record.publicity_ends_on,
+        )
 
 
 class Eligibility:
@@ -149,21 +163,28 @@ def answer(facts: RecordFacts, rule_sets: list[RuleSet], as_of: dt.date) -> Answ
     date); the publicity window by the one in force on the decision date."""
     rs = rule_set_on(rule_sets, as_of)
     ends = facts.publicity_ends_on
-    published = facts.status in (RecordStatus.PUBLISHED, RecordStatus.UNDER_OBJECTION) and as_of < ends
+    published = (
+        facts.status in (RecordStatus.PUBLISHED, RecordStatus.UNDER_OBJECTION) and as_of < ends
+    )
 
     def result(eligibility, reason, eligible_from=None, basis=rs.legal_basis):
-        return Answer(as_of, published, ends, eligibility, eligible_from, rs.code, rs.name,
-                      reason, basis)
+        return Answer(
+            as_of, published, ends, eligibility, eligible_from, rs.code, rs.name, reason, basis
+        )
 
     if facts.status == RecordStatus.DELETED:
         return result(Eligibility.NOT_NEEDED, _("该记录已删除，无需修复。"))
     if facts.status == RecordStatus.REPAIRED:
         return result(Eligibility.NOT_NEEDED, _("该记录已完成信用修复。"))
     if ends <= facts.decision_date:
-        return result(Eligibility.NOT_NEEDED, _("按处罚决定日施行的规则，该类处罚信息不予公示，无需修复。"))
+        return result(
+            Eligibility.NOT_NEEDED, _("按处罚决定日施行的规则，该类处罚信息不予公示，无需修复。")
+        )
     if as_of >= ends or facts.status == RecordStatus.EXPIRED:
-        return result(Eligibility.NOT_NEEDED,
-                      _("公示期已于 %(day)s 届满，自动停止公示，无需修复。") % {"day": ends})
+        return result(
+            Eligibility.NOT_NEEDED,
+            _("公示期已于 %(day)s 届满，自动停止公示，无需修复。") % {"day": ends},
+        )
     for exclusion in rs.exclusions:
         if exclusion.penalty_type in facts.penalty_types and (
             not exclusion.sectors or facts.sector in exclusion.sectors
@@ -189,7 +210,10 @@ def answer(facts: RecordFacts, rule_sets: list[RuleSet], as_of: dt.date) -> Answ
         )
     return result(
         Eligibility.ELIGIBLE,
-        _("已满最短公示期（%(severity)s，%(months)d 个月），可申请信用修复；还需已履行全部义务并作出信用承诺。")
+        _(
+            "已满最短公示期（%(severity)s，%(months)d 个月），可申请信用修复；"
+            "还需已履行全部义务并作出信用承诺。"
+        )
         % {"severity": severity, "months": period.min_months},
         eligible_from,
     )

@@ -32,7 +32,8 @@ def record_list(request):
     q = request.GET.get("q", "").strip()
     if q:
         records = records.filter(
-            Q(decision_number__icontains=q) | Q(subject__name__icontains=q)
+            Q(decision_number__icontains=q)
+            | Q(subject__name__icontains=q)
             | Q(subject__identifier=q.upper())
         )
     filters = {}
@@ -46,17 +47,28 @@ def record_list(request):
         records = records.filter(severity=filters["severity"])
     if filters.get("department"):
         records = records.filter(department__code=filters["department"])
-    page = Paginator(records.order_by("-decision_date", "-id"), 25).get_page(request.GET.get("page"))
+    page = Paginator(records.order_by("-decision_date", "-id"), 25).get_page(
+        request.GET.get("page")
+    )
     rule_sets = load_rule_sets()
     today = timezone.localdate()
     rows = [(record, answer(RecordFacts.of(record), rule_sets, today)) for record in page]
     departments = Department.objects.all() if request.user.role != Role.APPLICANT else []
-    return render(request, "records/record_list.html", {
-        "page": page, "rows": rows, "q": q, "filters": filters,
-        "statuses": RecordStatus.choices, "severities": Severity.choices,
-        "departments": departments, "today": today,
-        "query": urlencode({"q": q, **filters}),
-    })
+    return render(
+        request,
+        "records/record_list.html",
+        {
+            "page": page,
+            "rows": rows,
+            "q": q,
+            "filters": filters,
+            "statuses": RecordStatus.choices,
+            "severities": Severity.choices,
+            "departments": departments,
+            "today": today,
+            "query": urlencode({"q": q, **filters}),
+        },
+    )
 
 
 @login_required

@@ -40,8 +40,12 @@ def account_create(
     if subjects and role != Role.APPLICANT:
         raise AccountError("只有申请人可以绑定信用主体")
     user = User(
-        username=username, role=role, first_name=full_name, email=email,
-        is_staff=role == Role.ADMINISTRATOR, is_superuser=role == Role.ADMINISTRATOR,
+        username=username,
+        role=role,
+        first_name=full_name,
+        email=email,
+        is_staff=role == Role.ADMINISTRATOR,
+        is_superuser=role == Role.ADMINISTRATOR,
     )
     if password and role != Role.INTEGRATION:
         user.set_password(password)
@@ -55,9 +59,17 @@ def account_create(
     if role == Role.INTEGRATION:
         Token.objects.create(user=user)
     audit_record(
-        actor=actor, action="account.create", object_type="repair_flow.User", object_id=user.pk,
-        summary={"after": {"username": username, "role": role,
-                           "department": getattr(department, "code", None),
-                           "subjects": [s.pk for s, _ in subjects]}},
+        actor=actor,
+        action="account.create",
+        object_type="repair_flow.User",
+        object_id=user.pk,
+        summary={
+            "after": {
+                "username": username,
+                "role": role,
+                "department": getattr(department, "code", None),
+                "subjects": [s.pk for s, _ in subjects],
+            }
+        },
     )
     return user

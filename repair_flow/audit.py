@@ -48,12 +48,36 @@ class RequestIdMiddleware:
         return response
 
 
-def _event_hash(*, seq, at, actor_id, actor_label, action, object_type, object_id, summary,
-                request_id, prev_hash) -> str:
+def _event_hash(
+    *,
+    seq,
+    at,
+    actor_id,
+    actor_label,
+    action,
+    object_type,
+    object_id,
+    summary,
+    request_id,
+    prev_hash,
+) -> str:
     payload = json.dumps(
-        [seq, at.isoformat(), actor_id, actor_label, action, object_type, str(object_id),
-         summary, request_id, prev_hash],
-        ensure_ascii=False, sort_keys=True, separators=(",", ":"), default=str,
+        [
+            seq,
+            at.isoformat(),
+            actor_id,
+            actor_label,
+            action,
+            object_type,
+            str(object_id),
+            summary,
+            request_id,
+            prev_hash,
+        ],
+        ensure_ascii=False,
+        sort_keys=True,
+        separators=(",", ":"),
+        default=str,
     )
     return hashlib.sha256(payload.encode()).hexdigest()
 
@@ -92,15 +116,32 @@ def audit_record_many(*, actor, entries: Iterable[AuditEntry]) -> list[AuditEven
             seq += 1
             summary = _jsonable(entry.summary or {})
             digest = _event_hash(
-                seq=seq, at=now, actor_id=actor_id, actor_label=actor_label, action=entry.action,
-                object_type=entry.object_type, object_id=entry.object_id, summary=summary,
-                request_id=rid, prev_hash=prev,
+                seq=seq,
+                at=now,
+                actor_id=actor_id,
+                actor_label=actor_label,
+                action=entry.action,
+                object_type=entry.object_type,
+                object_id=entry.object_id,
+                summary=summary,
+                request_id=rid,
+                prev_hash=prev,
             )
-            events.append(AuditEvent(
-                seq=seq, at=now, actor_id=actor_id, actor_label=actor_label, action=entry.action,
-                object_type=entry.object_type, object_id=entry.object_id, summary=summary,
-                request_id=rid, prev_hash=prev, hash=digest,
-            ))
+            events.append(
+                AuditEvent(
+                    seq=seq,
+                    at=now,
+                    actor_id=actor_id,
+                    actor_label=actor_label,
+                    action=entry.action,
+                    object_type=entry.object_type,
+                    object_id=entry.object_id,
+                    summary=summary,
+                    request_id=rid,
+                    prev_hash=prev,
+                    hash=digest,
+                )
+            )
             prev = digest
         AuditEvent.objects.bulk_create(events)
         head.last_seq, head.last_hash = seq, prev
@@ -128,23 +169,41 @@ def verify_chain(events: Iterator[AuditEvent] | None = None) -> ChainReport:
     count = 0
     for event in events:
         if event.seq != expected_seq:
-            return ChainReport(count, expected_seq,
-                               f"event #{expected_seq} is missing (next present is #{event.seq})")
+            return ChainReport(
+                count,
+                expected_seq,
+                f"event #{expected_seq} is missing (next present is #{event.seq})",
+            )
         if event.prev_hash != prev:
-            return ChainReport(count, event.seq,
-                               f"event #{event.seq} does not link to the hash of #{event.seq - 1}")
+            return ChainReport(
+                count,
+                event.seq,
+                f"event #{event.seq} does not link to the hash of #{event.seq - 1}",
+            )
         digest = _event_hash(
-            seq=event.seq, at=event.at, actor_id=event.actor_id, actor_label=event.actor_label,
-            action=event.action, object_type=event.object_type, object_id=event.object_id,
-            summary=event.summary, request_id=event.request_id, prev_hash=event.prev_hash,
+            seq=event.seq,
+            at=event.at,
+            actor_id=event.actor_id,
+            actor_label=event.actor_label,
+            action=event.action,
+            object_type=event.object_type,
+            object_id=event.object_id,
+            summary=event.summary,
+            request_id=event.request_id,
+            prev_hash=event.prev_hash,
         )
         if digest != event.hash:
-            return ChainReport(count, event.seq, f"event #{event.seq} was altered after it was written")
+            return ChainReport(
+                count, event.seq, f"event #{event.seq} was altered after it was written"
+            )
         prev = event.hash
         expected_seq += 1
         count += 1
     head = AuditChainHead.objects.filter(id=1).first()
     if head and (head.last_seq != count or head.last_hash != prev):
-        return ChainReport(count, count + 1,
-                           f"events after #{count} were removed (the chain head records #{head.last_seq})")
+        return ChainReport(
+            count,
+            count + 1,
+            f"events after #{count} were removed (the chain head records #{head.last_seq})",
+        )
     return ChainReport(count)

@@ -90,6 +90,9 @@ class AuditChainHead(models.Model):
     last_seq = models.PositiveBigIntegerField(default=0)
     last_hash = models.CharField(max_length=64)
 
+    def __str__(self) -> str:
+        return f"audit chain head #{self.last_seq}"
+
 
 class AccessPurpose(models.TextChoices):
     REPAIR_CASE = "repair_case", _("办理信用修复")

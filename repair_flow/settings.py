@@ -4,7 +4,6 @@ import secrets
 from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured
-from django.utils.translation import gettext_lazy as _
 
 from repair_flow.env import (
     env_bool,

@@ -62,18 +62,24 @@ def make_user(username: str, role: str, **extra) -> User:
 
 @pytest.fixture
 def department(db):
-    return Department.objects.create(code="SCJGJ", name="济南市市场监督管理局", sector=Sector.FOOD_DRUG)
+    return Department.objects.create(
+        code="SCJGJ", name="济南市市场监督管理局", sector=Sector.FOOD_DRUG
+    )
 
 
 @pytest.fixture
 def other_department(db):
-    return Department.objects.create(code="ZJJ", name="济南市住房和城乡建设局", sector=Sector.CONSTRUCTION)
+    return Department.objects.create(
+        code="ZJJ", name="济南市住房和城乡建设局", sector=Sector.CONSTRUCTION
+    )
 
 
 @pytest.fixture
 def enterprise(db):
     return Subject.objects.create(
-        kind=SubjectKind.ENTERPRISE, identifier=make_uscc(serial=1001), name="济南泉城食品有限公司",
+        kind=SubjectKind.ENTERPRISE,
+        identifier=make_uscc(serial=1001),
+        name="济南泉城食品有限公司",
         legal_representative="张伟",
     )
 
@@ -81,7 +87,9 @@ def enterprise(db):
 @pytest.fixture
 def other_enterprise(db):
     return Subject.objects.create(
-        kind=SubjectKind.ENTERPRISE, identifier=make_uscc(serial=1002), name="济南历下建筑工程有限公司",
+        kind=SubjectKind.ENTERPRISE,
+        identifier=make_uscc(serial=1002),
+        name="济南历下建筑工程有限公司",
         legal_representative="李娜",
     )
 
@@ -95,15 +103,31 @@ def person(db):
     )
 
 
-def make_record(*, department, subject, decision_number="济市监罚〔2026〕1号",
-                decision_date=dt.date(2026, 1, 15), severity="general", penalty_types=("fine",),
-                fine_amount="5000.00", status="published", facts="未按规定标示食品生产日期。"):
+def make_record(
+    *,
+    department,
+    subject,
+    decision_number="济市监罚〔2026〕1号",
+    decision_date=dt.date(2026, 1, 15),
+    severity="general",
+    penalty_types=("fine",),
+    fine_amount="5000.00",
+    status="published",
+    facts="未按规定标示食品生产日期。",
+):
     start, end = publicity_window(load_rule_sets(), decision_date=decision_date, severity=severity)
     return CreditRecord.objects.create(
-        department=department, subject=subject, decision_number=decision_number,
-        decision_date=decision_date, severity=severity, penalty_types=list(penalty_types),
-        fine_amount=fine_amount, status=status, facts=facts,
-        publicity_starts_on=start, publicity_ends_on=end,
+        department=department,
+        subject=subject,
+        decision_number=decision_number,
+        decision_date=decision_date,
+        severity=severity,
+        penalty_types=list(penalty_types),
+        fine_amount=fine_amount,
+        status=status,
+        facts=facts,
+        publicity_starts_on=start,
+        publicity_ends_on=end,
     )
 
 
@@ -114,8 +138,9 @@ def record(department, enterprise):
 
 @pytest.fixture
 def other_record(other_department, other_enterprise):
-    return make_record(department=other_department, subject=other_enterprise,
-                       decision_number="济建罚〔2026〕7号")
+    return make_record(
+        department=other_department, subject=other_enterprise, decision_number="济建罚〔2026〕7号"
+    )
 
 
 @pytest.fixture
@@ -126,16 +151,18 @@ def person_record(department, person):
 @pytest.fixture
 def applicant(enterprise):
     user = make_user("applicant", Role.APPLICANT, first_name="张伟")
-    SubjectBinding.objects.create(user=user, subject=enterprise,
-                                  capacity=BindingCapacity.LEGAL_REPRESENTATIVE)
+    SubjectBinding.objects.create(
+        user=user, subject=enterprise, capacity=BindingCapacity.LEGAL_REPRESENTATIVE
+    )
     return user
 
 
 @pytest.fixture
 def other_applicant(other_enterprise):
     user = make_user("other_applicant", Role.APPLICANT, first_name="李娜")
-    SubjectBinding.objects.create(user=user, subject=other_enterprise,
-                                  capacity=BindingCapacity.LEGAL_REPRESENTATIVE)
+    SubjectBinding.objects.create(
+        user=user, subject=other_enterprise, capacity=BindingCapacity.LEGAL_REPRESENTATIVE
+    )
     return user
 
 

@@ -14,8 +14,13 @@ os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
 CHROMIUM = os.environ.get("CHROMIUM_PATH") or shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
 ]
 
 
@@ -33,8 +38,9 @@ def browser():
 
 @pytest.fixture
 def page(browser, live_server):
-    context = browser.new_context(locale="zh-CN", timezone_id="Asia/Shanghai",
-                                  viewport={"width": 1280, "height": 800})
+    context = browser.new_context(
+        locale="zh-CN", timezone_id="Asia/Shanghai", viewport={"width": 1280, "height": 800}
+    )
     page = context.new_page()
     page.set_default_timeout(10_000)
     page.base = live_server.url
@@ -44,8 +50,12 @@ def page(browser, live_server):
 
 @pytest.fixture
 def phone_page(browser, live_server):
-    context = browser.new_context(locale="zh-CN", timezone_id="Asia/Shanghai",
-                                  viewport={"width": 390, "height": 844}, is_mobile=True)
+    context = browser.new_context(
+        locale="zh-CN",
+        timezone_id="Asia/Shanghai",
+        viewport={"width": 390, "height": 844},
+        is_mobile=True,
+    )
     page = context.new_page()
     page.set_default_timeout(10_000)
     page.base = live_server.url

@@ -41,8 +41,13 @@ def test_an_officer_states_a_purpose_before_seeing_a_person(page, officer, perso
 def test_a_supervisor_reviews_the_access_register(page, officer, supervisor, person_record):
     from repair_flow.access import access_register
 
-    access_register(user=officer, subject=person_record.subject, what="record:1",
-                    purpose="supervision", channel="page")
+    access_register(
+        user=officer,
+        subject=person_record.subject,
+        what="record:1",
+        purpose="supervision",
+        channel="page",
+    )
     login(page, "supervisor", PASSWORD)
     page.wait_for_url("**/records/")
     page.get_by_role("link", name="查询登记").click()

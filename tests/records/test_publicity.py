@@ -27,10 +27,20 @@ def test_add_months_clamps_to_the_end_of_the_month():
 
 
 def test_the_window_follows_the_rules_of_the_decision_date(department, enterprise):
-    old = make_record(department=department, subject=enterprise, decision_number="A1",
-                      decision_date=D(2026, 3, 31), severity="minor")
-    new = make_record(department=department, subject=enterprise, decision_number="A2",
-                      decision_date=D(2026, 4, 1), severity="minor")
+    old = make_record(
+        department=department,
+        subject=enterprise,
+        decision_number="A1",
+        decision_date=D(2026, 3, 31),
+        severity="minor",
+    )
+    new = make_record(
+        department=department,
+        subject=enterprise,
+        decision_number="A2",
+        decision_date=D(2026, 4, 1),
+        severity="minor",
+    )
     # Order 58 did not publish minor penalties; Order 36 publishes them for at most 3 months.
     assert old.publicity_ends_on == D(2026, 3, 31)
     assert new.publicity_ends_on == D(2026, 7, 1)
@@ -42,8 +52,11 @@ def test_the_window_follows_the_rules_of_the_decision_date(department, enterpris
 
 @pytest.mark.parametrize(
     ("on", "eligibility"),
-    [(D(2026, 4, 14), Eligibility.NOT_YET), (D(2026, 4, 15), Eligibility.ELIGIBLE),
-     (D(2026, 4, 16), Eligibility.ELIGIBLE)],
+    [
+        (D(2026, 4, 14), Eligibility.NOT_YET),
+        (D(2026, 4, 15), Eligibility.ELIGIBLE),
+        (D(2026, 4, 16), Eligibility.ELIGIBLE),
+    ],
 )
 def test_general_penalty_is_repairable_after_three_months(record, on, eligibility):
     result = ask(record, on)  # decided 2026-01-15, general
@@ -55,8 +68,13 @@ def test_general_penalty_is_repairable_after_three_months(record, on, eligibilit
 
 
 def test_the_rule_set_of_the_application_date_decides_eligibility(department, enterprise):
-    record = make_record(department=department, subject=enterprise, decision_number="S1",
-                         decision_date=D(2025, 6, 10), severity="serious")
+    record = make_record(
+        department=department,
+        subject=enterprise,
+        decision_number="S1",
+        decision_date=D(2025, 6, 10),
+        severity="serious",
+    )
     before = ask(record, D(2026, 3, 31))  # Order 58: serious, minimum 6 months
     after = ask(record, D(2026, 4, 1))  # Order 36: serious, minimum 1 year
     assert (before.eligibility, before.rule_set) == (Eligibility.ELIGIBLE, "ndrc-order-58-2023")
@@ -67,8 +85,11 @@ def test_the_rule_set_of_the_application_date_decides_eligibility(department, en
 
 @pytest.mark.parametrize(
     ("on", "published", "eligibility"),
-    [(D(2027, 1, 14), True, Eligibility.ELIGIBLE), (D(2027, 1, 15), False, Eligibility.NOT_NEEDED),
-     (D(2027, 1, 16), False, Eligibility.NOT_NEEDED)],
+    [
+        (D(2027, 1, 14), True, Eligibility.ELIGIBLE),
+        (D(2027, 1, 15), False, Eligibility.NOT_NEEDED),
+        (D(2027, 1, 16), False, Eligibility.NOT_NEEDED),
+    ],
 )
 def test_publication_stops_at_the_maximum_period(record, on, published, eligibility):
     result = ask(record, on)
@@ -78,9 +99,14 @@ def test_publication_stops_at_the_maximum_period(record, on, published, eligibil
 
 def test_licence_revocation_in_food_safety_is_never_repairable_early(department, enterprise):
     assert department.sector == Sector.FOOD_DRUG
-    record = make_record(department=department, subject=enterprise, decision_number="R1",
-                         decision_date=D(2024, 1, 10), severity="serious",
-                         penalty_types=("fine", "licence_revocation"))
+    record = make_record(
+        department=department,
+        subject=enterprise,
+        decision_number="R1",
+        decision_date=D(2024, 1, 10),
+        severity="serious",
+        penalty_types=("fine", "licence_revocation"),
+    )
     result = ask(record, D(2026, 11, 27))
     assert result.eligibility == Eligibility.NEVER
     assert result.eligible_from is None
@@ -90,17 +116,24 @@ def test_licence_revocation_in_food_safety_is_never_repairable_early(department,
 
 def test_the_same_penalty_outside_the_listed_sectors_is_repairable(enterprise):
     other = Department.objects.create(code="WHLYJ", name="济南市文化和旅游局", sector=Sector.OTHER)
-    record = make_record(department=other, subject=enterprise, decision_number="R2",
-                         decision_date=D(2024, 1, 10), severity="serious",
-                         penalty_types=("licence_revocation",))
+    record = make_record(
+        department=other,
+        subject=enterprise,
+        decision_number="R2",
+        decision_date=D(2024, 1, 10),
+        severity="serious",
+        penalty_types=("licence_revocation",),
+    )
     assert ask(record, D(2026, 11, 27)).eligibility == Eligibility.ELIGIBLE
 
 
 @pytest.mark.parametrize(
     ("status", "eligibility", "phrase"),
-    [("repaired", Eligibility.NOT_NEEDED, "已完成信用修复"),
-     ("deleted", Eligibility.NOT_NEEDED, "已删除"),
-     ("under_objection", Eligibility.NOT_YET, "异议处理中")],
+    [
+        ("repaired", Eligibility.NOT_NEEDED, "已完成信用修复"),
+        ("deleted", Eligibility.NOT_NEEDED, "已删除"),
+        ("under_objection", Eligibility.NOT_YET, "异议处理中"),
+    ],
 )
 def test_the_status_of_the_record_is_respected(department, enterprise, status, eligibility, phrase):
     record = make_record(department=department, subject=enterprise, status=status)

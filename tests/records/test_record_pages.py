@@ -11,8 +11,9 @@ def test_anonymous_visitors_are_sent_to_login(client, record):
     assert client.get(f"/records/{record.pk}/").status_code == 302
 
 
-def test_an_applicant_sees_only_their_own_subjects_records(client_for, applicant, record,
-                                                           other_record):
+def test_an_applicant_sees_only_their_own_subjects_records(
+    client_for, applicant, record, other_record
+):
     response = client_for(applicant).get("/records/")
     assert response.status_code == 200
     body = response.content.decode()
@@ -32,8 +33,7 @@ def test_the_applicant_sees_the_eligibility_answer(client_for, applicant, record
     assert "《信用修复管理办法》" in body
 
 
-def test_a_reviewer_sees_only_their_departments_records(client_for, reviewer, record,
-                                                        other_record):
+def test_a_reviewer_sees_only_their_departments_records(client_for, reviewer, record, other_record):
     c = client_for(reviewer)
     body = c.get("/records/").content.decode()
     assert record.decision_number in body and other_record.decision_number not in body
@@ -59,8 +59,9 @@ def test_list_filters_by_status_and_search(client_for, officer, record, other_re
 
 
 class TestAccessRegister:
-    def test_staff_must_state_a_purpose_before_seeing_a_person(self, client_for, officer,
-                                                               person_record):
+    def test_staff_must_state_a_purpose_before_seeing_a_person(
+        self, client_for, officer, person_record
+    ):
         c = client_for(officer)
         url = f"/records/{person_record.pk}/"
         response = c.get(url)
@@ -80,7 +81,11 @@ class TestAccessRegister:
         assert person_record.subject.display_identifier in body
         entry = AccessLogEntry.objects.get()
         assert (entry.user, entry.subject, entry.purpose, entry.channel) == (
-            officer, person_record.subject, "repair_case", "page")
+            officer,
+            person_record.subject,
+            "repair_case",
+            "page",
+        )
         assert entry.what == f"record:{person_record.pk}"
         assert entry.request_id == page["X-Request-ID"]
 
@@ -102,8 +107,10 @@ class TestAccessRegister:
 
     def test_the_next_url_cannot_leave_the_site(self, client_for, officer, person_record):
         c = client_for(officer)
-        response = c.post(f"/access-purpose/{person_record.subject_id}/",
-                          {"purpose": "supervision", "next": "https://evil.example/"})
+        response = c.post(
+            f"/access-purpose/{person_record.subject_id}/",
+            {"purpose": "supervision", "next": "https://evil.example/"},
+        )
         assert response["Location"] == "/"
 
     def test_enterprise_records_need_no_purpose(self, client_for, officer, record):
@@ -120,8 +127,9 @@ class TestAccessRegister:
         response = client_for(applicant).get(f"/access-purpose/{person_record.subject_id}/")
         assert response.status_code == 403
 
-    def test_supervisors_can_list_the_register(self, client_for, officer, supervisor,
-                                               person_record):
+    def test_supervisors_can_list_the_register(
+        self, client_for, officer, supervisor, person_record
+    ):
         c = client_for(officer)
         c.post(f"/access-purpose/{person_record.subject_id}/", {"purpose": "repair_case"})
         c.get(f"/records/{person_record.pk}/")

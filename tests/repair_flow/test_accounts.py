@@ -7,12 +7,22 @@ from repair_flow.models import AuditEvent, Role, User
 
 
 def test_a_reviewer_belongs_to_one_department(department):
-    user = account_create(actor="test", username="r1", password="pw-123456789", role=Role.REVIEWER,
-                          full_name="陈静", department=department)
+    user = account_create(
+        actor="test",
+        username="r1",
+        password="pw-123456789",
+        role=Role.REVIEWER,
+        full_name="陈静",
+        department=department,
+    )
     assert user.department_membership.department == department
     event = AuditEvent.objects.get(action="account.create")
-    assert event.summary["after"] == {"username": "r1", "role": "reviewer",
-                                      "department": department.code, "subjects": []}
+    assert event.summary["after"] == {
+        "username": "r1",
+        "role": "reviewer",
+        "department": department.code,
+        "subjects": [],
+    }
     assert event.actor_label == "test"
 
 
@@ -24,12 +34,23 @@ def test_a_reviewer_without_a_department_is_refused(db):
 
 def test_only_applicants_bind_subjects(enterprise):
     with pytest.raises(AccountError, match="只有申请人"):
-        account_create(actor="test", username="o1", password="x", role=Role.OFFICER,
-                       subjects=[(enterprise, BindingCapacity.AGENT)])
-    user = account_create(actor="test", username="a1", password="pw-123456789",
-                          role=Role.APPLICANT, subjects=[(enterprise, BindingCapacity.AGENT)])
+        account_create(
+            actor="test",
+            username="o1",
+            password="x",
+            role=Role.OFFICER,
+            subjects=[(enterprise, BindingCapacity.AGENT)],
+        )
+    user = account_create(
+        actor="test",
+        username="a1",
+        password="pw-123456789",
+        role=Role.APPLICANT,
+        subjects=[(enterprise, BindingCapacity.AGENT)],
+    )
     assert list(user.subject_bindings.values_list("subject", "capacity")) == [
-        (enterprise.pk, "agent")]
+        (enterprise.pk, "agent")
+    ]
 
 
 def test_integration_accounts_get_a_token_and_no_password(db):

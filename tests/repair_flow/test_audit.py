@@ -20,8 +20,13 @@ def run_verify(capsys):
 
 def write_events(actor, n=5):
     return [
-        audit_record(actor=actor, action="records.update", object_type="records.CreditRecord",
-                     object_id=i, summary={"before": {"facts": "旧"}, "after": {"facts": f"新{i}"}})
+        audit_record(
+            actor=actor,
+            action="records.update",
+            object_type="records.CreditRecord",
+            object_id=i,
+            summary={"before": {"facts": "旧"}, "after": {"facts": f"新{i}"}},
+        )
         for i in range(1, n + 1)
     ]
 
@@ -85,9 +90,7 @@ def test_verify_audit_finds_a_rehashed_row(officer, capsys):
     """Rewriting a row and its own hash still breaks the link from the next row."""
     write_events(officer, 4)
     with connection.cursor() as cursor:
-        cursor.execute(
-            "UPDATE repair_flow_auditevent SET hash = %s WHERE seq = 2", ["f" * 64]
-        )
+        cursor.execute("UPDATE repair_flow_auditevent SET hash = %s WHERE seq = 2", ["f" * 64])
     report = verify_chain()
     assert (report.broken_at, report.verified) == (2, 1)
     code, _, _ = run_verify(capsys)
@@ -125,9 +128,13 @@ def test_concurrent_writers_form_one_unbroken_chain(officer):
     def writer(n):
         try:
             for i in range(n):
-                audit_record(actor=None, action="test.concurrent", object_type="test",
-                             object_id=f"{threading.get_ident()}-{i}")
-        except Exception as exc:  # noqa: BLE001 - reported below
+                audit_record(
+                    actor=None,
+                    action="test.concurrent",
+                    object_type="test",
+                    object_id=f"{threading.get_ident()}-{i}",
+                )
+        except Exception as exc:
             errors.append(exc)
         finally:
             connections.close_all()

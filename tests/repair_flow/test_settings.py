@@ -13,12 +13,18 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def start_django(**env):
     """Import the settings in a fresh interpreter, as a server would."""
-    clean = {k: v for k, v in os.environ.items()
-             if k not in {"SECRET_KEY", "DJANGO_ENV", "ALLOWED_HOSTS", "DEBUG"}}
+    clean = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in {"SECRET_KEY", "DJANGO_ENV", "ALLOWED_HOSTS", "DEBUG"}
+    }
     return subprocess.run(
         [sys.executable, "-c", "import django; django.setup(); print('started')"],
-        cwd=ROOT, env={**clean, "DJANGO_SETTINGS_MODULE": "repair_flow.settings", **env},
-        capture_output=True, text=True, timeout=60,
+        cwd=ROOT,
+        env={**clean, "DJANGO_SETTINGS_MODULE": "repair_flow.settings", **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
 
 
@@ -68,9 +74,14 @@ def test_database_urls():
     pg = parse_database_url("postgres://alice:s%40cret@db.local:5433/credit?sslmode=require")
     assert pg["ENGINE"] == "django.db.backends.postgresql"
     assert (pg["NAME"], pg["USER"], pg["PASSWORD"], pg["HOST"], pg["PORT"]) == (
-        "credit", "alice", "s@cret", "db.local", "5433")
+        "credit",
+        "alice",
+        "s@cret",
+        "db.local",
+        "5433",
+    )
     assert pg["OPTIONS"] == {"sslmode": "require"}
-    assert parse_database_url("sqlite:////tmp/x.sqlite3")["NAME"] == "/tmp/x.sqlite3"
+    assert parse_database_url("sqlite:////srv/x.sqlite3")["NAME"] == "/srv/x.sqlite3"
     with pytest.raises(ImproperlyConfigured, match="scheme 'mysql' is not supported"):
         parse_database_url("mysql://root@localhost/db")
     with pytest.raises(ImproperlyConfigured, match="needs a database name"):

@@ -11,12 +11,17 @@ from django.db import transaction
 from django.utils import timezone
 
 from records.identifiers import make_resident_id, make_uscc
-from records.models import BindingCapacity, CreditRecord, Department, Sector, Subject
-from records.services import department_upsert, records_expire_due, records_ingest
+from records.models import BindingCapacity, CreditRecord, RecordStatus, Sector, Subject
+from records.services import (
+    department_upsert,
+    record_status_set,
+    records_expire_due,
+    records_ingest,
+)
 from repair_flow.accounts import account_create
 from repair_flow.models import Role, User
 
-DEMO_PASSWORD = "jinan-demo-2026"
+DEMO_PASSWORD = "jinan-demo-2026"  # noqa: S105 - demo only; seed_demo refuses production
 
 DEPARTMENTS = [
     ("JNSCJG", "济南市市场监督管理局", Sector.FOOD_DRUG, "济市监罚"),
@@ -31,21 +36,97 @@ DEPARTMENTS = [
     ("JNRSJ", "济南市人力资源和社会保障局", Sector.OTHER, "济人社监罚"),
     ("JNZRZY", "济南市自然资源和规划局", Sector.OTHER, "济自然资罚"),
 ]
-DISTRICTS = ["历下", "市中", "槐荫", "天桥", "历城", "长清", "章丘", "济阳", "莱芜", "钢城", "平阴", "商河"]
-BRANDS = ["泉城", "鲁信", "华泰", "恒通", "齐鲁", "明湖", "舜耕", "千佛", "趵突", "泺源", "华山", "黄河",
-          "鹊华", "济福", "润丰", "康达", "新元", "金泽", "宏业", "正和"]
-TRADES = ["食品", "建筑工程", "环保科技", "物流", "餐饮管理", "医药连锁", "化工", "商贸", "机械制造",
-          "运输", "装饰工程", "农产品", "酒店管理", "电子科技", "物业服务"]
+DISTRICTS = [
+    "历下",
+    "市中",
+    "槐荫",
+    "天桥",
+    "历城",
+    "长清",
+    "章丘",
+    "济阳",
+    "莱芜",
+    "钢城",
+    "平阴",
+    "商河",
+]
+BRANDS = [
+    "泉城",
+    "鲁信",
+    "华泰",
+    "恒通",
+    "齐鲁",
+    "明湖",
+    "舜耕",
+    "千佛",
+    "趵突",
+    "泺源",
+    "华山",
+    "黄河",
+    "鹊华",
+    "济福",
+    "润丰",
+    "康达",
+    "新元",
+    "金泽",
+    "宏业",
+    "正和",
+]
+TRADES = [
+    "食品",
+    "建筑工程",
+    "环保科技",
+    "物流",
+    "餐饮管理",
+    "医药连锁",
+    "化工",
+    "商贸",
+    "机械制造",
+    "运输",
+    "装饰工程",
+    "农产品",
+    "酒店管理",
+    "电子科技",
+    "物业服务",
+]
 SURNAMES = "王李张刘陈杨赵黄周吴徐孙胡朱高林何郭马罗"
-GIVEN = ["伟", "芳", "娜", "敏", "静", "磊", "强", "洋", "艳", "杰", "娟", "涛", "明", "超", "秀英", "建华",
-         "志强", "海燕", "丽华", "晓东"]
+GIVEN = [
+    "伟",
+    "芳",
+    "娜",
+    "敏",
+    "静",
+    "磊",
+    "强",
+    "洋",
+    "艳",
+    "杰",
+    "娟",
+    "涛",
+    "明",
+    "超",
+    "秀英",
+    "建华",
+    "志强",
+    "海燕",
+    "丽华",
+    "晓东",
+]
 FACTS = {
     "minor": ["未按规定公示年度报告信息，经责令后已改正。", "经营场所未按规定悬挂营业执照。"],
-    "general": ["生产经营标签不符合规定的食品。", "未按规定落实扬尘污染防治措施。",
-                "未依法取得许可从事道路货物运输经营。", "未按规定为劳动者缴纳社会保险费。",
-                "超过污染物排放标准排放大气污染物。"],
-    "serious": ["生产经营添加非食用物质的食品，情节严重。", "未经消防验收擅自投入使用，造成严重后果。",
-                "发生一般生产安全事故，负有责任。", "偷税，数额较大。"],
+    "general": [
+        "生产经营标签不符合规定的食品。",
+        "未按规定落实扬尘污染防治措施。",
+        "未依法取得许可从事道路货物运输经营。",
+        "未按规定为劳动者缴纳社会保险费。",
+        "超过污染物排放标准排放大气污染物。",
+    ],
+    "serious": [
+        "生产经营添加非食用物质的食品，情节严重。",
+        "未经消防验收擅自投入使用，造成严重后果。",
+        "发生一般生产安全事故，负有责任。",
+        "偷税，数额较大。",
+    ],
 }
 
 
@@ -53,8 +134,9 @@ class Command(BaseCommand):
     help = "Seed the demo (departments, subjects, records, one account of each role)."
 
     def add_arguments(self, parser):
-        parser.add_argument("--if-empty", action="store_true",
-                            help="do nothing when the database already has data")
+        parser.add_argument(
+            "--if-empty", action="store_true", help="do nothing when the database already has data"
+        )
         parser.add_argument("--records", type=int, default=3000)
         parser.add_argument("--subjects", type=int, default=300)
 
@@ -75,10 +157,13 @@ class Command(BaseCommand):
                 for code, name, sector, _prefix in DEPARTMENTS
             ]
             rows = list(self.generate_rows(rng, today, records, subjects))
-            result = records_ingest(rows=enumerate(rows, start=1), actor="seed_demo", source="seed_demo")
+            result = records_ingest(
+                rows=enumerate(rows, start=1), actor="seed_demo", source="seed_demo"
+            )
             if result.rejected:
                 raise CommandError(f"demo rows rejected: {result.rejected[:3]}")
             expired = records_expire_due(actor="seed_demo", today=today)
+            self.change_some_statuses(rng, result.ids)
             self.create_accounts(departments)
         self.stdout.write(
             f"Seeded {len(departments)} departments, {Subject.objects.count()} subjects, "
@@ -101,7 +186,11 @@ class Command(BaseCommand):
         seen = {}
         for idx, (kind, ident, name) in enumerate(subject_specs):
             if kind == "enterprise" and name in seen:
-                subject_specs[idx] = (kind, ident, name.replace("有限公司", f"第{seen[name]}分公司"))
+                subject_specs[idx] = (
+                    kind,
+                    ident,
+                    name.replace("有限公司", f"第{seen[name]}分公司"),
+                )
             seen[name] = seen.get(name, 0) + 1
 
         # The first two enterprises belong to the demo applicants: give them one
@@ -115,8 +204,15 @@ class Command(BaseCommand):
         ]
         counters = {code: 0 for code, *_ in DEPARTMENTS}
         for subject_idx, dept_idx, severity, types, day in showcase:
-            yield self.row(rng, subject_specs[subject_idx], DEPARTMENTS[dept_idx], counters,
-                           severity, types, day)
+            yield self.row(
+                rng,
+                subject_specs[subject_idx],
+                DEPARTMENTS[dept_idx],
+                counters,
+                severity,
+                types,
+                day,
+            )
         start = dt.date(2023, 1, 1)
         span = (today - start).days
         for _ in range(n_records - len(showcase)):
@@ -126,12 +222,31 @@ class Command(BaseCommand):
             elif severity == "general":
                 types = ["fine"] + (["confiscation"] if rng.random() < 0.2 else [])
             else:
-                types = ["fine"] + ([rng.choice(["licence_revocation", "production_suspension",
-                                                 "business_restriction", "occupation_ban"])]
-                                    if rng.random() < 0.3 else [])
-            day = start + dt.timedelta(days=rng.randrange(span))
-            yield self.row(rng, rng.choice(subject_specs), rng.choice(DEPARTMENTS), counters,
-                           severity, types, day)
+                types = ["fine"] + (
+                    [
+                        rng.choice(
+                            [
+                                "licence_revocation",
+                                "production_suspension",
+                                "business_restriction",
+                                "occupation_ban",
+                            ]
+                        )
+                    ]
+                    if rng.random() < 0.3
+                    else []
+                )
+            # More recent decisions than old ones, as on a live platform.
+            day = today - dt.timedelta(days=int(rng.triangular(1, span, 1)))
+            yield self.row(
+                rng,
+                rng.choice(subject_specs),
+                rng.choice(DEPARTMENTS),
+                counters,
+                severity,
+                types,
+                day,
+            )
 
     def row(self, rng, subject, department, counters, severity, types, day):
         kind, identifier, name = subject
@@ -154,14 +269,55 @@ class Command(BaseCommand):
             "facts": rng.choice(FACTS[severity]),
         }
 
+    def change_some_statuses(self, rng, ids):
+        """A few records repaired before the platform took over, a few deleted
+        because their decision was revoked."""
+        showcase = set(sorted(ids)[:5])
+        candidates = list(
+            CreditRecord.objects.filter(status=RecordStatus.PUBLISHED)
+            .exclude(id__in=showcase)
+            .order_by("id")
+            .values_list("id", flat=True)
+        )
+        for record_id in rng.sample(candidates, min(60, len(candidates))):
+            record = CreditRecord.objects.get(pk=record_id)
+            if rng.random() < 0.75:
+                record_status_set(
+                    actor="seed_demo",
+                    record=record,
+                    status=RecordStatus.REPAIRED,
+                    reason="系统上线前已办结的信用修复",
+                )
+            else:
+                record_status_set(
+                    actor="seed_demo",
+                    record=record,
+                    status=RecordStatus.DELETED,
+                    reason="处罚决定被依法撤销（《山东省社会信用条例》第四十条）",
+                )
+
     def create_accounts(self, departments):
         enterprises = list(Subject.objects.filter(kind="enterprise").order_by("id")[:3])
         person = Subject.objects.filter(kind="person").order_by("id").first()
         by_code = {d.code: d for d in departments}
         specs = [
-            ("qiye", Role.APPLICANT, "张伟", {"subjects": [(enterprises[0], BindingCapacity.LEGAL_REPRESENTATIVE)]}),
-            ("daili", Role.APPLICANT, "李娜", {"subjects": [(enterprises[1], BindingCapacity.AGENT),
-                                                           (enterprises[2], BindingCapacity.AGENT)]}),
+            (
+                "qiye",
+                Role.APPLICANT,
+                "张伟",
+                {"subjects": [(enterprises[0], BindingCapacity.LEGAL_REPRESENTATIVE)]},
+            ),
+            (
+                "daili",
+                Role.APPLICANT,
+                "李娜",
+                {
+                    "subjects": [
+                        (enterprises[1], BindingCapacity.AGENT),
+                        (enterprises[2], BindingCapacity.AGENT),
+                    ]
+                },
+            ),
             ("geren", Role.APPLICANT, person.name, {"subjects": [(person, BindingCapacity.SELF)]}),
             ("officer", Role.OFFICER, "刘洋", {}),
             ("officer2", Role.OFFICER, "周婷", {}),
@@ -172,11 +328,17 @@ class Command(BaseCommand):
             ("scjg_system", Role.INTEGRATION, "市场监管局业务系统", {}),
         ]
         for username, role, full_name, extra in specs:
-            account_create(actor="seed_demo", username=username, password=DEMO_PASSWORD,
-                           role=role, full_name=full_name, **extra)
+            account_create(
+                actor="seed_demo",
+                username=username,
+                password=DEMO_PASSWORD,
+                role=role,
+                full_name=full_name,
+                **extra,
+            )
 
     def print_accounts(self):
-        self.stdout.write("\nDemo accounts (password for all people: %s):" % DEMO_PASSWORD)
+        self.stdout.write(f"\nDemo accounts (password for all people: {DEMO_PASSWORD}):")
         for user in User.objects.order_by("id"):
             line = f"  {user.username:<14} {user.get_role_display()}"
             membership = getattr(user, "department_membership", None)

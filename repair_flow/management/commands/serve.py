@@ -18,7 +18,9 @@ class Command(BaseCommand):
         stop = threading.Event()
         if not no_scheduler:
             scheduler.start(stop)
-            self.stdout.write("Scheduler loop started (" + ", ".join(j.name for j in scheduler.JOBS) + ")")
+            self.stdout.write(
+                "Scheduler loop started (" + ", ".join(j.name for j in scheduler.JOBS) + ")"
+            )
         self.stdout.write(f"Serving on http://{addr}:{port}/")
         try:
             call_command("runserver", f"{addr}:{port}", use_reloader=False, use_threading=True)

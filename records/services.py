@@ -1,0 +1,454 @@
+"""Writes to the registry of penalty records."""
+
+import operator
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from functools import reduce
+from itertools import islice
+
+from django.db import IntegrityError, connection, transaction
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from records.ingest import RecordRow, RowError, ValidationContext, validate_row
+from records.models import CreditRecord, Department, RecordStatus, Subject, SubjectKind
+from repair_flow.audit import AuditEntry, audit_record, audit_record_many
+
+INGEST_BATCH_SIZE = 1000
+# A concurrent writer may insert the same subject or record between our read
+# and our insert; the batch is then rolled back and read again.
+_INGEST_ATTEMPTS = 3
+_SUBJECT_CACHE_LIMIT = 200_000
+_RECORD_FIELDS = (
+    "subject_id",
+    "decision_date",
+    "penalty_types",
+    "fine_amount",
+    "severity",
+    "facts",
+    "publicity_starts_on",
+    "publicity_ends_on",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class SavedRow:
+    line: int
+    record_id: int
+    created: bool
+
+
+@dataclass
+class IngestResult:
+    """What happened to each row: `saved` (created or updated, in row order) or
+    `rejected` (one RowError per failed field; a row may have several).
+
+    Counts are per row: a record created by one row and corrected by a later
+    row of the same import counts once as created and once as updated; a row
+    that matches a record without changing it counts as updated."""
+
+    first_line: int | None = None
+    last_line: int | None = None
+    saved: list[SavedRow] = field(default_factory=list)
+    rejected: list[RowError] = field(default_factory=list)
+
+    @property
+    def created(self) -> int:
+        return sum(1 for row in self.saved if row.created)
+
+    @property
+    def updated(self) -> int:
+        return sum(1 for row in self.saved if not row.created)
+
+    @property
+    def rejected_lines(self) -> list[int]:
+        return sorted({error.line for error in self.rejected})
+
+    @property
+    def ids(self) -> list[int]:
+        """The records written, each once, in the order first written."""
+        return list(dict.fromkeys(row.record_id for row in self.saved))
+
+    def extend(self, other: "IngestResult") -> None:
+        if self.first_line is None:
+            self.first_line = other.first_line
+        self.last_line = other.last_line if other.last_line is not None else self.last_line
+        self.saved.extend(other.saved)
+        self.rejected.extend(other.rejected)
+
+
+def records_ingest(
+    *,
+    rows: Iterable[tuple[int, Mapping | RowError]],
+    actor,
+    source: str,
+    batch_size: int = INGEST_BATCH_SIZE,
+    on_batch: Callable[[IngestResult], None] | None = None,
+) -> IngestResult:
+    """Validate and save penalty records pushed in by departments.
+
+    `rows` are `(line, row)` pairs: the row a mapping of the fields named in
+    records.ingest.FIELDS, `line` its place in the source (file line number or
+    API item index), or a RowError for a line the reader could not parse.
+
+    A record is keyed by (department, decision number): a new key creates a
+    record, a known key updates it and leaves its status alone. Subjects are
+    keyed by their normalised identifier: created when new, renamed when the
+    name differs. Each row is saved whole (subject and record) or not at all.
+    Rows are handled in batches, each in one transaction with one audit event
+    ("records.import"); `on_batch` is called after each batch commits.
+    `actor` is the user (or a label such as "import_records") for the audit trail.
+    """
+    context = ValidationContext.load()
+    known_subjects: dict[str, Subject] = {}
+    result = IngestResult()
+    iterator = iter(rows)
+    while batch := list(islice(iterator, batch_size)):
+        outcome = _ingest_batch(
+            batch, context=context, known_subjects=known_subjects, actor=actor, source=source
+        )
+        result.extend(outcome)
+        if on_batch is not None:
+            on_batch(outcome)
+    return result
+
+
+def _ingest_batch(
+    batch, *, context: ValidationContext, known_subjects: dict[str, Subject], actor, source: str
+) -> IngestResult:
+    rejected: list[RowError] = []
+    valid: list[RecordRow] = []
+    for line, raw in batch:
+        if isinstance(raw, RowError):
+            rejected.append(raw)
+        elif not isinstance(raw, Mapping):
+            rejected.append(RowError(line, "json", _("每一项应为一个 JSON 对象"), "not_object"))
+        else:
+            checked = validate_row(raw, line=line, context=context)
+            if isinstance(checked, list):
+                rejected.extend(checked)
+            else:
+                valid.append(checked)
+
+    saved: list[SavedRow] = []
+    if valid:
+        for attempt in range(1, _INGEST_ATTEMPTS + 1):
+            try:
+                with transaction.atomic():
+                    saved, conflicts, subjects = _save_batch(
+                        valid,
+                        known_subjects=known_subjects,
+                        actor=actor,
+                        source=source,
+                        lines=(batch[0][0], batch[-1][0]),
+                        rejected=rejected,
+                    )
+                break
+            except IntegrityError:
+                # Someone else wrote the same subject or record meanwhile, or
+                # removed a subject we remembered: read everything again.
+                known_subjects.clear()
+                if attempt == _INGEST_ATTEMPTS:
+                    raise
+        # Remembered only once committed, so a rolled-back batch leaves no ghosts.
+        if len(known_subjects) > _SUBJECT_CACHE_LIMIT:
+            known_subjects.clear()
+        known_subjects.update(subjects)
+        rejected.extend(conflicts)
+        rejected.sort(key=lambda error: error.line)
+    return IngestResult(
+        first_line=batch[0][0], last_line=batch[-1][0], saved=saved, rejected=rejected
+    )
+
+
+def _records_with_keys(numbers: dict[int, set[str]]) -> Iterable[CreditRecord]:
+    """The records among these (department id -> decision numbers), in one query."""
+    if connection.vendor == "postgresql":
+        # Joined against the keys, PostgreSQL probes the (department,
+        # decision_number) unique index once per key whatever its statistics
+        # say; during a first bulk load they say the table is tiny, and an IN
+        # filter then scans every row for every batch.
+        departments = [dept for dept, nums in numbers.items() for _ in nums]
+        decision_numbers = [number for nums in numbers.values() for number in nums]
+        table = connection.ops.quote_name(CreditRecord._meta.db_table)
+        return CreditRecord.objects.raw(
+            f"SELECT r.* FROM {table} r"  # noqa: S608 - the table name is our own
+            " JOIN unnest(%s::bigint[], %s::text[]) AS k(department_id, decision_number)"
+            " ON r.department_id = k.department_id AND r.decision_number = k.decision_number",
+            [departments, decision_numbers],
+        )
+    return CreditRecord.objects.filter(
+        reduce(
+            operator.or_,
+            (Q(department_id=dept, decision_number__in=nums) for dept, nums in numbers.items()),
+        )
+    ).order_by()
+
+
+def _kind_conflict(row: RecordRow, existing_kind: str) -> RowError:
+    return RowError(
+        row.line,
+        "subject_type",
+        _("该证件号码已登记为“%(kind)s”，与本行的主体类型不符")
+        % {"kind": SubjectKind(existing_kind).label},
+        "kind_conflict",
+    )
+
+
+def _save_batch(
+    valid: list[RecordRow],
+    *,
+    known_subjects: dict[str, Subject],
+    actor,
+    source: str,
+    lines: tuple[int, int],
+    rejected: list[RowError],
+) -> tuple[list[SavedRow], list[RowError], dict[str, Subject]]:
+    now = timezone.now()
+    # Subjects recur across a file: those read or written by earlier batches of
+    # this import are remembered, and only the others are read.
+    wanted = {row.subject_identifier for row in valid}
+    subjects = {key: known_subjects[key] for key in wanted if key in known_subjects}
+    unknown = wanted - subjects.keys()
+    if unknown:
+        subjects.update(
+            (subject.identifier, subject)
+            for subject in Subject.objects.filter(identifier__in=unknown)
+            .only("id", "kind", "identifier", "name")
+            .order_by()
+        )
+    numbers: dict[int, set[str]] = {}
+    for row in valid:
+        numbers.setdefault(row.department_id, set()).add(row.decision_number)
+    records = {
+        (record.department_id, record.decision_number): record
+        for record in _records_with_keys(numbers)
+    }
+
+    # Subjects first, so that every record below has its subject's id.
+    conflicts: list[RowError] = []
+    accepted: list[tuple[RecordRow, Subject]] = []
+    new_subjects: dict[str, Subject] = {}
+    renamed: dict[str, Subject] = {}
+    for row in valid:
+        subject = subjects.get(row.subject_identifier)
+        if subject is None:
+            subject = Subject(
+                kind=row.subject_kind, identifier=row.subject_identifier, name=row.subject_name
+            )
+            subjects[row.subject_identifier] = new_subjects[row.subject_identifier] = subject
+        elif subject.kind != row.subject_kind:
+            conflicts.append(_kind_conflict(row, subject.kind))
+            continue
+        elif subject.name != row.subject_name:
+            subject.name = row.subject_name
+            if row.subject_identifier not in new_subjects:
+                subject.updated_at = now
+                renamed[row.subject_identifier] = subject
+        accepted.append((row, subject))
+    if new_subjects:
+        Subject.objects.bulk_create(new_subjects.values())
+    if renamed:
+        Subject.objects.bulk_update(renamed.values(), ["name", "updated_at"])
+
+    new_records: dict[tuple[int, str], CreditRecord] = {}
+    changed: dict[tuple[int, str], CreditRecord] = {}
+    matched: dict[tuple[int, str], CreditRecord] = {}
+    placed: list[tuple[int, CreditRecord, bool]] = []
+    for row, subject in accepted:
+        key = row.key
+        record = records.get(key)
+        if record is None:
+            record = CreditRecord(
+                department_id=row.department_id,
+                decision_number=row.decision_number,
+                subject_id=subject.pk,
+                decision_date=row.decision_date,
+                penalty_types=row.penalty_types,
+                fine_amount=row.fine_amount,
+                severity=row.severity,
+                facts=row.facts,
+                publicity_starts_on=row.publicity_starts_on,
+                publicity_ends_on=row.publicity_ends_on,
+            )
+            records[key] = new_records[key] = record
+            placed.append((row.line, record, True))
+            continue
+        placed.append((row.line, record, False))
+        if key not in new_records:
+            matched[key] = record
+        values = (
+            subject.pk,
+            row.decision_date,
+            row.penalty_types,
+            row.fine_amount,
+            row.severity,
+            row.facts,
+            row.publicity_starts_on,
+            row.publicity_ends_on,
+        )
+        if any(
+            getattr(record, name) != value
+            for name, value in zip(_RECORD_FIELDS, values, strict=True)
+        ):
+            for name, value in zip(_RECORD_FIELDS, values, strict=True):
+                setattr(record, name, value)
+            if key not in new_records:
+                record.updated_at = now
+                changed[key] = record
+    if new_records:
+        CreditRecord.objects.bulk_create(new_records.values())
+    if changed:
+        CreditRecord.objects.bulk_update(changed.values(), [*_RECORD_FIELDS, "updated_at"])
+
+    saved = [SavedRow(line, record.pk, created) for line, record, created in placed]
+    if saved:
+        audit_record_many(
+            actor=actor,
+            entries=[
+                AuditEntry(
+                    action="records.import",
+                    object_type="records.CreditRecord",
+                    summary={
+                        "source": source,
+                        "lines": list(lines),
+                        "created": sum(1 for row in saved if row.created),
+                        "updated": sum(1 for row in saved if not row.created),
+                        "unchanged": len(matched) - len(changed),
+                        "rejected": len(
+                            {error.line for error in rejected} | {c.line for c in conflicts}
+                        ),
+                        "subjects_created": len(new_subjects),
+                        "subjects_renamed": len(renamed),
+                        "created_ids": [record.pk for record in new_records.values()],
+                        "updated_ids": [record.pk for record in changed.values()],
+                    },
+                )
+            ],
+        )
+    return saved, conflicts, subjects
+
+
+@transaction.atomic
+def department_upsert(*, actor, code: str, name: str, sector: str) -> Department:
+    """Create a department or update its name and sector (by code)."""
+    department = Department.objects.select_for_update().filter(code=code).first()
+    if department is None:
+        department = Department.objects.create(code=code, name=name, sector=sector)
+        audit_record(
+            actor=actor,
+            action="department.create",
+            object_type="records.Department",
+            object_id=department.pk,
+            summary={"after": {"code": code, "name": name, "sector": sector}},
+        )
+        return department
+    before = {"name": department.name, "sector": department.sector}
+    after = {"name": name, "sector": sector}
+    if before != after:
+        department.name, department.sector = name, sector
+        department.save(update_fields=["name", "sector"])
+        audit_record(
+            actor=actor,
+            action="department.update",
+            object_type="records.Department",
+            object_id=department.pk,
+            summary={"before": before, "after": after},
+        )
+    return department
+
+
+_EXPIRE_CHUNK = 5000
+
+
+def records_expire_due(*, actor, today) -> int:
+    """Publication stops automatically at the end of the maximum period
+    (shared domain reference section 2): published records whose window has
+    ended become expired. Claims each chunk with a conditional UPDATE, so two
+    schedulers running at once neither skip nor double-count a record."""
+    expired = 0
+    while True:
+        ids = list(
+            CreditRecord.objects.filter(
+                status=RecordStatus.PUBLISHED, publicity_ends_on__lte=today
+            ).values_list("id", flat=True)[:_EXPIRE_CHUNK]
+        )
+        if not ids:
+            return expired
+        with transaction.atomic():
+            claimed = list(
+                CreditRecord.objects.filter(id__in=ids, status=RecordStatus.PUBLISHED)
+                .select_for_update(
+                    skip_locked=connection.features.has_select_for_update_skip_locked
+                )
+                .values_list("id", flat=True)
+            )
+            if not claimed:
+                # Another sweeper holds these rows; it will finish them.
+                return expired
+            count = CreditRecord.objects.filter(
+                id__in=claimed, status=RecordStatus.PUBLISHED
+            ).update(status=RecordStatus.EXPIRED, updated_at=timezone.now())
+            if count:
+                audit_record(
+                    actor=actor,
+                    action="records.expire",
+                    object_type="records.CreditRecord",
+                    summary={
+                        "before": {"status": "published"},
+                        "after": {"status": "expired"},
+                        "as_of": today.isoformat(),
+                        "ids": claimed,
+                    },
+                )
+        expired += count
+        if len(ids) < _EXPIRE_CHUNK:
+            return expired
+
+
+class RecordStatusError(ValueError):
+    pass
+
+
+# Status changes the registry itself makes. Repair and objection outcomes come
+# from their cases; these cover what happens outside a case.
+_STATUS_CHANGES = {
+    # Shandong Social Credit Regulation Art. 40: the underlying decision was
+    # revoked, so the record is removed.
+    (RecordStatus.PUBLISHED, RecordStatus.DELETED),
+    (RecordStatus.EXPIRED, RecordStatus.DELETED),
+    # A repair concluded before this platform took over the work.
+    (RecordStatus.PUBLISHED, RecordStatus.REPAIRED),
+}
+
+
+@transaction.atomic
+def record_status_set(*, actor, record: CreditRecord, status: str, reason: str) -> CreditRecord:
+    if not reason.strip():
+        raise RecordStatusError(_("请说明变更原因"))
+    if (record.status, status) not in _STATUS_CHANGES:
+        raise RecordStatusError(
+            _("不能把记录状态从“%(old)s”改为“%(new)s”")
+            % {"old": RecordStatus(record.status).label, "new": RecordStatus(status).label}
+        )
+    # Conditional UPDATE: a concurrent change of the same record makes this fail
+    # instead of silently overwriting it.
+    count = CreditRecord.objects.filter(pk=record.pk, status=record.status).update(
+        status=status, updated_at=timezone.now()
+    )
+    if count != 1:
+        raise RecordStatusError(_("记录状态已被他人修改，请刷新后重试"))
+    audit_record(
+        actor=actor,
+        action="records.status",
+        object_type="records.CreditRecord",
+        object_id=record.pk,
+        summary={
+            "before": {"status": record.status},
+            "after": {"status": status},
+            "reason": reason,
+        },
+    )
+    record.status = status
+    return record

@@ -1,0 +1,128 @@
+import datetime as dt
+import threading
+
+import pytest
+from django.core.management import call_command
+from django.db import connection, connections
+
+from records.models import CreditRecord, RecordStatus
+from records.services import RecordStatusError, record_status_set, records_expire_due
+from repair_flow.audit import verify_chain
+from repair_flow.models import AuditEvent, User
+from tests.conftest import make_record
+
+D = dt.date
+
+
+def test_records_expire_at_the_end_of_their_window(department, enterprise):
+    # general, decided 2025-03-10 under Order 58: published until 2026-03-10
+    record = make_record(department=department, subject=enterprise, decision_date=D(2025, 3, 10))
+    assert record.publicity_ends_on == D(2026, 3, 10)
+    assert records_expire_due(actor="test", today=D(2026, 3, 9)) == 0
+    assert records_expire_due(actor="test", today=D(2026, 3, 10)) == 1
+    record.refresh_from_db()
+    assert record.status == RecordStatus.EXPIRED
+    assert records_expire_due(actor="test", today=D(2026, 3, 11)) == 0
+    event = AuditEvent.objects.get(action="records.expire")
+    assert event.summary["ids"] == [record.pk]
+
+
+def test_records_under_objection_do_not_expire_silently(department, enterprise):
+    make_record(
+        department=department,
+        subject=enterprise,
+        decision_date=D(2025, 3, 10),
+        status=RecordStatus.UNDER_OBJECTION,
+    )
+    assert records_expire_due(actor="test", today=D(2026, 6, 1)) == 0
+
+
+def test_status_changes_need_a_reason_and_an_allowed_transition(record):
+    with pytest.raises(RecordStatusError, match="请说明变更原因"):
+        record_status_set(actor="test", record=record, status=RecordStatus.DELETED, reason=" ")
+    with pytest.raises(RecordStatusError, match="不能把记录状态从“公示中”改为“异议处理中”"):
+        record_status_set(
+            actor="test", record=record, status=RecordStatus.UNDER_OBJECTION, reason="x"
+        )
+    record_status_set(
+        actor="test", record=record, status=RecordStatus.DELETED, reason="处罚决定被撤销"
+    )
+    assert CreditRecord.objects.get(pk=record.pk).status == RecordStatus.DELETED
+    event = AuditEvent.objects.get(action="records.status")
+    assert event.summary == {
+        "before": {"status": "published"},
+        "after": {"status": "deleted"},
+        "reason": "处罚决定被撤销",
+    }
+
+
+def test_a_stale_status_change_is_refused(record):
+    stale = CreditRecord.objects.get(pk=record.pk)
+    record_status_set(actor="test", record=record, status=RecordStatus.REPAIRED, reason="历史修复")
+    with pytest.raises(RecordStatusError, match="已被他人修改"):
+        record_status_set(actor="test", record=stale, status=RecordStatus.DELETED, reason="撤销")
+    assert CreditRecord.objects.get(pk=record.pk).status == RecordStatus.REPAIRED
+
+
+def test_seed_demo_builds_a_demo_through_the_services(db, capsys):
+    call_command("seed_demo", "--if-empty", "--records", "200", "--subjects", "40")
+    out = capsys.readouterr().out
+    assert "Seeded 11 departments, 40 subjects, 200 records" in out
+    for username in (
+        "qiye",
+        "daili",
+        "geren",
+        "officer",
+        "reviewer",
+        "supervisor",
+        "admin",
+        "scjg_system",
+    ):
+        assert username in out
+    assert "API token" in out
+    assert {u.role for u in User.objects.all()} == {
+        "applicant",
+        "officer",
+        "reviewer",
+        "supervisor",
+        "administrator",
+        "integration",
+    }
+    assert User.objects.get(username="qiye").check_password("jinan-demo-2026")
+    assert verify_chain().broken_at is None
+    assert AuditEvent.objects.filter(action="records.import").exists()
+    call_command("seed_demo", "--if-empty")
+    assert "already present" in capsys.readouterr().out
+    assert CreditRecord.objects.count() == 200
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_schedulers_expire_each_record_once(department, enterprise):
+    if connection.vendor != "postgresql":
+        pytest.skip("concurrency needs PostgreSQL")
+    for i in range(300):
+        make_record(
+            department=department,
+            subject=enterprise,
+            decision_number=f"E{i}",
+            decision_date=D(2025, 1, 10),
+        )
+    counts = []
+
+    def sweep():
+        try:
+            counts.append(records_expire_due(actor="test", today=D(2026, 6, 1)))
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=sweep) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sum(counts) == 300
+    assert CreditRecord.objects.filter(status=RecordStatus.EXPIRED).count() == 300
+    audited = [
+        i for e in AuditEvent.objects.filter(action="records.expire") for i in e.summary["ids"]
+    ]
+    assert sorted(audited) == sorted(CreditRecord.objects.values_list("id", flat=True))
