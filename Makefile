@@ -15,7 +15,6 @@ seed: migrate
 
 # Embedded default: SQLite, tasks in-process, one command, no services.
 run: seed
-	$(PY) manage.py collectstatic --noinput -v 0
 	$(PY) manage.py serve --addr 127.0.0.1 --port 8000
 
 test: install

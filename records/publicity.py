@@ -208,6 +208,13 @@ def answer(facts: RecordFacts, rule_sets: list[RuleSet], as_of: dt.date) -> Answ
             % {"severity": severity, "months": period.min_months, "day": eligible_from},
             eligible_from,
         )
+    if period.min_months == 0:
+        return result(
+            Eligibility.ELIGIBLE,
+            _("%(severity)s失信行为无最短公示期，履行全部义务并作出信用承诺后即可申请信用修复。")
+            % {"severity": severity},
+            eligible_from,
+        )
     return result(
         Eligibility.ELIGIBLE,
         _(
