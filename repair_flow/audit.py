@@ -48,31 +48,19 @@ class RequestIdMiddleware:
         return response
 
 
-def _event_hash(
-    *,
-    seq,
-    at,
-    actor_id,
-    actor_label,
-    action,
-    object_type,
-    object_id,
-    summary,
-    request_id,
-    prev_hash,
-) -> str:
+def _event_hash(event: AuditEvent) -> str:
     payload = json.dumps(
         [
-            seq,
-            at.isoformat(),
-            actor_id,
-            actor_label,
-            action,
-            object_type,
-            str(object_id),
-            summary,
-            request_id,
-            prev_hash,
+            event.seq,
+            event.at.isoformat(),
+            event.actor_id,
+            event.actor_label,
+            event.action,
+            event.object_type,
+            str(event.object_id),
+            event.summary,
+            event.request_id,
+            event.prev_hash,
         ],
         ensure_ascii=False,
         sort_keys=True,
@@ -114,8 +102,7 @@ def audit_record_many(*, actor, entries: Iterable[AuditEntry]) -> list[AuditEven
         events = []
         for entry in entries:
             seq += 1
-            summary = _jsonable(entry.summary or {})
-            digest = _event_hash(
+            event = AuditEvent(
                 seq=seq,
                 at=now,
                 actor_id=actor_id,
@@ -123,26 +110,12 @@ def audit_record_many(*, actor, entries: Iterable[AuditEntry]) -> list[AuditEven
                 action=entry.action,
                 object_type=entry.object_type,
                 object_id=entry.object_id,
-                summary=summary,
+                summary=_jsonable(entry.summary or {}),
                 request_id=rid,
                 prev_hash=prev,
             )
-            events.append(
-                AuditEvent(
-                    seq=seq,
-                    at=now,
-                    actor_id=actor_id,
-                    actor_label=actor_label,
-                    action=entry.action,
-                    object_type=entry.object_type,
-                    object_id=entry.object_id,
-                    summary=summary,
-                    request_id=rid,
-                    prev_hash=prev,
-                    hash=digest,
-                )
-            )
-            prev = digest
+            event.hash = prev = _event_hash(event)
+            events.append(event)
         AuditEvent.objects.bulk_create(events)
         head.last_seq, head.last_hash = seq, prev
         head.save(update_fields=["last_seq", "last_hash"])
@@ -180,18 +153,7 @@ def verify_chain(events: Iterator[AuditEvent] | None = None) -> ChainReport:
                 event.seq,
                 f"event #{event.seq} does not link to the hash of #{event.seq - 1}",
             )
-        digest = _event_hash(
-            seq=event.seq,
-            at=event.at,
-            actor_id=event.actor_id,
-            actor_label=event.actor_label,
-            action=event.action,
-            object_type=event.object_type,
-            object_id=event.object_id,
-            summary=event.summary,
-            request_id=event.request_id,
-            prev_hash=event.prev_hash,
-        )
+        digest = _event_hash(event)
         if digest != event.hash:
             return ChainReport(
                 count, event.seq, f"event #{event.seq} was altered after it was written"

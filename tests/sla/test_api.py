@@ -3,6 +3,8 @@
 import pytest
 from rest_framework.test import APIClient
 
+from tests.sla.test_deadlines import NATIONAL_DAY_3
+
 pytestmark = pytest.mark.django_db
 
 URL = "/api/v1/deadlines/"
@@ -21,20 +23,7 @@ def test_anyone_gets_a_working_days_deadline(anonymous):
     assert response.json() == {
         "due_at": "2026-10-10T17:00:00+08:00",
         "provisional": False,
-        "explanation": [
-            "收件日 2026-09-30 不计入期限",
-            "2026-10-01 周四 国庆节（法定节假日），不计",
-            "2026-10-02 周五 国庆节（法定节假日），不计",
-            "2026-10-03 周六 周末，不计",
-            "2026-10-04 周日 周末，不计",
-            "2026-10-05 周一 国庆节（法定节假日），不计",
-            "2026-10-06 周二 国庆节（法定节假日），不计",
-            "2026-10-07 周三 国庆节（法定节假日），不计",
-            "2026-10-08 周四 工作日，计第1个工作日",
-            "2026-10-09 周五 工作日，计第2个工作日",
-            "2026-10-10 周六 调休上班，计第3个工作日",
-            "期限届满：2026-10-10 周六 17:00",
-        ],
+        "explanation": NATIONAL_DAY_3,
     }
 
 
