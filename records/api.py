@@ -16,6 +16,7 @@ from django.db import transaction
 from django.urls import path
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, pgettext
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
     OpenApiExample,
@@ -51,7 +52,7 @@ PURPOSE_PARAMETER = OpenApiParameter(
     "purpose",
     enum=AccessPurpose.values,
     required=False,
-    description=(
+    description=gettext_lazy(
         "查看自然人记录的目的（个人信息访问登记）。平台工作人员、认定单位审核人、监督人员、"
         "管理员和系统对接账号的响应中含有自然人记录时必填，否则返回 400。"
     ),
@@ -59,7 +60,7 @@ PURPOSE_PARAMETER = OpenApiParameter(
 
 
 def _purpose_error(purpose: str | None) -> Response:
-    choices = "、".join(AccessPurpose.values)
+    choices = pgettext("list separator", "、").join(AccessPurpose.values)
     if purpose:
         message = _("purpose 参数“%(purpose)s”无效，应为以下之一：%(choices)s") % {
             "purpose": purpose[:40],
@@ -163,8 +164,10 @@ class RecordCollectionApi(GenericAPIView):
         ),
         parameters=[
             PURPOSE_PARAMETER,
-            OpenApiParameter("department", str, description="认定单位代码"),
-            OpenApiParameter("decision_number", str, description="处罚决定书文号（精确匹配）"),
+            OpenApiParameter("department", str, description=gettext_lazy("认定单位代码")),
+            OpenApiParameter(
+                "decision_number", str, description=gettext_lazy("处罚决定书文号（精确匹配）")
+            ),
             OpenApiParameter("status", enum=RecordStatus.values),
             OpenApiParameter("severity", enum=Severity.values),
             OpenApiParameter("subject_type", enum=SubjectKind.values),

@@ -8,6 +8,7 @@ Each failure raises `IdentifierError` naming the rule that failed.
 import datetime as dt
 
 from django.utils.translation import gettext as _
+from django.utils.translation import pgettext
 
 USCC_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
 _USCC_VALUES = {ch: i for i, ch in enumerate(USCC_ALPHABET)}
@@ -93,7 +94,7 @@ def validate_uscc(value: str) -> str:
         raise IdentifierError(
             "alphabet",
             _("统一社会信用代码含有不允许的字符：%(chars)s（不使用 I、O、S、V、Z）")
-            % {"chars": "、".join(bad)},
+            % {"chars": pgettext("list separator", "、").join(bad)},
         )
     if not code[2:8].isdigit():
         raise IdentifierError("region", _("统一社会信用代码第3至8位应为行政区划代码（6位数字）"))

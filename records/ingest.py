@@ -31,6 +31,7 @@ from pathlib import Path
 
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import pgettext
 
 from records.identifiers import IdentifierError, validate_resident_id, validate_uscc
 from records.models import Department, PenaltyType, Severity, SubjectKind
@@ -219,14 +220,14 @@ def _check_penalty_types(items) -> list[str] | tuple[str, str]:
     unknown = [code for code in codes if code not in _PENALTY_TYPES]
     if unknown:
         return "unknown", _("未知的处罚类型：%(codes)s（可用：%(known)s）") % {
-            "codes": "、".join(unknown),
+            "codes": pgettext("list separator", "、").join(unknown),
             "known": ", ".join(PenaltyType.values),
         }
     seen: set[str] = set()
     repeated = [code for code in codes if code in seen or seen.add(code)]
     if repeated:
         return "duplicate", _("处罚类型重复：%(codes)s") % {
-            "codes": "、".join(dict.fromkeys(repeated))
+            "codes": pgettext("list separator", "、").join(dict.fromkeys(repeated))
         }
     return codes
 

@@ -10,6 +10,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from records.models import (
     PenaltyType,
@@ -204,7 +205,11 @@ def answer(facts: RecordFacts, rule_sets: list[RuleSet], as_of: dt.date) -> Answ
     if as_of < eligible_from:
         return result(
             Eligibility.NOT_YET,
-            _("%(severity)s失信行为最短公示期为 %(months)d 个月，自 %(day)s 起可申请信用修复。")
+            ngettext(
+                "%(severity)s失信行为最短公示期为 %(months)d 个月，自 %(day)s 起可申请信用修复。",
+                "%(severity)s失信行为最短公示期为 %(months)d 个月，自 %(day)s 起可申请信用修复。",
+                period.min_months,
+            )
             % {"severity": severity, "months": period.min_months, "day": eligible_from},
             eligible_from,
         )
@@ -217,9 +222,12 @@ def answer(facts: RecordFacts, rule_sets: list[RuleSet], as_of: dt.date) -> Answ
         )
     return result(
         Eligibility.ELIGIBLE,
-        _(
+        ngettext(
             "已满最短公示期（%(severity)s，%(months)d 个月），可申请信用修复；"
-            "还需已履行全部义务并作出信用承诺。"
+            "还需已履行全部义务并作出信用承诺。",
+            "已满最短公示期（%(severity)s，%(months)d 个月），可申请信用修复；"
+            "还需已履行全部义务并作出信用承诺。",
+            period.min_months,
         )
         % {"severity": severity, "months": period.min_months},
         eligible_from,

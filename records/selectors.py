@@ -2,6 +2,7 @@
 
 from django.db.models import QuerySet
 from django.http import Http404
+from django.utils.translation import gettext as _
 
 from records.models import CreditRecord, Subject
 from repair_flow.models import Role
@@ -42,11 +43,11 @@ def record_get_for_user(*, user, pk: int) -> CreditRecord:
     try:
         return records_visible_to(user).get(pk=pk)
     except CreditRecord.DoesNotExist:
-        raise Http404("没有这条记录，或您无权查看。") from None
+        raise Http404(_("没有这条记录，或您无权查看。")) from None
 
 
 def subject_get_for_user(*, user, pk: int) -> Subject:
     try:
         return subjects_visible_to(user).get(pk=pk)
     except Subject.DoesNotExist:
-        raise Http404("没有这个信用主体，或您无权查看。") from None
+        raise Http404(_("没有这个信用主体，或您无权查看。")) from None

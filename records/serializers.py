@@ -5,6 +5,7 @@ schema only: rows are validated by records.ingest.validate_row, the same check
 the file import uses, so the two doors never disagree.
 """
 
+from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -14,41 +15,41 @@ from records.models import CreditRecord, PenaltyType, Severity, SubjectKind
 class RecordIngestSerializer(serializers.Serializer):
     """One penalty record as a department system sends it."""
 
-    decision_number = serializers.CharField(max_length=100, help_text="处罚决定书文号")
-    department_code = serializers.CharField(help_text="认定单位代码（须已登记）")
+    decision_number = serializers.CharField(max_length=100, help_text=_("处罚决定书文号"))
+    department_code = serializers.CharField(help_text=_("认定单位代码（须已登记）"))
     subject_type = serializers.ChoiceField(choices=SubjectKind.choices)
     subject_identifier = serializers.CharField(
-        help_text="enterprise：统一社会信用代码（GB 32100）；person：居民身份证号码（GB 11643）"
+        help_text=_("enterprise：统一社会信用代码（GB 32100）；person：居民身份证号码（GB 11643）")
     )
     subject_name = serializers.CharField(max_length=200)
-    decision_date = serializers.DateField(help_text="YYYY-MM-DD，不晚于今天")
+    decision_date = serializers.DateField(help_text=_("YYYY-MM-DD，不晚于今天"))
     fine_amount = serializers.DecimalField(
         max_digits=14,
         decimal_places=2,
         required=False,
         allow_null=True,
         min_value=0,
-        help_text="元，最多两位小数；处罚类型含 fine 时必填且大于0，不含时不填",
+        help_text=_("元，最多两位小数；处罚类型含 fine 时必填且大于0，不含时不填"),
     )
     severity = serializers.ChoiceField(choices=Severity.choices)
     penalty_types = serializers.ListField(
         child=serializers.ChoiceField(choices=PenaltyType.choices),
         min_length=1,
-        help_text="处罚类型代码（行政处罚法第九条），不重复；也可为以分号分隔的文本",
+        help_text=_("处罚类型代码（行政处罚法第九条），不重复；也可为以分号分隔的文本"),
     )
-    facts = serializers.CharField(required=False, allow_blank=True, help_text="违法事实")
+    facts = serializers.CharField(required=False, allow_blank=True, help_text=_("违法事实"))
 
 
 class RowErrorSerializer(serializers.Serializer):
-    field = serializers.CharField(help_text="出错的字段；json 表示该项不是对象")
-    code = serializers.CharField(help_text="稳定的原因代码，例如 required、check_character")
+    field = serializers.CharField(help_text=_("出错的字段；json 表示该项不是对象"))
+    code = serializers.CharField(help_text=_("稳定的原因代码，例如 required、check_character"))
     message = serializers.CharField()
 
 
 class IngestItemSerializer(serializers.Serializer):
-    index = serializers.IntegerField(help_text="该项在提交列表中的位置（从0起；单个对象为0）")
+    index = serializers.IntegerField(help_text=_("该项在提交列表中的位置（从0起；单个对象为0）"))
     status = serializers.ChoiceField(choices=["created", "updated", "rejected"])
-    id = serializers.IntegerField(allow_null=True, help_text="记录 ID；被拒绝的项为 null")
+    id = serializers.IntegerField(allow_null=True, help_text=_("记录 ID；被拒绝的项为 null"))
     errors = RowErrorSerializer(many=True)
 
 

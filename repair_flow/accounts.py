@@ -3,6 +3,7 @@
 from collections.abc import Sequence
 
 from django.db import transaction
+from django.utils.translation import gettext as _
 from rest_framework.authtoken.models import Token
 
 from records.models import DepartmentMembership, SubjectBinding
@@ -30,15 +31,15 @@ def account_create(
     are bound to subjects as (subject, capacity) pairs; integration accounts
     get an API token and no password."""
     if role not in Role.values:
-        raise AccountError(f"未知角色：{role}")
+        raise AccountError(_("未知角色：%(role)s") % {"role": role})
     if User.objects.filter(username=username).exists():
-        raise AccountError(f"用户名已存在：{username}")
+        raise AccountError(_("用户名已存在：%(username)s") % {"username": username})
     if role == Role.REVIEWER and department is None:
-        raise AccountError("认定单位审核人必须属于一个认定单位")
+        raise AccountError(_("认定单位审核人必须属于一个认定单位"))
     if role != Role.REVIEWER and department is not None:
-        raise AccountError("只有认定单位审核人属于认定单位")
+        raise AccountError(_("只有认定单位审核人属于认定单位"))
     if subjects and role != Role.APPLICANT:
-        raise AccountError("只有申请人可以绑定信用主体")
+        raise AccountError(_("只有申请人可以绑定信用主体"))
     user = User(
         username=username,
         role=role,

@@ -1,5 +1,6 @@
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin
+from django.utils.translation import gettext_lazy as _
 
 from repair_flow.models import AccessLogEntry, AuditEvent, User
 
@@ -8,8 +9,8 @@ from repair_flow.models import AccessLogEntry, AuditEvent, User
 class AccountAdmin(UserAdmin):
     list_display = ("username", "get_full_name", "role", "is_active", "last_login")
     list_filter = ("role", "is_active")
-    fieldsets = (*UserAdmin.fieldsets, ("角色", {"fields": ("role", "phone")}))
-    add_fieldsets = (*UserAdmin.add_fieldsets, ("角色", {"fields": ("role",)}))
+    fieldsets = (*UserAdmin.fieldsets, (_("角色"), {"fields": ("role", "phone")}))
+    add_fieldsets = (*UserAdmin.add_fieldsets, (_("角色"), {"fields": ("role",)}))
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):

@@ -23,7 +23,12 @@ class LanguageMiddleware:
                     language = preferred
         translation.activate(language)
         request.LANGUAGE_CODE = language
-        response = self.get_response(request)
+        try:
+            response = self.get_response(request)
+        finally:
+            # Leave the thread as it was, so code that runs after a request in
+            # the same thread (tests, the scheduler) is not in its language.
+            translation.deactivate()
         response.headers.setdefault("Content-Language", language)
         if is_api:
             patch_vary_headers(response, ("Accept-Language",))

@@ -4,6 +4,7 @@ from functools import wraps
 
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
+from django.utils.translation import gettext_lazy as _
 from rest_framework.permissions import BasePermission
 
 from repair_flow.models import STAFF_ROLES, Role
@@ -31,7 +32,7 @@ def role_required(*roles: str):
 
 class HasRole(BasePermission):
     roles: tuple[str, ...] = ()
-    message = "您的账号角色无权执行此操作。"
+    message = _("您的账号角色无权执行此操作。")
 
     def has_permission(self, request, view):
         return has_role(request.user, *self.roles)

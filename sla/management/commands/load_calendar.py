@@ -3,6 +3,7 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from sla.calendar import CalendarFileError, parse_calendar_csv
 from sla.services import calendar_load_year
@@ -56,7 +57,11 @@ class Command(BaseCommand):
             for message in exc.errors:
                 self.stderr.write(message)
             raise CommandError(
-                _("%(path)s 有 %(count)d 处错误，未载入任何内容")
+                ngettext(
+                    "%(path)s 有 %(count)d 处错误，未载入任何内容",
+                    "%(path)s 有 %(count)d 处错误，未载入任何内容",
+                    len(exc.errors),
+                )
                 % {"path": path, "count": len(exc.errors)}
             ) from None
 
