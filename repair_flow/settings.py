@@ -180,8 +180,11 @@ CELERY_TASK_ALWAYS_EAGER = not CELERY_BROKER_URL
 
 # Office hours for deadlines (shared domain reference section 5): filings
 # received on a working day by the cut-off are due at office close that day.
+OFFICE_OPEN = env_time("OFFICE_OPEN", "09:00")
 OFFICE_CLOSE = env_time("OFFICE_CLOSE", "17:00")
 PRELIMINARY_REVIEW_CUTOFF = env_time("PRELIMINARY_REVIEW_CUTOFF", "16:00")
+if not OFFICE_OPEN < OFFICE_CLOSE:
+    raise ImproperlyConfigured("OFFICE_OPEN must be earlier than OFFICE_CLOSE")
 if PRELIMINARY_REVIEW_CUTOFF > OFFICE_CLOSE:
     raise ImproperlyConfigured("PRELIMINARY_REVIEW_CUTOFF must not be later than OFFICE_CLOSE")
 

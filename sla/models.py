@@ -1,5 +1,6 @@
 import secrets
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils import timezone
@@ -93,3 +94,262 @@ class CalendarDay(models.Model):
             errors["name"] = _("放假日须写明节日名称")
         if errors:
             raise ValidationError(errors)
+
+
+class Stage(models.TextChoices):
+    PRELIMINARY_REVIEW = "preliminary_review", _("初审")
+    SUPPLEMENT = "supplement", _("申请人补正")
+    ACCEPTANCE = "acceptance", _("受理决定")
+    COMMITMENT = "commitment", _("签署信用承诺")
+    DEPARTMENT_REVIEW = "department_review", _("认定单位审核")
+    WHOLE_DECISION = "whole_decision", _("修复决定（全程）")
+    SYNC = "sync", _("结果同步")
+    OBJECTION_OWN = "objection_own", _("异议核查（本单位）")
+    OBJECTION_OTHER = "objection_other", _("异议核查（需其他单位核实）")
+    RECORD_CHANGE = "record_change", _("决定撤销后的记录变更")
+
+
+class Rule(models.TextChoices):
+    SAME_DAY = "same_day", _("当日办结（截止时点前收件）")
+    WORKING_DAYS = "working_days", _("N 个工作日")
+    CALENDAR_DAYS = "calendar_days", _("N 个自然日")
+
+
+class SlaPolicy(models.Model):
+    """How long a stage may take, who is warned and who is escalated to.
+
+    Data, versioned by effective date: a clock keeps the policy it started
+    under. Defaults come from shared domain reference section 5.
+    """
+
+    stage = models.CharField(_("环节"), max_length=30, choices=Stage.choices)
+    rule = models.CharField(_("规则"), max_length=20, choices=Rule.choices)
+    n = models.PositiveSmallIntegerField(_("天数"), null=True, blank=True)
+    warn_percent_1 = models.PositiveSmallIntegerField(
+        _("第一次预警（用时百分比）"), null=True, blank=True, default=50
+    )
+    warn_percent_2 = models.PositiveSmallIntegerField(
+        _("第二次预警（用时百分比）"), null=True, blank=True, default=75
+    )
+    # Recipients: "assignee", "supervisors", or "group:<name>" (a Django group).
+    warn_to = models.JSONField(_("预警通知对象"), default=list, blank=True)
+    escalate_to = models.JSONField(_("超时升级对象"), default=list, blank=True)
+    legal_basis = models.CharField(_("依据"), max_length=300)
+    unconfirmed = models.BooleanField(
+        _("未经核实"), default=False, help_text=_("合理默认值，法律依据尚未核实")
+    )
+    effective_from = models.DateField(_("生效日期"))
+    effective_to = models.DateField(_("失效日期"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["stage", "-effective_from"]
+        verbose_name = _("时限规则")
+        verbose_name_plural = _("时限规则")
+
+    def __str__(self) -> str:
+        return f"{self.get_stage_display()} · {self.describe()}"
+
+    def describe(self) -> str:
+        if self.rule == Rule.SAME_DAY:
+            return str(_("当日办结"))
+        if self.rule == Rule.WORKING_DAYS:
+            return str(_("%(n)s 个工作日") % {"n": self.n})
+        return str(_("%(n)s 个自然日") % {"n": self.n})
+
+    @property
+    def thresholds(self) -> list[int]:
+        return [p for p in (self.warn_percent_1, self.warn_percent_2) if p]
+
+    def clean(self) -> None:
+        errors = {}
+        if self.rule != Rule.SAME_DAY and not self.n:
+            errors["n"] = _("按工作日或自然日计算的规则须填写天数")
+        if self.rule == Rule.SAME_DAY and self.n:
+            errors["n"] = _("当日办结规则不填写天数")
+        for name in ("warn_percent_1", "warn_percent_2"):
+            value = getattr(self, name)
+            if value is not None and not 0 < value < 100:
+                errors[name] = _("预警百分比应在 1 到 99 之间")
+        first, second = self.warn_percent_1, self.warn_percent_2
+        if first and second and first >= second:
+            errors["warn_percent_2"] = _("第二次预警须晚于第一次")
+        for name in ("warn_to", "escalate_to"):
+            for target in getattr(self, name) or []:
+                if target not in ("assignee", "supervisors") and not str(target).startswith(
+                    "group:"
+                ):
+                    errors[name] = _("通知对象只能是 assignee、supervisors 或 group:组名")
+        if self.effective_to and self.effective_to < self.effective_from:
+            errors["effective_to"] = _("失效日期不能早于生效日期")
+        if errors:
+            raise ValidationError(errors)
+
+
+class ClockState(models.TextChoices):
+    RUNNING = "running", _("计时中")
+    PAUSED = "paused", _("已暂停")
+    MET = "met", _("按时办结")
+    BREACHED = "breached", _("已超时")
+    CANCELLED = "cancelled", _("已取消")
+
+
+# A clock is open until it is stopped: a breached clock keeps running (the
+# work is still owed), only later.
+
+
+class SlaClock(models.Model):
+    """One stage of one case against its policy.
+
+    Points are stored (`due_at`, the warning instants) and the sweep finds
+    work by `next_check_at`, the next instant anything happens to a running
+    clock, through a partial index.
+    """
+
+    case_type = models.ForeignKey(
+        "contenttypes.ContentType", on_delete=models.PROTECT, related_name="+"
+    )
+    case_id = models.PositiveBigIntegerField()
+    case_label = models.CharField(_("案件"), max_length=100)
+    department = models.ForeignKey(
+        "records.Department", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    assignee = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    stage = models.CharField(_("环节"), max_length=30, choices=Stage.choices)
+    policy = models.ForeignKey(SlaPolicy, on_delete=models.PROTECT, related_name="clocks")
+    state = models.CharField(_("状态"), max_length=10, choices=ClockState.choices)
+    started_at = models.DateTimeField(_("开始时间"))
+    due_at = models.DateTimeField(_("期限"), db_index=True)
+    warn1_at = models.DateTimeField(null=True, blank=True)
+    warn2_at = models.DateTimeField(null=True, blank=True)
+    warned_level = models.PositiveSmallIntegerField(default=0)
+    next_check_at = models.DateTimeField(null=True, blank=True)
+    total_seconds = models.PositiveIntegerField(default=0)
+    remaining_seconds = models.PositiveIntegerField(null=True, blank=True)
+    provisional = models.BooleanField(_("暂定"), default=False)
+    paused_at = models.DateTimeField(null=True, blank=True)
+    stopped_at = models.DateTimeField(_("办结时间"), null=True, blank=True)
+    breached_at = models.DateTimeField(_("超时时间"), null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["due_at"]
+        verbose_name = _("时限计时")
+        verbose_name_plural = _("时限计时")
+        constraints = [
+            # One open clock per case and stage; a case may run a stage again later.
+            models.UniqueConstraint(
+                fields=["case_type", "case_id", "stage"],
+                condition=models.Q(stopped_at__isnull=True),
+                name="one_open_clock_per_case_stage",
+            )
+        ]
+        indexes = [
+            models.Index(
+                fields=["next_check_at"],
+                condition=models.Q(state="running"),
+                name="sla_clock_due_check",
+            ),
+            models.Index(fields=["case_type", "case_id"], name="sla_clock_case"),
+            models.Index(fields=["state", "stage"], name="sla_clock_state_stage"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.case_label} · {self.get_stage_display()}"
+
+    @property
+    def is_open(self) -> bool:
+        return self.stopped_at is None
+
+    @property
+    def on_time(self) -> bool | None:
+        if self.state == ClockState.MET:
+            return True
+        if self.state == ClockState.BREACHED:
+            return False
+        return None
+
+
+class SlaPause(models.Model):
+    """The pause ledger: every stop of a clock, why, and for how long."""
+
+    clock = models.ForeignKey(SlaClock, on_delete=models.CASCADE, related_name="pauses")
+    started_at = models.DateTimeField(_("暂停时间"))
+    ended_at = models.DateTimeField(_("恢复时间"), null=True, blank=True)
+    reason = models.CharField(_("原因"), max_length=200)
+    paused_seconds = models.PositiveIntegerField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["started_at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.clock} {self.started_at:%Y-%m-%d %H:%M} {self.reason}"
+
+
+class DeadlineChange(models.Model):
+    """A deadline that moved after the fact (a calendar year loaded), and why."""
+
+    clock = models.ForeignKey(SlaClock, on_delete=models.CASCADE, related_name="changes")
+    at = models.DateTimeField(default=timezone.now)
+    old_due_at = models.DateTimeField()
+    new_due_at = models.DateTimeField()
+    reason = models.CharField(max_length=300)
+
+    class Meta:
+        ordering = ["-at"]
+
+    def __str__(self) -> str:
+        return f"{self.clock}: {self.old_due_at} → {self.new_due_at}"
+
+
+class NotificationKind(models.TextChoices):
+    WARNING = "warning", _("时限预警")
+    BREACH = "breach", _("已超时")
+    ESCALATION = "escalation", _("超时升级")
+
+
+class Notification(models.Model):
+    """In-app notification. The unique key makes a second sweep's attempt to
+    notify the same thing a no-op."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notifications"
+    )
+    clock = models.ForeignKey(
+        SlaClock, null=True, blank=True, on_delete=models.CASCADE, related_name="notifications"
+    )
+    kind = models.CharField(max_length=12, choices=NotificationKind.choices)
+    level = models.PositiveSmallIntegerField(default=0)
+    title = models.CharField(max_length=200)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    read_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["clock", "kind", "level", "user"], name="one_notification_per_event"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.title
+
+
+class Escalation(models.Model):
+    """A breached clock in the supervisors' queue."""
+
+    clock = models.OneToOneField(SlaClock, on_delete=models.CASCADE, related_name="escalation")
+    created_at = models.DateTimeField(default=timezone.now)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    resolved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    note = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["resolved_at", "created_at"]
+
+    def __str__(self) -> str:
+        return f"escalation {self.clock}"
