@@ -6,10 +6,14 @@ from drf_spectacular.views import SpectacularAPIView
 from records import api as records_api
 from repair_flow import views
 from sla import api as sla_api
+from sla import api_board as sla_api_board
+from sla import api_clocks as sla_api_clocks
 
 api_patterns = [
     *records_api.urlpatterns,
     *sla_api.urlpatterns,
+    *sla_api_board.urlpatterns,
+    *sla_api_clocks.urlpatterns,
 ]
 
 urlpatterns = [
@@ -22,6 +26,9 @@ urlpatterns = [
     path("access-purpose/<int:subject_id>/", views.access_purpose, name="access_purpose"),
     path("records/", include("records.urls")),
     path("deadlines/", include("sla.urls")),
+    path("sla/", include("sla.urls_board")),
+    path("sla/clocks/", include("sla.urls_clocks")),
+    path("notifications/", include("sla.urls_notifications")),
     path("api/v1/", include(api_patterns)),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
 ]

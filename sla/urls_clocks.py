@@ -1,0 +1,2 @@
+# Filled in by the SLA engine work in progress.
+urlpatterns: list = []
