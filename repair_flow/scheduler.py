@@ -31,7 +31,16 @@ def _expire_records() -> str:
     return f"{count} records reached the end of their publicity period"
 
 
-JOBS: list[Job] = [Job("expire_records", 60, _expire_records)]
+def _sla_sweep() -> str:
+    from sla.sweep import clocks_sweep
+
+    return str(clocks_sweep(actor="scheduler"))
+
+
+JOBS: list[Job] = [
+    Job("expire_records", 60, _expire_records),
+    Job("sla_sweep", 60, _sla_sweep),
+]
 
 
 def run_due_jobs(last_run: dict[str, float], now: float) -> None:

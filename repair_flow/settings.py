@@ -95,6 +95,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "repair_flow.roles.role_context",
+                "sla.context.unread_notifications",
             ],
         },
     },
@@ -201,5 +202,6 @@ LOGGING = {
 
 CELERY_BEAT_SCHEDULE = {
     "records-expire-due": {"task": "records.expire_due", "schedule": 300.0},
+    "sla-sweep": {"task": "sla.sweep", "schedule": 60.0},
 }
 CELERY_TIMEZONE = TIME_ZONE

@@ -15,13 +15,15 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.contrib.contenttypes.models import ContentType
-from django.db import transaction
-from django.db.models import QuerySet
+from django.db import IntegrityError, transaction
+from django.db.models import Q, QuerySet
+from django.http import Http404
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from repair_flow.audit import audit_record
-from sla.calendar import Line, WorkCalendar, _day_reason, weekday_label
+from repair_flow.models import Role
+from sla.calendar import Line, WorkCalendar, _day_reason, _unloaded_note, weekday_label
 from sla.models import (
     ClockState,
     DeadlineChange,
@@ -30,7 +32,7 @@ from sla.models import (
     SlaPolicy,
 )
 from sla.services import work_calendar
-from sla.worktime import Hours, Pause, Plan, measure_for, plan
+from sla.worktime import RULE_CALENDAR_DAYS, Hours, Pause, Plan, measure_for, plan
 
 
 class SlaError(ValueError):
@@ -125,6 +127,11 @@ def _audit(clock: SlaClock, action: str, actor, **summary) -> None:
     )
 
 
+def _iso(at: dt.datetime) -> str:
+    """For audit summaries: ISO 8601 in the office's time zone (+08:00)."""
+    return timezone.localtime(at, timezone.get_default_timezone()).isoformat()
+
+
 def _now(at: dt.datetime | None) -> dt.datetime:
     at = at or timezone.now()
     if timezone.is_naive(at):
@@ -170,12 +177,20 @@ def clock_start(
             hours=office_hours(),
         ),
     )
-    clock.save()
+    try:
+        # The partial unique constraint backs the check above when two
+        # requests start the same stage at once.
+        with transaction.atomic():
+            clock.save()
+    except IntegrityError:
+        raise SlaError(
+            _("该案件的“%(stage)s”已在计时中") % {"stage": policy.get_stage_display()}
+        ) from None
     _audit(
         clock,
         "start",
         actor,
-        due_at=clock.due_at.isoformat(),
+        due_at=_iso(clock.due_at),
         provisional=clock.provisional,
         policy=str(policy),
     )
@@ -185,23 +200,30 @@ def clock_start(
 @transaction.atomic
 def clock_pause(*, case, stage: str, reason: str, actor, at: dt.datetime | None = None) -> SlaClock:
     at = _now(at)
-    if not reason.strip():
+    reason = (reason or "").strip()
+    if not reason:
         raise SlaError(_("暂停计时须说明原因"))
     clock = _open_clock(case, stage)
     if clock.state == ClockState.PAUSED:
         raise SlaError(_("计时已暂停"))
+    if at < clock.started_at:
+        raise SlaError(_("暂停时间不能早于开始计时的时间"))
+    last = clock.pauses.exclude(ended_at=None).order_by("-ended_at").first()
+    if last is not None and at < last.ended_at:
+        # The ledger's pauses must not overlap, or the deadline would be pushed twice.
+        raise SlaError(_("暂停时间不能早于上一次恢复计时的时间"))
     measure = measure_for(clock.policy.rule, work_calendar(), office_hours())
     clock.remaining_seconds = measure.between(
         max(at, clock_plan(clock).effective_start), clock.due_at
     )
     clock.state, clock.paused_at, clock.next_check_at = ClockState.PAUSED, at, None
     clock.save(update_fields=["state", "paused_at", "next_check_at", "remaining_seconds"])
-    SlaPause.objects.create(clock=clock, started_at=at, reason=reason.strip()[:200])
+    SlaPause.objects.create(clock=clock, started_at=at, reason=reason[:200])
     _audit(
         clock,
         "pause",
         actor,
-        at=at.isoformat(),
+        at=_iso(at),
         reason=reason,
         remaining_seconds=clock.remaining_seconds,
     )
@@ -221,7 +243,7 @@ def clock_resume(*, case, stage: str, actor, at: dt.datetime | None = None) -> S
     pause.ended_at = at
     pause.save(update_fields=["ended_at"])
     p = clock_plan(clock)
-    pause.paused_seconds = p.shifts[-1][1] if p.shifts else 0
+    pause.paused_seconds = _shift_seconds(p, pause)
     pause.save(update_fields=["paused_seconds"])
     clock.state = ClockState.BREACHED if clock.breached_at else ClockState.RUNNING
     clock.paused_at, clock.remaining_seconds = None, None
@@ -231,9 +253,9 @@ def clock_resume(*, case, stage: str, actor, at: dt.datetime | None = None) -> S
         clock,
         "resume",
         actor,
-        at=at.isoformat(),
-        old_due_at=old_due.isoformat(),
-        due_at=clock.due_at.isoformat(),
+        at=_iso(at),
+        old_due_at=_iso(old_due),
+        due_at=_iso(clock.due_at),
         paused_seconds=pause.paused_seconds,
     )
     return clock
@@ -243,24 +265,50 @@ def clock_resume(*, case, stage: str, actor, at: dt.datetime | None = None) -> S
 def clock_stop(
     *, case, stage: str, actor, at: dt.datetime | None = None, cancel: bool = False
 ) -> SlaClock:
-    """Met when stopped by its deadline, breached when later; or cancelled."""
+    """Met when stopped by its deadline, breached when later; or cancelled.
+
+    Stopped while paused (a case closed while waiting for the applicant): no
+    time ran during the pause, so the clock is late only if it was already
+    past its deadline when the pause began. The pause is closed at the stop
+    and the deadline pushed out by it, as a resume would.
+    """
     at = _now(at)
     clock = _open_clock(case, stage)
+    if at < clock.started_at:
+        raise SlaError(_("办结时间不能早于开始计时的时间"))
     pause = clock.pauses.filter(ended_at=None).first()
+    fields = ["state", "stopped_at", "breached_at", "next_check_at", "paused_at"]
     if pause is not None:
+        if at < pause.started_at:
+            raise SlaError(_("办结时间不能早于暂停时间"))
+        late = pause.started_at > clock.due_at
         pause.ended_at = at
         pause.save(update_fields=["ended_at"])
+        p = clock_plan(clock)
+        pause.paused_seconds = _shift_seconds(p, pause)
+        pause.save(update_fields=["paused_seconds"])
+        _apply(clock, p)
+        clock.remaining_seconds = None
+        fields += [*_PLAN_FIELDS, "remaining_seconds"]
+    else:
+        late = at > clock.due_at
     if cancel:
         clock.state = ClockState.CANCELLED
-    elif clock.breached_at or at > clock.due_at:
+    elif clock.breached_at or late:
         clock.state = ClockState.BREACHED
         clock.breached_at = clock.breached_at or clock.due_at
     else:
         clock.state = ClockState.MET
     clock.stopped_at, clock.next_check_at, clock.paused_at = at, None, None
-    clock.save(update_fields=["state", "stopped_at", "breached_at", "next_check_at", "paused_at"])
+    clock.save(update_fields=list(dict.fromkeys(fields)))
     _audit(
-        clock, "stop", actor, at=at.isoformat(), state=clock.state, due_at=clock.due_at.isoformat()
+        clock,
+        "stop",
+        actor,
+        at=_iso(at),
+        state=clock.state,
+        due_at=_iso(clock.due_at),
+        while_paused=pause is not None,
     )
     return clock
 
@@ -275,27 +323,41 @@ def clock_assign(*, case, stage: str, assignee, actor) -> SlaClock:
     return clock
 
 
-def clocks_recompute_provisional(*, actor, reason: str) -> list[DeadlineChange]:
-    """After a calendar year is loaded: recompute every open provisional clock,
-    clear the flag where the span is now loaded, record each moved deadline."""
+def clocks_recompute_provisional(
+    *, actor, reason: str, years: tuple[int, ...] = ()
+) -> list[DeadlineChange]:
+    """After a calendar year is loaded: recompute every open provisional clock
+    (and, for `years` whose arrangement was replaced, every open clock whose
+    span reaches them), clear the flag where the span is now loaded, and
+    record each moved deadline with an audit event.
+
+    A paused clock keeps its points until it is resumed (the resume computes
+    them on the new calendar); only its flag clears, and only when the new
+    calendar leaves its points where they are.
+    """
     calendar = work_calendar()
     changes = []
+    reason = reason[:300]
     with transaction.atomic():
+        spans = Q(provisional=True)
+        for year in years:
+            spans |= Q(started_at__lt=_year_start(year + 1), due_at__gte=_year_start(year))
         clocks = (
-            SlaClock.objects.select_for_update()
-            .filter(provisional=True, stopped_at=None)
+            SlaClock.objects.select_for_update(of=("self",))
+            .filter(spans, stopped_at=None)
             .select_related("policy")
             .prefetch_related("pauses")
+            .order_by("pk")
         )
         for clock in clocks:
             old_due = clock.due_at
+            p = clock_plan(clock, calendar=calendar)
             if clock.state == ClockState.PAUSED:
-                # The points stay as they were when the pause began.
-                p = clock_plan(clock, calendar=calendar)
-                clock.provisional = p.provisional
-                clock.save(update_fields=["provisional"])
+                if p.due_at == old_due and p.provisional != clock.provisional:
+                    clock.provisional = p.provisional
+                    clock.save(update_fields=["provisional"])
                 continue
-            _apply(clock, clock_plan(clock, calendar=calendar))
+            _apply(clock, p)
             clock.save(update_fields=_PLAN_FIELDS)
             if clock.due_at != old_due:
                 changes.append(
@@ -309,11 +371,55 @@ def clocks_recompute_provisional(*, actor, reason: str) -> list[DeadlineChange]:
                 change.clock,
                 "recompute",
                 actor,
-                old_due_at=change.old_due_at.isoformat(),
-                new_due_at=change.new_due_at.isoformat(),
+                old_due_at=_iso(change.old_due_at),
+                new_due_at=_iso(change.new_due_at),
+                provisional=change.clock.provisional,
                 reason=reason,
             )
     return changes
+
+
+def _year_start(year: int) -> dt.datetime:
+    return dt.datetime(year, 1, 1, tzinfo=office_hours().tz)
+
+
+def _shift_seconds(p: Plan, pause: SlaPause) -> int:
+    """The working time one closed pause took, as the plan counted it."""
+    for shifted, seconds, _due in p.shifts:
+        if shifted.started_at == pause.started_at:
+            return seconds
+    return 0
+
+
+# Reads --------------------------------------------------------------------------
+
+# Who sees which clocks. Applicants will see their own cases' clocks through
+# the case pages once the case models exist; until then no clock is theirs.
+CLOCK_READER_ROLES = (Role.OFFICER, Role.REVIEWER, Role.SUPERVISOR, Role.ADMINISTRATOR)
+
+
+def clocks_visible_to(user) -> QuerySet[SlaClock]:
+    clocks = SlaClock.objects.select_related("policy", "department", "assignee", "case_type")
+    if not (user and user.is_authenticated and user.is_active):
+        return clocks.none()
+    if user.role in (Role.OFFICER, Role.SUPERVISOR, Role.ADMINISTRATOR):
+        return clocks
+    if user.role == Role.REVIEWER:
+        membership = getattr(user, "department_membership", None)
+        if membership is None:
+            return clocks.none()
+        return clocks.filter(department_id=membership.department_id)
+    return clocks.none()
+
+
+def clock_get_for_user(*, user, pk: int) -> SlaClock:
+    try:
+        return clocks_visible_to(user).get(pk=pk)
+    except SlaClock.DoesNotExist:
+        raise Http404(_("没有这个计时，或您无权查看。")) from None
+
+
+# The explanation ---------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -321,10 +427,21 @@ class Explanation:
     clock: SlaClock
     plan: Plan
     lines: tuple[Line, ...]
+    pauses: tuple[SlaPause, ...] = ()
+    changes: tuple[DeadlineChange, ...] = ()
+
+    @property
+    def pause_rows(self) -> list[tuple[SlaPause, str | None]]:
+        """Each pause with the time it took, for the panel."""
+        return [
+            (pause, None if pause.paused_seconds is None else _hours(pause.paused_seconds))
+            for pause in self.pauses
+        ]
 
 
 def _fmt(at: dt.datetime) -> str:
-    local = timezone.localtime(at)
+    # Always the office's time zone (Asia/Shanghai), whatever is active.
+    local = timezone.localtime(at, timezone.get_default_timezone())
     return f"{local:%Y-%m-%d} {weekday_label(local.date())} {local:%H:%M}"
 
 
@@ -332,11 +449,48 @@ def _hours(seconds: int) -> str:
     return _("%(h).1f 小时") % {"h": seconds / 3600}
 
 
+def _pushed_days(calendar: WorkCalendar, after: dt.date, through: dt.date) -> list[Line]:
+    """The days the pauses pushed the deadline across, each counted or skipped."""
+    lines = []
+    noted: set[int] = set()
+    day = after
+    while day < through:
+        day += dt.timedelta(days=1)
+        info = calendar.day(day)
+        if info.provisional and day.year not in noted:
+            noted.add(day.year)
+            lines.append(Line(_unloaded_note(day.year), "note"))
+        params = {"date": day.isoformat(), "weekday": weekday_label(day)}
+        if info.working:
+            makeup = info.kind == "makeup"
+            params["kind"] = _("调休上班") if makeup else _("工作日")
+            text = _("%(date)s %(weekday)s %(kind)s，顺延计入") % params
+            lines.append(Line(text, "makeup" if makeup else "count"))
+        else:
+            params["reason"] = _day_reason(info)
+            lines.append(Line(_("%(date)s %(weekday)s %(reason)s，不计") % params, "skip"))
+    return lines
+
+
 def clock_explain(clock: SlaClock) -> Explanation:
-    """Start, each counted and skipped day, each pause, and the result."""
+    """Start, each counted and skipped day, each pause, the warnings and the
+    result, in the office's time zone."""
     calendar = work_calendar()
-    p = clock_plan(clock, calendar=calendar)
+    hours = office_hours()
     policy = clock.policy
+    pauses = tuple(clock.pauses.all())
+    changes = tuple(clock.changes.order_by("at", "pk"))
+    p = clock_plan(clock, calendar=calendar)
+    unpaused = plan(
+        rule=policy.rule,
+        n=policy.n,
+        started_at=clock.started_at,
+        thresholds=policy.thresholds,
+        pauses=[],
+        calendar=calendar,
+        hours=hours,
+    )
+    moved = p.due_at != unpaused.due_at
     lines = [
         Line(
             _("开始计时：%(at)s；规则：%(rule)s（%(basis)s）")
@@ -348,55 +502,46 @@ def clock_explain(clock: SlaClock) -> Explanation:
             "note",
         ),
     ]
+    if policy.unconfirmed:
+        lines.append(Line(_("该时限为合理默认值，法律依据尚未核实"), "note"))
     if p.base is not None:
-        lines.extend(p.base.lines)
+        base_lines = list(p.base.lines)
+        if moved:
+            # The base deadline is not the deadline any more: say so.
+            base_lines[-1] = Line(
+                _("未计暂停时的期限：%(at)s") % {"at": _fmt(p.base.due_at)}, "note"
+            )
+        lines.extend(base_lines)
     else:
-        lines.append(Line(_("按自然日计算，期限：%(at)s") % {"at": _fmt(p.due_at)}, "due"))
-    for pause, seconds, due_after in p.shifts:
         lines.append(
             Line(
-                _(
-                    "暂停：%(start)s 至 %(end)s（%(reason)s），"
-                    "其间计时 %(hours)s，期限顺延至 %(due)s"
-                )
-                % {
-                    "start": _fmt(pause.started_at),
-                    "end": _fmt(pause.ended_at),
-                    "reason": pause.reason,
-                    "hours": _hours(seconds),
-                    "due": _fmt(due_after),
-                },
-                "skip",
+                _("按自然日计算，收件次日起算，第 %(n)s 日下班时届满：%(at)s")
+                % {"n": policy.n, "at": _fmt(unpaused.due_at)},
+                "note" if moved else "due",
             )
         )
-    if p.shifts and p.base is not None:
-        # The days the pauses pushed the deadline across.
-        day = p.base.due_at.date()
-        while day < p.due_at.date():
-            day += dt.timedelta(days=1)
-            info = calendar.day(day)
-            if info.working:
-                kind = _("调休上班") if info.kind == "makeup" else _("工作日")
-                lines.append(
-                    Line(
-                        _("%(date)s %(weekday)s %(kind)s，顺延计入")
-                        % {"date": day.isoformat(), "weekday": weekday_label(day), "kind": kind},
-                        "makeup" if info.kind == "makeup" else "count",
-                    )
-                )
-            else:
-                lines.append(
-                    Line(
-                        _("%(date)s %(weekday)s %(reason)s，不计")
-                        % {
-                            "date": day.isoformat(),
-                            "weekday": weekday_label(day),
-                            "reason": _day_reason(info),
-                        },
-                        "skip",
-                    )
-                )
-    open_pause = next((x for x in clock.pauses.all() if x.ended_at is None), None)
+    due_before = unpaused.due_at
+    for pause, seconds, due_after in p.shifts:
+        params = {
+            "start": _fmt(pause.started_at),
+            "end": _fmt(pause.ended_at),
+            "reason": pause.reason,
+            "hours": _hours(seconds),
+            "due": _fmt(due_after),
+        }
+        if due_after != due_before:
+            text = _(
+                "暂停：%(start)s 至 %(end)s（%(reason)s），其间计时 %(hours)s，期限顺延至 %(due)s"
+            )
+        elif pause.started_at >= due_before:
+            text = _("暂停：%(start)s 至 %(end)s（%(reason)s），暂停时已过期限，期限不顺延")
+        else:
+            text = _("暂停：%(start)s 至 %(end)s（%(reason)s），其间没有工作时间，期限不变")
+        lines.append(Line(text % params, "skip"))
+        due_before = due_after
+    if moved and policy.rule != RULE_CALENDAR_DAYS:
+        lines.extend(_pushed_days(calendar, unpaused.due_at.date(), p.due_at.date()))
+    open_pause = next((x for x in pauses if x.ended_at is None), None)
     if open_pause is not None:
         lines.append(
             Line(
@@ -409,7 +554,7 @@ def clock_explain(clock: SlaClock) -> Explanation:
                 "note",
             )
         )
-    for change in clock.changes.all():
+    for change in changes:
         lines.append(
             Line(
                 _("%(at)s 期限由 %(old)s 调整为 %(new)s：%(reason)s")
@@ -422,35 +567,40 @@ def clock_explain(clock: SlaClock) -> Explanation:
                 "note",
             )
         )
-    if p.warn_at:
-        warns = "、".join(_fmt(w) for w in p.warn_at)
+    if p.due_at != clock.due_at:
+        # Stored, not recomputed on read: the calendar changed since.
         lines.append(
             Line(
-                _("预警时点（%(pcts)s）：%(at)s")
-                % {"pcts": "、".join(f"{x}%" for x in policy.thresholds), "at": warns},
+                _("按现行工作日历重算，期限应为 %(now)s；记录的期限按计时当时的日历计算")
+                % {"now": _fmt(p.due_at)},
                 "note",
             )
         )
+    if p.warn_at:
+        warns = []
+        for level, (pct, at) in enumerate(zip(policy.thresholds, p.warn_at, strict=False), 1):
+            sent = _("（已预警）") if clock.warned_level >= level else ""
+            warns.append(f"{pct}% {_fmt(at)}{sent}")
+        lines.append(Line(_("预警时点：%(warnings)s") % {"warnings": "；".join(warns)}, "note"))
+    lines.append(_result_line(clock))
+    return Explanation(clock=clock, plan=p, lines=tuple(lines), pauses=pauses, changes=changes)
+
+
+def _result_line(clock: SlaClock) -> Line:
+    params = {
+        "due": _fmt(clock.due_at),
+        "provisional": _("（暂定）") if clock.provisional else "",
+    }
     if clock.stopped_at:
-        outcome = {
-            ClockState.MET: _("按时办结"),
-            ClockState.BREACHED: _("超时办结"),
-            ClockState.CANCELLED: _("已取消"),
+        params["at"] = _fmt(clock.stopped_at)
+        text = {
+            ClockState.MET: _("按时办结：%(at)s（期限 %(due)s）"),
+            ClockState.BREACHED: _("超时办结：%(at)s（期限 %(due)s）"),
+            ClockState.CANCELLED: _("已取消：%(at)s"),
         }[clock.state]
-        lines.append(
-            Line(
-                _("%(outcome)s：%(at)s") % {"outcome": outcome, "at": _fmt(clock.stopped_at)}, "due"
-            )
-        )
-    else:
-        lines.append(
-            Line(
-                _("期限：%(at)s%(provisional)s")
-                % {
-                    "at": _fmt(clock.due_at),
-                    "provisional": _("（暂定）") if clock.provisional else "",
-                },
-                "due",
-            )
-        )
-    return Explanation(clock=clock, plan=p, lines=tuple(lines))
+        return Line(text % params, "due")
+    if clock.state == ClockState.PAUSED:
+        return Line(_("暂停中；暂停前的期限：%(due)s%(provisional)s") % params, "due")
+    if clock.breached_at or clock.state == ClockState.BREACHED:
+        return Line(_("已超过期限 %(due)s，尚未办结") % params, "due")
+    return Line(_("期限：%(due)s%(provisional)s") % params, "due")

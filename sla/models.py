@@ -253,6 +253,33 @@ class SlaClock(models.Model):
             ),
             models.Index(fields=["case_type", "case_id"], name="sla_clock_case"),
             models.Index(fields=["state", "stage"], name="sla_clock_state_stage"),
+            # The supervisors' board (sla/board.py) reads these three without
+            # touching the table: every column its queries use is in the index.
+            models.Index(
+                fields=[
+                    "stage",
+                    "department",
+                    "assignee",
+                    "state",
+                    "due_at",
+                    "warn2_at",
+                    "warned_level",
+                    "breached_at",
+                    "stopped_at",
+                ],
+                condition=models.Q(stopped_at__isnull=True),
+                name="sla_clock_open_board",
+            ),
+            models.Index(
+                fields=["stopped_at", "state", "stage", "department", "assignee"],
+                condition=models.Q(stopped_at__isnull=False),
+                name="sla_clock_stopped_board",
+            ),
+            models.Index(
+                fields=["case_type", "case_id", "started_at", "department", "stage"],
+                condition=models.Q(stage="supplement"),
+                name="sla_clock_supplement_case",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -6,6 +6,7 @@ command) and `calendar_year_touch()` (admin edits); both give the year a new
 stamp, which is what invalidates the cache.
 """
 
+import dataclasses
 import datetime as dt
 from dataclasses import dataclass
 
@@ -13,6 +14,7 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import Count, Q, Sum
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from repair_flow.audit import audit_record
 from sla.calendar import (
@@ -108,6 +110,8 @@ class CalendarLoadResult:
     # "2027-01-01 holiday 元旦" lines, compared with what was loaded before.
     added: tuple[str, ...]
     removed: tuple[str, ...]
+    # Open clocks whose deadline moved on the new calendar (sla.models.DeadlineChange).
+    deadline_changes: tuple = ()
 
     @property
     def unchanged(self) -> bool:
@@ -122,10 +126,15 @@ def _entry_label(date: dt.date, kind: str, name: str) -> str:
 def calendar_load_year(
     *, arrangement: YearArrangement, source: str, actor=None
 ) -> CalendarLoadResult:
-    """Replace one year's holidays and make-up days and mark the year loaded.
+    """Replace one year's holidays and make-up days and mark the year loaded,
+    then recompute the open clocks the year affects.
 
-    All or nothing: the old days go and the new ones arrive in one transaction.
+    All or nothing: the old days go, the new ones arrive and the deadlines
+    move in one transaction.
     """
+    # sla.clocks imports this module (work_calendar): import it late.
+    from sla.clocks import clocks_recompute_provisional
+
     year = arrangement.year
     row = CalendarYear.objects.select_for_update().filter(year=year).first()
     existed = row is not None
@@ -165,7 +174,15 @@ def calendar_load_year(
             "removed": list(result.removed),
         },
     )
-    return result
+    # Clocks reaching this year were provisional; a replaced arrangement that
+    # changed may also move deadlines that were computed on the old one.
+    changed = existed and (result.added or result.removed)
+    changes = clocks_recompute_provisional(
+        actor=actor,
+        reason=_("载入%(year)s年工作日历（%(source)s）") % {"year": year, "source": source},
+        years=(year,) if changed else (),
+    )
+    return dataclasses.replace(result, deadline_changes=tuple(changes))
 
 
 @transaction.atomic

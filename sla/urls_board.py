@@ -1,13 +1,19 @@
-# Placeholder routes; the supervisor board work replaces them.
-from django.http import HttpResponse
 from django.urls import path
 
-
-def _todo(request):
-    return HttpResponse(status=501)
-
+from sla import views_board
 
 urlpatterns = [
-    path("board/", _todo, name="sla_board"),
-    path("escalations/", _todo, name="escalations"),
+    path("board/", views_board.board, name="sla_board"),
+    path("board/list/", views_board.board_list, name="sla_board_list"),
+    path("escalations/", views_board.escalations, name="escalations"),
+    path(
+        "escalations/<int:pk>/resolve/",
+        views_board.escalation_resolve_view,
+        name="escalation_resolve",
+    ),
+    path(
+        "escalations/<int:pk>/reassign/",
+        views_board.escalation_reassign_view,
+        name="escalation_reassign",
+    ),
 ]

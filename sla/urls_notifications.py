@@ -1,10 +1,9 @@
-# Placeholder route; the sweep and notifications work replaces it.
-from django.http import HttpResponse
 from django.urls import path
 
+from sla import views_notifications as views
 
-def _todo(request):
-    return HttpResponse(status=501)
-
-
-urlpatterns = [path("", _todo, name="notifications")]
+urlpatterns = [
+    path("", views.notification_list, name="notifications"),
+    path("<int:pk>/read/", views.notification_read, name="notification_read"),
+    path("read-all/", views.notifications_read_all, name="notifications_read_all"),
+]

@@ -39,6 +39,13 @@ class Hours:
         return OfficeHours(cutoff=self.cutoff, close=self.close, tz=self.tz)
 
 
+def _require_aware(*instants: dt.datetime) -> None:
+    # astimezone() would read a naive datetime as the server's local time.
+    for instant in instants:
+        if instant.tzinfo is None or instant.utcoffset() is None:
+            raise ValueError("instants must be timezone-aware")
+
+
 class WorkingTime:
     """Seconds of office time between instants, and instants after so much of it."""
 
@@ -57,6 +64,7 @@ class WorkingTime:
 
     def between(self, start: dt.datetime, end: dt.datetime) -> int:
         """Working seconds in [start, end); 0 when end <= start."""
+        _require_aware(start, end)
         if end <= start:
             return 0
         start, end = start.astimezone(self.hours.tz), end.astimezone(self.hours.tz)
@@ -72,7 +80,12 @@ class WorkingTime:
         return round(total)
 
     def add(self, start: dt.datetime, seconds: float) -> dt.datetime:
-        """The earliest instant by which `seconds` of working time after `start` have passed."""
+        """The earliest instant by which `seconds` of working time after `start` have passed.
+
+        Exactly at a window's close counts as that day: 8 hours from 09:00 is
+        17:00 the same day, not 09:00 the next working day.
+        """
+        _require_aware(start)
         start = start.astimezone(self.hours.tz)
         if seconds <= 0:
             return start
@@ -97,9 +110,11 @@ class WallTime:
         self.tz = tz
 
     def between(self, start: dt.datetime, end: dt.datetime) -> int:
+        _require_aware(start, end)
         return max(0, round((end - start).total_seconds()))
 
     def add(self, start: dt.datetime, seconds: float) -> dt.datetime:
+        _require_aware(start)
         return start.astimezone(self.tz) + dt.timedelta(seconds=max(0.0, seconds))
 
 

@@ -36,6 +36,7 @@ PASSWORD = "correct-horse-battery-staple"
 REFERENCE_DATA = [
     ("records.PublicityRuleSet", "records.migrations.0003_publicity_rule_sets"),
     ("sla.CalendarYear", "sla.migrations.0002_load_chinese_calendar"),
+    ("sla.SlaPolicy", "sla.migrations.0004_default_policies"),
 ]
 
 

@@ -2,6 +2,7 @@ import hashlib
 from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
@@ -96,3 +97,21 @@ class Command(BaseCommand):
             _("%(year)s年已标记为已载入（来源：%(source)s），期限计算不再按暂定处理")
             % {"year": arrangement.year, "source": source}
         )
+        moved = result.deadline_changes
+        self.stdout.write(
+            ngettext(
+                "%(count)d 个进行中的期限因此调整",
+                "%(count)d 个进行中的期限因此调整",
+                len(moved),
+            )
+            % {"count": len(moved)}
+        )
+        for change in moved:
+            self.stdout.write(
+                _("  %(clock)s：%(old)s → %(new)s")
+                % {
+                    "clock": change.clock,
+                    "old": timezone.localtime(change.old_due_at).strftime("%Y-%m-%d %H:%M"),
+                    "new": timezone.localtime(change.new_due_at).strftime("%Y-%m-%d %H:%M"),
+                }
+            )

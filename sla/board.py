@@ -1,0 +1,557 @@
+"""The supervisors' board: SLA figures over clocks, and the clocks behind each figure.
+
+    board_filters_parse(params, today=...)  -> (BoardFilters | None, errors by parameter)
+    board_summary(filters=..., now=...)     -> dict, the JSON of GET /api/v1/sla/summary
+    board_clocks(filters=..., metric=..., assignee=..., now=...) -> the clocks behind a figure
+
+Every figure is a conditional count that the database computes with GROUP BY:
+the summary runs a fixed number of queries (at most six) whatever the number
+of clocks, and Python only adds up the grouped rows (bounded by stages x
+departments x assignees, never by clocks). A figure and the list behind it
+use the same conditions (`metric_q`), so the list always has as many rows as
+the figure says.
+
+Snapshot figures (open, due today, at risk, open breached) describe the clocks
+open now; rates and "breached at stop" count clocks stopped in the period.
+Days begin at midnight in the office's time zone (Asia/Shanghai).
+"""
+
+import datetime as dt
+from collections import defaultdict
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from django.contrib.auth import get_user_model
+from django.db.models import Case, Count, Exists, OuterRef, Q, QuerySet, Value, When
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from records.models import Department
+from sla.models import ClockState, SlaClock, Stage
+
+DEFAULT_PERIOD_DAYS = 30
+MAX_PERIOD_DAYS = 366
+# The query value for "no department" and "not assigned".
+NONE = "none"
+
+
+class Metric:
+    """The figures a list can be asked for: ?metric=<value>."""
+
+    OPEN = "open"
+    DUE_TODAY = "due_today"
+    AT_RISK = "at_risk"
+    BREACHED = "breached"
+    BREACHED_OPEN = "breached_open"
+    BREACHED_STOPPED = "breached_stopped"
+    RATED = "rated"
+    MET = "met"
+    SAME_DAY = "same_day"
+    SAME_DAY_MET = "same_day_met"
+    ONE_TIME = "one_time"
+    ONE_TIME_REPEAT = "one_time_repeat"
+
+    LABELS = {
+        OPEN: gettext_lazy("未办结的计时"),
+        DUE_TODAY: gettext_lazy("今日到期"),
+        AT_RISK: gettext_lazy("临近超时（已过第二次预警）"),
+        BREACHED: gettext_lazy("超时（未办结及期间内超时办结）"),
+        BREACHED_OPEN: gettext_lazy("超时未办结"),
+        BREACHED_STOPPED: gettext_lazy("期间内超时办结"),
+        RATED: gettext_lazy("期间内办结（不含取消）"),
+        MET: gettext_lazy("期间内按时办结"),
+        SAME_DAY: gettext_lazy("期间内办结的初审"),
+        SAME_DAY_MET: gettext_lazy("期间内当日完成的初审"),
+        ONE_TIME: gettext_lazy("期间内发出补正通知的案件的补正计时"),
+        ONE_TIME_REPEAT: gettext_lazy("补正通知超过一次的案件的补正计时"),
+    }
+    ALL = tuple(LABELS)
+
+
+@dataclass(frozen=True)
+class BoardFilters:
+    start: dt.date
+    end: dt.date  # inclusive
+    department: Department | str | None = None  # a department, NONE, or None for all
+    stage: str = ""  # "" for all stages
+
+    @property
+    def department_param(self) -> str:
+        if self.department is None:
+            return ""
+        return NONE if self.department == NONE else self.department.code
+
+    def params(self, **extra) -> dict[str, str]:
+        """The query parameters that select these filters (empty ones left out)."""
+        values = {
+            "department": self.department_param,
+            "stage": self.stage,
+            "from": self.start.isoformat(),
+            "to": self.end.isoformat(),
+            **extra,
+        }
+        return {key: str(value) for key, value in values.items() if value not in ("", None)}
+
+
+@dataclass(frozen=True)
+class Window:
+    """The instants the figures are computed against."""
+
+    now: dt.datetime
+    today_start: dt.datetime
+    today_end: dt.datetime
+    start: dt.datetime
+    end: dt.datetime
+
+    @classmethod
+    def of(cls, filters: BoardFilters, now: dt.datetime) -> "Window":
+        tz = timezone.get_default_timezone()
+        today = timezone.localdate(now, tz)
+        return cls(
+            now=now,
+            today_start=_midnight(today, tz),
+            today_end=_midnight(today + dt.timedelta(days=1), tz),
+            start=_midnight(filters.start, tz),
+            end=_midnight(filters.end + dt.timedelta(days=1), tz),
+        )
+
+
+def _midnight(day: dt.date, tz) -> dt.datetime:
+    return dt.datetime.combine(day, dt.time(0), tzinfo=tz)
+
+
+# --- the conditions ------------------------------------------------------------------------
+
+OPEN = Q(stopped_at__isnull=True)
+
+# The next three hold for open clocks only: `metric_q` adds OPEN, and the
+# summary counts them among open clocks, where the extra term would cost a
+# lookup outside the index.
+
+
+def _breached_if_open(w: Window) -> Q:
+    # A running clock past its deadline is late even before the sweep marks it.
+    return (
+        Q(state=ClockState.BREACHED)
+        | Q(breached_at__isnull=False)
+        | Q(state=ClockState.RUNNING, due_at__lt=w.now)
+    )
+
+
+def _at_risk_if_open(w: Window) -> Q:
+    return Q(state=ClockState.RUNNING, breached_at__isnull=True, due_at__gte=w.now) & (
+        Q(warned_level__gte=2) | Q(warn2_at__lte=w.now)
+    )
+
+
+def _due_today_if_open(w: Window) -> Q:
+    # A paused clock's deadline waits for the applicant, so it is not due today.
+    return ~Q(state=ClockState.PAUSED) & Q(due_at__gte=w.today_start, due_at__lt=w.today_end)
+
+
+def _stopped_in(w: Window) -> Q:
+    return Q(stopped_at__gte=w.start, stopped_at__lt=w.end)
+
+
+def _rated(w: Window) -> Q:
+    # Cancelled clocks (a withdrawn case) are neither on time nor late.
+    return _stopped_in(w) & Q(state__in=[ClockState.MET, ClockState.BREACHED])
+
+
+def metric_q(metric: str, w: Window) -> Q:
+    """The condition on a clock for every figure except the one-time notification."""
+    prelim = Q(stage=Stage.PRELIMINARY_REVIEW)
+    return {
+        Metric.OPEN: OPEN,
+        Metric.DUE_TODAY: OPEN & _due_today_if_open(w),
+        Metric.AT_RISK: OPEN & _at_risk_if_open(w),
+        Metric.BREACHED: (OPEN & _breached_if_open(w))
+        | (_stopped_in(w) & Q(state=ClockState.BREACHED)),
+        Metric.BREACHED_OPEN: OPEN & _breached_if_open(w),
+        Metric.BREACHED_STOPPED: _stopped_in(w) & Q(state=ClockState.BREACHED),
+        Metric.RATED: _rated(w),
+        Metric.MET: _stopped_in(w) & Q(state=ClockState.MET),
+        Metric.SAME_DAY: _rated(w) & prelim,
+        Metric.SAME_DAY_MET: _stopped_in(w) & Q(state=ClockState.MET) & prelim,
+    }[metric]
+
+
+def _scoped(filters: BoardFilters) -> QuerySet[SlaClock]:
+    clocks = SlaClock.objects.order_by()
+    if filters.department == NONE:
+        clocks = clocks.filter(department__isnull=True)
+    elif filters.department is not None:
+        clocks = clocks.filter(department=filters.department)
+    if filters.stage:
+        clocks = clocks.filter(stage=filters.stage)
+    return clocks
+
+
+# --- the summary ---------------------------------------------------------------------------
+
+
+def _rate(count: int, of: int) -> dict:
+    return {"count": count, "of": of, "rate": round(count / of, 4) if of else None}
+
+
+def _mondays(filters: BoardFilters) -> list[dt.date]:
+    monday = filters.start - dt.timedelta(days=filters.start.weekday())
+    return [monday + dt.timedelta(days=7 * i) for i in range((filters.end - monday).days // 7 + 1)]
+
+
+def board_summary(*, filters: BoardFilters, now: dt.datetime | None = None) -> dict:
+    """Every figure of the board, in a fixed number of queries.
+
+    {
+      "as_of": ISO instant, "filters": {"department", "stage", "from", "to"},
+      "open": {"total", "by_stage": [{"stage", "label", "count"}],
+               "by_department": [{"department", "name", "count"}],
+               "by_stage_department": [{"stage", "department", "count"}]},
+      "due_today": n, "at_risk": n,
+      "breached": {"total", "open", "stopped_in_period"},
+      "on_time": {"count": met, "of": met + breached, "rate": 0..1 | null},
+      "same_day_preliminary_review": {"count", "of", "rate"},
+      "one_time_notification": {"count": cases with exactly one supplement clock,
+                                "of": cases with a supplement request in the period,
+                                "rate", "repeat": cases with more than one},
+      "officers": [{"id", "username", "name", "open", "at_risk", "breached_open",
+                    "on_time": {"count", "of", "rate"}}],
+      "trend": [{"week_start", "week_end", "from", "to", "count", "of", "rate"}],
+    }
+    `department` is a department code or "none" ("department": "none" in a row
+    is a clock without a department); an officer "id" null is "not assigned".
+    """
+    now = now or timezone.now()
+    w = Window.of(filters, now)
+    tz = timezone.get_default_timezone()
+    scoped = _scoped(filters)
+    mondays = _mondays(filters)
+
+    # 1. The open clocks in one pass, grouped by the three dimensions the board
+    # shows (an index-only scan of sla_clock_open_board). COUNT(stage), never
+    # null, because the primary key is not in the index.
+    open_groups = (
+        scoped.filter(OPEN)
+        .values_list("stage", "department_id", "assignee_id")
+        .annotate(
+            n=Count("stage"),
+            due_today=Count("stage", filter=_due_today_if_open(w)),
+            at_risk=Count("stage", filter=_at_risk_if_open(w)),
+            breached=Count("stage", filter=_breached_if_open(w)),
+        )
+    )
+    # 2. The clocks stopped on time or late in the period (a range of
+    # sla_clock_stopped_board), grouped by assignee, preliminary review or
+    # not, and week of the period.
+    week = Case(
+        *[
+            When(stopped_at__lt=_midnight(monday + dt.timedelta(days=7), tz), then=Value(i))
+            for i, monday in enumerate(mondays[:-1])
+        ],
+        default=Value(len(mondays) - 1),
+    )
+    prelim = Case(When(stage=Stage.PRELIMINARY_REVIEW, then=Value(1)), default=Value(0))
+    stopped_groups = (
+        scoped.filter(_rated(w))
+        .annotate(week=week, prelim=prelim)
+        .values_list("assignee_id", "prelim", "week")
+        .annotate(met=Count("stage", filter=Q(state=ClockState.MET)), rated=Count("stage"))
+    )
+
+    # Adding up groups: their number is bounded by stages x departments x
+    # assignees (x weeks), never by the number of clocks.
+    totals = defaultdict(int)
+    by_stage: dict[str, int] = defaultdict(int)
+    by_department: dict[int | None, int] = defaultdict(int)
+    by_stage_department: dict[tuple[str, int | None], int] = defaultdict(int)
+    officers: dict[int | None, list[int]] = defaultdict(lambda: [0, 0, 0, 0, 0])
+    for stage, dept, assignee, n, due_today, at_risk, breached in open_groups:
+        totals["open"] += n
+        totals["due_today"] += due_today
+        totals["at_risk"] += at_risk
+        totals["breached_open"] += breached
+        by_stage[stage] += n
+        by_department[dept] += n
+        by_stage_department[stage, dept] += n
+        row = officers[assignee]
+        row[0] += n
+        row[1] += at_risk
+        row[2] += breached
+    weeks = [[0, 0] for _ in mondays]
+    for assignee, is_prelim, week_index, met, rated in stopped_groups:
+        totals["met"] += met
+        totals["rated"] += rated
+        if is_prelim:
+            totals["prelim_met"] += met
+            totals["prelim_rated"] += rated
+        weeks[week_index][0] += met
+        weeks[week_index][1] += rated
+        row = officers[assignee]
+        row[3] += met
+        row[4] += rated
+
+    departments = {
+        d.pk: d for d in Department.objects.filter(pk__in=[k for k in by_department if k])
+    }
+    users = {
+        u.pk: u
+        for u in get_user_model()
+        .objects.filter(pk__in=[k for k in officers if k])
+        .only("pk", "username", "first_name", "last_name")
+    }
+
+    def dept_code(pk):
+        return departments[pk].code if pk else NONE
+
+    stage_order = {value: i for i, value in enumerate(Stage.values)}
+    one_time = _one_time(scoped, w)
+    return {
+        "as_of": timezone.localtime(now).isoformat(),
+        "filters": {
+            "department": filters.department_param or None,
+            "stage": filters.stage or None,
+            "from": filters.start.isoformat(),
+            "to": filters.end.isoformat(),
+        },
+        "open": {
+            "total": totals["open"],
+            "by_stage": [
+                {"stage": stage, "label": str(Stage(stage).label), "count": count}
+                for stage, count in sorted(by_stage.items(), key=lambda x: stage_order[x[0]])
+            ],
+            "by_department": [
+                {
+                    "department": dept_code(pk),
+                    "name": departments[pk].name if pk else _("未指定认定单位"),
+                    "count": count,
+                }
+                for pk, count in sorted(by_department.items(), key=lambda x: (-x[1], x[0] or 0))
+            ],
+            "by_stage_department": [
+                {"stage": stage, "department": dept_code(pk), "count": count}
+                for (stage, pk), count in sorted(
+                    by_stage_department.items(), key=lambda x: (stage_order[x[0][0]], x[0][1] or 0)
+                )
+            ],
+        },
+        "due_today": totals["due_today"],
+        "at_risk": totals["at_risk"],
+        "breached": {
+            "total": totals["breached_open"] + totals["rated"] - totals["met"],
+            "open": totals["breached_open"],
+            "stopped_in_period": totals["rated"] - totals["met"],
+        },
+        "on_time": _rate(totals["met"], totals["rated"]),
+        "same_day_preliminary_review": _rate(totals["prelim_met"], totals["prelim_rated"]),
+        "one_time_notification": {
+            **_rate(one_time["exactly_one"] or 0, one_time["cases"] or 0),
+            "repeat": (one_time["cases"] or 0) - (one_time["exactly_one"] or 0),
+        },
+        "officers": [
+            _officer_row(pk, users.get(pk), counts)
+            for pk, counts in sorted(
+                officers.items(), key=lambda x: (-x[1][0], -x[1][4], x[0] is None, x[0] or 0)
+            )
+        ],
+        "trend": _trend(filters, mondays, weeks),
+    }
+
+
+def _officer_row(pk, user, counts: list[int]) -> dict:
+    if user is None:
+        username, name = None, _("未分配")
+    else:
+        username, name = user.get_username(), user.get_full_name() or user.get_username()
+    open_, at_risk, breached, met, rated = counts
+    return {
+        "id": pk,
+        "username": username,
+        "name": name,
+        "open": open_,
+        "at_risk": at_risk,
+        "breached_open": breached,
+        "on_time": _rate(met, rated),
+    }
+
+
+def _supplement_cases(scoped: QuerySet[SlaClock], w: Window) -> QuerySet:
+    """(case_type, case_id, n) of cases with a supplement request in the period."""
+    return (
+        scoped.filter(stage=Stage.SUPPLEMENT)
+        .values("case_type_id", "case_id")
+        .annotate(
+            # COUNT(case_id) rather than of the key, which is not in sla_clock_supplement_case.
+            n=Count("case_id"),
+            in_period=Count("case_id", filter=Q(started_at__gte=w.start, started_at__lt=w.end)),
+        )
+        .filter(in_period__gt=0)
+    )
+
+
+def _one_time(scoped: QuerySet[SlaClock], w: Window) -> dict:
+    # The one-time promise (shared domain reference section 4): one supplement
+    # request per case. Every supplement clock of the case counts, also those
+    # before or after the period, so a second request is never missed.
+    return _supplement_cases(scoped, w).aggregate(
+        cases=Count("case_id"), exactly_one=Count("case_id", filter=Q(n=1))
+    )
+
+
+def _trend(filters: BoardFilters, mondays: list[dt.date], weeks: list[list[int]]) -> list[dict]:
+    """On-time rate per Monday-to-Sunday week of the period; a week with no
+    clock stopped on time or late has rate null."""
+    trend = []
+    for monday, (met, rated) in zip(mondays, weeks, strict=True):
+        sunday = monday + dt.timedelta(days=6)
+        trend.append({
+            "week_start": monday.isoformat(),
+            "week_end": sunday.isoformat(),
+            # The part of the week inside the period: what the figure counts.
+            "from": max(monday, filters.start).isoformat(),
+            "to": min(sunday, filters.end).isoformat(),
+            **_rate(met, rated),
+        })  # fmt: skip
+    return trend
+
+
+# --- the lists -----------------------------------------------------------------------------
+
+
+def board_clocks(
+    *,
+    filters: BoardFilters,
+    metric: str,
+    assignee: int | str | None = None,
+    now: dt.datetime | None = None,
+) -> QuerySet[SlaClock]:
+    """The clocks behind a figure; `assignee` is a user id, NONE, or None for all."""
+    w = Window.of(filters, now or timezone.now())
+    scoped = _scoped(filters)
+    if metric in (Metric.ONE_TIME, Metric.ONE_TIME_REPEAT):
+        cases = _supplement_cases(scoped, w)
+        if metric == Metric.ONE_TIME_REPEAT:
+            cases = cases.filter(n__gt=1)
+        clocks = scoped.filter(stage=Stage.SUPPLEMENT).filter(
+            Exists(cases.filter(case_type_id=OuterRef("case_type_id"), case_id=OuterRef("case_id")))
+        )
+        order = ("case_type_id", "case_id", "started_at", "pk")
+    else:
+        clocks = scoped.filter(metric_q(metric, w))
+        stopped = metric in (Metric.RATED, Metric.MET, Metric.SAME_DAY, Metric.SAME_DAY_MET)
+        order = ("-stopped_at", "pk") if stopped else ("due_at", "pk")
+    if assignee == NONE:
+        clocks = clocks.filter(assignee__isnull=True)
+    elif assignee is not None:
+        clocks = clocks.filter(assignee_id=assignee)
+    return clocks.select_related("department", "assignee").order_by(*order)
+
+
+def late_by(clock: SlaClock, now: dt.datetime) -> dt.timedelta | None:
+    """How far past its deadline a clock is (open) or was when it stopped."""
+    if clock.stopped_at is not None:
+        end = clock.stopped_at if clock.state == ClockState.BREACHED else None
+    elif clock.state == ClockState.PAUSED:
+        end = clock.paused_at if clock.breached_at else None
+    else:
+        end = now
+    if end is None or end <= clock.due_at:
+        return None
+    return end - clock.due_at
+
+
+def duration_label(delta: dt.timedelta) -> str:
+    """Wall-clock, in days and hours: "2 天 3 小时", "3 小时 20 分钟", "20 分钟"."""
+    minutes = int(delta.total_seconds()) // 60
+    days, minutes = divmod(minutes, 24 * 60)
+    hours, minutes = divmod(minutes, 60)
+    if days:
+        if hours:
+            return _("%(d)s 天 %(h)s 小时") % {"d": days, "h": hours}
+        return _("%(d)s 天") % {"d": days}
+    if hours:
+        if minutes:
+            return _("%(h)s 小时 %(m)s 分钟") % {"h": hours, "m": minutes}
+        return _("%(h)s 小时") % {"h": hours}
+    if minutes:
+        return _("%(m)s 分钟") % {"m": minutes}
+    return _("不足 1 分钟")
+
+
+def clock_state_label(clock: SlaClock, now: dt.datetime) -> str:
+    """The state as a supervisor reads it: a stopped clock says how it ended."""
+    if clock.stopped_at is not None:
+        return {
+            ClockState.MET: _("按时办结"),
+            ClockState.BREACHED: _("超时办结"),
+            ClockState.CANCELLED: _("已取消"),
+        }.get(clock.state, clock.get_state_display())
+    if clock.state == ClockState.RUNNING and clock.due_at < now:
+        return str(ClockState.BREACHED.label)
+    return clock.get_state_display()
+
+
+# --- the parameters ------------------------------------------------------------------------
+
+
+def _parse_date(raw: str, name: str, errors: dict[str, str]) -> dt.date | None:
+    try:
+        return dt.date.fromisoformat(raw)
+    except ValueError:
+        errors[name] = _("无法解析日期“%(value)s”，应为 YYYY-MM-DD，例如 2026-10-01") % {
+            "value": raw
+        }
+        return None
+
+
+def board_filters_parse(
+    params: Mapping[str, str], *, today: dt.date
+) -> tuple[BoardFilters | None, dict[str, str]]:
+    """department (code or "none"), stage, from, to (dates, inclusive; default
+    the last 30 days up to today). Returns the filters, or a message per bad parameter."""
+    errors: dict[str, str] = {}
+    department: Department | str | None = None
+    code = (params.get("department") or "").strip()
+    if code == NONE:
+        department = NONE
+    elif code:
+        department = Department.objects.filter(code=code).first()
+        if department is None:
+            errors["department"] = _("未知的认定单位代码“%(value)s”") % {"value": code}
+    stage = (params.get("stage") or "").strip()
+    if stage and stage not in Stage.values:
+        errors["stage"] = _("未知的环节“%(value)s”，应为 %(choices)s 之一") % {
+            "value": stage,
+            "choices": "、".join(Stage.values),
+        }
+    raw_from = (params.get("from") or "").strip()
+    raw_to = (params.get("to") or "").strip()
+    start = _parse_date(raw_from, "from", errors) if raw_from else None
+    end = _parse_date(raw_to, "to", errors) if raw_to else None
+    if "from" not in errors and "to" not in errors:
+        if end is None:
+            end = today if start is None or start <= today else start
+        if start is None:
+            start = end - dt.timedelta(days=DEFAULT_PERIOD_DAYS - 1)
+        if end < start:
+            errors["to"] = _("结束日期 %(to)s 早于开始日期 %(from)s") % {
+                "to": end.isoformat(),
+                "from": start.isoformat(),
+            }
+        elif (end - start).days + 1 > MAX_PERIOD_DAYS:
+            errors["to"] = _("统计期间不能超过 %(n)s 天") % {"n": MAX_PERIOD_DAYS}
+    if errors:
+        return None, errors
+    return BoardFilters(start=start, end=end, department=department, stage=stage), {}
+
+
+def assignee_parse(raw: str, errors: dict[str, str]) -> int | str | None:
+    raw = (raw or "").strip()
+    if not raw:
+        return None
+    if raw == NONE:
+        return NONE
+    if raw.isdigit():
+        return int(raw)
+    errors["assignee"] = _("承办人应为用户编号或 none，收到“%(value)s”") % {"value": raw}
+    return None
