@@ -5,7 +5,7 @@
     board_clocks(filters=..., metric=..., assignee=..., now=...) -> the clocks behind a figure
 
 Every figure is a conditional count that the database computes with GROUP BY:
-the summary runs a fixed number of queries (at most six) whatever the number
+the summary runs a fixed number of queries (five) whatever the number
 of clocks, and Python only adds up the grouped rows (bounded by stages x
 departments x assignees, never by clocks). A figure and the list behind it
 use the same conditions (`metric_q`), so the list always has as many rows as

@@ -148,7 +148,7 @@ def test_the_header_counts_unread_notifications_on_every_page(client_for, office
     for url in ["/deadlines/", "/notifications/", "/records/"]:
         response = client.get(url)
         assert response.context["unread_notifications"] == 2
-        assert '<span class="count">2</span>' in response.content.decode()
+        assert '<span class="nav-count">2</span>' in response.content.decode()
     client.post("/notifications/read-all/")
     response = client.get("/deadlines/")
     assert response.context["unread_notifications"] == 0
