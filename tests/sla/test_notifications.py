@@ -152,13 +152,13 @@ def test_the_header_counts_unread_notifications_on_every_page(client_for, office
     client.post("/notifications/read-all/")
     response = client.get("/deadlines/")
     assert response.context["unread_notifications"] == 0
-    assert 'class="count"' not in response.content.decode()
+    assert 'class="nav-count"' not in response.content.decode()
 
 
 def test_anonymous_pages_have_no_badge(client, db):
     response = client.get("/deadlines/")
     assert "unread_notifications" not in response.context
-    assert 'class="count"' not in response.content.decode()
+    assert 'class="nav-count"' not in response.content.decode()
 
 
 def test_the_page_pages(client_for, officer):
@@ -180,7 +180,7 @@ def test_a_sweep_puts_its_warnings_and_escalations_on_the_page(
         "预警：济市监罚〔2026〕1号 · 认定单位审核 已用时 50%，期限 2026-11-09 17:00" in officer_page
     )
     assert "已超时：济市监罚〔2026〕1号" in officer_page
-    assert '<span class="count">3</span>' in officer_page
+    assert '<span class="nav-count">3</span>' in officer_page
     supervisor_page = client_for(supervisor).get("/notifications/").content.decode()
     assert (
         "超时升级：济市监罚〔2026〕1号 · 认定单位审核 期限 2026-11-09 17:00 已过，承办人 刘洋"
