@@ -4,8 +4,9 @@
 from django.contrib import admin
 from django.utils.translation import gettext_lazy as _
 
+from repair_flow.audit import audit_record
 from sla.calendar import weekday_label
-from sla.models import CalendarDay, CalendarYear
+from sla.models import CalendarDay, CalendarYear, SlaClock, SlaPolicy
 from sla.services import calendar_year_delete, calendar_year_touch
 
 
@@ -105,3 +106,51 @@ class CalendarDayAdmin(admin.ModelAdmin):
                 action="calendar.edit_day",
                 summary={"removed": labels},
             )
+
+
+@admin.register(SlaPolicy)
+class SlaPolicyAdmin(admin.ModelAdmin):
+    """Policies are data: administrators edit them here (validated by
+    SlaPolicy.clean) and every save is audited. A running clock keeps the
+    policy it started under; add a new version with a later effective date to
+    change the rules for new clocks."""
+
+    list_display = (
+        "stage",
+        "rule",
+        "n",
+        "warn_percent_1",
+        "warn_percent_2",
+        "unconfirmed",
+        "effective_from",
+        "effective_to",
+    )
+    list_filter = ("stage", "unconfirmed")
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        audit_record(
+            actor=request.user,
+            action="sla.policy_change" if change else "sla.policy_add",
+            object_type="sla.SlaPolicy",
+            object_id=obj.pk,
+            summary={"changed": form.changed_data, "policy": str(obj)},
+        )
+
+
+@admin.register(SlaClock)
+class SlaClockAdmin(admin.ModelAdmin):
+    """Read-only: clocks change only through sla.clocks and the sweep."""
+
+    list_display = ("case_label", "stage", "state", "due_at", "assignee", "provisional")
+    list_filter = ("state", "stage", "provisional")
+    search_fields = ("case_label",)
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
