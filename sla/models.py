@@ -340,16 +340,27 @@ class Notification(models.Model):
     """In-app notification. The unique key makes a second sweep's attempt to
     notify the same thing a no-op."""
 
+    # Few indexes on purpose: the sweep writes thousands of these in one
+    # transaction. The unique key serves lookups by clock, the composite
+    # index a user's list.
     user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notifications"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="notifications",
+        db_index=False,
     )
     clock = models.ForeignKey(
-        SlaClock, null=True, blank=True, on_delete=models.CASCADE, related_name="notifications"
+        SlaClock,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="notifications",
+        db_index=False,
     )
     kind = models.CharField(max_length=12, choices=NotificationKind.choices)
     level = models.PositiveSmallIntegerField(default=0)
     title = models.CharField(max_length=200)
-    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    created_at = models.DateTimeField(default=timezone.now)
     read_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
@@ -359,6 +370,7 @@ class Notification(models.Model):
                 fields=["clock", "kind", "level", "user"], name="one_notification_per_event"
             )
         ]
+        indexes = [models.Index(fields=["user", "-created_at"], name="sla_notification_user")]
 
     def __str__(self) -> str:
         return self.title
