@@ -581,7 +581,7 @@ def clock_explain(clock: SlaClock) -> Explanation:
         for level, (pct, at) in enumerate(zip(policy.thresholds, p.warn_at, strict=False), 1):
             sent = _("（已预警）") if clock.warned_level >= level else ""
             warns.append(f"{pct}% {_fmt(at)}{sent}")
-        lines.append(Line(_("预警时点：%(warnings)s") % {"warnings": "；".join(warns)}, "note"))
+        lines.append(Line(_("预警时点：%(warnings)s") % {"warnings": _("；").join(warns)}, "note"))
     lines.append(_result_line(clock))
     return Explanation(clock=clock, plan=p, lines=tuple(lines), pauses=pauses, changes=changes)
 

@@ -33,7 +33,6 @@ from typing import NamedTuple
 from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone, translation
-from django.utils.translation import gettext as _
 
 from repair_flow.audit import AuditEntry, audit_record_many
 from sla.models import (
@@ -42,17 +41,14 @@ from sla.models import (
     NotificationKind,
     SlaClock,
     SlaPolicy,
-    Stage,
 )
 from sla.notifications import (
     NewNotification,
     Person,
     Recipients,
-    breach_title,
-    escalation_title,
     notifications_create,
     people,
-    warning_title,
+    pg_array,
 )
 
 log = logging.getLogger(__name__)
@@ -61,27 +57,25 @@ SWEEP_BATCH_SIZE = 1000
 
 _TABLE = SlaClock._meta.db_table
 _DUE_INDEX = "sla_clock_due_check"
-_ROW_FIELDS = ("id", "case_label", "stage", "policy_id", "assignee_id", "due_at")
+_ROW_FIELDS = ("id", "policy_id", "assignee_id", "due_at")
 
 
 class _Due(NamedTuple):
-    """What the sweep reads of a due clock: enough to title its notifications."""
+    """What the sweep reads of a due clock: enough to address its notifications."""
 
     id: int
-    case_label: str
-    stage: str
     policy_id: int
     assignee_id: int | None
     due_at: dt.datetime
 
     @classmethod
     def from_db(cls, row) -> "_Due":
-        due_at = row[5]
+        due_at = row[3]
         if isinstance(due_at, str):  # SQLite without its type converters
             due_at = dt.datetime.fromisoformat(due_at)
         if due_at.tzinfo is None:  # SQLite stores naive times in the connection's zone (UTC)
             due_at = due_at.replace(tzinfo=connection.timezone)
-        return cls(*row[:5], due_at)
+        return cls(*row[:3], due_at)
 
 
 def _due_sql() -> str:
@@ -113,18 +107,18 @@ def _due_sql() -> str:
 # sla.clocks._next_check would set it.
 _CLAIM_FIRST = (
     "UPDATE {table}{by_id} SET warned_level = 1, next_check_at = COALESCE(warn2_at, due_at)"
-    " WHERE id IN ({ids}) AND state = %s AND warned_level < 1"
+    " WHERE id {ids} AND state = %s AND warned_level < 1"
     " AND warn1_at IS NOT NULL AND warn1_at <= %s RETURNING id"
 )
 _CLAIM_SECOND = (
     "UPDATE {table}{by_id} SET warned_level = 2, next_check_at = due_at"
-    " WHERE id IN ({ids}) AND state = %s AND warned_level < 2"
+    " WHERE id {ids} AND state = %s AND warned_level < 2"
     " AND warn2_at IS NOT NULL AND warn2_at <= %s RETURNING id"
 )
 # A breached clock stays open (stopped_at stays null): the work is still owed.
 _CLAIM_BREACH = (
     "UPDATE {table}{by_id} SET state = '{breached}', breached_at = due_at, next_check_at = NULL"
-    " WHERE id IN ({ids}) AND state = %s AND due_at <= %s RETURNING id"
+    " WHERE id {ids} AND state = %s AND due_at <= %s RETURNING id"
 )
 # A due row that none of the claims moved has a next_check_at that disagrees
 # with its thresholds (written by hand, or by code outside sla.clocks). Put it
@@ -135,7 +129,7 @@ _RESYNC = (
     " WHEN warned_level < 1 AND warn1_at IS NOT NULL THEN warn1_at"
     " WHEN warned_level < 2 AND warn2_at IS NOT NULL THEN warn2_at"
     " ELSE due_at END"
-    " WHERE id IN ({ids}) AND state = %s AND next_check_at <= %s"
+    " WHERE id {ids} AND state = %s AND next_check_at <= %s"
 )
 
 
@@ -174,15 +168,30 @@ def _sql(template: str, count: int) -> str:
         # read every running clock for each claim; NOT INDEXED leaves it the
         # primary key, 1,000 lookups. PostgreSQL picks the key by itself.
         by_id=" NOT INDEXED" if connection.vendor == "sqlite" else "",
-        ids=", ".join(["%s"] * count),
+        ids=_ids_sql(count),
         breached=ClockState.BREACHED.value,
     )
+
+
+def _ids_sql(count: int) -> str:
+    # PostgreSQL: one array parameter. Django binds parameters on the client,
+    # so IN (%s, ... 1,000 times) is a long query for psycopg to split and
+    # for the server to parse, on every claim.
+    if connection.vendor == "postgresql":
+        return "= ANY(%s::bigint[])"
+    return f"IN ({', '.join(['%s'] * count)})"
+
+
+def _ids_params(ids: list[int]) -> list:
+    if connection.vendor == "postgresql":
+        return [pg_array(ids)]
+    return list(ids)
 
 
 def _claim(template: str, ids: list[int], now) -> list[int]:
     """Run one conditional UPDATE over `ids` as of `now` (already adapted for
     the database); the ids it changed."""
-    params = [*ids, ClockState.RUNNING.value, now]
+    params = [*_ids_params(ids), ClockState.RUNNING.value, now]
     with connection.cursor() as cursor:
         if connection.features.can_return_columns_from_insert:
             # SQLite >= 3.35 and PostgreSQL: UPDATE ... RETURNING.
@@ -211,7 +220,11 @@ def _resync(ids: list[int], now: dt.datetime) -> tuple[int, bool]:
     with connection.cursor() as cursor:
         cursor.execute(
             _sql(_RESYNC, len(ids)),
-            [*ids, ClockState.RUNNING.value, connection.ops.adapt_datetimefield_value(now)],
+            [
+                *_ids_params(ids),
+                ClockState.RUNNING.value,
+                connection.ops.adapt_datetimefield_value(now),
+            ],
         )
         resynced = cursor.rowcount
     # Rows another sweeper moved since this one read them are no longer due:
@@ -236,14 +249,6 @@ class _Context:
     actor: object
     recipients: Recipients = field(default_factory=Recipients)
     policies: dict[int, SlaPolicy] = field(default_factory=dict)
-    stage_labels: dict[str, str] = field(default_factory=dict)
-
-    def stage_label(self, stage: str) -> str:
-        # Translated once per run: get_stage_display() translates every
-        # choice on every call, which was most of a batch's time.
-        if not self.stage_labels:
-            self.stage_labels.update((value, str(label)) for value, label in Stage.choices)
-        return self.stage_labels.get(stage, stage)
 
     def policy(self, pk: int) -> SlaPolicy:
         if pk not in self.policies:
@@ -252,51 +257,42 @@ class _Context:
 
 
 def _notifications(ctx: _Context, rows: dict[int, _Due], first, second, breached):
-    """The notifications for this batch's transitions."""
+    """The notifications for this batch's transitions: facts only, no text
+    (the headline is written when read, in the reader's language)."""
     assignees = people(rows[i].assignee_id for i in (*first, *second, *breached))
     out: list[NewNotification] = []
-
-    def add(user_id: int, row: _Due, kind: str, level: int, title: str) -> None:
-        out.append(NewNotification(user_id, row.id, kind, level, title, ctx.now))
 
     for level, ids in ((1, first), (2, second)):
         for clock_id in ids:
             row = rows[clock_id]
             policy = ctx.policy(row.policy_id)
-            assignee: Person | None = assignees.get(row.assignee_id)
             thresholds = policy.thresholds
-            common = {
-                "case_label": row.case_label,
-                "stage": ctx.stage_label(row.stage),
-                "percent": thresholds[level - 1] if len(thresholds) >= level else None,
-                "due_at": row.due_at,
-            }
+            percent = thresholds[level - 1] if len(thresholds) >= level else None
+            assignee: Person | None = assignees.get(row.assignee_id)
             for user_id in ctx.recipients.resolve(policy.warn_to, assignee=assignee):
-                named = assignee.name if assignee and user_id != assignee.id else ""
-                add(
-                    user_id,
-                    row,
-                    NotificationKind.WARNING,
-                    level,
-                    warning_title(**common, assignee=named),
-                )
+                out.append(
+                    NewNotification(
+                        user_id, clock_id, NotificationKind.WARNING, level, percent,
+                        row.due_at, row.assignee_id, ctx.now,
+                    )
+                )  # fmt: skip
     for clock_id in breached:
         row = rows[clock_id]
         policy = ctx.policy(row.policy_id)
         assignee = assignees.get(row.assignee_id)
-        common = {
-            "case_label": row.case_label,
-            "stage": ctx.stage_label(row.stage),
-            "due_at": row.due_at,
-            "assignee": assignee.name if assignee else _("未指派"),
-        }
         # The assignee is always told, whatever escalate_to says; the others
         # receive the escalation.
         for user_id in ctx.recipients.resolve(["assignee", *policy.escalate_to], assignee=assignee):
-            if assignee and user_id == assignee.id:
-                add(user_id, row, NotificationKind.BREACH, 0, breach_title(**common))
-            else:
-                add(user_id, row, NotificationKind.ESCALATION, 0, escalation_title(**common))
+            kind = (
+                NotificationKind.BREACH
+                if assignee and user_id == assignee.id
+                else NotificationKind.ESCALATION
+            )
+            out.append(
+                NewNotification(
+                    user_id, clock_id, kind, 0, None, row.due_at, row.assignee_id, ctx.now
+                )
+            )
     return out
 
 

@@ -187,3 +187,14 @@ def test_a_sweep_puts_its_warnings_and_escalations_on_the_page(
         in (supervisor_page)
     )
     assert "预警" not in supervisor_page
+
+
+def test_pg_array_writes_literals_and_refuses_what_would_need_escaping():
+    from sla.notifications import pg_array
+
+    at = dt.datetime(2026, 11, 9, 9, 0, tzinfo=dt.UTC)
+    assert pg_array([1, None, 3]) == "{1,NULL,3}"
+    assert pg_array(["warning", at]) == '{warning,"2026-11-09T09:00:00+00:00"}'
+    for bad in ('a"b', "a,b", "{x}", 1.5):
+        with pytest.raises(ValueError, match="would need escaping"):
+            pg_array([bad])

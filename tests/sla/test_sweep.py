@@ -98,7 +98,7 @@ def test_each_threshold_fires_at_its_instant_never_before_and_only_once(clock, s
 
 def test_a_warning_names_the_case_the_stage_the_share_used_and_the_deadline(clock):
     clocks_sweep(now=WARN2)
-    titles = list(Notification.objects.order_by("level").values_list("title", flat=True))
+    titles = [n.headline for n in Notification.objects.order_by("level")]
     assert titles == [
         "预警：济市监罚〔2026〕1号 · 认定单位审核 已用时 50%，期限 2026-11-09 17:00",
         "预警：济市监罚〔2026〕1号 · 认定单位审核 已用时 75%，期限 2026-11-09 17:00",
@@ -177,12 +177,12 @@ def test_a_breach_escalates_to_the_supervisors_and_tells_the_assignee(clock, sup
     clocks_sweep(now=DUE)
     breach = Notification.objects.get(kind=NotificationKind.BREACH)
     assert breach.user.username == "officer"
-    assert breach.title == (
+    assert breach.headline == (
         "已超时：济市监罚〔2026〕1号 · 认定单位审核 期限 2026-11-09 17:00 已过，承办人 刘洋"
     )
     escalations = Notification.objects.filter(kind=NotificationKind.ESCALATION).order_by("user")
     assert [n.user for n in escalations] == [supervisor, other]
-    assert escalations[0].title == (
+    assert escalations[0].headline == (
         "超时升级：济市监罚〔2026〕1号 · 认定单位审核 期限 2026-11-09 17:00 已过，承办人 刘洋"
     )
     escalation = Escalation.objects.get()
@@ -195,7 +195,7 @@ def test_an_unassigned_breach_still_reaches_the_supervisors(record, supervisor):
     start(record, None)
     clocks_sweep(now=DUE)
     assert events() == [("supervisor", "escalation", 0)]
-    assert Notification.objects.get().title.endswith("承办人 未指派")
+    assert Notification.objects.get().headline.endswith("承办人 未指派")
 
 
 def test_recipients_are_the_assignee_the_supervisors_and_group_members_once_each(
@@ -216,7 +216,7 @@ def test_recipients_are_the_assignee_the_supervisors_and_group_members_once_each
         ("supervisor", "warning", 1),
     ]
     # Others learn whose case it is; the assignee does not need telling.
-    titles = dict(Notification.objects.values_list("user__username", "title"))
+    titles = {n.user.username: n.headline for n in Notification.objects.all()}
     assert titles["officer"].endswith("期限 2026-11-09 17:00")
     assert titles["reviewer"].endswith("期限 2026-11-09 17:00，承办人 刘洋")
 
@@ -396,12 +396,35 @@ def test_the_scheduler_and_celery_beat_run_the_sweep_every_minute(clock):
     assert actors == {"scheduler", "celery-beat"}
 
 
-def test_titles_are_written_in_the_product_language_whatever_is_active(clock):
+def test_a_headline_is_written_in_the_readers_language_when_read(clock, client_for, officer):
     from django.utils import translation
 
     with translation.override("en"):
         clocks_sweep(now=WARN1)
-    assert Notification.objects.get().title.startswith("预警：")
+    notification = Notification.objects.get()
+    assert notification.headline.startswith("预警：济市监罚〔2026〕1号 · 认定单位审核 已用时 50%")
+    with translation.override("en"):
+        assert notification.headline == (
+            "Warning: 济市监罚〔2026〕1号 · Issuing-department review has used 50% of its time;"
+            " deadline 2026-11-09 17:00"
+        )
+    client = client_for(officer)
+    client.cookies["django_language"] = "en"
+    assert "Issuing-department review has used 50%" in client.get("/notifications/").text
+
+
+def test_a_notification_keeps_the_deadline_it_was_sent_with(clock, record):
+    clocks_sweep(now=WARN1)
+    clock_pause(
+        case=record, stage="department_review", reason="等待申请人补正", actor="t", at=WARN2
+    )
+    clock_resume(
+        case=record,
+        stage="department_review",
+        actor="t",
+        at=dt.datetime(2026, 11, 23, 9, tzinfo=TZ),
+    )
+    assert Notification.objects.get().headline.endswith("期限 2026-11-09 17:00")
 
 
 @pytest.mark.postgres
