@@ -1,1 +1,340 @@
-# Letters, numbering and the notification outbox arrive with their issues (see ../shared/design.md).
+"""Letters (numbered PDF notices), the credit commitment, and the outbox.
+
+A letter's facts are frozen when it is issued; it is rendered once, after
+commit, and the stored bytes with their SHA-256 are the letter from then on.
+Messages (email now, SMS later) are outbox rows written in the transaction of
+the event that causes them and sent after commit.
+"""
+
+import secrets
+
+from django.conf import settings
+from django.contrib.contenttypes.models import ContentType
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from records.models import CreditRecord, Subject
+
+
+class LetterKind(models.TextChoices):
+    # ../shared/domain.md section 9
+    ACCEPTANCE = "acceptance", _("受理通知书")
+    REFUSAL_TO_ACCEPT = "refusal_to_accept", _("不予受理通知书")
+    SUPPLEMENT = "supplement", _("补正材料一次性告知书")
+    REPAIR_DECISION = "repair_decision", _("信用修复决定书")
+    REPAIR_REFUSAL = "repair_refusal", _("不予修复决定书")
+    OBJECTION_RESULT = "objection_result", _("异议处理结果告知书")
+    REVOCATION = "revocation", _("撤销信用修复决定书")
+    COMMITMENT = "commitment", _("信用修复承诺书")
+
+
+class LetterSetting(models.Model):
+    """Per kind: the issuing body, the number's prefix and the remedies line.
+
+    Data, edited in the admin: the remedies' periods are the law's
+    (Administrative Reconsideration Law Art. 20: 60 days; Administrative
+    Litigation Law Art. 46: 6 months) and the law may change them.
+    """
+
+    kind = models.CharField(_("文书种类"), max_length=20, choices=LetterKind.choices, unique=True)
+    issuer = models.CharField(_("出具机关"), max_length=100)
+    number_prefix = models.CharField(
+        _("文号前缀"),
+        max_length=20,
+        help_text=_("文号为“前缀〔年份〕序号号”，如 济信修受〔2026〕1号"),
+    )
+    remedies = models.TextField(
+        _("救济途径"), blank=True, help_text=_("留空则不印救济途径（如受理通知书、承诺书）")
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["kind"]
+        verbose_name = _("文书设置")
+        verbose_name_plural = _("文书设置")
+
+    def __str__(self) -> str:
+        return self.get_kind_display()
+
+
+class LetterSequence(models.Model):
+    """The last number issued per kind and year. Incremented in the
+    transaction that writes the letter, so a rollback takes its number back
+    and numbers never skip; the row lock makes concurrent issuers queue."""
+
+    kind = models.CharField(max_length=20, choices=LetterKind.choices)
+    year = models.PositiveSmallIntegerField()
+    last = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["kind", "year"], name="one_sequence_per_kind_year")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.year}: {self.last}"
+
+
+class RenderStatus(models.TextChoices):
+    PENDING = "pending", _("待生成")
+    RENDERING = "rendering", _("生成中")
+    RENDERED = "rendered", _("已生成")
+    FAILED = "failed", _("生成失败")
+
+
+def verification_code() -> str:
+    """12 characters from an alphabet without look-alikes (no 0/O, 1/I/L)."""
+    alphabet = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
+    return "".join(secrets.choice(alphabet) for _ in range(12))
+
+
+def letter_upload_to(letter: "Letter", filename: str) -> str:
+    return f"letters/{letter.issued_at:%Y/%m}/{filename}"
+
+
+class Letter(models.Model):
+    """One notice (or commitment) as issued: facts frozen, rendered once.
+
+    `number` and `verification_code` are empty only for a commitment draft
+    (what the applicant reads before signing; the signed commitment is a
+    letter of its own with a number).
+    """
+
+    kind = models.CharField(_("文书种类"), max_length=20, choices=LetterKind.choices)
+    number = models.CharField(_("文号"), max_length=60, unique=True, null=True, blank=True)
+    year = models.PositiveSmallIntegerField(null=True, blank=True)
+    serial = models.PositiveIntegerField(null=True, blank=True)
+    verification_code = models.CharField(max_length=12, unique=True, null=True, blank=True)
+    issuer = models.CharField(_("出具机关"), max_length=100)
+    issued_at = models.DateTimeField(_("出具时间"), default=timezone.now)
+
+    # The case the letter belongs to (any case model), like SlaClock's link.
+    case_type = models.ForeignKey(
+        ContentType, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    case_id = models.PositiveBigIntegerField(null=True, blank=True)
+    case_label = models.CharField(max_length=100, blank=True)
+    record = models.ForeignKey(
+        CreditRecord, null=True, blank=True, on_delete=models.PROTECT, related_name="letters"
+    )
+    subject = models.ForeignKey(
+        Subject, null=True, blank=True, on_delete=models.PROTECT, related_name="letters"
+    )
+    recipient = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="letters",
+        help_text=_("收件的申请人账号"),
+    )
+    facts = models.JSONField(default=dict, help_text=_("出具时确定的全部内容，生成后不再改变"))
+
+    status = models.CharField(
+        max_length=10, choices=RenderStatus.choices, default=RenderStatus.PENDING
+    )
+    attempts = models.PositiveSmallIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+    file = models.FileField(upload_to=letter_upload_to, blank=True)
+    sha256 = models.CharField(max_length=64, blank=True)
+    size = models.PositiveIntegerField(null=True, blank=True)
+    pages = models.PositiveSmallIntegerField(null=True, blank=True)
+    rendered_at = models.DateTimeField(null=True, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+
+    class Meta:
+        ordering = ["-issued_at", "-id"]
+        verbose_name = _("文书")
+        verbose_name_plural = _("文书")
+        indexes = [
+            models.Index(fields=["case_type", "case_id"], name="letter_case"),
+            models.Index(fields=["recipient", "-issued_at"], name="letter_recipient"),
+            # The render sweep reads only letters still to render.
+            models.Index(
+                fields=["next_attempt_at"],
+                name="letter_render_due",
+                condition=~Q(status="rendered"),
+            ),
+        ]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["kind", "year", "serial"], name="one_letter_per_number"
+            ),
+            models.CheckConstraint(
+                condition=Q(kind="commitment") | Q(number__isnull=False),
+                name="only_commitment_drafts_have_no_number",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.number or f"{self.get_kind_display()}（{_('待签署')}）"
+
+    @property
+    def is_draft(self) -> bool:
+        return self.number is None
+
+
+class CommitmentStatus(models.TextChoices):
+    DRAFT = "draft", _("待签署")
+    SIGNED = "signed", _("已签署")
+    VOID = "void", _("已作废")
+
+
+class Commitment(models.Model):
+    """The credit commitment (信用修复承诺书) for one penalty record.
+
+    One open commitment per record (domain section 3). The applicant reads
+    `draft` and signs it by an explicit act; the signature keeps the hash of
+    the exact draft PDF signed, and `signed` is the numbered letter that
+    shows the signature block.
+    """
+
+    record = models.ForeignKey(CreditRecord, on_delete=models.PROTECT, related_name="commitments")
+    subject = models.ForeignKey(Subject, on_delete=models.PROTECT, related_name="commitments")
+    case_type = models.ForeignKey(
+        ContentType, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    case_id = models.PositiveBigIntegerField(null=True, blank=True)
+    status = models.CharField(
+        max_length=10, choices=CommitmentStatus.choices, default=CommitmentStatus.DRAFT
+    )
+    draft = models.OneToOneField(Letter, on_delete=models.PROTECT, related_name="commitment_draft")
+    signed = models.OneToOneField(
+        Letter,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="commitment_signed",
+    )
+    signer_name = models.CharField(_("签署人"), max_length=100, blank=True)
+    signed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+    signed_at = models.DateTimeField(null=True, blank=True)
+    signed_ip = models.GenericIPAddressField(null=True, blank=True)
+    signed_user_agent = models.CharField(max_length=400, blank=True)
+    signed_sha256 = models.CharField(
+        max_length=64, blank=True, help_text=_("签署时所见承诺书 PDF 的 SHA-256")
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = _("信用修复承诺书")
+        verbose_name_plural = _("信用修复承诺书")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["record"],
+                condition=~Q(status="void"),
+                name="one_open_commitment_per_record",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.record} · {self.get_status_display()}"
+
+
+class Channel(models.TextChoices):
+    EMAIL = "email", _("电子邮件")
+    SMS = "sms", _("短信")
+
+
+class MessageStatus(models.TextChoices):
+    QUEUED = "queued", _("待发送")
+    SENDING = "sending", _("发送中")
+    SENT = "sent", _("已发送")
+    DELIVERED = "delivered", _("已送达")
+    BOUNCED = "bounced", _("被退回")
+    FAILED = "failed", _("发送失败")
+
+
+class OutboundMessage(models.Model):
+    """One message to send, written with the event that causes it.
+
+    The idempotency key names the event (e.g. "letter:42:email"), so writing
+    the same message twice is refused by the database. A sender claims the
+    row (queued -> sending) with a conditional UPDATE before calling the ESP;
+    a row left in "sending" by a crash is never sent again automatically (the
+    ESP may have accepted it): it is marked failed for an officer to check.
+    """
+
+    channel = models.CharField(max_length=8, choices=Channel.choices, default=Channel.EMAIL)
+    idempotency_key = models.CharField(max_length=120, unique=True)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="messages",
+    )
+    to = models.CharField(_("收件地址"), max_length=254)
+    subject = models.CharField(_("主题"), max_length=200)
+    body = models.TextField(_("正文"))
+    letter = models.ForeignKey(
+        Letter, null=True, blank=True, on_delete=models.PROTECT, related_name="messages"
+    )
+    status = models.CharField(
+        max_length=10, choices=MessageStatus.choices, default=MessageStatus.QUEUED
+    )
+    attempts = models.PositiveSmallIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(default=timezone.now)
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    esp_message_id = models.CharField(max_length=200, blank=True)
+    last_error = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = _("外发消息")
+        verbose_name_plural = _("外发消息")
+        indexes = [
+            models.Index(
+                fields=["next_attempt_at"],
+                name="message_send_due",
+                condition=Q(status__in=["queued", "sending"]),
+            ),
+            models.Index(fields=["esp_message_id"], name="message_esp_id"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_channel_display()} → {self.to}: {self.subject}"
+
+
+class DeliveryEvent(models.Model):
+    """A tracking event from the ESP's webhook (anymail's normalised form)."""
+
+    message = models.ForeignKey(OutboundMessage, on_delete=models.CASCADE, related_name="events")
+    event_type = models.CharField(max_length=30)
+    event_id = models.CharField(max_length=200, blank=True)
+    occurred_at = models.DateTimeField(null=True, blank=True)
+    description = models.TextField(blank=True)
+    received_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["received_at", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["message", "event_id"],
+                condition=~Q(event_id=""),
+                name="one_delivery_event_per_esp_event",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.message_id}: {self.event_type}"

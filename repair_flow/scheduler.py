@@ -37,9 +37,16 @@ def _sla_sweep() -> str:
     return str(clocks_sweep(actor="scheduler"))
 
 
+def _letters_sweep() -> str:
+    from letters.outbox import letters_sweep
+
+    return str(letters_sweep(actor="scheduler"))
+
+
 JOBS: list[Job] = [
     Job("expire_records", 60, _expire_records),
     Job("sla_sweep", 60, _sla_sweep),
+    Job("letters_sweep", 60, _letters_sweep),
 ]
 
 

@@ -1,5 +1,6 @@
 """One settings module, driven by environment variables (see .env.example)."""
 
+import os
 import secrets
 from pathlib import Path
 
@@ -168,13 +169,34 @@ REST_FRAMEWORK = {
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Credit repair and objection API",
-    "DESCRIPTION": "Record ingest, deadlines, and (later) cases, tasks and SLA figures.",
+    "DESCRIPTION": "Record ingest, deadlines, SLA figures, letters and their verification.",
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
+    # Two "kind"/"status" fields would otherwise get clashing enum names.
+    "ENUM_NAME_OVERRIDES": {
+        "LetterKindEnum": "letters.models.LetterKind",
+        "RenderStatusEnum": "letters.models.RenderStatus",
+    },
 }
 
+# Email: the console in the embedded default; any django-anymail ESP by
+# environment, e.g. EMAIL_BACKEND=anymail.backends.mailgun.EmailBackend with
+# ANYMAIL_MAILGUN_API_KEY=... Every ANYMAIL_<NAME> variable becomes
+# ANYMAIL["<NAME>"]. ANYMAIL_WEBHOOK_SECRET ("user:password") guards the
+# tracking webhooks at /anymail/<esp>/tracking/.
 EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "noreply@credit.jinan.example")
+ANYMAIL = {
+    name.removeprefix("ANYMAIL_"): value
+    for name, value in os.environ.items()
+    if name.startswith("ANYMAIL_") and value
+}
+# anymail only warns when the secret is missing and then accepts any caller:
+# a production ESP without it would let anyone mark messages delivered.
+if PRODUCTION and EMAIL_BACKEND.startswith("anymail.") and "WEBHOOK_SECRET" not in ANYMAIL:
+    raise ImproperlyConfigured(
+        "ANYMAIL_WEBHOOK_SECRET must be set when DJANGO_ENV=production uses an anymail ESP"
+    )
 
 CELERY_BROKER_URL = env_str("CELERY_BROKER_URL")
 CELERY_TASK_ALWAYS_EAGER = not CELERY_BROKER_URL
@@ -203,5 +225,6 @@ LOGGING = {
 CELERY_BEAT_SCHEDULE = {
     "records-expire-due": {"task": "records.expire_due", "schedule": 300.0},
     "sla-sweep": {"task": "sla.sweep", "schedule": 60.0},
+    "letters-sweep": {"task": "letters.sweep", "schedule": 60.0},
 }
 CELERY_TIMEZONE = TIME_ZONE

@@ -3,6 +3,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView
 
+from letters import api as letters_api
 from records import api as records_api
 from repair_flow import views
 from sla import api as sla_api
@@ -14,6 +15,7 @@ api_patterns = [
     *sla_api.urlpatterns,
     *sla_api_board.urlpatterns,
     *sla_api_clocks.urlpatterns,
+    *letters_api.urlpatterns,
 ]
 
 urlpatterns = [
@@ -29,6 +31,10 @@ urlpatterns = [
     path("sla/", include("sla.urls_board")),
     path("sla/clocks/", include("sla.urls_clocks")),
     path("notifications/", include("sla.urls_notifications")),
+    path("letters/", include("letters.urls")),
+    path("verify/", include("letters.urls_verify")),
+    # ESP tracking webhooks (anymail checks ANYMAIL_WEBHOOK_SECRET).
+    path("anymail/", include("anymail.urls")),
     path("api/v1/", include(api_patterns)),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
 ]

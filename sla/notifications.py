@@ -5,25 +5,28 @@ A policy names its recipients as "assignee" (the clock's assignee),
 of that Django group). The sweep (sla.sweep) resolves them with `Recipients`
 and writes the rows with `notifications_create`, in the transaction that
 claims the transition, so a notification exists exactly when its transition
-does.
+does. A recipient with an email address also gets an email: an outbox row
+written with the notification (letters.outbox), sent by the letters sweep.
 """
 
 import datetime as dt
 import functools
+import zoneinfo
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import NamedTuple
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.db import connection, transaction
 from django.db.models import QuerySet
 from django.http import Http404
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from repair_flow.models import Role
-from sla.models import Notification, NotificationKind
+from sla.models import Notification, NotificationKind, SlaClock, Stage
 
 
 @dataclass(frozen=True)
@@ -183,10 +186,9 @@ def notifications_create(*, notifications: Sequence[NewNotification]) -> int:
     count returned is the count written. Plain INSERTs of prepared values:
     bulk_create's per-field preparation was most of a sweep's time.
 
-    This is the one place notifications are written. Email is not sent yet:
-    the letters work adds, here and in the same transaction, one outbox row
-    per notification whose recipient has an address, so a crash can neither
-    lose nor repeat a message.
+    This is the one place notifications are written. Here too, in the same
+    transaction, one outbox email per notification whose recipient has an
+    address (`_emails_create`), so a crash can neither lose nor repeat one.
     """
     if not notifications:
         return 0
@@ -194,7 +196,104 @@ def notifications_create(*, notifications: Sequence[NewNotification]) -> int:
         _insert_unnest(notifications)
     else:
         _insert_values(notifications)
+    _emails_create(notifications)
     return len(notifications)
+
+
+# The email for a notification: written with it, sent by the letters sweep.
+
+EMAIL_LANGUAGE = "zh-hans"
+# The office's time, named as such in the text: 北京时间.
+BEIJING = zoneinfo.ZoneInfo("Asia/Shanghai")
+
+
+def email_key(n: NewNotification) -> str:
+    return f"sla:{n.clock_id}:{n.kind}:{n.level}:{n.user_id}"
+
+
+def _emails_create(notifications: Sequence[NewNotification]) -> int:
+    """Queue the emails for a batch, set-based: one query for the addresses
+    of the batch's users; only if someone has one, one for the clocks' case
+    and stage, and one INSERT. No task per message: the letters sweep sends
+    them within a minute, and the SLA sweep stays as fast as it was."""
+    from letters.outbox import NewMessage, messages_queue_many
+
+    about_clocks = [n for n in notifications if n.clock_id is not None]
+    if not about_clocks:
+        return 0
+    addresses = _addresses({n.user_id for n in about_clocks})
+    mailed = [n for n in about_clocks if n.user_id in addresses]
+    if not mailed:
+        return 0
+    clocks = {
+        pk: (case, stage)
+        for pk, case, stage in SlaClock.objects.filter(
+            pk__in={n.clock_id for n in mailed}
+        ).values_list("id", "case_label", "stage")
+    }
+    base = settings.SITE_URL.rstrip("/")
+    messages = []
+    with translation.override(EMAIL_LANGUAGE):
+        for n in mailed:
+            case, stage = clocks[n.clock_id]
+            subject, body = _email_text(
+                n, case=case, stage=Stage(stage).label, link=f"{base}/sla/clocks/{n.clock_id}/"
+            )
+            messages.append(
+                NewMessage(
+                    email_key(n), addresses[n.user_id], subject, body, n.user_id, n.created_at
+                )
+            )
+    return messages_queue_many(messages=messages)
+
+
+def _addresses(user_ids: set[int]) -> dict[int, str]:
+    """{user id: email} of those who have an address: one query."""
+    users = get_user_model()
+    if connection.vendor != "postgresql":
+        return dict(
+            users.objects.filter(pk__in=user_ids).exclude(email="").values_list("id", "email")
+        )
+    # One array parameter, not IN (%s, ...) per user: a sweep batch names
+    # hundreds of users, and this runs in every batch (see pg_array).
+    qn = connection.ops.quote_name
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT {qn('id')}, {qn('email')} FROM {qn(users._meta.db_table)}"  # noqa: S608
+            f" WHERE {qn('id')} = ANY(%s::bigint[]) AND {qn('email')} <> ''",
+            [pg_array(user_ids)],
+        )
+        return dict(cursor.fetchall())
+
+
+def _email_text(n: NewNotification, *, case: str, stage: str, link: str) -> tuple[str, str]:
+    """(subject, body) in the active language."""
+    params = {
+        "case": case,
+        "stage": stage,
+        "due": timezone.localtime(n.due_at, BEIJING).strftime("%Y-%m-%d %H:%M") if n.due_at else "",
+        "percent": n.percent,
+    }
+    if n.kind == NotificationKind.BREACH:
+        subject = _("【已超时】%(case)s · %(stage)s") % params
+        text = _(
+            "您承办的案件 %(case)s 的“%(stage)s”环节已超过期限 %(due)s（北京时间），请尽快办理。"
+        )
+    elif n.kind == NotificationKind.ESCALATION:
+        subject = _("【超时升级】%(case)s · %(stage)s") % params
+        text = _("案件 %(case)s 的“%(stage)s”环节已超过期限 %(due)s（北京时间），已升级督办。")
+    else:
+        subject = _("【时限预警】%(case)s · %(stage)s") % params
+        text = (
+            _("案件 %(case)s 的“%(stage)s”环节已用时 %(percent)s%%，期限为 %(due)s（北京时间）。")
+            if n.percent
+            else _("案件 %(case)s 的“%(stage)s”环节临近期限 %(due)s（北京时间）。")
+        )
+    body = _("您好：\n\n%(text)s\n\n查看详情：%(link)s\n\n本邮件由系统自动发送，请勿直接回复。") % {
+        "text": text % params,
+        "link": link,
+    }
+    return subject, body
 
 
 def pg_array(values: Iterable) -> str:

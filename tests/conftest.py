@@ -37,6 +37,7 @@ REFERENCE_DATA = [
     ("records.PublicityRuleSet", "records.migrations.0003_publicity_rule_sets"),
     ("sla.CalendarYear", "sla.migrations.0002_load_chinese_calendar"),
     ("sla.SlaPolicy", "sla.migrations.0004_default_policies"),
+    ("letters.LetterSetting", "letters.migrations.0002_default_letter_settings"),
 ]
 
 

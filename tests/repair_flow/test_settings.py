@@ -46,6 +46,18 @@ def test_production_starts_with_both():
     assert "started" in result.stdout
 
 
+def test_production_refuses_an_esp_without_a_webhook_secret():
+    base = {"DJANGO_ENV": "production", "SECRET_KEY": "x" * 50, "ALLOWED_HOSTS": "a.example"}
+    esp = {"EMAIL_BACKEND": "anymail.backends.postmark.EmailBackend"}
+    result = start_django(**base, **esp, ANYMAIL_POSTMARK_SERVER_TOKEN="t")
+    assert result.returncode != 0
+    assert "ANYMAIL_WEBHOOK_SECRET must be set" in result.stderr
+    result = start_django(
+        **base, **esp, ANYMAIL_POSTMARK_SERVER_TOKEN="t", ANYMAIL_WEBHOOK_SECRET="a:b"
+    )
+    assert result.returncode == 0, result.stderr
+
+
 def test_a_bad_boolean_fails_loudly():
     result = start_django(DEBUG="maybe")
     assert result.returncode != 0
@@ -86,3 +98,22 @@ def test_database_urls():
         parse_database_url("mysql://root@localhost/db")
     with pytest.raises(ImproperlyConfigured, match="needs a database name"):
         parse_database_url("postgres://localhost")
+
+
+def test_the_openapi_schema_validates_without_warnings():
+    result = subprocess.run(
+        [
+            sys.executable,
+            "manage.py",
+            "spectacular",
+            "--validate",
+            "--fail-on-warn",
+            "--file",
+            os.devnull,
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr

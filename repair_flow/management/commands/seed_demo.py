@@ -165,11 +165,30 @@ class Command(BaseCommand):
             expired = records_expire_due(actor="seed_demo", today=today)
             self.change_some_statuses(rng, result.ids)
             self.create_accounts(departments)
+            commitment = self.open_a_commitment(today)
         self.stdout.write(
             f"Seeded {len(departments)} departments, {Subject.objects.count()} subjects, "
             f"{result.created} records ({expired} past their publicity period marked expired)."
         )
         self.print_accounts()
+        if commitment is not None:
+            self.stdout.write(
+                f"  qiye has a credit commitment to sign: /letters/commitments/{commitment.pk}/"
+            )
+
+    def open_a_commitment(self, today):
+        """A credit commitment waiting for qiye's signature, on the first record
+        of their enterprise that is eligible for repair (rendered after commit)."""
+        from letters.commitments import commitment_create
+        from records.publicity import Eligibility, RecordFacts, answer, load_rule_sets
+
+        qiye = User.objects.get(username="qiye")
+        subject = qiye.subject_bindings.get().subject
+        rule_sets = load_rule_sets()
+        for record in subject.records.order_by("decision_date"):
+            if answer(RecordFacts.of(record), rule_sets, today).eligibility == Eligibility.ELIGIBLE:
+                return commitment_create(record=record, actor=qiye)
+        return None
 
     def generate_rows(self, rng, today, n_records, n_subjects):
         people = max(n_subjects // 8, 4)

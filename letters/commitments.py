@@ -1,0 +1,321 @@
+"""The credit commitment (信用修复承诺书): opening it, signing it, and who sees
+which letters.
+
+Domain section 3: one commitment per penalty record. The applicant reads the
+draft PDF and signs it by an explicit act (typed name, ticked confirmation);
+the signature keeps the SHA-256 of the exact draft PDF the page showed, and
+the numbered signed letter repeats the draft's frozen facts with the
+signature block.
+"""
+
+import datetime as dt
+import unicodedata
+
+from django.contrib.contenttypes.models import ContentType
+from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
+from django.db import IntegrityError, transaction
+from django.db.models import Q, QuerySet
+from django.http import Http404
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from letters.kinds import addressee_facts, record_facts
+from letters.models import (
+    Commitment,
+    CommitmentStatus,
+    Letter,
+    LetterKind,
+    RenderStatus,
+)
+from letters.services import file_sha256, letter_issue
+from records.models import SubjectBinding
+from repair_flow.audit import audit_record
+from repair_flow.models import Role
+
+# Roles that see every letter and commitment (platform staff).
+ALL_LETTERS_ROLES = frozenset({Role.OFFICER, Role.SUPERVISOR, Role.ADMINISTRATOR})
+
+
+# Selectors
+
+
+def _bound_subjects(user):
+    return SubjectBinding.objects.filter(user=user).values("subject_id")
+
+
+def letters_for_user(user) -> QuerySet[Letter]:
+    """Applicants: letters addressed to them or about a subject they act for;
+    platform staff: all; department reviewers: their department's records'
+    letters; anyone else: none."""
+    letters = Letter.objects.select_related("record__department", "subject")
+    if not getattr(user, "is_authenticated", False) or not user.is_active:
+        return letters.none()
+    if user.role == Role.APPLICANT:
+        # A subquery, not a join through the bindings: no duplicate rows.
+        return letters.filter(Q(recipient=user) | Q(subject_id__in=_bound_subjects(user)))
+    if user.role in ALL_LETTERS_ROLES:
+        return letters
+    if user.role == Role.REVIEWER:
+        membership = getattr(user, "department_membership", None)
+        if membership is None:
+            return letters.none()
+        return letters.filter(record__department_id=membership.department_id)
+    return letters.none()
+
+
+def letter_get_for_user(*, user, pk: int) -> Letter:
+    try:
+        return letters_for_user(user).get(pk=pk)
+    except Letter.DoesNotExist:
+        raise Http404(_("没有这份文书，或您无权查看。")) from None
+
+
+def commitments_for_user(user) -> QuerySet[Commitment]:
+    commitments = Commitment.objects.select_related(
+        "record__department", "subject", "draft", "signed", "signed_by"
+    )
+    if not getattr(user, "is_authenticated", False) or not user.is_active:
+        return commitments.none()
+    if user.role == Role.APPLICANT:
+        return commitments.filter(subject_id__in=_bound_subjects(user))
+    if user.role in ALL_LETTERS_ROLES:
+        return commitments
+    if user.role == Role.REVIEWER:
+        membership = getattr(user, "department_membership", None)
+        if membership is None:
+            return commitments.none()
+        return commitments.filter(record__department_id=membership.department_id)
+    return commitments.none()
+
+
+def commitment_get_for_user(*, user, pk: int) -> Commitment:
+    try:
+        return commitments_for_user(user).get(pk=pk)
+    except Commitment.DoesNotExist:
+        raise Http404(_("没有这份承诺书，或您无权查看。")) from None
+
+
+def commitment_open_for_record(record) -> Commitment | None:
+    return (
+        Commitment.objects.select_related("draft", "signed")
+        .filter(record=record)
+        .exclude(status=CommitmentStatus.VOID)
+        .first()
+    )
+
+
+# Services
+
+
+def _case_of(commitment: Commitment):
+    if commitment.case_type_id is None or commitment.case_id is None:
+        return None
+    model = ContentType.objects.get_for_id(commitment.case_type_id).model_class()
+    return model._default_manager.filter(pk=commitment.case_id).first()
+
+
+def commitment_create(*, record, actor, case=None) -> Commitment:
+    """Open the commitment for a record: the draft letter the applicant reads.
+
+    Calling it again (or twice at once) returns the open commitment: the
+    database allows one per record, and the loser's draft is rolled back with
+    its savepoint.
+    """
+    existing = commitment_open_for_record(record)
+    if existing is not None:
+        return existing
+    subject = record.subject
+    try:
+        with transaction.atomic():
+            draft = letter_issue(
+                kind=LetterKind.COMMITMENT,
+                draft=True,
+                facts={"addressee": addressee_facts(subject), "record": record_facts(record)},
+                actor=actor,
+                case=case,
+                record=record,
+                subject=subject,
+                # The issuer stays the platform (LetterSetting): the commitment
+                # is addressed to it and numbered by it; the subject is the
+                # addressee block and the signer.
+            )
+            link = {}
+            if case is not None:
+                link = {"case_type": ContentType.objects.get_for_model(case), "case_id": case.pk}
+            commitment = Commitment.objects.create(
+                record=record, subject=subject, draft=draft, **link
+            )
+            audit_record(
+                actor=actor,
+                action="commitment.create",
+                object_type="letters.Commitment",
+                object_id=commitment.pk,
+                summary={"record": record.decision_number, "draft": draft.pk},
+            )
+    except IntegrityError:
+        existing = commitment_open_for_record(record)
+        if existing is None:
+            raise
+        return existing
+    return commitment
+
+
+def normalise_name(name: str) -> str:
+    """Compare names as people type them: full-width forms folded (NFKC) and
+    every space dropped, so "张 伟" and "张伟　" are "张伟"."""
+    return "".join(unicodedata.normalize("NFKC", name or "").split())
+
+
+def expected_signer(subject) -> str:
+    """Who signs: the legal representative of an enterprise, the person
+    themself for a natural person."""
+    return subject.name if subject.is_person else subject.legal_representative
+
+
+def commitment_sign(
+    *,
+    commitment: Commitment,
+    user,
+    signer_name: str,
+    confirmed: bool,
+    draft_sha256: str,
+    ip: str | None,
+    user_agent: str,
+    at: dt.datetime | None = None,
+) -> Commitment:
+    """Sign the commitment: the explicit act of the bound applicant.
+
+    Raises ValidationError with one message per problem (keys signer_name,
+    confirmed, draft_sha256 and __all__); nothing is saved then. The draft ->
+    signed UPDATE is conditional, so of two signings at once one wins and the
+    other is told the commitment is already signed.
+    """
+    at = at or timezone.now()
+    signer_name = " ".join((signer_name or "").split())
+    draft_sha256 = (draft_sha256 or "").strip().lower()
+    with transaction.atomic():
+        commitment = Commitment.objects.select_related("subject", "record", "draft").get(
+            pk=commitment.pk
+        )
+        if commitment.status != CommitmentStatus.DRAFT:
+            raise ValidationError(
+                {
+                    NON_FIELD_ERRORS: ValidationError(
+                        _("这份承诺书已经签署，不能再次签署。")
+                        if commitment.status == CommitmentStatus.SIGNED
+                        else _("这份承诺书已作废，不能签署。"),
+                        code="already_signed",
+                    )
+                }
+            )
+        subject = commitment.subject
+        draft = commitment.draft
+        errors: dict[str, list[ValidationError]] = {}
+
+        def refuse(field: str, message: str, code: str) -> None:
+            errors.setdefault(field, []).append(ValidationError(message, code=code))
+
+        if not SubjectBinding.objects.filter(user=user, subject=subject).exists():
+            refuse(
+                NON_FIELD_ERRORS,
+                _("您的账号没有绑定该信用主体，不能代其签署承诺书。"),
+                "not_bound",
+            )
+        expected = expected_signer(subject)
+        if not signer_name:
+            refuse("signer_name", _("请填写签署人姓名。"), "required")
+        elif not expected:
+            refuse(
+                "signer_name",
+                _("该企业未登记法定代表人，无法核对签署人，请联系信用平台更正主体信息。"),
+                "no_legal_representative",
+            )
+        elif normalise_name(signer_name) != normalise_name(expected):
+            refuse(
+                "signer_name",
+                _("签署人姓名应与该主体的自然人姓名完全一致。")
+                if subject.is_person
+                else _("签署人姓名应与该企业登记的法定代表人姓名完全一致。"),
+                "name_mismatch",
+            )
+        if not confirmed:
+            refuse("confirmed", _("请阅读承诺书并勾选确认后再签署。"), "not_confirmed")
+        if draft.status != RenderStatus.RENDERED:
+            refuse(
+                NON_FIELD_ERRORS,
+                _("承诺书正在生成，请稍后刷新页面，阅读后再签署。"),
+                "draft_not_rendered",
+            )
+        elif not draft_sha256:
+            refuse("draft_sha256", _("缺少所签承诺书的校验值，请刷新页面后重新签署。"), "required")
+        elif draft_sha256 != draft.sha256:
+            refuse(
+                "draft_sha256",
+                _("您签署的不是当前版本的承诺书，请刷新页面，重新阅读后再签署。"),
+                "stale_draft",
+            )
+        else:
+            try:
+                stored = file_sha256(draft)
+            except OSError:
+                stored = ""
+            if stored != draft.sha256:
+                # The bytes on disk are not the ones the page showed: sign nothing.
+                refuse(
+                    NON_FIELD_ERRORS,
+                    _("承诺书文件校验未通过，暂不能签署，请联系信用平台。"),
+                    "draft_damaged",
+                )
+        if errors:
+            raise ValidationError(errors)
+
+        claimed = Commitment.objects.filter(pk=commitment.pk, status=CommitmentStatus.DRAFT).update(
+            status=CommitmentStatus.SIGNED,
+            signer_name=signer_name,
+            signed_by=user,
+            signed_at=at,
+            signed_ip=ip or None,
+            signed_user_agent=(user_agent or "")[:400],
+            signed_sha256=draft.sha256,
+        )
+        if not claimed:
+            raise ValidationError(
+                {
+                    NON_FIELD_ERRORS: ValidationError(
+                        _("这份承诺书已经签署，不能再次签署。"), code="already_signed"
+                    )
+                }
+            )
+        facts = {key: value for key, value in draft.facts.items() if key != "remedies"}
+        facts["signature"] = {
+            "name": signer_name,
+            "signed_at": at.isoformat(),
+            "draft_sha256": draft.sha256,
+        }
+        signed = letter_issue(
+            kind=LetterKind.COMMITMENT,
+            facts=facts,
+            actor=user,
+            case=_case_of(commitment),
+            record=commitment.record,
+            subject=subject,
+            recipient=user,
+            at=at,
+            issuer=draft.issuer,
+        )
+        Commitment.objects.filter(pk=commitment.pk).update(signed=signed)
+        audit_record(
+            actor=user,
+            action="commitment.sign",
+            object_type="letters.Commitment",
+            object_id=commitment.pk,
+            summary={
+                "record": commitment.record.decision_number,
+                "signed_letter": signed.number,
+                "draft_sha256": draft.sha256,
+                "ip": ip or "",
+            },
+        )
+    return Commitment.objects.select_related("draft", "signed", "subject", "record").get(
+        pk=commitment.pk
+    )

@@ -1,0 +1,468 @@
+"""The outbox: every message is a row written with the event that causes it,
+sent after commit through Django's email API (django-anymail in production),
+retried with backoff, never sent twice.
+
+- Written in the caller's transaction (`message_for_letter`, `message_queue`,
+  `messages_queue_many`): the event and its message commit or roll back
+  together; the idempotency key makes a second write of the same message
+  fail instead of repeating it.
+- Sent after commit (`message_send`), which first claims the row with a
+  conditional UPDATE (queued -> sending): two senders never both send it.
+  Rows written in bulk (the SLA sweep's) get no task of their own: the
+  letters sweep sends every due row within a minute.
+- A failure returns the row to queued with the next attempt backed off
+  (1, 2, 4 ... minutes, at most an hour), and after MAX_ATTEMPTS marks it
+  failed; an error that retrying cannot cure (the ESP refused the address)
+  marks it failed at once. When the result is unknown (the ESP did not answer
+  a request it may have acted on, or a row is found still "sending" after
+  SEND_LEASE because its worker died mid-call) the ESP may have accepted it:
+  it is marked failed for an officer to check, never sent again by itself.
+  The officer's `message_resend` writes a new row for it.
+- A message with a letter waits until the letter is rendered, and carries
+  the PDF.
+- Delivery status comes back from the ESP's tracking webhook (anymail's
+  `tracking` signal -> `message_track`).
+"""
+
+import datetime as dt
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import NamedTuple
+
+from anymail.exceptions import AnymailInvalidAddress, AnymailRecipientsRefused
+from django.conf import settings
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.mail import EmailMessage
+from django.db import IntegrityError, transaction
+from django.db.models import Exists, F, OuterRef, Q
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _
+
+from letters.models import (
+    Channel,
+    DeliveryEvent,
+    Letter,
+    MessageStatus,
+    OutboundMessage,
+    RenderStatus,
+)
+from repair_flow.audit import audit_record
+from repair_flow.models import Role
+from repair_flow.roles import has_role
+
+log = logging.getLogger(__name__)
+
+MAX_ATTEMPTS = 8
+BACKOFF_SECONDS = 60
+BACKOFF_MAX_SECONDS = 3600
+SEND_LEASE = dt.timedelta(minutes=10)
+# Waiting for a letter's PDF is not an attempt.
+WAIT_FOR_LETTER = dt.timedelta(minutes=1)
+MESSAGE_LANGUAGE = "zh-hans"
+RESEND_ROLES = (Role.OFFICER, Role.SUPERVISOR, Role.ADMINISTRATOR)
+RESEND_MARK = ":resend:"
+
+
+def _result_unknown() -> str:
+    with translation.override(MESSAGE_LANGUAGE):
+        return _("发送中断，结果未知：服务商可能已收到，为免重复不再自动重发，请核实后人工处理。")
+
+
+def _dispatch(message_id: int) -> None:
+    from letters.tasks import send_message
+
+    send_message.delay(message_id)
+
+
+def _send_after_commit(message_id: int) -> None:
+    # robust: the event is committed by now; a broker that is down must not
+    # turn it into an error for the caller. The sweep sends the row anyway.
+    transaction.on_commit(lambda: _dispatch(message_id), robust=True)
+
+
+def message_queue(
+    *,
+    key: str,
+    to: str,
+    subject: str,
+    body: str,
+    user=None,
+    letter: Letter | None = None,
+    channel: str = Channel.EMAIL,
+) -> OutboundMessage:
+    """Write one message in the caller's transaction; it is sent after commit.
+
+    Raises IntegrityError if a message with this key exists (the caller's
+    event is then being repeated, and its transaction should fail).
+    """
+    message = OutboundMessage.objects.create(
+        channel=channel,
+        idempotency_key=key,
+        user=user,
+        to=to,
+        subject=subject[:200],
+        body=body,
+        letter=letter,
+        next_attempt_at=timezone.now(),
+    )
+    # A letter's message waits for its PDF: messages_release_for_letter sends
+    # it once the letter is rendered (a resend of one already rendered goes now).
+    if letter is None or letter.status == RenderStatus.RENDERED:
+        _send_after_commit(message.pk)
+    return message
+
+
+class NewMessage(NamedTuple):
+    """One message to write in bulk (`messages_queue_many`)."""
+
+    key: str
+    to: str
+    subject: str
+    body: str
+    user_id: int | None
+    at: dt.datetime
+
+
+def messages_queue_many(*, messages: Sequence[NewMessage]) -> int:
+    """Write messages in the caller's transaction, in one INSERT per 500, for
+    the letters sweep to send (within a minute). No task per message: the
+    writer (the SLA sweep) stays as fast as it was.
+
+    A key that exists already is skipped, never written twice (the writer's
+    own claims make that case not arise). Every column is given a value, so
+    SQLite's INSERT OR IGNORE can only skip a duplicate key, never hide a
+    missing value.
+    """
+    if not messages:
+        return 0
+    OutboundMessage.objects.bulk_create(
+        [
+            OutboundMessage(
+                channel=Channel.EMAIL,
+                idempotency_key=m.key,
+                user_id=m.user_id,
+                to=m.to,
+                subject=m.subject[:200],
+                body=m.body,
+                status=MessageStatus.QUEUED,
+                attempts=0,
+                next_attempt_at=m.at,
+                created_at=m.at,
+            )
+            for m in messages
+        ],
+        batch_size=500,
+        ignore_conflicts=True,
+    )
+    return len(messages)
+
+
+def message_for_letter(*, letter: Letter) -> OutboundMessage | None:
+    """The email telling the recipient their letter is issued, PDF attached.
+    None when the recipient has no email address (the portal still shows it)."""
+    user = letter.recipient
+    if user is None or not user.email:
+        return None
+    with translation.override(MESSAGE_LANGUAGE):
+        kind = letter.get_kind_display()
+        subject = _("【%(issuer)s】%(kind)s %(number)s") % {
+            "issuer": letter.issuer,
+            "kind": kind,
+            "number": letter.number,
+        }
+        body = _(
+            "您好：\n\n%(case)s的《%(kind)s》（文号 %(number)s）已出具，PDF 文件见附件，"
+            "也可以登录平台在“我的文书”中查看和下载。\n\n"
+            "文书真伪可在 %(verify)s 核验（核验码 %(code)s）。\n\n"
+            "本邮件由系统自动发送，请勿直接回复。\n%(issuer)s"
+        ) % {
+            "case": letter.case_label or (letter.subject.name if letter.subject else ""),
+            "kind": kind,
+            "number": letter.number,
+            "verify": f"{settings.SITE_URL.rstrip('/')}/verify/{letter.verification_code}",
+            "code": letter.verification_code,
+            "issuer": letter.issuer,
+        }
+    return message_queue(
+        key=f"letter:{letter.pk}:email",
+        to=user.email,
+        subject=subject,
+        body=body,
+        user=user,
+        letter=letter,
+    )
+
+
+def messages_release_for_letter(*, letter_id: int) -> int:
+    """After a letter's PDF is stored: send its waiting messages now."""
+    ids = list(
+        OutboundMessage.objects.filter(
+            letter_id=letter_id, status=MessageStatus.QUEUED
+        ).values_list("pk", flat=True)
+    )
+    if ids:
+        OutboundMessage.objects.filter(pk__in=ids, status=MessageStatus.QUEUED).update(
+            next_attempt_at=timezone.now()
+        )
+    for pk in ids:
+        _send_after_commit(pk)
+    return len(ids)
+
+
+def message_resend(*, message: OutboundMessage, actor) -> OutboundMessage:
+    """An officer's "send again" for a failed message, after checking it.
+
+    A new row (key: the first row's key + ":resend:N"), so the failed row
+    keeps its history and the idempotency keys still name one send each. It
+    goes to the user's current address (the officer may have corrected it).
+    Only the latest row of a message can be resent, once: a second click
+    is refused, not sent twice.
+    """
+    if not has_role(actor, *RESEND_ROLES):
+        raise PermissionDenied(_("只有平台工作人员可以重发消息。"))
+    base = message.idempotency_key.split(RESEND_MARK)[0]
+    with transaction.atomic():
+        # Two officers resending at once queue here; the second sees the first's row.
+        old = (
+            OutboundMessage.objects.select_for_update(of=("self",))
+            .select_related("user", "letter")
+            .get(pk=message.pk)
+        )
+        if old.status != MessageStatus.FAILED:
+            raise ValidationError(_("只有发送失败的消息可以重发。"))
+        resends = OutboundMessage.objects.filter(idempotency_key__startswith=base + RESEND_MARK)
+        if resends.filter(pk__gt=old.pk).exists():
+            raise ValidationError(_("这条消息已经重发过，请查看最新的一条。"))
+        key = f"{base}{RESEND_MARK}{resends.count() + 1}"
+        to = old.user.email if old.user is not None and old.user.email else old.to
+        try:
+            with transaction.atomic():
+                new = message_queue(
+                    key=key,
+                    to=to,
+                    subject=old.subject,
+                    body=old.body,
+                    user=old.user,
+                    letter=old.letter,
+                    channel=old.channel,
+                )
+        except IntegrityError:
+            raise ValidationError(_("这条消息已经重发过，请查看最新的一条。")) from None
+        audit_record(
+            actor=actor,
+            action="message.resend",
+            object_type="letters.OutboundMessage",
+            object_id=new.pk,
+            summary={"resend_of": old.pk, "key": key},
+        )
+    return new
+
+
+def _backoff(attempts: int) -> dt.timedelta:
+    return dt.timedelta(
+        seconds=min(BACKOFF_SECONDS * 2 ** max(attempts - 1, 0), BACKOFF_MAX_SECONDS)
+    )
+
+
+def _email(message: OutboundMessage) -> EmailMessage:
+    email = EmailMessage(
+        subject=message.subject,
+        body=message.body,
+        from_email=settings.DEFAULT_FROM_EMAIL,
+        to=[message.to],
+    )
+    # anymail passes metadata to the ESP and returns it in tracking events;
+    # plain Django backends ignore the attribute.
+    email.metadata = {"outbox_id": str(message.pk), "idempotency_key": message.idempotency_key}
+    if message.letter_id:
+        letter = message.letter
+        with letter.file.open("rb") as f:
+            email.attach(f"{letter.number}.pdf", f.read(), "application/pdf")
+    return email
+
+
+def _esp_message_id(email: EmailMessage) -> str:
+    status = getattr(email, "anymail_status", None)
+    esp_id = getattr(status, "message_id", None)
+    if esp_id is None:  # not `or ""`: an ESP id may be falsy (anymail's test backend counts from 0)
+        return ""
+    if isinstance(esp_id, set):  # one id per recipient; a message here has one recipient
+        esp_id = ",".join(sorted(str(i) for i in esp_id))
+    return str(esp_id)[:200]
+
+
+def _outcome_unknown(exc: Exception) -> bool:
+    """The request reached the ESP and no answer came: it may have sent it."""
+    import requests
+
+    return isinstance(exc, requests.exceptions.ReadTimeout)
+
+
+@dataclass(frozen=True)
+class SendResult:
+    message_id: int
+    status: str
+    error: str = ""
+    sent: bool = False  # this call sent it (not another sender, not earlier)
+
+
+def message_send(*, message_id: int, now: dt.datetime | None = None) -> SendResult:
+    """Send one message if it is due and nobody else is sending it."""
+    now = now or timezone.now()
+    queued = OutboundMessage.objects.filter(pk=message_id, status=MessageStatus.QUEUED)
+    # EXISTS, not a join: an UPDATE through a join becomes "WHERE id IN
+    # (SELECT ...)", and PostgreSQL would not re-check the status of a row
+    # another sender changed meanwhile; the claim must stay one plain UPDATE.
+    rendered = Exists(Letter.objects.filter(pk=OuterRef("letter_id"), status=RenderStatus.RENDERED))
+    waiting = queued.filter(letter__isnull=False).exclude(rendered)
+    if waiting.update(next_attempt_at=now + WAIT_FOR_LETTER):
+        return SendResult(message_id, MessageStatus.QUEUED, "waiting for the letter's PDF")
+    # The wall clock, not `now`: a sweep's `now` is when it started, and a
+    # claim must not look older than it is to the next sweep's lease check.
+    claimed_at = max(now, timezone.now())
+    claimed = queued.filter(Q(letter__isnull=True) | rendered, next_attempt_at__lte=now).update(
+        status=MessageStatus.SENDING, claimed_at=claimed_at, attempts=F("attempts") + 1
+    )
+    if not claimed:
+        status = (
+            OutboundMessage.objects.filter(pk=message_id).values_list("status", flat=True).first()
+        )
+        return SendResult(message_id, status or "missing")
+    message = OutboundMessage.objects.select_related("letter").get(pk=message_id)
+    mine = OutboundMessage.objects.filter(pk=message_id, attempts=message.attempts)
+    try:
+        email = _email(message)
+        email.send(fail_silently=False)
+    except Exception as exc:
+        error = f"{type(exc).__name__}: {exc}"[:2000]
+        log.warning("outbox %s: send failed (attempt %s): %s", message_id, message.attempts, error)
+        if _outcome_unknown(exc):
+            status, error = MessageStatus.FAILED, f"{_result_unknown()}\n{error}"
+        elif isinstance(exc, AnymailRecipientsRefused | AnymailInvalidAddress):
+            status = MessageStatus.FAILED  # the same address would be refused again
+        elif message.attempts >= MAX_ATTEMPTS:
+            status = MessageStatus.FAILED
+        else:
+            status = MessageStatus.QUEUED
+        # Only from "sending": if the lease ran out meanwhile the row is failed
+        # and may have been resent; queueing it again could send it twice.
+        mine.filter(status=MessageStatus.SENDING).update(
+            status=status,
+            next_attempt_at=max(now, timezone.now()) + _backoff(message.attempts),
+            last_error=error,
+            claimed_at=None,
+        )
+        return SendResult(message_id, status, error)
+    # From "failed" too: a slow send whose lease ran out was marked "result
+    # unknown"; now the result is known, and the ESP id links its webhooks.
+    mine.filter(status__in=[MessageStatus.SENDING, MessageStatus.FAILED]).update(
+        status=MessageStatus.SENT,
+        sent_at=timezone.now(),
+        esp_message_id=_esp_message_id(email),
+        last_error="",
+        claimed_at=None,
+    )
+    return SendResult(message_id, MessageStatus.SENT, sent=True)
+
+
+@dataclass
+class OutboxSweep:
+    rendered: int = 0
+    sent: int = 0
+    retried: int = 0
+    abandoned: int = 0
+
+    def __str__(self) -> str:
+        return (
+            f"letters rendered {self.rendered}, messages sent {self.sent}, "
+            f"still queued {self.retried}, marked unknown {self.abandoned}"
+        )
+
+
+def letters_sweep(*, actor="scheduler", now: dt.datetime | None = None, limit: int = 200):
+    """Periodic: render due letters, give up on lost sends, send due messages."""
+    from letters.services import letters_render_due
+
+    now = now or timezone.now()
+    result = OutboxSweep()
+    result.rendered = letters_render_due(now=now, limit=limit)
+    result.abandoned = OutboundMessage.objects.filter(
+        status=MessageStatus.SENDING, claimed_at__lt=now - SEND_LEASE
+    ).update(status=MessageStatus.FAILED, last_error=_result_unknown())
+    due = list(
+        OutboundMessage.objects.filter(status=MessageStatus.QUEUED, next_attempt_at__lte=now)
+        .order_by("next_attempt_at")
+        .values_list("pk", flat=True)[:limit]
+    )
+    for pk in due:
+        outcome = message_send(message_id=pk, now=now)
+        if outcome.sent:
+            result.sent += 1
+        elif outcome.status == MessageStatus.QUEUED:
+            result.retried += 1
+    return result
+
+
+# Delivery tracking (anymail's normalised events)
+
+_STATUS_FOR_EVENT = {
+    "delivered": MessageStatus.DELIVERED,
+    "bounced": MessageStatus.BOUNCED,
+    "rejected": MessageStatus.BOUNCED,
+    "failed": MessageStatus.FAILED,
+}
+# A later event never takes a message back to an earlier state.
+_RANK = {
+    MessageStatus.QUEUED: 0,
+    MessageStatus.SENDING: 1,
+    MessageStatus.SENT: 2,
+    MessageStatus.DELIVERED: 3,
+    MessageStatus.BOUNCED: 4,
+    MessageStatus.FAILED: 4,
+}
+
+
+def message_track(*, esp_message_id: str, event_type: str, event_id: str = "", at=None,
+                  description: str = "") -> OutboundMessage | None:  # fmt: skip
+    """Record one tracking event; move the message's status forward.
+
+    ESPs deliver webhooks at least once. A repeated event is recorded once:
+    by its ESP event id where it has one (the unique constraint), else by its
+    type and time (Postmark's Delivery events carry no id), checked while the
+    message row is locked, so two deliveries of one event cannot both pass.
+    """
+    if not esp_message_id:
+        return None
+    event_type = event_type[:30]
+    event_id = (event_id or "")[:200]
+    with transaction.atomic():
+        message = (
+            OutboundMessage.objects.select_for_update()
+            .filter(esp_message_id=esp_message_id)
+            .first()
+        )
+        if message is None:
+            log.info("outbox: tracking event %s for unknown message %s", event_type, esp_message_id)
+            return None
+        if (
+            not event_id
+            and message.events.filter(event_id="", event_type=event_type, occurred_at=at).exists()
+        ):
+            return message
+        try:
+            with transaction.atomic():
+                DeliveryEvent.objects.create(
+                    message=message,
+                    event_type=event_type,
+                    event_id=event_id,
+                    occurred_at=at,
+                    description=(description or "")[:2000],
+                )
+        except IntegrityError:
+            return message  # the ESP repeated an event we have
+        new = _STATUS_FOR_EVENT.get(event_type)
+        if new and _RANK[new] > _RANK[MessageStatus(message.status)]:
+            message.status = new
+            message.save(update_fields=["status", "updated_at"])
+    return message

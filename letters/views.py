@@ -1,0 +1,343 @@
+"""Letter pages: 我的文书, the PDF, the commitment to read and sign, the staff
+view of a letter's rendering and messages, and public verification.
+
+Views read through the selectors in letters.commitments and write through
+the services; the rules live there.
+"""
+
+from urllib.parse import quote
+
+from django import forms
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
+from django.db.models import Q
+from django.http import FileResponse, Http404
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.http import urlencode
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from django.views.decorators.clickjacking import xframe_options_sameorigin
+from django.views.decorators.http import require_POST
+
+from letters.commitments import (
+    commitment_create,
+    commitment_get_for_user,
+    commitment_open_for_record,
+    commitment_sign,
+    expected_signer,
+    letter_get_for_user,
+    letters_for_user,
+)
+from letters.models import CommitmentStatus, Letter, LetterKind, RenderStatus
+from letters.services import letter_retry_render, letter_verify, verify_url
+from records.selectors import record_get_for_user
+from repair_flow.access import access_register, needs_registration, session_purpose
+from repair_flow.models import Role
+from repair_flow.roles import role_required
+
+STAFF = (Role.OFFICER, Role.REVIEWER, Role.SUPERVISOR, Role.ADMINISTRATOR)
+# Who may ask for a failed render to run again now.
+RETRY_ROLES = (Role.OFFICER, Role.SUPERVISOR, Role.ADMINISTRATOR)
+# A letter is a few hundred KB; anything this large is not one of ours.
+MAX_UPLOAD_BYTES = 10 * 1024 * 1024
+
+
+def _purpose_or_redirect(request, subject, what: str):
+    """Staff viewing a natural person's letter state a purpose first (domain
+    section 8); the view is then registered."""
+    if subject is None or not needs_registration(request.user, subject):
+        return None
+    purpose = session_purpose(request, subject)
+    if purpose is None:
+        url = reverse("access_purpose", args=[subject.pk])
+        return redirect(f"{url}?{urlencode({'next': request.get_full_path()})}")
+    access_register(user=request.user, subject=subject, what=what, purpose=purpose, channel="page")
+    return None
+
+
+def client_ip(request) -> str | None:
+    # The proxy in front (see deploy notes) sets REMOTE_ADDR via its own
+    # header handling; never trust a client-supplied X-Forwarded-For here.
+    return request.META.get("REMOTE_ADDR") or None
+
+
+def pdf_response(letter: Letter) -> FileResponse:
+    """The stored PDF, streamed, shown in the browser under its number."""
+    if letter.status != RenderStatus.RENDERED or not letter.file:
+        raise Http404(_("文书正在生成，请稍后再试。"))
+    try:
+        handle = letter.file.open("rb")
+    except OSError:
+        raise Http404(_("文书文件暂时无法读取，请联系信用平台。")) from None
+    name = letter.number or f"{letter.get_kind_display()}-{_('待签署')}-{letter.pk}"
+    response = FileResponse(handle, content_type="application/pdf")
+    response["Content-Disposition"] = f"inline; filename*=UTF-8''{quote(name + '.pdf')}"
+    return response
+
+
+# 我的文书 and the staff list
+
+
+@login_required
+def letter_list(request):
+    letters = letters_for_user(request.user).select_related("commitment_draft")
+    # A draft whose commitment is signed (or void) is superseded by the
+    # signed letter; the list shows only what the applicant still needs.
+    letters = letters.exclude(
+        Q(number__isnull=True)
+        & Q(commitment_draft__status__in=[CommitmentStatus.SIGNED, CommitmentStatus.VOID])
+    )
+    kind = request.GET.get("kind", "")
+    if kind in LetterKind.values:
+        letters = letters.filter(kind=kind)
+    q = request.GET.get("q", "").strip()
+    if q:
+        letters = letters.filter(Q(number__icontains=q) | Q(case_label__icontains=q))
+    page = Paginator(letters.order_by("-issued_at", "-id"), 25).get_page(request.GET.get("page"))
+    return render(
+        request,
+        "letters/pages/letter_list.html",
+        {
+            "page": page,
+            "kinds": LetterKind.choices,
+            "kind": kind,
+            "q": q,
+            "query": urlencode({"q": q, "kind": kind}),
+            "is_applicant": request.user.role == Role.APPLICANT,
+        },
+    )
+
+
+@login_required
+@xframe_options_sameorigin  # the commitment page shows it in a frame
+def letter_pdf(request, pk: int):
+    letter = letter_get_for_user(user=request.user, pk=pk)
+    response = _purpose_or_redirect(request, letter.subject, f"letter:{letter.pk}:pdf")
+    if response is not None:
+        return response
+    return pdf_response(letter)
+
+
+@role_required(*STAFF)
+def letter_detail(request, pk: int):
+    letter = letter_get_for_user(user=request.user, pk=pk)
+    response = _purpose_or_redirect(request, letter.subject, f"letter:{letter.pk}")
+    if response is not None:
+        return response
+    commitment = (
+        getattr(letter, "commitment_draft", None) or getattr(letter, "commitment_signed", None)
+        if letter.kind == LetterKind.COMMITMENT
+        else None
+    )
+    outbound = letter.messages.prefetch_related("events").order_by("created_at", "id")
+    return render(
+        request,
+        "letters/pages/letter_detail.html",
+        {
+            "letter": letter,
+            "commitment": commitment,
+            "outbound": outbound,
+            "verify_link": verify_url(letter) if letter.verification_code else "",
+            "can_retry": request.user.role in RETRY_ROLES
+            and letter.status != RenderStatus.RENDERED,
+        },
+    )
+
+
+@require_POST
+@role_required(*RETRY_ROLES)
+def letter_retry(request, pk: int):
+    letter = letter_get_for_user(user=request.user, pk=pk)
+    try:
+        result = letter_retry_render(letter=letter, actor=request.user)
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+    else:
+        if result.rendered:
+            messages.success(request, _("文书已重新生成。"))
+        elif result.error:
+            messages.error(request, _("重新生成仍未成功：%(error)s") % {"error": result.error})
+        else:
+            messages.info(request, _("文书正在由其他任务生成，请稍后刷新。"))
+    return redirect("letters:detail", pk=letter.pk)
+
+
+# The commitment
+
+
+class CommitmentSignForm(forms.Form):
+    """Carries what was typed; the rules (and their messages) are the service's."""
+
+    signer_name = forms.CharField(
+        label=gettext_lazy("签署人姓名"),
+        max_length=100,
+        required=False,
+        help_text=gettext_lazy("企业请填写法定代表人姓名，自然人请填写本人姓名。"),
+    )
+    confirmed = forms.BooleanField(
+        label=gettext_lazy(
+            "本人已阅读并承诺以上内容真实、准确、完整，如违反承诺，"
+            "自愿接受撤销信用修复决定及相应惩戒。"
+        ),
+        required=False,
+    )
+    draft_sha256 = forms.CharField(widget=forms.HiddenInput, required=False, max_length=64)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["signer_name"].error_messages["max_length"] = _(
+            "签署人姓名最多 %(limit_value)d 个字。"
+        )
+
+
+def _sign_context(request, commitment, form):
+    user = request.user
+    can_sign = (
+        user.role == Role.APPLICANT
+        and commitment.status == CommitmentStatus.DRAFT
+        and commitment.subject.bindings.filter(user=user).exists()
+    )
+    signed = commitment.signed
+    return {
+        "commitment": commitment,
+        "draft": commitment.draft,
+        "signed": signed,
+        "facts": commitment.draft.facts,
+        "subject": commitment.subject,
+        "record": commitment.record,
+        "form": form,
+        "can_sign": can_sign,
+        "signer_role": _("法定代表人") if not commitment.subject.is_person else _("本人"),
+        "has_signer": bool(expected_signer(commitment.subject)),
+        "verify_link": verify_url(signed) if signed and signed.verification_code else "",
+    }
+
+
+@login_required
+def commitment_detail(request, pk: int):
+    commitment = commitment_get_for_user(user=request.user, pk=pk)
+    response = _purpose_or_redirect(request, commitment.subject, f"commitment:{commitment.pk}")
+    if response is not None:
+        return response
+    status = 200
+    if request.method == "POST":
+        form = CommitmentSignForm(request.POST)
+        if form.is_valid():
+            try:
+                commitment_sign(
+                    commitment=commitment,
+                    user=request.user,
+                    signer_name=form.cleaned_data["signer_name"],
+                    confirmed=form.cleaned_data["confirmed"],
+                    draft_sha256=form.cleaned_data["draft_sha256"],
+                    ip=client_ip(request),
+                    user_agent=request.headers.get("User-Agent", ""),
+                )
+            except ValidationError as error:
+                form.add_error(None, error)
+            else:
+                messages.success(request, _("承诺书已签署。"))
+                return redirect("letters:commitment", pk=commitment.pk)
+        status = 400
+        commitment.refresh_from_db()
+    else:
+        form = CommitmentSignForm(initial={"draft_sha256": commitment.draft.sha256})
+    return render(
+        request,
+        "letters/pages/commitment.html",
+        _sign_context(request, commitment, form),
+        status=status,
+    )
+
+
+@role_required(Role.APPLICANT)
+def commitment_open(request, record_pk: int):
+    """An applicant opens the commitment for one of their records (the repair
+    case opens it itself; this is the standalone way in)."""
+    record = record_get_for_user(user=request.user, pk=record_pk)
+    existing = commitment_open_for_record(record)
+    if request.method == "POST":
+        commitment = existing or commitment_create(record=record, actor=request.user)
+        return redirect("letters:commitment", pk=commitment.pk)
+    return render(
+        request,
+        "letters/pages/commitment_open.html",
+        {"record": record, "existing": existing},
+    )
+
+
+# Public verification (no login, no personal data)
+
+
+class VerifyUploadForm(forms.Form):
+    file = forms.FileField(
+        label=gettext_lazy("上传 PDF 文件核对"),
+        error_messages={
+            "required": gettext_lazy("请选择要核对的 PDF 文件。"),
+            "empty": gettext_lazy("上传的文件是空的。"),
+        },
+    )
+
+    def clean_file(self):
+        upload = self.cleaned_data["file"]
+        if upload.size > MAX_UPLOAD_BYTES:
+            raise ValidationError(
+                _("文件超过 %(mb)d MB，不可能是本平台出具的文书。")
+                % {"mb": MAX_UPLOAD_BYTES // (1024 * 1024)}
+            )
+        head = upload.read(5)
+        upload.seek(0)
+        if head != b"%PDF-":
+            raise ValidationError(_("上传的文件不是 PDF 文件。"))
+        return upload
+
+
+def normalise_code(code: str) -> str:
+    return (code or "").strip().upper().replace("-", "").replace(" ", "")
+
+
+def verify_form(request):
+    code = normalise_code(request.GET.get("code", ""))
+    if code:
+        return redirect("verify:letter", code=code)
+    return render(request, "letters/pages/verify_form.html", {"asked": "code" in request.GET})
+
+
+def verify_letter(request, code: str):
+    upload = None
+    form = VerifyUploadForm()
+    status = 200
+    if request.method == "POST":
+        form = VerifyUploadForm(request.POST, request.FILES)
+        if form.is_valid():
+            upload = form.cleaned_data["file"].read()
+        else:
+            status = 400
+    result = letter_verify(code=code, upload=upload)
+    if not result.found:
+        status = 404
+    return render(
+        request,
+        "letters/pages/verify.html",
+        {"code": normalise_code(code), "result": result, "form": form, **public_facts(result)},
+        status=status,
+    )
+
+
+def public_facts(result) -> dict:
+    """What a stranger may learn about a letter: never who it concerns."""
+    letter = result.letter
+    if letter is None:
+        return {}
+    return {
+        "number": letter.number,
+        "kind_label": letter.get_kind_display(),
+        "issued_at": letter.issued_at,
+        # Never the subject's own name (a natural person's, perhaps), whoever
+        # is recorded as the issuer.
+        "issuer": "" if letter.subject and letter.issuer == letter.subject.name else letter.issuer,
+        "sha256": letter.sha256,
+    }

@@ -1,0 +1,85 @@
+"""An applicant reads and signs the credit commitment on a phone, then finds
+the signed letter in 我的文书; anyone verifies it by its code."""
+
+import hashlib
+
+import pytest
+
+from letters.models import Commitment, CommitmentStatus
+from tests.conftest import PASSWORD
+from tests.e2e.conftest import login
+
+pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
+
+
+@pytest.fixture(autouse=True)
+def media(settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path / "media"
+
+
+def test_an_applicant_signs_the_commitment_and_finds_the_signed_letter(
+    phone_page, applicant, record
+):
+    page = phone_page
+    login(page, "applicant", PASSWORD)
+    page.wait_for_url("**/records/")
+
+    # Open the commitment for their record.
+    page.goto(f"{page.base}/letters/commitments/new/{record.pk}/")
+    assert record.decision_number in page.locator("main").inner_text()
+    page.get_by_role("button", name="生成承诺书").click()
+    page.wait_for_url("**/letters/commitments/*/")
+    commitment = Commitment.objects.get(record=record)
+    assert page.url.endswith(f"/letters/commitments/{commitment.pk}/")
+
+    # The draft PDF in a frame, and its content as text for the small screen.
+    frame = page.locator("iframe.commitment-pdf")
+    assert frame.is_visible()
+    assert frame.get_attribute("src") == f"/letters/{commitment.draft_id}/pdf"
+    facts = page.locator("dl.commitment-facts").inner_text()
+    assert record.decision_number in facts and "张伟" in facts
+
+    # A wrong name is refused next to the field.
+    page.get_by_label("签署人姓名").fill("李娜")
+    page.get_by_label("本人已阅读并承诺以上内容真实").check()
+    page.get_by_role("button", name="确认签署").click()
+    error = page.locator("#signer_name-error")
+    error.wait_for()
+    assert "签署人姓名应与该企业登记的法定代表人姓名完全一致" in error.inner_text()
+    commitment.refresh_from_db()
+    assert commitment.status == CommitmentStatus.DRAFT
+
+    # The legal representative's name and the box ticked: signed.
+    page.get_by_label("签署人姓名").fill("张伟")
+    page.get_by_label("本人已阅读并承诺以上内容真实").check()
+    page.get_by_role("button", name="确认签署").click()
+    page.locator("section.signed-letter").wait_for()
+    assert "承诺书已签署。" in page.locator(".messages").inner_text()
+    assert page.locator(".commitment-status").inner_text() == "已签署"
+    commitment.refresh_from_db()
+    signed = commitment.signed
+    assert commitment.status == CommitmentStatus.SIGNED and commitment.signer_name == "张伟"
+    assert "Chrome" in commitment.signed_user_agent and commitment.signed_ip
+    assert signed.number in page.locator("section.signed-letter").inner_text()
+
+    # 我的文书 lists the signed letter with its PDF, and no draft left to sign.
+    page.get_by_role("navigation").get_by_role("link", name="文书", exact=True).click()
+    page.wait_for_url("**/letters/")
+    assert page.locator("h1").inner_text() == "我的文书"
+    row = page.locator(f"tr[data-letter='{signed.pk}']")
+    assert signed.number in row.inner_text() and "已生成" in row.inner_text()
+    assert page.get_by_text("阅读并签署").count() == 0
+    href = row.get_by_role("link", name="查看 PDF").get_attribute("href")
+    response = page.request.get(page.base + href)
+    assert response.status == 200 and response.headers["content-type"] == "application/pdf"
+    signed.refresh_from_db()
+    assert hashlib.sha256(response.body()).hexdigest() == signed.sha256
+
+    # Anyone can verify it by its code, and learns nothing personal.
+    page.goto(f"{page.base}/verify/")
+    page.fill("#code", signed.verification_code.lower())
+    page.get_by_role("button", name="核验").click()
+    page.wait_for_url(f"**/verify/{signed.verification_code}")
+    result = page.locator("main").inner_text()
+    assert signed.number in result and "完好" in result
+    assert record.subject.name not in result and "张伟" not in result
