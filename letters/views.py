@@ -14,12 +14,11 @@ from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.db.models import Q
 from django.http import FileResponse, Http404
-from django.shortcuts import redirect, render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.http import urlencode
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
-from django.views.decorators.clickjacking import xframe_options_sameorigin
 from django.views.decorators.http import require_POST
 
 from letters.commitments import (
@@ -31,7 +30,9 @@ from letters.commitments import (
     letter_get_for_user,
     letters_for_user,
 )
-from letters.models import CommitmentStatus, Letter, LetterKind, RenderStatus
+from letters.models import CommitmentStatus, Letter, LetterKind, OutboundMessage, RenderStatus
+from letters.outbox import RESEND_MARK, RESEND_ROLES, message_resend
+from letters.preview import PreviewUnavailable, letter_page_png
 from letters.services import letter_retry_render, letter_verify, verify_url
 from records.selectors import record_get_for_user
 from repair_flow.access import access_register, needs_registration, session_purpose
@@ -112,13 +113,28 @@ def letter_list(request):
 
 
 @login_required
-@xframe_options_sameorigin  # the commitment page shows it in a frame
 def letter_pdf(request, pk: int):
     letter = letter_get_for_user(user=request.user, pk=pk)
     response = _purpose_or_redirect(request, letter.subject, f"letter:{letter.pk}:pdf")
     if response is not None:
         return response
     return pdf_response(letter)
+
+
+@login_required
+def letter_page_image(request, pk: int, page: int):
+    """Page `page` of a letter as a PNG (same permissions as its PDF)."""
+    letter = letter_get_for_user(user=request.user, pk=pk)
+    response = _purpose_or_redirect(request, letter.subject, f"letter:{letter.pk}:pdf")
+    if response is not None:
+        return response
+    try:
+        path = letter_page_png(letter, page)
+    except PreviewUnavailable:
+        raise Http404(_("文书正在生成，请稍后再试。")) from None
+    response = FileResponse(path.open("rb"), content_type="image/png")
+    response["Cache-Control"] = "private, max-age=86400"
+    return response
 
 
 @role_required(*STAFF)
@@ -132,7 +148,10 @@ def letter_detail(request, pk: int):
         if letter.kind == LetterKind.COMMITMENT
         else None
     )
-    outbound = letter.messages.prefetch_related("events").order_by("created_at", "id")
+    outbound = list(letter.messages.prefetch_related("events").order_by("created_at", "id"))
+    # Only the latest row of each message (a resend is a new row) may be resent.
+    latest = {m.idempotency_key.split(RESEND_MARK)[0]: m.pk for m in outbound}
+    resendable = set(latest.values()) if request.user.role in RESEND_ROLES else set()
     return render(
         request,
         "letters/pages/letter_detail.html",
@@ -140,6 +159,7 @@ def letter_detail(request, pk: int):
             "letter": letter,
             "commitment": commitment,
             "outbound": outbound,
+            "resendable": resendable,
             "verify_link": verify_url(letter) if letter.verification_code else "",
             "can_retry": request.user.role in RETRY_ROLES
             and letter.status != RenderStatus.RENDERED,
@@ -162,6 +182,21 @@ def letter_retry(request, pk: int):
             messages.error(request, _("重新生成仍未成功：%(error)s") % {"error": result.error})
         else:
             messages.info(request, _("文书正在由其他任务生成，请稍后刷新。"))
+    return redirect("letters:detail", pk=letter.pk)
+
+
+@require_POST
+@role_required(*RESEND_ROLES)
+def message_resend_view(request, pk: int, message_pk: int):
+    """Send a failed message again (a new outbox row), after an officer checked it."""
+    letter = letter_get_for_user(user=request.user, pk=pk)
+    message = get_object_or_404(OutboundMessage, pk=message_pk, letter=letter)
+    try:
+        new = message_resend(message=message, actor=request.user)
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+    else:
+        messages.success(request, _("已重新排队发送至 %(to)s。") % {"to": new.to})
     return redirect("letters:detail", pk=letter.pk)
 
 
@@ -204,6 +239,7 @@ def _sign_context(request, commitment, form):
     return {
         "commitment": commitment,
         "draft": commitment.draft,
+        "draft_pages": range(1, (commitment.draft.pages or 1) + 1),
         "signed": signed,
         "facts": commitment.draft.facts,
         "subject": commitment.subject,

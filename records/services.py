@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from functools import reduce
 from itertools import islice
 
+from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -452,3 +453,24 @@ def record_status_set(*, actor, record: CreditRecord, status: str, reason: str) 
     )
     record.status = status
     return record
+
+
+@transaction.atomic
+def subject_legal_representative_set(*, actor, subject: Subject, name: str) -> Subject:
+    """Record who legally represents an enterprise (the commitment's signer)."""
+    name = " ".join(name.split())
+    if subject.is_person:
+        raise ValidationError(_("自然人没有法定代表人"))
+    if not name:
+        raise ValidationError(_("请填写法定代表人姓名"))
+    before = subject.legal_representative
+    subject.legal_representative = name
+    subject.save(update_fields=["legal_representative", "updated_at"])
+    audit_record(
+        actor=actor,
+        action="records.subject.legal_representative",
+        object_type="records.Subject",
+        object_id=subject.pk,
+        summary={"before": before, "after": name},
+    )
+    return subject

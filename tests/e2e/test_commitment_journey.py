@@ -32,10 +32,11 @@ def test_an_applicant_signs_the_commitment_and_finds_the_signed_letter(
     commitment = Commitment.objects.get(record=record)
     assert page.url.endswith(f"/letters/commitments/{commitment.pk}/")
 
-    # The draft PDF in a frame, and its content as text for the small screen.
-    frame = page.locator("iframe.commitment-pdf")
-    assert frame.is_visible()
-    assert frame.get_attribute("src") == f"/letters/{commitment.draft_id}/pdf"
+    # The draft PDF's page as an image (drawn: it has a width), and its content as text.
+    image = page.locator(".letter-pages img").first
+    image.wait_for()
+    assert image.get_attribute("src") == f"/letters/{commitment.draft_id}/page-1.png"
+    page.wait_for_function("() => document.querySelector('.letter-pages img').naturalWidth > 500")
     facts = page.locator("dl.commitment-facts").inner_text()
     assert record.decision_number in facts and "张伟" in facts
 

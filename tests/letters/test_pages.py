@@ -186,14 +186,13 @@ def test_the_pdf_is_streamed_inline_under_its_number(client_for, applicant, lett
     assert response.streaming
     body = b"".join(response.streaming_content)
     assert body == letter.file.open("rb").read() and body.startswith(b"%PDF-")
-    # The commitment page frames it: same origin only.
-    assert response["X-Frame-Options"] == "SAMEORIGIN"
 
 
 @pytest.mark.parametrize("persona", ["other_applicant", "other_reviewer"])
-def test_someone_elses_pdf_is_not_found(request, client_for, letter, persona):
+@pytest.mark.parametrize("what", ["pdf", "page-1.png"])
+def test_someone_elses_pdf_or_page_image_is_not_found(request, client_for, letter, persona, what):
     user = request.getfixturevalue(persona)
-    assert client_for(user).get(f"/letters/{letter.pk}/pdf").status_code == 404
+    assert client_for(user).get(f"/letters/{letter.pk}/{what}").status_code == 404
 
 
 @pytest.mark.parametrize("persona", ["reviewer", "officer", "supervisor"])
@@ -226,13 +225,22 @@ def test_staff_state_a_purpose_before_a_natural_persons_letter(
 # The commitment page
 
 
-def test_the_commitment_page_frames_the_pdf_and_repeats_its_content_as_text(
+def test_the_commitment_page_shows_the_pdf_pages_and_repeats_its_content_as_text(
     client_for, applicant, commitment, record
 ):
-    response = client_for(applicant).get(f"/letters/commitments/{commitment.pk}/")
+    client = client_for(applicant)
+    response = client.get(f"/letters/commitments/{commitment.pk}/")
     assert response.status_code == 200
     page = response.content.decode()
-    assert f'<iframe class="commitment-pdf" src="/letters/{commitment.draft.pk}/pdf"' in page
+    # Page images of the stored PDF (phones show nothing in a PDF frame), and the PDF itself.
+    image_url = f"/letters/{commitment.draft.pk}/page-1.png"
+    assert f'<img src="{image_url}"' in page
+    assert f'href="/letters/{commitment.draft.pk}/pdf"' in page
+    image = client.get(image_url)
+    assert image.status_code == 200 and image["Content-Type"] == "image/png"
+    png = b"".join(image.streaming_content)
+    assert png.startswith(b"\x89PNG")
+    assert client.get(f"/letters/{commitment.draft.pk}/page-2.png").status_code == 404
     assert record.decision_number in page and "济南市市场监督管理局" in page
     assert "张伟" in page and "同意将本承诺书在信用网站向社会公开" in page
     assert 'name="signer_name"' in page and 'name="confirmed"' in page
@@ -353,6 +361,36 @@ def test_the_staff_page_shows_each_message_with_status_attempts_error_and_events
     assert "550 mailbox unavailable" in page
     assert "bounced" in page and "550 user unknown" in page
     assert f'data-message="{message.pk}"' in page
+
+
+def test_an_officer_resends_a_failed_message_once_from_the_letter_page(
+    client_for, officer, reviewer, letter, committed
+):
+    message = message_queue(
+        key=f"letter:{letter.pk}:email", to="zhangwei@example.com", subject="受理通知书",
+        body="…", letter=letter,
+    )  # fmt: skip
+    OutboundMessage.objects.filter(pk=message.pk).update(
+        status=MessageStatus.FAILED, attempts=1, last_error="发送中断，结果未知"
+    )
+    resend = f"/letters/{letter.pk}/messages/{message.pk}/resend/"
+    # A reviewer may read the page but not resend.
+    assert f'action="{resend}"' not in client_for(reviewer).get(f"/letters/{letter.pk}/").text
+    assert client_for(reviewer).post(resend).status_code == 403
+    client = client_for(officer)
+    page = client.get(f"/letters/{letter.pk}/").content.decode()
+    assert f'action="{resend}"' in page
+
+    response = committed(client.post, resend, follow=True)
+    assert "已重新排队发送至" in response.text
+    new = letter.messages.exclude(pk=message.pk).get()
+    assert new.idempotency_key == f"{message.idempotency_key}:resend:1"
+    assert new.status == MessageStatus.SENT
+    # The failed row keeps its history and offers no second resend.
+    page = client.get(f"/letters/{letter.pk}/").content.decode()
+    assert f'action="{resend}"' not in page
+    assert "已经重发过" in client.post(resend, follow=True).text
+    assert letter.messages.count() == 2
 
 
 @pytest.mark.parametrize(

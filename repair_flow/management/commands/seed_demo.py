@@ -17,6 +17,7 @@ from records.services import (
     record_status_set,
     records_expire_due,
     records_ingest,
+    subject_legal_representative_set,
 )
 from repair_flow.accounts import account_create
 from repair_flow.models import Role, User
@@ -164,6 +165,7 @@ class Command(BaseCommand):
                 raise CommandError(f"demo rows rejected: {result.rejected[:3]}")
             expired = records_expire_due(actor="seed_demo", today=today)
             self.change_some_statuses(rng, result.ids)
+            self.name_legal_representatives(rng)
             self.create_accounts(departments)
             commitment = self.open_a_commitment(today)
         self.stdout.write(
@@ -175,6 +177,13 @@ class Command(BaseCommand):
             self.stdout.write(
                 f"  qiye has a credit commitment to sign: /letters/commitments/{commitment.pk}/"
             )
+
+    def name_legal_representatives(self, rng):
+        """Every enterprise has one; qiye (张伟) is the first enterprise's."""
+        enterprises = Subject.objects.filter(kind="enterprise").order_by("id")
+        for index, subject in enumerate(enterprises):
+            name = "张伟" if index == 0 else rng.choice(SURNAMES) + rng.choice(GIVEN)
+            subject_legal_representative_set(actor="seed_demo", subject=subject, name=name)
 
     def open_a_commitment(self, today):
         """A credit commitment waiting for qiye's signature, on the first record
