@@ -1,1 +1,321 @@
-# RepairCase and ObjectionCase arrive with their issues (see ../shared/design.md).
+"""Repair cases: the case, its materials, its supplement requests and its timeline.
+
+The status is a protected FSM field: it changes only through the transitions
+below, and only the services in flows/services.py fire them (with the clocks,
+letters, timeline row and audit event in the same transaction).
+"""
+
+from django.conf import settings
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+from django_fsm import ConcurrentTransitionMixin, FSMField, transition
+
+from records.models import BindingCapacity
+
+
+class CaseStatus(models.TextChoices):
+    # ../shared/design.md, case lifecycles (repair)
+    DRAFT = "draft", _("草稿")
+    SUBMITTED = "submitted", _("已提交")
+    IN_PRELIMINARY_REVIEW = "in_preliminary_review", _("初审中")
+    AWAITING_SUPPLEMENT = "awaiting_supplement", _("待补正")
+    RESUBMITTED = "resubmitted", _("已补正")
+    NOT_ACCEPTED = "not_accepted", _("不予受理")
+    LAPSED = "lapsed", _("逾期未补正")
+    AWAITING_COMMITMENT = "awaiting_commitment", _("待签署信用承诺")
+    ACCEPTED = "accepted", _("已受理")
+    IN_DEPARTMENT_REVIEW = "in_department_review", _("认定单位审核中")
+    APPROVED = "approved", _("准予修复")
+    REJECTED = "rejected", _("不予修复")
+    WITHDRAWN = "withdrawn", _("已撤回")
+
+
+# Cases that no longer hold the record: a new case may be filed (approved and
+# rejected are decided; approved -> monitoring arrives with a later issue and
+# does not reopen the record either, since a repaired record is not eligible).
+CLOSED_STATUSES = (
+    CaseStatus.NOT_ACCEPTED,
+    CaseStatus.LAPSED,
+    CaseStatus.WITHDRAWN,
+    CaseStatus.APPROVED,
+    CaseStatus.REJECTED,
+)
+WITHDRAWABLE = (
+    CaseStatus.DRAFT,
+    CaseStatus.SUBMITTED,
+    CaseStatus.IN_PRELIMINARY_REVIEW,
+    CaseStatus.AWAITING_SUPPLEMENT,
+    CaseStatus.RESUBMITTED,
+    CaseStatus.AWAITING_COMMITMENT,
+    CaseStatus.ACCEPTED,
+    CaseStatus.IN_DEPARTMENT_REVIEW,
+)
+
+
+class CaseSequence(models.Model):
+    """The last case number issued per year: incremented by one upsert in the
+    submitting transaction (as letters' LetterSequence), so numbers never skip
+    or repeat."""
+
+    year = models.PositiveSmallIntegerField(unique=True)
+    last = models.PositiveIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"{self.year}: {self.last}"
+
+
+class RepairCase(ConcurrentTransitionMixin, models.Model):
+    """An application to repair one administrative-penalty record."""
+
+    number = models.CharField(_("申请编号"), max_length=40, unique=True, null=True, blank=True)
+    record = models.ForeignKey(
+        "records.CreditRecord",
+        on_delete=models.PROTECT,
+        related_name="repair_cases",
+        verbose_name=_("行政处罚信息"),
+    )
+    subject = models.ForeignKey(
+        "records.Subject",
+        on_delete=models.PROTECT,
+        related_name="repair_cases",
+        verbose_name=_("信用主体"),
+    )
+    applicant = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="repair_cases",
+        verbose_name=_("申请人"),
+    )
+    filed_by_capacity = models.CharField(
+        _("申请人身份"), max_length=30, choices=BindingCapacity.choices
+    )
+    details = models.TextField(_("申请说明"), blank=True)
+    status = FSMField(
+        _("状态"),
+        max_length=30,
+        choices=CaseStatus.choices,
+        default=CaseStatus.DRAFT,
+        protected=True,
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    submitted_at = models.DateTimeField(_("提交时间"), null=True, blank=True)
+    accepted_at = models.DateTimeField(_("受理时间"), null=True, blank=True)
+    decided_at = models.DateTimeField(_("决定时间"), null=True, blank=True)
+    closed_at = models.DateTimeField(_("办结时间"), null=True, blank=True)
+    officer = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("初审人员"),
+    )
+    reviewer = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("审核人员"),
+    )
+    supplement_count = models.PositiveSmallIntegerField(_("补正次数"), default=0)
+    decision_reasons = models.JSONField(_("决定理由"), default=list, blank=True)
+    decision_basis = models.CharField(_("决定依据"), max_length=300, blank=True)
+    decision_letter = models.ForeignKey(
+        "letters.Letter",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("决定文书"),
+    )
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = _("信用修复申请")
+        verbose_name_plural = _("信用修复申请")
+        constraints = [
+            # Domain section 3: one repair per penalty record at a time.
+            models.UniqueConstraint(
+                fields=["record"],
+                condition=~models.Q(status__in=[s.value for s in CLOSED_STATUSES]),
+                name="one_open_repair_case_per_record",
+            )
+        ]
+        indexes = [models.Index(fields=["status"], name="flows_repaircase_status")]
+
+    def __str__(self) -> str:
+        return self.label
+
+    @property
+    def label(self) -> str:
+        """What clocks, letters and notifications call the case."""
+        return self.number or f"草稿 #{self.pk}"
+
+    sla_label = label
+
+    @property
+    def is_open(self) -> bool:
+        return self.status not in CLOSED_STATUSES
+
+    # Transitions change fields only; the services do everything else.
+
+    @transition(field=status, source=CaseStatus.DRAFT, target=CaseStatus.SUBMITTED)
+    def submit(self, *, number: str, at) -> None:
+        self.number, self.submitted_at = number, at
+
+    @transition(
+        field=status,
+        source=[CaseStatus.SUBMITTED, CaseStatus.RESUBMITTED],
+        target=CaseStatus.IN_PRELIMINARY_REVIEW,
+    )
+    def claim_preliminary_review(self, *, officer) -> None:
+        self.officer = officer
+
+    @transition(
+        field=status, source=CaseStatus.IN_PRELIMINARY_REVIEW, target=CaseStatus.AWAITING_SUPPLEMENT
+    )
+    def request_supplement(self) -> None:
+        self.supplement_count += 1
+
+    @transition(field=status, source=CaseStatus.AWAITING_SUPPLEMENT, target=CaseStatus.RESUBMITTED)
+    def resubmit(self) -> None:
+        pass
+
+    @transition(field=status, source=CaseStatus.AWAITING_SUPPLEMENT, target=CaseStatus.LAPSED)
+    def lapse(self, *, at) -> None:
+        self.closed_at = at
+
+    @transition(
+        field=status, source=CaseStatus.IN_PRELIMINARY_REVIEW, target=CaseStatus.NOT_ACCEPTED
+    )
+    def refuse(self, *, reasons: list[str], basis: str, letter, at) -> None:
+        self.decision_reasons, self.decision_basis = reasons, basis
+        self.decision_letter, self.decided_at, self.closed_at = letter, at, at
+
+    @transition(
+        field=status, source=CaseStatus.IN_PRELIMINARY_REVIEW, target=CaseStatus.AWAITING_COMMITMENT
+    )
+    def accept(self, *, at) -> None:
+        self.accepted_at = at
+
+    @transition(field=status, source=CaseStatus.AWAITING_COMMITMENT, target=CaseStatus.ACCEPTED)
+    def commitment_signed(self) -> None:
+        pass
+
+    @transition(field=status, source=CaseStatus.ACCEPTED, target=CaseStatus.IN_DEPARTMENT_REVIEW)
+    def claim_department_review(self, *, reviewer) -> None:
+        self.reviewer = reviewer
+
+    @transition(field=status, source=CaseStatus.IN_DEPARTMENT_REVIEW, target=CaseStatus.APPROVED)
+    def approve(self, *, basis: str, letter, at) -> None:
+        self.decision_basis, self.decision_letter, self.decided_at = basis, letter, at
+
+    @transition(field=status, source=CaseStatus.IN_DEPARTMENT_REVIEW, target=CaseStatus.REJECTED)
+    def reject(self, *, reasons: list[str], basis: str, letter, at) -> None:
+        self.decision_reasons, self.decision_basis = reasons, basis
+        self.decision_letter, self.decided_at, self.closed_at = letter, at, at
+
+    @transition(field=status, source=list(WITHDRAWABLE), target=CaseStatus.WITHDRAWN)
+    def withdraw(self, *, at) -> None:
+        self.closed_at = at
+
+
+class MaterialKind(models.TextChoices):
+    # Domain section 3, materials
+    APPLICATION_FORM = "application_form", _("信用修复申请书")
+    COMMITMENT = "commitment", _("信用修复承诺书")
+    PERFORMANCE_PROOF = "performance_proof", _("履行义务证明")
+    IDENTITY_DOCUMENT = "identity_document", _("主体身份证明（营业执照等）")
+    POWER_OF_ATTORNEY = "power_of_attorney", _("授权委托书")
+    LEGAL_REP_PROOF = "legal_rep_proof", _("法定代表人身份证明书")
+    OTHER = "other", _("其他材料")
+
+
+def material_path(instance: "CaseMaterial", filename: str) -> str:
+    # The stored name is the digest: the applicant's file name is kept in
+    # original_name only, never in a path.
+    extension = {"application/pdf": "pdf", "image/jpeg": "jpg", "image/png": "png"}.get(
+        instance.content_type, "bin"
+    )
+    return f"cases/{instance.case_id}/{instance.sha256}.{extension}"
+
+
+class CaseMaterial(models.Model):
+    case = models.ForeignKey(RepairCase, on_delete=models.CASCADE, related_name="materials")
+    kind = models.CharField(_("材料类型"), max_length=30, choices=MaterialKind.choices)
+    file = models.FileField(_("文件"), upload_to=material_path, max_length=200)
+    original_name = models.CharField(_("原文件名"), max_length=255)
+    content_type = models.CharField(_("文件类型"), max_length=50)
+    size = models.PositiveIntegerField(_("大小（字节）"))
+    sha256 = models.CharField(max_length=64)
+    uploaded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    uploaded_at = models.DateTimeField(_("上传时间"))
+    round = models.PositiveSmallIntegerField(_("轮次"), default=0, help_text=_("0 申请，1 补正"))
+
+    class Meta:
+        ordering = ["case", "round", "uploaded_at", "id"]
+        verbose_name = _("申请材料")
+        verbose_name_plural = _("申请材料")
+
+    def __str__(self) -> str:
+        return f"{self.case} · {self.get_kind_display()} · {self.original_name}"
+
+
+class SupplementRequest(models.Model):
+    """The one-time notice (一次性告知) of everything to supplement."""
+
+    case = models.ForeignKey(
+        RepairCase, on_delete=models.CASCADE, related_name="supplement_requests"
+    )
+    items = models.JSONField(_("补正事项"), default=list)  # [{"material", "name", "problem"}]
+    deadline = models.DateTimeField(_("补正期限"))
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    requested_at = models.DateTimeField(_("告知时间"))
+    letter = models.ForeignKey(
+        "letters.Letter", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    answered_at = models.DateTimeField(_("补正时间"), null=True, blank=True)
+    # Jinan plan: one notice per case; a second one needs a supervisor's override.
+    override_reason = models.CharField(_("再次告知理由"), max_length=500, blank=True)
+    override_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["case", "requested_at", "id"]
+        verbose_name = _("补正告知")
+        verbose_name_plural = _("补正告知")
+
+    def __str__(self) -> str:
+        return f"{self.case} · {self.requested_at:%Y-%m-%d}"
+
+    @property
+    def materials(self) -> set[str]:
+        return {item["material"] for item in self.items}
+
+
+class CaseEvent(models.Model):
+    """The case timeline: one row per transition."""
+
+    case = models.ForeignKey(RepairCase, on_delete=models.CASCADE, related_name="events")
+    at = models.DateTimeField(_("时间"))
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    action = models.CharField(_("操作"), max_length=40)
+    from_status = models.CharField(max_length=30, choices=CaseStatus.choices)
+    to_status = models.CharField(max_length=30, choices=CaseStatus.choices)
+    comment = models.TextField(_("说明"), blank=True)
+
+    class Meta:
+        ordering = ["case", "at", "id"]
+        verbose_name = _("案件记录")
+        verbose_name_plural = _("案件记录")
+
+    def __str__(self) -> str:
+        return f"{self.case} {self.action} {self.from_status} → {self.to_status}"

@@ -43,10 +43,19 @@ def _letters_sweep() -> str:
     return str(letters_sweep(actor="scheduler"))
 
 
+def _lapse_cases() -> str:
+    from django.utils import timezone
+
+    from flows.services import cases_lapse_due
+
+    return f"{cases_lapse_due(now=timezone.now())} repair cases lapsed (no supplement in time)"
+
+
 JOBS: list[Job] = [
     Job("expire_records", 60, _expire_records),
     Job("sla_sweep", 60, _sla_sweep),
     Job("letters_sweep", 60, _letters_sweep),
+    Job("lapse_cases", 60, _lapse_cases),
 ]
 
 

@@ -226,5 +226,6 @@ CELERY_BEAT_SCHEDULE = {
     "records-expire-due": {"task": "records.expire_due", "schedule": 300.0},
     "sla-sweep": {"task": "sla.sweep", "schedule": 60.0},
     "letters-sweep": {"task": "letters.sweep", "schedule": 60.0},
+    "flows-lapse-due": {"task": "flows.lapse_due", "schedule": 60.0},
 }
 CELERY_TIMEZONE = TIME_ZONE

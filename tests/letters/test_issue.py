@@ -284,3 +284,30 @@ def test_parallel_issuers_get_serials_one_to_two_hundred_without_gap_or_duplicat
     numbers = set(Letter.objects.values_list("number", flat=True))
     assert len(numbers) == workers * each
     assert LetterSequence.objects.get(kind="acceptance", year=2026).last == workers * each
+
+
+def test_with_a_broker_the_render_goes_to_a_worker_after_commit_not_into_the_request(
+    record, officer, django_capture_on_commit_callbacks, settings
+):
+    """CELERY_BROKER_URL set (scale-out): the letter is queued for a worker, and
+    only once the issuing transaction has committed; nothing renders inline."""
+    from repair_flow.celery import app
+
+    sent = []
+    app.conf.task_always_eager = False
+    try:
+        original = app.send_task
+        app.send_task = lambda name, args=None, kwargs=None, **kw: sent.append((name, list(args)))
+        with django_capture_on_commit_callbacks(execute=False) as callbacks:
+            letter = letter_issue(
+                kind="acceptance", facts=acceptance_facts(record), record=record, actor=officer
+            )
+        assert sent == []  # not before the commit
+        for callback in callbacks:
+            callback()
+    finally:
+        app.send_task = original
+        app.conf.task_always_eager = True
+    assert sent == [("letters.render", [letter.pk])]
+    letter.refresh_from_db()
+    assert letter.status == "pending" and not letter.file

@@ -1,0 +1,885 @@
+"""Repair case services: each one transaction that fires the transition, moves
+the SLA clocks, writes the timeline row and the audit event, and issues the
+letters (rendered and mailed after commit by letters/).
+
+Every service that changes a case locks its row first (select_for_update), so
+two people acting on one case at once queue, and the second sees the first's
+result and is refused with a clear message instead of acting twice.
+"""
+
+import datetime as dt
+import hashlib
+
+from django.contrib.contenttypes.models import ContentType
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import IntegrityError, connection, transaction
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _
+
+from flows.models import (
+    CLOSED_STATUSES,
+    WITHDRAWABLE,
+    CaseEvent,
+    CaseMaterial,
+    CaseSequence,
+    CaseStatus,
+    MaterialKind,
+    RepairCase,
+    SupplementRequest,
+)
+from letters.commitments import commitment_create, commitment_open_for_record
+from letters.kinds import addressee_facts, record_facts
+from letters.models import Commitment, CommitmentStatus, LetterKind
+from letters.services import letter_issue
+from records.models import BindingCapacity, CreditRecord, RecordStatus, SubjectBinding
+from records.publicity import Eligibility, RecordFacts, answer, load_rule_sets
+from records.services import record_status_set
+from repair_flow.audit import audit_record
+from repair_flow.models import Role
+from sla.clocks import clock_assign, clock_start, clock_stop, clocks_for
+from sla.models import SlaClock, Stage
+
+CASE_NUMBER_PREFIX = "济信修申"
+MAX_MATERIAL_BYTES = 10 * 1024 * 1024  # 10 MB per file
+# Content is recognised by its first bytes, never by the name or the browser's word.
+MAGIC = (
+    (b"%PDF-", "application/pdf"),
+    (b"\xff\xd8\xff", "image/jpeg"),
+    (b"\x89PNG\r\n\x1a\n", "image/png"),
+)
+REQUIRED_MATERIALS = (
+    MaterialKind.APPLICATION_FORM,
+    MaterialKind.PERFORMANCE_PROOF,
+    MaterialKind.IDENTITY_DOCUMENT,
+)
+
+
+# Helpers ------------------------------------------------------------------------
+
+
+def _now(at: dt.datetime | None) -> dt.datetime:
+    return at or timezone.now()
+
+
+def _local_date(at: dt.datetime) -> dt.date:
+    return timezone.localtime(at).date()
+
+
+def _locked(case: RepairCase) -> RepairCase:
+    """The case row, locked for this transaction, as it is now."""
+    return (
+        RepairCase.objects.select_for_update(of=("self",))
+        .select_related("record__department", "record__subject", "subject", "applicant")
+        .get(pk=case.pk)
+    )
+
+
+def _next_case_serial(year: int) -> int:
+    """Same technique as letters.services._next_serial: one upsert that
+    returns the new value and holds the row lock until commit, so a rolled
+    back submission gives its number back."""
+    table = connection.ops.quote_name(CaseSequence._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} (year, last) VALUES (%s, 1)"  # noqa: S608
+            f" ON CONFLICT (year) DO UPDATE SET last = {table}.last + 1 RETURNING last",
+            [year],
+        )
+        return cursor.fetchone()[0]
+
+
+def case_number(*, year: int, serial: int) -> str:
+    """济信修申〔2026〕1号"""
+    return f"{CASE_NUMBER_PREFIX}〔{year}〕{serial}号"
+
+
+def _fire(
+    case: RepairCase,
+    name: str,
+    *,
+    actor,
+    at: dt.datetime,
+    comment: str = "",
+    params: dict | None = None,
+    summary: dict | None = None,
+) -> RepairCase:
+    """Fire one transition (with `params`), save the case, and write its
+    timeline row and audit event."""
+    before = case.status
+    fields = [f for f in case._meta.concrete_fields if not f.primary_key]
+    values = {f.attname: f.value_from_object(case) for f in fields}
+    getattr(case, name)(**(params or {}))
+    # Save exactly what the transition changed (always the status).
+    changed = [f.name for f in fields if f.value_from_object(case) != values[f.attname]]
+    case.save(update_fields=sorted({"status", *changed}))
+    CaseEvent.objects.create(
+        case=case,
+        at=at,
+        actor=actor if getattr(actor, "pk", None) else None,
+        action=name,
+        from_status=before,
+        to_status=case.status,
+        comment=comment,
+    )
+    audit_record(
+        actor=actor,
+        action=f"flows.repair_case.{name}",
+        object_type="flows.RepairCase",
+        object_id=case.pk,
+        summary={
+            "case": case.label,
+            "record": case.record.decision_number,
+            "before": before,
+            "after": case.status,
+            **({"comment": comment} if comment else {}),
+            **(summary or {}),
+        },
+    )
+    return case
+
+
+def _require_status(case: RepairCase, *statuses: str) -> None:
+    if case.status not in statuses:
+        raise ValidationError(
+            _("案件 %(case)s 当前状态为“%(status)s”，不能办理此操作。")
+            % {"case": case.label, "status": CaseStatus(case.status).label}
+        )
+
+
+def _binding(applicant, subject) -> SubjectBinding | None:
+    return SubjectBinding.objects.filter(user=applicant, subject=subject).first()
+
+
+def _require_applicant(case: RepairCase, user) -> None:
+    if getattr(user, "pk", None) != case.applicant_id:
+        raise PermissionDenied(_("只有本案申请人可以办理此操作。"))
+
+
+def _require_officer(case: RepairCase, officer) -> None:
+    if getattr(officer, "role", None) != Role.OFFICER:
+        raise PermissionDenied(_("只有平台工作人员可以办理初审。"))
+    if case.officer_id is not None and case.officer_id != officer.pk:
+        raise PermissionDenied(
+            _("案件 %(case)s 由 %(officer)s 初审，其他人员不能办理。")
+            % {"case": case.label, "officer": case.officer.get_full_name() or case.officer}
+        )
+
+
+def _is_department_reviewer(user, record: CreditRecord) -> bool:
+    if getattr(user, "role", None) != Role.REVIEWER:
+        return False
+    membership = getattr(user, "department_membership", None)
+    return membership is not None and membership.department_id == record.department_id
+
+
+def _require_reviewer(case: RepairCase, reviewer) -> None:
+    if not _is_department_reviewer(reviewer, case.record):
+        raise PermissionDenied(
+            _("按“谁认定、谁修复”，只有%(department)s的审核人员可以审核本案。")
+            % {"department": case.record.department.name}
+        )
+    if case.reviewer_id is not None and case.reviewer_id != reviewer.pk:
+        raise PermissionDenied(
+            _("案件 %(case)s 由 %(reviewer)s 审核，其他人员不能办理。")
+            % {"case": case.label, "reviewer": case.reviewer.get_full_name() or case.reviewer}
+        )
+
+
+def _eligibility_problem(record: CreditRecord, at: dt.datetime) -> str | None:
+    """Why the record cannot be repaired on that day, or None when it can."""
+    result = answer(RecordFacts.of(record), load_rule_sets(), _local_date(at))
+    if result.eligibility == Eligibility.ELIGIBLE:
+        return None
+    message = _("该记录目前不能申请信用修复：%(reason)s") % {"reason": result.reason}
+    if result.eligibility == Eligibility.NOT_YET and result.eligible_from:
+        message += _("（可申请日期：%(day)s）") % {"day": result.eligible_from.isoformat()}
+    return message
+
+
+def _other_open_case(record: CreditRecord, case: RepairCase | None = None) -> RepairCase | None:
+    cases = RepairCase.objects.filter(record=record).exclude(status__in=CLOSED_STATUSES)
+    if case is not None:
+        cases = cases.exclude(pk=case.pk)
+    return cases.first()
+
+
+def _check_filing(*, applicant, record: CreditRecord, at: dt.datetime, case=None) -> SubjectBinding:
+    """The checks at drafting and again at submission; returns the binding."""
+    binding = _binding(applicant, record.subject)
+    if binding is None:
+        raise ValidationError(
+            _("您的账号没有绑定信用主体“%(subject)s”，不能为其申请信用修复。")
+            % {"subject": record.subject.name},
+            code="not_bound",
+        )
+    problem = _eligibility_problem(record, at)
+    if problem:
+        raise ValidationError(problem, code="not_eligible")
+    other = _other_open_case(record, case)
+    if other is not None:
+        raise ValidationError(
+            _("该记录已有正在办理的信用修复申请（%(case)s），不能重复申请。")
+            % {"case": other.number or _("草稿")},
+            code="open_case",
+        )
+    return binding
+
+
+def _letter_facts(case: RepairCase, **facts) -> dict:
+    return {
+        "addressee": addressee_facts(case.subject),
+        "record": record_facts(case.record),
+        "received_on": _local_date(case.submitted_at).isoformat(),
+        **facts,
+    }
+
+
+def _issue(case: RepairCase, kind: str, *, actor, at: dt.datetime, **facts):
+    return letter_issue(
+        kind=kind,
+        facts=_letter_facts(case, **facts),
+        actor=actor,
+        case=case,
+        record=case.record,
+        recipient=case.applicant,
+        at=at,
+    )
+
+
+def _open_stages(case: RepairCase) -> list[str]:
+    return list(clocks_for(case).filter(stopped_at=None).values_list("stage", flat=True))
+
+
+def _stop_all(case: RepairCase, *, actor, at: dt.datetime, cancel: bool = False) -> None:
+    for stage in _open_stages(case):
+        clock_stop(case=case, stage=stage, actor=actor, at=at, cancel=cancel)
+
+
+def _clean_list(values, what: str) -> list[str]:
+    if isinstance(values, str):
+        values = [values]
+    cleaned = [" ".join(str(v).split()) for v in values or [] if str(v).strip()]
+    if not cleaned:
+        raise ValidationError(_("请填写%(what)s。") % {"what": what})
+    return cleaned
+
+
+def _clean_text(value: str, what: str) -> str:
+    value = " ".join((value or "").split())
+    if not value:
+        raise ValidationError(_("请填写%(what)s。") % {"what": what})
+    return value
+
+
+# Filing ---------------------------------------------------------------------------
+
+
+@transaction.atomic
+def repair_case_draft_save(*, applicant, record: CreditRecord, details: str, capacity: str):
+    """Create the applicant's draft for a record, or update the draft they have."""
+    at = timezone.now()
+    record = CreditRecord.objects.select_related("department", "subject").get(pk=record.pk)
+    draft = (
+        RepairCase.objects.select_for_update()
+        .filter(record=record, applicant=applicant, status=CaseStatus.DRAFT)
+        .first()
+    )
+    binding = _check_filing(applicant=applicant, record=record, at=at, case=draft)
+    if capacity not in BindingCapacity.values:
+        raise ValidationError(_("申请人身份无效：%(capacity)s") % {"capacity": capacity})
+    if capacity != binding.capacity:
+        raise ValidationError(
+            _("您绑定该主体的身份是“%(bound)s”，不能以“%(capacity)s”身份申请。")
+            % {
+                "bound": BindingCapacity(binding.capacity).label,
+                "capacity": BindingCapacity(capacity).label,
+            }
+        )
+    details = (details or "").strip()
+    if draft is None:
+        try:
+            with transaction.atomic():
+                draft = RepairCase.objects.create(
+                    record=record,
+                    subject=record.subject,
+                    applicant=applicant,
+                    filed_by_capacity=capacity,
+                    details=details,
+                )
+        except IntegrityError:
+            # Someone else opened a case on the record a moment ago.
+            raise ValidationError(
+                _("该记录已有正在办理的信用修复申请，不能重复申请。"), code="open_case"
+            ) from None
+        action = "flows.repair_case.draft_create"
+    else:
+        draft.details, draft.filed_by_capacity = details, capacity
+        draft.save(update_fields=["details", "filed_by_capacity"])
+        action = "flows.repair_case.draft_save"
+    audit_record(
+        actor=applicant,
+        action=action,
+        object_type="flows.RepairCase",
+        object_id=draft.pk,
+        summary={"record": record.decision_number, "capacity": capacity},
+    )
+    return draft
+
+
+def required_materials(case: RepairCase) -> list[str]:
+    kinds = list(REQUIRED_MATERIALS)
+    if case.filed_by_capacity == BindingCapacity.AGENT:
+        kinds.append(MaterialKind.POWER_OF_ATTORNEY)
+    return kinds
+
+
+@transaction.atomic
+def repair_case_submit(*, applicant, case: RepairCase, at: dt.datetime | None = None):
+    """Submit a draft: number it and start the same-day preliminary review clock."""
+    at = _now(at)
+    case = _locked(case)
+    _require_applicant(case, applicant)
+    _require_status(case, CaseStatus.DRAFT)
+    binding = _check_filing(applicant=applicant, record=case.record, at=at, case=case)
+    if binding.capacity != case.filed_by_capacity:
+        raise ValidationError(
+            _("您绑定该主体的身份已变更为“%(bound)s”，请重新保存申请后提交。")
+            % {"bound": BindingCapacity(binding.capacity).label}
+        )
+    have = set(case.materials.filter(round=0).values_list("kind", flat=True))
+    missing = [
+        str(MaterialKind(kind).label) for kind in required_materials(case) if kind not in have
+    ]
+    if missing:
+        raise ValidationError(
+            _("申请材料不齐全，请上传：%(missing)s。") % {"missing": "、".join(missing)},
+            code="missing_materials",
+        )
+    year = timezone.localtime(at).year
+    number = case_number(year=year, serial=_next_case_serial(year))
+    _fire(case, "submit", actor=applicant, at=at, params={"number": number, "at": at})
+    clock_start(case=case, stage=Stage.PRELIMINARY_REVIEW, actor=applicant, at=at, label=number)
+    return case
+
+
+# Materials -----------------------------------------------------------------------
+
+
+def _detect(head: bytes) -> str | None:
+    for magic, content_type in MAGIC:
+        if head.startswith(magic):
+            return content_type
+    return None
+
+
+def _open_supplement(case: RepairCase) -> SupplementRequest | None:
+    return case.supplement_requests.filter(answered_at=None).order_by("-requested_at").first()
+
+
+@transaction.atomic
+def case_material_add(*, case: RepairCase, user, kind: str, upload) -> CaseMaterial:
+    """Attach one file: while drafting (round 0), or while the case awaits the
+    supplement (round 1, only the kinds the notice asked for)."""
+    case = _locked(case)
+    _require_applicant(case, user)
+    _require_status(case, CaseStatus.DRAFT, CaseStatus.AWAITING_SUPPLEMENT)
+    name = (getattr(upload, "name", "") or "").rsplit("/", 1)[-1][:255] or _("（未命名）")
+    if kind not in MaterialKind.values:
+        raise ValidationError(_("文件“%(name)s”的材料类型无效。") % {"name": name})
+    round_ = 0
+    if case.status == CaseStatus.AWAITING_SUPPLEMENT:
+        round_ = 1
+        request = _open_supplement(case)
+        if request is None or kind not in request.materials:
+            raise ValidationError(
+                _("文件“%(name)s”：补正告知书没有要求补正“%(kind)s”。")
+                % {"name": name, "kind": MaterialKind(kind).label}
+            )
+    size = upload.size
+    if size is None or size > MAX_MATERIAL_BYTES:
+        raise ValidationError(
+            _("文件“%(name)s”超过 %(limit)d MB，请压缩或分开上传。")
+            % {"name": name, "limit": MAX_MATERIAL_BYTES // (1024 * 1024)},
+            code="too_large",
+        )
+    if size == 0:
+        raise ValidationError(_("文件“%(name)s”是空文件。") % {"name": name}, code="empty")
+    upload.seek(0)
+    head = upload.read(16)
+    content_type = _detect(head)
+    if content_type is None:
+        raise ValidationError(
+            _("文件“%(name)s”不是 PDF、JPEG 或 PNG 文件（按文件内容识别），请转换后上传。")
+            % {"name": name},
+            code="file_type",
+        )
+    upload.seek(0)
+    digest = hashlib.sha256()
+    for chunk in (
+        upload.chunks() if hasattr(upload, "chunks") else iter(lambda: upload.read(1 << 16), b"")
+    ):
+        digest.update(chunk)
+    upload.seek(0)
+    material = CaseMaterial(
+        case=case,
+        kind=kind,
+        original_name=name,
+        content_type=content_type,
+        size=size,
+        sha256=digest.hexdigest(),
+        uploaded_by=user,
+        uploaded_at=timezone.now(),
+        round=round_,
+    )
+    material.file.save(name, upload, save=False)
+    material.save()
+    audit_record(
+        actor=user,
+        action="flows.case_material.add",
+        object_type="flows.CaseMaterial",
+        object_id=material.pk,
+        summary={
+            "case": case.label,
+            "kind": kind,
+            "round": round_,
+            "size": size,
+            "sha256": material.sha256,
+        },
+    )
+    return material
+
+
+# Preliminary review --------------------------------------------------------------
+
+
+@transaction.atomic
+def preliminary_review_claim(*, officer, case: RepairCase) -> RepairCase:
+    """Take a submitted (or resubmitted) case for preliminary review. Of two
+    officers claiming at once, the row lock makes the second wait and then
+    find the case taken."""
+    if getattr(officer, "role", None) != Role.OFFICER:
+        raise PermissionDenied(_("只有平台工作人员可以办理初审。"))
+    case = _locked(case)
+    if case.status == CaseStatus.IN_PRELIMINARY_REVIEW:
+        raise ValidationError(
+            _("案件 %(case)s 已由 %(officer)s 领取初审。")
+            % {"case": case.label, "officer": case.officer.get_full_name() or case.officer},
+            code="taken",
+        )
+    _require_status(case, CaseStatus.SUBMITTED, CaseStatus.RESUBMITTED)
+    at = timezone.now()
+    _fire(case, "claim_preliminary_review", actor=officer, at=at, params={"officer": officer})
+    clock_assign(case=case, stage=Stage.PRELIMINARY_REVIEW, assignee=officer, actor=officer)
+    return case
+
+
+def _clean_items(items) -> list[dict]:
+    if not items:
+        raise ValidationError(_("请列明需要补正的全部材料及其问题。"), code="no_items")
+    cleaned, errors = [], []
+    for n, item in enumerate(items, start=1):
+        material = (item or {}).get("material")
+        problem = " ".join(str((item or {}).get("problem") or "").split())
+        if material not in MaterialKind.values:
+            errors.append(_("第 %(n)d 项没有写明补正哪种材料。") % {"n": n})
+            continue
+        if not problem:
+            errors.append(_("第 %(n)d 项没有写明问题。") % {"n": n})
+            continue
+        name = " ".join(str(item.get("name") or "").split()) or str(MaterialKind(material).label)
+        cleaned.append({"material": material, "name": name, "problem": problem})
+    if errors:
+        raise ValidationError(errors, code="bad_items")
+    return cleaned
+
+
+@transaction.atomic
+def supplement_request(
+    *,
+    officer,
+    case: RepairCase,
+    items: list[dict],
+    at: dt.datetime | None = None,
+    override_reason: str = "",
+    supervisor=None,
+) -> SupplementRequest:
+    """The one-time notice (一次性告知, Jinan plan): every item in one letter,
+    with the applicant's 10-working-day window from the supplement policy."""
+    at = _now(at)
+    case = _locked(case)
+    _require_officer(case, officer)
+    _require_status(case, CaseStatus.IN_PRELIMINARY_REVIEW)
+    items = _clean_items(items)
+    override_reason = " ".join((override_reason or "").split())
+    if case.supplement_requests.exists():
+        # Jinan plan: one notice per case; a second one breaks the promise
+        # unless a supervisor overrides it, and every override is recorded.
+        if supervisor is None or getattr(supervisor, "role", None) != Role.SUPERVISOR:
+            raise ValidationError(
+                _("本案已一次性告知过补正材料，再次告知须经监督人员批准并说明理由。"),
+                code="second_request",
+            )
+        if not override_reason:
+            raise ValidationError(_("请填写再次告知补正的理由。"), code="override_reason")
+    else:
+        override_reason, supervisor = "", None
+    clock_stop(case=case, stage=Stage.PRELIMINARY_REVIEW, actor=officer, at=at)
+    clock = clock_start(case=case, stage=Stage.SUPPLEMENT, actor=officer, at=at, label=case.label)
+    letter = _issue(
+        case,
+        LetterKind.SUPPLEMENT,
+        actor=officer,
+        at=at,
+        items=[{"name": i["name"], "problem": i["problem"]} for i in items],
+        deadline=timezone.localtime(clock.due_at).isoformat(),
+    )
+    request = SupplementRequest.objects.create(
+        case=case,
+        items=items,
+        deadline=clock.due_at,
+        requested_by=officer,
+        requested_at=at,
+        letter=letter,
+        override_reason=override_reason,
+        override_by=supervisor,
+    )
+    _fire(
+        case,
+        "request_supplement",
+        actor=officer,
+        at=at,
+        comment=override_reason,
+        summary={"items": len(items), "letter": letter.number},
+    )
+    if supervisor is not None:
+        audit_record(
+            actor=supervisor,
+            action="flows.supplement.override",
+            object_type="flows.SupplementRequest",
+            object_id=request.pk,
+            summary={
+                "case": case.label,
+                "reason": override_reason,
+                "officer": officer.pk,
+                "round": case.supplement_count,
+            },
+        )
+    return request
+
+
+@transaction.atomic
+def supplement_answer(*, applicant, case: RepairCase, at: dt.datetime | None = None) -> RepairCase:
+    """The applicant has uploaded everything the notice asked for: back to
+    preliminary review, on a new same-day clock."""
+    at = _now(at)
+    case = _locked(case)
+    _require_applicant(case, applicant)
+    _require_status(case, CaseStatus.AWAITING_SUPPLEMENT)
+    request = _open_supplement(case)
+    if at > request.deadline:
+        raise ValidationError(
+            _("补正期限已于 %(deadline)s 届满，申请已逾期。")
+            % {"deadline": timezone.localtime(request.deadline).strftime("%Y-%m-%d %H:%M")},
+            code="late",
+        )
+    have = set(
+        case.materials.filter(round=1, uploaded_at__gte=request.requested_at).values_list(
+            "kind", flat=True
+        )
+    )
+    missing = [i["name"] for i in request.items if i["material"] not in have]
+    if missing:
+        raise ValidationError(
+            _("还有补正材料未上传：%(missing)s。") % {"missing": "、".join(missing)},
+            code="missing_materials",
+        )
+    request.answered_at = at
+    request.save(update_fields=["answered_at"])
+    clock_stop(case=case, stage=Stage.SUPPLEMENT, actor=applicant, at=at)
+    _fire(case, "resubmit", actor=applicant, at=at)
+    clock_start(case=case, stage=Stage.PRELIMINARY_REVIEW, actor=applicant, at=at, label=case.label)
+    return case
+
+
+def _tell_applicant_lapsed(case: RepairCase, due_at: dt.datetime) -> None:
+    """The notice of the lapse: an email through the outbox (in this
+    transaction), when the applicant has an address; the case page shows it too."""
+    from letters.outbox import message_queue
+
+    if not case.applicant.email:
+        return
+    with translation.override("zh-hans"):
+        deadline = timezone.localtime(due_at).strftime("%Y-%m-%d %H:%M")
+        subject = _("【信用修复】%(number)s 逾期未补正，申请已终止") % {"number": case.number}
+        body = _(
+            "您好：\n\n您的信用修复申请 %(number)s（行政处罚决定书 %(decision)s）"
+            "未在补正期限 %(deadline)s 前补正材料，视为撤回申请，本案已终止。"
+            "如仍需修复，可以重新提出申请。\n\n本邮件由系统自动发送，请勿直接回复。"
+        ) % {"number": case.number, "decision": case.record.decision_number, "deadline": deadline}
+    message_queue(
+        key=f"repair_case:{case.pk}:lapsed",
+        to=case.applicant.email,
+        subject=subject,
+        body=body,
+        user=case.applicant,
+    )
+
+
+def cases_lapse_due(*, now: dt.datetime) -> int:
+    """Close, as lapsed, the cases whose supplement window ended before `now`
+    (a deadline is met up to and including its instant). Each case in its own
+    transaction; a case answered or withdrawn meanwhile is left alone, so two
+    sweeps never lapse one case twice."""
+    due = SlaClock.objects.filter(
+        case_type=ContentType.objects.get_for_model(RepairCase),
+        stage=Stage.SUPPLEMENT,
+        stopped_at=None,
+        due_at__lt=now,
+    ).values_list("case_id", flat=True)
+    lapsed = 0
+    for case_id in list(due):
+        with transaction.atomic():
+            case = (
+                RepairCase.objects.select_for_update(of=("self",))
+                .select_related("record")
+                .filter(pk=case_id, status=CaseStatus.AWAITING_SUPPLEMENT)
+                .first()
+            )
+            if case is None:
+                continue
+            clock = clocks_for(case).filter(stage=Stage.SUPPLEMENT, stopped_at=None).first()
+            if clock is None or clock.due_at >= now:
+                continue
+            _stop_all(case, actor="system", at=now)
+            _fire(
+                case,
+                "lapse",
+                actor="system",
+                at=now,
+                params={"at": now},
+                comment=_("逾期未补正，视为撤回申请。"),
+            )
+            _tell_applicant_lapsed(case, clock.due_at)
+            lapsed += 1
+    return lapsed
+
+
+@transaction.atomic
+def preliminary_review_refuse(
+    *, officer, case: RepairCase, reasons: list[str], basis: str
+) -> RepairCase:
+    at = timezone.now()
+    case = _locked(case)
+    _require_officer(case, officer)
+    _require_status(case, CaseStatus.IN_PRELIMINARY_REVIEW)
+    reasons = _clean_list(reasons, _("不予受理的理由"))
+    basis = _clean_text(basis, _("不予受理的依据"))
+    letter = _issue(
+        case, LetterKind.REFUSAL_TO_ACCEPT, actor=officer, at=at, reasons=reasons, basis=basis
+    )
+    _stop_all(case, actor=officer, at=at)
+    _fire(
+        case,
+        "refuse",
+        actor=officer,
+        at=at,
+        comment="；".join(reasons),
+        params={"reasons": reasons, "basis": basis, "letter": letter, "at": at},
+        summary={"letter": letter.number},
+    )
+    return case
+
+
+@transaction.atomic
+def preliminary_review_accept(*, officer, case: RepairCase) -> RepairCase:
+    """Accept: the 受理通知书, the commitment draft to sign, and the clocks
+    for the commitment and for the whole decision (10 working days)."""
+    at = timezone.now()
+    case = _locked(case)
+    _require_officer(case, officer)
+    _require_status(case, CaseStatus.IN_PRELIMINARY_REVIEW)
+    problem = _eligibility_problem(case.record, at)
+    if problem:
+        raise ValidationError(problem, code="not_eligible")
+    letter = _issue(case, LetterKind.ACCEPTANCE, actor=officer, at=at)
+    commitment_create(record=case.record, actor=officer, case=case)
+    clock_stop(case=case, stage=Stage.PRELIMINARY_REVIEW, actor=officer, at=at)
+    _fire(
+        case,
+        "accept",
+        actor=officer,
+        at=at,
+        params={"at": at},
+        summary={"letter": letter.number},
+    )
+    clock_start(case=case, stage=Stage.COMMITMENT, actor=officer, at=at, label=case.label)
+    clock_start(case=case, stage=Stage.WHOLE_DECISION, actor=officer, at=at, label=case.label)
+    return case
+
+
+def case_commitment(case: RepairCase) -> Commitment | None:
+    """The record's open commitment (one per record, domain section 3)."""
+    return commitment_open_for_record(case.record)
+
+
+def _commitment_void_draft(case: RepairCase, *, actor) -> int | None:
+    """A withdrawn case leaves no unsigned commitment behind: the next case on
+    the record opens a fresh draft. A signed one stays: the subject did commit."""
+    commitment = case_commitment(case)
+    if commitment is None:
+        return None
+    if not Commitment.objects.filter(pk=commitment.pk, status=CommitmentStatus.DRAFT).update(
+        status=CommitmentStatus.VOID
+    ):
+        return None
+    audit_record(
+        actor=actor,
+        action="commitment.void",
+        object_type="letters.Commitment",
+        object_id=commitment.pk,
+        summary={"case": case.label, "reason": "case withdrawn"},
+    )
+    return commitment.pk
+
+
+@transaction.atomic
+def case_commitment_signed(*, case: RepairCase, actor) -> RepairCase:
+    """After the applicant signed the commitment (letters.commitments.commitment_sign):
+    the case is accepted and goes to the issuing department ("谁认定、谁修复")."""
+    case = _locked(case)
+    _require_status(case, CaseStatus.AWAITING_COMMITMENT)
+    commitment = case_commitment(case)
+    if commitment is None or commitment.status != CommitmentStatus.SIGNED:
+        raise ValidationError(_("信用修复承诺书尚未签署。"), code="not_signed")
+    at = commitment.signed_at or timezone.now()
+    clock_stop(case=case, stage=Stage.COMMITMENT, actor=actor, at=at)
+    _fire(case, "commitment_signed", actor=actor, at=at, summary={"commitment": commitment.pk})
+    clock_start(
+        case=case,
+        stage=Stage.DEPARTMENT_REVIEW,
+        actor=actor,
+        at=at,
+        department=case.record.department,
+        label=case.label,
+    )
+    return case
+
+
+# Department review ---------------------------------------------------------------
+
+
+@transaction.atomic
+def department_review_claim(*, reviewer, case: RepairCase) -> RepairCase:
+    case = _locked(case)
+    if not _is_department_reviewer(reviewer, case.record):
+        raise PermissionDenied(
+            _("按“谁认定、谁修复”，只有%(department)s的审核人员可以审核本案。")
+            % {"department": case.record.department.name}
+        )
+    if case.status == CaseStatus.IN_DEPARTMENT_REVIEW:
+        raise ValidationError(
+            _("案件 %(case)s 已由 %(reviewer)s 领取审核。")
+            % {"case": case.label, "reviewer": case.reviewer.get_full_name() or case.reviewer},
+            code="taken",
+        )
+    _require_status(case, CaseStatus.ACCEPTED)
+    at = timezone.now()
+    _fire(case, "claim_department_review", actor=reviewer, at=at, params={"reviewer": reviewer})
+    clock_assign(case=case, stage=Stage.DEPARTMENT_REVIEW, assignee=reviewer, actor=reviewer)
+    return case
+
+
+@transaction.atomic
+def department_review_approve(*, reviewer, case: RepairCase, basis: str) -> RepairCase:
+    """Repair the record: the 信用修复决定书, the record marked repaired, and
+    the sync clock (3 working days to pass the result on)."""
+    at = timezone.now()
+    case = _locked(case)
+    _require_reviewer(case, reviewer)
+    _require_status(case, CaseStatus.IN_DEPARTMENT_REVIEW)
+    basis = _clean_text(basis, _("修复依据"))
+    record = CreditRecord.objects.select_related("department", "subject").get(pk=case.record_id)
+    # The record may have changed since filing (an objection, a correction).
+    problem = _eligibility_problem(record, at)
+    if problem:
+        raise ValidationError(problem, code="not_eligible")
+    day = _local_date(at)
+    decision = _("准予信用修复，自 %(day)s 起停止公示该条行政处罚信息。") % {"day": day.isoformat()}
+    letter = _issue(
+        case,
+        LetterKind.REPAIR_DECISION,
+        actor=reviewer,
+        at=at,
+        decision=decision,
+        basis=basis,
+        effective_on=day.isoformat(),
+    )
+    record_status_set(
+        actor=reviewer,
+        record=record,
+        status=RecordStatus.REPAIRED,
+        reason=_("信用修复申请 %(case)s 准予修复（%(letter)s）")
+        % {"case": case.label, "letter": letter.number},
+    )
+    _stop_all(case, actor=reviewer, at=at)
+    _fire(
+        case,
+        "approve",
+        actor=reviewer,
+        at=at,
+        params={"basis": basis, "letter": letter, "at": at},
+        summary={"letter": letter.number},
+    )
+    clock_start(case=case, stage=Stage.SYNC, actor=reviewer, at=at, label=case.label)
+    return case
+
+
+@transaction.atomic
+def department_review_reject(
+    *, reviewer, case: RepairCase, reasons: list[str], basis: str
+) -> RepairCase:
+    at = timezone.now()
+    case = _locked(case)
+    _require_reviewer(case, reviewer)
+    _require_status(case, CaseStatus.IN_DEPARTMENT_REVIEW)
+    reasons = _clean_list(reasons, _("不予修复的理由"))
+    basis = _clean_text(basis, _("不予修复的依据"))
+    letter = _issue(
+        case, LetterKind.REPAIR_REFUSAL, actor=reviewer, at=at, reasons=reasons, basis=basis
+    )
+    _stop_all(case, actor=reviewer, at=at)
+    _fire(
+        case,
+        "reject",
+        actor=reviewer,
+        at=at,
+        comment="；".join(reasons),
+        params={"reasons": reasons, "basis": basis, "letter": letter, "at": at},
+        summary={"letter": letter.number},
+    )
+    return case
+
+
+# Withdrawal ------------------------------------------------------------------------
+
+
+@transaction.atomic
+def repair_case_withdraw(*, applicant, case: RepairCase, reason: str) -> RepairCase:
+    at = timezone.now()
+    case = _locked(case)
+    _require_applicant(case, applicant)
+    _require_status(case, *WITHDRAWABLE)
+    reason = _clean_text(reason, _("撤回理由"))
+    # Nothing of the case is owed any more: its open clocks are cancelled, not met.
+    _stop_all(case, actor=applicant, at=at, cancel=True)
+    voided = _commitment_void_draft(case, actor=applicant)
+    _fire(
+        case,
+        "withdraw",
+        actor=applicant,
+        at=at,
+        comment=reason,
+        params={"at": at},
+        summary={"voided_commitment": voided},
+    )
+    return case

@@ -1,0 +1,123 @@
+"""Repair case fixtures: a frozen clock, uploads, and `drive` to bring a case
+to a given status through the services, as the people on the case would."""
+
+import datetime as dt
+from zoneinfo import ZoneInfo
+
+import pytest
+import time_machine
+from django.core.files.uploadedfile import SimpleUploadedFile
+
+from flows.models import CaseStatus, MaterialKind
+from flows.services import (
+    case_commitment,
+    case_commitment_signed,
+    case_material_add,
+    department_review_claim,
+    preliminary_review_accept,
+    preliminary_review_claim,
+    repair_case_draft_save,
+    repair_case_submit,
+)
+from letters.models import Commitment, CommitmentStatus
+
+TZ = ZoneInfo("Asia/Shanghai")
+# Monday 16 November 2026, 10:00 in Jinan: before the 16:00 cut-off.
+T0 = dt.datetime(2026, 11, 16, 10, 0, tzinfo=TZ)
+PDF = b"%PDF-1.4\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n"
+JPEG = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + b"\x00" * 32
+PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 32
+FILING = (
+    MaterialKind.APPLICATION_FORM,
+    MaterialKind.PERFORMANCE_PROOF,
+    MaterialKind.IDENTITY_DOCUMENT,
+)
+
+
+def at(text: str) -> dt.datetime:
+    return dt.datetime.fromisoformat(text).replace(tzinfo=TZ)
+
+
+def local(instant: dt.datetime) -> str:
+    return dt.datetime.astimezone(instant, TZ).strftime("%Y-%m-%d %H:%M")
+
+
+@pytest.fixture(autouse=True)
+def media(settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path / "media"
+
+
+@pytest.fixture(autouse=True)
+def now():
+    """Time stands still at T0 unless a test moves it (`now.move_to(...)`)."""
+    with time_machine.travel(T0, tick=False) as traveller:
+        yield traveller
+
+
+@pytest.fixture
+def committed(django_capture_on_commit_callbacks):
+    """Run a call and then its after-commit work (letters render), as a commit would."""
+
+    def run(fn, /, *args, **kwargs):
+        with django_capture_on_commit_callbacks(execute=True):
+            return fn(*args, **kwargs)
+
+    return run
+
+
+def upload(name: str = "申请书.pdf", content: bytes = PDF) -> SimpleUploadedFile:
+    return SimpleUploadedFile(name, content, content_type="application/octet-stream")
+
+
+def draft_with_materials(applicant, record, *, capacity="legal_representative", kinds=FILING):
+    case = repair_case_draft_save(
+        applicant=applicant, record=record, details="罚款已缴清，已整改。", capacity=capacity
+    )
+    for kind in kinds:
+        case_material_add(case=case, user=applicant, kind=kind, upload=upload(f"{kind}.pdf"))
+    return case
+
+
+def sign_commitment(case) -> Commitment:
+    """The applicant's signature, as letters.commitments.commitment_sign leaves
+    it (the signing itself, with its rendered draft, is tested in tests/letters
+    and once end to end in test_lifecycle)."""
+    commitment = case_commitment(case)
+    Commitment.objects.filter(pk=commitment.pk).update(
+        status=CommitmentStatus.SIGNED, signer_name="张伟", signed_by_id=case.applicant_id
+    )
+    commitment.refresh_from_db()
+    return commitment
+
+
+@pytest.fixture
+def drive(applicant, record, officer, reviewer):
+    """`drive(status)`: a case of `applicant` on `record`, brought to `status`."""
+    order = [
+        CaseStatus.DRAFT,
+        CaseStatus.SUBMITTED,
+        CaseStatus.IN_PRELIMINARY_REVIEW,
+        CaseStatus.AWAITING_COMMITMENT,
+        CaseStatus.ACCEPTED,
+        CaseStatus.IN_DEPARTMENT_REVIEW,
+    ]
+
+    def run(status: str):
+        case = draft_with_materials(applicant, record)
+        steps = [
+            lambda c: repair_case_submit(applicant=applicant, case=c),
+            lambda c: preliminary_review_claim(officer=officer, case=c),
+            lambda c: preliminary_review_accept(officer=officer, case=c),
+            lambda c: (
+                sign_commitment(c),
+                case_commitment_signed(case=c, actor=applicant),
+            )[1],
+            lambda c: department_review_claim(reviewer=reviewer, case=c),
+        ]
+        for step in steps[: order.index(status)]:
+            case = step(case)
+        case.refresh_from_db()
+        assert case.status == status
+        return case
+
+    return run
