@@ -316,6 +316,18 @@ def commitment_sign(
                 "ip": ip or "",
             },
         )
+        _advance_case(commitment, user)
     return Commitment.objects.select_related("draft", "signed", "subject", "record").get(
         pk=commitment.pk
     )
+
+
+def _advance_case(commitment: Commitment, user) -> None:
+    """A repair case waiting for this commitment moves on in the same
+    transaction: signed and accepted together, or neither."""
+    from flows.models import CaseStatus, RepairCase
+    from flows.services import case_commitment_signed
+
+    case = _case_of(commitment)
+    if isinstance(case, RepairCase) and case.status == CaseStatus.AWAITING_COMMITMENT:
+        case_commitment_signed(case=case, actor=user)

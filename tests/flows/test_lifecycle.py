@@ -7,7 +7,6 @@ from django.core.exceptions import ValidationError
 from flows.models import CaseEvent, CaseStatus, RepairCase
 from flows.services import (
     case_commitment,
-    case_commitment_signed,
     department_review_approve,
     department_review_claim,
     department_review_reject,
@@ -86,7 +85,8 @@ def test_a_case_goes_from_draft_to_approved_with_its_clocks_letters_and_timeline
         ip="203.0.113.7",
         user_agent="test",
     )
-    case = case_commitment_signed(case=case, actor=applicant)
+    # Signing moves the case on in the same transaction: signed and accepted together.
+    case.refresh_from_db()
     assert case.status == CaseStatus.ACCEPTED
     department_clock = clocks_for(case).get(stage="department_review")
     # 谁认定、谁修复: the review clock belongs to the issuing department.
