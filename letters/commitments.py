@@ -123,6 +123,8 @@ def commitment_create(*, record, actor, case=None) -> Commitment:
     """
     existing = commitment_open_for_record(record)
     if existing is not None:
+        if case is not None and existing.case_id is None:
+            _attach_case(existing, case)
         return existing
     subject = record.subject
     try:
@@ -158,6 +160,18 @@ def commitment_create(*, record, actor, case=None) -> Commitment:
             raise
         return existing
     return commitment
+
+
+def _attach_case(commitment: Commitment, case) -> None:
+    """A commitment opened before its case (from the record's page) becomes
+    part of the case file when the case reaches it; a commitment that already
+    belongs to a case is never moved."""
+    link = {"case_type": ContentType.objects.get_for_model(case), "case_id": case.pk}
+    if Commitment.objects.filter(pk=commitment.pk, case_id=None).update(**link):
+        Letter.objects.filter(pk=commitment.draft_id, case_id=None).update(
+            **link, case_label=str(getattr(case, "label", "") or case)[:100]
+        )
+    commitment.refresh_from_db()
 
 
 def normalise_name(name: str) -> str:

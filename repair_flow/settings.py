@@ -176,6 +176,9 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "LetterKindEnum": "letters.models.LetterKind",
         "RenderStatusEnum": "letters.models.RenderStatus",
+        "CaseStatusEnum": "flows.models.CaseStatus",
+        "MaterialKindEnum": "flows.models.MaterialKind",
+        "BindingCapacityEnum": "records.models.BindingCapacity",
     },
 }
 

@@ -3,6 +3,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView
 
+from flows import api as flows_api
 from letters import api as letters_api
 from records import api as records_api
 from repair_flow import views
@@ -16,6 +17,7 @@ api_patterns = [
     *sla_api_board.urlpatterns,
     *sla_api_clocks.urlpatterns,
     *letters_api.urlpatterns,
+    *flows_api.urlpatterns,
 ]
 
 urlpatterns = [
@@ -32,6 +34,7 @@ urlpatterns = [
     path("sla/clocks/", include("sla.urls_clocks")),
     path("notifications/", include("sla.urls_notifications")),
     path("letters/", include("letters.urls")),
+    path("cases/", include("flows.urls")),
     path("verify/", include("letters.urls_verify")),
     # ESP tracking webhooks (anymail checks ANYMAIL_WEBHOOK_SECRET).
     path("anymail/", include("anymail.urls")),

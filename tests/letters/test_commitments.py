@@ -110,6 +110,21 @@ def test_opening_again_returns_the_open_commitment(commitment, record, applicant
     assert AuditEvent.objects.filter(action="commitment.create").count() == 1
 
 
+def test_a_commitment_opened_before_its_case_joins_the_case_file(
+    commitment, record, applicant, other_record
+):
+    """Opened from the record's page, then reached by a case: the case takes it
+    (and its draft letter); a commitment already in a case is never moved."""
+    case, other_case = record.subject, other_record.subject  # any saved model stands in
+    joined = commitment_create(record=record, actor=applicant, case=case)
+    assert joined.pk == commitment.pk
+    assert (joined.case_type.model_class(), joined.case_id) == (type(case), case.pk)
+    joined.draft.refresh_from_db()
+    assert joined.draft.case_id == case.pk
+    again = commitment_create(record=record, actor=applicant, case=other_case)
+    assert again.case_id == case.pk
+
+
 def test_the_database_allows_one_open_commitment_per_record(commitment, record):
     with pytest.raises(IntegrityError), transaction.atomic():
         Commitment.objects.create(record=record, subject=record.subject, draft=commitment.draft)

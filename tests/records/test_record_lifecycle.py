@@ -91,6 +91,16 @@ def test_seed_demo_builds_a_demo_through_the_services(db, capsys):
     assert User.objects.get(username="qiye").check_password("jinan-demo-2026")
     assert verify_chain().broken_at is None
     assert AuditEvent.objects.filter(action="records.import").exists()
+    # qiye's case waits for the commitment, with its clocks and letters.
+    from flows.models import RepairCase
+    from letters.models import Commitment
+
+    case = RepairCase.objects.get()
+    assert (case.applicant.username, case.status) == ("qiye", "awaiting_commitment")
+    commitment = Commitment.objects.get()
+    assert (commitment.case_id, commitment.status) == (case.pk, "draft")
+    assert f"/letters/commitments/{commitment.pk}/" in out
+    assert case.subject.legal_representative == "张伟"
     call_command("seed_demo", "--if-empty")
     assert "already present" in capsys.readouterr().out
     assert CreditRecord.objects.count() == 200

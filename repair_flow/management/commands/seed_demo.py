@@ -186,18 +186,52 @@ class Command(BaseCommand):
             subject_legal_representative_set(actor="seed_demo", subject=subject, name=name)
 
     def open_a_commitment(self, today):
-        """A credit commitment waiting for qiye's signature, on the first record
-        of their enterprise that is eligible for repair (rendered after commit)."""
-        from letters.commitments import commitment_create
+        """qiye's repair case, filed and accepted by `officer` through the same
+        services as real use, now waiting for qiye to sign its credit
+        commitment: the demo has a case, its clocks, letters and a commitment."""
+        from django.core.files.uploadedfile import SimpleUploadedFile
+
+        from flows.services import (
+            case_commitment,
+            case_material_add,
+            preliminary_review_accept,
+            preliminary_review_claim,
+            repair_case_draft_save,
+            repair_case_submit,
+        )
         from records.publicity import Eligibility, RecordFacts, answer, load_rule_sets
 
         qiye = User.objects.get(username="qiye")
-        subject = qiye.subject_bindings.get().subject
+        officer = User.objects.get(username="officer")
+        binding = qiye.subject_bindings.get()
         rule_sets = load_rule_sets()
-        for record in subject.records.order_by("decision_date"):
+        for record in binding.subject.records.order_by("decision_date"):
             if answer(RecordFacts.of(record), rule_sets, today).eligibility == Eligibility.ELIGIBLE:
-                return commitment_create(record=record, actor=qiye)
-        return None
+                break
+        else:
+            return None
+        case = repair_case_draft_save(
+            applicant=qiye,
+            record=record,
+            details="罚款已于规定期限内缴清，违法行为已整改完毕，申请信用修复。",
+            capacity=binding.capacity,
+        )
+        pdf = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
+        for kind, name in (
+            ("application_form", "信用修复申请书.pdf"),
+            ("performance_proof", "罚款缴纳凭证.pdf"),
+            ("identity_document", "营业执照.pdf"),
+        ):
+            case_material_add(
+                case=case,
+                user=qiye,
+                kind=kind,
+                upload=SimpleUploadedFile(name, pdf, content_type="application/pdf"),
+            )
+        repair_case_submit(applicant=qiye, case=case)
+        preliminary_review_claim(officer=officer, case=case)
+        preliminary_review_accept(officer=officer, case=case)
+        return case_commitment(case)
 
     def generate_rows(self, rng, today, n_records, n_subjects):
         people = max(n_subjects // 8, 4)

@@ -1,0 +1,677 @@
+"""Repair cases over HTTP: the applicant's filing and the staff's review.
+
+GET  /api/v1/repair-cases/                          the cases the caller may see, paginated
+POST /api/v1/repair-cases/                          applicant: a draft for a record
+GET  /api/v1/repair-cases/{id}/                     one case: materials, clocks, timeline, letters
+POST /api/v1/repair-cases/{id}/materials            applicant: attach a file (multipart)
+POST /api/v1/repair-cases/{id}/submit               applicant: submit the draft
+POST /api/v1/repair-cases/{id}/supplement-answer    applicant: the supplement is complete
+POST /api/v1/repair-cases/{id}/withdraw             applicant: withdraw, with a reason
+POST /api/v1/repair-cases/{id}/claim                officer or department reviewer: take the case
+POST /api/v1/repair-cases/{id}/supplement-request   officer (or supervisor override): 一次性告知
+POST /api/v1/repair-cases/{id}/refuse               officer: not accepted
+POST /api/v1/repair-cases/{id}/accept               officer: accepted (commitment to sign)
+POST /api/v1/repair-cases/{id}/approve              department reviewer: repair the record
+POST /api/v1/repair-cases/{id}/reject               department reviewer: refuse the repair
+
+Scoping is flows.selectors': 404 for a case the caller may not see. Every
+write is one service call (flows.services); the API holds no rules of its own.
+"""
+
+from django.contrib.contenttypes.models import ContentType
+from django.core.exceptions import PermissionDenied
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.urls import path, reverse
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import (
+    OpenApiExample,
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_field,
+)
+from rest_framework import serializers, status
+from rest_framework.generics import GenericAPIView
+from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.permissions import IsAuthenticated
+from rest_framework.response import Response
+
+from flows.models import (
+    CaseEvent,
+    CaseMaterial,
+    CaseStatus,
+    MaterialKind,
+    RepairCase,
+    SupplementRequest,
+)
+from flows.selectors import case_get_for_user, cases_for_user
+from flows.services import (
+    case_commitment,
+    case_material_add,
+    department_review_approve,
+    department_review_claim,
+    department_review_reject,
+    preliminary_review_accept,
+    preliminary_review_claim,
+    preliminary_review_refuse,
+    repair_case_draft_save,
+    repair_case_submit,
+    repair_case_withdraw,
+    supplement_answer,
+    supplement_request,
+)
+from letters.api import LetterSummarySerializer, _codes, _errors_by_field, _person_read_refused
+from letters.models import Letter
+from records.api import PURPOSE_PARAMETER
+from records.models import BindingCapacity, CreditRecord
+from records.selectors import records_visible_to
+from repair_flow.models import Role
+from repair_flow.roles import role_permission
+from sla.clocks import clocks_for
+from sla.models import SlaClock
+
+# Service error codes that mean "the case is not in a state for this" rather
+# than "your input is wrong": answered 409. `wrong_status` is for the day the
+# services' generic status check gets a code; today it has none (400).
+CONFLICT_CODES = frozenset({"taken", "open_case", "wrong_status"})
+
+PRELIMINARY_STATUSES = (
+    CaseStatus.SUBMITTED,
+    CaseStatus.RESUBMITTED,
+    CaseStatus.IN_PRELIMINARY_REVIEW,
+)
+DEPARTMENT_STATUSES = (CaseStatus.ACCEPTED, CaseStatus.IN_DEPARTMENT_REVIEW)
+
+
+# Serializers
+
+
+class CaseSummarySerializer(serializers.ModelSerializer):
+    """A case in a list: no personal data, so a list needs no purpose."""
+
+    url = serializers.SerializerMethodField()
+    status_label = serializers.CharField(source="get_status_display", read_only=True)
+    decision_number = serializers.CharField(source="record.decision_number", read_only=True)
+    department = serializers.CharField(source="record.department.name", read_only=True)
+
+    class Meta:
+        model = RepairCase
+        fields = [
+            "id", "url", "number", "status", "status_label", "record", "decision_number",
+            "department", "filed_by_capacity", "supplement_count", "created_at", "submitted_at",
+            "accepted_at", "decided_at", "closed_at",
+        ]  # fmt: skip
+        read_only_fields = fields
+
+    def get_url(self, case: RepairCase) -> str:
+        url = reverse("api_repair_case_detail", args=[case.pk])
+        request = self.context.get("request")
+        return request.build_absolute_uri(url) if request is not None else url
+
+
+class CaseRecordSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    decision_number = serializers.CharField()
+    decision_date = serializers.DateField()
+    department = serializers.CharField(source="department.name")
+    severity = serializers.CharField()
+    severity_label = serializers.CharField(source="get_severity_display")
+    status = serializers.CharField()
+    status_label = serializers.CharField(source="get_status_display")
+    subject_kind = serializers.CharField(source="subject.kind")
+    subject_name = serializers.CharField(source="subject.name")
+
+
+class CaseMaterialSerializer(serializers.ModelSerializer):
+    kind_label = serializers.CharField(source="get_kind_display", read_only=True)
+
+    class Meta:
+        model = CaseMaterial
+        fields = [
+            "id", "kind", "kind_label", "original_name", "content_type", "size", "sha256",
+            "round", "uploaded_at",
+        ]  # fmt: skip
+        read_only_fields = fields
+
+
+class SupplementRequestSerializer(serializers.ModelSerializer):
+    letter_number = serializers.CharField(source="letter.number", read_only=True, default=None)
+
+    class Meta:
+        model = SupplementRequest
+        fields = [
+            "id", "items", "deadline", "requested_at", "answered_at", "letter", "letter_number",
+            "override_reason",
+        ]  # fmt: skip
+        read_only_fields = fields
+
+
+class ClockSerializer(serializers.ModelSerializer):
+    stage_label = serializers.CharField(source="get_stage_display", read_only=True)
+    state_label = serializers.CharField(source="get_state_display", read_only=True)
+    assignee = serializers.SerializerMethodField()
+
+    class Meta:
+        model = SlaClock
+        fields = [
+            "id", "stage", "stage_label", "state", "state_label", "started_at", "due_at",
+            "provisional", "assignee",
+        ]  # fmt: skip
+        read_only_fields = fields
+
+    def get_assignee(self, clock: SlaClock) -> str | None:
+        if clock.assignee is None:
+            return None
+        return clock.assignee.get_full_name() or clock.assignee.username
+
+
+class CaseEventSerializer(serializers.ModelSerializer):
+    actor = serializers.SerializerMethodField()
+    from_status_label = serializers.CharField(source="get_from_status_display", read_only=True)
+    to_status_label = serializers.CharField(source="get_to_status_display", read_only=True)
+
+    class Meta:
+        model = CaseEvent
+        fields = [
+            "at", "action", "actor", "from_status", "from_status_label", "to_status",
+            "to_status_label", "comment",
+        ]  # fmt: skip
+        read_only_fields = fields
+
+    def get_actor(self, event: CaseEvent) -> str | None:
+        if event.actor is None:
+            return None
+        return event.actor.get_full_name() or event.actor.username
+
+
+class CaseDetailSerializer(CaseSummarySerializer):
+    record_summary = CaseRecordSerializer(source="record", read_only=True)
+    details = serializers.CharField(read_only=True)
+    decision_reasons = serializers.ListField(child=serializers.CharField(), read_only=True)
+    decision_basis = serializers.CharField(read_only=True)
+    materials = CaseMaterialSerializer(many=True, read_only=True)
+    open_supplement_request = serializers.SerializerMethodField()
+    open_clocks = serializers.SerializerMethodField()
+    timeline = CaseEventSerializer(source="events", many=True, read_only=True)
+    letters = serializers.SerializerMethodField()
+    commitment = serializers.SerializerMethodField()
+
+    class Meta(CaseSummarySerializer.Meta):
+        fields = [
+            *CaseSummarySerializer.Meta.fields,
+            "record_summary", "details", "decision_reasons", "decision_basis", "materials",
+            "open_supplement_request", "open_clocks", "timeline", "letters", "commitment",
+        ]  # fmt: skip
+        read_only_fields = fields
+
+    @extend_schema_field(SupplementRequestSerializer(allow_null=True))
+    def get_open_supplement_request(self, case: RepairCase) -> dict | None:
+        request = case.supplement_requests.filter(answered_at=None).select_related("letter").last()
+        return SupplementRequestSerializer(request).data if request is not None else None
+
+    @extend_schema_field(ClockSerializer(many=True))
+    def get_open_clocks(self, case: RepairCase) -> list[dict]:
+        clocks = clocks_for(case).filter(stopped_at=None).order_by("due_at", "id")
+        return ClockSerializer(clocks, many=True).data
+
+    @extend_schema_field(LetterSummarySerializer(many=True))
+    def get_letters(self, case: RepairCase) -> list[dict]:
+        letters = Letter.objects.filter(
+            case_type=ContentType.objects.get_for_model(case), case_id=case.pk
+        ).order_by("issued_at", "id")
+        return LetterSummarySerializer(letters, many=True, context=self.context).data
+
+    def get_commitment(self, case: RepairCase) -> int | None:
+        commitment = case_commitment(case)
+        return commitment.pk if commitment is not None else None
+
+
+class CaseCreateSerializer(serializers.Serializer):
+    record = serializers.PrimaryKeyRelatedField(
+        queryset=CreditRecord.objects.none(),
+        help_text=gettext_lazy("要修复的行政处罚信息的 id"),
+    )
+    details = serializers.CharField(
+        required=False, allow_blank=True, default="", help_text=gettext_lazy("申请说明")
+    )
+    capacity = serializers.ChoiceField(
+        choices=BindingCapacity.choices,
+        help_text=gettext_lazy("申请人身份（须与绑定身份一致）"),
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        request = self.context.get("request")
+        if request is not None:
+            # A record the applicant may not see is as unknown as one that does not exist.
+            self.fields["record"].queryset = records_visible_to(request.user)
+
+
+class MaterialUploadSerializer(serializers.Serializer):
+    kind = serializers.ChoiceField(choices=MaterialKind.choices, help_text=gettext_lazy("材料类型"))
+    file = serializers.FileField(
+        help_text=gettext_lazy("PDF、JPEG 或 PNG 文件，最大 10 MB（按文件内容识别）")
+    )
+
+
+class WithdrawSerializer(serializers.Serializer):
+    reason = serializers.CharField(max_length=500, help_text=gettext_lazy("撤回理由"))
+
+
+class SupplementItemSerializer(serializers.Serializer):
+    material = serializers.ChoiceField(
+        choices=MaterialKind.choices, help_text=gettext_lazy("需补正的材料类型")
+    )
+    name = serializers.CharField(
+        required=False, allow_blank=True, default="", max_length=200,
+        help_text=gettext_lazy("材料名称（默认为材料类型名称）"),
+    )  # fmt: skip
+    problem = serializers.CharField(max_length=500, help_text=gettext_lazy("存在的问题"))
+
+
+class SupplementRequestInputSerializer(serializers.Serializer):
+    items = SupplementItemSerializer(many=True, allow_empty=False)
+    override_reason = serializers.CharField(
+        required=False, allow_blank=True, default="", max_length=500,
+        help_text=gettext_lazy("再次告知的理由（仅监督人员批准再次告知时填写）"),
+    )  # fmt: skip
+
+
+class ReasonsBasisSerializer(serializers.Serializer):
+    reasons = serializers.ListField(
+        child=serializers.CharField(max_length=500), allow_empty=False,
+        help_text=gettext_lazy("理由（每条一项）"),
+    )  # fmt: skip
+    basis = serializers.CharField(max_length=300, help_text=gettext_lazy("依据"))
+
+
+class BasisSerializer(serializers.Serializer):
+    basis = serializers.CharField(max_length=300, help_text=gettext_lazy("修复依据"))
+
+
+# Helpers
+
+
+def _refusal(error: DjangoValidationError, fields: dict[str, str]) -> Response:
+    """400 with messages per field (409 for a case in the wrong state). The
+    services raise plain messages; `fields` names the input field that a
+    service error code is about, the rest are non_field_errors."""
+    if hasattr(error, "error_dict"):
+        body, codes = _errors_by_field(error), _codes(error)
+    else:
+        body, codes = {}, set()
+        for item in error.error_list:
+            body.setdefault(fields.get(item.code, "non_field_errors"), []).extend(item.messages)
+            if item.code:
+                codes.add(item.code)
+    code = status.HTTP_409_CONFLICT if codes & CONFLICT_CODES else status.HTTP_400_BAD_REQUEST
+    return Response(body, status=code)
+
+
+def _summary(request, case: RepairCase) -> dict:
+    case = case_get_for_user(user=request.user, pk=case.pk)
+    return CaseSummarySerializer(case, context={"request": request}).data
+
+
+ERROR_RESPONSES = {
+    400: OpenApiResponse(OpenApiTypes.OBJECT, description="refused: messages per field"),
+    401: OpenApiResponse(description="no or invalid credentials"),
+    403: OpenApiResponse(description="this role or person may not do this"),
+    404: OpenApiResponse(description="not found or not visible to the caller"),
+    409: OpenApiResponse(
+        OpenApiTypes.OBJECT, description="the case is taken or another case is open"
+    ),
+}
+
+
+# Views
+
+
+class RepairCaseCollectionApi(GenericAPIView):
+    serializer_class = CaseSummarySerializer
+    parser_classes = [JSONParser, FormParser, MultiPartParser]
+
+    def get_permissions(self):
+        if self.request is not None and self.request.method == "POST":
+            return [IsAuthenticated(), role_permission(Role.APPLICANT)()]
+        return [IsAuthenticated()]
+
+    def get_queryset(self):
+        cases = cases_for_user(self.request.user).order_by("-created_at", "-id")
+        if self.request.query_params.get("status") in CaseStatus.values:
+            cases = cases.filter(status=self.request.query_params["status"])
+        return cases
+
+    @extend_schema(
+        summary="List the repair cases the caller may see",
+        description=(
+            "Applicants: the cases of the subjects they act for (drafts included). Platform "
+            "officers, supervisors and administrators: every filed case; department reviewers: "
+            "filed cases on their department's records; others: none."
+        ),
+        parameters=[
+            OpenApiParameter("status", enum=CaseStatus.values, description=gettext_lazy("状态"))
+        ],
+        responses={200: CaseSummarySerializer(many=True), 401: ERROR_RESPONSES[401]},
+    )
+    def get(self, request):
+        page = self.paginate_queryset(self.get_queryset())
+        data = CaseSummarySerializer(page, many=True, context={"request": request}).data
+        return self.get_paginated_response(data)
+
+    @extend_schema(
+        summary="Start a repair case (a draft) for a penalty record",
+        description=(
+            "Applicants only. The record must be one of the caller's subjects' records (400 "
+            "under `record` otherwise), eligible for repair, and have no other open case (409). "
+            "`capacity` must be the caller's binding capacity. Saving again updates the draft."
+        ),
+        request=CaseCreateSerializer,
+        responses={201: CaseSummarySerializer, **ERROR_RESPONSES},
+        examples=[
+            OpenApiExample(
+                "Draft",
+                request_only=True,
+                value={
+                    "record": 41,
+                    "details": "罚款已缴清，已整改。",
+                    "capacity": "legal_representative",
+                },
+            )
+        ],
+    )
+    def post(self, request):
+        serializer = CaseCreateSerializer(data=request.data, context={"request": request})
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        try:
+            case = repair_case_draft_save(
+                applicant=request.user,
+                record=data["record"],
+                details=data["details"],
+                capacity=data["capacity"],
+            )
+        except DjangoValidationError as error:
+            return _refusal(
+                error, {"not_bound": "record", "not_eligible": "record", "open_case": "record"}
+            )
+        return Response(_summary(request, case), status=status.HTTP_201_CREATED)
+
+
+class RepairCaseDetailApi(GenericAPIView):
+    serializer_class = CaseDetailSerializer
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(
+        summary="One repair case",
+        description=(
+            "Status, the record, materials, the open supplement notice, the running clocks "
+            "(`due_at` in Beijing time), the timeline and the case's letters. 404 when the "
+            "case does not exist or the caller may not see it. A natural person's case needs "
+            "`purpose` for staff; the read is registered."
+        ),
+        parameters=[PURPOSE_PARAMETER],
+        responses={200: CaseDetailSerializer, **ERROR_RESPONSES},
+    )
+    def get(self, request, pk: int):
+        case = case_get_for_user(user=request.user, pk=pk)
+        refused = _person_read_refused(request, case.subject, f"api:repair_case:{case.pk}")
+        if refused is not None:
+            return refused
+        return Response(CaseDetailSerializer(case, context={"request": request}).data)
+
+
+class CaseMaterialApi(GenericAPIView):
+    serializer_class = MaterialUploadSerializer
+    parser_classes = [MultiPartParser, FormParser]
+
+    def get_permissions(self):
+        return [IsAuthenticated(), role_permission(Role.APPLICANT)()]
+
+    @extend_schema(
+        summary="Attach a material to a case",
+        description=(
+            "The case's applicant, while drafting or while a supplement notice asks for this "
+            "kind of material. 400 under `file` for an empty, oversized or non-PDF/JPEG/PNG "
+            "file (recognised by content), under `kind` for an unknown kind."
+        ),
+        request={"multipart/form-data": MaterialUploadSerializer},
+        responses={201: CaseMaterialSerializer, **ERROR_RESPONSES},
+    )
+    def post(self, request, pk: int):
+        case = case_get_for_user(user=request.user, pk=pk)
+        serializer = MaterialUploadSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        try:
+            material = case_material_add(
+                case=case, user=request.user, kind=data["kind"], upload=data["file"]
+            )
+        except DjangoValidationError as error:
+            return _refusal(error, {"too_large": "file", "empty": "file", "file_type": "file"})
+        return Response(CaseMaterialSerializer(material).data, status=status.HTTP_201_CREATED)
+
+
+class _CaseActionApi(GenericAPIView):
+    """One POST, one service call; the answer is the case as it now is."""
+
+    roles: tuple[str, ...] = ()
+    input_serializer: type[serializers.Serializer] | None = None
+    error_fields: dict[str, str] = {}
+    serializer_class = CaseSummarySerializer
+    parser_classes = [JSONParser, FormParser, MultiPartParser]
+
+    def get_permissions(self):
+        return [IsAuthenticated(), role_permission(*self.roles)()]
+
+    def act(self, user, case: RepairCase, data: dict) -> None:
+        raise NotImplementedError
+
+    def post(self, request, pk: int):
+        case = case_get_for_user(user=request.user, pk=pk)
+        data: dict = {}
+        if self.input_serializer is not None:
+            serializer = self.input_serializer(data=request.data)
+            serializer.is_valid(raise_exception=True)
+            data = serializer.validated_data
+        try:
+            self.act(request.user, case, data)
+        except DjangoValidationError as error:
+            return _refusal(error, self.error_fields)
+        return Response(_summary(request, case))
+
+
+def _action_schema(summary: str, description: str, request=None, examples=None):
+    return extend_schema(
+        summary=summary,
+        description=description,
+        request=request,
+        responses={200: CaseSummarySerializer, **ERROR_RESPONSES},
+        examples=examples or [],
+    )
+
+
+@_action_schema(
+    "Submit a draft",
+    "The case's applicant. Numbers the case and starts the preliminary review clock. 400 when "
+    "required materials are missing or the record is no longer eligible.",
+)
+class CaseSubmitApi(_CaseActionApi):
+    roles = (Role.APPLICANT,)
+
+    def act(self, user, case, data):
+        repair_case_submit(applicant=user, case=case)
+
+
+@_action_schema(
+    "Answer the supplement notice",
+    "The case's applicant, after uploading every material the notice asked for, before its "
+    "deadline. The case goes back to preliminary review.",
+)
+class CaseSupplementAnswerApi(_CaseActionApi):
+    roles = (Role.APPLICANT,)
+
+    def act(self, user, case, data):
+        supplement_answer(applicant=user, case=case)
+
+
+@_action_schema(
+    "Withdraw a case",
+    "The case's applicant, with a reason, at any stage before a decision. Open clocks are "
+    "cancelled and an unsigned commitment draft is voided.",
+    request=WithdrawSerializer,
+)
+class CaseWithdrawApi(_CaseActionApi):
+    roles = (Role.APPLICANT,)
+    input_serializer = WithdrawSerializer
+
+    def act(self, user, case, data):
+        repair_case_withdraw(applicant=user, case=case, reason=data["reason"])
+
+
+@_action_schema(
+    "Claim a case for review",
+    "A submitted or resubmitted case: preliminary review by a platform officer. An accepted "
+    "case: department review by a reviewer of the department that issued the penalty "
+    "(谁认定、谁修复). 403 for anyone else; 409 when someone has already claimed it.",
+)
+class CaseClaimApi(_CaseActionApi):
+    roles = (Role.OFFICER, Role.REVIEWER)
+
+    def act(self, user, case, data):
+        department = case.status in DEPARTMENT_STATUSES or (
+            case.status not in PRELIMINARY_STATUSES and user.role == Role.REVIEWER
+        )
+        if department:
+            department_review_claim(reviewer=user, case=case)
+        else:
+            preliminary_review_claim(officer=user, case=case)
+
+
+@_action_schema(
+    "Request a supplement (一次性告知)",
+    "The officer reviewing the case lists every material to supplement, with its problem, in "
+    "one notice. A second notice on a case needs a supervisor: the supervisor posts it, with "
+    "`override_reason`, on behalf of the case's officer, and the override is recorded. A "
+    "supervisor may not post a first notice (403).",
+    request=SupplementRequestInputSerializer,
+    examples=[
+        OpenApiExample(
+            "Notice",
+            request_only=True,
+            value={
+                "items": [
+                    {"material": "performance_proof", "name": "罚款缴纳凭证", "problem": "模糊"}
+                ]
+            },
+        )
+    ],
+)
+class CaseSupplementRequestApi(_CaseActionApi):
+    roles = (Role.OFFICER, Role.SUPERVISOR)
+    input_serializer = SupplementRequestInputSerializer
+    error_fields = {
+        "no_items": "items",
+        "second_request": "override_reason",
+        "override_reason": "override_reason",
+    }
+
+    def act(self, user, case, data):
+        if user.role == Role.SUPERVISOR:
+            # The supervisor only overrides; a first notice is the officer's own act
+            # (and would otherwise be recorded as the officer's without them).
+            if not case.supplement_requests.exists():
+                raise PermissionDenied(_("首次补正告知由初审人员办理，监督人员只能批准再次告知。"))
+            officer, supervisor = case.officer, user
+        else:
+            officer, supervisor = user, None
+        supplement_request(
+            officer=officer,
+            case=case,
+            items=[dict(item) for item in data["items"]],
+            override_reason=data["override_reason"],
+            supervisor=supervisor,
+        )
+
+
+@_action_schema(
+    "Refuse to accept a case",
+    "The officer reviewing the case, with reasons and the basis; issues the 不予受理通知书.",
+    request=ReasonsBasisSerializer,
+)
+class CaseRefuseApi(_CaseActionApi):
+    roles = (Role.OFFICER,)
+    input_serializer = ReasonsBasisSerializer
+
+    def act(self, user, case, data):
+        preliminary_review_refuse(
+            officer=user, case=case, reasons=data["reasons"], basis=data["basis"]
+        )
+
+
+@_action_schema(
+    "Accept a case",
+    "The officer reviewing the case; issues the 受理通知书 and the credit commitment for the "
+    "applicant to sign (`POST /api/v1/commitments/{id}/sign`).",
+)
+class CaseAcceptApi(_CaseActionApi):
+    roles = (Role.OFFICER,)
+
+    def act(self, user, case, data):
+        preliminary_review_accept(officer=user, case=case)
+
+
+@_action_schema(
+    "Approve the repair",
+    "The department reviewer who claimed the case, with the basis; issues the 信用修复决定书 "
+    "and marks the record repaired.",
+    request=BasisSerializer,
+)
+class CaseApproveApi(_CaseActionApi):
+    roles = (Role.REVIEWER,)
+    input_serializer = BasisSerializer
+
+    def act(self, user, case, data):
+        department_review_approve(reviewer=user, case=case, basis=data["basis"])
+
+
+@_action_schema(
+    "Reject the repair",
+    "The department reviewer who claimed the case, with reasons and the basis; issues the "
+    "不予信用修复决定书.",
+    request=ReasonsBasisSerializer,
+)
+class CaseRejectApi(_CaseActionApi):
+    roles = (Role.REVIEWER,)
+    input_serializer = ReasonsBasisSerializer
+
+    def act(self, user, case, data):
+        department_review_reject(
+            reviewer=user, case=case, reasons=data["reasons"], basis=data["basis"]
+        )
+
+
+def _action(name: str, view) -> object:
+    return path(
+        f"repair-cases/<int:pk>/{name}",
+        view.as_view(),
+        name=f"api_repair_case_{name}".replace("-", "_"),
+    )
+
+
+urlpatterns = [
+    path("repair-cases/", RepairCaseCollectionApi.as_view(), name="api_repair_cases"),
+    path("repair-cases/<int:pk>/", RepairCaseDetailApi.as_view(), name="api_repair_case_detail"),
+    _action("materials", CaseMaterialApi),
+    _action("submit", CaseSubmitApi),
+    _action("supplement-answer", CaseSupplementAnswerApi),
+    _action("withdraw", CaseWithdrawApi),
+    _action("claim", CaseClaimApi),
+    _action("supplement-request", CaseSupplementRequestApi),
+    _action("refuse", CaseRefuseApi),
+    _action("accept", CaseAcceptApi),
+    _action("approve", CaseApproveApi),
+    _action("reject", CaseRejectApi),
+]

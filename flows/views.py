@@ -1,0 +1,314 @@
+"""The applicant's repair pages: 我的申请, filing a repair (draft, materials,
+submission), and the case page (timeline, letters, supplement, withdrawal).
+
+Views read through the selectors and write through flows.services; every
+rule (eligibility, binding, materials, statuses) lives there, and each
+refusal a service raises is shown to the applicant as it was worded.
+"""
+
+from django.contrib import messages
+from django.contrib.contenttypes.models import ContentType
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from django.views.decorators.http import require_POST
+
+from flows.models import CLOSED_STATUSES, WITHDRAWABLE, CaseStatus, MaterialKind, RepairCase
+from flows.selectors import case_get_for_user, cases_for_user
+from flows.services import (
+    case_commitment,
+    case_material_add,
+    repair_case_draft_save,
+    repair_case_submit,
+    repair_case_withdraw,
+    required_materials,
+    supplement_answer,
+)
+from letters.commitments import letters_for_user
+from records.models import BindingCapacity, SubjectBinding
+from records.publicity import Eligibility, RecordFacts, answer, load_rule_sets
+from records.selectors import record_get_for_user
+from repair_flow.models import Role
+from repair_flow.roles import role_required
+from sla.clocks import clock_explain, clocks_for
+
+FILE_FIELD = "file_"
+
+# What the applicant can expect next, per status (shown in 我的申请 and on the case).
+NEXT_STEP = {
+    CaseStatus.DRAFT: gettext_lazy("上传申请材料后提交申请。"),
+    CaseStatus.SUBMITTED: gettext_lazy("等待信用平台工作人员初审。"),
+    CaseStatus.IN_PRELIMINARY_REVIEW: gettext_lazy("信用平台工作人员正在初审。"),
+    CaseStatus.AWAITING_SUPPLEMENT: gettext_lazy("请在补正期限前上传补正材料并提交补正。"),
+    CaseStatus.RESUBMITTED: gettext_lazy("已补正，等待信用平台工作人员再次初审。"),
+    CaseStatus.NOT_ACCEPTED: gettext_lazy("申请不予受理，详见不予受理通知书。"),
+    CaseStatus.LAPSED: gettext_lazy("逾期未补正，申请已终止；如仍需修复，可以重新申请。"),
+    CaseStatus.AWAITING_COMMITMENT: gettext_lazy("请阅读并签署信用修复承诺书。"),
+    CaseStatus.ACCEPTED: gettext_lazy("已受理，等待认定单位审核。"),
+    CaseStatus.IN_DEPARTMENT_REVIEW: gettext_lazy("认定单位正在审核。"),
+    CaseStatus.APPROVED: gettext_lazy("准予修复，详见信用修复决定书。"),
+    CaseStatus.REJECTED: gettext_lazy("不予修复，详见不予修复决定书。"),
+    CaseStatus.WITHDRAWN: gettext_lazy("申请已撤回。"),
+}
+
+applicant_required = role_required(Role.APPLICANT)
+
+
+def _problems(error: ValidationError | PermissionDenied) -> list[str]:
+    if isinstance(error, ValidationError):
+        return list(error.messages)
+    return [str(error) or _("您无权办理此操作。")]
+
+
+def _open_clocks(case: RepairCase) -> list:
+    return list(clocks_for(case).filter(stopped_at=None).order_by("due_at"))
+
+
+def _materials(case: RepairCase) -> list:
+    return list(case.materials.select_related("uploaded_by"))
+
+
+def _upload(request, case: RepairCase) -> tuple[int, dict[str, list[str]]]:
+    """Each chosen file through case_material_add (one transaction each):
+    the accepted ones are kept, each rejected one keeps its own message."""
+    added, errors = 0, {}
+    for field in request.FILES:
+        kind = field.removeprefix(FILE_FIELD)
+        for upload in request.FILES.getlist(field):
+            try:
+                case_material_add(case=case, user=request.user, kind=kind, upload=upload)
+            except (ValidationError, PermissionDenied) as error:
+                errors.setdefault(kind, []).extend(_problems(error))
+            else:
+                added += 1
+    return added, errors
+
+
+# 我的申请
+
+
+@applicant_required
+def case_list(request):
+    cases = list(cases_for_user(request.user).order_by("-created_at", "-id"))
+    rows = [(case, NEXT_STEP.get(case.status, ""), _open_clocks(case)[:1]) for case in cases]
+    return render(request, "flows/case_list.html", {"rows": rows})
+
+
+# Filing
+
+
+@applicant_required
+def case_new(request, record_pk: int):
+    """申请信用修复 for one record: details and capacity, saved as a draft."""
+    record = record_get_for_user(user=request.user, pk=record_pk)
+    eligibility = answer(RecordFacts.of(record), load_rule_sets(), timezone.localdate())
+    binding = SubjectBinding.objects.filter(user=request.user, subject=record.subject).first()
+    existing = (
+        cases_for_user(request.user).filter(record=record).exclude(status__in=CLOSED_STATUSES)
+    ).first()
+    errors: list[str] = []
+    details = existing.details if existing is not None else ""
+    if request.method == "POST":
+        details = request.POST.get("details", "")
+        try:
+            case = repair_case_draft_save(
+                applicant=request.user,
+                record=record,
+                details=details,
+                capacity=request.POST.get("capacity", ""),
+            )
+        except (ValidationError, PermissionDenied) as error:
+            errors = _problems(error)
+        else:
+            messages.success(request, _("申请已保存为草稿，请上传申请材料。"))
+            return redirect("flows:materials", pk=case.pk)
+    return render(
+        request,
+        "flows/case_new.html",
+        {
+            "record": record,
+            "answer": eligibility,
+            "eligible": eligibility.eligibility == Eligibility.ELIGIBLE,
+            "binding": binding,
+            "capacity_label": BindingCapacity(binding.capacity).label if binding else "",
+            "existing": existing,
+            "details": details,
+            "errors": errors,
+        },
+        status=400 if errors else 200,
+    )
+
+
+def _materials_page(request, case, *, upload_errors=None, submit_errors=None, status=200):
+    have = {m.kind for m in case.materials.all() if m.round == 0}
+    kinds = [*required_materials(case), MaterialKind.OTHER]
+    required = set(required_materials(case))
+    slots = [
+        {
+            "kind": kind,
+            "label": MaterialKind(kind).label,
+            "required": kind in required,
+            "uploaded": kind in have,
+            "errors": (upload_errors or {}).get(kind, []),
+        }
+        for kind in kinds
+    ]
+    stray = [
+        message
+        for kind, problems in (upload_errors or {}).items()
+        if kind not in kinds
+        for message in problems
+    ]
+    return render(
+        request,
+        "flows/case_materials.html",
+        {
+            "case": case,
+            "slots": slots,
+            "materials": _materials(case),
+            "upload_errors_other": stray,
+            "submit_errors": submit_errors or [],
+        },
+        status=status,
+    )
+
+
+@applicant_required
+def case_materials(request, pk: int):
+    """The draft's materials: upload each required kind, then submit."""
+    case = case_get_for_user(user=request.user, pk=pk)
+    if case.status != CaseStatus.DRAFT:
+        return redirect("flows:detail", pk=case.pk)
+    if request.method == "POST":
+        added, errors = _upload(request, case)
+        if not added and not errors:
+            messages.error(request, _("请选择要上传的文件。"))
+        elif added:
+            messages.success(request, _("已上传 %(n)d 个文件。") % {"n": added})
+        if errors:
+            return _materials_page(request, case, upload_errors=errors, status=400)
+        return redirect("flows:materials", pk=case.pk)
+    return _materials_page(request, case)
+
+
+@applicant_required
+@require_POST
+def case_submit(request, pk: int):
+    case = case_get_for_user(user=request.user, pk=pk)
+    try:
+        case = repair_case_submit(applicant=request.user, case=case)
+    except (ValidationError, PermissionDenied) as error:
+        case.refresh_from_db()
+        if case.status != CaseStatus.DRAFT:
+            for problem in _problems(error):
+                messages.error(request, problem)
+            return redirect("flows:detail", pk=case.pk)
+        return _materials_page(request, case, submit_errors=_problems(error), status=400)
+    messages.success(request, _("申请已提交，申请编号 %(number)s。") % {"number": case.number})
+    return redirect("flows:detail", pk=case.pk)
+
+
+# The case page
+
+
+def _case_page(request, case, *, upload_errors=None, supplement_errors=None, withdraw=None):
+    supplement = None
+    if case.status == CaseStatus.AWAITING_SUPPLEMENT:
+        supplement = (
+            case.supplement_requests.filter(answered_at=None).order_by("-requested_at").first()
+        )
+    answered = set()
+    if supplement is not None:
+        answered = set(
+            case.materials.filter(round=1, uploaded_at__gte=supplement.requested_at).values_list(
+                "kind", flat=True
+            )
+        )
+    items = [
+        {
+            **item,
+            "label": MaterialKind(item["material"]).label,
+            "uploaded": item["material"] in answered,
+            "errors": (upload_errors or {}).pop(item["material"], []),
+        }
+        for item in (supplement.items if supplement else [])
+    ]
+    letters = letters_for_user(request.user).filter(
+        case_type=ContentType.objects.get_for_model(RepairCase), case_id=case.pk
+    )
+    commitment = case_commitment(case) if case.status == CaseStatus.AWAITING_COMMITMENT else None
+    withdraw = withdraw or {}
+    return render(
+        request,
+        "flows/case_detail.html",
+        {
+            "case": case,
+            "next_step": NEXT_STEP.get(case.status, ""),
+            "events": case.events.select_related("actor"),
+            "materials": _materials(case),
+            "letters": letters.order_by("issued_at", "id"),
+            "commitment": commitment,
+            "supplement": supplement,
+            "supplement_items": items,
+            "supplement_errors": [
+                *(supplement_errors or []),
+                *(m for problems in (upload_errors or {}).values() for m in problems),
+            ],
+            "explanations": [clock_explain(clock) for clock in _open_clocks(case)],
+            "withdrawable": case.status in WITHDRAWABLE,
+            "withdraw_reason": withdraw.get("reason", ""),
+            "withdraw_errors": withdraw.get("errors", []),
+        },
+        status=400 if upload_errors or supplement_errors or withdraw.get("errors") else 200,
+    )
+
+
+@applicant_required
+def case_detail(request, pk: int):
+    case = case_get_for_user(user=request.user, pk=pk)
+    return _case_page(request, case)
+
+
+@applicant_required
+@require_POST
+def case_supplement_upload(request, pk: int):
+    """Upload the files the supplement notice asked for (the service refuses any other kind)."""
+    case = case_get_for_user(user=request.user, pk=pk)
+    added, errors = _upload(request, case)
+    if not added and not errors:
+        messages.error(request, _("请选择要上传的文件。"))
+    elif added:
+        messages.success(request, _("已上传 %(n)d 个文件。") % {"n": added})
+    if errors:
+        case.refresh_from_db()
+        return _case_page(request, case, upload_errors=errors)
+    return redirect("flows:detail", pk=case.pk)
+
+
+@applicant_required
+@require_POST
+def case_supplement_answer(request, pk: int):
+    case = case_get_for_user(user=request.user, pk=pk)
+    try:
+        supplement_answer(applicant=request.user, case=case)
+    except (ValidationError, PermissionDenied) as error:
+        case.refresh_from_db()
+        return _case_page(request, case, supplement_errors=_problems(error))
+    messages.success(request, _("补正材料已提交，等待再次初审。"))
+    return redirect("flows:detail", pk=case.pk)
+
+
+@applicant_required
+@require_POST
+def case_withdraw(request, pk: int):
+    case = case_get_for_user(user=request.user, pk=pk)
+    reason = request.POST.get("reason", "")
+    try:
+        repair_case_withdraw(applicant=request.user, case=case, reason=reason)
+    except (ValidationError, PermissionDenied) as error:
+        case.refresh_from_db()
+        return _case_page(request, case, withdraw={"reason": reason, "errors": _problems(error)})
+    messages.success(request, _("申请已撤回。"))
+    return redirect("flows:detail", pk=case.pk)
