@@ -674,14 +674,23 @@ def preliminary_review_refuse(
     _require_status(case, CaseStatus.IN_PRELIMINARY_REVIEW)
     reasons = _clean_list(reasons, _("不予受理的理由"))
     basis = _clean_text(basis, _("不予受理的依据"))
-    letter = _issue(
-        case, LetterKind.REFUSAL_TO_ACCEPT, actor=officer, at=at, reasons=reasons, basis=basis
-    )
-    _stop_all(case, actor=officer, at=at)
+    return _close_refused(
+        case, "refuse", LetterKind.REFUSAL_TO_ACCEPT, actor=officer, at=at, reasons=reasons,
+        basis=basis,
+    )  # fmt: skip
+
+
+def _close_refused(
+    case: RepairCase, transition: str, kind: str, *, actor, at, reasons: list[str], basis: str
+) -> RepairCase:
+    """A refusal (to accept, or to repair): its letter with the reasons and the
+    rule, every clock stopped, the transition."""
+    letter = _issue(case, kind, actor=actor, at=at, reasons=reasons, basis=basis)
+    _stop_all(case, actor=actor, at=at)
     _fire(
         case,
-        "refuse",
-        actor=officer,
+        transition,
+        actor=actor,
         at=at,
         comment="；".join(reasons),
         params={"reasons": reasons, "basis": basis, "letter": letter, "at": at},
@@ -844,20 +853,10 @@ def department_review_reject(
     _require_status(case, CaseStatus.IN_DEPARTMENT_REVIEW)
     reasons = _clean_list(reasons, _("不予修复的理由"))
     basis = _clean_text(basis, _("不予修复的依据"))
-    letter = _issue(
-        case, LetterKind.REPAIR_REFUSAL, actor=reviewer, at=at, reasons=reasons, basis=basis
-    )
-    _stop_all(case, actor=reviewer, at=at)
-    _fire(
-        case,
-        "reject",
-        actor=reviewer,
-        at=at,
-        comment="；".join(reasons),
-        params={"reasons": reasons, "basis": basis, "letter": letter, "at": at},
-        summary={"letter": letter.number},
-    )
-    return case
+    return _close_refused(
+        case, "reject", LetterKind.REPAIR_REFUSAL, actor=reviewer, at=at, reasons=reasons,
+        basis=basis,
+    )  # fmt: skip
 
 
 # Withdrawal ------------------------------------------------------------------------

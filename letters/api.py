@@ -45,9 +45,9 @@ from letters.models import (
 )
 from letters.services import letter_verify, verify_url
 from letters.views import VerifyUploadForm, client_ip, pdf_response, public_facts
-from records.api import PURPOSE_PARAMETER
+from records.api import PURPOSE_PARAMETER, purpose_error
 from repair_flow.access import REGISTERED_ROLES, access_register, purpose_is_valid
-from repair_flow.models import STAFF_ROLES, AccessPurpose, Role
+from repair_flow.models import STAFF_ROLES, Role
 from repair_flow.roles import role_permission
 
 # Serializers
@@ -228,33 +228,16 @@ def _person_read_refused(request, subject, what: str) -> Response | None:
     `purpose` and is registered; 400 otherwise."""
     purpose = request.query_params.get("purpose")
     if purpose is not None and not purpose_is_valid(purpose):
-        return _purpose_error(purpose)
+        return purpose_error(purpose)
     if subject is None or not subject.is_person or request.user.role not in REGISTERED_ROLES:
         return None
     if purpose is None:
-        return _purpose_error(None)
+        return purpose_error(None)
     with transaction.atomic():
         access_register(
             user=request.user, subject=subject, what=what, purpose=purpose, channel="api"
         )
     return None
-
-
-def _purpose_error(purpose: str | None) -> Response:
-    choices = "、".join(AccessPurpose.values)
-    if purpose:
-        message = _("purpose 参数“%(purpose)s”无效，应为以下之一：%(choices)s") % {
-            "purpose": purpose[:40],
-            "choices": choices,
-        }
-    else:
-        message = _(
-            "响应中含有自然人的信息，须说明查看目的："
-            "请在查询参数 purpose 中填写以下之一：%(choices)s（依法登记个人信息访问）"
-        ) % {"choices": choices}
-    return Response(
-        {"detail": message, "code": "purpose_required"}, status=status.HTTP_400_BAD_REQUEST
-    )
 
 
 class FirstRendererNegotiation(BaseContentNegotiation):

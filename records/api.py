@@ -59,7 +59,9 @@ PURPOSE_PARAMETER = OpenApiParameter(
 )
 
 
-def _purpose_error(purpose: str | None) -> Response:
+def purpose_error(purpose: str | None) -> Response:
+    """400 for a staff read of natural persons' data without a valid purpose
+    (shared by every API that returns such data)."""
     choices = pgettext("list separator", "、").join(AccessPurpose.values)
     if purpose:
         message = _("purpose 参数“%(purpose)s”无效，应为以下之一：%(choices)s") % {
@@ -81,12 +83,12 @@ def _register_person_reads(request, records: list[CreditRecord]) -> Response | N
     register, or answer 400 when no valid purpose was stated."""
     purpose = request.query_params.get("purpose")
     if purpose is not None and not purpose_is_valid(purpose):
-        return _purpose_error(purpose)
+        return purpose_error(purpose)
     people = [record for record in records if record.subject.is_person]
     if not people or request.user.role not in REGISTERED_ROLES:
         return None
     if purpose is None:
-        return _purpose_error(None)
+        return purpose_error(None)
     with transaction.atomic():
         for record in people:
             access_register(
