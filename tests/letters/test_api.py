@@ -6,7 +6,6 @@ import hashlib
 import pytest
 
 from letters.commitments import commitment_create
-from letters.kinds import addressee_facts, record_facts
 from letters.models import (
     Commitment,
     CommitmentStatus,
@@ -17,36 +16,8 @@ from letters.models import (
     RenderStatus,
 )
 from letters.outbox import message_queue
-from letters.services import letter_issue
 from repair_flow.models import AccessLogEntry, AuditEvent
-
-
-@pytest.fixture(autouse=True)
-def media(settings, tmp_path):
-    settings.MEDIA_ROOT = tmp_path / "media"
-
-
-@pytest.fixture
-def committed(django_capture_on_commit_callbacks):
-    def run(fn, /, *args, **kwargs):
-        with django_capture_on_commit_callbacks(execute=True):
-            return fn(*args, **kwargs)
-
-    return run
-
-
-def acceptance(record, officer, **extra) -> Letter:
-    return letter_issue(
-        kind="acceptance",
-        facts={
-            "addressee": addressee_facts(record.subject),
-            "record": record_facts(record),
-            "received_on": "2026-11-20",
-        },
-        record=record,
-        actor=officer,
-        **extra,
-    )
+from tests.letters.conftest import acceptance
 
 
 @pytest.fixture

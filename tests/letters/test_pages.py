@@ -5,7 +5,6 @@ import pytest
 
 from letters import render as render_module
 from letters.commitments import commitment_create, commitment_sign
-from letters.kinds import addressee_facts, record_facts
 from letters.models import (
     Commitment,
     DeliveryEvent,
@@ -15,36 +14,8 @@ from letters.models import (
     RenderStatus,
 )
 from letters.outbox import message_queue
-from letters.services import letter_issue
 from repair_flow.models import AccessLogEntry, AuditEvent
-
-
-@pytest.fixture(autouse=True)
-def media(settings, tmp_path):
-    settings.MEDIA_ROOT = tmp_path / "media"
-
-
-@pytest.fixture
-def committed(django_capture_on_commit_callbacks):
-    def run(fn, /, *args, **kwargs):
-        with django_capture_on_commit_callbacks(execute=True):
-            return fn(*args, **kwargs)
-
-    return run
-
-
-def acceptance(record, officer, **extra) -> Letter:
-    return letter_issue(
-        kind="acceptance",
-        facts={
-            "addressee": addressee_facts(record.subject),
-            "record": record_facts(record),
-            "received_on": "2026-11-20",
-        },
-        record=record,
-        actor=officer,
-        **extra,
-    )
+from tests.letters.conftest import acceptance
 
 
 @pytest.fixture
