@@ -618,47 +618,13 @@ def test_two_sla_sweepers_at_once_write_one_email_per_notification(
 ):
     if connection.vendor != "postgresql":
         pytest.skip("concurrency needs PostgreSQL: SQLite serialises writers anyway")
-    from sla import sweep as sweep_module
+    from tests.sla.test_sweep import run_two_sweepers
 
     officer.email, supervisor.email = "liuyang@example.com", "sunmin@example.com"
     officer.save(update_fields=["email"])
     supervisor.save(update_fields=["email"])
     count = 200
-    template = sla_start(record, officer)
-    SlaClock.objects.bulk_create(
-        SlaClock(
-            **{
-                f.attname: getattr(template, f.attname)
-                for f in SlaClock._meta.concrete_fields
-                if f.attname not in ("id", "case_id")
-            },
-            case_id=record.pk + n,
-        )
-        for n in range(1, count)
-    )
-    if not row_locks:
-        due_sql = sweep_module._due_sql
-        monkeypatch.setattr(
-            sweep_module, "_due_sql", lambda: due_sql().removesuffix(" FOR UPDATE SKIP LOCKED")
-        )
-    results, errors = [], []
-    barrier = threading.Barrier(2)
-
-    def sweeper():
-        try:
-            barrier.wait()
-            results.append(clocks_sweep(now=DUE, batch_size=25, actor="test"))
-        except Exception as exc:
-            errors.append(exc)
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=sweeper) for _ in range(2)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert errors == []
+    results = run_two_sweepers(sla_start(record, officer), record, count, monkeypatch, row_locks)
     assert sum(r.notified for r in results) == count * 4
     assert Notification.objects.count() == OutboundMessage.objects.count() == count * 4
     expected = {

@@ -444,7 +444,30 @@ def test_two_sweepers_at_once_notify_each_level_once_and_escalate_once(
     if connection.vendor != "postgresql":
         pytest.skip("concurrency needs PostgreSQL: SQLite serialises writers anyway")
     count = 500
-    template = start(record, officer)
+    results = run_two_sweepers(start(record, officer), record, count, monkeypatch, row_locks)
+    assert sum(r.warned_first for r in results) == count
+    assert sum(r.warned_second for r in results) == count
+    assert sum(r.breached for r in results) == sum(r.escalated for r in results) == count
+    # Attempts, not rows: the unique key would hide a second attempt, this would not.
+    assert sum(r.notified for r in results) == count * 4
+    for kind, level, username in [
+        ("warning", 1, "officer"),
+        ("warning", 2, "officer"),
+        ("breach", 0, "officer"),
+        ("escalation", 0, "supervisor"),
+    ]:
+        sent = Notification.objects.filter(kind=kind, level=level, user__username=username)
+        assert sent.count() == sent.values("clock").distinct().count() == count
+    assert Notification.objects.count() == count * 4
+    assert Escalation.objects.count() == count
+    assert SlaClock.objects.filter(state="breached", warned_level=2).count() == count
+    print(" / ".join(f"{r.batches} batches: {r}" for r in results))
+
+
+def run_two_sweepers(template, record, count, monkeypatch, row_locks: bool) -> list:
+    """`count` copies of `template` due at DUE, swept by two threads at once
+    (each on its own connection); without row locks both read the same rows
+    and race on every claim. Their results; any error fails the test."""
     SlaClock.objects.bulk_create(
         SlaClock(
             **{
@@ -479,20 +502,4 @@ def test_two_sweepers_at_once_notify_each_level_once_and_escalate_once(
     for t in threads:
         t.join()
     assert errors == []
-    assert sum(r.warned_first for r in results) == count
-    assert sum(r.warned_second for r in results) == count
-    assert sum(r.breached for r in results) == sum(r.escalated for r in results) == count
-    # Attempts, not rows: the unique key would hide a second attempt, this would not.
-    assert sum(r.notified for r in results) == count * 4
-    for kind, level, username in [
-        ("warning", 1, "officer"),
-        ("warning", 2, "officer"),
-        ("breach", 0, "officer"),
-        ("escalation", 0, "supervisor"),
-    ]:
-        sent = Notification.objects.filter(kind=kind, level=level, user__username=username)
-        assert sent.count() == sent.values("clock").distinct().count() == count
-    assert Notification.objects.count() == count * 4
-    assert Escalation.objects.count() == count
-    assert SlaClock.objects.filter(state="breached", warned_level=2).count() == count
-    print(" / ".join(f"{r.batches} batches: {r}" for r in results))
+    return results
