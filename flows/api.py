@@ -13,13 +13,15 @@ POST /api/v1/repair-cases/{id}/refuse               officer: not accepted
 POST /api/v1/repair-cases/{id}/accept               officer: accepted (commitment to sign)
 POST /api/v1/repair-cases/{id}/approve              department reviewer: repair the record
 POST /api/v1/repair-cases/{id}/reject               department reviewer: refuse the repair
+POST /api/v1/repair-cases/{id}/release              holder or supervisor: back to the queue
+POST /api/v1/repair-cases/{id}/reassign             supervisor: give the task to a named person
+GET  /api/v1/tasks/                                 staff: queue, inbox or archive
 
 Scoping is flows.selectors': 404 for a case the caller may not see. Every
 write is one service call (flows.services); the API holds no rules of its own.
 """
 
 from django.contrib.contenttypes.models import ContentType
-from django.core.exceptions import PermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.urls import path, reverse
 from django.utils.translation import gettext as _
@@ -46,10 +48,20 @@ from flows.models import (
     RepairCase,
     SupplementRequest,
 )
-from flows.selectors import case_get_for_user, cases_for_user
+from flows.selectors import (
+    BOXES,
+    DUE_FILTERS,
+    TASK_ROLES,
+    case_get_for_user,
+    cases_for_user,
+    tasks_for_user,
+)
 from flows.services import (
     case_commitment,
     case_material_add,
+    case_reassign,
+    case_release,
+    case_task,
     department_review_approve,
     department_review_claim,
     department_review_reject,
@@ -62,28 +74,20 @@ from flows.services import (
     supplement_answer,
     supplement_request,
 )
+from flows.work import HUMAN_NODES
 from letters.api import LetterSummarySerializer, _codes, _errors_by_field, _person_read_refused
 from letters.models import Letter
 from records.api import PURPOSE_PARAMETER
 from records.models import BindingCapacity, CreditRecord
 from records.selectors import records_visible_to
-from repair_flow.models import Role
+from repair_flow.models import Role, User
 from repair_flow.roles import role_permission
 from sla.clocks import clocks_for
 from sla.models import SlaClock
 
 # Service error codes that mean "the case is not in a state for this" rather
-# than "your input is wrong": answered 409. `wrong_status` is for the day the
-# services' generic status check gets a code; today it has none (400).
+# than "your input is wrong": answered 409.
 CONFLICT_CODES = frozenset({"taken", "open_case", "wrong_status"})
-
-PRELIMINARY_STATUSES = (
-    CaseStatus.SUBMITTED,
-    CaseStatus.RESUBMITTED,
-    CaseStatus.IN_PRELIMINARY_REVIEW,
-)
-DEPARTMENT_STATUSES = (CaseStatus.ACCEPTED, CaseStatus.IN_DEPARTMENT_REVIEW)
-
 
 # Serializers
 
@@ -541,10 +545,8 @@ class CaseClaimApi(_CaseActionApi):
     roles = (Role.OFFICER, Role.REVIEWER)
 
     def act(self, user, case, data):
-        department = case.status in DEPARTMENT_STATUSES or (
-            case.status not in PRELIMINARY_STATUSES and user.role == Role.REVIEWER
-        )
-        if department:
+        task = case_task(case)
+        if task == "department_review" or (task is None and user.role == Role.REVIEWER):
             department_review_claim(reviewer=user, case=case)
         else:
             preliminary_review_claim(officer=user, case=case)
@@ -580,10 +582,6 @@ class CaseSupplementRequestApi(_CaseActionApi):
 
     def act(self, user, case, data):
         if user.role == Role.SUPERVISOR:
-            # The supervisor only overrides; a first notice is the officer's own act
-            # (and would otherwise be recorded as the officer's without them).
-            if not case.supplement_requests.exists():
-                raise PermissionDenied(_("首次补正告知由初审人员办理，监督人员只能批准再次告知。"))
             officer, supervisor = case.officer, user
         else:
             officer, supervisor = user, None
@@ -653,6 +651,109 @@ class CaseRejectApi(_CaseActionApi):
         )
 
 
+class ReleaseSerializer(serializers.Serializer):
+    reason = serializers.CharField(
+        max_length=500, required=False, allow_blank=True, default="",
+        help_text=gettext_lazy("退回理由（监督人员退回他人的案件时必填）"),
+    )  # fmt: skip
+
+
+class ReassignSerializer(serializers.Serializer):
+    assignee = serializers.PrimaryKeyRelatedField(
+        queryset=User.objects.filter(is_active=True), help_text=gettext_lazy("办理人的用户编号")
+    )
+    reason = serializers.CharField(max_length=500, help_text=gettext_lazy("指派理由"))
+
+
+@_action_schema(
+    "Release a claimed case",
+    "The officer or reviewer holding the case puts it back in its queue; a supervisor may "
+    "release anyone's case, with `reason`. 409 when nobody holds it.",
+    request=ReleaseSerializer,
+)
+class CaseReleaseApi(_CaseActionApi):
+    roles = (Role.OFFICER, Role.REVIEWER, Role.SUPERVISOR)
+    input_serializer = ReleaseSerializer
+    error_fields = {"reason": "reason"}
+
+    def act(self, user, case, data):
+        case_release(user=user, case=case, reason=data["reason"])
+
+
+@_action_schema(
+    "Assign or reassign a case",
+    "A supervisor gives the case's task (waiting or held) to a platform officer (preliminary "
+    "review) or to a reviewer of the issuing department (department review), with a reason.",
+    request=ReassignSerializer,
+)
+class CaseReassignApi(_CaseActionApi):
+    roles = (Role.SUPERVISOR,)
+    input_serializer = ReassignSerializer
+    error_fields = {"assignee": "assignee", "same": "assignee", "no_task": "non_field_errors"}
+
+    def act(self, user, case, data):
+        case_reassign(supervisor=user, case=case, assignee=data["assignee"], reason=data["reason"])
+
+
+class TaskSerializer(serializers.Serializer):
+    id = serializers.IntegerField(help_text=gettext_lazy("任务编号"))
+    stage = serializers.CharField(source="flow_task.name", help_text=gettext_lazy("环节"))
+    stage_label = serializers.CharField(source="flow_task.task_title")
+    status = serializers.CharField(
+        help_text=gettext_lazy("任务状态：NEW 待领取，ASSIGNED 办理中，DONE 已办")
+    )
+    owner = serializers.CharField(source="owner.username", allow_null=True, default=None)
+    created = serializers.DateTimeField()
+    finished = serializers.DateTimeField(allow_null=True)
+    due_at = serializers.DateTimeField(allow_null=True, help_text=gettext_lazy("本环节办理期限"))
+    case = CaseSummarySerializer(source="process.repairprocess.case")
+
+
+class TaskListApi(GenericAPIView):
+    serializer_class = TaskSerializer
+
+    def get_permissions(self):
+        return [IsAuthenticated(), role_permission(*TASK_ROLES)()]
+
+    @extend_schema(
+        summary="Task queues",
+        description=(
+            "`box=queue` (waiting to be claimed, soonest deadline first), `inbox` (claimed: "
+            "the caller's own; a supervisor's shows everyone's) or `archive` (finished). "
+            "Officers see preliminary reviews, reviewers their own department's reviews, "
+            "supervisors and administrators all. Filters: `stage`, `due` (overdue, today, "
+            "week), `q` (case or decision number)."
+        ),
+        parameters=[
+            OpenApiParameter("box", enum=list(BOXES), default="queue"),
+            OpenApiParameter("stage", enum=list(HUMAN_NODES), required=False),
+            OpenApiParameter("due", enum=list(DUE_FILTERS), required=False),
+            OpenApiParameter("q", str, required=False),
+        ],
+        responses={200: TaskSerializer(many=True), **ERROR_RESPONSES},
+    )
+    def get(self, request):
+        params = request.query_params
+        errors = {}
+        box = params.get("box", "queue")
+        if box not in BOXES:
+            errors["box"] = [_("box 只能是 %(values)s。") % {"values": "、".join(BOXES)}]
+        stage = params.get("stage", "")
+        if stage and stage not in HUMAN_NODES:
+            errors["stage"] = [_("stage 只能是 %(values)s。") % {"values": "、".join(HUMAN_NODES)}]
+        due = params.get("due", "")
+        if due and due not in DUE_FILTERS:
+            errors["due"] = [_("due 只能是 %(values)s。") % {"values": "、".join(DUE_FILTERS)}]
+        if errors:
+            return Response(errors, status=status.HTTP_400_BAD_REQUEST)
+        tasks = tasks_for_user(
+            user=request.user, box=box, stage=stage, due=due, q=params.get("q", "")
+        )
+        page = self.paginate_queryset(tasks)
+        data = TaskSerializer(page, many=True, context={"request": request}).data
+        return self.get_paginated_response(data)
+
+
 def _action(name: str, view) -> object:
     return path(
         f"repair-cases/<int:pk>/{name}",
@@ -674,4 +775,7 @@ urlpatterns = [
     _action("accept", CaseAcceptApi),
     _action("approve", CaseApproveApi),
     _action("reject", CaseRejectApi),
+    _action("release", CaseReleaseApi),
+    _action("reassign", CaseReassignApi),
+    path("tasks/", TaskListApi.as_view(), name="api_tasks"),
 ]

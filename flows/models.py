@@ -8,7 +8,8 @@ letters, timeline row and audit event in the same transaction).
 from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
-from django_fsm import ConcurrentTransitionMixin, FSMField, transition
+from django_fsm import RETURN_VALUE, ConcurrentTransitionMixin, FSMField, transition
+from viewflow.workflow.models import Process
 
 from records.models import BindingCapacity
 
@@ -173,6 +174,16 @@ class RepairCase(ConcurrentTransitionMixin, models.Model):
         self.officer = officer
 
     @transition(
+        field=status,
+        source=CaseStatus.IN_PRELIMINARY_REVIEW,
+        target=RETURN_VALUE(CaseStatus.SUBMITTED, CaseStatus.RESUBMITTED),
+    )
+    def release_preliminary_review(self) -> str:
+        # Back to where it was claimed from: a supplemented case waits as resubmitted.
+        self.officer = None
+        return CaseStatus.RESUBMITTED if self.supplement_count else CaseStatus.SUBMITTED
+
+    @transition(
         field=status, source=CaseStatus.IN_PRELIMINARY_REVIEW, target=CaseStatus.AWAITING_SUPPLEMENT
     )
     def request_supplement(self) -> None:
@@ -206,6 +217,10 @@ class RepairCase(ConcurrentTransitionMixin, models.Model):
     @transition(field=status, source=CaseStatus.ACCEPTED, target=CaseStatus.IN_DEPARTMENT_REVIEW)
     def claim_department_review(self, *, reviewer) -> None:
         self.reviewer = reviewer
+
+    @transition(field=status, source=CaseStatus.IN_DEPARTMENT_REVIEW, target=CaseStatus.ACCEPTED)
+    def release_department_review(self) -> None:
+        self.reviewer = None
 
     @transition(field=status, source=CaseStatus.IN_DEPARTMENT_REVIEW, target=CaseStatus.APPROVED)
     def approve(self, *, basis: str, letter, at) -> None:
@@ -319,3 +334,16 @@ class CaseEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.case} {self.action} {self.from_status} → {self.to_status}"
+
+
+class RepairProcess(Process):
+    """The viewflow process of one repair case (flows/flows.py): viewflow
+    owns who must do what next, the case's FSM status stays the truth."""
+
+    case = models.OneToOneField(
+        RepairCase, on_delete=models.PROTECT, related_name="process", verbose_name=_("申请")
+    )
+
+    class Meta:
+        verbose_name = _("修复流程")
+        verbose_name_plural = _("修复流程")

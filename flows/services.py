@@ -15,7 +15,9 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
+from flows import work
 from flows.models import (
     CLOSED_STATUSES,
     WITHDRAWABLE,
@@ -31,9 +33,10 @@ from letters.commitments import commitment_create, commitment_open_for_record
 from letters.kinds import addressee_facts, record_facts
 from letters.models import Commitment, CommitmentStatus, LetterKind
 from letters.services import letter_issue
-from records.models import BindingCapacity, CreditRecord, RecordStatus, SubjectBinding
+from records.models import BindingCapacity, CreditRecord, RecordStatus, SubjectBinding, SyncKind
 from records.publicity import Eligibility, RecordFacts, answer, load_rule_sets
 from records.services import record_status_set
+from records.sync import sync_event_queue
 from repair_flow.audit import audit_record
 from repair_flow.models import Role
 from sla.clocks import clock_assign, clock_start, clock_stop, clocks_for
@@ -46,6 +49,20 @@ MAGIC = (
     (b"%PDF-", "application/pdf"),
     (b"\xff\xd8\xff", "image/jpeg"),
     (b"\x89PNG\r\n\x1a\n", "image/png"),
+)
+# The usual reasons, offered as a list on the task page (plus free text).
+REFUSAL_REASONS = (
+    ("scope", gettext_lazy("不属于信用修复受理范围")),
+    ("period", gettext_lazy("该行政处罚信息未届满最短公示期限")),
+    ("not_repairable", gettext_lazy("该行政处罚信息属于不可提前修复的情形")),
+    ("not_applicant", gettext_lazy("申请人不是信用主体或其授权代理人")),
+    ("repeat", gettext_lazy("不符合信用修复次数或间隔的限制")),
+)
+REJECTION_REASONS = (
+    ("obligations", gettext_lazy("未履行行政处罚决定规定的义务")),
+    ("not_corrected", gettext_lazy("违法行为未整改到位")),
+    ("false_materials", gettext_lazy("提交的材料不真实")),
+    ("forbidden", gettext_lazy("法律、法规规定不得修复")),
 )
 REQUIRED_MATERIALS = (
     MaterialKind.APPLICATION_FORM,
@@ -112,18 +129,33 @@ def _fire(
     # Save exactly what the transition changed (always the status).
     changed = [f.name for f in fields if f.value_from_object(case) != values[f.attname]]
     case.save(update_fields=sorted({"status", *changed}))
+    return _note(case, name, actor=actor, at=at, before=before, comment=comment, summary=summary)
+
+
+def _note(
+    case: RepairCase,
+    action: str,
+    *,
+    actor,
+    at: dt.datetime,
+    before: str | None = None,
+    comment: str = "",
+    summary: dict | None = None,
+) -> RepairCase:
+    """The timeline row and the audit event of one action on the case."""
+    before = before or case.status
     CaseEvent.objects.create(
         case=case,
         at=at,
         actor=actor if getattr(actor, "pk", None) else None,
-        action=name,
+        action=action,
         from_status=before,
         to_status=case.status,
         comment=comment,
     )
     audit_record(
         actor=actor,
-        action=f"flows.repair_case.{name}",
+        action=f"flows.repair_case.{action}",
         object_type="flows.RepairCase",
         object_id=case.pk,
         summary={
@@ -142,7 +174,8 @@ def _require_status(case: RepairCase, *statuses: str) -> None:
     if case.status not in statuses:
         raise ValidationError(
             _("案件 %(case)s 当前状态为“%(status)s”，不能办理此操作。")
-            % {"case": case.label, "status": CaseStatus(case.status).label}
+            % {"case": case.label, "status": CaseStatus(case.status).label},
+            code="wrong_status",
         )
 
 
@@ -186,13 +219,21 @@ def _require_reviewer(case: RepairCase, reviewer) -> None:
 
 
 def _eligibility_problem(record: CreditRecord, at: dt.datetime) -> str | None:
-    """Why the record cannot be repaired on that day, or None when it can."""
+    """Why the record cannot be repaired on that day, or None when it can:
+    the publicity rules, then the repeat limits (flows/limits.py)."""
+    from flows.limits import record_repeat_limit
+
     result = answer(RecordFacts.of(record), load_rule_sets(), _local_date(at))
+    limit = record_repeat_limit(record=record, answer=result)
     if result.eligibility == Eligibility.ELIGIBLE:
-        return None
+        if limit is None:
+            return None
+        return _("该记录目前不能申请信用修复：%(reason)s") % {"reason": limit}
     message = _("该记录目前不能申请信用修复：%(reason)s") % {"reason": result.reason}
     if result.eligibility == Eligibility.NOT_YET and result.eligible_from:
         message += _("（可申请日期：%(day)s）") % {"day": result.eligible_from.isoformat()}
+    if limit is not None:
+        message += _("另：%(limit)s") % {"limit": limit}
     return message
 
 
@@ -358,6 +399,7 @@ def repair_case_submit(*, applicant, case: RepairCase, at: dt.datetime | None = 
     year = timezone.localtime(at).year
     number = case_number(year=year, serial=_next_case_serial(year))
     _fire(case, "submit", actor=applicant, at=at, params={"number": number, "at": at})
+    work.process_start(case)
     clock_start(case=case, stage=Stage.PRELIMINARY_REVIEW, actor=applicant, at=at, label=number)
     return case
 
@@ -470,6 +512,7 @@ def preliminary_review_claim(*, officer, case: RepairCase) -> RepairCase:
     at = timezone.now()
     _fire(case, "claim_preliminary_review", actor=officer, at=at, params={"officer": officer})
     clock_assign(case=case, stage=Stage.PRELIMINARY_REVIEW, assignee=officer, actor=officer)
+    work.task_assign(case, "preliminary_review", officer)
     return case
 
 
@@ -521,8 +564,10 @@ def supplement_request(
             )
         if not override_reason:
             raise ValidationError(_("请填写再次告知补正的理由。"), code="override_reason")
-    else:
-        override_reason, supervisor = "", None
+    elif supervisor is not None:
+        # The supervisor only overrides; a first notice is the officer's own
+        # act (and would otherwise be recorded as the officer's without them).
+        raise PermissionDenied(_("首次补正告知由初审人员办理，监督人员只能批准再次告知。"))
     clock_stop(case=case, stage=Stage.PRELIMINARY_REVIEW, actor=officer, at=at)
     clock = clock_start(case=case, stage=Stage.SUPPLEMENT, actor=officer, at=at, label=case.label)
     letter = _issue(
@@ -551,6 +596,7 @@ def supplement_request(
         comment=override_reason,
         summary={"items": len(items), "letter": letter.number},
     )
+    work.task_done(case, "preliminary_review", officer)
     if supervisor is not None:
         audit_record(
             actor=supervisor,
@@ -597,6 +643,7 @@ def supplement_answer(*, applicant, case: RepairCase, at: dt.datetime | None = N
     request.save(update_fields=["answered_at"])
     clock_stop(case=case, stage=Stage.SUPPLEMENT, actor=applicant, at=at)
     _fire(case, "resubmit", actor=applicant, at=at)
+    work.task_done(case, "supplement")
     clock_start(case=case, stage=Stage.PRELIMINARY_REVIEW, actor=applicant, at=at, label=case.label)
     return case
 
@@ -659,6 +706,7 @@ def cases_lapse_due(*, now: dt.datetime) -> int:
                 params={"at": now},
                 comment=_("逾期未补正，视为撤回申请。"),
             )
+            work.task_done(case, "supplement")
             _tell_applicant_lapsed(case, clock.due_at)
             lapsed += 1
     return lapsed
@@ -676,12 +724,20 @@ def preliminary_review_refuse(
     basis = _clean_text(basis, _("不予受理的依据"))
     return _close_refused(
         case, "refuse", LetterKind.REFUSAL_TO_ACCEPT, actor=officer, at=at, reasons=reasons,
-        basis=basis,
+        basis=basis, task="preliminary_review",
     )  # fmt: skip
 
 
 def _close_refused(
-    case: RepairCase, transition: str, kind: str, *, actor, at, reasons: list[str], basis: str
+    case: RepairCase,
+    transition: str,
+    kind: str,
+    *,
+    actor,
+    at,
+    reasons: list[str],
+    basis: str,
+    task: str,
 ) -> RepairCase:
     """A refusal (to accept, or to repair): its letter with the reasons and the
     rule, every clock stopped, the transition."""
@@ -696,6 +752,7 @@ def _close_refused(
         params={"reasons": reasons, "basis": basis, "letter": letter, "at": at},
         summary={"letter": letter.number},
     )
+    work.task_done(case, task, actor)
     return case
 
 
@@ -721,6 +778,7 @@ def preliminary_review_accept(*, officer, case: RepairCase) -> RepairCase:
         params={"at": at},
         summary={"letter": letter.number},
     )
+    work.task_done(case, "preliminary_review", officer)
     clock_start(case=case, stage=Stage.COMMITMENT, actor=officer, at=at, label=case.label)
     clock_start(case=case, stage=Stage.WHOLE_DECISION, actor=officer, at=at, label=case.label)
     return case
@@ -763,6 +821,7 @@ def case_commitment_signed(*, case: RepairCase, actor) -> RepairCase:
     at = commitment.signed_at or timezone.now()
     clock_stop(case=case, stage=Stage.COMMITMENT, actor=actor, at=at)
     _fire(case, "commitment_signed", actor=actor, at=at, summary={"commitment": commitment.pk})
+    work.task_done(case, "commitment")
     clock_start(
         case=case,
         stage=Stage.DEPARTMENT_REVIEW,
@@ -795,6 +854,7 @@ def department_review_claim(*, reviewer, case: RepairCase) -> RepairCase:
     at = timezone.now()
     _fire(case, "claim_department_review", actor=reviewer, at=at, params={"reviewer": reviewer})
     clock_assign(case=case, stage=Stage.DEPARTMENT_REVIEW, assignee=reviewer, actor=reviewer)
+    work.task_assign(case, "department_review", reviewer)
     return case
 
 
@@ -839,6 +899,17 @@ def department_review_approve(*, reviewer, case: RepairCase, basis: str) -> Repa
         params={"basis": basis, "letter": letter, "at": at},
         summary={"letter": letter.number},
     )
+    work.task_done(case, "department_review", reviewer)
+    # Other platforms learn of the repair through the sync feed (records/sync.py).
+    sync_event_queue(
+        record=record,
+        kind=SyncKind.REPAIRED,
+        source=f"flows.RepairCase:{case.pk}",
+        key=f"repair_case:{case.pk}:approved",
+        actor=reviewer,
+        facts={"case_number": case.number, "letter_number": letter.number},
+        at=at,
+    )
     clock_start(case=case, stage=Stage.SYNC, actor=reviewer, at=at, label=case.label)
     return case
 
@@ -855,8 +926,123 @@ def department_review_reject(
     basis = _clean_text(basis, _("不予修复的依据"))
     return _close_refused(
         case, "reject", LetterKind.REPAIR_REFUSAL, actor=reviewer, at=at, reasons=reasons,
-        basis=basis,
+        basis=basis, task="department_review",
     )  # fmt: skip
+
+
+# Task assignment -------------------------------------------------------------------
+
+# Per human task: the statuses of a case waiting in its queue and being worked,
+# the claim and release transitions, and the SLA stage.
+TASKS = {
+    "preliminary_review": {
+        "queued": (CaseStatus.SUBMITTED, CaseStatus.RESUBMITTED),
+        "working": CaseStatus.IN_PRELIMINARY_REVIEW,
+        "claim": "claim_preliminary_review",
+        "release": "release_preliminary_review",
+        "holder": "officer",
+        "stage": Stage.PRELIMINARY_REVIEW,
+    },
+    "department_review": {
+        "queued": (CaseStatus.ACCEPTED,),
+        "working": CaseStatus.IN_DEPARTMENT_REVIEW,
+        "claim": "claim_department_review",
+        "release": "release_department_review",
+        "holder": "reviewer",
+        "stage": Stage.DEPARTMENT_REVIEW,
+    },
+}
+
+
+def case_task(case: RepairCase) -> str | None:
+    """The human task the case waits for or is in, if any."""
+    for name, task in TASKS.items():
+        if case.status in task["queued"] or case.status == task["working"]:
+            return name
+    return None
+
+
+def _may_hold(user, case: RepairCase, task: str) -> bool:
+    if task == "preliminary_review":
+        return getattr(user, "role", None) == Role.OFFICER and user.is_active
+    return _is_department_reviewer(user, case.record) and user.is_active
+
+
+@transaction.atomic
+def case_release(*, user, case: RepairCase, reason: str = "") -> RepairCase:
+    """Put a claimed case back in its queue: by the person holding it, or by a
+    supervisor (who must say why)."""
+    at = timezone.now()
+    case = _locked(case)
+    task = case_task(case)
+    if task is None or case.status != TASKS[task]["working"]:
+        raise ValidationError(
+            _("案件 %(case)s 当前没有人在办理，无需退回。") % {"case": case.label},
+            code="not_claimed",
+        )
+    spec = TASKS[task]
+    holder_id = getattr(case, f"{spec['holder']}_id")
+    is_supervisor = getattr(user, "role", None) == Role.SUPERVISOR
+    if getattr(user, "pk", None) != holder_id and not is_supervisor:
+        raise PermissionDenied(_("只有办理人或监督人员可以把案件退回待办队列。"))
+    reason = " ".join((reason or "").split())
+    if is_supervisor and getattr(user, "pk", None) != holder_id and not reason:
+        raise ValidationError(_("请填写退回的理由。"), code="reason")
+    _fire(case, spec["release"], actor=user, at=at, comment=reason, summary={"holder": holder_id})
+    clock_assign(case=case, stage=spec["stage"], assignee=None, actor=user)
+    work.task_release(case, task)
+    return case
+
+
+@transaction.atomic
+def case_reassign(*, supervisor, case: RepairCase, assignee, reason: str) -> RepairCase:
+    """A supervisor gives the case's task to a named officer (preliminary
+    review) or reviewer of the issuing department (department review),
+    whether it waits in the queue or someone holds it."""
+    if getattr(supervisor, "role", None) != Role.SUPERVISOR:
+        raise PermissionDenied(_("只有监督人员可以指派或改派案件。"))
+    at = timezone.now()
+    case = _locked(case)
+    reason = _clean_text(reason, _("指派理由"))
+    task = case_task(case)
+    if task is None:
+        raise ValidationError(
+            _("案件 %(case)s 当前状态为“%(status)s”，没有可指派的办理任务。")
+            % {"case": case.label, "status": CaseStatus(case.status).label},
+            code="no_task",
+        )
+    spec = TASKS[task]
+    if assignee is None or not _may_hold(assignee, case, task):
+        raise ValidationError(
+            _("只能指派给平台工作人员。")
+            if task == "preliminary_review"
+            else _("只能指派给%(department)s的审核人员。")
+            % {"department": case.record.department.name},
+            code="assignee",
+        )
+    before_holder = getattr(case, f"{spec['holder']}_id")
+    if before_holder == assignee.pk:
+        raise ValidationError(
+            _("案件 %(case)s 已由该人员办理。") % {"case": case.label}, code="same"
+        )
+    summary = {"from": before_holder, "to": assignee.pk}
+    if case.status in spec["queued"]:
+        _fire(
+            case,
+            spec["claim"],
+            actor=supervisor,
+            at=at,
+            comment=reason,
+            params={spec["holder"]: assignee},
+            summary=summary,
+        )
+    else:
+        setattr(case, spec["holder"], assignee)
+        case.save(update_fields=[spec["holder"]])
+        _note(case, "reassign", actor=supervisor, at=at, comment=reason, summary=summary)
+    clock_assign(case=case, stage=spec["stage"], assignee=assignee, actor=supervisor)
+    work.task_assign(case, task, assignee)
+    return case
 
 
 # Withdrawal ------------------------------------------------------------------------
@@ -881,4 +1067,5 @@ def repair_case_withdraw(*, applicant, case: RepairCase, reason: str) -> RepairC
         params={"at": at},
         summary={"voided_commitment": voided},
     )
+    work.process_cancel(case)
     return case

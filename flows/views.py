@@ -15,6 +15,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
+from flows.limits import record_repeat_limit
 from flows.models import CLOSED_STATUSES, WITHDRAWABLE, CaseStatus, MaterialKind, RepairCase
 from flows.selectors import case_get_for_user, cases_for_user
 from flows.services import (
@@ -104,6 +105,7 @@ def case_new(request, record_pk: int):
     """申请信用修复 for one record: details and capacity, saved as a draft."""
     record = record_get_for_user(user=request.user, pk=record_pk)
     eligibility = answer(RecordFacts.of(record), load_rule_sets(), timezone.localdate())
+    repeat_limit = record_repeat_limit(record=record, answer=eligibility)
     binding = SubjectBinding.objects.filter(user=request.user, subject=record.subject).first()
     existing = (
         cases_for_user(request.user).filter(record=record).exclude(status__in=CLOSED_STATUSES)
@@ -130,7 +132,8 @@ def case_new(request, record_pk: int):
         {
             "record": record,
             "answer": eligibility,
-            "eligible": eligibility.eligibility == Eligibility.ELIGIBLE,
+            "eligible": eligibility.eligibility == Eligibility.ELIGIBLE and not repeat_limit,
+            "repeat_limit": repeat_limit,
             "binding": binding,
             "capacity_label": BindingCapacity(binding.capacity).label if binding else "",
             "existing": existing,

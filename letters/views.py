@@ -15,7 +15,6 @@ from django.core.paginator import Paginator
 from django.db.models import Q
 from django.http import FileResponse, Http404
 from django.shortcuts import get_object_or_404, redirect, render
-from django.urls import reverse
 from django.utils.http import urlencode
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -35,7 +34,7 @@ from letters.outbox import RESEND_MARK, RESEND_ROLES, message_resend
 from letters.preview import PreviewUnavailable, letter_page_png
 from letters.services import letter_retry_render, letter_verify, verify_url
 from records.selectors import record_get_for_user
-from repair_flow.access import access_register, needs_registration, session_purpose
+from repair_flow.access import purpose_or_redirect
 from repair_flow.models import Role
 from repair_flow.roles import role_required
 
@@ -44,19 +43,6 @@ STAFF = (Role.OFFICER, Role.REVIEWER, Role.SUPERVISOR, Role.ADMINISTRATOR)
 RETRY_ROLES = (Role.OFFICER, Role.SUPERVISOR, Role.ADMINISTRATOR)
 # A letter is a few hundred KB; anything this large is not one of ours.
 MAX_UPLOAD_BYTES = 10 * 1024 * 1024
-
-
-def _purpose_or_redirect(request, subject, what: str):
-    """Staff viewing a natural person's letter state a purpose first (domain
-    section 8); the view is then registered."""
-    if subject is None or not needs_registration(request.user, subject):
-        return None
-    purpose = session_purpose(request, subject)
-    if purpose is None:
-        url = reverse("access_purpose", args=[subject.pk])
-        return redirect(f"{url}?{urlencode({'next': request.get_full_path()})}")
-    access_register(user=request.user, subject=subject, what=what, purpose=purpose, channel="page")
-    return None
 
 
 def client_ip(request) -> str | None:
@@ -115,7 +101,7 @@ def letter_list(request):
 @login_required
 def letter_pdf(request, pk: int):
     letter = letter_get_for_user(user=request.user, pk=pk)
-    response = _purpose_or_redirect(request, letter.subject, f"letter:{letter.pk}:pdf")
+    response = purpose_or_redirect(request, letter.subject, f"letter:{letter.pk}:pdf")
     if response is not None:
         return response
     return pdf_response(letter)
@@ -125,7 +111,7 @@ def letter_pdf(request, pk: int):
 def letter_page_image(request, pk: int, page: int):
     """Page `page` of a letter as a PNG (same permissions as its PDF)."""
     letter = letter_get_for_user(user=request.user, pk=pk)
-    response = _purpose_or_redirect(request, letter.subject, f"letter:{letter.pk}:pdf")
+    response = purpose_or_redirect(request, letter.subject, f"letter:{letter.pk}:pdf")
     if response is not None:
         return response
     try:
@@ -140,7 +126,7 @@ def letter_page_image(request, pk: int, page: int):
 @role_required(*STAFF)
 def letter_detail(request, pk: int):
     letter = letter_get_for_user(user=request.user, pk=pk)
-    response = _purpose_or_redirect(request, letter.subject, f"letter:{letter.pk}")
+    response = purpose_or_redirect(request, letter.subject, f"letter:{letter.pk}")
     if response is not None:
         return response
     commitment = (
@@ -255,7 +241,7 @@ def _sign_context(request, commitment, form):
 @login_required
 def commitment_detail(request, pk: int):
     commitment = commitment_get_for_user(user=request.user, pk=pk)
-    response = _purpose_or_redirect(request, commitment.subject, f"commitment:{commitment.pk}")
+    response = purpose_or_redirect(request, commitment.subject, f"commitment:{commitment.pk}")
     if response is not None:
         return response
     status = 200

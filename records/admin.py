@@ -1,4 +1,6 @@
 from django.contrib import admin
+from django.db.models import Count
+from django.utils.translation import gettext_lazy as _
 
 from records.models import (
     CreditRecord,
@@ -7,9 +9,12 @@ from records.models import (
     NonRepairableRule,
     PublicityPeriod,
     PublicityRuleSet,
+    RepeatLimitPolicy,
     Subject,
     SubjectBinding,
+    SyncEvent,
 )
+from repair_flow.audit import audit_record
 
 
 @admin.register(Department)
@@ -61,3 +66,81 @@ class PublicityRuleSetAdmin(admin.ModelAdmin):
 
 admin.site.register(SubjectBinding)
 admin.site.register(DepartmentMembership)
+
+
+@admin.register(SyncEvent)
+class SyncEventAdmin(admin.ModelAdmin):
+    """Read-only: events are written by records.sync in the decision's transaction."""
+
+    list_display = ("id", "kind", "record", "occurred_at", "acknowledged")
+    list_filter = ("kind",)
+    search_fields = ("record__decision_number", "source", "key")
+    list_select_related = ("record",)
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).annotate(ack_count=Count("acks"))
+
+    @admin.display(description=_("已确认数"), ordering="ack_count")
+    def acknowledged(self, obj) -> int:
+        return obj.ack_count
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(RepeatLimitPolicy)
+class RepeatLimitPolicyAdmin(admin.ModelAdmin):
+    """The repeat limits of shared domain reference section 3 are a local
+    example, UNCONFIRMED as national law: administrators correct them here,
+    and every save is audited (as SLA policies are). Add a version with a
+    later effective date to change the rules from that day on."""
+
+    list_display = (
+        "effective_from",
+        "min_interval_days",
+        "max_repairs",
+        "max_repairs_window_years",
+        "same_conduct_window_years",
+        "unconfirmed_flag",
+    )
+    list_filter = ("unconfirmed",)
+
+    @admin.display(description=_("未经核实"), ordering="unconfirmed")
+    def unconfirmed_flag(self, obj: RepeatLimitPolicy) -> str:
+        # The flag stays in sight: these numbers are not confirmed as national law.
+        return _("未经核实") if obj.unconfirmed else _("已核实")
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        audit_record(
+            actor=request.user,
+            action="records.repeat_limit_policy_change"
+            if change
+            else "records.repeat_limit_policy_add",
+            object_type="records.RepeatLimitPolicy",
+            object_id=obj.pk,
+            summary={
+                "changed": form.changed_data,
+                "values": {name: str(form.cleaned_data.get(name)) for name in form.changed_data},
+            },
+        )
+
+    def delete_model(self, request, obj):
+        audit_record(
+            actor=request.user,
+            action="records.repeat_limit_policy_delete",
+            object_type="records.RepeatLimitPolicy",
+            object_id=obj.pk,
+            summary={"policy": str(obj)},
+        )
+        super().delete_model(request, obj)
+
+    def delete_queryset(self, request, queryset):
+        for obj in queryset:
+            self.delete_model(request, obj)

@@ -4,6 +4,9 @@ POST /api/v1/records/       one record object or a list of them (integration,
                             officer and administrator accounts)
 GET  /api/v1/records/       the records the caller may see, paginated
 GET  /api/v1/records/{id}/  one of them
+GET  /api/v1/sync-events/   publication changes the caller has not acknowledged
+                            (integration and administrator accounts)
+POST /api/v1/sync-events/ack/  acknowledge them
 
 Reads of a natural person's record by staff or system accounts are entered in
 the access register and need a stated `purpose` (shared domain reference
@@ -12,6 +15,7 @@ section 8); resident ID numbers are always masked.
 
 from collections import defaultdict
 
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
 from django.urls import path
 from django.utils import timezone
@@ -24,14 +28,17 @@ from drf_spectacular.utils import (
     OpenApiResponse,
     PolymorphicProxySerializer,
     extend_schema,
+    extend_schema_field,
+    inline_serializer,
 )
-from rest_framework import status
+from rest_framework import serializers, status
 from rest_framework.generics import GenericAPIView
 from rest_framework.parsers import JSONParser
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
+from rest_framework.views import APIView
 
-from records.models import CreditRecord, RecordStatus, Severity, SubjectKind
+from records.models import CreditRecord, RecordStatus, Severity, SubjectKind, SyncEvent, SyncKind
 from records.publicity import RecordFacts, answer, load_rule_sets
 from records.selectors import record_get_for_user, records_visible_to
 from records.serializers import (
@@ -40,6 +47,7 @@ from records.serializers import (
     RecordIngestSerializer,
 )
 from records.services import records_ingest
+from records.sync import MAX_ACK_IDS, SYNC_CONSUMER_ROLES, sync_events_ack, sync_events_pending
 from repair_flow.access import REGISTERED_ROLES, access_register, purpose_is_valid
 from repair_flow.models import AccessPurpose, Role
 from repair_flow.roles import role_permission
@@ -327,7 +335,214 @@ class RecordDetailApi(GenericAPIView):
         return Response(_serialize([record], many=False))
 
 
+# Sync feed ---------------------------------------------------------------------------------
+
+SYNC_FEED_DEFAULT_LIMIT = 100
+SYNC_FEED_MAX_LIMIT = 1000
+
+
+class SyncPayloadSerializer(serializers.Serializer):
+    """Documentation only: the stored payload is answered as it is."""
+
+    event_id = serializers.IntegerField()
+    kind = serializers.CharField(help_text=", ".join(SyncKind.values))
+    occurred_at = serializers.CharField(help_text="ISO 8601 in Asia/Shanghai (+08:00)")
+    department_code = serializers.CharField()
+    department_name = serializers.CharField()
+    decision_number = serializers.CharField()
+    decision_date = serializers.CharField(help_text="ISO 8601 date")
+    subject_type = serializers.CharField(help_text=", ".join(SubjectKind.values))
+    subject_name = serializers.CharField()
+    subject_identifier = serializers.CharField(
+        help_text="USCC in full; a resident ID masked (first 6 and last 4 characters)"
+    )
+    record_status = serializers.CharField(help_text=", ".join(RecordStatus.values))
+    reference = serializers.DictField(
+        help_text="`source` (e.g. flows.RepairCase:12) and the decision's references "
+        "(e.g. case_number, letter_number)"
+    )
+
+
+@extend_schema_field(SyncPayloadSerializer)
+class SyncPayloadField(serializers.JSONField):
+    pass
+
+
+class SyncEventSerializer(serializers.ModelSerializer):
+    kind = serializers.CharField(help_text=", ".join(SyncKind.values))
+    payload = SyncPayloadField(read_only=True)
+
+    class Meta:
+        model = SyncEvent
+        fields = ["id", "kind", "source", "occurred_at", "payload"]
+        read_only_fields = fields
+
+
+SyncFeedResponse = inline_serializer(
+    "SyncFeedResponse",
+    {
+        "results": SyncEventSerializer(many=True),
+        "next_after": serializers.IntegerField(
+            allow_null=True,
+            help_text="pass as `after` for the next page (the last id answered; the "
+            "`after` sent when nothing was answered)",
+        ),
+        "has_more": serializers.BooleanField(),
+    },
+)
+SyncAckRequest = inline_serializer(
+    "SyncAckRequest",
+    {
+        "ids": serializers.ListField(
+            child=serializers.IntegerField(min_value=1), max_length=MAX_ACK_IDS
+        )
+    },
+)
+SyncAckResponse = inline_serializer(
+    "SyncAckResponse",
+    {"acknowledged": serializers.IntegerField(help_text="acks newly recorded (0 on a repeat)")},
+)
+SyncErrors = inline_serializer(
+    "SyncErrors",
+    {"errors": serializers.DictField(child=serializers.CharField(), help_text="per field")},
+)
+
+
+def _non_negative_int(value: str) -> int | None:
+    value = value.strip()
+    return int(value) if value.isascii() and value.isdigit() else None
+
+
+def _sync_feed_params(params) -> tuple[int | None, int, dict[str, str]]:
+    errors = {}
+    after = None
+    if params.get("after") is not None:
+        after = _non_negative_int(params["after"])
+        if after is None:
+            errors["after"] = _("after 参数“%(value)s”无效，应为事件编号（非负整数）") % {
+                "value": params["after"][:40]
+            }
+    limit = SYNC_FEED_DEFAULT_LIMIT
+    if params.get("limit") is not None:
+        parsed = _non_negative_int(params["limit"])
+        if parsed is None or not 1 <= parsed <= SYNC_FEED_MAX_LIMIT:
+            errors["limit"] = _("limit 参数“%(value)s”无效，应为 1 至 %(max)d 之间的整数") % {
+                "value": params["limit"][:40],
+                "max": SYNC_FEED_MAX_LIMIT,
+            }
+        else:
+            limit = parsed
+    return after, limit, errors
+
+
+def _ack_ids(data) -> tuple[list[int], dict[str, str]]:
+    ids = data.get("ids") if isinstance(data, dict) else None
+    if not isinstance(ids, list) or not ids:
+        return [], {"ids": _('请求体应为 {"ids": [...]}，列出至少一个事件编号')}
+    # bool is an int in Python; true is not an event id.
+    bad = [v for v in ids if not isinstance(v, int) or isinstance(v, bool) or v < 1]
+    if bad:
+        return [], {
+            "ids": _("事件编号应为正整数：%(values)s")
+            % {"values": pgettext("list separator", "、").join(str(v)[:40] for v in bad[:10])}
+        }
+    return ids, {}
+
+
+SYNC_FEED_DESCRIPTION = """
+Changes of a record's publication caused by a decision (a repair approved, an
+objection's outcome, a repair revoked) for other credit platforms to post.
+Answers the events the calling account has not acknowledged, oldest first;
+each integration account has its own acknowledgements.
+
+`after` pages within one poll; begin each poll without it, so that an event
+whose transaction committed after a later one is never skipped. Acknowledge
+what was posted with POST /api/v1/sync-events/ack/.
+
+A natural person's resident ID is masked in the payload; USCCs are in full.
+400 answers `{"errors": {field: message}}`; 401 no credentials; 403 a role
+other than integration or administrator.
+"""
+
+
+class SyncEventFeedApi(APIView):
+    permission_classes = [IsAuthenticated, role_permission(*SYNC_CONSUMER_ROLES)]
+
+    @extend_schema(
+        operation_id="sync_events_list",
+        summary="Publication changes not yet acknowledged by the caller",
+        description=SYNC_FEED_DESCRIPTION,
+        parameters=[
+            OpenApiParameter(
+                "after", OpenApiTypes.INT, description=gettext_lazy("只返回编号大于此值的事件")
+            ),
+            OpenApiParameter(
+                "limit",
+                OpenApiTypes.INT,
+                description=gettext_lazy("每页条数，1 至 1000，默认 100"),
+            ),
+        ],
+        responses={
+            200: SyncFeedResponse,
+            400: SyncErrors,
+            401: OpenApiResponse(description="no or invalid credentials"),
+            403: OpenApiResponse(description="this role may not read the sync feed"),
+        },
+        tags=["sync-events"],
+    )
+    def get(self, request):
+        after, limit, errors = _sync_feed_params(request.query_params)
+        if errors:
+            return Response({"errors": errors}, status=status.HTTP_400_BAD_REQUEST)
+        events = list(sync_events_pending(consumer=request.user, after=after)[: limit + 1])
+        page = events[:limit]
+        return Response(
+            {
+                "results": SyncEventSerializer(page, many=True).data,
+                "next_after": page[-1].pk if page else after,
+                "has_more": len(events) > limit,
+            }
+        )
+
+
+class SyncEventAckApi(APIView):
+    permission_classes = [IsAuthenticated, role_permission(*SYNC_CONSUMER_ROLES)]
+    parser_classes = [JSONParser]
+
+    @extend_schema(
+        operation_id="sync_events_ack",
+        summary="Acknowledge sync events for the calling account",
+        description=(
+            "Records that the caller has posted these events; they leave its feed. A repeat "
+            "is harmless (`acknowledged` counts new acks only). Any unknown id rejects the "
+            "whole request (400, nothing recorded)."
+        ),
+        request=SyncAckRequest,
+        responses={
+            200: SyncAckResponse,
+            400: SyncErrors,
+            401: OpenApiResponse(description="no or invalid credentials"),
+            403: OpenApiResponse(description="this role may not acknowledge sync events"),
+        },
+        tags=["sync-events"],
+    )
+    def post(self, request):
+        ids, errors = _ack_ids(request.data)
+        if errors:
+            return Response({"errors": errors}, status=status.HTTP_400_BAD_REQUEST)
+        try:
+            count = sync_events_ack(consumer=request.user, ids=ids)
+        except DjangoValidationError as error:
+            return Response(
+                {"errors": {field: " ".join(msgs) for field, msgs in error.message_dict.items()}},
+                status=status.HTTP_400_BAD_REQUEST,
+            )
+        return Response({"acknowledged": count})
+
+
 urlpatterns = [
     path("records/", RecordCollectionApi.as_view(), name="api_records"),
     path("records/<int:pk>/", RecordDetailApi.as_view(), name="api_record_detail"),
+    path("sync-events/", SyncEventFeedApi.as_view(), name="api_sync_events"),
+    path("sync-events/ack/", SyncEventAckApi.as_view(), name="api_sync_events_ack"),
 ]

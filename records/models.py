@@ -238,3 +238,117 @@ class NonRepairableRule(models.Model):
 
     def __str__(self) -> str:
         return f"{self.rule_set.code}/{self.penalty_type}"
+
+
+class SyncKind(models.TextChoices):
+    REPAIRED = "repaired", _("修复")
+    CORRECTED = "corrected", _("更正")
+    DELETED = "deleted", _("删除")
+    MAINTAINED = "maintained", _("维持")
+    REPUBLISHED = "republished", _("恢复公示")
+
+
+class SyncEvent(models.Model):
+    """A change of a record's publication that other credit platforms must be told of.
+
+    An outbox row: written in the decision's transaction, pulled by each
+    integration account from the feed and acknowledged per consumer.
+    """
+
+    # Idempotency: a retried transaction or a re-run queues the same key again.
+    key = models.CharField(_("幂等键"), max_length=200, unique=True)
+    record = models.ForeignKey(
+        CreditRecord,
+        on_delete=models.PROTECT,
+        related_name="sync_events",
+        verbose_name=_("行政处罚信息"),
+    )
+    kind = models.CharField(_("事件类型"), max_length=20, choices=SyncKind.choices)
+    payload = models.JSONField(_("推送内容"))
+    source = models.CharField(_("来源"), max_length=100)
+    occurred_at = models.DateTimeField(_("发生时间"))
+    created_at = models.DateTimeField(_("创建时间"), auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+        verbose_name = _("同步事件")
+        verbose_name_plural = _("同步事件")
+
+    def __str__(self) -> str:
+        return f"{self.kind}:{self.record_id}"
+
+
+class SyncAck(models.Model):
+    """One consumer's acknowledgement of one event."""
+
+    event = models.ForeignKey(SyncEvent, on_delete=models.CASCADE, related_name="acks")
+    consumer = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="sync_acks"
+    )
+    acked_at = models.DateTimeField(_("确认时间"))
+
+    class Meta:
+        verbose_name = _("同步确认")
+        verbose_name_plural = _("同步确认")
+        constraints = [
+            models.UniqueConstraint(fields=["event", "consumer"], name="unique_sync_ack")
+        ]
+        # The feed: "events this consumer has not acked, after id N".
+        indexes = [models.Index(fields=["consumer", "event"], name="sync_ack_consumer_event")]
+
+    def __str__(self) -> str:
+        return f"{self.consumer} ✓ {self.event_id}"
+
+
+class RepeatLimitPolicy(models.Model):
+    """Repeat limits on credit repair (shared domain reference section 3).
+
+    A local example, UNCONFIRMED as national law, so the numbers are data,
+    versioned by effective date: an application is judged by the version in
+    force on the day it is checked (filing, acceptance, approval). A "repair"
+    is an approved repair case of the same subject, dated by its decision.
+    """
+
+    effective_from = models.DateField(_("施行日期"), unique=True)
+    min_interval_days = models.PositiveSmallIntegerField(
+        _("两次修复最短间隔（日）"),
+        default=365,
+        help_text=_("距该主体上次信用修复不满此天数的，不予受理；0 表示不限制"),
+    )
+    max_repairs = models.PositiveSmallIntegerField(
+        _("期间内最多修复次数"),
+        default=2,
+        help_text=_("统计期间内该主体已修复达到此次数的，不予受理"),
+    )
+    max_repairs_window_years = models.PositiveSmallIntegerField(
+        _("修复次数统计期间（年）"), default=5, help_text=_("0 表示不限制修复次数")
+    )
+    same_conduct_window_years = models.PositiveSmallIntegerField(
+        _("同类失信行为限制期间（年）"),
+        default=5,
+        help_text=_(
+            "同类失信行为已于此期间内修复的，不予受理；0 表示不限制。"
+            "同类失信行为指同一认定单位作出、处罚类型有重合的行政处罚"
+            "（行政处罚信息不记载违法行为类别，以此近似）"
+        ),
+    )
+    unconfirmed = models.BooleanField(
+        _("未经核实"), default=True, help_text=_("合理默认值，法律依据尚未核实")
+    )
+    legal_basis = models.TextField(_("依据"))
+    note = models.CharField(_("说明"), max_length=300, blank=True)
+
+    class Meta:
+        ordering = ["-effective_from"]
+        verbose_name = _("重复修复限制")
+        verbose_name_plural = _("重复修复限制")
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(max_repairs__gte=1),
+                name="repeat_limit_max_repairs_positive",
+                violation_error_message=_("最多修复次数至少为 1"),
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.effective_from:%Y-%m-%d}"

@@ -6,6 +6,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import urlencode
 
+from flows.limits import record_repeat_limit
 from records.models import Department, RecordStatus, Severity
 from records.publicity import RecordFacts, answer, load_rule_sets
 from records.selectors import record_get_for_user, records_visible_to, subject_get_for_user
@@ -79,7 +80,13 @@ def record_detail(request, pk: int):
         return response
     today = timezone.localdate()
     result = answer(RecordFacts.of(record), load_rule_sets(), today)
-    return render(request, "records/record_detail.html", {"record": record, "answer": result})
+    # Shared domain reference section 3: the repeat limits bar filing too.
+    limit = record_repeat_limit(record=record, answer=result)
+    return render(
+        request,
+        "records/record_detail.html",
+        {"record": record, "answer": result, "repeat_limit": limit},
+    )
 
 
 @login_required

@@ -4,7 +4,11 @@ Staff state a purpose once per session and subject; every view of a natural
 person's identifiers or records is then registered with that purpose.
 """
 
+from urllib.parse import urlencode
+
 from django.db import transaction
+from django.shortcuts import redirect
+from django.urls import reverse
 from django.utils import timezone
 
 from repair_flow.audit import current_request_id
@@ -48,3 +52,16 @@ def access_register(*, user, subject, what: str, purpose: str, channel: str) -> 
         channel=channel,
         request_id=current_request_id(),
     )
+
+
+def purpose_or_redirect(request, subject, what: str):
+    """Staff viewing a natural person's letter, case or material state a purpose first (domain
+    section 8); the view is then registered."""
+    if subject is None or not needs_registration(request.user, subject):
+        return None
+    purpose = session_purpose(request, subject)
+    if purpose is None:
+        url = reverse("access_purpose", args=[subject.pk])
+        return redirect(f"{url}?{urlencode({'next': request.get_full_path()})}")
+    access_register(user=request.user, subject=subject, what=what, purpose=purpose, channel="page")
+    return None

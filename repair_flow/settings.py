@@ -60,6 +60,7 @@ INSTALLED_APPS = [
     "rest_framework.authtoken",
     "drf_spectacular",
     "viewflow",
+    "viewflow.workflow",
     "repair_flow",
     "records",
     "sla",

@@ -35,6 +35,7 @@ PASSWORD = "correct-horse-battery-staple"
 # with a flush that empties every table, so they load it again first.
 REFERENCE_DATA = [
     ("records.PublicityRuleSet", "records.migrations.0003_publicity_rule_sets"),
+    ("records.RepeatLimitPolicy", "records.migrations.0005_repeat_limit_policy"),
     ("sla.CalendarYear", "sla.migrations.0002_load_chinese_calendar"),
     ("sla.SlaPolicy", "sla.migrations.0004_default_policies"),
     ("letters.LetterSetting", "letters.migrations.0002_default_letter_settings"),

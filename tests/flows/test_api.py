@@ -460,8 +460,8 @@ def test_staff_actions_with_bad_input_are_refused_per_field_and_nothing_is_saved
 def test_an_action_in_the_wrong_state_is_refused_with_the_reason(api_for, posted, drive, reviewer):
     case = drive(CaseStatus.ACCEPTED)
     response = posted(api_for(reviewer), url(case, "approve"), {"basis": "x"})
-    # The services' status check has no error code, so it is a 400, not a 409.
-    assert response.status_code == 400
+    # The case is not in a state for this: a conflict, not bad input.
+    assert response.status_code == 409
     assert "当前状态为“已受理”" in response.json()["non_field_errors"][0]
     case.refresh_from_db()
     assert case.status == CaseStatus.ACCEPTED

@@ -1,0 +1,121 @@
+"""The repair case as a viewflow 2.4 flow: who must do what next.
+
+The case's FSM status (flows/models.py) is the truth about where a case
+stands; this flow turns it into work: a task in the platform officers' queue,
+a task in the issuing department's reviewers' queue, or a wait for the
+applicant. Every node's work is done by a service in flows/services.py, which
+completes the node in its own transaction (flows/work.py), so the portal, the
+task pages and the API all move the flow the same way.
+"""
+
+from django.utils.translation import gettext_lazy as _
+from viewflow import this
+from viewflow.workflow import flow
+
+from flows.models import CaseStatus, RepairProcess
+from flows.views_staff import task_detail
+
+
+class RepairFlow(flow.Flow):
+    """信用修复
+
+    One online filing per penalty record (一网通办); same-day preliminary
+    review by the platform; at most one notice of everything to supplement;
+    the applicant's written commitment; substantive review by the department
+    that issued the penalty (谁认定、谁修复); on approval the record's publicity
+    ends, other platforms are told, and the commitment is monitored. Every
+    step runs against an SLA clock (sla/); warnings and escalations to
+    supervisors come from the SLA sweep.
+    """
+
+    process_class = RepairProcess
+
+    start = (
+        flow.StartHandle(this.start_case)
+        .Annotation(title=_("提交申请"))
+        .Next(this.preliminary_review)
+    )
+    preliminary_review = (
+        flow.View(task_detail)
+        .Annotation(
+            title=_("初审"),
+            description=_("平台工作人员当日完成初审：受理、不予受理或一次性告知补正。"),
+        )
+        .Next(this.after_preliminary_review)
+    )
+    after_preliminary_review = (
+        flow.Switch()
+        .Annotation(title=_("初审结论"))
+        .Case(this.supplement, this.awaits_supplement)
+        .Case(this.commitment, this.awaits_commitment)
+        .Default(this.closed)
+    )
+    supplement = (
+        flow.Handle()
+        .Annotation(
+            title=_("申请人补正"),
+            description=_("申请人在补正期限内一次性补正告知书列明的全部材料，逾期视为撤回。"),
+        )
+        .Next(this.after_supplement)
+    )
+    after_supplement = (
+        flow.If(this.is_resubmitted)
+        .Annotation(title=_("是否按期补正"))
+        .Then(this.preliminary_review)
+        .Else(this.closed)
+    )
+    commitment = (
+        flow.Handle()
+        .Annotation(
+            title=_("申请人签署信用修复承诺书"),
+            description=_("受理后申请人按规定格式签署承诺书，签署后转认定单位审核。"),
+        )
+        .Next(this.after_commitment)
+    )
+    after_commitment = (
+        flow.If(this.is_accepted)
+        .Annotation(title=_("是否已签署承诺"))
+        .Then(this.department_review)
+        .Else(this.closed)
+    )
+    department_review = (
+        flow.View(task_detail)
+        .Annotation(
+            title=_("认定单位审核"),
+            description=_("作出处罚决定的部门审核：准予修复或不予修复，并说明依据。"),
+        )
+        .Next(this.after_department_review)
+    )
+    after_department_review = (
+        flow.If(this.is_approved)
+        .Annotation(title=_("审核结论"))
+        .Then(this.repaired)
+        .Else(this.closed)
+    )
+    repaired = flow.End().Annotation(
+        title=_("准予修复"),
+        description=_("停止公示、向其他平台同步、开始承诺履约监管。"),
+    )
+    closed = flow.End().Annotation(
+        title=_("办结"),
+        description=_("不予受理、逾期未补正、撤回或不予修复。"),
+    )
+
+    def start_case(self, activation, *, case):
+        activation.process.case = case
+        return activation.process
+
+    def awaits_supplement(self, activation) -> bool:
+        return activation.process.case.status == CaseStatus.AWAITING_SUPPLEMENT
+
+    def awaits_commitment(self, activation) -> bool:
+        return activation.process.case.status == CaseStatus.AWAITING_COMMITMENT
+
+    def is_resubmitted(self, activation) -> bool:
+        return activation.process.case.status == CaseStatus.RESUBMITTED
+
+    def is_accepted(self, activation) -> bool:
+        return activation.process.case.status == CaseStatus.ACCEPTED
+
+    def is_approved(self, activation) -> bool:
+        return activation.process.case.status == CaseStatus.APPROVED

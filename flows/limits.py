@@ -1,0 +1,210 @@
+"""Repeat limits on credit repair (shared domain reference section 3).
+
+A local example, UNCONFIRMED as national law, so the numbers are data
+(records.RepeatLimitPolicy, versioned by effective date). Refused, while:
+
+- less than `min_interval_days` have passed since the subject's last repair;
+- the subject was already repaired `max_repairs` times within
+  `max_repairs_window_years`;
+- the same kind of conduct was already repaired within
+  `same_conduct_window_years`.
+
+A repair is an approved RepairCase of the subject, dated by the Beijing date
+of its decision (`decided_at`). A penalty record does not name the kind of
+conduct, so "the same kind" is approximated as: the same issuing department
+and at least one penalty type in common.
+
+`repeat_limit_reason` is pure (facts in, message out); `repeat_limit_problem`
+loads the policy and the subject's recent repairs in two queries.
+"""
+
+import datetime as dt
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from flows.models import CaseStatus, RepairCase
+from records.models import CreditRecord, PenaltyType, RepeatLimitPolicy
+from records.publicity import Answer, Eligibility, add_months
+
+
+def add_years(day: dt.date, years: int) -> dt.date:
+    """Same day N years later (or earlier); 29 February becomes the 28th."""
+    return add_months(day, 12 * years)
+
+
+@dataclass(frozen=True)
+class PriorRepair:
+    """One earlier repair of the subject."""
+
+    number: str
+    on: dt.date
+    department_id: int
+    penalty_types: frozenset[str]
+
+
+def _span(days: int) -> str:
+    if days % 365 == 0:
+        return _("%(n)d年") % {"n": days // 365}
+    return _("%(n)d日") % {"n": days}
+
+
+def _cite(repairs: Iterable[PriorRepair]) -> str:
+    return "；".join(f"{r.number}，{r.on.isoformat()}" for r in repairs)
+
+
+def repeat_limit_reason(
+    *,
+    policy: RepeatLimitPolicy,
+    prior: Iterable[PriorRepair],
+    department_id: int,
+    penalty_types: Iterable[str],
+    on: dt.date,
+) -> str | None:
+    """Which repeat limit bars an application on `on`, and from which day it
+    no longer does; None when none does. When several apply, the one that
+    lasts longest is named: its date is the day the subject may apply again."""
+    repairs = sorted((r for r in prior if r.on <= on), key=lambda r: (r.on, r.number))
+    found: list[tuple[dt.date, str]] = []
+
+    if repairs and policy.min_interval_days:
+        last = repairs[-1]
+        until = last.on + dt.timedelta(days=policy.min_interval_days)
+        if on < until:
+            found.append(
+                (
+                    until,
+                    _("距该主体上次信用修复（%(repair)s）不满%(span)s，%(until)s 起方可再次申请。")
+                    % {
+                        "repair": _cite([last]),
+                        "span": _span(policy.min_interval_days),
+                        "until": until.isoformat(),
+                    },
+                )
+            )
+
+    years = policy.max_repairs_window_years
+    if years:
+        counted = [r for r in repairs if on < add_years(r.on, years)]
+        if len(counted) >= policy.max_repairs:
+            # Enough of the oldest must leave the window to drop below the limit.
+            until = add_years(counted[len(counted) - policy.max_repairs].on, years)
+            found.append(
+                (
+                    until,
+                    _(
+                        "该主体%(years)d年内已信用修复%(count)d次（%(repairs)s），"
+                        "达到%(max)d次上限，%(until)s 起方可再次申请。"
+                    )
+                    % {
+                        "years": years,
+                        "count": len(counted),
+                        "repairs": _cite(counted),
+                        "max": policy.max_repairs,
+                        "until": until.isoformat(),
+                    },
+                )
+            )
+
+    years = policy.same_conduct_window_years
+    types = frozenset(penalty_types)
+    if years:
+        same = [
+            r
+            for r in repairs
+            if r.department_id == department_id
+            and r.penalty_types & types
+            and on < add_years(r.on, years)
+        ]
+        if same:
+            last = same[-1]
+            until = add_years(last.on, years)
+            labels = dict(PenaltyType.choices)
+            kinds = "、".join(
+                str(labels.get(code, code)) for code in sorted(last.penalty_types & types)
+            )
+            found.append(
+                (
+                    until,
+                    _(
+                        "该主体同类失信行为（同一认定单位作出的“%(kinds)s”处罚）"
+                        "已于%(years)d年内信用修复（%(repair)s），%(until)s 起方可再次申请。"
+                    )
+                    % {
+                        "kinds": kinds,
+                        "years": years,
+                        "repair": _cite([last]),
+                        "until": until.isoformat(),
+                    },
+                )
+            )
+
+    if not found:
+        return None
+    # max() keeps the first of equal dates: the order above.
+    return max(found, key=lambda item: item[0])[1]
+
+
+def policy_on(day: dt.date) -> RepeatLimitPolicy | None:
+    """The version of the repeat limits in force on `day`."""
+    return (
+        RepeatLimitPolicy.objects.filter(effective_from__lte=day)
+        .order_by("-effective_from")
+        .first()
+    )
+
+
+def _start_of(day: dt.date) -> dt.datetime:
+    """Midnight in Beijing (the current time zone) at the start of `day`."""
+    return timezone.make_aware(dt.datetime.combine(day, dt.time.min))
+
+
+def repeat_limit_problem(
+    *, record: CreditRecord, on: dt.date, exclude_case_id: int | None = None
+) -> str | None:
+    """Why the record's subject may not apply for a repair on `on` under the
+    repeat limits in force that day, or None. Two queries: the policy, and
+    the subject's approved cases decided within the longest window (by the
+    subject's foreign-key index)."""
+    policy = policy_on(on)
+    if policy is None:
+        return None
+    earliest = min(
+        on - dt.timedelta(days=policy.min_interval_days),
+        add_years(on, -max(policy.max_repairs_window_years, policy.same_conduct_window_years)),
+    )
+    cases = RepairCase.objects.filter(
+        subject_id=record.subject_id,
+        status=CaseStatus.APPROVED,
+        decided_at__gte=_start_of(earliest),
+        decided_at__lt=_start_of(on + dt.timedelta(days=1)),
+    )
+    if exclude_case_id is not None:
+        cases = cases.exclude(pk=exclude_case_id)
+    prior = [
+        PriorRepair(number, timezone.localtime(decided_at).date(), department_id, frozenset(types))
+        for number, decided_at, department_id, types in cases.values_list(
+            "number", "decided_at", "record__department_id", "record__penalty_types"
+        )
+    ]
+    if not prior:
+        return None
+    return repeat_limit_reason(
+        policy=policy,
+        prior=prior,
+        department_id=record.department_id,
+        penalty_types=record.penalty_types,
+        on=on,
+    )
+
+
+def record_repeat_limit(*, record: CreditRecord, answer: Answer) -> str | None:
+    """The repeat limit that bars filing for a record its publicity rules
+    allow to be repaired, now or later (`answer` from records.publicity), as
+    of the answer's date; None otherwise. The one place the record page, the
+    filing page and the services ask."""
+    if answer.eligibility not in (Eligibility.ELIGIBLE, Eligibility.NOT_YET):
+        return None
+    return repeat_limit_problem(record=record, on=answer.as_of)

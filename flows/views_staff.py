@@ -1,0 +1,373 @@
+"""Staff pages: the task queues (queue, inbox, archive) and the case's work
+page with each step's form (claim, release, reassign, preliminary review with
+the one-time supplement notice, acceptance, refusal, department review).
+
+Reads go through flows.selectors, writes through flows.services; a refusal a
+service raises is shown on the page as it was worded, nothing is half-saved.
+"""
+
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.paginator import Paginator
+from django.http import FileResponse, Http404, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.http import urlencode
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from django.views.decorators.http import require_POST
+from viewflow.workflow import chart
+
+from flows.models import CaseStatus, MaterialKind
+from flows.selectors import (
+    BOXES,
+    DUE_FILTERS,
+    OVERSIGHT_ROLES,
+    TASK_ROLES,
+    case_get_for_user,
+    tasks_for_user,
+)
+from flows.services import (
+    REFUSAL_REASONS,
+    REJECTION_REASONS,
+    TASKS,
+    case_reassign,
+    case_release,
+    case_task,
+    department_review_approve,
+    department_review_claim,
+    department_review_reject,
+    preliminary_review_accept,
+    preliminary_review_claim,
+    preliminary_review_refuse,
+    supplement_request,
+)
+from flows.work import HUMAN_NODES, repair_flow
+from letters.models import Letter
+from repair_flow.access import purpose_or_redirect
+from repair_flow.models import Role, User
+from repair_flow.roles import role_required
+from sla.clocks import clock_explain, clocks_for
+
+staff_required = role_required(*TASK_ROLES)
+
+BOX_TITLES = {
+    "queue": gettext_lazy("待领取"),
+    "inbox": gettext_lazy("我的待办"),
+    "archive": gettext_lazy("已办"),
+}
+DUE_TITLES = {
+    "overdue": gettext_lazy("已超期"),
+    "today": gettext_lazy("今日到期"),
+    "week": gettext_lazy("7 日内到期"),
+}
+STAGE_TITLES = {
+    "preliminary_review": gettext_lazy("初审"),
+    "department_review": gettext_lazy("认定单位审核"),
+}
+DEFAULT_BASIS = gettext_lazy("《信用修复管理办法》（国家发展改革委令2025年第36号）")
+
+
+def _problems(error: ValidationError | PermissionDenied) -> list[str]:
+    if isinstance(error, ValidationError):
+        return list(error.messages)
+    return [str(error) or _("您无权办理此操作。")]
+
+
+@staff_required
+def task_list(request, box: str = "queue"):
+    if box not in BOXES:
+        raise Http404
+    stage = request.GET.get("stage", "")
+    due = request.GET.get("due", "")
+    q = request.GET.get("q", "")
+    now = timezone.now()
+    tasks = tasks_for_user(
+        user=request.user,
+        box=box,
+        stage=stage if stage in HUMAN_NODES else "",
+        due=due if due in DUE_FILTERS else "",
+        q=q,
+        now=now,
+    )
+    page = Paginator(tasks, 50).get_page(request.GET.get("page"))
+    rows = []
+    for task in page:
+        case = task.process.repairprocess.case
+        rows.append(
+            {
+                "task": task,
+                "case": case,
+                "stage": STAGE_TITLES.get(task.flow_task.name, task.flow_task.name),
+                "overdue": task.due_at is not None and task.due_at < now and box != "archive",
+            }
+        )
+    query = urlencode({k: v for k, v in {"stage": stage, "due": due, "q": q}.items() if v})
+    return render(
+        request,
+        "flows/task_list.html",
+        {
+            "box": box,
+            "boxes": [(name, BOX_TITLES[name]) for name in BOXES],
+            "title": BOX_TITLES[box],
+            "rows": rows,
+            "page_obj": page,
+            "stage": stage,
+            "due": due,
+            "q": q,
+            "query": query,
+            "stages": list(STAGE_TITLES.items()),
+            "dues": list(DUE_TITLES.items()),
+            "oversight": request.user.role in OVERSIGHT_ROLES,
+        },
+    )
+
+
+def _assignees(case) -> list[User]:
+    """Who a supervisor may give the case's task to."""
+    task = case_task(case)
+    if task == "preliminary_review":
+        return list(User.objects.filter(role=Role.OFFICER, is_active=True).order_by("username"))
+    if task == "department_review":
+        return list(
+            User.objects.filter(
+                role=Role.REVIEWER,
+                is_active=True,
+                department_membership__department_id=case.record.department_id,
+            ).order_by("username")
+        )
+    return []
+
+
+def _supplement_rows(post=None) -> list[dict]:
+    """One row per material kind: tick it and say what is wrong."""
+    rows = []
+    for kind in MaterialKind:
+        rows.append(
+            {
+                "material": kind.value,
+                "label": kind.label,
+                "checked": bool(post and post.get(f"item_{kind.value}")),
+                "problem": (post or {}).get(f"problem_{kind.value}", ""),
+            }
+        )
+    return rows
+
+
+def _actions(user, case) -> dict:
+    """What this user may do on this case now (the services check again)."""
+    role = user.role
+    task = case_task(case)
+    spec = TASKS.get(task) if task else None
+    queued = spec is not None and case.status in spec["queued"]
+    working = spec is not None and case.status == spec["working"]
+    holder_id = getattr(case, f"{spec['holder']}_id") if spec else None
+    may_hold = (task == "preliminary_review" and role == Role.OFFICER) or (
+        task == "department_review"
+        and role == Role.REVIEWER
+        and getattr(getattr(user, "department_membership", None), "department_id", None)
+        == case.record.department_id
+    )
+    holds = working and holder_id == user.pk
+    supervisor = role == Role.SUPERVISOR
+    return {
+        "claim": queued and may_hold,
+        "release": working and (holds or supervisor),
+        "reassign": spec is not None and supervisor,
+        "preliminary": holds and task == "preliminary_review",
+        "department": holds and task == "department_review",
+        # Jinan plan: a second notice only with a supervisor's recorded reason.
+        "override": supervisor
+        and case.status == CaseStatus.IN_PRELIMINARY_REVIEW
+        and case.supplement_requests.exists(),
+        "supplement_used": case.supplement_requests.exists(),
+    }
+
+
+def _work_page(request, case, *, errors=None, form=None, status=200):
+    errors = errors or {}
+    form = form or {}
+    explanations = [
+        clock_explain(clock)
+        for clock in clocks_for(case).filter(stopped_at=None).order_by("due_at")
+    ]
+    context = {
+        "case": case,
+        "actions": _actions(request.user, case),
+        "explanations": explanations,
+        "events": case.events.select_related("actor"),
+        "materials": list(case.materials.select_related("uploaded_by")),
+        "supplements": list(case.supplement_requests.select_related("requested_by", "override_by")),
+        "letters": Letter.objects.filter(case_id=case.pk).order_by("issued_at", "id"),
+        "assignees": _assignees(case),
+        "refusal_reasons": REFUSAL_REASONS,
+        "rejection_reasons": REJECTION_REASONS,
+        "supplement_rows": _supplement_rows(form.get("supplement")),
+        "default_basis": DEFAULT_BASIS,
+        "errors": errors,
+        "form": form,
+        "holder": case.officer if case_task(case) == "preliminary_review" else case.reviewer,
+    }
+    return render(request, "flows/task_detail.html", context, status=status)
+
+
+def _staff_case(request, pk: int):
+    case = case_get_for_user(user=request.user, pk=pk)
+    if case.status == CaseStatus.DRAFT:
+        raise Http404
+    return case
+
+
+@staff_required
+def task_detail(request, pk: int | None = None, **kwargs):
+    """The case's work page. viewflow's View nodes (flows/flows.py) point
+    here: every human task of a case is worked on this one page."""
+    case = _staff_case(request, pk)
+    response = purpose_or_redirect(request, case.subject, f"repair_case:{case.pk}")
+    if response is not None:
+        return response
+    return _work_page(request, case)
+
+
+def _reasons(post, choices) -> list[str]:
+    picked = [str(label) for value, label in choices if post.get(f"reason_{value}")]
+    other = " ".join(post.get("reason_other", "").split())
+    if other:
+        picked.append(other)
+    return picked
+
+
+def _act(request, pk: int, action: str):
+    case = _staff_case(request, pk)
+    post = request.POST
+    user = request.user
+    done = {
+        "claim": _("已领取，请在期限内办理。"),
+        "release": _("已退回待领取队列。"),
+        "reassign": _("已改派。"),
+        "accept": _("已受理，受理通知书和信用修复承诺书已发出。"),
+        "refuse": _("已作出不予受理决定，通知书已发出。"),
+        "supplement": _("一次性补正告知书已发出，补正期间暂停计时。"),
+        "approve": _("已准予修复，信用修复决定书已发出。"),
+        "reject": _("已作出不予修复决定，决定书已发出。"),
+    }[action]
+    try:
+        if action == "claim":
+            if case_task(case) == "department_review":
+                department_review_claim(reviewer=user, case=case)
+            else:
+                preliminary_review_claim(officer=user, case=case)
+        elif action == "release":
+            case_release(user=user, case=case, reason=post.get("reason", ""))
+        elif action == "reassign":
+            assignee = User.objects.filter(pk=post.get("assignee") or None).first()
+            case_reassign(
+                supervisor=user, case=case, assignee=assignee, reason=post.get("reason", "")
+            )
+        elif action == "accept":
+            preliminary_review_accept(officer=user, case=case)
+        elif action == "refuse":
+            preliminary_review_refuse(
+                officer=user,
+                case=case,
+                reasons=_reasons(post, REFUSAL_REASONS),
+                basis=post.get("basis", ""),
+            )
+        elif action == "supplement":
+            items = [
+                {
+                    "material": row["material"],
+                    "name": str(row["label"]),
+                    "problem": row["problem"],
+                }
+                for row in _supplement_rows(post)
+                if row["checked"]
+            ]
+            if user.role == Role.SUPERVISOR:
+                # The override: the supervisor issues the second notice on the
+                # officer's case, with the reason recorded and counted.
+                supplement_request(
+                    officer=case.officer,
+                    case=case,
+                    items=items,
+                    supervisor=user,
+                    override_reason=post.get("override_reason", ""),
+                )
+            else:
+                supplement_request(officer=user, case=case, items=items)
+        elif action == "approve":
+            department_review_approve(reviewer=user, case=case, basis=post.get("basis", ""))
+        elif action == "reject":
+            department_review_reject(
+                reviewer=user,
+                case=case,
+                reasons=_reasons(post, REJECTION_REASONS),
+                basis=post.get("basis", ""),
+            )
+    except PermissionDenied as error:
+        case.refresh_from_db()
+        return _work_page(
+            request, case, errors={action: _problems(error)}, form={action: post}, status=403
+        )
+    except ValidationError as error:
+        case.refresh_from_db()
+        return _work_page(
+            request, case, errors={action: _problems(error)}, form={action: post}, status=400
+        )
+    messages.success(request, done)
+    if action == "release" and request.user.role != Role.SUPERVISOR:
+        return redirect("flows:tasks")
+    return redirect("flows:work", pk=case.pk)
+
+
+def _action_view(action: str):
+    @staff_required
+    @require_POST
+    def view(request, pk: int):
+        return _act(request, pk, action)
+
+    view.__name__ = f"task_{action}"
+    return view
+
+
+task_claim = _action_view("claim")
+task_release = _action_view("release")
+task_reassign = _action_view("reassign")
+task_accept = _action_view("accept")
+task_refuse = _action_view("refuse")
+task_supplement = _action_view("supplement")
+task_approve = _action_view("approve")
+task_reject = _action_view("reject")
+
+
+@staff_required
+def case_flow_chart(request, pk: int):
+    """The flow as a graph with the case's passed and current nodes marked."""
+    case = _staff_case(request, pk)
+    flow_class = repair_flow()
+    grid = chart.calc_layout_data(flow_class)
+    process = getattr(case, "process", None)
+    if process is not None:
+        chart.calc_cell_status(flow_class, grid, process.pk)
+    return HttpResponse(chart.grid_to_svg(grid), content_type="image/svg+xml")
+
+
+def material_download(request, pk: int, material_pk: int):
+    """A case material: for the applicant and for the staff who may see the
+    case (natural persons' files registered with a stated purpose)."""
+    if not request.user.is_authenticated:
+        return redirect(f"{reverse('login')}?{urlencode({'next': request.get_full_path()})}")
+    case = case_get_for_user(user=request.user, pk=pk)
+    material = case.materials.filter(pk=material_pk).first()
+    if material is None:
+        raise Http404(_("没有这份材料。"))
+    response = purpose_or_redirect(request, case.subject, f"case_material:{material.pk}")
+    if response is not None:
+        return response
+    return FileResponse(
+        material.file.open("rb"),
+        content_type=material.content_type,
+        as_attachment=request.GET.get("download") == "1",
+        filename=material.original_name,
+    )
