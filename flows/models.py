@@ -6,6 +6,7 @@ letters, timeline row and audit event in the same transaction).
 """
 
 from django.conf import settings
+from django.core.validators import MinValueValidator
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 from django_fsm import RETURN_VALUE, ConcurrentTransitionMixin, FSMField, transition
@@ -347,3 +348,76 @@ class RepairProcess(Process):
     class Meta:
         verbose_name = _("修复流程")
         verbose_name_plural = _("修复流程")
+
+
+class MonitoringPolicy(models.Model):
+    """How long a repaired subject's commitment is watched (Jinan plan:
+    信用修复承诺履约监管). Data, versioned by effective date."""
+
+    effective_from = models.DateField(_("生效日期"), unique=True)
+    months = models.PositiveSmallIntegerField(
+        _("监管期（月）"),
+        default=12,
+        validators=[MinValueValidator(1)],
+        help_text=_("自准予修复之日起计算"),
+    )
+    unconfirmed = models.BooleanField(
+        _("未经核实"), default=True, help_text=_("产品默认值，尚未核实法律依据")
+    )
+    note = models.TextField(_("说明"), blank=True)
+
+    class Meta:
+        ordering = ["-effective_from"]
+        verbose_name = _("履约监管期限")
+        verbose_name_plural = _("履约监管期限")
+
+    def __str__(self) -> str:
+        return f"{self.effective_from}: {self.months}"
+
+
+class MonitoringStatus(models.TextChoices):
+    OPEN = "open", _("监管中")
+    COMPLETED = "completed", _("监管期满")
+    BREACHED = "breached", _("违反承诺")
+
+
+class MonitoringWindow(models.Model):
+    """The watch over one repair's commitment, opened on approval."""
+
+    case = models.OneToOneField(
+        RepairCase, on_delete=models.PROTECT, related_name="monitoring", verbose_name=_("申请")
+    )
+    subject = models.ForeignKey(
+        "records.Subject", on_delete=models.PROTECT, related_name="+", verbose_name=_("信用主体")
+    )
+    commitment = models.ForeignKey(
+        "letters.Commitment",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("信用修复承诺书"),
+    )
+    starts_at = models.DateTimeField(_("开始时间"))
+    ends_at = models.DateTimeField(_("结束时间"))
+    status = models.CharField(
+        _("状态"), max_length=20, choices=MonitoringStatus.choices, default=MonitoringStatus.OPEN
+    )
+    closed_at = models.DateTimeField(_("结束处理时间"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["ends_at", "id"]
+        verbose_name = _("履约监管")
+        verbose_name_plural = _("履约监管")
+        indexes = [
+            # The daily sweep (post-repair monitoring) reads open windows by end.
+            models.Index(
+                fields=["ends_at"],
+                condition=models.Q(status="open"),
+                name="flows_monitoring_open_ends",
+            ),
+            models.Index(fields=["subject", "status"], name="flows_monitoring_subject"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.case} → {self.ends_at:%Y-%m-%d}"

@@ -7,6 +7,7 @@ two people acting on one case at once queue, and the second sees the first's
 result and is refused with a clear message instead of acting twice.
 """
 
+import calendar
 import datetime as dt
 import hashlib
 
@@ -26,10 +27,12 @@ from flows.models import (
     CaseSequence,
     CaseStatus,
     MaterialKind,
+    MonitoringPolicy,
+    MonitoringWindow,
     RepairCase,
     SupplementRequest,
 )
-from letters.commitments import commitment_create, commitment_open_for_record
+from letters.commitments import commitment_create, commitment_open_for_record, commitment_void
 from letters.kinds import addressee_facts, record_facts
 from letters.models import Commitment, CommitmentStatus, LetterKind
 from letters.services import letter_issue
@@ -296,6 +299,13 @@ def _stop_all(case: RepairCase, *, actor, at: dt.datetime, cancel: bool = False)
         clock_stop(case=case, stage=stage, actor=actor, at=at, cancel=cancel)
 
 
+def _start_acceptance(case: RepairCase, *, actor, at: dt.datetime) -> None:
+    # Domain section 5: the acceptance decision is due 2 working days after the
+    # materials are complete (UNCONFIRMED, a policy): from submission, and again
+    # from a complete supplement. The same-day preliminary review runs beside it.
+    clock_start(case=case, stage=Stage.ACCEPTANCE, actor=actor, at=at, label=case.label)
+
+
 def _clean_list(values, what: str) -> list[str]:
     if isinstance(values, str):
         values = [values]
@@ -401,6 +411,7 @@ def repair_case_submit(*, applicant, case: RepairCase, at: dt.datetime | None = 
     _fire(case, "submit", actor=applicant, at=at, params={"number": number, "at": at})
     work.process_start(case)
     clock_start(case=case, stage=Stage.PRELIMINARY_REVIEW, actor=applicant, at=at, label=number)
+    _start_acceptance(case, actor=applicant, at=at)
     return case
 
 
@@ -569,6 +580,7 @@ def supplement_request(
         # act (and would otherwise be recorded as the officer's without them).
         raise PermissionDenied(_("首次补正告知由初审人员办理，监督人员只能批准再次告知。"))
     clock_stop(case=case, stage=Stage.PRELIMINARY_REVIEW, actor=officer, at=at)
+    clock_stop(case=case, stage=Stage.ACCEPTANCE, actor=officer, at=at)
     clock = clock_start(case=case, stage=Stage.SUPPLEMENT, actor=officer, at=at, label=case.label)
     letter = _issue(
         case,
@@ -645,6 +657,7 @@ def supplement_answer(*, applicant, case: RepairCase, at: dt.datetime | None = N
     _fire(case, "resubmit", actor=applicant, at=at)
     work.task_done(case, "supplement")
     clock_start(case=case, stage=Stage.PRELIMINARY_REVIEW, actor=applicant, at=at, label=case.label)
+    _start_acceptance(case, actor=applicant, at=at)
     return case
 
 
@@ -770,6 +783,7 @@ def preliminary_review_accept(*, officer, case: RepairCase) -> RepairCase:
     letter = _issue(case, LetterKind.ACCEPTANCE, actor=officer, at=at)
     commitment_create(record=case.record, actor=officer, case=case)
     clock_stop(case=case, stage=Stage.PRELIMINARY_REVIEW, actor=officer, at=at)
+    clock_stop(case=case, stage=Stage.ACCEPTANCE, actor=officer, at=at)
     _fire(
         case,
         "accept",
@@ -790,23 +804,16 @@ def case_commitment(case: RepairCase) -> Commitment | None:
 
 
 def _commitment_void_draft(case: RepairCase, *, actor) -> int | None:
-    """A withdrawn case leaves no unsigned commitment behind: the next case on
-    the record opens a fresh draft. A signed one stays: the subject did commit."""
+    """A withdrawn case leaves no unsigned commitment behind."""
     commitment = case_commitment(case)
     if commitment is None:
         return None
-    if not Commitment.objects.filter(pk=commitment.pk, status=CommitmentStatus.DRAFT).update(
-        status=CommitmentStatus.VOID
-    ):
-        return None
-    audit_record(
-        actor=actor,
-        action="commitment.void",
-        object_type="letters.Commitment",
-        object_id=commitment.pk,
-        summary={"case": case.label, "reason": "case withdrawn"},
+    reason = f"case {case.label} withdrawn"
+    return (
+        commitment.pk
+        if commitment_void(commitment=commitment, actor=actor, reason=reason)
+        else None
     )
-    return commitment.pk
 
 
 @transaction.atomic
@@ -900,6 +907,7 @@ def department_review_approve(*, reviewer, case: RepairCase, basis: str) -> Repa
         summary={"letter": letter.number},
     )
     work.task_done(case, "department_review", reviewer)
+    _monitoring_open(case, at=at)
     # Other platforms learn of the repair through the sync feed (records/sync.py).
     sync_event_queue(
         record=record,
@@ -912,6 +920,51 @@ def department_review_approve(*, reviewer, case: RepairCase, basis: str) -> Repa
     )
     clock_start(case=case, stage=Stage.SYNC, actor=reviewer, at=at, label=case.label)
     return case
+
+
+def _add_months(instant: dt.datetime, months: int) -> dt.datetime:
+    """The same Beijing wall-clock time `months` later (31 Jan + 1 month is 28/29 Feb)."""
+    local = timezone.localtime(instant)
+    month0 = local.month - 1 + months
+    year, month = local.year + month0 // 12, month0 % 12 + 1
+    day = min(local.day, calendar.monthrange(year, month)[1])
+    return local.replace(year=year, month=month, day=day)
+
+
+def _monitoring_open(case: RepairCase, *, at: dt.datetime) -> MonitoringWindow:
+    """Jinan plan (信用修复承诺履约监管): the repaired subject's commitment is
+    watched for the months the policy in force on the approval day sets."""
+    policy = (
+        MonitoringPolicy.objects.filter(effective_from__lte=_local_date(at))
+        .order_by("-effective_from")
+        .first()
+    )
+    if policy is None:
+        raise ValidationError(_("没有生效的履约监管期限设置，请管理员先设置。"), code="no_policy")
+    commitment = Commitment.objects.filter(
+        case_type=ContentType.objects.get_for_model(RepairCase),
+        case_id=case.pk,
+        status=CommitmentStatus.SIGNED,
+    ).first()
+    window = MonitoringWindow.objects.create(
+        case=case,
+        subject=case.subject,
+        commitment=commitment,
+        starts_at=at,
+        ends_at=_add_months(at, policy.months),
+    )
+    audit_record(
+        actor="system",
+        action="flows.monitoring.open",
+        object_type="flows.MonitoringWindow",
+        object_id=window.pk,
+        summary={
+            "case": case.label,
+            "months": policy.months,
+            "ends_at": window.ends_at.isoformat(),
+        },
+    )
+    return window
 
 
 @transaction.atomic

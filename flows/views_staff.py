@@ -7,6 +7,7 @@ service raises is shown on the page as it was worded, nothing is half-saved.
 """
 
 from django.contrib import messages
+from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.http import FileResponse, Http404, HttpResponse
@@ -192,14 +193,31 @@ def _work_page(request, case, *, errors=None, form=None, status=200):
         clock_explain(clock)
         for clock in clocks_for(case).filter(stopped_at=None).order_by("due_at")
     ]
+    actions = _actions(request.user, case)
+    shown = {
+        "claim": actions["claim"],
+        "accept": actions["preliminary"],
+        "refuse": actions["preliminary"],
+        "supplement": (actions["preliminary"] and not actions["supplement_used"])
+        or actions["override"],
+        "approve": actions["department"],
+        "reject": actions["department"],
+        "release": actions["release"],
+        "reassign": actions["reassign"],
+    }
     context = {
         "case": case,
-        "actions": _actions(request.user, case),
+        "actions": actions,
+        # A refusal whose form is not on the page (the wrong persona, a case
+        # taken meanwhile) is shown at the top instead of being lost.
+        "stray_errors": [m for a, msgs in errors.items() if not shown.get(a) for m in msgs],
         "explanations": explanations,
         "events": case.events.select_related("actor"),
         "materials": list(case.materials.select_related("uploaded_by")),
         "supplements": list(case.supplement_requests.select_related("requested_by", "override_by")),
-        "letters": Letter.objects.filter(case_id=case.pk).order_by("issued_at", "id"),
+        "letters": Letter.objects.filter(
+            case_type=ContentType.objects.get_for_model(case), case_id=case.pk
+        ).order_by("issued_at", "id"),
         "assignees": _assignees(case),
         "refusal_reasons": REFUSAL_REASONS,
         "rejection_reasons": REJECTION_REASONS,
@@ -261,7 +279,8 @@ def _act(request, pk: int, action: str):
         elif action == "release":
             case_release(user=user, case=case, reason=post.get("reason", ""))
         elif action == "reassign":
-            assignee = User.objects.filter(pk=post.get("assignee") or None).first()
+            pk_ = post.get("assignee", "")
+            assignee = User.objects.filter(pk=pk_).first() if pk_.isdigit() else None
             case_reassign(
                 supervisor=user, case=case, assignee=assignee, reason=post.get("reason", "")
             )

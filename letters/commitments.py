@@ -174,6 +174,25 @@ def _attach_case(commitment: Commitment, case) -> None:
     commitment.refresh_from_db()
 
 
+def commitment_void(*, commitment: Commitment, actor, reason: str) -> bool:
+    """Void an unsigned commitment (its case was withdrawn): the record's next
+    case opens a fresh draft. A signed one is never voided here: the subject
+    did commit. Returns whether it was voided; call inside the caller's
+    transaction."""
+    voided = Commitment.objects.filter(pk=commitment.pk, status=CommitmentStatus.DRAFT).update(
+        status=CommitmentStatus.VOID
+    )
+    if voided:
+        audit_record(
+            actor=actor,
+            action="commitment.void",
+            object_type="letters.Commitment",
+            object_id=commitment.pk,
+            summary={"reason": reason},
+        )
+    return bool(voided)
+
+
 def normalise_name(name: str) -> str:
     """Compare names as people type them: full-width forms folded (NFKC) and
     every space dropped, so "张 伟" and "张伟　" are "张伟"."""

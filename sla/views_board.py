@@ -122,7 +122,7 @@ def _cards(filters: BoardFilters, s: dict) -> list[dict]:
     )
     one_time_card["detail"].append(
         (
-            _("重复告知 %(n)s 件") % {"n": one_time["repeat"]},
+            _("重复告知（经监督人员批准）%(n)s 件") % {"n": one_time["repeat"]},
             _list_url(filters, Metric.ONE_TIME_REPEAT),
         )
     )

@@ -39,6 +39,7 @@ REFERENCE_DATA = [
     ("sla.CalendarYear", "sla.migrations.0002_load_chinese_calendar"),
     ("sla.SlaPolicy", "sla.migrations.0004_default_policies"),
     ("letters.LetterSetting", "letters.migrations.0002_default_letter_settings"),
+    ("flows.MonitoringPolicy", "flows.migrations.0003_monitoring_window"),
 ]
 
 

@@ -26,7 +26,7 @@ from flows.services import (
     supplement_answer,
     supplement_request,
 )
-from tests.flows.conftest import at, draft_with_materials, sign_commitment, upload
+from tests.flows.conftest import draft_with_materials, sign_commitment, upload
 
 pytestmark = pytest.mark.django_db
 
@@ -68,7 +68,10 @@ def test_the_whole_journey_walks_the_graph(applicant, record, officer, reviewer,
     )
     supplement_answer(applicant=applicant, case=case)
     # Back in the officers' queue: a new preliminary review task, unclaimed.
-    assert tasks(case)[-2:] == [("supplement", STATUS.DONE, None), ("preliminary_review", STATUS.NEW, None)]
+    assert tasks(case)[-2:] == [
+        ("supplement", STATUS.DONE, None),
+        ("preliminary_review", STATUS.NEW, None),
+    ]
 
     preliminary_review_claim(officer=officer, case=case)
     preliminary_review_accept(officer=officer, case=case)
@@ -90,11 +93,15 @@ def test_the_whole_journey_walks_the_graph(applicant, record, officer, reviewer,
 def test_each_exit_ends_the_process(exit_, drive, applicant, officer, reviewer, now):
     if exit_ == "refuse":
         case = drive(CaseStatus.IN_PRELIMINARY_REVIEW)
-        preliminary_review_refuse(officer=officer, case=case, reasons=["不属于受理范围"], basis="第十条")
+        preliminary_review_refuse(
+            officer=officer, case=case, reasons=["不属于受理范围"], basis="第十条"
+        )
         assert tasks(case)[-1] == ("closed", STATUS.DONE, None)
     elif exit_ == "reject":
         case = drive(CaseStatus.IN_DEPARTMENT_REVIEW)
-        department_review_reject(reviewer=reviewer, case=case, reasons=["罚款未缴清"], basis="第九条")
+        department_review_reject(
+            reviewer=reviewer, case=case, reasons=["罚款未缴清"], basis="第九条"
+        )
         assert tasks(case)[-1] == ("closed", STATUS.DONE, None)
     elif exit_ == "withdraw":
         case = drive(CaseStatus.IN_PRELIMINARY_REVIEW)
@@ -111,7 +118,10 @@ def test_each_exit_ends_the_process(exit_, drive, applicant, officer, reviewer, 
         )
         now.move_to(request.deadline + dt.timedelta(seconds=1))
         assert cases_lapse_due(now=request.deadline + dt.timedelta(seconds=1)) == 1
-        assert tasks(case)[-2:] == [("supplement", STATUS.DONE, None), ("closed", STATUS.DONE, None)]
+        assert tasks(case)[-2:] == [
+            ("supplement", STATUS.DONE, None),
+            ("closed", STATUS.DONE, None),
+        ]
     assert process(case).status == PROCESS.DONE
     assert not Task.objects.filter(process__repairprocess__case=case, finished=None).exists()
 
@@ -146,5 +156,3 @@ def test_the_flow_reads_as_a_graph():
     nodes = {n.name for n in RepairFlow.instance.nodes()}
     assert {"start", "preliminary_review", "supplement", "commitment", "department_review"} <= nodes
     assert RepairFlow.preliminary_review.task_title == "初审"
-
-

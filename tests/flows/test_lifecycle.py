@@ -19,7 +19,7 @@ from flows.services import (
 )
 from letters.commitments import commitment_sign
 from letters.models import CommitmentStatus, Letter, RenderStatus
-from records.models import RecordStatus
+from records.models import RecordStatus, SyncEvent
 from repair_flow.audit import verify_chain
 from repair_flow.models import AuditEvent
 from sla.clocks import clocks_for
@@ -54,18 +54,23 @@ def test_a_case_goes_from_draft_to_approved_with_its_clocks_letters_and_timeline
     case = repair_case_submit(applicant=applicant, case=case)
     assert case.number == "济信修申〔2026〕1号"
     assert case.submitted_at == at("2026-11-16 10:00")
-    # Received before the 16:00 cut-off: preliminary review the same day.
-    assert clock_table(case) == [("preliminary_review", "running", "2026-11-16 17:00", None)]
+    # Received before the 16:00 cut-off: preliminary review the same day; the
+    # acceptance decision (2 working days from complete materials) beside it.
+    assert clock_table(case) == [
+        ("preliminary_review", "running", "2026-11-16 17:00", None),
+        ("acceptance", "running", "2026-11-18 17:00", None),
+    ]
 
     now.move_to(at("2026-11-16 10:30"))
     preliminary_review_claim(officer=officer, case=case)
-    assert clock_table(case) == [("preliminary_review", "running", "2026-11-16 17:00", "officer")]
+    assert clock_table(case)[0] == ("preliminary_review", "running", "2026-11-16 17:00", "officer")
 
     now.move_to(at("2026-11-16 11:00"))
     case = committed(preliminary_review_accept, officer=officer, case=case)
     assert case.status == CaseStatus.AWAITING_COMMITMENT
     assert clock_table(case) == [
         ("preliminary_review", "met", "2026-11-16 17:00", "officer"),
+        ("acceptance", "met", "2026-11-18 17:00", None),
         ("commitment", "running", "2026-11-23 17:00", None),
         ("whole_decision", "running", "2026-11-30 17:00", None),
     ]
@@ -91,7 +96,7 @@ def test_a_case_goes_from_draft_to_approved_with_its_clocks_letters_and_timeline
     department_clock = clocks_for(case).get(stage="department_review")
     # 谁认定、谁修复: the review clock belongs to the issuing department.
     assert department_clock.department == department
-    assert clock_table(case)[1:] == [
+    assert clock_table(case)[2:] == [
         ("commitment", "met", "2026-11-23 17:00", None),
         ("whole_decision", "running", "2026-11-30 17:00", None),
         ("department_review", "running", "2026-11-24 17:00", None),
@@ -110,6 +115,7 @@ def test_a_case_goes_from_draft_to_approved_with_its_clocks_letters_and_timeline
     assert case.decided_at == at("2026-11-18 15:00")
     assert clock_table(case) == [
         ("preliminary_review", "met", "2026-11-16 17:00", "officer"),
+        ("acceptance", "met", "2026-11-18 17:00", None),
         ("commitment", "met", "2026-11-23 17:00", None),
         ("whole_decision", "met", "2026-11-30 17:00", None),
         ("department_review", "met", "2026-11-24 17:00", "reviewer"),
@@ -118,6 +124,19 @@ def test_a_case_goes_from_draft_to_approved_with_its_clocks_letters_and_timeline
 
     record.refresh_from_db()
     assert record.status == RecordStatus.REPAIRED
+    # The commitment is watched from the approval for the policy's 12 months.
+    window = case.monitoring
+    assert (window.status, local(window.starts_at), local(window.ends_at)) == (
+        "open",
+        "2026-11-18 15:00",
+        "2027-11-18 15:00",
+    )
+    assert window.commitment == commitment and window.subject == case.subject
+    event = SyncEvent.objects.get(record=record)
+    assert (event.kind, event.payload["reference"]["case_number"]) == (
+        "repaired",
+        "济信修申〔2026〕1号",
+    )
     repaired = AuditEvent.objects.get(action="records.status")
     assert "济信修申〔2026〕1号" in repaired.summary["reason"]
 
@@ -198,7 +217,10 @@ def test_the_preliminary_review_may_refuse_to_accept(applicant, record, officer,
         basis="《信用修复管理办法》第十一条",
     )
     assert case.status == CaseStatus.NOT_ACCEPTED
-    assert clock_table(case) == [("preliminary_review", "met", "2026-11-16 17:00", "officer")]
+    assert clock_table(case) == [
+        ("preliminary_review", "met", "2026-11-16 17:00", "officer"),
+        ("acceptance", "met", "2026-11-18 17:00", None),
+    ]
     letter = case.decision_letter
     assert (letter.kind, letter.number) == ("refusal_to_accept", "济信修不受〔2026〕1号")
     assert letter.facts["reasons"] == ["申请材料中的缴款凭证与处罚决定不对应"]
@@ -219,6 +241,7 @@ def test_the_department_may_refuse_to_repair(record, reviewer, drive):
     assert case.status == CaseStatus.REJECTED
     assert {c.stage: c.state for c in clocks_for(case)} == {
         "preliminary_review": ClockState.MET,
+        "acceptance": ClockState.MET,
         "commitment": ClockState.MET,
         "whole_decision": ClockState.MET,
         "department_review": ClockState.MET,

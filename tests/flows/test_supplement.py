@@ -109,10 +109,13 @@ def test_the_answer_resumes_the_preliminary_review_on_a_new_clock(awaiting, appl
     clocks = [
         (c.stage, c.state, local(c.due_at)) for c in clocks_for(case).order_by("started_at", "id")
     ]
+    # The acceptance clock (2 working days from complete materials) restarts too.
     assert clocks == [
         ("preliminary_review", "met", "2026-11-16 17:00"),
+        ("acceptance", "met", "2026-11-18 17:00"),
         ("supplement", "met", "2026-11-30 17:00"),
         ("preliminary_review", "running", "2026-11-20 17:00"),
+        ("acceptance", "running", "2026-11-24 17:00"),
     ]
     events = list(CaseEvent.objects.filter(case=case).values_list("action", flat=True))
     assert events[-2:] == ["request_supplement", "resubmit"]
