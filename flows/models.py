@@ -315,6 +315,26 @@ class SupplementRequest(models.Model):
         return {item["material"] for item in self.items}
 
 
+# What each timeline row's action is called on the staff pages.
+ACTION_LABELS = {
+    "submit": _("提交申请"),
+    "claim_preliminary_review": _("领取初审"),
+    "release_preliminary_review": _("退回初审队列"),
+    "request_supplement": _("一次性告知补正"),
+    "resubmit": _("提交补正"),
+    "lapse": _("逾期未补正"),
+    "refuse": _("不予受理"),
+    "accept": _("受理"),
+    "commitment_signed": _("签署信用修复承诺书"),
+    "claim_department_review": _("领取审核"),
+    "release_department_review": _("退回审核队列"),
+    "approve": _("准予修复"),
+    "reject": _("不予修复"),
+    "withdraw": _("撤回申请"),
+    "reassign": _("改派"),
+}
+
+
 class CaseEvent(models.Model):
     """The case timeline: one row per transition."""
 
@@ -335,6 +355,10 @@ class CaseEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.case} {self.action} {self.from_status} → {self.to_status}"
+
+    @property
+    def action_label(self) -> str:
+        return str(ACTION_LABELS.get(self.action, self.action))
 
 
 class RepairProcess(Process):

@@ -46,6 +46,7 @@ from flows.services import (
 )
 from flows.work import HUMAN_NODES, repair_flow
 from letters.models import Letter
+from records.models import BindingCapacity
 from repair_flow.access import purpose_or_redirect
 from repair_flow.models import Role, User
 from repair_flow.roles import role_required
@@ -126,25 +127,28 @@ def task_list(request, box: str = "queue"):
 
 
 def _assignees(case) -> list[User]:
-    """Who a supervisor may give the case's task to."""
+    """Who a supervisor may give the case's task to (not its holder)."""
     task = case_task(case)
     if task == "preliminary_review":
-        return list(User.objects.filter(role=Role.OFFICER, is_active=True).order_by("username"))
-    if task == "department_review":
-        return list(
-            User.objects.filter(
-                role=Role.REVIEWER,
-                is_active=True,
-                department_membership__department_id=case.record.department_id,
-            ).order_by("username")
-        )
-    return []
+        people = User.objects.filter(role=Role.OFFICER).exclude(pk=case.officer_id)
+    elif task == "department_review":
+        people = User.objects.filter(
+            role=Role.REVIEWER, department_membership__department_id=case.record.department_id
+        ).exclude(pk=case.reviewer_id)
+    else:
+        return []
+    return list(people.filter(is_active=True).order_by("username"))
 
 
-def _supplement_rows(post=None) -> list[dict]:
-    """One row per material kind: tick it and say what is wrong."""
+def _supplement_rows(case, post=None) -> list[dict]:
+    """One row per material the applicant can supplement: tick it and say
+    what is wrong (the commitment comes after acceptance; a power of
+    attorney only when an agent filed)."""
     rows = []
-    for kind in MaterialKind:
+    kinds = [k for k in MaterialKind if k != MaterialKind.COMMITMENT]
+    if case.filed_by_capacity != BindingCapacity.AGENT:
+        kinds.remove(MaterialKind.POWER_OF_ATTORNEY)
+    for kind in kinds:
         rows.append(
             {
                 "material": kind.value,
@@ -186,6 +190,23 @@ def _actions(user, case) -> dict:
     }
 
 
+def _queued(case) -> bool:
+    task = case_task(case)
+    return task is not None and case.status in TASKS[task]["queued"]
+
+
+def _holder(case):
+    """Who works on the case now; once no task is open, who handled it last.
+    A case waiting in a queue has nobody (a resubmitted case keeps its first
+    officer on the row until someone claims it)."""
+    task = case_task(case)
+    if task is None:
+        return case.reviewer or case.officer
+    if case.status != TASKS[task]["working"]:
+        return None
+    return getattr(case, TASKS[task]["holder"])
+
+
 def _work_page(request, case, *, errors=None, form=None, status=200):
     errors = errors or {}
     form = form or {}
@@ -221,11 +242,12 @@ def _work_page(request, case, *, errors=None, form=None, status=200):
         "assignees": _assignees(case),
         "refusal_reasons": REFUSAL_REASONS,
         "rejection_reasons": REJECTION_REASONS,
-        "supplement_rows": _supplement_rows(form.get("supplement")),
+        "supplement_rows": _supplement_rows(case, form.get("supplement")),
         "default_basis": DEFAULT_BASIS,
         "errors": errors,
         "form": form,
-        "holder": case.officer if case_task(case) == "preliminary_review" else case.reviewer,
+        "holder": _holder(case),
+        "queued": _queued(case),
     }
     return render(request, "flows/task_detail.html", context, status=status)
 
@@ -300,7 +322,7 @@ def _act(request, pk: int, action: str):
                     "name": str(row["label"]),
                     "problem": row["problem"],
                 }
-                for row in _supplement_rows(post)
+                for row in _supplement_rows(case, post)
                 if row["checked"]
             ]
             if user.role == Role.SUPERVISOR:

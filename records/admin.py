@@ -14,7 +14,7 @@ from records.models import (
     SubjectBinding,
     SyncEvent,
 )
-from repair_flow.audit import audit_record
+from repair_flow.admin_audit import AuditedAdminMixin
 
 
 @admin.register(Department)
@@ -95,7 +95,7 @@ class SyncEventAdmin(admin.ModelAdmin):
 
 
 @admin.register(RepeatLimitPolicy)
-class RepeatLimitPolicyAdmin(admin.ModelAdmin):
+class RepeatLimitPolicyAdmin(AuditedAdminMixin, admin.ModelAdmin):
     """The repeat limits of shared domain reference section 3 are a local
     example, UNCONFIRMED as national law: administrators correct them here,
     and every save is audited (as SLA policies are). Add a version with a
@@ -110,37 +110,9 @@ class RepeatLimitPolicyAdmin(admin.ModelAdmin):
         "unconfirmed_flag",
     )
     list_filter = ("unconfirmed",)
+    audit_prefix = "records.repeat_limit_policy"
 
     @admin.display(description=_("未经核实"), ordering="unconfirmed")
     def unconfirmed_flag(self, obj: RepeatLimitPolicy) -> str:
         # The flag stays in sight: these numbers are not confirmed as national law.
         return _("未经核实") if obj.unconfirmed else _("已核实")
-
-    def save_model(self, request, obj, form, change):
-        super().save_model(request, obj, form, change)
-        audit_record(
-            actor=request.user,
-            action="records.repeat_limit_policy_change"
-            if change
-            else "records.repeat_limit_policy_add",
-            object_type="records.RepeatLimitPolicy",
-            object_id=obj.pk,
-            summary={
-                "changed": form.changed_data,
-                "values": {name: str(form.cleaned_data.get(name)) for name in form.changed_data},
-            },
-        )
-
-    def delete_model(self, request, obj):
-        audit_record(
-            actor=request.user,
-            action="records.repeat_limit_policy_delete",
-            object_type="records.RepeatLimitPolicy",
-            object_id=obj.pk,
-            summary={"policy": str(obj)},
-        )
-        super().delete_model(request, obj)
-
-    def delete_queryset(self, request, queryset):
-        for obj in queryset:
-            self.delete_model(request, obj)

@@ -62,7 +62,7 @@ def test_an_applicant_files_a_repair_and_sees_the_deadline(page, applicant, reco
     assert page.locator("h1.case-number").inner_text() == case.number
     clock = clocks_for(case).get(stage="preliminary_review")
     due = timezone.localtime(clock.due_at).strftime("%Y-%m-%d %H:%M")
-    assert due in page.locator(".clock-panel .due-at").inner_text()
+    assert due in page.locator(f"#clock-{clock.pk} .due-at").inner_text()
 
     # 我的申请 lists it with its status and deadline.
     page.get_by_role("navigation").get_by_role("link", name="我的申请").click()

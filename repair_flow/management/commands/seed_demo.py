@@ -168,6 +168,7 @@ class Command(BaseCommand):
             self.name_legal_representatives(rng)
             self.create_accounts(departments)
             commitment = self.open_a_commitment(today)
+            queued = self.fill_the_queues(today)
         self.stdout.write(
             f"Seeded {len(departments)} departments, {Subject.objects.count()} subjects, "
             f"{result.created} records ({expired} past their publicity period marked expired)."
@@ -177,6 +178,8 @@ class Command(BaseCommand):
             self.stdout.write(
                 f"  qiye has a credit commitment to sign: /letters/commitments/{commitment.pk}/"
             )
+        for line in queued:
+            self.stdout.write(f"  {line}")
 
     def name_legal_representatives(self, rng):
         """Every enterprise has one; qiye (张伟) is the first enterprise's."""
@@ -232,6 +235,72 @@ class Command(BaseCommand):
         preliminary_review_claim(officer=officer, case=case)
         preliminary_review_accept(officer=officer, case=case)
         return case_commitment(case)
+
+    def fill_the_queues(self, today) -> list[str]:
+        """daili (an agent) files for its two enterprises: one case waits in
+        the officers' queue, one waits for its one-time supplement."""
+        from django.core.files.uploadedfile import SimpleUploadedFile
+
+        from flows.services import (
+            case_material_add,
+            preliminary_review_claim,
+            repair_case_draft_save,
+            repair_case_submit,
+            supplement_request,
+        )
+        from records.publicity import Eligibility, RecordFacts, answer, load_rule_sets
+
+        daili = User.objects.get(username="daili")
+        officer2 = User.objects.get(username="officer2")
+        rule_sets = load_rule_sets()
+        pdf = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
+        lines = []
+        for step, binding in zip(
+            ("queue", "supplement"), daili.subject_bindings.order_by("id"), strict=False
+        ):
+            record = next(
+                (
+                    r
+                    for r in binding.subject.records.order_by("decision_date")
+                    if answer(RecordFacts.of(r), rule_sets, today).eligibility
+                    == Eligibility.ELIGIBLE
+                ),
+                None,
+            )
+            if record is None:
+                continue
+            case = repair_case_draft_save(
+                applicant=daili,
+                record=record,
+                details="受企业委托申请信用修复，罚款已缴清。",
+                capacity=binding.capacity,
+            )
+            for kind in ("application_form", "performance_proof", "identity_document",
+                         "power_of_attorney"):  # fmt: skip
+                case_material_add(
+                    case=case,
+                    user=daili,
+                    kind=kind,
+                    upload=SimpleUploadedFile(f"{kind}.pdf", pdf, content_type="application/pdf"),
+                )
+            case = repair_case_submit(applicant=daili, case=case)
+            if step == "queue":
+                lines.append(f"{case.number} waits in the officers' queue: /cases/tasks/")
+                continue
+            preliminary_review_claim(officer=officer2, case=case)
+            supplement_request(
+                officer=officer2,
+                case=case,
+                items=[
+                    {
+                        "material": "performance_proof",
+                        "name": "罚款缴纳凭证",
+                        "problem": "凭证金额与处罚决定书不一致，请提供银行回单。",
+                    }
+                ],
+            )
+            lines.append(f"{case.number} waits for daili's supplement: /cases/{case.pk}/")
+        return lines
 
     def generate_rows(self, rng, today, n_records, n_subjects):
         people = max(n_subjects // 8, 4)
