@@ -87,7 +87,7 @@ from sla.models import SlaClock
 
 # Service error codes that mean "the case is not in a state for this" rather
 # than "your input is wrong": answered 409.
-CONFLICT_CODES = frozenset({"taken", "open_case", "wrong_status"})
+CONFLICT_CODES = frozenset({"taken", "open_case", "wrong_status", "not_claimed", "no_task"})
 
 # Serializers
 
