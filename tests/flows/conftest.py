@@ -7,8 +7,10 @@ from zoneinfo import ZoneInfo
 import pytest
 import time_machine
 from django.core.files.uploadedfile import SimpleUploadedFile
+from viewflow.workflow.models import Task
+from viewflow.workflow.status import STATUS
 
-from flows.models import CaseStatus, MaterialKind
+from flows.models import CaseEvent, CaseStatus, MaterialKind, RepairCase, SupplementRequest
 from flows.services import (
     case_commitment,
     case_commitment_signed,
@@ -19,7 +21,7 @@ from flows.services import (
     repair_case_draft_save,
     repair_case_submit,
 )
-from letters.models import Commitment, CommitmentStatus
+from letters.models import Commitment, CommitmentStatus, Letter
 
 TZ = ZoneInfo("Asia/Shanghai")
 # Monday 16 November 2026, 10:00 in Jinan: before the 16:00 cut-off.
@@ -121,3 +123,27 @@ def drive(applicant, record, officer, reviewer):
         return case
 
     return run
+
+
+def snapshot():
+    """What a refused action must leave as it was: cases, timeline, notices,
+    letters and the flow's tasks."""
+    return (
+        list(RepairCase.objects.values_list("pk", "status", "officer_id", "reviewer_id")),
+        CaseEvent.objects.count(),
+        SupplementRequest.objects.count(),
+        Letter.objects.count(),
+        list(Task.objects.values_list("pk", "status", "owner_id")),
+    )
+
+
+def open_task(case) -> tuple[str, str, str | None]:
+    """(node, status, owner) of the case's one open task."""
+    task = (
+        Task.objects.filter(
+            process__repairprocess__case=case, status__in=[STATUS.NEW, STATUS.ASSIGNED]
+        )
+        .select_related("owner")
+        .get()
+    )
+    return task.flow_task.name, task.status, task.owner.username if task.owner else None

@@ -5,21 +5,19 @@ refused call."""
 import pytest
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
-from viewflow.workflow.models import Task
 from viewflow.workflow.status import STATUS
 
-from flows.models import CaseEvent, CaseStatus, RepairCase, SupplementRequest
+from flows.models import CaseStatus
 from flows.services import (
     case_commitment_signed,
     preliminary_review_accept,
     preliminary_review_claim,
     repair_case_submit,
 )
-from letters.models import Letter
 from records.models import DepartmentMembership
 from repair_flow.models import Role
 from tests.conftest import make_record, make_user
-from tests.flows.conftest import at, draft_with_materials, sign_commitment
+from tests.flows.conftest import at, draft_with_materials, open_task, sign_commitment, snapshot
 
 pytestmark = pytest.mark.django_db
 
@@ -35,27 +33,6 @@ def url(case, action: str) -> str:
 def ids(response) -> list[int]:
     assert response.status_code == 200, response.json()
     return [task["case"]["id"] for task in response.json()["results"]]
-
-
-def snapshot():
-    return (
-        list(RepairCase.objects.values_list("pk", "status", "officer_id", "reviewer_id")),
-        CaseEvent.objects.count(),
-        SupplementRequest.objects.count(),
-        Letter.objects.count(),
-        list(Task.objects.values_list("pk", "status", "owner_id")),
-    )
-
-
-def open_task(case) -> tuple[str, str, str | None]:
-    task = (
-        Task.objects.filter(
-            process__repairprocess__case=case, status__in=[STATUS.NEW, STATUS.ASSIGNED]
-        )
-        .select_related("owner")
-        .get()
-    )
-    return task.flow_task.name, task.status, task.owner.username if task.owner else None
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ import pytest
 from viewflow.workflow.models import Task
 from viewflow.workflow.status import STATUS
 
-from flows.models import CaseEvent, CaseStatus, MaterialKind, RepairCase, SupplementRequest
+from flows.models import CaseStatus, MaterialKind, SupplementRequest
 from flows.services import (
     REFUSAL_REASONS,
     REJECTION_REASONS,
@@ -31,7 +31,14 @@ from records.models import (
 )
 from repair_flow.models import AccessLogEntry, Role
 from tests.conftest import make_record, make_user
-from tests.flows.conftest import at, draft_with_materials, sign_commitment, upload
+from tests.flows.conftest import (
+    at,
+    draft_with_materials,
+    open_task,
+    sign_commitment,
+    snapshot,
+    upload,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -59,27 +66,6 @@ def text(response) -> str:
 def holder(response) -> str:
     """Who the work page says holds the case."""
     return re.search(r'class="holder">([^<]*)<', text(response)).group(1)
-
-
-def snapshot():
-    return (
-        list(RepairCase.objects.values_list("pk", "status", "officer_id", "reviewer_id")),
-        CaseEvent.objects.count(),
-        SupplementRequest.objects.count(),
-        Letter.objects.count(),
-        list(Task.objects.values_list("pk", "status", "owner_id")),
-    )
-
-
-def open_task(case) -> tuple[str, str, str | None]:
-    task = (
-        Task.objects.filter(
-            process__repairprocess__case=case, status__in=[STATUS.NEW, STATUS.ASSIGNED]
-        )
-        .select_related("owner")
-        .get()
-    )
-    return task.flow_task.name, task.status, task.owner.username if task.owner else None
 
 
 def advance(case, status, *, applicant, officer, reviewer):
