@@ -2,6 +2,7 @@
 
 GET  /api/v1/repair-cases/                          the cases the caller may see, paginated
 POST /api/v1/repair-cases/                          applicant: a draft for a record
+POST /api/v1/repair-cases/many                      applicant: drafts for several records at once
 GET  /api/v1/repair-cases/{id}/                     one case: materials, clocks, timeline, letters
 POST /api/v1/repair-cases/{id}/materials            applicant: attach a file (multipart)
 POST /api/v1/repair-cases/{id}/submit               applicant: submit the draft
@@ -57,6 +58,7 @@ from flows.selectors import (
     tasks_for_user,
 )
 from flows.services import (
+    MAX_RECORDS_PER_FILING,
     case_commitment,
     case_material_add,
     case_reassign,
@@ -71,6 +73,7 @@ from flows.services import (
     repair_case_draft_save,
     repair_case_submit,
     repair_case_withdraw,
+    repair_cases_draft_many,
     supplement_answer,
     supplement_request,
 )
@@ -253,6 +256,24 @@ class CaseCreateSerializer(serializers.Serializer):
             self.fields["record"].queryset = records_visible_to(request.user)
 
 
+class CaseCreateManySerializer(serializers.Serializer):
+    records = serializers.ListField(
+        child=serializers.PrimaryKeyRelatedField(queryset=CreditRecord.objects.none()),
+        allow_empty=False,
+        max_length=MAX_RECORDS_PER_FILING,
+        help_text=gettext_lazy("要修复的行政处罚信息的 id（每条生成一份申请）"),
+    )
+    details = serializers.CharField(
+        required=False, allow_blank=True, default="", help_text=gettext_lazy("申请说明")
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        request = self.context.get("request")
+        if request is not None:
+            self.fields["records"].child.queryset = records_visible_to(request.user)
+
+
 class MaterialUploadSerializer(serializers.Serializer):
     kind = serializers.ChoiceField(choices=MaterialKind.choices, help_text=gettext_lazy("材料类型"))
     file = serializers.FileField(
@@ -402,6 +423,37 @@ class RepairCaseCollectionApi(GenericAPIView):
                 error, {"not_bound": "record", "not_eligible": "record", "open_case": "record"}
             )
         return Response(_summary(request, case), status=status.HTTP_201_CREATED)
+
+
+class RepairCaseManyApi(GenericAPIView):
+    serializer_class = CaseCreateManySerializer
+    parser_classes = [JSONParser]
+
+    def get_permissions(self):
+        return [IsAuthenticated(), role_permission(Role.APPLICANT)()]
+
+    @extend_schema(
+        summary="File several records at once (one draft case each)",
+        description=(
+            "The applicant's drafts for several records of the subjects they act for, each "
+            "with the capacity of its binding. All or nothing: when any record is refused, "
+            "`records` lists every refusal and no draft is saved. Then attach materials and "
+            "submit each case."
+        ),
+        request=CaseCreateManySerializer,
+        responses={201: CaseSummarySerializer(many=True), **ERROR_RESPONSES},
+    )
+    def post(self, request):
+        serializer = CaseCreateManySerializer(data=request.data, context={"request": request})
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        try:
+            cases = repair_cases_draft_many(
+                applicant=request.user, records=data["records"], details=data["details"]
+            )
+        except DjangoValidationError as error:
+            return _refusal(error, {"records": "records", "no_records": "records"})
+        return Response([_summary(request, case) for case in cases], status=status.HTTP_201_CREATED)
 
 
 class RepairCaseDetailApi(GenericAPIView):
@@ -764,6 +816,7 @@ def _action(name: str, view) -> object:
 
 urlpatterns = [
     path("repair-cases/", RepairCaseCollectionApi.as_view(), name="api_repair_cases"),
+    path("repair-cases/many", RepairCaseManyApi.as_view(), name="api_repair_cases_many"),
     path("repair-cases/<int:pk>/", RepairCaseDetailApi.as_view(), name="api_repair_case_detail"),
     _action("materials", CaseMaterialApi),
     _action("submit", CaseSubmitApi),

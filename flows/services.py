@@ -377,6 +377,69 @@ def repair_case_draft_save(*, applicant, record: CreditRecord, details: str, cap
     return draft
 
 
+# Materials that are the same for every record of one filing: uploaded once,
+# stored with each case (each case file stays complete on its own).
+SHARED_MATERIALS = (
+    MaterialKind.APPLICATION_FORM,
+    MaterialKind.IDENTITY_DOCUMENT,
+    MaterialKind.POWER_OF_ATTORNEY,
+    MaterialKind.LEGAL_REP_PROOF,
+)
+MAX_RECORDS_PER_FILING = 50
+
+
+@transaction.atomic
+def repair_cases_draft_many(
+    *, applicant, records: list[CreditRecord], details: str, shared: dict | None = None
+) -> list[RepairCase]:
+    """一网通办: one filing for several records, one draft case each, with the
+    shared materials attached to every one. All or nothing: when any record
+    or file is refused, every problem is named and nothing is saved."""
+    records = list(dict.fromkeys(records))
+    if not records:
+        raise ValidationError(_("请至少选择一条行政处罚信息。"), code="no_records")
+    if len(records) > MAX_RECORDS_PER_FILING:
+        raise ValidationError(
+            _("一次最多申请 %(n)d 条记录。") % {"n": MAX_RECORDS_PER_FILING}, code="too_many"
+        )
+    shared = shared or {}
+    unknown = [kind for kind in shared if kind not in SHARED_MATERIALS]
+    if unknown:
+        labels = [str(MaterialKind(k).label) if k in MaterialKind.values else k for k in unknown]
+        raise ValidationError(
+            _("这些材料须按每条记录分别上传：%(kinds)s。") % {"kinds": "、".join(labels)},
+            code="not_shared",
+        )
+    cases, problems = [], []
+    for record in records:
+        binding = _binding(applicant, record.subject)
+        try:
+            with transaction.atomic():
+                case = repair_case_draft_save(
+                    applicant=applicant,
+                    record=record,
+                    details=details,
+                    capacity=binding.capacity if binding else "",
+                )
+                for kind, upload in shared.items():
+                    case_material_add(case=case, user=applicant, kind=kind, upload=upload)
+        except (ValidationError, PermissionDenied) as error:
+            messages = error.messages if isinstance(error, ValidationError) else [str(error)]
+            problems.extend(
+                ValidationError(
+                    _("%(decision)s：%(problem)s")
+                    % {"decision": record.decision_number, "problem": message},
+                    code="records",
+                )
+                for message in messages
+            )
+        else:
+            cases.append(case)
+    if problems:
+        raise ValidationError(problems)
+    return cases
+
+
 def required_materials(case: RepairCase) -> list[str]:
     kinds = list(REQUIRED_MATERIALS)
     if case.filed_by_capacity == BindingCapacity.AGENT:

@@ -5,6 +5,7 @@ from flows import views, views_staff
 app_name = "flows"
 urlpatterns = [
     path("", views.case_list, name="list"),
+    path("new/", views.case_new_many, name="new_many"),
     path("new/<int:record_pk>/", views.case_new, name="new"),
     path("<int:pk>/", views.case_detail, name="detail"),
     path("<int:pk>/materials/", views.case_materials, name="materials"),

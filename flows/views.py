@@ -19,16 +19,18 @@ from flows.limits import record_repeat_limit
 from flows.models import CLOSED_STATUSES, WITHDRAWABLE, CaseStatus, MaterialKind, RepairCase
 from flows.selectors import case_get_for_user, cases_for_user
 from flows.services import (
+    SHARED_MATERIALS,
     case_commitment,
     case_material_add,
     repair_case_draft_save,
     repair_case_submit,
     repair_case_withdraw,
+    repair_cases_draft_many,
     required_materials,
     supplement_answer,
 )
 from letters.commitments import letters_for_user
-from records.models import BindingCapacity, SubjectBinding
+from records.models import BindingCapacity, CreditRecord, SubjectBinding
 from records.publicity import Eligibility, RecordFacts, answer, load_rule_sets
 from records.selectors import record_get_for_user
 from repair_flow.models import Role
@@ -139,6 +141,105 @@ def case_new(request, record_pk: int):
             "existing": existing,
             "details": details,
             "errors": errors,
+        },
+        status=400 if errors else 200,
+    )
+
+
+def _fileable(request) -> list[dict]:
+    """The records of the applicant's subjects, each with whether it can be
+    filed now and, if not, why (the registry's answer, a repeat limit, an
+    open case)."""
+    bound = SubjectBinding.objects.filter(user=request.user).values("subject_id")
+    records = (
+        CreditRecord.objects.filter(subject_id__in=bound)
+        .select_related("department", "subject")
+        .order_by("subject__name", "-decision_date", "id")
+    )
+    open_cases = dict(
+        RepairCase.objects.filter(record__in=records)
+        .exclude(status__in=CLOSED_STATUSES)
+        .values_list("record_id", "number")
+    )
+    rule_sets, today, rows = load_rule_sets(), timezone.localdate(), []
+    for record in records:
+        result = answer(RecordFacts.of(record), rule_sets, today)
+        if result.eligibility not in (Eligibility.ELIGIBLE, Eligibility.NOT_YET):
+            continue  # not repairable, or no repair needed: nothing to file
+        limit = record_repeat_limit(record=record, answer=result)
+        why = ""
+        if record.pk in open_cases:
+            why = _("已有正在办理的申请 %(number)s") % {
+                "number": open_cases[record.pk] or _("（草稿）")
+            }
+        elif result.eligibility != Eligibility.ELIGIBLE:
+            why = result.reason
+            if result.eligible_from:
+                why += _("（可申请日期：%(day)s）") % {"day": result.eligible_from.isoformat()}
+        elif limit:
+            why = limit
+        rows.append({"record": record, "answer": result, "why": why})
+    return rows
+
+
+SHARED_FIELDS = {kind: f"{FILE_FIELD}{kind}" for kind in SHARED_MATERIALS}
+
+
+@applicant_required
+def case_new_many(request):
+    """One filing for several records (一网通办): a draft case for each ticked
+    record, the shared materials attached to every one; then each case gets
+    its own proof of performance and is submitted from 我的申请."""
+    rows = _fileable(request)
+    errors: list[str] = []
+    details, picked = "", set()
+    if request.method == "POST":
+        details = request.POST.get("details", "")
+        picked = {int(pk) for pk in request.POST.getlist("record") if pk.isdigit()}
+        bound = SubjectBinding.objects.filter(user=request.user).values("subject_id")
+        chosen = list(
+            CreditRecord.objects.filter(pk__in=picked, subject_id__in=bound)
+            .select_related("subject")
+            .order_by("id")
+        )
+        if len(chosen) != len(picked):
+            errors.append(_("所选记录中有不属于您绑定主体的记录。"))
+        shared = {
+            kind: request.FILES[field]
+            for kind, field in SHARED_FIELDS.items()
+            if field in request.FILES
+        }
+        if not errors:
+            try:
+                cases = repair_cases_draft_many(
+                    applicant=request.user, records=chosen, details=details, shared=shared
+                )
+            except (ValidationError, PermissionDenied) as error:
+                errors = _problems(error)
+            else:
+                messages.success(
+                    request,
+                    _("已为 %(n)d 条记录分别保存申请草稿。请逐一上传履行义务证明后提交。")
+                    % {"n": len(cases)},
+                )
+                return redirect("flows:list")
+    agent = SubjectBinding.objects.filter(
+        user=request.user, capacity=BindingCapacity.AGENT
+    ).exists()
+    shared_slots = [
+        {"kind": kind, "label": MaterialKind(kind).label, "field": field}
+        for kind, field in SHARED_FIELDS.items()
+        if kind != MaterialKind.POWER_OF_ATTORNEY or agent
+    ]
+    return render(
+        request,
+        "flows/case_new_many.html",
+        {
+            "rows": rows,
+            "picked": picked,
+            "details": details,
+            "errors": errors,
+            "shared_slots": shared_slots,
         },
         status=400 if errors else 200,
     )
