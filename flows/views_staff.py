@@ -61,8 +61,9 @@ BOX_TITLES = {
 }
 DUE_TITLES = {
     "overdue": gettext_lazy("已超期"),
-    "today": gettext_lazy("今日到期"),
-    "week": gettext_lazy("7 日内到期"),
+    # Both include the overdue: what must be done by then.
+    "today": gettext_lazy("今日及之前到期"),
+    "week": gettext_lazy("7 日内及之前到期"),
 }
 STAGE_TITLES = {
     "preliminary_review": gettext_lazy("初审"),
@@ -82,7 +83,8 @@ def task_list(request, box: str = "queue"):
     if box not in BOXES:
         raise Http404
     stage = request.GET.get("stage", "")
-    due = request.GET.get("due", "")
+    # The archive offers no deadline filter, so it applies none.
+    due = request.GET.get("due", "") if box != "archive" else ""
     q = request.GET.get("q", "")
     now = timezone.now()
     tasks = tasks_for_user(
@@ -105,13 +107,20 @@ def task_list(request, box: str = "queue"):
                 "overdue": task.due_at is not None and task.due_at < now and box != "archive",
             }
         )
-    query = urlencode({k: v for k, v in {"stage": stage, "due": due, "q": q}.items() if v})
+    filters = {"stage": stage, "due": due, "q": q}
+    query = urlencode({k: v for k, v in filters.items() if v})
+    boxes = []
+    for name in BOXES:
+        url = reverse("flows:tasks") if name == "queue" else reverse("flows:tasks_box", args=[name])
+        # Switching tabs keeps the filters (the archive has no deadline one).
+        kept = {k: v for k, v in filters.items() if v and not (k == "due" and name == "archive")}
+        boxes.append((name, BOX_TITLES[name], f"{url}?{urlencode(kept)}" if kept else url))
     return render(
         request,
         "flows/task_list.html",
         {
             "box": box,
-            "boxes": [(name, BOX_TITLES[name]) for name in BOXES],
+            "boxes": boxes,
             "title": BOX_TITLES[box],
             "rows": rows,
             "page_obj": page,
@@ -158,6 +167,14 @@ def _supplement_rows(case, post=None) -> list[dict]:
             }
         )
     return rows
+
+
+def _reason_rows(choices, post=None) -> list[dict]:
+    """The reason checkboxes, ticked as they were when a refused POST comes back."""
+    return [
+        {"value": value, "label": label, "checked": bool(post and post.get(f"reason_{value}"))}
+        for value, label in choices
+    ]
 
 
 def _actions(user, case) -> dict:
@@ -240,8 +257,8 @@ def _work_page(request, case, *, errors=None, form=None, status=200):
             case_type=ContentType.objects.get_for_model(case), case_id=case.pk
         ).order_by("issued_at", "id"),
         "assignees": _assignees(case),
-        "refusal_reasons": REFUSAL_REASONS,
-        "rejection_reasons": REJECTION_REASONS,
+        "refusal_reasons": _reason_rows(REFUSAL_REASONS, form.get("refuse")),
+        "rejection_reasons": _reason_rows(REJECTION_REASONS, form.get("reject")),
         "supplement_rows": _supplement_rows(case, form.get("supplement")),
         "default_basis": DEFAULT_BASIS,
         "errors": errors,

@@ -13,6 +13,7 @@ import datetime as dt
 import threading
 import time
 from collections import Counter
+from itertools import pairwise
 
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -106,8 +107,9 @@ def timeline(case) -> list[str]:
     """The case's timeline actions, after checking that the rows chain (each
     starts where the last ended, the last ends at the case's status) and that
     no transition was written twice in a row."""
+    case.refresh_from_db()
     events = list(CaseEvent.objects.filter(case=case).order_by("id"))
-    for before, after in zip(events, events[1:], strict=False):
+    for before, after in pairwise(events):
         assert after.from_status == before.to_status, (before, after)
         assert (after.action, after.to_status) != (before.action, before.to_status), (before, after)
     assert events[-1].to_status == case.status
@@ -363,9 +365,7 @@ def test_two_lapse_sweeps_lapse_each_case_once(applicant, department, enterprise
         record = make_record(
             department=department, subject=enterprise, decision_number=f"济市监罚〔2026〕{n + 1}号"
         )
-        case = repair_case_submit(
-            applicant=applicant, case=draft_with_materials(applicant, record)
-        )
+        case = repair_case_submit(applicant=applicant, case=draft_with_materials(applicant, record))
         preliminary_review_claim(officer=officer, case=case)
         deadlines.append(supplement_request(officer=officer, case=case, items=ITEMS).deadline)
         cases.append(case)

@@ -63,6 +63,21 @@ def text(response) -> str:
     return response.content.decode()
 
 
+def ticked(response) -> set[str]:
+    """The names of the checkboxes the page shows ticked."""
+    return set(
+        re.findall(r'<input type="checkbox" name="([^"]+)" value="1" checked>', text(response))
+    )
+
+
+def tab_links(response) -> dict[str, str]:
+    """The queue/inbox/archive tabs' links, by box."""
+    return {
+        box: href.replace("&amp;", "&")
+        for href, box in re.findall(r'<a href="([^"]*)"[^>]*data-box="(\w+)"', text(response))
+    }
+
+
 def holder(response) -> str:
     """Who the work page says holds the case."""
     return re.search(r'class="holder">([^<]*)<', text(response)).group(1)
@@ -208,6 +223,22 @@ class TestQueues:
         c = client_for(supervisor)
         assert rows(c.get(TASKS)) == [early.pk, late.pk]
         assert rows(c.get(TASKS, {"stage": "department_review"})) == []
+
+    def test_the_tabs_keep_the_filters(self, client_for, officer, two_cases):
+        c = client_for(officer)
+        links = tab_links(c.get(TASKS, {"stage": "preliminary_review", "due": "today", "q": "济"}))
+        assert links == {
+            "queue": f"{TASKS}?stage=preliminary_review&due=today&q=%E6%B5%8E",
+            "inbox": f"{INBOX}?stage=preliminary_review&due=today&q=%E6%B5%8E",
+            # The archive has no deadline filter.
+            "archive": f"{ARCHIVE}?stage=preliminary_review&q=%E6%B5%8E",
+        }
+        assert tab_links(c.get(INBOX)) == {"queue": TASKS, "inbox": INBOX, "archive": ARCHIVE}
+
+    def test_the_deadline_filters_say_they_include_the_overdue(self, client_for, officer):
+        page = text(client_for(officer).get(TASKS))
+        assert ">今日及之前到期</option>" in page
+        assert ">7 日内及之前到期</option>" in page
 
 
 class TestReviewerQueues:
@@ -465,6 +496,16 @@ class TestPreliminaryReview:
         case.refresh_from_db()
         assert case.status == CaseStatus.IN_PRELIMINARY_REVIEW
 
+    def test_a_refused_refusal_comes_back_with_its_reasons_ticked(self, client_for, officer, case):
+        c = client_for(officer)
+        c.post(work(case, "claim"))
+        assert ticked(c.get(work(case))) == set()
+        form = {"reason_scope": "1", "reason_repeat": "1", "reason_other": "另查", "basis": " "}
+        response = c.post(work(case, "refuse"), form)
+        assert response.status_code == 400
+        assert ticked(response) == {"reason_scope", "reason_repeat"}
+        assert "另查" in text(response)
+
     def test_accept_awaits_the_commitment(self, client_for, officer, case):
         c = client_for(officer)
         c.post(work(case, "claim"))
@@ -529,6 +570,11 @@ class TestDepartmentReview:
         response = c.post(work(case, "reject"), {"basis": "第十二条"})
         assert response.status_code == 400
         assert "请填写不予修复的理由。" in text(response)
+        assert snapshot() == before
+        # Refused for its basis: the ticked reasons come back ticked.
+        response = c.post(work(case, "reject"), {"reason_not_corrected": "1", "basis": ""})
+        assert response.status_code == 400
+        assert ticked(response) == {"reason_not_corrected"}
         assert snapshot() == before
 
         response = c.post(

@@ -127,6 +127,35 @@ def test_the_commitment_draft_is_listed_to_sign_until_signed(
     assert signed.number in page and f'href="/letters/{signed.pk}/pdf"' in page
 
 
+def row_of(page: str, letter) -> str:
+    """The list's row of one letter."""
+    start = page.index(f'<tr data-letter="{letter.pk}">')
+    return page[start : page.index("</tr>", start)]
+
+
+@pytest.mark.parametrize("persona", ["applicant", "officer"])
+def test_the_unsigned_commitment_draft_is_marked_as_a_draft_and_the_signed_one_is_not(
+    request, client_for, applicant, commitment, committed, persona
+):
+    client = client_for(request.getfixturevalue(persona))
+    row = row_of(client.get("/letters/").content.decode(), commitment.draft)
+    assert "信用修复承诺书" in row and "（待签署草稿）" in row
+    signed = committed(
+        commitment_sign,
+        commitment=commitment,
+        user=applicant,
+        signer_name="张伟",
+        confirmed=True,
+        draft_sha256=commitment.draft.sha256,
+        ip=None,
+        user_agent="test",
+    ).signed
+    page = client.get("/letters/").content.decode()
+    row = row_of(page, signed)
+    assert "信用修复承诺书" in row and "（待签署草稿）" not in row
+    assert "（待签署草稿）" not in page
+
+
 def test_staff_lists_are_scoped_like_the_records(
     client_for, officer, reviewer, other_reviewer, letter, other_letter
 ):

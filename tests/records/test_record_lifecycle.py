@@ -64,7 +64,8 @@ def test_a_stale_status_change_is_refused(record):
     assert CreditRecord.objects.get(pk=record.pk).status == RecordStatus.REPAIRED
 
 
-def test_seed_demo_builds_a_demo_through_the_services(db, capsys):
+def test_seed_demo_builds_a_demo_through_the_services(db, capsys, settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path / "media"
     call_command("seed_demo", "--if-empty", "--records", "200", "--subjects", "40")
     out = capsys.readouterr().out
     assert "Seeded 11 departments, 40 subjects, 200 records" in out
@@ -92,15 +93,31 @@ def test_seed_demo_builds_a_demo_through_the_services(db, capsys):
     assert verify_chain().broken_at is None
     assert AuditEvent.objects.filter(action="records.import").exists()
     # qiye's case waits for the commitment, with its clocks and letters.
-    from flows.models import RepairCase
-    from letters.models import Commitment
+    from flows.models import MonitoringWindow, RepairCase
+    from letters.models import Commitment, Letter, LetterKind
+    from records.models import SyncEvent, SyncKind
 
-    case = RepairCase.objects.get()
-    assert (case.applicant.username, case.status) == ("qiye", "awaiting_commitment")
-    commitment = Commitment.objects.get()
-    assert (commitment.case_id, commitment.status) == (case.pk, "draft")
+    case = RepairCase.objects.get(status="awaiting_commitment")
+    assert case.applicant.username == "qiye"
+    commitment = Commitment.objects.get(status="draft")
+    assert commitment.case_id == case.pk
     assert f"/letters/commitments/{commitment.pk}/" in out
     assert case.subject.legal_representative == "张伟"
+    # Two more on records of reviewer's department (JNSCJG), commitments signed:
+    # qiye's waits in reviewer's queue, geren's was approved.
+    queued = RepairCase.objects.get(status="accepted")
+    approved = RepairCase.objects.get(status="approved")
+    assert (queued.applicant.username, approved.applicant.username) == ("qiye", "geren")
+    for filed in (queued, approved):
+        assert filed.record.department.code == "JNSCJG"
+        assert Commitment.objects.get(case_id=filed.pk).status == "signed"
+    assert f"{queued.number} waits in reviewer's department review queue" in out
+    assert f"{approved.number} was approved by reviewer" in out
+    assert approved.reviewer.username == "reviewer"
+    assert approved.record.status == RecordStatus.REPAIRED
+    assert Letter.objects.filter(case_id=approved.pk, kind=LetterKind.REPAIR_DECISION).exists()
+    assert MonitoringWindow.objects.filter(case=approved).exists()
+    assert SyncEvent.objects.filter(record=approved.record, kind=SyncKind.REPAIRED).exists()
     call_command("seed_demo", "--if-empty")
     assert "already present" in capsys.readouterr().out
     assert CreditRecord.objects.count() == 200

@@ -130,6 +130,25 @@ FACTS = {
     ],
 }
 
+# The department of the demo's `reviewer`.
+SHOWCASE_DEPARTMENT = "JNSCJG"
+# Records the demo's stories need, whatever the random rows hold: (subject,
+# index in DEPARTMENTS, severity, penalty types, days before today). Subjects
+# 0 and 1 are the enterprises of qiye and daili, "person" is geren. One record
+# of each kind of answer (eligible, not yet, never, expired), and eligible
+# JNSCJG records for the cases waiting in and approved by reviewer's
+# department review (a general penalty: repairable after 3 months, published
+# for a year).
+SHOWCASE = [
+    (0, 0, "general", ["fine"], 200),
+    (0, 2, "serious", ["fine"], 120),
+    (0, 0, "serious", ["fine", "licence_revocation"], 500),
+    (1, 1, "general", ["warning"], 30),
+    (1, 5, "general", ["fine", "confiscation"], 420),
+    (0, 0, "general", ["fine"], 150),
+    ("person", 0, "general", ["fine"], 180),
+]
+
 
 class Command(BaseCommand):
     help = "Seed the demo (departments, subjects, records, one account of each role)."
@@ -169,6 +188,10 @@ class Command(BaseCommand):
             self.create_accounts(departments)
             commitment = self.open_a_commitment(today)
             queued = self.fill_the_queues(today)
+            awaiting_review = self.accept_for_department_review(today)
+        # The commitments are signed over the rendered drafts, and a draft is
+        # rendered after the commit that issued it: so outside that transaction.
+        reviewed = self.sign_and_review(awaiting_review)
         self.stdout.write(
             f"Seeded {len(departments)} departments, {Subject.objects.count()} subjects, "
             f"{result.created} records ({expired} past their publicity period marked expired)."
@@ -178,7 +201,7 @@ class Command(BaseCommand):
             self.stdout.write(
                 f"  qiye has a credit commitment to sign: /letters/commitments/{commitment.pk}/"
             )
-        for line in queued:
+        for line in queued + reviewed:
             self.stdout.write(f"  {line}")
 
     def name_legal_representatives(self, rng):
@@ -302,6 +325,120 @@ class Command(BaseCommand):
             lines.append(f"{case.number} waits for daili's supplement: /cases/{case.pk}/")
         return lines
 
+    def accept_for_department_review(self, today) -> list[tuple[str, object]]:
+        """Two more cases on records of 济南市市场监督管理局 (JNSCJG, the
+        department of `reviewer`), filed and accepted by `officer`: qiye's
+        second record will wait in reviewer's queue, geren's will be approved.
+        Returns (step, case) pairs whose commitments are still to be signed.
+
+        geren's, not a third one of qiye's or daili's: an approved repair bars
+        the subject's other repairs for a year (flows/limits.py), so the
+        approved case is the only case of its subject."""
+        from flows.services import preliminary_review_accept, preliminary_review_claim
+        from records.publicity import Eligibility, RecordFacts, answer, load_rule_sets
+
+        officer = User.objects.get(username="officer")
+        rule_sets = load_rule_sets()
+        cases = []
+        for step, username in (("department_queue", "qiye"), ("approved", "geren")):
+            applicant = User.objects.get(username=username)
+            binding = applicant.subject_bindings.select_related("subject").get()
+            record = next(
+                (
+                    r
+                    for r in binding.subject.records.filter(
+                        department__code=SHOWCASE_DEPARTMENT, repair_cases__isnull=True
+                    ).order_by("decision_date")
+                    if answer(RecordFacts.of(r), rule_sets, today).eligibility
+                    == Eligibility.ELIGIBLE
+                ),
+                None,
+            )
+            if record is None:
+                continue
+            case = self.file_a_case(
+                applicant=applicant,
+                binding=binding,
+                record=record,
+                details="罚款已于规定期限内缴清，违法行为已整改完毕，申请信用修复。",
+            )
+            preliminary_review_claim(officer=officer, case=case)
+            preliminary_review_accept(officer=officer, case=case)
+            cases.append((step, case))
+        return cases
+
+    def sign_and_review(self, cases) -> list[str]:
+        """Each applicant signs the commitment as a person would (the typed
+        name of the signer, over the draft's SHA-256), then `reviewer` claims
+        geren's case and approves it: decision letter, record repaired,
+        monitoring window and sync event; qiye's waits in the queue."""
+        from flows.services import (
+            case_commitment,
+            department_review_approve,
+            department_review_claim,
+        )
+        from letters.commitments import commitment_sign, expected_signer
+        from letters.services import letter_render
+
+        reviewer = User.objects.get(username="reviewer")
+        lines = []
+        for step, case in cases:
+            commitment = case_commitment(case)
+            # Rendered already after the commit (in-process tasks), or now if
+            # a worker has not got to it yet; rendering twice is a no-op.
+            letter_render(letter_id=commitment.draft_id)
+            commitment.draft.refresh_from_db()
+            with transaction.atomic():
+                commitment_sign(
+                    commitment=commitment,
+                    user=case.applicant,
+                    signer_name=expected_signer(commitment.subject),
+                    confirmed=True,
+                    draft_sha256=commitment.draft.sha256,
+                    ip=None,
+                    user_agent="seed_demo",
+                )
+                if step == "department_queue":
+                    lines.append(
+                        f"{case.number} waits in reviewer's department review queue: /cases/tasks/"
+                    )
+                    continue
+                department_review_claim(reviewer=reviewer, case=case)
+                department_review_approve(
+                    reviewer=reviewer,
+                    case=case,
+                    basis="《信用修复管理办法》（国家发展改革委令2025年第36号）",
+                )
+            lines.append(
+                f"{case.number} was approved by reviewer (record repaired, monitored): "
+                f"/cases/{case.pk}/"
+            )
+        return lines
+
+    def file_a_case(self, *, applicant, binding, record, details):
+        """Draft, the materials the case requires, submit."""
+        from django.core.files.uploadedfile import SimpleUploadedFile
+
+        from flows.services import (
+            case_material_add,
+            repair_case_draft_save,
+            repair_case_submit,
+            required_materials,
+        )
+
+        case = repair_case_draft_save(
+            applicant=applicant, record=record, details=details, capacity=binding.capacity
+        )
+        pdf = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
+        for kind in required_materials(case):
+            case_material_add(
+                case=case,
+                user=applicant,
+                kind=kind,
+                upload=SimpleUploadedFile(f"{kind}.pdf", pdf, content_type="application/pdf"),
+            )
+        return repair_case_submit(applicant=applicant, case=case)
+
     def generate_rows(self, rng, today, n_records, n_subjects):
         people = max(n_subjects // 8, 4)
         subject_specs = []
@@ -324,29 +461,21 @@ class Command(BaseCommand):
                 )
             seen[name] = seen.get(name, 0) + 1
 
-        # The first two enterprises belong to the demo applicants: give them one
-        # record of each kind of answer (eligible, not yet, never, expired).
-        showcase = [
-            (0, 0, "general", ["fine"], today - dt.timedelta(days=200)),
-            (0, 2, "serious", ["fine"], today - dt.timedelta(days=120)),
-            (0, 0, "serious", ["fine", "licence_revocation"], today - dt.timedelta(days=500)),
-            (1, 1, "general", ["warning"], today - dt.timedelta(days=30)),
-            (1, 5, "general", ["fine", "confiscation"], today - dt.timedelta(days=420)),
-        ]
+        first_person = n_subjects - people
         counters = {code: 0 for code, *_ in DEPARTMENTS}
-        for subject_idx, dept_idx, severity, types, day in showcase:
+        for subject_idx, dept_idx, severity, types, days_ago in SHOWCASE:
             yield self.row(
                 rng,
-                subject_specs[subject_idx],
+                subject_specs[first_person if subject_idx == "person" else subject_idx],
                 DEPARTMENTS[dept_idx],
                 counters,
                 severity,
                 types,
-                day,
+                today - dt.timedelta(days=days_ago),
             )
         start = dt.date(2023, 1, 1)
         span = (today - start).days
-        for _ in range(n_records - len(showcase)):
+        for _ in range(n_records - len(SHOWCASE)):
             severity = rng.choices(["minor", "general", "serious"], weights=[15, 60, 25])[0]
             if severity == "minor":
                 types = [rng.choice(["warning", "public_criticism"])]
@@ -403,7 +532,7 @@ class Command(BaseCommand):
     def change_some_statuses(self, rng, ids):
         """A few records repaired before the platform took over, a few deleted
         because their decision was revoked."""
-        showcase = set(sorted(ids)[:5])
+        showcase = set(sorted(ids)[: len(SHOWCASE)])
         candidates = list(
             CreditRecord.objects.filter(status=RecordStatus.PUBLISHED)
             .exclude(id__in=showcase)
