@@ -55,6 +55,7 @@ from flows.selectors import (
     TASK_ROLES,
     case_get_for_user,
     cases_for_user,
+    task_case,
     tasks_for_user,
 )
 from flows.services import (
@@ -354,7 +355,10 @@ ERROR_RESPONSES = {
 # Views
 
 
-class RepairCaseCollectionApi(GenericAPIView):
+class _CaseCollectionApi(GenericAPIView):
+    """The cases of one kind the caller may see (GET) and an applicant's new draft (POST)."""
+
+    model: type = RepairCase  # or ObjectionCase (flows/api_objections.py)
     serializer_class = CaseSummarySerializer
     parser_classes = [JSONParser, FormParser, MultiPartParser]
 
@@ -364,11 +368,40 @@ class RepairCaseCollectionApi(GenericAPIView):
         return [IsAuthenticated()]
 
     def get_queryset(self):
-        cases = cases_for_user(self.request.user).order_by("-created_at", "-id")
+        cases = cases_for_user(self.request.user, self.model).order_by("-created_at", "-id")
         if self.request.query_params.get("status") in CaseStatus.values:
             cases = cases.filter(status=self.request.query_params["status"])
         return cases
 
+    def get(self, request):
+        page = self.paginate_queryset(self.get_queryset())
+        data = self.serializer_class(page, many=True, context={"request": request}).data
+        return self.get_paginated_response(data)
+
+    def created(self, request, case) -> Response:
+        """201 with the new draft as the caller may now see it."""
+        case = case_get_for_user(user=request.user, pk=case.pk, model=self.model)
+        data = self.serializer_class(case, context={"request": request}).data
+        return Response(data, status=status.HTTP_201_CREATED)
+
+
+class _CaseDetailApi(GenericAPIView):
+    """One case of one kind, its reads of a natural person's case registered."""
+
+    model: type = RepairCase
+    serializer_class = CaseDetailSerializer
+    permission_classes = [IsAuthenticated]
+    purpose = "repair_case"  # the registered read is api:<purpose>:<pk>
+
+    def get(self, request, pk: int):
+        case = case_get_for_user(user=request.user, pk=pk, model=self.model)
+        refused = _person_read_refused(request, case.subject, f"api:{self.purpose}:{case.pk}")
+        if refused is not None:
+            return refused
+        return Response(self.serializer_class(case, context={"request": request}).data)
+
+
+class RepairCaseCollectionApi(_CaseCollectionApi):
     @extend_schema(
         summary="List the repair cases the caller may see",
         description=(
@@ -382,9 +415,7 @@ class RepairCaseCollectionApi(GenericAPIView):
         responses={200: CaseSummarySerializer(many=True), 401: ERROR_RESPONSES[401]},
     )
     def get(self, request):
-        page = self.paginate_queryset(self.get_queryset())
-        data = CaseSummarySerializer(page, many=True, context={"request": request}).data
-        return self.get_paginated_response(data)
+        return super().get(request)
 
     @extend_schema(
         summary="Start a repair case (a draft) for a penalty record",
@@ -422,7 +453,7 @@ class RepairCaseCollectionApi(GenericAPIView):
             return _refusal(
                 error, {"not_bound": "record", "not_eligible": "record", "open_case": "record"}
             )
-        return Response(_summary(request, case), status=status.HTTP_201_CREATED)
+        return self.created(request, case)
 
 
 class RepairCaseManyApi(GenericAPIView):
@@ -456,10 +487,7 @@ class RepairCaseManyApi(GenericAPIView):
         return Response([_summary(request, case) for case in cases], status=status.HTTP_201_CREATED)
 
 
-class RepairCaseDetailApi(GenericAPIView):
-    serializer_class = CaseDetailSerializer
-    permission_classes = [IsAuthenticated]
-
+class RepairCaseDetailApi(_CaseDetailApi):
     @extend_schema(
         summary="One repair case",
         description=(
@@ -472,16 +500,13 @@ class RepairCaseDetailApi(GenericAPIView):
         responses={200: CaseDetailSerializer, **ERROR_RESPONSES},
     )
     def get(self, request, pk: int):
-        case = case_get_for_user(user=request.user, pk=pk)
-        refused = _person_read_refused(request, case.subject, f"api:repair_case:{case.pk}")
-        if refused is not None:
-            return refused
-        return Response(CaseDetailSerializer(case, context={"request": request}).data)
+        return super().get(request, pk)
 
 
 class CaseMaterialApi(GenericAPIView):
     serializer_class = MaterialUploadSerializer
     parser_classes = [MultiPartParser, FormParser]
+    model: type = RepairCase  # or ObjectionCase (flows/api_objections.py)
 
     def get_permissions(self):
         return [IsAuthenticated(), role_permission(Role.APPLICANT)()]
@@ -497,7 +522,7 @@ class CaseMaterialApi(GenericAPIView):
         responses={201: CaseMaterialSerializer, **ERROR_RESPONSES},
     )
     def post(self, request, pk: int):
-        case = case_get_for_user(user=request.user, pk=pk)
+        case = case_get_for_user(user=request.user, pk=pk, model=self.model)
         serializer = MaterialUploadSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
@@ -518,6 +543,8 @@ class _CaseActionApi(GenericAPIView):
     error_fields: dict[str, str] = {}
     serializer_class = CaseSummarySerializer
     parser_classes = [JSONParser, FormParser, MultiPartParser]
+    # The kind of case; an objection action sets ObjectionCase and its own serializer_class.
+    model: type = RepairCase
 
     def get_permissions(self):
         return [IsAuthenticated(), role_permission(*self.roles)()]
@@ -525,8 +552,13 @@ class _CaseActionApi(GenericAPIView):
     def act(self, user, case: RepairCase, data: dict) -> None:
         raise NotImplementedError
 
+    def summary(self, request, case) -> dict:
+        """The case as the caller may now see it."""
+        case = case_get_for_user(user=request.user, pk=case.pk, model=self.model)
+        return self.serializer_class(case, context={"request": request}).data
+
     def post(self, request, pk: int):
-        case = case_get_for_user(user=request.user, pk=pk)
+        case = case_get_for_user(user=request.user, pk=pk, model=self.model)
         data: dict = {}
         if self.input_serializer is not None:
             serializer = self.input_serializer(data=request.data)
@@ -535,8 +567,11 @@ class _CaseActionApi(GenericAPIView):
         try:
             self.act(request.user, case, data)
         except DjangoValidationError as error:
-            return _refusal(error, self.error_fields)
-        return Response(_summary(request, case))
+            return self.refusal(error)
+        return Response(self.summary(request, case))
+
+    def refusal(self, error: DjangoValidationError) -> Response:
+        return _refusal(error, self.error_fields)
 
 
 def _action_schema(summary: str, description: str, request=None, examples=None):
@@ -758,7 +793,23 @@ class TaskSerializer(serializers.Serializer):
     created = serializers.DateTimeField()
     finished = serializers.DateTimeField(allow_null=True)
     due_at = serializers.DateTimeField(allow_null=True, help_text=gettext_lazy("本环节办理期限"))
-    case = CaseSummarySerializer(source="process.repairprocess.case")
+    case = serializers.SerializerMethodField()
+
+    @extend_schema_field(CaseSummarySerializer)
+    def get_case(self, task) -> dict:
+        case = task_case(task)
+        if isinstance(case, RepairCase):
+            return {"kind": case.kind, **CaseSummarySerializer(case, context=self.context).data}
+        return {
+            "kind": case.kind,
+            "id": case.pk,
+            "number": case.number,
+            "status": case.status,
+            "status_label": case.get_status_display(),
+            "record": case.record_id,
+            "decision_number": case.record.decision_number,
+            "department": case.record.department.name,
+        }
 
 
 class TaskListApi(GenericAPIView):

@@ -1,4 +1,4 @@
-"""The repair case as a viewflow 2.4 flow: who must do what next.
+"""Repair and objection cases as viewflow 2.4 flows: who must do what next.
 
 The case's FSM status (flows/models.py) is the truth about where a case
 stands; this flow turns it into work: a task in the platform officers' queue,
@@ -12,7 +12,7 @@ from django.utils.translation import gettext_lazy as _
 from viewflow import this
 from viewflow.workflow import flow
 
-from flows.models import CaseStatus, RepairProcess
+from flows.models import CaseStatus, ObjectionProcess, RepairProcess
 from flows.views_staff import task_detail
 
 
@@ -119,3 +119,91 @@ class RepairFlow(flow.Flow):
 
     def is_approved(self, activation) -> bool:
         return activation.process.case.status == CaseStatus.APPROVED
+
+
+class ObjectionFlow(flow.Flow):
+    """异议
+
+    One objection per record at a time. The platform reviews the filing the
+    same day, with at most one notice of everything to supplement; on
+    acceptance the record shows 异议处理中 and the check goes to the platform
+    (its own scope, 3 working days) or to the department that issued the
+    penalty (7 working days; Shandong Social Credit Regulation Art. 39; a
+    revoked decision: 3 working days, Art. 40). The record is corrected,
+    deleted or maintained; the applicant gets the result notice and other
+    platforms a sync event.
+    """
+
+    process_class = ObjectionProcess
+
+    start = (
+        flow.StartHandle(this.start_case)
+        .Annotation(title=_("提交异议"))
+        .Next(this.preliminary_review)
+    )
+    preliminary_review = (
+        flow.View(task_detail)
+        .Annotation(
+            title=_("初审"),
+            description=_(
+                "平台工作人员当日完成初审：受理并确定核查方式、不予受理或一次性告知补正。"
+            ),
+        )
+        .Next(this.after_preliminary_review)
+    )
+    after_preliminary_review = (
+        flow.Switch()
+        .Annotation(title=_("初审结论"))
+        .Case(this.supplement, this.awaits_supplement)
+        .Case(this.verification, this.is_accepted)
+        .Default(this.closed)
+    )
+    supplement = flow.Handle().Annotation(title=_("申请人补正")).Next(this.after_supplement)
+    after_supplement = (
+        flow.If(this.is_resubmitted)
+        .Annotation(title=_("是否按期补正"))
+        .Then(this.preliminary_review)
+        .Else(this.closed)
+    )
+    verification = (
+        flow.View(task_detail)
+        .Annotation(
+            title=_("异议核查"),
+            description=_("平台或认定单位核查：更正、删除或维持，并说明理由。"),
+        )
+        .Next(this.after_verification)
+    )
+    after_verification = (
+        flow.If(this.is_decided)
+        .Annotation(title=_("核查结论"))
+        .Then(this.decided)
+        .Else(this.closed)
+    )
+    decided = flow.End().Annotation(
+        title=_("异议办结"),
+        description=_("更正、删除或维持；告知申请人结果并向其他平台同步。"),
+    )
+    closed = flow.End().Annotation(
+        title=_("办结"),
+        description=_("不予受理、逾期未补正或撤回。"),
+    )
+
+    def start_case(self, activation, *, case):
+        activation.process.case = case
+        return activation.process
+
+    def awaits_supplement(self, activation) -> bool:
+        return activation.process.case.status == CaseStatus.AWAITING_SUPPLEMENT
+
+    def is_resubmitted(self, activation) -> bool:
+        return activation.process.case.status == CaseStatus.RESUBMITTED
+
+    def is_accepted(self, activation) -> bool:
+        return activation.process.case.status == CaseStatus.ACCEPTED
+
+    def is_decided(self, activation) -> bool:
+        return activation.process.case.status in (
+            CaseStatus.CORRECTED,
+            CaseStatus.DELETED,
+            CaseStatus.MAINTAINED,
+        )

@@ -30,6 +30,11 @@ class CaseStatus(models.TextChoices):
     APPROVED = "approved", _("准予修复")
     REJECTED = "rejected", _("不予修复")
     WITHDRAWN = "withdrawn", _("已撤回")
+    # ../shared/design.md, case lifecycles (objection)
+    IN_VERIFICATION = "in_verification", _("核查中")
+    CORRECTED = "corrected", _("记录已更正")
+    DELETED = "deleted", _("记录已删除")
+    MAINTAINED = "maintained", _("记录维持")
 
 
 # Cases that no longer hold the record: a new case may be filed (approved and
@@ -41,6 +46,9 @@ CLOSED_STATUSES = (
     CaseStatus.WITHDRAWN,
     CaseStatus.APPROVED,
     CaseStatus.REJECTED,
+    CaseStatus.CORRECTED,
+    CaseStatus.DELETED,
+    CaseStatus.MAINTAINED,
 )
 WITHDRAWABLE = (
     CaseStatus.DRAFT,
@@ -51,7 +59,13 @@ WITHDRAWABLE = (
     CaseStatus.AWAITING_COMMITMENT,
     CaseStatus.ACCEPTED,
     CaseStatus.IN_DEPARTMENT_REVIEW,
+    CaseStatus.IN_VERIFICATION,
 )
+
+
+class CaseKind(models.TextChoices):
+    REPAIR = "repair", _("信用修复")
+    OBJECTION = "objection", _("异议")
 
 
 class CaseSequence(models.Model):
@@ -59,35 +73,28 @@ class CaseSequence(models.Model):
     submitting transaction (as letters' LetterSequence), so numbers never skip
     or repeat."""
 
-    year = models.PositiveSmallIntegerField(unique=True)
+    kind = models.CharField(max_length=20, choices=CaseKind.choices, default=CaseKind.REPAIR)
+    year = models.PositiveSmallIntegerField()
     last = models.PositiveIntegerField(default=0)
 
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["kind", "year"], name="one_case_sequence_per_kind_year")
+        ]
+
     def __str__(self) -> str:
-        return f"{self.year}: {self.last}"
+        return f"{self.kind} {self.year}: {self.last}"
 
 
-class RepairCase(ConcurrentTransitionMixin, models.Model):
-    """An application to repair one administrative-penalty record."""
+class CaseBase(ConcurrentTransitionMixin, models.Model):
+    """What a repair case and an objection case share: the filing, the
+    same-day preliminary review with its one-time supplement notice, the
+    decision, the exits, and the transitions of that common front half.
+    The status field lives here so both kinds share these transitions."""
+
+    kind: str = ""
 
     number = models.CharField(_("申请编号"), max_length=40, unique=True, null=True, blank=True)
-    record = models.ForeignKey(
-        "records.CreditRecord",
-        on_delete=models.PROTECT,
-        related_name="repair_cases",
-        verbose_name=_("行政处罚信息"),
-    )
-    subject = models.ForeignKey(
-        "records.Subject",
-        on_delete=models.PROTECT,
-        related_name="repair_cases",
-        verbose_name=_("信用主体"),
-    )
-    applicant = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        on_delete=models.PROTECT,
-        related_name="repair_cases",
-        verbose_name=_("申请人"),
-    )
     filed_by_capacity = models.CharField(
         _("申请人身份"), max_length=30, choices=BindingCapacity.choices
     )
@@ -133,18 +140,7 @@ class RepairCase(ConcurrentTransitionMixin, models.Model):
     )
 
     class Meta:
-        ordering = ["-created_at", "-id"]
-        verbose_name = _("信用修复申请")
-        verbose_name_plural = _("信用修复申请")
-        constraints = [
-            # Domain section 3: one repair per penalty record at a time.
-            models.UniqueConstraint(
-                fields=["record"],
-                condition=~models.Q(status__in=[s.value for s in CLOSED_STATUSES]),
-                name="one_open_repair_case_per_record",
-            )
-        ]
-        indexes = [models.Index(fields=["status"], name="flows_repaircase_status")]
+        abstract = True
 
     def __str__(self) -> str:
         return self.label
@@ -205,36 +201,192 @@ class RepairCase(ConcurrentTransitionMixin, models.Model):
         self.decision_reasons, self.decision_basis = reasons, basis
         self.decision_letter, self.decided_at, self.closed_at = letter, at, at
 
+    @transition(field=status, source=list(WITHDRAWABLE), target=CaseStatus.WITHDRAWN)
+    def withdraw(self, *, at) -> None:
+        self.closed_at = at
+
+
+class RepairCase(CaseBase):
+    """An application to repair one administrative-penalty record."""
+
+    kind = CaseKind.REPAIR
+
+    record = models.ForeignKey(
+        "records.CreditRecord",
+        on_delete=models.PROTECT,
+        related_name="repair_cases",
+        verbose_name=_("行政处罚信息"),
+    )
+    subject = models.ForeignKey(
+        "records.Subject",
+        on_delete=models.PROTECT,
+        related_name="repair_cases",
+        verbose_name=_("信用主体"),
+    )
+    applicant = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="repair_cases",
+        verbose_name=_("申请人"),
+    )
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = _("信用修复申请")
+        verbose_name_plural = _("信用修复申请")
+        constraints = [
+            # Domain section 3: one repair per penalty record at a time.
+            models.UniqueConstraint(
+                fields=["record"],
+                condition=~models.Q(status__in=[s.value for s in CLOSED_STATUSES]),
+                name="one_open_repair_case_per_record",
+            )
+        ]
+        indexes = [models.Index(fields=["status"], name="flows_repaircase_status")]
+
+    # Repair's own transitions: acceptance awaits the commitment, then the department.
+
     @transition(
-        field=status, source=CaseStatus.IN_PRELIMINARY_REVIEW, target=CaseStatus.AWAITING_COMMITMENT
+        field="status",
+        source=CaseStatus.IN_PRELIMINARY_REVIEW,
+        target=CaseStatus.AWAITING_COMMITMENT,
     )
     def accept(self, *, at) -> None:
         self.accepted_at = at
 
-    @transition(field=status, source=CaseStatus.AWAITING_COMMITMENT, target=CaseStatus.ACCEPTED)
+    @transition(field="status", source=CaseStatus.AWAITING_COMMITMENT, target=CaseStatus.ACCEPTED)
     def commitment_signed(self) -> None:
         pass
 
-    @transition(field=status, source=CaseStatus.ACCEPTED, target=CaseStatus.IN_DEPARTMENT_REVIEW)
+    @transition(field="status", source=CaseStatus.ACCEPTED, target=CaseStatus.IN_DEPARTMENT_REVIEW)
     def claim_department_review(self, *, reviewer) -> None:
         self.reviewer = reviewer
 
-    @transition(field=status, source=CaseStatus.IN_DEPARTMENT_REVIEW, target=CaseStatus.ACCEPTED)
+    @transition(field="status", source=CaseStatus.IN_DEPARTMENT_REVIEW, target=CaseStatus.ACCEPTED)
     def release_department_review(self) -> None:
         self.reviewer = None
 
-    @transition(field=status, source=CaseStatus.IN_DEPARTMENT_REVIEW, target=CaseStatus.APPROVED)
+    @transition(field="status", source=CaseStatus.IN_DEPARTMENT_REVIEW, target=CaseStatus.APPROVED)
     def approve(self, *, basis: str, letter, at) -> None:
         self.decision_basis, self.decision_letter, self.decided_at = basis, letter, at
 
-    @transition(field=status, source=CaseStatus.IN_DEPARTMENT_REVIEW, target=CaseStatus.REJECTED)
+    @transition(field="status", source=CaseStatus.IN_DEPARTMENT_REVIEW, target=CaseStatus.REJECTED)
     def reject(self, *, reasons: list[str], basis: str, letter, at) -> None:
         self.decision_reasons, self.decision_basis = reasons, basis
         self.decision_letter, self.decided_at, self.closed_at = letter, at, at
 
-    @transition(field=status, source=list(WITHDRAWABLE), target=CaseStatus.WITHDRAWN)
-    def withdraw(self, *, at) -> None:
-        self.closed_at = at
+
+class ObjectionGround(models.TextChoices):
+    # The grounds an applicant may give (Shandong Social Credit Regulation Arts. 39-40).
+    ERROR = "error", _("信息有误")
+    OMISSION = "omission", _("信息遗漏")
+    NOT_PUBLISHABLE = "not_publishable", _("不应公示")
+    PAST_PERIOD = "past_period", _("超过公示期限仍在公示")
+    DUPLICATE = "duplicate", _("重复公示")
+    INCONSISTENT = "inconsistent", _("与认定单位数据不一致")
+    DECISION_REVOKED = "decision_revoked", _("处罚决定已被撤销或变更")
+    OTHER = "other", _("其他")
+
+
+class ObjectionScope(models.TextChoices):
+    # Shandong Social Credit Regulation Art. 39: 3 working days for the
+    # platform's own check, 7 when another unit must verify.
+    PLATFORM = "platform", _("平台自行核查")
+    DEPARTMENT = "department", _("认定单位核实")
+
+
+class ObjectionCase(CaseBase):
+    """An objection to one record: it is flagged 异议处理中 from acceptance
+    until the case closes, and is corrected, deleted or maintained."""
+
+    kind = CaseKind.OBJECTION
+
+    record = models.ForeignKey(
+        "records.CreditRecord",
+        on_delete=models.PROTECT,
+        related_name="objection_cases",
+        verbose_name=_("行政处罚信息"),
+    )
+    subject = models.ForeignKey(
+        "records.Subject",
+        on_delete=models.PROTECT,
+        related_name="objection_cases",
+        verbose_name=_("信用主体"),
+    )
+    applicant = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="objection_cases",
+        verbose_name=_("申请人"),
+    )
+    grounds = models.JSONField(_("异议理由"), default=list)
+    # The objection commitment (the materials are true), signed by typing a name.
+    attested_name = models.CharField(_("承诺人"), max_length=100, blank=True)
+    attested_at = models.DateTimeField(_("承诺时间"), null=True, blank=True)
+    attested_ip = models.GenericIPAddressField(_("承诺 IP"), null=True, blank=True)
+    scope = models.CharField(
+        _("核查方式"), max_length=20, choices=ObjectionScope.choices, blank=True
+    )
+    verifier = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("核查人员"),
+    )
+    # The record's status when it was flagged, given back when the case closes.
+    record_status_before = models.CharField(max_length=20, blank=True)
+    changes = models.JSONField(_("更正内容"), default=list, blank=True)
+    evidence = models.CharField(_("核查依据材料"), max_length=300, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = _("异议申请")
+        verbose_name_plural = _("异议申请")
+        constraints = [
+            # Issue: a record cannot have two open objections.
+            models.UniqueConstraint(
+                fields=["record"],
+                condition=~models.Q(status__in=[s.value for s in CLOSED_STATUSES]),
+                name="one_open_objection_per_record",
+            )
+        ]
+        indexes = [models.Index(fields=["status"], name="flows_objection_status")]
+
+    # Objection's own transitions: acceptance flags the record and routes the
+    # check (to the platform or the issuing department); the verifier claims it.
+
+    @transition(field="status", source=CaseStatus.IN_PRELIMINARY_REVIEW, target=CaseStatus.ACCEPTED)
+    def accept(self, *, at, scope: str, record_status_before: str) -> None:
+        self.accepted_at, self.scope = at, scope
+        self.record_status_before = record_status_before
+
+    @transition(field="status", source=CaseStatus.ACCEPTED, target=CaseStatus.IN_VERIFICATION)
+    def claim_verification(self, *, verifier) -> None:
+        self.verifier = verifier
+
+    @transition(field="status", source=CaseStatus.IN_VERIFICATION, target=CaseStatus.ACCEPTED)
+    def release_verification(self) -> None:
+        self.verifier = None
+
+    def _decide(self, *, reasons, basis, letter, at) -> None:
+        self.decision_reasons, self.decision_basis = reasons, basis
+        self.decision_letter, self.decided_at, self.closed_at = letter, at, at
+
+    @transition(field="status", source=CaseStatus.IN_VERIFICATION, target=CaseStatus.CORRECTED)
+    def correct(self, *, reasons, basis, letter, at, changes, evidence) -> None:
+        self._decide(reasons=reasons, basis=basis, letter=letter, at=at)
+        self.changes, self.evidence = changes, evidence
+
+    @transition(field="status", source=CaseStatus.IN_VERIFICATION, target=CaseStatus.DELETED)
+    def delete_record(self, *, reasons, basis, letter, at, evidence) -> None:
+        self._decide(reasons=reasons, basis=basis, letter=letter, at=at)
+        self.evidence = evidence
+
+    @transition(field="status", source=CaseStatus.IN_VERIFICATION, target=CaseStatus.MAINTAINED)
+    def maintain(self, *, reasons, basis, letter, at) -> None:
+        self._decide(reasons=reasons, basis=basis, letter=letter, at=at)
 
 
 class MaterialKind(models.TextChoices):
@@ -245,6 +397,7 @@ class MaterialKind(models.TextChoices):
     IDENTITY_DOCUMENT = "identity_document", _("主体身份证明（营业执照等）")
     POWER_OF_ATTORNEY = "power_of_attorney", _("授权委托书")
     LEGAL_REP_PROOF = "legal_rep_proof", _("法定代表人身份证明书")
+    EVIDENCE = "evidence", _("异议证明材料")
     OTHER = "other", _("其他材料")
 
 
@@ -254,11 +407,20 @@ def material_path(instance: "CaseMaterial", filename: str) -> str:
     extension = {"application/pdf": "pdf", "image/jpeg": "jpg", "image/png": "png"}.get(
         instance.content_type, "bin"
     )
-    return f"cases/{instance.case_id}/{instance.sha256}.{extension}"
+    folder = (
+        f"cases/{instance.case_id}" if instance.case_id else f"objections/{instance.objection_id}"
+    )
+    return f"{folder}/{instance.sha256}.{extension}"
 
 
 class CaseMaterial(models.Model):
-    case = models.ForeignKey(RepairCase, on_delete=models.CASCADE, related_name="materials")
+    # Exactly one of the two: the repair case or the objection it belongs to.
+    case = models.ForeignKey(
+        RepairCase, null=True, blank=True, on_delete=models.CASCADE, related_name="materials"
+    )
+    objection = models.ForeignKey(
+        ObjectionCase, null=True, blank=True, on_delete=models.CASCADE, related_name="materials"
+    )
     kind = models.CharField(_("材料类型"), max_length=30, choices=MaterialKind.choices)
     file = models.FileField(_("文件"), upload_to=material_path, max_length=200)
     original_name = models.CharField(_("原文件名"), max_length=255)
@@ -272,19 +434,42 @@ class CaseMaterial(models.Model):
     round = models.PositiveSmallIntegerField(_("轮次"), default=0, help_text=_("0 申请，1 补正"))
 
     class Meta:
-        ordering = ["case", "round", "uploaded_at", "id"]
+        ordering = ["case", "objection", "round", "uploaded_at", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(case__isnull=False, objection__isnull=True)
+                | models.Q(case__isnull=True, objection__isnull=False),
+                name="material_of_one_case",
+            )
+        ]
         verbose_name = _("申请材料")
         verbose_name_plural = _("申请材料")
 
     def __str__(self) -> str:
-        return f"{self.case} · {self.get_kind_display()} · {self.original_name}"
+        return f"{self.owner} · {self.get_kind_display()} · {self.original_name}"
+
+    @property
+    def owner(self):
+        return self.case or self.objection
 
 
 class SupplementRequest(models.Model):
     """The one-time notice (一次性告知) of everything to supplement."""
 
+    # Exactly one of the two: the repair case or the objection it belongs to.
     case = models.ForeignKey(
-        RepairCase, on_delete=models.CASCADE, related_name="supplement_requests"
+        RepairCase,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="supplement_requests",
+    )
+    objection = models.ForeignKey(
+        ObjectionCase,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="supplement_requests",
     )
     items = models.JSONField(_("补正事项"), default=list)  # [{"material", "name", "problem"}]
     deadline = models.DateTimeField(_("补正期限"))
@@ -303,12 +488,19 @@ class SupplementRequest(models.Model):
     )
 
     class Meta:
-        ordering = ["case", "requested_at", "id"]
+        ordering = ["case", "objection", "requested_at", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(case__isnull=False, objection__isnull=True)
+                | models.Q(case__isnull=True, objection__isnull=False),
+                name="supplement_of_one_case",
+            )
+        ]
         verbose_name = _("补正告知")
         verbose_name_plural = _("补正告知")
 
     def __str__(self) -> str:
-        return f"{self.case} · {self.requested_at:%Y-%m-%d}"
+        return f"{self.case or self.objection} · {self.requested_at:%Y-%m-%d}"
 
     @property
     def materials(self) -> set[str]:
@@ -332,13 +524,24 @@ ACTION_LABELS = {
     "reject": _("不予修复"),
     "withdraw": _("撤回申请"),
     "reassign": _("改派"),
+    "claim_verification": _("领取核查"),
+    "release_verification": _("退回核查队列"),
+    "correct": _("更正"),
+    "delete_record": _("删除"),
+    "maintain": _("维持"),
 }
 
 
 class CaseEvent(models.Model):
     """The case timeline: one row per transition."""
 
-    case = models.ForeignKey(RepairCase, on_delete=models.CASCADE, related_name="events")
+    # Exactly one of the two: the repair case or the objection it belongs to.
+    case = models.ForeignKey(
+        RepairCase, null=True, blank=True, on_delete=models.CASCADE, related_name="events"
+    )
+    objection = models.ForeignKey(
+        ObjectionCase, null=True, blank=True, on_delete=models.CASCADE, related_name="events"
+    )
     at = models.DateTimeField(_("时间"))
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
@@ -349,12 +552,19 @@ class CaseEvent(models.Model):
     comment = models.TextField(_("说明"), blank=True)
 
     class Meta:
-        ordering = ["case", "at", "id"]
+        ordering = ["case", "objection", "at", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(case__isnull=False, objection__isnull=True)
+                | models.Q(case__isnull=True, objection__isnull=False),
+                name="event_of_one_case",
+            )
+        ]
         verbose_name = _("案件记录")
         verbose_name_plural = _("案件记录")
 
     def __str__(self) -> str:
-        return f"{self.case} {self.action} {self.from_status} → {self.to_status}"
+        return f"{self.case or self.objection} {self.action} {self.from_status} → {self.to_status}"
 
     @property
     def action_label(self) -> str:
@@ -372,6 +582,18 @@ class RepairProcess(Process):
     class Meta:
         verbose_name = _("修复流程")
         verbose_name_plural = _("修复流程")
+
+
+class ObjectionProcess(Process):
+    """The viewflow process of one objection (flows/flows.py ObjectionFlow)."""
+
+    case = models.OneToOneField(
+        ObjectionCase, on_delete=models.PROTECT, related_name="process", verbose_name=_("申请")
+    )
+
+    class Meta:
+        verbose_name = _("异议流程")
+        verbose_name_plural = _("异议流程")
 
 
 class MonitoringPolicy(models.Model):

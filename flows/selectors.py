@@ -11,7 +11,7 @@ from viewflow.workflow.models import Task
 from viewflow.workflow.status import STATUS
 
 from flows import work
-from flows.models import CaseStatus, RepairCase
+from flows.models import CaseStatus, ObjectionCase, ObjectionScope, RepairCase
 from records.models import SubjectBinding
 from repair_flow.models import Role
 from sla.models import SlaClock
@@ -19,11 +19,12 @@ from sla.models import SlaClock
 ALL_CASES_ROLES = frozenset({Role.OFFICER, Role.SUPERVISOR, Role.ADMINISTRATOR})
 
 
-def cases_for_user(user) -> QuerySet[RepairCase]:
-    """Applicants: the cases of subjects they act for; platform staff: every
+def cases_for_user(user, model=RepairCase) -> QuerySet:
+    """Applicants: the cases (repair cases, or objections with
+    `model=ObjectionCase`) of subjects they act for; platform staff: every
     filed case; department reviewers: filed cases on their department's
     records; anyone else: none. Drafts are the applicant's own business."""
-    cases = RepairCase.objects.select_related(
+    cases = model.objects.select_related(
         "record__department", "subject", "applicant", "officer", "reviewer"
     )
     if not getattr(user, "is_authenticated", False) or not user.is_active:
@@ -42,10 +43,10 @@ def cases_for_user(user) -> QuerySet[RepairCase]:
     return cases.none()
 
 
-def case_get_for_user(*, user, pk: int) -> RepairCase:
+def case_get_for_user(*, user, pk: int, model=RepairCase):
     try:
-        return cases_for_user(user).get(pk=pk)
-    except RepairCase.DoesNotExist:
+        return cases_for_user(user, model).get(pk=pk)
+    except model.DoesNotExist:
         raise Http404(_("没有这个案件，或您无权查看。")) from None
 
 
@@ -58,41 +59,86 @@ TASK_ROLES = frozenset({Role.OFFICER, Role.REVIEWER, Role.SUPERVISOR, Role.ADMIN
 OVERSIGHT_ROLES = frozenset({Role.SUPERVISOR, Role.ADMINISTRATOR})
 
 
-def _stage_due(name: str):
-    """The due instant of the latest clock of the task's stage."""
+def _stage_due(model, lookup: str, stages: tuple[str, ...]):
+    """The due instant of the latest clock of the task's stage(s)."""
     clocks = SlaClock.objects.filter(
-        case_type=ContentType.objects.get_for_model(RepairCase),
-        case_id=OuterRef("process__repairprocess__case_id"),
-        stage=work.HUMAN_NODES[name],
+        case_type=ContentType.objects.get_for_model(model),
+        case_id=OuterRef(f"{lookup}__case_id"),
+        stage__in=stages,
     ).order_by("-started_at", "-id")
     return Subquery(clocks.values("due_at")[:1])
+
+
+def task_case(task: Task):
+    """The repair case or objection a task belongs to."""
+    process = task.process
+    holder = getattr(process, "repairprocess", None) or process.objectionprocess
+    return holder.case
+
+
+def _nodes():
+    """(flow, node name, case model, task-to-process lookup) of every human task."""
+    rf, of = work.repair_flow(), work.objection_flow()
+    return [
+        (rf, "preliminary_review", RepairCase, "process__repairprocess"),
+        (of, "preliminary_review", ObjectionCase, "process__objectionprocess"),
+        (rf, "department_review", RepairCase, "process__repairprocess"),
+        (of, "verification", ObjectionCase, "process__objectionprocess"),
+    ]
+
+
+def _node_q(name: str) -> Q:
+    q = Q(pk__in=[])
+    for flow, node, _model, _lookup in _nodes():
+        if node == name:
+            q |= Q(flow_task=getattr(flow, node))
+    return q
 
 
 def tasks_for_user(
     *, user, box: str = "queue", stage: str = "", due: str = "", q: str = "", now=None
 ) -> QuerySet[Task]:
-    """The repair tasks `user` may see in `box`, with `case_id` and `due_at`
-    annotated; queue and inbox soonest deadline first, archive latest first.
-    Officers see preliminary reviews, reviewers their own department's
-    reviews, supervisors everyone's."""
+    """The tasks `user` may see in `box`, with `due_at` annotated; queue and
+    inbox soonest deadline first, archive latest first. Officers see
+    preliminary reviews and the objection checks in the platform's own scope;
+    reviewers their own department's repair reviews and objection checks;
+    supervisors everyone's."""
     if box not in BOXES:
         raise ValueError(box)
     role = getattr(user, "role", None)
-    tasks = Task.objects.filter(process__repairprocess__isnull=False, flow_task_type="HUMAN")
+    objection = "process__objectionprocess__case"
+    tasks = Task.objects.filter(flow_task_type="HUMAN").filter(
+        Q(process__repairprocess__isnull=False) | Q(process__objectionprocess__isnull=False)
+    )
     if role == Role.OFFICER:
-        tasks = tasks.filter(flow_task=work.node("preliminary_review"))
+        tasks = tasks.filter(
+            _node_q("preliminary_review")
+            | (_node_q("verification") & Q(**{f"{objection}__scope": ObjectionScope.PLATFORM}))
+        )
     elif role == Role.REVIEWER:
         membership = getattr(user, "department_membership", None)
         if membership is None:
             return tasks.none()
+        department = membership.department_id
         tasks = tasks.filter(
-            flow_task=work.node("department_review"),
-            process__repairprocess__case__record__department_id=membership.department_id,
+            (
+                _node_q("department_review")
+                & Q(process__repairprocess__case__record__department_id=department)
+            )
+            | (
+                _node_q("verification")
+                & Q(
+                    **{
+                        f"{objection}__scope": ObjectionScope.DEPARTMENT,
+                        f"{objection}__record__department_id": department,
+                    }
+                )
+            )
         )
     elif role not in OVERSIGHT_ROLES:
         return tasks.none()
     if stage in work.HUMAN_NODES:
-        tasks = tasks.filter(flow_task=work.node(stage))
+        tasks = tasks.filter(_node_q(stage))
     oversight = role in OVERSIGHT_ROLES
     if box == "queue":
         tasks = tasks.filter(status=STATUS.NEW)
@@ -105,9 +151,14 @@ def tasks_for_user(
         if not oversight:
             tasks = tasks.filter(owner=user)
     tasks = tasks.annotate(
-        case_id=F("process__repairprocess__case_id"),
         due_at=Case(
-            *(When(flow_task=work.node(name), then=_stage_due(name)) for name in work.HUMAN_NODES),
+            *(
+                When(
+                    flow_task=getattr(flow, name),
+                    then=_stage_due(model, lookup, work.HUMAN_NODES[name]),
+                )
+                for flow, name, model, lookup in _nodes()
+            ),
             output_field=DateTimeField(),
         ),
     )
@@ -124,11 +175,15 @@ def tasks_for_user(
         tasks = tasks.filter(
             Q(process__repairprocess__case__number__icontains=q)
             | Q(process__repairprocess__case__record__decision_number__icontains=q)
+            | Q(**{f"{objection}__number__icontains": q})
+            | Q(**{f"{objection}__record__decision_number__icontains": q})
         )
     tasks = tasks.select_related(
         "owner",
         "process__repairprocess__case__record__department",
         "process__repairprocess__case__subject",
+        "process__objectionprocess__case__record__department",
+        "process__objectionprocess__case__subject",
     )
     if box == "archive":
         return tasks.order_by("-finished", "-id")

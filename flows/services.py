@@ -23,12 +23,16 @@ from flows.models import (
     CLOSED_STATUSES,
     WITHDRAWABLE,
     CaseEvent,
+    CaseKind,
     CaseMaterial,
     CaseSequence,
     CaseStatus,
     MaterialKind,
     MonitoringPolicy,
     MonitoringWindow,
+    ObjectionCase,
+    ObjectionGround,
+    ObjectionScope,
     RepairCase,
     SupplementRequest,
 )
@@ -46,6 +50,7 @@ from sla.clocks import clock_assign, clock_start, clock_stop, clocks_for
 from sla.models import SlaClock, Stage
 
 CASE_NUMBER_PREFIX = "济信修申"
+CASE_NUMBER_PREFIXES = {CaseKind.REPAIR: CASE_NUMBER_PREFIX, CaseKind.OBJECTION: "济信异申"}
 MAX_MATERIAL_BYTES = 10 * 1024 * 1024  # 10 MB per file
 # Content is recognised by its first bytes, never by the name or the browser's word.
 MAGIC = (
@@ -85,32 +90,38 @@ def _local_date(at: dt.datetime) -> dt.date:
     return timezone.localtime(at).date()
 
 
-def _locked(case: RepairCase) -> RepairCase:
-    """The case row, locked for this transaction, as it is now."""
+def _locked(case):
+    """The case row (repair case or objection), locked for this transaction, as it is now."""
     return (
-        RepairCase.objects.select_for_update(of=("self",))
+        type(case)
+        .objects.select_for_update(of=("self",))
         .select_related("record__department", "record__subject", "subject", "applicant")
         .get(pk=case.pk)
     )
 
 
-def _next_case_serial(year: int) -> int:
+def _owned_by(case) -> dict:
+    """The link from a material, notice or timeline row to its case."""
+    return {"objection": case} if isinstance(case, ObjectionCase) else {"case": case}
+
+
+def _next_case_serial(year: int, kind: str = CaseKind.REPAIR) -> int:
     """Same technique as letters.services._next_serial: one upsert that
     returns the new value and holds the row lock until commit, so a rolled
     back submission gives its number back."""
     table = connection.ops.quote_name(CaseSequence._meta.db_table)
     with connection.cursor() as cursor:
         cursor.execute(
-            f"INSERT INTO {table} (year, last) VALUES (%s, 1)"  # noqa: S608
-            f" ON CONFLICT (year) DO UPDATE SET last = {table}.last + 1 RETURNING last",
-            [year],
+            f"INSERT INTO {table} (kind, year, last) VALUES (%s, %s, 1)"  # noqa: S608
+            f" ON CONFLICT (kind, year) DO UPDATE SET last = {table}.last + 1 RETURNING last",
+            [kind, year],
         )
         return cursor.fetchone()[0]
 
 
-def case_number(*, year: int, serial: int) -> str:
-    """济信修申〔2026〕1号"""
-    return f"{CASE_NUMBER_PREFIX}〔{year}〕{serial}号"
+def case_number(*, year: int, serial: int, kind: str = CaseKind.REPAIR) -> str:
+    """济信修申〔2026〕1号; an objection 济信异申〔2026〕1号"""
+    return f"{CASE_NUMBER_PREFIXES[kind]}〔{year}〕{serial}号"
 
 
 def _fire(
@@ -148,7 +159,7 @@ def _note(
     """The timeline row and the audit event of one action on the case."""
     before = before or case.status
     CaseEvent.objects.create(
-        case=case,
+        **_owned_by(case),
         at=at,
         actor=actor if getattr(actor, "pk", None) else None,
         action=action,
@@ -158,8 +169,8 @@ def _note(
     )
     audit_record(
         actor=actor,
-        action=f"flows.repair_case.{action}",
-        object_type="flows.RepairCase",
+        action=f"flows.{case.kind}_case.{action}",
+        object_type=case._meta.label,
         object_id=case.pk,
         summary={
             "case": case.label,
@@ -259,6 +270,17 @@ def _check_filing(*, applicant, record: CreditRecord, at: dt.datetime, case=None
     problem = _eligibility_problem(record, at)
     if problem:
         raise ValidationError(problem, code="not_eligible")
+    objection = (
+        ObjectionCase.objects.filter(record=record)
+        .exclude(status__in=(*CLOSED_STATUSES, CaseStatus.DRAFT))
+        .first()
+    )
+    if objection is not None:
+        raise ValidationError(
+            _("该记录有正在处理的异议（%(case)s），异议办结后方可申请信用修复。")
+            % {"case": objection.number},
+            code="objection_open",
+        )
     other = _other_open_case(record, case)
     if other is not None:
         raise ValidationError(
@@ -269,7 +291,9 @@ def _check_filing(*, applicant, record: CreditRecord, at: dt.datetime, case=None
     return binding
 
 
-def _letter_facts(case: RepairCase, **facts) -> dict:
+def _letter_facts(case, **facts) -> dict:
+    if isinstance(case, ObjectionCase):
+        facts.setdefault("matter", "异议申请")
     return {
         "addressee": addressee_facts(case.subject),
         "record": record_facts(case.record),
@@ -299,10 +323,12 @@ def _stop_all(case: RepairCase, *, actor, at: dt.datetime, cancel: bool = False)
         clock_stop(case=case, stage=stage, actor=actor, at=at, cancel=cancel)
 
 
-def _start_acceptance(case: RepairCase, *, actor, at: dt.datetime) -> None:
+def _start_acceptance(case, *, actor, at: dt.datetime) -> None:
     # Domain section 5: the acceptance decision is due 2 working days after the
     # materials are complete (UNCONFIRMED, a policy): from submission, and again
     # from a complete supplement. The same-day preliminary review runs beside it.
+    if case.kind != CaseKind.REPAIR:
+        return
     clock_start(case=case, stage=Stage.ACCEPTANCE, actor=actor, at=at, label=case.label)
 
 
@@ -469,8 +495,14 @@ def repair_case_submit(*, applicant, case: RepairCase, at: dt.datetime | None = 
             _("申请材料不齐全，请上传：%(missing)s。") % {"missing": "、".join(missing)},
             code="missing_materials",
         )
+    return _submit(case, applicant=applicant, at=at)
+
+
+def _submit(case, *, applicant, at: dt.datetime):
+    """Number the filing, start its flow and the same-day preliminary review clock."""
     year = timezone.localtime(at).year
-    number = case_number(year=year, serial=_next_case_serial(year))
+    serial = _next_case_serial(year, case.kind)
+    number = case_number(year=year, serial=serial, kind=case.kind)
     _fire(case, "submit", actor=applicant, at=at, params={"number": number, "at": at})
     work.process_start(case)
     clock_start(case=case, stage=Stage.PRELIMINARY_REVIEW, actor=applicant, at=at, label=number)
@@ -537,7 +569,7 @@ def case_material_add(*, case: RepairCase, user, kind: str, upload) -> CaseMater
         digest.update(chunk)
     upload.seek(0)
     material = CaseMaterial(
-        case=case,
+        **_owned_by(case),
         kind=kind,
         original_name=name,
         content_type=content_type,
@@ -642,8 +674,7 @@ def supplement_request(
         # The supervisor only overrides; a first notice is the officer's own
         # act (and would otherwise be recorded as the officer's without them).
         raise PermissionDenied(_("首次补正告知由初审人员办理，监督人员只能批准再次告知。"))
-    clock_stop(case=case, stage=Stage.PRELIMINARY_REVIEW, actor=officer, at=at)
-    clock_stop(case=case, stage=Stage.ACCEPTANCE, actor=officer, at=at)
+    _stop_all(case, actor=officer, at=at)
     clock = clock_start(case=case, stage=Stage.SUPPLEMENT, actor=officer, at=at, label=case.label)
     letter = _issue(
         case,
@@ -654,7 +685,7 @@ def supplement_request(
         deadline=timezone.localtime(clock.due_at).isoformat(),
     )
     request = SupplementRequest.objects.create(
-        case=case,
+        **_owned_by(case),
         items=items,
         deadline=clock.due_at,
         requested_by=officer,
@@ -753,8 +784,15 @@ def cases_lapse_due(*, now: dt.datetime) -> int:
     (a deadline is met up to and including its instant). Each case in its own
     transaction; a case answered or withdrawn meanwhile is left alone, so two
     sweeps never lapse one case twice."""
+    lapsed = 0
+    for model in (RepairCase, ObjectionCase):
+        lapsed += _lapse_due(model, now=now)
+    return lapsed
+
+
+def _lapse_due(model, *, now: dt.datetime) -> int:
     due = SlaClock.objects.filter(
-        case_type=ContentType.objects.get_for_model(RepairCase),
+        case_type=ContentType.objects.get_for_model(model),
         stage=Stage.SUPPLEMENT,
         stopped_at=None,
         due_at__lt=now,
@@ -763,7 +801,7 @@ def cases_lapse_due(*, now: dt.datetime) -> int:
     for case_id in list(due):
         with transaction.atomic():
             case = (
-                RepairCase.objects.select_for_update(of=("self",))
+                model.objects.select_for_update(of=("self",))
                 .select_related("record")
                 .filter(pk=case_id, status=CaseStatus.AWAITING_SUPPLEMENT)
                 .first()
@@ -1067,21 +1105,60 @@ TASKS = {
         "holder": "reviewer",
         "stage": Stage.DEPARTMENT_REVIEW,
     },
+    "verification": {
+        "queued": (CaseStatus.ACCEPTED,),
+        "working": CaseStatus.IN_VERIFICATION,
+        "claim": "claim_verification",
+        "release": "release_verification",
+        "holder": "verifier",
+        "stage": None,  # chosen by the routing: task_stage()
+    },
+}
+KIND_TASKS = {
+    CaseKind.REPAIR: ("preliminary_review", "department_review"),
+    CaseKind.OBJECTION: ("preliminary_review", "verification"),
 }
 
 
-def case_task(case: RepairCase) -> str | None:
+def case_task(case) -> str | None:
     """The human task the case waits for or is in, if any."""
-    for name, task in TASKS.items():
+    for name in KIND_TASKS[case.kind]:
+        task = TASKS[name]
         if case.status in task["queued"] or case.status == task["working"]:
             return name
     return None
 
 
-def _may_hold(user, case: RepairCase, task: str) -> bool:
-    if task == "preliminary_review":
-        return getattr(user, "role", None) == Role.OFFICER and user.is_active
-    return _is_department_reviewer(user, case.record) and user.is_active
+def verification_stage(case: ObjectionCase) -> str:
+    """Shandong Social Credit Regulation Art. 40: a record whose decision was
+    revoked or changed is changed within 3 working days; otherwise Art. 39:
+    3 working days in the platform's own scope, 7 when the department checks."""
+    if ObjectionGround.DECISION_REVOKED in case.grounds:
+        return Stage.RECORD_CHANGE
+    if case.scope == ObjectionScope.PLATFORM:
+        return Stage.OBJECTION_OWN
+    return Stage.OBJECTION_OTHER
+
+
+def task_stage(case, task: str) -> str:
+    return TASKS[task]["stage"] or verification_stage(case)
+
+
+def _may_hold_role(case, task: str) -> str:
+    """Who works the task: platform officers, or the issuing department's reviewers."""
+    if task == "preliminary_review" or (
+        task == "verification" and case.scope == ObjectionScope.PLATFORM
+    ):
+        return Role.OFFICER
+    return Role.REVIEWER
+
+
+def _may_hold(user, case, task: str) -> bool:
+    if not getattr(user, "is_active", False):
+        return False
+    if _may_hold_role(case, task) == Role.OFFICER:
+        return getattr(user, "role", None) == Role.OFFICER
+    return _is_department_reviewer(user, case.record)
 
 
 @transaction.atomic
@@ -1105,7 +1182,7 @@ def case_release(*, user, case: RepairCase, reason: str = "") -> RepairCase:
     if is_supervisor and getattr(user, "pk", None) != holder_id and not reason:
         raise ValidationError(_("请填写退回的理由。"), code="reason")
     _fire(case, spec["release"], actor=user, at=at, comment=reason, summary={"holder": holder_id})
-    clock_assign(case=case, stage=spec["stage"], assignee=None, actor=user)
+    clock_assign(case=case, stage=task_stage(case, task), assignee=None, actor=user)
     work.task_release(case, task)
     return case
 
@@ -1131,7 +1208,7 @@ def case_reassign(*, supervisor, case: RepairCase, assignee, reason: str) -> Rep
     if assignee is None or not _may_hold(assignee, case, task):
         raise ValidationError(
             _("只能指派给平台工作人员。")
-            if task == "preliminary_review"
+            if _may_hold_role(case, task) == Role.OFFICER
             else _("只能指派给%(department)s的审核人员。")
             % {"department": case.record.department.name},
             code="assignee",
@@ -1156,7 +1233,7 @@ def case_reassign(*, supervisor, case: RepairCase, assignee, reason: str) -> Rep
         setattr(case, spec["holder"], assignee)
         case.save(update_fields=[spec["holder"]])
         _note(case, "reassign", actor=supervisor, at=at, comment=reason, summary=summary)
-    clock_assign(case=case, stage=spec["stage"], assignee=assignee, actor=supervisor)
+    clock_assign(case=case, stage=task_stage(case, task), assignee=assignee, actor=supervisor)
     work.task_assign(case, task, assignee)
     return case
 
@@ -1165,7 +1242,8 @@ def case_reassign(*, supervisor, case: RepairCase, assignee, reason: str) -> Rep
 
 
 @transaction.atomic
-def repair_case_withdraw(*, applicant, case: RepairCase, reason: str) -> RepairCase:
+def case_withdraw(*, applicant, case, reason: str):
+    """The applicant withdraws a repair case or an objection before its decision."""
     at = timezone.now()
     case = _locked(case)
     _require_applicant(case, applicant)
@@ -1173,7 +1251,13 @@ def repair_case_withdraw(*, applicant, case: RepairCase, reason: str) -> RepairC
     reason = _clean_text(reason, _("撤回理由"))
     # Nothing of the case is owed any more: its open clocks are cancelled, not met.
     _stop_all(case, actor=applicant, at=at, cancel=True)
-    voided = _commitment_void_draft(case, actor=applicant)
+    voided = None
+    if isinstance(case, ObjectionCase):
+        from flows.objections import objection_release_record
+
+        objection_release_record(case, actor=applicant)
+    else:
+        voided = _commitment_void_draft(case, actor=applicant)
     _fire(
         case,
         "withdraw",
@@ -1185,3 +1269,6 @@ def repair_case_withdraw(*, applicant, case: RepairCase, reason: str) -> RepairC
     )
     work.process_cancel(case)
     return case
+
+
+repair_case_withdraw = case_withdraw

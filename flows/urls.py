@@ -1,9 +1,45 @@
 from django.urls import path
 
 from flows import views, views_staff
+from flows import views_objections as objections
+
+OBJECTION = {"kind": objections.OBJECTION}
 
 app_name = "flows"
 urlpatterns = [
+    # The applicant's objections (异议).
+    path("objections/new/<int:record_pk>/", objections.objection_new, name="objection_new"),
+    path("objections/<int:pk>/", views.case_detail, OBJECTION, name="objection_detail"),
+    path(
+        "objections/<int:pk>/materials/",
+        views.case_materials,
+        OBJECTION,
+        name="objection_materials",
+    ),
+    path(
+        "objections/<int:pk>/materials/<int:material_pk>/",
+        objections.objection_material,
+        name="objection_material",
+    ),
+    path("objections/<int:pk>/submit/", objections.objection_submit_view, name="objection_submit"),
+    path(
+        "objections/<int:pk>/supplement/upload/",
+        views.case_supplement_upload,
+        OBJECTION,
+        name="objection_supplement_upload",
+    ),
+    path(
+        "objections/<int:pk>/supplement/",
+        views.case_supplement_answer,
+        OBJECTION,
+        name="objection_supplement_answer",
+    ),
+    path(
+        "objections/<int:pk>/withdraw/",
+        views.case_withdraw_view,
+        OBJECTION,
+        name="objection_withdraw",
+    ),
     path("", views.case_list, name="list"),
     path("new/", views.case_new_many, name="new_many"),
     path("new/<int:record_pk>/", views.case_new, name="new"),
@@ -12,8 +48,57 @@ urlpatterns = [
     path("<int:pk>/submit/", views.case_submit, name="submit"),
     path("<int:pk>/supplement/upload/", views.case_supplement_upload, name="supplement_upload"),
     path("<int:pk>/supplement/", views.case_supplement_answer, name="supplement_answer"),
-    path("<int:pk>/withdraw/", views.case_withdraw, name="withdraw"),
+    path("<int:pk>/withdraw/", views.case_withdraw_view, name="withdraw"),
     path("<int:pk>/materials/<int:material_pk>/", views_staff.material_download, name="material"),
+    # Staff: an objection's work page (the repair page's views, for ObjectionCase).
+    path("objections/<int:pk>/work/", views_staff.objection_work, name="objection_work"),
+    path(
+        "objections/<int:pk>/work/flow.svg",
+        views_staff.objection_flow_chart,
+        name="objection_flow_chart",
+    ),
+    path(
+        "objections/<int:pk>/work/materials/<int:material_pk>/",
+        views_staff.objection_material_download,
+        name="objection_work_material",
+    ),
+    path("objections/<int:pk>/work/claim/", views_staff.objection_claim, name="objection_claim"),
+    path(
+        "objections/<int:pk>/work/release/",
+        views_staff.objection_release,
+        name="objection_release",
+    ),
+    path(
+        "objections/<int:pk>/work/reassign/",
+        views_staff.objection_reassign,
+        name="objection_reassign",
+    ),
+    path(
+        "objections/<int:pk>/work/accept/",
+        views_staff.objection_accept_view,
+        name="objection_accept",
+    ),
+    path("objections/<int:pk>/work/refuse/", views_staff.objection_refuse, name="objection_refuse"),
+    path(
+        "objections/<int:pk>/work/supplement/",
+        views_staff.objection_supplement,
+        name="objection_supplement",
+    ),
+    path(
+        "objections/<int:pk>/work/correct/",
+        views_staff.objection_correct_view,
+        name="objection_correct",
+    ),
+    path(
+        "objections/<int:pk>/work/delete/",
+        views_staff.objection_delete_view,
+        name="objection_delete",
+    ),
+    path(
+        "objections/<int:pk>/work/maintain/",
+        views_staff.objection_maintain_view,
+        name="objection_maintain",
+    ),
     # Staff: task queues and the case's work page.
     path("tasks/", views_staff.task_list, name="tasks"),
     path("tasks/<str:box>/", views_staff.task_list, name="tasks_box"),

@@ -6,9 +6,13 @@ rule (eligibility, binding, materials, statuses) lives there, and each
 refusal a service raises is shown to the applicant as it was worded.
 """
 
+from collections.abc import Callable
+from dataclasses import dataclass
+
 from django.contrib import messages
 from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import FileResponse, Http404
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -16,15 +20,22 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from flows.limits import record_repeat_limit
-from flows.models import CLOSED_STATUSES, WITHDRAWABLE, CaseStatus, MaterialKind, RepairCase
+from flows.models import (
+    CLOSED_STATUSES,
+    WITHDRAWABLE,
+    CaseStatus,
+    MaterialKind,
+    ObjectionCase,
+    RepairCase,
+)
 from flows.selectors import case_get_for_user, cases_for_user
 from flows.services import (
     SHARED_MATERIALS,
     case_commitment,
     case_material_add,
+    case_withdraw,
     repair_case_draft_save,
     repair_case_submit,
-    repair_case_withdraw,
     repair_cases_draft_many,
     required_materials,
     supplement_answer,
@@ -33,6 +44,7 @@ from letters.commitments import letters_for_user
 from records.models import BindingCapacity, CreditRecord, SubjectBinding
 from records.publicity import Eligibility, RecordFacts, answer, load_rule_sets
 from records.selectors import record_get_for_user
+from repair_flow.access import purpose_or_redirect
 from repair_flow.models import Role
 from repair_flow.roles import role_required
 from sla.clocks import clock_explain, clocks_for
@@ -55,6 +67,19 @@ NEXT_STEP = {
     CaseStatus.REJECTED: gettext_lazy("不予修复，详见不予修复决定书。"),
     CaseStatus.WITHDRAWN: gettext_lazy("申请已撤回。"),
 }
+# The same for an objection (异议): the front half is repair's, the check its own.
+OBJECTION_NEXT_STEP = {
+    **NEXT_STEP,
+    CaseStatus.DRAFT: gettext_lazy("上传异议证明材料后，签署承诺并提交异议。"),
+    CaseStatus.NOT_ACCEPTED: gettext_lazy("异议不予受理，详见不予受理通知书。"),
+    CaseStatus.LAPSED: gettext_lazy("逾期未补正，异议已终止；如仍有异议，可以重新提出。"),
+    CaseStatus.ACCEPTED: gettext_lazy("异议已受理，记录标注“异议处理中”，等待核查。"),
+    CaseStatus.IN_VERIFICATION: gettext_lazy("正在核查，处理结果将书面告知。"),
+    CaseStatus.CORRECTED: gettext_lazy("记录已更正，详见异议处理结果告知书。"),
+    CaseStatus.DELETED: gettext_lazy("记录已删除，详见异议处理结果告知书。"),
+    CaseStatus.MAINTAINED: gettext_lazy("记录维持不变，理由详见异议处理结果告知书。"),
+    CaseStatus.WITHDRAWN: gettext_lazy("异议已撤回。"),
+}
 
 applicant_required = role_required(Role.APPLICANT)
 
@@ -65,7 +90,7 @@ def _problems(error: ValidationError | PermissionDenied) -> list[str]:
     return [str(error) or _("您无权办理此操作。")]
 
 
-def _open_clocks(case: RepairCase) -> list:
+def _open_clocks(case) -> list:
     return list(clocks_for(case).filter(stopped_at=None).order_by("due_at"))
 
 
@@ -96,7 +121,12 @@ def _upload(request, case: RepairCase) -> tuple[int, dict[str, list[str]]]:
 def case_list(request):
     cases = list(cases_for_user(request.user).order_by("-created_at", "-id"))
     rows = [(case, NEXT_STEP.get(case.status, ""), _open_clocks(case)[:1]) for case in cases]
-    return render(request, "flows/case_list.html", {"rows": rows})
+    objections = cases_for_user(request.user, ObjectionCase).order_by("-created_at", "-id")
+    objection_rows = [
+        (case, OBJECTION_NEXT_STEP.get(case.status, ""), _open_clocks(case)[:1])
+        for case in objections
+    ]
+    return render(request, "flows/case_list.html", {"rows": rows, "objection_rows": objection_rows})
 
 
 # Filing
@@ -112,6 +142,12 @@ def case_new(request, record_pk: int):
     existing = (
         cases_for_user(request.user).filter(record=record).exclude(status__in=CLOSED_STATUSES)
     ).first()
+    # A record under objection enters no new repair case until the objection closes.
+    open_objection = (
+        ObjectionCase.objects.filter(record=record)
+        .exclude(status__in=(*CLOSED_STATUSES, CaseStatus.DRAFT))
+        .first()
+    )
     errors: list[str] = []
     details = existing.details if existing is not None else ""
     if request.method == "POST":
@@ -139,6 +175,7 @@ def case_new(request, record_pk: int):
             "binding": binding,
             "capacity_label": BindingCapacity(binding.capacity).label if binding else "",
             "existing": existing,
+            "open_objection": open_objection,
             "details": details,
             "errors": errors,
         },
@@ -245,10 +282,11 @@ def case_new_many(request):
     )
 
 
-def _materials_page(request, case, *, upload_errors=None, submit_errors=None, status=200):
+def _material_slots(case, required: list[str], upload_errors=None) -> tuple[list, list]:
+    """The upload slots of a draft (each required kind, then other material,
+    each with its own errors), and the errors about any other kind."""
     have = {m.kind for m in case.materials.all() if m.round == 0}
-    kinds = [*required_materials(case), MaterialKind.OTHER]
-    required = set(required_materials(case))
+    kinds = [*required, MaterialKind.OTHER]
     slots = [
         {
             "kind": kind,
@@ -265,6 +303,11 @@ def _materials_page(request, case, *, upload_errors=None, submit_errors=None, st
         if kind not in kinds
         for message in problems
     ]
+    return slots, stray
+
+
+def _materials_page(request, case, *, upload_errors=None, submit_errors=None, status=200):
+    slots, stray = _material_slots(case, required_materials(case), upload_errors)
     return render(
         request,
         "flows/case_materials.html",
@@ -277,24 +320,6 @@ def _materials_page(request, case, *, upload_errors=None, submit_errors=None, st
         },
         status=status,
     )
-
-
-@applicant_required
-def case_materials(request, pk: int):
-    """The draft's materials: upload each required kind, then submit."""
-    case = case_get_for_user(user=request.user, pk=pk)
-    if case.status != CaseStatus.DRAFT:
-        return redirect("flows:detail", pk=case.pk)
-    if request.method == "POST":
-        added, errors = _upload(request, case)
-        if not added and not errors:
-            messages.error(request, _("请选择要上传的文件。"))
-        elif added:
-            messages.success(request, _("已上传 %(n)d 个文件。") % {"n": added})
-        if errors:
-            return _materials_page(request, case, upload_errors=errors, status=400)
-        return redirect("flows:materials", pk=case.pk)
-    return _materials_page(request, case)
 
 
 @applicant_required
@@ -317,7 +342,19 @@ def case_submit(request, pk: int):
 # The case page
 
 
-def _case_page(request, case, *, upload_errors=None, supplement_errors=None, withdraw=None):
+def _case_page(
+    request,
+    case,
+    *,
+    upload_errors=None,
+    supplement_errors=None,
+    withdraw=None,
+    template="flows/case_detail.html",
+    next_steps=NEXT_STEP,
+    extra=None,
+):
+    """The applicant's page of a repair case, or (with its template and next
+    steps) of an objection."""
     supplement = None
     if case.status == CaseStatus.AWAITING_SUPPLEMENT:
         supplement = (
@@ -340,16 +377,16 @@ def _case_page(request, case, *, upload_errors=None, supplement_errors=None, wit
         for item in (supplement.items if supplement else [])
     ]
     letters = letters_for_user(request.user).filter(
-        case_type=ContentType.objects.get_for_model(RepairCase), case_id=case.pk
+        case_type=ContentType.objects.get_for_model(type(case)), case_id=case.pk
     )
     commitment = case_commitment(case) if case.status == CaseStatus.AWAITING_COMMITMENT else None
     withdraw = withdraw or {}
     return render(
         request,
-        "flows/case_detail.html",
+        template,
         {
             "case": case,
-            "next_step": NEXT_STEP.get(case.status, ""),
+            "next_step": next_steps.get(case.status, ""),
             "events": case.events.select_related("actor"),
             "materials": _materials(case),
             "letters": letters.order_by("issued_at", "id"),
@@ -364,22 +401,86 @@ def _case_page(request, case, *, upload_errors=None, supplement_errors=None, wit
             "withdrawable": case.status in WITHDRAWABLE,
             "withdraw_reason": withdraw.get("reason", ""),
             "withdraw_errors": withdraw.get("errors", []),
+            **(extra or {}),
         },
         status=400 if upload_errors or supplement_errors or withdraw.get("errors") else 200,
     )
 
 
+def material_file(request, case, material_pk: int, purpose: str):
+    """One of a case's materials, for whoever may see the case (a natural
+    person's file registered under purpose:<pk>)."""
+    material = case.materials.filter(pk=material_pk).first()
+    if material is None:
+        raise Http404(_("没有这份材料。"))
+    response = purpose_or_redirect(request, case.subject, f"{purpose}:{material.pk}")
+    if response is not None:
+        return response
+    return FileResponse(
+        material.file.open("rb"),
+        content_type=material.content_type,
+        as_attachment=request.GET.get("download") == "1",
+        filename=material.original_name,
+    )
+
+
+# The applicant's views shared by a repair case and an objection, each given its kind.
+
+
+@dataclass(frozen=True)
+class CaseKind:
+    """What differs between the applicant's pages of a repair case and of an objection."""
+
+    model: type
+    detail: str  # the URL name of the case's page
+    materials: str  # the URL name of the draft's materials page
+    page: Callable  # (request, case, **errors) -> the case's page
+    materials_page: Callable  # (request, case, *, upload_errors, status) -> the materials page
+    withdrawn: str  # the message after a withdrawal
+
+
+REPAIR = CaseKind(
+    model=RepairCase,
+    detail="flows:detail",
+    materials="flows:materials",
+    page=_case_page,
+    materials_page=_materials_page,
+    withdrawn=gettext_lazy("申请已撤回。"),
+)
+
+
+def _get(request, pk: int, kind: CaseKind):
+    return case_get_for_user(user=request.user, pk=pk, model=kind.model)
+
+
 @applicant_required
-def case_detail(request, pk: int):
-    case = case_get_for_user(user=request.user, pk=pk)
-    return _case_page(request, case)
+def case_materials(request, pk: int, kind: CaseKind = REPAIR):
+    """The draft's materials: upload each required kind, then submit."""
+    case = _get(request, pk, kind)
+    if case.status != CaseStatus.DRAFT:
+        return redirect(kind.detail, pk=case.pk)
+    if request.method == "POST":
+        added, errors = _upload(request, case)
+        if not added and not errors:
+            messages.error(request, _("请选择要上传的文件。"))
+        elif added:
+            messages.success(request, _("已上传 %(n)d 个文件。") % {"n": added})
+        if errors:
+            return kind.materials_page(request, case, upload_errors=errors, status=400)
+        return redirect(kind.materials, pk=case.pk)
+    return kind.materials_page(request, case)
+
+
+@applicant_required
+def case_detail(request, pk: int, kind: CaseKind = REPAIR):
+    return kind.page(request, _get(request, pk, kind))
 
 
 @applicant_required
 @require_POST
-def case_supplement_upload(request, pk: int):
+def case_supplement_upload(request, pk: int, kind: CaseKind = REPAIR):
     """Upload the files the supplement notice asked for (the service refuses any other kind)."""
-    case = case_get_for_user(user=request.user, pk=pk)
+    case = _get(request, pk, kind)
     added, errors = _upload(request, case)
     if not added and not errors:
         messages.error(request, _("请选择要上传的文件。"))
@@ -387,32 +488,32 @@ def case_supplement_upload(request, pk: int):
         messages.success(request, _("已上传 %(n)d 个文件。") % {"n": added})
     if errors:
         case.refresh_from_db()
-        return _case_page(request, case, upload_errors=errors)
-    return redirect("flows:detail", pk=case.pk)
+        return kind.page(request, case, upload_errors=errors)
+    return redirect(kind.detail, pk=case.pk)
 
 
 @applicant_required
 @require_POST
-def case_supplement_answer(request, pk: int):
-    case = case_get_for_user(user=request.user, pk=pk)
+def case_supplement_answer(request, pk: int, kind: CaseKind = REPAIR):
+    case = _get(request, pk, kind)
     try:
         supplement_answer(applicant=request.user, case=case)
     except (ValidationError, PermissionDenied) as error:
         case.refresh_from_db()
-        return _case_page(request, case, supplement_errors=_problems(error))
+        return kind.page(request, case, supplement_errors=_problems(error))
     messages.success(request, _("补正材料已提交，等待再次初审。"))
-    return redirect("flows:detail", pk=case.pk)
+    return redirect(kind.detail, pk=case.pk)
 
 
 @applicant_required
 @require_POST
-def case_withdraw(request, pk: int):
-    case = case_get_for_user(user=request.user, pk=pk)
+def case_withdraw_view(request, pk: int, kind: CaseKind = REPAIR):
+    case = _get(request, pk, kind)
     reason = request.POST.get("reason", "")
     try:
-        repair_case_withdraw(applicant=request.user, case=case, reason=reason)
+        case_withdraw(applicant=request.user, case=case, reason=reason)
     except (ValidationError, PermissionDenied) as error:
         case.refresh_from_db()
-        return _case_page(request, case, withdraw={"reason": reason, "errors": _problems(error)})
-    messages.success(request, _("申请已撤回。"))
-    return redirect("flows:detail", pk=case.pk)
+        return kind.page(request, case, withdraw={"reason": reason, "errors": _problems(error)})
+    messages.success(request, str(kind.withdrawn))
+    return redirect(kind.detail, pk=case.pk)

@@ -1,6 +1,8 @@
 """Staff pages: the task queues (queue, inbox, archive) and the case's work
 page with each step's form (claim, release, reassign, preliminary review with
-the one-time supplement notice, acceptance, refusal, department review).
+the one-time supplement notice, acceptance, refusal, department review; for
+an objection, acceptance with its routing and the verification outcomes:
+correct, delete, maintain). One page and one dispatcher serve both kinds.
 
 Reads go through flows.selectors, writes through flows.services; a refusal a
 service raises is shown on the page as it was worded, nothing is half-saved.
@@ -10,7 +12,7 @@ from django.contrib import messages
 from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
-from django.http import FileResponse, Http404, HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -20,19 +22,38 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 from viewflow.workflow import chart
 
-from flows.models import CaseStatus, MaterialKind
+from flows.models import (
+    CaseKind,
+    CaseStatus,
+    MaterialKind,
+    ObjectionCase,
+    ObjectionGround,
+    ObjectionScope,
+    RepairCase,
+)
+from flows.objections import (
+    MAINTAIN_REASONS,
+    objection_accept,
+    objection_correct,
+    objection_delete,
+    objection_maintain,
+    verification_claim,
+)
 from flows.selectors import (
     BOXES,
     DUE_FILTERS,
     OVERSIGHT_ROLES,
     TASK_ROLES,
     case_get_for_user,
+    task_case,
     tasks_for_user,
 )
 from flows.services import (
     REFUSAL_REASONS,
     REJECTION_REASONS,
     TASKS,
+    _may_hold,
+    _may_hold_role,
     case_reassign,
     case_release,
     case_task,
@@ -44,9 +65,11 @@ from flows.services import (
     preliminary_review_refuse,
     supplement_request,
 )
-from flows.work import HUMAN_NODES, repair_flow
+from flows.views import material_file
+from flows.work import HUMAN_NODES, objection_flow, repair_flow
 from letters.models import Letter
-from records.models import BindingCapacity
+from records.models import BindingCapacity, CreditRecord, PenaltyType, Severity
+from records.services import CORRECTABLE_FIELDS
 from repair_flow.access import purpose_or_redirect
 from repair_flow.models import Role, User
 from repair_flow.roles import role_required
@@ -68,11 +91,38 @@ DUE_TITLES = {
 STAGE_TITLES = {
     "preliminary_review": gettext_lazy("初审"),
     "department_review": gettext_lazy("认定单位审核"),
+    "verification": gettext_lazy("异议核查"),
 }
 DEFAULT_BASIS = gettext_lazy("《信用修复管理办法》（国家发展改革委令2025年第36号）")
+OBJECTION_BASIS = gettext_lazy("《山东省社会信用条例》第三十九条、第四十条")
+# Which work page a case of each kind is handled on, and its actions' URL names.
+WORK_URLS = {CaseKind.REPAIR: "flows:work", CaseKind.OBJECTION: "flows:objection_work"}
+ACTION_URLS = {CaseKind.REPAIR: "flows:%s", CaseKind.OBJECTION: "flows:objection_%s"}
+# The materials an objection's one-time notice may ask for.
+OBJECTION_SUPPLEMENT_KINDS = (
+    MaterialKind.EVIDENCE,
+    MaterialKind.IDENTITY_DOCUMENT,
+    MaterialKind.POWER_OF_ATTORNEY,
+    MaterialKind.OTHER,
+)
+
+
+def work_url(case) -> str:
+    return reverse(WORK_URLS[case.kind], args=[case.pk])
 
 
 def _problems(error: ValidationError | PermissionDenied) -> list[str]:
+    if isinstance(error, ValidationError) and hasattr(error, "error_dict"):
+        # A correction's errors name their field, as the import report does.
+        labels = {
+            name: CreditRecord._meta.get_field(name).verbose_name for name in CORRECTABLE_FIELDS
+        }
+        labels["evidence"] = _("依据材料")
+        return [
+            f"{labels[field]}：{message}" if field in labels else message
+            for field, errors in error.message_dict.items()
+            for message in errors
+        ]
     if isinstance(error, ValidationError):
         return list(error.messages)
     return [str(error) or _("您无权办理此操作。")]
@@ -98,12 +148,15 @@ def task_list(request, box: str = "queue"):
     page = Paginator(tasks, 50).get_page(request.GET.get("page"))
     rows = []
     for task in page:
-        case = task.process.repairprocess.case
+        case = task_case(task)
         rows.append(
             {
                 "task": task,
                 "case": case,
                 "stage": STAGE_TITLES.get(task.flow_task.name, task.flow_task.name),
+                "kind": CaseKind(case.kind).label,
+                "url": work_url(case),
+                "claim_url": reverse(ACTION_URLS[case.kind] % "claim", args=[case.pk]),
                 "overdue": task.due_at is not None and task.due_at < now and box != "archive",
             }
         )
@@ -138,15 +191,16 @@ def task_list(request, box: str = "queue"):
 def _assignees(case) -> list[User]:
     """Who a supervisor may give the case's task to (not its holder)."""
     task = case_task(case)
-    if task == "preliminary_review":
-        people = User.objects.filter(role=Role.OFFICER).exclude(pk=case.officer_id)
-    elif task == "department_review":
+    if task is None:
+        return []
+    if _may_hold_role(case, task) == Role.OFFICER:
+        people = User.objects.filter(role=Role.OFFICER)
+    else:
         people = User.objects.filter(
             role=Role.REVIEWER, department_membership__department_id=case.record.department_id
-        ).exclude(pk=case.reviewer_id)
-    else:
-        return []
-    return list(people.filter(is_active=True).order_by("username"))
+        )
+    holder_id = getattr(case, f"{TASKS[task]['holder']}_id")
+    return list(people.exclude(pk=holder_id).filter(is_active=True).order_by("username"))
 
 
 def _supplement_rows(case, post=None) -> list[dict]:
@@ -154,7 +208,10 @@ def _supplement_rows(case, post=None) -> list[dict]:
     what is wrong (the commitment comes after acceptance; a power of
     attorney only when an agent filed)."""
     rows = []
-    kinds = [k for k in MaterialKind if k != MaterialKind.COMMITMENT]
+    if case.kind == CaseKind.OBJECTION:
+        kinds = list(OBJECTION_SUPPLEMENT_KINDS)
+    else:
+        kinds = [k for k in MaterialKind if k != MaterialKind.COMMITMENT]
     if case.filed_by_capacity != BindingCapacity.AGENT:
         kinds.remove(MaterialKind.POWER_OF_ATTORNEY)
     for kind in kinds:
@@ -185,13 +242,10 @@ def _actions(user, case) -> dict:
     queued = spec is not None and case.status in spec["queued"]
     working = spec is not None and case.status == spec["working"]
     holder_id = getattr(case, f"{spec['holder']}_id") if spec else None
-    may_hold = (task == "preliminary_review" and role == Role.OFFICER) or (
-        task == "department_review"
-        and role == Role.REVIEWER
-        and getattr(getattr(user, "department_membership", None), "department_id", None)
-        == case.record.department_id
-    )
-    holds = working and holder_id == user.pk
+    # Officers for preliminary review and platform-scope checks; the issuing
+    # department's reviewers for its repair reviews and department-scope checks.
+    may_hold = task is not None and _may_hold(user, case, task)
+    holds = working and may_hold and holder_id == user.pk
     supervisor = role == Role.SUPERVISOR
     return {
         "claim": queued and may_hold,
@@ -199,6 +253,7 @@ def _actions(user, case) -> dict:
         "reassign": spec is not None and supervisor,
         "preliminary": holds and task == "preliminary_review",
         "department": holds and task == "department_review",
+        "verification": holds and task == "verification",
         # Jinan plan: a second notice only with a supervisor's recorded reason.
         "override": supervisor
         and case.status == CaseStatus.IN_PRELIMINARY_REVIEW
@@ -240,11 +295,17 @@ def _work_page(request, case, *, errors=None, form=None, status=200):
         or actions["override"],
         "approve": actions["department"],
         "reject": actions["department"],
+        "correct": actions["verification"],
+        "delete": actions["verification"],
+        "maintain": actions["verification"],
         "release": actions["release"],
         "reassign": actions["reassign"],
     }
+    objection = case.kind == CaseKind.OBJECTION
     context = {
         "case": case,
+        "objection": objection,
+        "urls": _action_urls(case),
         "actions": actions,
         # A refusal whose form is not on the page (the wrong persona, a case
         # taken meanwhile) is shown at the top instead of being lost.
@@ -260,17 +321,98 @@ def _work_page(request, case, *, errors=None, form=None, status=200):
         "refusal_reasons": _reason_rows(REFUSAL_REASONS, form.get("refuse")),
         "rejection_reasons": _reason_rows(REJECTION_REASONS, form.get("reject")),
         "supplement_rows": _supplement_rows(case, form.get("supplement")),
-        "default_basis": DEFAULT_BASIS,
+        "default_basis": OBJECTION_BASIS if objection else DEFAULT_BASIS,
         "errors": errors,
         "form": form,
         "holder": _holder(case),
         "queued": _queued(case),
     }
+    if objection:
+        context.update(_objection_context(case, form))
     return render(request, "flows/task_detail.html", context, status=status)
 
 
-def _staff_case(request, pk: int):
-    case = case_get_for_user(user=request.user, pk=pk)
+def _action_urls(case) -> dict[str, str]:
+    names = ["claim", "release", "reassign", "accept", "refuse", "supplement", "flow_chart"]
+    names += ["correct", "delete", "maintain"] if case.kind == CaseKind.OBJECTION else []
+    names += ["approve", "reject"] if case.kind == CaseKind.REPAIR else []
+    urls = {name: reverse(ACTION_URLS[case.kind] % name, args=[case.pk]) for name in names}
+    urls["work"] = work_url(case)
+    return urls
+
+
+def _plain(value) -> str:
+    if isinstance(value, list | tuple):
+        return ",".join(value)
+    if value is None:
+        return ""
+    return value.isoformat() if hasattr(value, "isoformat") else str(value)
+
+
+def _correction_rows(record: CreditRecord, post=None) -> list[dict]:
+    """One row per correctable field: its current value and the new value
+    typed (or, for the penalty types, ticked) in a refused POST."""
+    rows = []
+    for name in CORRECTABLE_FIELDS:
+        field = CreditRecord._meta.get_field(name)
+        current = getattr(record, name)
+        row = {"name": name, "label": field.verbose_name, "current": _plain(current)}
+        if name == "penalty_types":
+            picked = post.getlist("new_penalty_types") if post is not None else list(current)
+            row["current_display"] = "、".join(map(str, record.penalty_type_labels()))
+            row["choices"] = [
+                {"value": v, "label": label, "checked": v in picked}
+                for v, label in PenaltyType.choices
+            ]
+        elif name == "severity":
+            row["current_display"] = record.get_severity_display()
+            row["choices"] = Severity.choices
+            row["value"] = (post or {}).get("new_severity", "")
+        else:
+            row["current_display"] = _plain(current) or "—"
+            row["value"] = (post or {}).get(f"new_{name}", "")
+        rows.append(row)
+    return rows
+
+
+def _correction_changes(record: CreditRecord, post) -> dict:
+    """Only the fields whose new value differs from the current one."""
+    changes = {}
+    for name in CORRECTABLE_FIELDS:
+        current = getattr(record, name)
+        if name == "penalty_types":
+            picked = [v for v in post.getlist("new_penalty_types") if v]
+            if sorted(picked) != sorted(current):
+                changes[name] = picked
+            continue
+        value = post.get(f"new_{name}", "").strip()
+        if value and value != _plain(current):
+            changes[name] = value
+    return changes
+
+
+def _objection_context(case: ObjectionCase, form: dict) -> dict:
+    revoked = ObjectionGround.DECISION_REVOKED in case.grounds
+    return {
+        "grounds": [ObjectionGround(g).label for g in case.grounds if g in ObjectionGround.values],
+        "revoked": revoked,
+        "scopes": [
+            {
+                "value": value,
+                "label": label,
+                "checked": (form.get("accept") or {}).get("scope") == value,
+            }
+            for value, label in ObjectionScope.choices
+        ],
+        "correction_rows": _correction_rows(
+            case.record, form.get("correct") if form.get("correct") is not None else None
+        ),
+        "maintain_reasons": _reason_rows(MAINTAIN_REASONS, form.get("maintain")),
+    }
+
+
+def _staff_case(request, pk: int, model=RepairCase):
+    case = case_get_for_user(user=request.user, pk=pk, model=model)
     if case.status == CaseStatus.DRAFT:
         raise Http404
     return case
@@ -287,6 +429,16 @@ def task_detail(request, pk: int | None = None, **kwargs):
     return _work_page(request, case)
 
 
+@staff_required
+def objection_work(request, pk: int):
+    """An objection's work page: the same page, with the objection's facts and forms."""
+    case = _staff_case(request, pk, ObjectionCase)
+    response = purpose_or_redirect(request, case.subject, f"objection_case:{case.pk}")
+    if response is not None:
+        return response
+    return _work_page(request, case)
+
+
 def _reasons(post, choices) -> list[str]:
     picked = [str(label) for value, label in choices if post.get(f"reason_{value}")]
     other = " ".join(post.get("reason_other", "").split())
@@ -295,24 +447,33 @@ def _reasons(post, choices) -> list[str]:
     return picked
 
 
-def _act(request, pk: int, action: str):
-    case = _staff_case(request, pk)
+def _act(request, pk: int, action: str, model=RepairCase):
+    case = _staff_case(request, pk, model)
     post = request.POST
     user = request.user
+    objection = case.kind == CaseKind.OBJECTION
     done = {
         "claim": _("已领取，请在期限内办理。"),
         "release": _("已退回待领取队列。"),
         "reassign": _("已改派。"),
-        "accept": _("已受理，受理通知书和信用修复承诺书已发出。"),
+        "accept": _("已受理，受理通知书已发出，该记录标注“异议处理中”。")
+        if objection
+        else _("已受理，受理通知书和信用修复承诺书已发出。"),
         "refuse": _("已作出不予受理决定，通知书已发出。"),
         "supplement": _("一次性补正告知书已发出，补正期间暂停计时。"),
         "approve": _("已准予修复，信用修复决定书已发出。"),
         "reject": _("已作出不予修复决定，决定书已发出。"),
+        "correct": _("已更正该记录，异议处理结果告知书已发出。"),
+        "delete": _("已删除该记录，异议处理结果告知书已发出。"),
+        "maintain": _("已维持该记录，异议处理结果告知书已发出。"),
     }[action]
     try:
         if action == "claim":
-            if case_task(case) == "department_review":
+            task = case_task(case)
+            if task == "department_review":
                 department_review_claim(reviewer=user, case=case)
+            elif task == "verification":
+                verification_claim(user=user, case=case)
             else:
                 preliminary_review_claim(officer=user, case=case)
         elif action == "release":
@@ -323,6 +484,8 @@ def _act(request, pk: int, action: str):
             case_reassign(
                 supervisor=user, case=case, assignee=assignee, reason=post.get("reason", "")
             )
+        elif action == "accept" and objection:
+            objection_accept(officer=user, case=case, scope=post.get("scope", ""))
         elif action == "accept":
             preliminary_review_accept(officer=user, case=case)
         elif action == "refuse":
@@ -363,6 +526,30 @@ def _act(request, pk: int, action: str):
                 reasons=_reasons(post, REJECTION_REASONS),
                 basis=post.get("basis", ""),
             )
+        elif action == "correct":
+            objection_correct(
+                verifier=user,
+                case=case,
+                changes=_correction_changes(case.record, post),
+                evidence=post.get("evidence", ""),
+                reasons=_reasons(post, ()),
+                basis=post.get("basis", ""),
+            )
+        elif action == "delete":
+            objection_delete(
+                verifier=user,
+                case=case,
+                evidence=post.get("evidence", ""),
+                reasons=_reasons(post, ()),
+                basis=post.get("basis", ""),
+            )
+        elif action == "maintain":
+            objection_maintain(
+                verifier=user,
+                case=case,
+                reasons=_reasons(post, MAINTAIN_REASONS),
+                basis=post.get("basis", ""),
+            )
     except PermissionDenied as error:
         case.refresh_from_db()
         return _work_page(
@@ -370,22 +557,24 @@ def _act(request, pk: int, action: str):
         )
     except ValidationError as error:
         case.refresh_from_db()
+        case.record.refresh_from_db()
         return _work_page(
             request, case, errors={action: _problems(error)}, form={action: post}, status=400
         )
     messages.success(request, done)
     if action == "release" and request.user.role != Role.SUPERVISOR:
         return redirect("flows:tasks")
-    return redirect("flows:work", pk=case.pk)
+    return redirect(work_url(case))
 
 
-def _action_view(action: str):
+def _action_view(action: str, model=RepairCase):
     @staff_required
     @require_POST
     def view(request, pk: int):
-        return _act(request, pk, action)
+        return _act(request, pk, action, model)
 
-    view.__name__ = f"task_{action}"
+    prefix = "objection" if model is ObjectionCase else "task"
+    view.__name__ = f"{prefix}_{action}"
     return view
 
 
@@ -397,13 +586,22 @@ task_refuse = _action_view("refuse")
 task_supplement = _action_view("supplement")
 task_approve = _action_view("approve")
 task_reject = _action_view("reject")
+objection_claim = _action_view("claim", ObjectionCase)
+objection_release = _action_view("release", ObjectionCase)
+objection_reassign = _action_view("reassign", ObjectionCase)
+objection_accept_view = _action_view("accept", ObjectionCase)
+objection_refuse = _action_view("refuse", ObjectionCase)
+objection_supplement = _action_view("supplement", ObjectionCase)
+objection_correct_view = _action_view("correct", ObjectionCase)
+objection_delete_view = _action_view("delete", ObjectionCase)
+objection_maintain_view = _action_view("maintain", ObjectionCase)
 
 
 @staff_required
-def case_flow_chart(request, pk: int):
+def case_flow_chart(request, pk: int, model=RepairCase):
     """The flow as a graph with the case's passed and current nodes marked."""
-    case = _staff_case(request, pk)
-    flow_class = repair_flow()
+    case = _staff_case(request, pk, model)
+    flow_class = objection_flow() if model is ObjectionCase else repair_flow()
     grid = chart.calc_layout_data(flow_class)
     process = getattr(case, "process", None)
     if process is not None:
@@ -411,21 +609,19 @@ def case_flow_chart(request, pk: int):
     return HttpResponse(chart.grid_to_svg(grid), content_type="image/svg+xml")
 
 
-def material_download(request, pk: int, material_pk: int):
+def material_download(request, pk: int, material_pk: int, model=RepairCase):
     """A case material: for the applicant and for the staff who may see the
     case (natural persons' files registered with a stated purpose)."""
     if not request.user.is_authenticated:
         return redirect(f"{reverse('login')}?{urlencode({'next': request.get_full_path()})}")
-    case = case_get_for_user(user=request.user, pk=pk)
-    material = case.materials.filter(pk=material_pk).first()
-    if material is None:
-        raise Http404(_("没有这份材料。"))
-    response = purpose_or_redirect(request, case.subject, f"case_material:{material.pk}")
-    if response is not None:
-        return response
-    return FileResponse(
-        material.file.open("rb"),
-        content_type=material.content_type,
-        as_attachment=request.GET.get("download") == "1",
-        filename=material.original_name,
-    )
+    case = case_get_for_user(user=request.user, pk=pk, model=model)
+    return material_file(request, case, material_pk, "case_material")
+
+
+@staff_required
+def objection_flow_chart(request, pk: int):
+    return case_flow_chart(request, pk, model=ObjectionCase)
+
+
+def objection_material_download(request, pk: int, material_pk: int):
+    return material_download(request, pk, material_pk, model=ObjectionCase)

@@ -352,3 +352,31 @@ class RepeatLimitPolicy(models.Model):
 
     def __str__(self) -> str:
         return f"{self.effective_from:%Y-%m-%d}"
+
+
+class RecordCorrection(models.Model):
+    """A correction of a record's fields after an objection (更正): the diff,
+    the evidence it rests on and the case that ordered it, shown in the
+    record's history."""
+
+    record = models.ForeignKey(
+        CreditRecord, on_delete=models.PROTECT, related_name="corrections", verbose_name=_("记录")
+    )
+    changes = models.JSONField(_("更正内容"), default=list)  # [{"field", "label", "old", "new"}]
+    evidence = models.CharField(_("依据材料"), max_length=300)
+    source = models.CharField(_("来源"), max_length=100)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("更正人"),
+    )
+    at = models.DateTimeField(_("更正时间"))
+
+    class Meta:
+        ordering = ["record", "at", "id"]
+        verbose_name = _("记录更正")
+        verbose_name_plural = _("记录更正")
+
+    def __str__(self) -> str:
+        return f"{self.record_id} @ {self.at:%Y-%m-%d}"

@@ -96,6 +96,8 @@ class CreditRecordSerializer(serializers.ModelSerializer):
     penalty_types = serializers.ListField(
         child=serializers.ChoiceField(choices=PenaltyType.choices)
     )
+    # 异议处理中 while an accepted objection is open (flows/objections.py).
+    status_label = serializers.CharField(source="get_status_display", read_only=True)
     eligibility = serializers.SerializerMethodField()
 
     class Meta:
@@ -111,6 +113,7 @@ class CreditRecordSerializer(serializers.ModelSerializer):
             "severity",
             "facts",
             "status",
+            "status_label",
             "publicity_starts_on",
             "publicity_ends_on",
             "eligibility",

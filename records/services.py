@@ -13,7 +13,14 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from records.ingest import RecordRow, RowError, ValidationContext, validate_row
-from records.models import CreditRecord, Department, RecordStatus, Subject, SubjectKind
+from records.models import (
+    CreditRecord,
+    Department,
+    RecordCorrection,
+    RecordStatus,
+    Subject,
+    SubjectKind,
+)
 from repair_flow.audit import AuditEntry, audit_record, audit_record_many
 
 INGEST_BATCH_SIZE = 1000
@@ -414,6 +421,96 @@ class RecordStatusError(ValueError):
 
 # Status changes the registry itself makes. Repair and objection outcomes come
 # from their cases; these cover what happens outside a case.
+# The fields an objection may correct (更正), by the import format's names.
+CORRECTABLE_FIELDS = ("decision_date", "penalty_types", "fine_amount", "severity", "facts")
+
+
+@transaction.atomic
+def record_correct(
+    *, actor, record: CreditRecord, changes: Mapping, evidence: str, source: str
+) -> list[dict]:
+    """Correct a record's fields after an objection: validated exactly as an
+    import row is (the publicity window follows a new date or severity), the
+    diff stored with its evidence and source, audited. The row is locked and
+    the diff taken against what it holds now, so a concurrent change is never
+    overwritten unseen. Returns the diff; raises ValidationError naming every
+    bad field."""
+    evidence = " ".join((evidence or "").split())
+    if not evidence:
+        raise ValidationError({"evidence": [_("请写明更正所依据的材料。")]})
+    unknown = sorted(set(changes) - set(CORRECTABLE_FIELDS))
+    if unknown:
+        raise ValidationError({name: [_("该项不能通过异议更正。")] for name in unknown})
+    record = (
+        CreditRecord.objects.select_for_update(of=("self",))
+        .select_related("department", "subject")
+        .get(pk=record.pk)
+    )
+    current = {
+        "decision_number": record.decision_number,
+        "department_code": record.department.code,
+        "subject_type": record.subject.kind,
+        "subject_identifier": record.subject.identifier,
+        "subject_name": record.subject.name,
+        "decision_date": record.decision_date.isoformat(),
+        "penalty_types": ";".join(record.penalty_types),
+        "fine_amount": "" if record.fine_amount is None else str(record.fine_amount),
+        "severity": record.severity,
+        "facts": record.facts,
+    }
+    raw = {**current, **changes}
+    if isinstance(raw["penalty_types"], list | tuple):
+        raw["penalty_types"] = ";".join(raw["penalty_types"])
+    row = validate_row(raw, line=1, context=ValidationContext.load())
+    if isinstance(row, list):
+        errors: dict[str, list[str]] = {}
+        for error in row:
+            errors.setdefault(error.field, []).append(error.message)
+        raise ValidationError(errors)
+    labels = {name: CreditRecord._meta.get_field(name).verbose_name for name in CORRECTABLE_FIELDS}
+    diff, fields = [], []
+    for name in CORRECTABLE_FIELDS:
+        old, new = getattr(record, name), getattr(row, name)
+        if old != new:
+            diff.append(
+                {"field": name, "label": str(labels[name]), "old": _plain(old), "new": _plain(new)}
+            )
+            setattr(record, name, new)
+            fields.append(name)
+    if not diff:
+        raise ValidationError(_("更正内容与记录现有内容相同，没有需要更正的项。"), code="no_change")
+    for name in ("publicity_starts_on", "publicity_ends_on"):
+        if getattr(record, name) != getattr(row, name):
+            setattr(record, name, getattr(row, name))
+            fields.append(name)
+    record.updated_at = timezone.now()
+    record.save(update_fields=[*fields, "updated_at"])
+    RecordCorrection.objects.create(
+        record=record,
+        changes=diff,
+        evidence=evidence,
+        source=source,
+        actor=actor,
+        at=record.updated_at,
+    )
+    audit_record(
+        actor=actor,
+        action="records.correct",
+        object_type="records.CreditRecord",
+        object_id=record.pk,
+        summary={"changes": diff, "evidence": evidence, "source": source},
+    )
+    return diff
+
+
+def _plain(value) -> str:
+    if isinstance(value, list):
+        return ",".join(value)
+    if value is None:
+        return ""
+    return value.isoformat() if hasattr(value, "isoformat") else str(value)
+
+
 _STATUS_CHANGES = {
     # Shandong Social Credit Regulation Art. 40: the underlying decision was
     # revoked, so the record is removed.
@@ -421,6 +518,15 @@ _STATUS_CHANGES = {
     (RecordStatus.EXPIRED, RecordStatus.DELETED),
     # A repair concluded before this platform took over the work.
     (RecordStatus.PUBLISHED, RecordStatus.REPAIRED),
+    # An objection flags the record while it is handled (征信业管理条例 Art. 25
+    # as the model) and gives the status back when it closes, or deletes it.
+    (RecordStatus.PUBLISHED, RecordStatus.UNDER_OBJECTION),
+    (RecordStatus.REPAIRED, RecordStatus.UNDER_OBJECTION),
+    (RecordStatus.EXPIRED, RecordStatus.UNDER_OBJECTION),
+    (RecordStatus.UNDER_OBJECTION, RecordStatus.PUBLISHED),
+    (RecordStatus.UNDER_OBJECTION, RecordStatus.REPAIRED),
+    (RecordStatus.UNDER_OBJECTION, RecordStatus.EXPIRED),
+    (RecordStatus.UNDER_OBJECTION, RecordStatus.DELETED),
 }
 
 

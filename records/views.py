@@ -7,7 +7,8 @@ from django.utils import timezone
 from django.utils.http import urlencode
 
 from flows.limits import record_repeat_limit
-from records.models import Department, RecordStatus, Severity
+from flows.models import CLOSED_STATUSES, CaseStatus, ObjectionCase
+from records.models import Department, PenaltyType, RecordStatus, Severity, SubjectBinding
 from records.publicity import RecordFacts, answer, load_rule_sets
 from records.selectors import record_get_for_user, records_visible_to, subject_get_for_user
 from repair_flow.access import access_register, needs_registration, session_purpose
@@ -72,6 +73,20 @@ def record_list(request):
     )
 
 
+def _shown_change(change: dict) -> dict:
+    """A diff row as people read it: penalty types and severity by their names."""
+    labels = {**dict(PenaltyType.choices), **dict(Severity.choices)}
+
+    def shown(value: str) -> str:
+        if change["field"] == "penalty_types":
+            return "、".join(str(labels.get(code, code)) for code in value.split(",") if code)
+        if change["field"] == "severity":
+            return str(labels.get(value, value))
+        return value
+
+    return {**change, "old": shown(change["old"]), "new": shown(change["new"])}
+
+
 @login_required
 def record_detail(request, pk: int):
     record = record_get_for_user(user=request.user, pk=pk)
@@ -82,10 +97,32 @@ def record_detail(request, pk: int):
     result = answer(RecordFacts.of(record), load_rule_sets(), today)
     # Shared domain reference section 3: the repeat limits bar filing too.
     limit = record_repeat_limit(record=record, answer=result)
+    # The corrections objections made (更正), oldest first: whoever may see the
+    # record sees what was changed, by whom and on what evidence.
+    corrections = list(record.corrections.select_related("actor").order_by("at", "id"))
+    for correction in corrections:
+        correction.shown = [_shown_change(change) for change in correction.changes]
+    # An open objection (filed, not a draft) bars a new repair case until it closes.
+    objections = ObjectionCase.objects.filter(record=record).exclude(status__in=CLOSED_STATUSES)
+    open_objection = objections.exclude(status=CaseStatus.DRAFT).first()
+    own_draft = objections.filter(status=CaseStatus.DRAFT, applicant_id=request.user.pk).first()
+    # Any record of a subject the applicant acts for, whatever its repair eligibility.
+    may_object = (
+        request.user.role == Role.APPLICANT
+        and SubjectBinding.objects.filter(user=request.user, subject=record.subject).exists()
+    )
     return render(
         request,
         "records/record_detail.html",
-        {"record": record, "answer": result, "repeat_limit": limit},
+        {
+            "record": record,
+            "answer": result,
+            "repeat_limit": limit,
+            "corrections": corrections,
+            "open_objection": open_objection,
+            "objection_draft": own_draft,
+            "may_object": may_object,
+        },
     )
 
 

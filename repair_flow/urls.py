@@ -4,6 +4,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView
 
 from flows import api as flows_api
+from flows import api_objections as flows_api_objections
 from letters import api as letters_api
 from records import api as records_api
 from repair_flow import views
@@ -18,6 +19,7 @@ api_patterns = [
     *sla_api_clocks.urlpatterns,
     *letters_api.urlpatterns,
     *flows_api.urlpatterns,
+    *flows_api_objections.urlpatterns,
 ]
 
 urlpatterns = [

@@ -170,7 +170,7 @@ def test_bad_parameters_are_refused_per_field(api_for, officer):
     body = response.json()
     assert set(body) == {"box", "stage", "due"}
     assert body["box"] == ["box 只能是 queue、inbox、archive。"]
-    assert body["stage"] == ["stage 只能是 preliminary_review、department_review。"]
+    assert body["stage"] == ["stage 只能是 preliminary_review、department_review、verification。"]
     assert body["due"] == ["due 只能是 overdue、today、week。"]
     assert set(api_for(officer).get(TASKS, {"due": "x"}).json()) == {"due"}
 

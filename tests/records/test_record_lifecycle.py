@@ -40,10 +40,9 @@ def test_records_under_objection_do_not_expire_silently(department, enterprise):
 def test_status_changes_need_a_reason_and_an_allowed_transition(record):
     with pytest.raises(RecordStatusError, match="请说明变更原因"):
         record_status_set(actor="test", record=record, status=RecordStatus.DELETED, reason=" ")
-    with pytest.raises(RecordStatusError, match="不能把记录状态从“公示中”改为“异议处理中”"):
-        record_status_set(
-            actor="test", record=record, status=RecordStatus.UNDER_OBJECTION, reason="x"
-        )
+    # Expiry comes from the publicity window (records_expire_due), not by hand.
+    with pytest.raises(RecordStatusError, match="不能把记录状态从“公示中”改为“公示期满”"):
+        record_status_set(actor="test", record=record, status=RecordStatus.EXPIRED, reason="x")
     record_status_set(
         actor="test", record=record, status=RecordStatus.DELETED, reason="处罚决定被撤销"
     )
@@ -93,7 +92,7 @@ def test_seed_demo_builds_a_demo_through_the_services(db, capsys, settings, tmp_
     assert verify_chain().broken_at is None
     assert AuditEvent.objects.filter(action="records.import").exists()
     # qiye's case waits for the commitment, with its clocks and letters.
-    from flows.models import MonitoringWindow, RepairCase
+    from flows.models import MonitoringWindow, ObjectionCase, RepairCase
     from letters.models import Commitment, Letter, LetterKind
     from records.models import SyncEvent, SyncKind
 
@@ -118,6 +117,11 @@ def test_seed_demo_builds_a_demo_through_the_services(db, capsys, settings, tmp_
     assert Letter.objects.filter(case_id=approved.pk, kind=LetterKind.REPAIR_DECISION).exists()
     assert MonitoringWindow.objects.filter(case=approved).exists()
     assert SyncEvent.objects.filter(record=approved.record, kind=SyncKind.REPAIRED).exists()
+    # daili's objection is accepted and being checked: the record is flagged.
+    objection = ObjectionCase.objects.get()
+    assert objection.applicant.username == "daili" and objection.status == "accepted"
+    assert objection.record.status == RecordStatus.UNDER_OBJECTION
+    assert f"{objection.number} (an objection) is being checked" in out
     call_command("seed_demo", "--if-empty")
     assert "already present" in capsys.readouterr().out
     assert CreditRecord.objects.count() == 200

@@ -11,7 +11,14 @@ from django.db import transaction
 from django.utils import timezone
 
 from records.identifiers import make_resident_id, make_uscc
-from records.models import BindingCapacity, CreditRecord, RecordStatus, Sector, Subject
+from records.models import (
+    BindingCapacity,
+    CreditRecord,
+    DepartmentMembership,
+    RecordStatus,
+    Sector,
+    Subject,
+)
 from records.services import (
     department_upsert,
     record_status_set,
@@ -192,6 +199,8 @@ class Command(BaseCommand):
         # The commitments are signed over the rendered drafts, and a draft is
         # rendered after the commit that issued it: so outside that transaction.
         reviewed = self.sign_and_review(awaiting_review)
+        with transaction.atomic():
+            objected = self.file_an_objection()
         self.stdout.write(
             f"Seeded {len(departments)} departments, {Subject.objects.count()} subjects, "
             f"{result.created} records ({expired} past their publicity period marked expired)."
@@ -201,8 +210,62 @@ class Command(BaseCommand):
             self.stdout.write(
                 f"  qiye has a credit commitment to sign: /letters/commitments/{commitment.pk}/"
             )
-        for line in queued + reviewed:
+        for line in queued + reviewed + objected:
             self.stdout.write(f"  {line}")
+
+    def file_an_objection(self) -> list[str]:
+        """daili objects to a record of its first enterprise that no case
+        holds: accepted by `officer` and routed to the issuing department
+        when it has a demo reviewer, so the record shows 异议处理中."""
+        from django.core.files.uploadedfile import SimpleUploadedFile
+
+        from flows.models import CLOSED_STATUSES, ObjectionScope, RepairCase
+        from flows.objections import objection_accept, objection_draft_save, objection_submit
+        from flows.services import case_material_add, preliminary_review_claim
+        from letters.commitments import expected_signer
+
+        daili = User.objects.get(username="daili")
+        officer = User.objects.get(username="officer")
+        binding = daili.subject_bindings.order_by("id").first()
+        reviewed = set(DepartmentMembership.objects.values_list("department_id", flat=True))
+        held = RepairCase.objects.exclude(status__in=CLOSED_STATUSES).values("record_id")
+        record = (
+            binding.subject.records.filter(status=RecordStatus.PUBLISHED)
+            .exclude(pk__in=held)
+            .order_by("-decision_date", "id")
+            .first()
+        )
+        if record is None:
+            return []
+        case = objection_draft_save(
+            applicant=daili,
+            record=record,
+            grounds=["error"],
+            statement="处罚决定书载明罚款金额与公示金额不一致，请予更正。",
+            capacity=binding.capacity,
+        )
+        pdf = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
+        for kind in ("evidence", "power_of_attorney"):
+            case_material_add(
+                case=case,
+                user=daili,
+                kind=kind,
+                upload=SimpleUploadedFile(f"{kind}.pdf", pdf, content_type="application/pdf"),
+            )
+        case = objection_submit(
+            applicant=daili,
+            case=case,
+            attested_name=expected_signer(binding.subject),
+            confirmed=True,
+        )
+        preliminary_review_claim(officer=officer, case=case)
+        scope = (
+            ObjectionScope.DEPARTMENT
+            if record.department_id in reviewed
+            else ObjectionScope.PLATFORM
+        )
+        objection_accept(officer=officer, case=case, scope=scope)
+        return [f"{case.number} (an objection) is being checked; the record shows 异议处理中"]
 
     def name_legal_representatives(self, rng):
         """Every enterprise has one; qiye (张伟) is the first enterprise's."""

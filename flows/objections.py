@@ -1,0 +1,422 @@
+"""Objection services (异议): filing with the objection commitment, the
+shared same-day preliminary review and one-time supplement notice (in
+flows/services.py), acceptance that flags the record 异议处理中 and routes
+the check, and the three outcomes: correct, delete, maintain.
+
+Each one transaction that fires the transition, moves the clocks and the
+flow, writes the timeline and audit, issues the letter and queues the sync
+event, as the repair services do; the shared helpers are theirs.
+"""
+
+import datetime as dt
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from flows import work
+from flows.models import (
+    CLOSED_STATUSES,
+    CaseStatus,
+    MaterialKind,
+    ObjectionCase,
+    ObjectionGround,
+    ObjectionScope,
+)
+from flows.services import (
+    _binding,
+    _clean_list,
+    _clean_text,
+    _fire,
+    _issue,
+    _locked,
+    _may_hold,
+    _now,
+    _require_applicant,
+    _require_officer,
+    _require_status,
+    _stop_all,
+    _submit,
+    verification_stage,
+)
+from letters.commitments import expected_signer, normalise_name
+from letters.models import LetterKind
+from records.models import BindingCapacity, CreditRecord, RecordStatus, SyncKind
+from records.services import RecordStatusError, record_correct, record_status_set
+from records.sync import sync_event_queue
+from repair_flow.audit import audit_record
+from sla.clocks import clock_assign, clock_start
+
+# The usual reasons for maintaining a record, offered as a list (plus free text).
+MAINTAIN_REASONS = (
+    ("accurate", gettext_lazy("经核查，该记录与处罚决定书内容一致")),
+    ("in_period", gettext_lazy("该记录仍在公示期限内，依法应予公示")),
+    ("no_evidence", gettext_lazy("申请人未能提供足以证明记录有误的材料")),
+)
+OUTCOMES = {
+    CaseStatus.CORRECTED: ("correct", SyncKind.CORRECTED),
+    CaseStatus.DELETED: ("delete", SyncKind.DELETED),
+    CaseStatus.MAINTAINED: ("maintain", SyncKind.MAINTAINED),
+}
+
+
+def objection_required_materials(case: ObjectionCase) -> list[str]:
+    kinds = [MaterialKind.EVIDENCE]
+    if case.filed_by_capacity == BindingCapacity.AGENT:
+        kinds.append(MaterialKind.POWER_OF_ATTORNEY)
+    return kinds
+
+
+def _clean_grounds(grounds) -> list[str]:
+    grounds = [g for g in dict.fromkeys(grounds or []) if g]
+    unknown = [g for g in grounds if g not in ObjectionGround.values]
+    if unknown:
+        raise ValidationError(
+            _("异议理由无效：%(grounds)s") % {"grounds": "、".join(map(str, unknown))},
+            code="grounds",
+        )
+    if not grounds:
+        raise ValidationError(_("请至少选择一项异议理由。"), code="grounds")
+    return grounds
+
+
+@transaction.atomic
+def objection_draft_save(
+    *, applicant, record: CreditRecord, grounds: list[str], statement: str, capacity: str
+) -> ObjectionCase:
+    """Create or update the applicant's objection draft on a record of a
+    subject they act for, whatever the record's repair eligibility."""
+    record = CreditRecord.objects.select_related("department", "subject").get(pk=record.pk)
+    binding = _binding(applicant, record.subject)
+    if binding is None:
+        raise ValidationError(
+            _("您的账号没有绑定信用主体“%(subject)s”，不能对其记录提出异议。")
+            % {"subject": record.subject.name},
+            code="not_bound",
+        )
+    if capacity != binding.capacity:
+        raise ValidationError(
+            _("您绑定该主体的身份是“%(bound)s”，请以该身份提出异议。")
+            % {"bound": BindingCapacity(binding.capacity).label},
+            code="capacity",
+        )
+    grounds = _clean_grounds(grounds)
+    statement = (statement or "").strip()
+    draft = (
+        ObjectionCase.objects.select_for_update()
+        .filter(record=record, applicant=applicant, status=CaseStatus.DRAFT)
+        .first()
+    )
+    other = (
+        ObjectionCase.objects.filter(record=record)
+        .exclude(status__in=CLOSED_STATUSES)
+        .exclude(pk=getattr(draft, "pk", None))
+        .first()
+    )
+    if other is not None:
+        raise ValidationError(
+            _("该记录已有正在处理的异议（%(case)s），不能重复提出。")
+            % {"case": other.number or _("草稿")},
+            code="open_case",
+        )
+    if draft is None:
+        try:
+            with transaction.atomic():
+                draft = ObjectionCase.objects.create(
+                    record=record,
+                    subject=record.subject,
+                    applicant=applicant,
+                    filed_by_capacity=capacity,
+                    grounds=grounds,
+                    details=statement,
+                )
+        except IntegrityError:
+            raise ValidationError(
+                _("该记录已有正在处理的异议，不能重复提出。"), code="open_case"
+            ) from None
+        action = "flows.objection_case.draft_create"
+    else:
+        draft.grounds, draft.details, draft.filed_by_capacity = grounds, statement, capacity
+        draft.save(update_fields=["grounds", "details", "filed_by_capacity"])
+        action = "flows.objection_case.draft_save"
+    audit_record(
+        actor=applicant,
+        action=action,
+        object_type="flows.ObjectionCase",
+        object_id=draft.pk,
+        summary={"record": record.decision_number, "grounds": grounds},
+    )
+    return draft
+
+
+@transaction.atomic
+def objection_submit(
+    *,
+    applicant,
+    case: ObjectionCase,
+    attested_name: str,
+    confirmed: bool,
+    ip: str | None = None,
+    at: dt.datetime | None = None,
+) -> ObjectionCase:
+    """Submit with the objection commitment (the materials are true), signed
+    by typing the legal representative's (or the person's own) name."""
+    at = _now(at)
+    case = _locked(case)
+    _require_applicant(case, applicant)
+    _require_status(case, CaseStatus.DRAFT)
+    if _binding(applicant, case.subject) is None:
+        raise ValidationError(_("您的账号已不再绑定该信用主体。"), code="not_bound")
+    problems = []
+    if not case.details.strip():
+        problems.append(ValidationError(_("请填写异议说明。"), code="statement"))
+    have = set(case.materials.values_list("kind", flat=True))
+    missing = [
+        str(MaterialKind(k).label) for k in objection_required_materials(case) if k not in have
+    ]
+    if missing:
+        problems.append(
+            ValidationError(
+                _("申请材料不齐全，请上传：%(missing)s。") % {"missing": "、".join(missing)},
+                code="missing_materials",
+            )
+        )
+    if not confirmed:
+        problems.append(
+            ValidationError(_("请确认承诺：所提交的材料真实、准确、完整。"), code="confirmed")
+        )
+    signer = expected_signer(case.subject)
+    if normalise_name(attested_name) != normalise_name(signer or ""):
+        problems.append(
+            ValidationError(
+                _("承诺人姓名须与%(who)s一致。")
+                % {"who": _("本人姓名") if case.subject.is_person else _("法定代表人姓名")},
+                code="attested_name",
+            )
+        )
+    if problems:
+        raise ValidationError(problems)
+    case.attested_name, case.attested_at, case.attested_ip = normalise_name(attested_name), at, ip
+    case.save(update_fields=["attested_name", "attested_at", "attested_ip"])
+    return _submit(case, applicant=applicant, at=at)
+
+
+def _record_status(record, status: str, *, actor, reason: str) -> None:
+    try:
+        record_status_set(actor=actor, record=record, status=status, reason=reason)
+    except RecordStatusError as error:
+        raise ValidationError(str(error), code="record_status") from None
+
+
+@transaction.atomic
+def objection_accept(*, officer, case: ObjectionCase, scope: str) -> ObjectionCase:
+    """Accept: the record shows 异议处理中 until the case closes; the check goes
+    to the platform's officers or to the issuing department's reviewers, on
+    its clock (Shandong Social Credit Regulation Arts. 39-40)."""
+    at = timezone.now()
+    case = _locked(case)
+    _require_officer(case, officer)
+    _require_status(case, CaseStatus.IN_PRELIMINARY_REVIEW)
+    if scope not in ObjectionScope.values:
+        raise ValidationError(_("请选择核查方式：平台自行核查或认定单位核实。"), code="scope")
+    record = CreditRecord.objects.get(pk=case.record_id)
+    before = record.status
+    _record_status(
+        record,
+        RecordStatus.UNDER_OBJECTION,
+        actor=officer,
+        reason=_("异议申请 %(case)s 已受理") % {"case": case.label},
+    )
+    letter = _issue(
+        case,
+        LetterKind.ACCEPTANCE,
+        actor=officer,
+        at=at,
+        next_step=_("异议已受理，该记录在异议处理期间标注“异议处理中”。处理结果将书面告知。"),
+    )
+    _stop_all(case, actor=officer, at=at)
+    _fire(
+        case,
+        "accept",
+        actor=officer,
+        at=at,
+        params={"at": at, "scope": scope, "record_status_before": before},
+        summary={"letter": letter.number, "scope": scope},
+    )
+    work.task_done(case, "preliminary_review", officer)
+    department = case.record.department if scope == ObjectionScope.DEPARTMENT else None
+    clock_start(
+        case=case,
+        stage=verification_stage(case),
+        actor=officer,
+        at=at,
+        department=department,
+        label=case.label,
+    )
+    return case
+
+
+@transaction.atomic
+def verification_claim(*, user, case: ObjectionCase) -> ObjectionCase:
+    case = _locked(case)
+    if not _may_hold(user, case, "verification"):
+        raise PermissionDenied(
+            _("本异议由平台工作人员核查。")
+            if case.scope == ObjectionScope.PLATFORM
+            else _("按“谁认定、谁核实”，只有%(department)s的审核人员可以核查本异议。")
+            % {"department": case.record.department.name}
+        )
+    if case.status == CaseStatus.IN_VERIFICATION:
+        raise ValidationError(
+            _("案件 %(case)s 已由 %(who)s 领取核查。")
+            % {"case": case.label, "who": case.verifier.get_full_name() or case.verifier},
+            code="taken",
+        )
+    _require_status(case, CaseStatus.ACCEPTED)
+    at = timezone.now()
+    _fire(case, "claim_verification", actor=user, at=at, params={"verifier": user})
+    clock_assign(case=case, stage=verification_stage(case), assignee=user, actor=user)
+    work.task_assign(case, "verification", user)
+    return case
+
+
+def _require_verifier(case: ObjectionCase, user) -> None:
+    if not _may_hold(user, case, "verification") or case.verifier_id != getattr(user, "pk", None):
+        raise PermissionDenied(_("只有领取本异议核查的人员可以作出核查结论。"))
+
+
+def _decide(
+    case: ObjectionCase,
+    target: str,
+    *,
+    verifier,
+    reasons,
+    basis: str,
+    record_after: str,
+    changes: list | None = None,
+    params: dict | None = None,
+) -> ObjectionCase:
+    """An outcome: the record's status given back (or deleted), the result
+    notice, every clock stopped, the transition, the flow, the sync event."""
+    at = timezone.now()
+    transition, sync_kind = OUTCOMES[target]
+    record = CreditRecord.objects.select_related("department", "subject").get(pk=case.record_id)
+    _record_status(
+        record,
+        record_after,
+        actor=verifier,
+        reason=_("异议申请 %(case)s 办结") % {"case": case.label},
+    )
+    letter = _issue(
+        case,
+        LetterKind.OBJECTION_RESULT,
+        actor=verifier,
+        at=at,
+        outcome=transition,
+        reasons=reasons,
+        basis=basis,
+        changes=[{"field": c["label"], "old": c["old"], "new": c["new"]} for c in changes or []],
+    )
+    _stop_all(case, actor=verifier, at=at)
+    name = {"correct": "correct", "delete": "delete_record", "maintain": "maintain"}[transition]
+    _fire(
+        case,
+        name,
+        actor=verifier,
+        at=at,
+        comment="；".join(reasons),
+        params={"reasons": reasons, "basis": basis, "letter": letter, "at": at, **(params or {})},
+        summary={"letter": letter.number},
+    )
+    work.task_done(case, "verification", verifier)
+    sync_event_queue(
+        record=record,
+        kind=sync_kind,
+        source=f"flows.ObjectionCase:{case.pk}",
+        key=f"objection_case:{case.pk}:{transition}",
+        actor=verifier,
+        facts={"case_number": case.number, "letter_number": letter.number},
+        at=at,
+    )
+    return case
+
+
+def _ready(case: ObjectionCase, verifier, reasons, basis: str):
+    case = _locked(case)
+    _require_status(case, CaseStatus.IN_VERIFICATION)
+    _require_verifier(case, verifier)
+    return case, _clean_list(reasons, _("理由")), _clean_text(basis, _("依据"))
+
+
+@transaction.atomic
+def objection_correct(
+    *, verifier, case: ObjectionCase, changes: dict, evidence: str, reasons, basis: str
+) -> ObjectionCase:
+    """更正: the record's fields corrected (validated as an import row; the
+    diff kept with the evidence and shown in the record's history)."""
+    case, reasons, basis = _ready(case, verifier, reasons, basis)
+    record = CreditRecord.objects.get(pk=case.record_id)
+    diff = record_correct(
+        actor=verifier,
+        record=record,
+        changes=changes,
+        evidence=evidence,
+        source=f"{case.label}",
+    )
+    return _decide(
+        case,
+        CaseStatus.CORRECTED,
+        verifier=verifier,
+        reasons=reasons,
+        basis=basis,
+        record_after=case.record_status_before or RecordStatus.PUBLISHED,
+        changes=diff,
+        params={"changes": diff, "evidence": " ".join(evidence.split())},
+    )
+
+
+@transaction.atomic
+def objection_delete(
+    *, verifier, case: ObjectionCase, evidence: str, reasons, basis: str
+) -> ObjectionCase:
+    """删除: the record is no longer published (kept, as deleted, for audit)."""
+    case, reasons, basis = _ready(case, verifier, reasons, basis)
+    evidence = _clean_text(evidence, _("依据材料"))
+    return _decide(
+        case,
+        CaseStatus.DELETED,
+        verifier=verifier,
+        reasons=reasons,
+        basis=basis,
+        record_after=RecordStatus.DELETED,
+        params={"evidence": evidence},
+    )
+
+
+@transaction.atomic
+def objection_maintain(*, verifier, case: ObjectionCase, reasons, basis: str) -> ObjectionCase:
+    """维持: the record stays as it is, with the reasons told to the applicant."""
+    case, reasons, basis = _ready(case, verifier, reasons, basis)
+    return _decide(
+        case,
+        CaseStatus.MAINTAINED,
+        verifier=verifier,
+        reasons=reasons,
+        basis=basis,
+        record_after=case.record_status_before or RecordStatus.PUBLISHED,
+    )
+
+
+def objection_release_record(case: ObjectionCase, *, actor) -> None:
+    """A withdrawn objection gives the record its status back."""
+    if case.status in (CaseStatus.ACCEPTED, CaseStatus.IN_VERIFICATION):
+        record = CreditRecord.objects.get(pk=case.record_id)
+        if record.status == RecordStatus.UNDER_OBJECTION:
+            _record_status(
+                record,
+                case.record_status_before or RecordStatus.PUBLISHED,
+                actor=actor,
+                reason=_("异议申请 %(case)s 已撤回") % {"case": case.label},
+            )

@@ -1,0 +1,199 @@
+"""The applicant's objection pages (异议): filing from the record page (grounds
+and statement, evidence, the signed objection commitment), and the
+objection's page (status, deadline, timeline, letters, supplement, withdrawal).
+
+The repair pages' helpers (flows/views.py) serve both kinds of case; the
+rules live in flows.objections and the shared flows.services, and each
+refusal is shown as the service worded it, beside the field it is about.
+"""
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from django.views.decorators.http import require_POST
+
+from flows import views
+from flows.models import CLOSED_STATUSES, CaseStatus, ObjectionCase, ObjectionGround
+from flows.objections import objection_draft_save, objection_required_materials, objection_submit
+from flows.selectors import cases_for_user
+from flows.views import (
+    OBJECTION_NEXT_STEP,
+    CaseKind,
+    _case_page,
+    _material_slots,
+    _materials,
+    _problems,
+    applicant_required,
+    material_file,
+)
+from records.models import BindingCapacity, SubjectBinding
+from records.selectors import record_get_for_user
+
+# The objection commitment the applicant signs by typing their name.
+COMMITMENT_TEXT = gettext_lazy(
+    "本人承诺所提交的材料真实、准确、完整，如有不实，愿承担相应法律责任。"
+)
+
+
+def _by_field(error: ValidationError | PermissionDenied, fields: dict[str, str]) -> dict:
+    """The service's messages by the form field their code is about ("" for the rest)."""
+    if not isinstance(error, ValidationError):
+        return {"": _problems(error)}
+    items = [error] if hasattr(error, "error_dict") else error.error_list
+    errors: dict[str, list[str]] = {}
+    for item in items:
+        errors.setdefault(fields.get(getattr(item, "code", None), ""), []).extend(item.messages)
+    return errors
+
+
+def _get(request, pk: int) -> ObjectionCase:
+    return views._get(request, pk, OBJECTION)
+
+
+def _ground_labels(case: ObjectionCase) -> list[str]:
+    return [str(ObjectionGround(g).label) for g in case.grounds if g in ObjectionGround.values]
+
+
+def _page(request, case, **kwargs):
+    return _case_page(
+        request,
+        case,
+        template="flows/objection_detail.html",
+        next_steps=OBJECTION_NEXT_STEP,
+        extra={"ground_labels": _ground_labels(case)},
+        **kwargs,
+    )
+
+
+# Filing
+
+
+@applicant_required
+def objection_new(request, record_pk: int):
+    """提出异议 on one record of the applicant's subject, whatever its repair
+    eligibility: grounds and statement, saved as a draft."""
+    record = record_get_for_user(user=request.user, pk=record_pk)
+    binding = SubjectBinding.objects.filter(user=request.user, subject=record.subject).first()
+    existing = (
+        cases_for_user(request.user, ObjectionCase)
+        .filter(record=record)
+        .exclude(status__in=CLOSED_STATUSES)
+        .first()
+    )
+    own_draft = (
+        existing if existing is not None and existing.applicant_id == request.user.pk else None
+    )
+    grounds = own_draft.grounds if own_draft else []
+    statement = own_draft.details if own_draft else ""
+    errors: dict[str, list[str]] = {}
+    if request.method == "POST":
+        grounds = request.POST.getlist("grounds")
+        statement = request.POST.get("statement", "")
+        try:
+            case = objection_draft_save(
+                applicant=request.user,
+                record=record,
+                grounds=grounds,
+                statement=statement,
+                capacity=request.POST.get("capacity", ""),
+            )
+        except (ValidationError, PermissionDenied) as error:
+            errors = _by_field(error, {"grounds": "grounds"})
+        else:
+            messages.success(request, _("异议已保存为草稿，请上传异议证明材料。"))
+            return redirect("flows:objection_materials", pk=case.pk)
+    return render(
+        request,
+        "flows/objection_new.html",
+        {
+            "record": record,
+            "binding": binding,
+            "capacity_label": BindingCapacity(binding.capacity).label if binding else "",
+            "existing": existing,
+            "grounds_choices": ObjectionGround.choices,
+            "grounds": grounds,
+            "statement": statement,
+            "errors": errors.get("", []),
+            "grounds_errors": errors.get("grounds", []),
+        },
+        status=400 if errors else 200,
+    )
+
+
+def _materials_page(request, case, *, upload_errors=None, submit=None, status=200):
+    slots, stray = _material_slots(case, objection_required_materials(case), upload_errors)
+    submit = submit or {}
+    errors = submit.get("errors", {})
+    return render(
+        request,
+        "flows/objection_materials.html",
+        {
+            "case": case,
+            "slots": slots,
+            "materials": _materials(case),
+            "upload_errors_other": stray,
+            "ground_labels": _ground_labels(case),
+            "commitment_text": COMMITMENT_TEXT,
+            "signer_label": _("本人姓名") if case.subject.is_person else _("法定代表人姓名"),
+            "attested_name": submit.get("attested_name", ""),
+            "confirmed": submit.get("confirmed", False),
+            "submit_errors": errors.get("", []),
+            "name_errors": errors.get("attested_name", []),
+            "confirmed_errors": errors.get("confirmed", []),
+            "statement_errors": errors.get("statement", []),
+        },
+        status=status,
+    )
+
+
+OBJECTION = CaseKind(
+    model=ObjectionCase,
+    detail="flows:objection_detail",
+    materials="flows:objection_materials",
+    page=_page,
+    materials_page=_materials_page,
+    withdrawn=gettext_lazy("异议已撤回。"),
+)
+
+
+@applicant_required
+@require_POST
+def objection_submit_view(request, pk: int):
+    """Submit with the objection commitment: the typed name and the confirmation."""
+    case = _get(request, pk)
+    attested_name = request.POST.get("attested_name", "")
+    confirmed = request.POST.get("confirmed") == "on"
+    try:
+        case = objection_submit(
+            applicant=request.user,
+            case=case,
+            attested_name=attested_name,
+            confirmed=confirmed,
+            ip=request.META.get("REMOTE_ADDR") or None,
+        )
+    except (ValidationError, PermissionDenied) as error:
+        case.refresh_from_db()
+        if case.status != CaseStatus.DRAFT:
+            for problem in _problems(error):
+                messages.error(request, problem)
+            return redirect("flows:objection_detail", pk=case.pk)
+        fields = {"attested_name": "attested_name", "confirmed": "confirmed"}
+        fields |= {"statement": "statement"}
+        submit = {
+            "attested_name": attested_name,
+            "confirmed": confirmed,
+            "errors": _by_field(error, fields),
+        }
+        return _materials_page(request, case, submit=submit, status=400)
+    messages.success(request, _("异议已提交，申请编号 %(number)s。") % {"number": case.number})
+    return redirect("flows:objection_detail", pk=case.pk)
+
+
+@login_required
+def objection_material(request, pk: int, material_pk: int):
+    """An objection's material: for the applicant and for the staff who may
+    see the objection (natural persons' files registered with a stated purpose)."""
+    return material_file(request, _get(request, pk), material_pk, "objection_material")
