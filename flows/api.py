@@ -236,7 +236,32 @@ class CaseDetailSerializer(CaseSummarySerializer):
         return commitment.pk if commitment is not None else None
 
 
-class CaseCreateSerializer(serializers.Serializer):
+class RecordScopedSerializer(serializers.Serializer):
+    """A filing's `record` (or `records`) limited to the records the caller may
+    see: one the applicant may not see is as unknown as one that does not exist."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        request = self.context.get("request")
+        if request is None:
+            return
+        visible = records_visible_to(request.user)
+        for name in ("record", "records"):
+            field = self.fields.get(name)
+            if field is not None:
+                getattr(field, "child", field).queryset = visible
+
+
+class FilingSerializer(RecordScopedSerializer):
+    """What every filing names: the record and the capacity the applicant acts in."""
+
+    capacity = serializers.ChoiceField(
+        choices=BindingCapacity.choices,
+        help_text=gettext_lazy("申请人身份（须与绑定身份一致）"),
+    )
+
+
+class CaseCreateSerializer(FilingSerializer):
     record = serializers.PrimaryKeyRelatedField(
         queryset=CreditRecord.objects.none(),
         help_text=gettext_lazy("要修复的行政处罚信息的 id"),
@@ -244,20 +269,9 @@ class CaseCreateSerializer(serializers.Serializer):
     details = serializers.CharField(
         required=False, allow_blank=True, default="", help_text=gettext_lazy("申请说明")
     )
-    capacity = serializers.ChoiceField(
-        choices=BindingCapacity.choices,
-        help_text=gettext_lazy("申请人身份（须与绑定身份一致）"),
-    )
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        request = self.context.get("request")
-        if request is not None:
-            # A record the applicant may not see is as unknown as one that does not exist.
-            self.fields["record"].queryset = records_visible_to(request.user)
 
 
-class CaseCreateManySerializer(serializers.Serializer):
+class CaseCreateManySerializer(RecordScopedSerializer):
     records = serializers.ListField(
         child=serializers.PrimaryKeyRelatedField(queryset=CreditRecord.objects.none()),
         allow_empty=False,
@@ -267,12 +281,6 @@ class CaseCreateManySerializer(serializers.Serializer):
     details = serializers.CharField(
         required=False, allow_blank=True, default="", help_text=gettext_lazy("申请说明")
     )
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        request = self.context.get("request")
-        if request is not None:
-            self.fields["records"].child.queryset = records_visible_to(request.user)
 
 
 class MaterialUploadSerializer(serializers.Serializer):

@@ -46,6 +46,7 @@ from flows.api import (
     CaseSupplementAnswerApi,
     CaseSupplementRequestApi,
     CaseWithdrawApi,
+    FilingSerializer,
     MaterialUploadSerializer,
     ReasonsBasisSerializer,
     _CaseActionApi,
@@ -65,8 +66,7 @@ from flows.objections import (
 )
 from flows.services import case_task, preliminary_review_claim
 from records.api import PURPOSE_PARAMETER
-from records.models import BindingCapacity, CreditRecord
-from records.selectors import records_visible_to
+from records.models import CreditRecord
 from records.services import CORRECTABLE_FIELDS
 from repair_flow.models import Role
 
@@ -137,7 +137,7 @@ class ObjectionDetailSerializer(ObjectionSummarySerializer):
     get_letters = CaseDetailSerializer.get_letters
 
 
-class ObjectionCreateSerializer(serializers.Serializer):
+class ObjectionCreateSerializer(FilingSerializer):
     record = serializers.PrimaryKeyRelatedField(
         queryset=CreditRecord.objects.none(),
         help_text=gettext_lazy("提出异议的行政处罚信息的 id"),
@@ -149,17 +149,6 @@ class ObjectionCreateSerializer(serializers.Serializer):
     statement = serializers.CharField(
         required=False, allow_blank=True, default="", help_text=gettext_lazy("异议说明")
     )
-    capacity = serializers.ChoiceField(
-        choices=BindingCapacity.choices,
-        help_text=gettext_lazy("申请人身份（须与绑定身份一致）"),
-    )
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        request = self.context.get("request")
-        if request is not None:
-            # A record the applicant may not see is as unknown as one that does not exist.
-            self.fields["record"].queryset = records_visible_to(request.user)
 
 
 class ObjectionSubmitSerializer(serializers.Serializer):
