@@ -755,7 +755,7 @@ def supplement_answer(*, applicant, case: RepairCase, at: dt.datetime | None = N
     return case
 
 
-def _tell_applicant_lapsed(case: RepairCase, due_at: dt.datetime) -> None:
+def _tell_applicant_lapsed(case, due_at: dt.datetime) -> None:
     """The notice of the lapse: an email through the outbox (in this
     transaction), when the applicant has an address; the case page shows it too."""
     from letters.outbox import message_queue
@@ -763,15 +763,34 @@ def _tell_applicant_lapsed(case: RepairCase, due_at: dt.datetime) -> None:
     if not case.applicant.email:
         return
     with translation.override("zh-hans"):
-        deadline = timezone.localtime(due_at).strftime("%Y-%m-%d %H:%M")
-        subject = _("【信用修复】%(number)s 逾期未补正，申请已终止") % {"number": case.number}
-        body = _(
-            "您好：\n\n您的信用修复申请 %(number)s（行政处罚决定书 %(decision)s）"
-            "未在补正期限 %(deadline)s 前补正材料，视为撤回申请，本案已终止。"
-            "如仍需修复，可以重新提出申请。\n\n本邮件由系统自动发送，请勿直接回复。"
-        ) % {"number": case.number, "decision": case.record.decision_number, "deadline": deadline}
+        facts = {
+            "number": case.number,
+            "decision": case.record.decision_number,
+            "deadline": timezone.localtime(due_at).strftime("%Y-%m-%d %H:%M"),
+        }
+        if case.kind == CaseKind.OBJECTION:
+            subject = _("【异议】%(number)s 逾期未补正，异议申请已终止") % facts
+            body = (
+                _(
+                    "您好：\n\n您的异议申请 %(number)s（行政处罚决定书 %(decision)s）"
+                    "未在补正期限 %(deadline)s 前补正材料，视为撤回申请，本案已终止。"
+                    "如仍有异议，可以重新提出。\n\n本邮件由系统自动发送，请勿直接回复。"
+                )
+                % facts
+            )
+        else:
+            subject = _("【信用修复】%(number)s 逾期未补正，申请已终止") % facts
+            body = (
+                _(
+                    "您好：\n\n您的信用修复申请 %(number)s（行政处罚决定书 %(decision)s）"
+                    "未在补正期限 %(deadline)s 前补正材料，视为撤回申请，本案已终止。"
+                    "如仍需修复，可以重新提出申请。\n\n本邮件由系统自动发送，请勿直接回复。"
+                )
+                % facts
+            )
     message_queue(
-        key=f"repair_case:{case.pk}:lapsed",
+        # Per kind: a repair case and an objection may share a primary key.
+        key=f"{case.kind}_case:{case.pk}:lapsed",
         to=case.applicant.email,
         subject=subject,
         body=body,

@@ -213,3 +213,29 @@ def test_supplement_and_withdrawal_reuse_the_repair_rules(applicant, record, off
     record.refresh_from_db()
     assert record.status == RecordStatus.PUBLISHED
     assert open_tasks(case) == []
+
+
+def test_an_objection_lapses_after_its_supplement_deadline_with_its_own_email(
+    applicant, record, officer, now
+):
+    import datetime as dt
+
+    from flows.services import cases_lapse_due
+    from letters.models import OutboundMessage
+
+    applicant.email = "zhangwei@example.com"
+    applicant.save(update_fields=["email"])
+    case = filed(applicant, record)
+    preliminary_review_claim(officer=officer, case=case)
+    request = supplement_request(
+        officer=officer,
+        case=case,
+        items=[{"material": MaterialKind.EVIDENCE, "problem": "证明材料不清晰"}],
+    )
+    assert cases_lapse_due(now=request.deadline) == 0
+    now.move_to(request.deadline + dt.timedelta(seconds=1))
+    assert cases_lapse_due(now=request.deadline + dt.timedelta(seconds=1)) == 1
+    case.refresh_from_db()
+    assert case.status == CaseStatus.LAPSED and open_tasks(case) == []
+    message = OutboundMessage.objects.get(idempotency_key=f"objection_case:{case.pk}:lapsed")
+    assert message.subject.startswith("【异议】") and "异议申请" in message.body
