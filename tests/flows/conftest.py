@@ -147,3 +147,35 @@ def open_task(case) -> tuple[str, str, str | None]:
         .get()
     )
     return task.flow_task.name, task.status, task.owner.username if task.owner else None
+
+
+@pytest.fixture
+def second_record(department, enterprise):
+    """Another record of the applicant's enterprise, from the same department."""
+    from tests.conftest import make_record
+
+    return make_record(
+        department=department, subject=enterprise, decision_number="济市监罚〔2026〕2号"
+    )
+
+
+@pytest.fixture
+def second_officer(db):
+    from repair_flow.models import Role
+    from tests.conftest import make_user
+
+    return make_user("officer2", Role.OFFICER, first_name="周强")
+
+
+@pytest.fixture
+def colleague(reviewer):
+    """A second reviewer of the issuing department."""
+    from records.models import DepartmentMembership
+    from repair_flow.models import Role
+    from tests.conftest import make_user
+
+    user = make_user("reviewer2", Role.REVIEWER, first_name="吴军")
+    DepartmentMembership.objects.create(
+        user=user, department=reviewer.department_membership.department
+    )
+    return user

@@ -146,11 +146,6 @@ def assert_officer(case, holder) -> None:
 
 
 @pytest.fixture
-def second_officer(db):
-    return make_user("officer2", Role.OFFICER, first_name="王强")
-
-
-@pytest.fixture
 def submitted(applicant, record):
     return repair_case_submit(applicant=applicant, case=draft_with_materials(applicant, record))
 

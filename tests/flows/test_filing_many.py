@@ -16,13 +16,6 @@ API = "/api/v1/repair-cases/many"
 
 
 @pytest.fixture
-def second_record(department, enterprise):
-    return make_record(
-        department=department, subject=enterprise, decision_number="济市监罚〔2026〕2号"
-    )
-
-
-@pytest.fixture
 def too_recent(department, enterprise):
     # Decided last week: its minimum publicity period has not passed.
     return make_record(

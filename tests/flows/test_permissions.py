@@ -56,11 +56,6 @@ def refused(call, error=PermissionDenied, **kwargs):
     return str(raised.value)
 
 
-@pytest.fixture
-def second_officer(db):
-    return make_user("officer2", Role.OFFICER, first_name="王强")
-
-
 @pytest.mark.django_db
 def test_another_applicant_may_not_act_on_the_case(drive, other_applicant, officer):
     case = drive(CaseStatus.DRAFT)

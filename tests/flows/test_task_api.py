@@ -14,9 +14,6 @@ from flows.services import (
     preliminary_review_claim,
     repair_case_submit,
 )
-from records.models import DepartmentMembership
-from repair_flow.models import Role
-from tests.conftest import make_record, make_user
 from tests.flows.conftest import at, draft_with_materials, open_task, sign_commitment, snapshot
 
 pytestmark = pytest.mark.django_db
@@ -42,27 +39,6 @@ def posted(django_capture_on_commit_callbacks):
             return api.post(path, data or {}, format="json")
 
     return run
-
-
-@pytest.fixture
-def second_record(department, enterprise):
-    return make_record(
-        department=department, subject=enterprise, decision_number="济市监罚〔2026〕2号"
-    )
-
-
-@pytest.fixture
-def second_officer(db):
-    return make_user("officer2", Role.OFFICER, first_name="周强")
-
-
-@pytest.fixture
-def colleague(reviewer):
-    user = make_user("reviewer2", Role.REVIEWER, first_name="吴军")
-    DepartmentMembership.objects.create(
-        user=user, department=reviewer.department_membership.department
-    )
-    return user
 
 
 def file_case(applicant, record):

@@ -30,7 +30,7 @@ from records.models import (
     SyncKind,
 )
 from repair_flow.models import AccessLogEntry, Role
-from tests.conftest import make_record, make_user
+from tests.conftest import make_user
 from tests.flows.conftest import (
     at,
     draft_with_materials,
@@ -114,30 +114,6 @@ def file_case(applicant, record, status=CaseStatus.SUBMITTED, *, officer=None, r
     case = draft_with_materials(applicant, record)
     repair_case_submit(applicant=applicant, case=case)
     return advance(case, status, applicant=applicant, officer=officer, reviewer=reviewer)
-
-
-@pytest.fixture
-def second_record(department, enterprise):
-    return make_record(
-        department=department, subject=enterprise, decision_number="济市监罚〔2026〕2号"
-    )
-
-
-@pytest.fixture
-def second_officer(db):
-    return make_user("officer2", Role.OFFICER, first_name="周强")
-
-
-@pytest.fixture
-def colleague(reviewer):
-    """A second reviewer of the issuing department."""
-    from records.models import DepartmentMembership
-
-    user = make_user("reviewer2", Role.REVIEWER, first_name="吴军")
-    DepartmentMembership.objects.create(
-        user=user, department=reviewer.department_membership.department
-    )
-    return user
 
 
 # Queues --------------------------------------------------------------------------
