@@ -9,8 +9,10 @@ A local example, UNCONFIRMED as national law, so the numbers are data
 - the same kind of conduct was already repaired within
   `same_conduct_window_years`.
 
-A repair is an approved RepairCase of the subject, dated by the Beijing date
-of its decision (`decided_at`). A penalty record does not name the kind of
+A repair is an approved RepairCase of the subject (still monitored, completed
+or since revoked), dated by the Beijing date of its decision (`decided_at`).
+A revoked repair also bars the subject for the years its policy sets
+(flows.monitoring.bar_problem), checked first. A penalty record does not name the kind of
 conduct, so "the same kind" is approximated as: the same issuing department
 and at least one penalty type in common.
 
@@ -25,7 +27,7 @@ from dataclasses import dataclass
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from flows.models import CaseStatus, RepairCase
+from flows.models import REPAIRED_STATUSES, RepairCase
 from records.models import CreditRecord, PenaltyType, RepeatLimitPolicy
 from records.publicity import Answer, Eligibility, add_months
 
@@ -177,7 +179,7 @@ def repeat_limit_problem(
     )
     cases = RepairCase.objects.filter(
         subject_id=record.subject_id,
-        status=CaseStatus.APPROVED,
+        status__in=REPAIRED_STATUSES,
         decided_at__gte=_start_of(earliest),
         decided_at__lt=_start_of(on + dt.timedelta(days=1)),
     )
@@ -207,4 +209,8 @@ def record_repeat_limit(*, record: CreditRecord, answer: Answer) -> str | None:
     filing page and the services ask."""
     if answer.eligibility not in (Eligibility.ELIGIBLE, Eligibility.NOT_YET):
         return None
-    return repeat_limit_problem(record=record, on=answer.as_of)
+    from flows.monitoring import bar_problem
+
+    return bar_problem(subject_id=record.subject_id, on=answer.as_of) or repeat_limit_problem(
+        record=record, on=answer.as_of
+    )

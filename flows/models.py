@@ -35,21 +35,31 @@ class CaseStatus(models.TextChoices):
     CORRECTED = "corrected", _("记录已更正")
     DELETED = "deleted", _("记录已删除")
     MAINTAINED = "maintained", _("记录维持")
+    # ../shared/design.md: approved -> monitoring -> completed | revoked. An
+    # approved repair case is under monitoring (flows.MonitoringWindow).
+    COMPLETED = "completed", _("监管期满")
+    REVOKED = "revoked", _("已撤销修复")
 
 
 # Cases that no longer hold the record: a new case may be filed (approved and
-# rejected are decided; approved -> monitoring arrives with a later issue and
-# does not reopen the record either, since a repaired record is not eligible).
+# rejected are decided; the monitoring after an approval does not reopen the
+# record either: a repaired record is not eligible, and a revoked repair's
+# subject is barred from filing again).
 CLOSED_STATUSES = (
     CaseStatus.NOT_ACCEPTED,
     CaseStatus.LAPSED,
     CaseStatus.WITHDRAWN,
     CaseStatus.APPROVED,
+    CaseStatus.COMPLETED,
+    CaseStatus.REVOKED,
     CaseStatus.REJECTED,
     CaseStatus.CORRECTED,
     CaseStatus.DELETED,
     CaseStatus.MAINTAINED,
 )
+# A repair that took place (approved, its monitoring ended, or later revoked):
+# what the repeat limits count.
+REPAIRED_STATUSES = (CaseStatus.APPROVED, CaseStatus.COMPLETED, CaseStatus.REVOKED)
 WITHDRAWABLE = (
     CaseStatus.DRAFT,
     CaseStatus.SUBMITTED,
@@ -275,6 +285,22 @@ class RepairCase(CaseBase):
         self.decision_reasons, self.decision_basis = reasons, basis
         self.decision_letter, self.decided_at, self.closed_at = letter, at, at
 
+    # After the repair: the monitoring of the commitment (flows/monitoring.py).
+    # The sweep completes cases in bulk (one UPDATE, same source and target).
+
+    @transition(field="status", source=CaseStatus.APPROVED, target=CaseStatus.COMPLETED)
+    def complete(self) -> None:
+        pass
+
+    # False materials may come to light after the monitoring ended.
+    @transition(
+        field="status",
+        source=[CaseStatus.APPROVED, CaseStatus.COMPLETED],
+        target=CaseStatus.REVOKED,
+    )
+    def revoke(self) -> None:
+        pass
+
 
 class ObjectionGround(models.TextChoices):
     # The grounds an applicant may give (Shandong Social Credit Regulation Arts. 39-40).
@@ -398,6 +424,7 @@ class MaterialKind(models.TextChoices):
     POWER_OF_ATTORNEY = "power_of_attorney", _("授权委托书")
     LEGAL_REP_PROOF = "legal_rep_proof", _("法定代表人身份证明书")
     EVIDENCE = "evidence", _("异议证明材料")
+    FALSE_MATERIAL_EVIDENCE = "false_material_evidence", _("材料不实的证据")
     OTHER = "other", _("其他材料")
 
 
@@ -529,6 +556,10 @@ ACTION_LABELS = {
     "correct": _("更正"),
     "delete_record": _("删除"),
     "maintain": _("维持"),
+    "breach_review_opened": _("开启履约核查"),
+    "breach_dismissed": _("履约核查：不予认定"),
+    "complete": _("监管期满"),
+    "revoke": _("撤销信用修复决定"),
 }
 
 
@@ -598,7 +629,8 @@ class ObjectionProcess(Process):
 
 class MonitoringPolicy(models.Model):
     """How long a repaired subject's commitment is watched (Jinan plan:
-    信用修复承诺履约监管). Data, versioned by effective date."""
+    信用修复承诺履约监管), and how long a revoked repair bars the subject from
+    applying again (domain section 3). Data, versioned by effective date."""
 
     effective_from = models.DateField(_("生效日期"), unique=True)
     months = models.PositiveSmallIntegerField(
@@ -606,6 +638,11 @@ class MonitoringPolicy(models.Model):
         default=12,
         validators=[MinValueValidator(1)],
         help_text=_("自准予修复之日起计算"),
+    )
+    bar_years = models.PositiveSmallIntegerField(
+        _("撤销修复后不得再申请（年）"),
+        default=3,
+        help_text=_("自撤销信用修复决定之日起计算；0 表示不限制"),
     )
     unconfirmed = models.BooleanField(
         _("未经核实"), default=True, help_text=_("产品默认值，尚未核实法律依据")
@@ -628,7 +665,11 @@ class MonitoringStatus(models.TextChoices):
 
 
 class MonitoringWindow(models.Model):
-    """The watch over one repair's commitment, opened on approval."""
+    """The watch over one repair's commitment, opened on approval.
+
+    `starts_on`/`ends_on` are the Beijing dates of the two instants: a
+    penalty decided on a day between them (inclusive) is a possible breach
+    (flows/monitoring.py)."""
 
     case = models.OneToOneField(
         RepairCase, on_delete=models.PROTECT, related_name="monitoring", verbose_name=_("申请")
@@ -646,6 +687,8 @@ class MonitoringWindow(models.Model):
     )
     starts_at = models.DateTimeField(_("开始时间"))
     ends_at = models.DateTimeField(_("结束时间"))
+    starts_on = models.DateField(_("开始日期"))
+    ends_on = models.DateField(_("结束日期"))
     status = models.CharField(
         _("状态"), max_length=20, choices=MonitoringStatus.choices, default=MonitoringStatus.OPEN
     )
@@ -662,8 +705,174 @@ class MonitoringWindow(models.Model):
                 condition=models.Q(status="open"),
                 name="flows_monitoring_open_ends",
             ),
+            # A new penalty is matched to its subject's windows by this index.
             models.Index(fields=["subject", "status"], name="flows_monitoring_subject"),
+            # The sweep's late-arrival pass reads recently completed windows.
+            models.Index(
+                fields=["closed_at"],
+                condition=models.Q(status="completed"),
+                name="flows_monitoring_completed",
+            ),
         ]
 
     def __str__(self) -> str:
         return f"{self.case} → {self.ends_at:%Y-%m-%d}"
+
+
+class BreachSource(models.TextChoices):
+    NEW_PENALTY = "new_penalty", _("监管期内新增行政处罚")
+    FALSE_MATERIALS = "false_materials", _("申请材料不实")
+
+
+class BreachFoundVia(models.TextChoices):
+    IMPORT = "import", _("数据归集时发现")
+    SWEEP = "sweep", _("每日巡检发现")
+    REPORT = "report", _("工作人员报告")
+
+
+class BreachStatus(models.TextChoices):
+    OPEN = "open", _("核查中")
+    CONFIRMED = "confirmed", _("认定违反承诺")
+    DISMISSED = "dismissed", _("不予认定")
+    SUPERSEDED = "superseded", _("已随其他核查撤销")
+
+
+class BreachReview(ConcurrentTransitionMixin, models.Model):
+    """A review of whether a repaired subject broke its commitment: a new
+    penalty decided during the monitoring (reviewed by the department that
+    issued it) or materials found false (reviewed by the department that
+    decided the repair). Confirmed, the repair is revoked and the subject
+    barred; dismissed, the monitoring goes on."""
+
+    window = models.ForeignKey(
+        MonitoringWindow,
+        on_delete=models.PROTECT,
+        related_name="breach_reviews",
+        verbose_name=_("履约监管"),
+    )
+    case = models.ForeignKey(
+        RepairCase, on_delete=models.PROTECT, related_name="breach_reviews", verbose_name=_("申请")
+    )
+    subject = models.ForeignKey(
+        "records.Subject", on_delete=models.PROTECT, related_name="+", verbose_name=_("信用主体")
+    )
+    source = models.CharField(_("来源"), max_length=20, choices=BreachSource.choices)
+    found_via = models.CharField(_("发现途径"), max_length=10, choices=BreachFoundVia.choices)
+    # The new penalty (source new_penalty).
+    record = models.ForeignKey(
+        "records.CreditRecord",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("新增行政处罚信息"),
+    )
+    department = models.ForeignKey(
+        "records.Department", on_delete=models.PROTECT, related_name="+", verbose_name=_("核查单位")
+    )
+    # The officer's report (source false_materials).
+    reported_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("报告人"),
+    )
+    statement = models.TextField(_("报告内容"), blank=True)
+    evidence = models.ForeignKey(
+        CaseMaterial,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("证据材料"),
+    )
+    status = FSMField(
+        _("状态"),
+        max_length=20,
+        choices=BreachStatus.choices,
+        default=BreachStatus.OPEN,
+        protected=True,
+    )
+    opened_at = models.DateTimeField(_("开启时间"))
+    decided_at = models.DateTimeField(_("决定时间"), null=True, blank=True)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("决定人"),
+    )
+    reasons = models.JSONField(_("理由"), default=list, blank=True)
+    basis = models.CharField(_("依据"), max_length=300, blank=True)
+    letter = models.ForeignKey(
+        "letters.Letter",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("撤销信用修复决定书"),
+    )
+    # Confirmed: the subject may not apply for a repair before this day's end.
+    barred_until = models.DateField(_("不得申请修复至"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["-opened_at", "-id"]
+        verbose_name = _("履约核查")
+        verbose_name_plural = _("履约核查")
+        constraints = [
+            # One review per window and new penalty, however often it is seen
+            # (import, sweep, a second sweeper): the INSERT ... ON CONFLICT target.
+            models.UniqueConstraint(fields=["window", "record"], name="one_review_per_penalty"),
+            models.UniqueConstraint(
+                fields=["window"],
+                condition=models.Q(source="false_materials", status="open"),
+                name="one_open_false_material_review",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(source="false_materials") | models.Q(record__isnull=False),
+                name="breach_penalty_has_record",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["department", "status"], name="flows_breach_department"),
+            # The bar on new repairs (flows/limits.py).
+            models.Index(
+                fields=["subject", "barred_until"],
+                condition=models.Q(status="confirmed"),
+                name="flows_breach_bar",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.label
+
+    def get_absolute_url(self) -> str:
+        from django.urls import reverse
+
+        return reverse("flows:breach_detail", args=[self.pk])
+
+    @property
+    def label(self) -> str:
+        return f"{_('履约核查')} {self.pk} · {self.case.number}"
+
+    @property
+    def sla_label(self) -> str:
+        return self.label
+
+    @property
+    def sla_department(self):
+        return self.department
+
+    @transition(field=status, source=BreachStatus.OPEN, target=BreachStatus.CONFIRMED)
+    def confirm(self, *, by, at, reasons: list[str], basis: str, letter, barred_until) -> None:
+        self.decided_by, self.decided_at = by, at
+        self.reasons, self.basis, self.letter = reasons, basis, letter
+        self.barred_until = barred_until
+
+    @transition(field=status, source=BreachStatus.OPEN, target=BreachStatus.DISMISSED)
+    def dismiss(self, *, by, at, reasons: list[str], basis: str) -> None:
+        self.decided_by, self.decided_at = by, at
+        self.reasons, self.basis = reasons, basis

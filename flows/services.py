@@ -7,7 +7,6 @@ two people acting on one case at once queue, and the second sees the first's
 result and is refused with a clear message instead of acting twice.
 """
 
-import calendar
 import datetime as dt
 import hashlib
 
@@ -28,8 +27,6 @@ from flows.models import (
     CaseSequence,
     CaseStatus,
     MaterialKind,
-    MonitoringPolicy,
-    MonitoringWindow,
     ObjectionCase,
     ObjectionGround,
     ObjectionScope,
@@ -543,6 +540,12 @@ def case_material_add(*, case: RepairCase, user, kind: str, upload) -> CaseMater
                 _("文件“%(name)s”：补正告知书没有要求补正“%(kind)s”。")
                 % {"name": name, "kind": MaterialKind(kind).label}
             )
+    return _material_store(case, user=user, kind=kind, upload=upload, name=name, round_=round_)
+
+
+def _material_store(case, *, user, kind: str, upload, name: str, round_: int = 0) -> CaseMaterial:
+    """Check one uploaded file (size, content by its first bytes), store it
+    with its SHA-256 and register it; the caller has checked who and when."""
     size = upload.size
     if size is None or size > MAX_MATERIAL_BYTES:
         raise ValidationError(
@@ -1027,7 +1030,9 @@ def department_review_approve(*, reviewer, case: RepairCase, basis: str) -> Repa
         summary={"letter": letter.number},
     )
     work.task_done(case, "department_review", reviewer)
-    _monitoring_open(case, at=at)
+    from flows.monitoring import monitoring_open
+
+    monitoring_open(case, at=at)
     # Other platforms learn of the repair through the sync feed (records/sync.py).
     sync_event_queue(
         record=record,
@@ -1040,51 +1045,6 @@ def department_review_approve(*, reviewer, case: RepairCase, basis: str) -> Repa
     )
     clock_start(case=case, stage=Stage.SYNC, actor=reviewer, at=at, label=case.label)
     return case
-
-
-def _add_months(instant: dt.datetime, months: int) -> dt.datetime:
-    """The same Beijing wall-clock time `months` later (31 Jan + 1 month is 28/29 Feb)."""
-    local = timezone.localtime(instant)
-    month0 = local.month - 1 + months
-    year, month = local.year + month0 // 12, month0 % 12 + 1
-    day = min(local.day, calendar.monthrange(year, month)[1])
-    return local.replace(year=year, month=month, day=day)
-
-
-def _monitoring_open(case: RepairCase, *, at: dt.datetime) -> MonitoringWindow:
-    """Jinan plan (信用修复承诺履约监管): the repaired subject's commitment is
-    watched for the months the policy in force on the approval day sets."""
-    policy = (
-        MonitoringPolicy.objects.filter(effective_from__lte=_local_date(at))
-        .order_by("-effective_from")
-        .first()
-    )
-    if policy is None:
-        raise ValidationError(_("没有生效的履约监管期限设置，请管理员先设置。"), code="no_policy")
-    commitment = Commitment.objects.filter(
-        case_type=ContentType.objects.get_for_model(RepairCase),
-        case_id=case.pk,
-        status=CommitmentStatus.SIGNED,
-    ).first()
-    window = MonitoringWindow.objects.create(
-        case=case,
-        subject=case.subject,
-        commitment=commitment,
-        starts_at=at,
-        ends_at=_add_months(at, policy.months),
-    )
-    audit_record(
-        actor="system",
-        action="flows.monitoring.open",
-        object_type="flows.MonitoringWindow",
-        object_id=window.pk,
-        summary={
-            "case": case.label,
-            "months": policy.months,
-            "ends_at": window.ends_at.isoformat(),
-        },
-    )
-    return window
 
 
 @transaction.atomic

@@ -9,3 +9,11 @@ def lapse_due() -> str:
     from flows.services import cases_lapse_due
 
     return f"{cases_lapse_due(now=timezone.now())} repair cases lapsed"
+
+
+@shared_task(name="flows.monitor_commitments")
+def monitor_commitments() -> str:
+    """Periodic: the post-repair monitoring sweep (flows/monitoring.py)."""
+    from flows.monitoring import monitoring_sweep
+
+    return str(monitoring_sweep(actor="scheduler"))

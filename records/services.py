@@ -21,6 +21,7 @@ from records.models import (
     Subject,
     SubjectKind,
 )
+from records.signals import records_saved
 from repair_flow.audit import AuditEntry, audit_record, audit_record_many
 
 INGEST_BATCH_SIZE = 1000
@@ -311,6 +312,9 @@ def _save_batch(
         CreditRecord.objects.bulk_update(changed.values(), [*_RECORD_FIELDS, "updated_at"])
 
     saved = [SavedRow(line, record.pk, created) for line, record, created in placed]
+    touched = [record.pk for record in (*new_records.values(), *changed.values())]
+    if touched:
+        records_saved.send(sender=CreditRecord, record_ids=touched, actor=actor, at=now)
     if saved:
         audit_record_many(
             actor=actor,
@@ -527,6 +531,10 @@ _STATUS_CHANGES = {
     (RecordStatus.UNDER_OBJECTION, RecordStatus.REPAIRED),
     (RecordStatus.UNDER_OBJECTION, RecordStatus.EXPIRED),
     (RecordStatus.UNDER_OBJECTION, RecordStatus.DELETED),
+    # A repair revoked (false materials, a broken commitment): the record is
+    # published again for the rest of its period, or stays off if it is over.
+    (RecordStatus.REPAIRED, RecordStatus.PUBLISHED),
+    (RecordStatus.REPAIRED, RecordStatus.EXPIRED),
 }
 
 

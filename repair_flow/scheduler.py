@@ -51,11 +51,19 @@ def _lapse_cases() -> str:
     return f"{cases_lapse_due(now=timezone.now())} repair cases lapsed (no supplement in time)"
 
 
+def _monitor_commitments() -> str:
+    from flows.monitoring import monitoring_sweep
+
+    return str(monitoring_sweep(actor="scheduler"))
+
+
 JOBS: list[Job] = [
     Job("expire_records", 60, _expire_records),
     Job("sla_sweep", 60, _sla_sweep),
     Job("letters_sweep", 60, _letters_sweep),
     Job("lapse_cases", 60, _lapse_cases),
+    # Daily in name: hourly, so a window is completed within the hour it ends.
+    Job("monitor_commitments", 3600, _monitor_commitments),
 ]
 
 

@@ -231,5 +231,6 @@ CELERY_BEAT_SCHEDULE = {
     "sla-sweep": {"task": "sla.sweep", "schedule": 60.0},
     "letters-sweep": {"task": "letters.sweep", "schedule": 60.0},
     "flows-lapse-due": {"task": "flows.lapse_due", "schedule": 60.0},
+    "flows-monitor-commitments": {"task": "flows.monitor_commitments", "schedule": 3600.0},
 }
 CELERY_TIMEZONE = TIME_ZONE

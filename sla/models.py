@@ -107,6 +107,7 @@ class Stage(models.TextChoices):
     OBJECTION_OWN = "objection_own", _("异议核查（本单位）")
     OBJECTION_OTHER = "objection_other", _("异议核查（需其他单位核实）")
     RECORD_CHANGE = "record_change", _("决定撤销后的记录变更")
+    BREACH_REVIEW = "breach_review", _("履约核查")
 
 
 class Rule(models.TextChoices):

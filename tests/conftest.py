@@ -38,14 +38,20 @@ REFERENCE_DATA = [
     ("records.RepeatLimitPolicy", "records.migrations.0005_repeat_limit_policy"),
     ("sla.CalendarYear", "sla.migrations.0002_load_chinese_calendar"),
     ("sla.SlaPolicy", "sla.migrations.0004_default_policies"),
+    ("sla.SlaPolicy", "sla.migrations.0008_monitoring_breach_reviews"),
     ("letters.LetterSetting", "letters.migrations.0002_default_letter_settings"),
     ("flows.MonitoringPolicy", "flows.migrations.0003_monitoring_window"),
 ]
 
 
 def ensure_reference_data():
+    empty = {
+        label
+        for label, _migration in REFERENCE_DATA
+        if not django_apps.get_model(label).objects.exists()
+    }
     for model_label, migration in REFERENCE_DATA:
-        if not django_apps.get_model(model_label).objects.exists():
+        if model_label in empty:
             importlib.import_module(migration).load(django_apps, None)
 
 

@@ -1,0 +1,757 @@
+"""Post-repair monitoring of the credit commitment (Jinan plan: 信用修复承诺履约监管).
+
+Each approved repair opens a window on its subject (`monitoring_open`). A
+penalty decided inside a window's dates is a possible breach: a review opens
+for the department that issued it, as the import saves the record
+(`breaches_match`, called from records' `records_saved` signal) and again from
+the sweep, which catches what the event path missed (a record changed by
+another path, a window opened after the record arrived). An officer may also
+report that a repair rested on false materials (`false_materials_report`).
+
+The department confirms (the repair revoked with a 撤销信用修复决定书, the
+record published again for the rest of its period, the subject barred from
+new repairs for the policy's years, a sync event) or dismisses (reasons;
+the applicant is told either way). Windows that end with no review pending
+complete, and so do their cases (`monitoring_sweep`).
+
+Set-based where volume is: matching is one INSERT ... SELECT ... ON CONFLICT
+DO NOTHING RETURNING (the unique (window, record) pair makes a second sweeper
+or a re-import a no-op), completion one UPDATE ... RETURNING per batch, and
+what follows each (clocks, timeline, audit, mail) one bulk insert each.
+"""
+
+import datetime as dt
+from dataclasses import dataclass
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import connection, transaction
+from django.db.models import Count, Q
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from flows.limits import add_years
+from flows.models import (
+    BreachFoundVia,
+    BreachReview,
+    BreachSource,
+    BreachStatus,
+    CaseEvent,
+    CaseStatus,
+    MaterialKind,
+    MonitoringPolicy,
+    MonitoringStatus,
+    MonitoringWindow,
+    RepairCase,
+)
+from letters.models import LetterKind
+from letters.outbox import NewMessage, messages_queue_many
+from records.models import CreditRecord, RecordStatus, SyncKind
+from records.publicity import add_months
+from records.sync import sync_event_queue
+from repair_flow.audit import AuditEntry, audit_record, audit_record_many
+from repair_flow.models import Role
+from sla.clocks import clock_stop, clocks_start_many
+from sla.models import Stage
+
+# A penalty decided in a window's last days may reach the platform after the
+# window completed: the sweep still matches windows completed this recently
+# (the import's event path matches completed windows whatever their age).
+LATE_ARRIVAL_DAYS = 31
+SWEEP_BATCH = 5000
+REPORT_ROLES = frozenset({Role.OFFICER, Role.SUPERVISOR})
+MESSAGE_LANGUAGE = "zh-hans"
+# The usual reasons, offered as a list on the review page (plus free text).
+DISMISS_REASONS = (
+    ("before_commitment", gettext_lazy("违法行为发生在作出信用承诺之前")),
+    ("not_same_subject", gettext_lazy("新增处罚信息与该信用主体无关")),
+    ("record_error", gettext_lazy("新增处罚信息有误，已更正或删除")),
+    ("materials_true", gettext_lazy("经核实，申请材料真实")),
+)
+CONFIRM_REASONS = (
+    ("new_penalty", gettext_lazy("在信用修复承诺履约监管期内再次受到行政处罚")),
+    ("false_materials", gettext_lazy("申请信用修复时提交的材料不真实")),
+    ("commitment_broken", gettext_lazy("未履行信用修复承诺")),
+)
+
+
+def _local_date(at: dt.datetime) -> dt.date:
+    return timezone.localtime(at).date()
+
+
+def _add_months(instant: dt.datetime, months: int) -> dt.datetime:
+    """The same Beijing wall-clock time `months` later (31 Jan + 1 month is 28/29 Feb)."""
+    local = timezone.localtime(instant)
+    day = add_months(local.date(), months)
+    return local.replace(year=day.year, month=day.month, day=day.day)
+
+
+def policy_on(day: dt.date) -> MonitoringPolicy | None:
+    policies = MonitoringPolicy.objects.filter(effective_from__lte=day)
+    return policies.order_by("-effective_from").first()
+
+
+# Opening ------------------------------------------------------------------------
+
+
+def monitoring_open(case: RepairCase, *, at: dt.datetime) -> MonitoringWindow:
+    """Jinan plan (信用修复承诺履约监管): the repaired subject's commitment is
+    watched for the months the policy in force on the approval day sets.
+    Called in the approval's transaction."""
+    from django.contrib.contenttypes.models import ContentType
+
+    from letters.models import Commitment, CommitmentStatus
+
+    policy = policy_on(_local_date(at))
+    if policy is None:
+        raise ValidationError(_("没有生效的履约监管期限设置，请管理员先设置。"), code="no_policy")
+    commitment = Commitment.objects.filter(
+        case_type=ContentType.objects.get_for_model(RepairCase),
+        case_id=case.pk,
+        status=CommitmentStatus.SIGNED,
+    ).first()
+    ends_at = _add_months(at, policy.months)
+    window = MonitoringWindow.objects.create(
+        case=case,
+        subject=case.subject,
+        commitment=commitment,
+        starts_at=at,
+        ends_at=ends_at,
+        starts_on=_local_date(at),
+        ends_on=_local_date(ends_at),
+    )
+    audit_record(
+        actor="system",
+        action="flows.monitoring.open",
+        object_type="flows.MonitoringWindow",
+        object_id=window.pk,
+        summary={"case": case.label, "months": policy.months, "ends_at": ends_at.isoformat()},
+    )
+    # A penalty decided today may have arrived before the approval.
+    breaches_match(found_via=BreachFoundVia.SWEEP, at=at, actor="system", window_ids=[window.pk])
+    return window
+
+
+# Matching -----------------------------------------------------------------------
+
+
+def _table(model) -> str:
+    return connection.ops.quote_name(model._meta.db_table)
+
+
+def _matching_sql(scope: str) -> str:
+    """One INSERT of every (window, penalty) pair in `scope` not reviewed yet:
+    a penalty of the window's subject, decided on a day inside the window,
+    not deleted, not the repaired record itself."""
+    return (
+        f"INSERT INTO {_table(BreachReview)} (window_id, case_id, subject_id, source,"  # noqa: S608
+        " found_via, record_id, department_id, reported_by_id, statement, evidence_id,"
+        " status, opened_at, decided_at, decided_by_id, reasons, basis, letter_id, barred_until)"
+        " SELECT w.id, w.case_id, w.subject_id, %s, %s, r.id, r.department_id, NULL, '', NULL,"
+        " %s, %s, NULL, NULL, '[]', '', NULL, NULL"
+        f" FROM {_table(MonitoringWindow)} w"
+        f" JOIN {_table(CreditRecord)} r ON r.subject_id = w.subject_id"
+        f" JOIN {_table(RepairCase)} c ON c.id = w.case_id"
+        f" WHERE {scope}"
+        " AND r.decision_date >= w.starts_on AND r.decision_date <= w.ends_on"
+        " AND r.status <> %s AND r.id <> c.record_id"
+        " ON CONFLICT (window_id, record_id) DO NOTHING RETURNING id"
+    )
+
+
+def _placeholders(values: list) -> str:
+    return ", ".join(["%s"] * len(values))
+
+
+def breaches_match(
+    *,
+    found_via: str,
+    at: dt.datetime,
+    actor,
+    record_ids: list[int] | None = None,
+    window_ids: list[int] | None = None,
+    late_since: dt.datetime | None = None,
+) -> list[BreachReview]:
+    """Open a breach review for every new penalty of a monitored subject, in
+    the caller's transaction: for these records (the import's event path;
+    windows open or completed), these windows (a window just opened), or
+    else every open window and those completed since `late_since` (the
+    sweep). Returns the reviews opened now; pairs already reviewed are
+    skipped by the unique constraint, so running it twice opens nothing."""
+    params: list = [BreachSource.NEW_PENALTY, found_via, BreachStatus.OPEN, at]
+    statuses = [MonitoringStatus.OPEN, MonitoringStatus.COMPLETED]
+    if record_ids is not None:
+        if not record_ids:
+            return []
+        scope = f"r.id IN ({_placeholders(record_ids)}) AND w.status IN ({_placeholders(statuses)})"
+        params += [*record_ids, *statuses]
+    elif window_ids is not None:
+        if not window_ids:
+            return []
+        scope = f"w.id IN ({_placeholders(window_ids)})"
+        params += window_ids
+    else:
+        scope = "(w.status = %s OR (w.status = %s AND w.closed_at >= %s))"
+        params += [MonitoringStatus.OPEN, MonitoringStatus.COMPLETED, late_since or at]
+    params.append(RecordStatus.DELETED)
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(_matching_sql(scope), params)
+        ids = [row[0] for row in cursor.fetchall()]
+        return _opened(ids, actor=actor, at=at)
+
+
+def _opened(ids: list[int], *, actor, at: dt.datetime) -> list[BreachReview]:
+    """What follows new reviews, in bulk: the SLA clock of each (the
+    department's review), a row on the repair case's timeline, an audit event."""
+    if not ids:
+        return []
+    reviews = list(
+        BreachReview.objects.filter(pk__in=ids)
+        .select_related("case", "record", "department")
+        .order_by("id")
+    )
+    clocks_start_many(cases=reviews, stage=Stage.BREACH_REVIEW, actor=actor, at=at)
+    CaseEvent.objects.bulk_create(
+        [
+            CaseEvent(
+                case_id=review.case_id,
+                at=at,
+                actor=actor if getattr(actor, "pk", None) else None,
+                action="breach_review_opened",
+                from_status=review.case.status,
+                to_status=review.case.status,
+                comment=_review_comment(review),
+            )
+            for review in reviews
+        ],
+        batch_size=1000,
+    )
+    audit_record_many(
+        actor=actor,
+        entries=[
+            AuditEntry(
+                "flows.breach_review.open",
+                "flows.BreachReview",
+                str(review.pk),
+                {
+                    "case": review.case.label,
+                    "source": review.source,
+                    "found_via": review.found_via,
+                    "record": review.record.decision_number if review.record else None,
+                    "department": review.department.code,
+                },
+            )
+            for review in reviews
+        ],
+    )
+    return reviews
+
+
+def _review_comment(review: BreachReview) -> str:
+    if review.source == BreachSource.NEW_PENALTY:
+        return _("监管期内新增行政处罚 %(number)s（%(department)s，%(day)s），由该单位核查") % {
+            "number": review.record.decision_number,
+            "department": review.department.name,
+            "day": review.record.decision_date.isoformat(),
+        }
+    return _("报告申请材料不实：%(statement)s") % {"statement": review.statement}
+
+
+def on_records_saved(sender, *, record_ids: list[int], actor, at: dt.datetime, **kwargs) -> None:
+    """records.signals.records_saved: the import's event path."""
+    breaches_match(found_via=BreachFoundVia.IMPORT, at=at, actor=actor, record_ids=record_ids)
+
+
+# False materials ----------------------------------------------------------------
+
+
+@transaction.atomic
+def false_materials_report(*, officer, case: RepairCase, statement: str, evidence) -> BreachReview:
+    """An officer's finding that a repair rested on false materials, with the
+    evidence: a review for the department that decided the repair."""
+    from flows.services import _clean_text, _locked, _material_store
+
+    if getattr(officer, "role", None) not in REPORT_ROLES:
+        raise PermissionDenied(_("只有平台工作人员可以报告申请材料不实。"))
+    case = _locked(case)
+    if case.status not in (CaseStatus.APPROVED, CaseStatus.COMPLETED):
+        raise ValidationError(
+            _("案件 %(case)s 当前状态为“%(status)s”，只有已准予修复的案件可以报告材料不实。")
+            % {"case": case.label, "status": case.get_status_display()},
+            code="wrong_status",
+        )
+    statement = _clean_text(statement, _("材料不实的情况说明"))
+    if evidence is None:
+        raise ValidationError(_("请上传证明材料不实的证据。"), code="no_evidence")
+    window = MonitoringWindow.objects.select_for_update().get(case=case)
+    if window.breach_reviews.filter(
+        source=BreachSource.FALSE_MATERIALS, status=BreachStatus.OPEN
+    ).exists():
+        raise ValidationError(
+            _("案件 %(case)s 已有正在核查的材料不实报告，请在该核查中补充。")
+            % {"case": case.label},
+            code="already_reported",
+        )
+    name = (getattr(evidence, "name", "") or "").rsplit("/", 1)[-1][:255] or _("（未命名）")
+    material = _material_store(
+        case, user=officer, kind=MaterialKind.FALSE_MATERIAL_EVIDENCE, upload=evidence, name=name
+    )
+    at = timezone.now()
+    review = BreachReview.objects.create(
+        window=window,
+        case=case,
+        subject_id=case.subject_id,
+        source=BreachSource.FALSE_MATERIALS,
+        found_via=BreachFoundVia.REPORT,
+        department_id=case.record.department_id,
+        reported_by=officer,
+        statement=statement,
+        evidence=material,
+        opened_at=at,
+    )
+    return _opened([review.pk], actor=officer, at=at)[0]
+
+
+# Deciding -----------------------------------------------------------------------
+
+
+def reviews_for_user(user):
+    """Platform staff see every review; a department's reviewers their own
+    department's; nobody else any."""
+    reviews = BreachReview.objects.select_related(
+        "case__record__department", "subject", "record__department", "department", "window"
+    )
+    role = getattr(user, "role", None)
+    if not getattr(user, "is_authenticated", False) or not user.is_active:
+        return reviews.none()
+    if role in (Role.OFFICER, Role.SUPERVISOR, Role.ADMINISTRATOR):
+        return reviews
+    if role == Role.REVIEWER:
+        membership = getattr(user, "department_membership", None)
+        if membership is None:
+            return reviews.none()
+        return reviews.filter(department_id=membership.department_id)
+    return reviews.none()
+
+
+def may_decide(user, review: BreachReview) -> bool:
+    membership = getattr(user, "department_membership", None)
+    return (
+        getattr(user, "role", None) == Role.REVIEWER
+        and membership is not None
+        and membership.department_id == review.department_id
+    )
+
+
+def _locked_review(review: BreachReview, reviewer) -> BreachReview:
+    review = (
+        BreachReview.objects.select_for_update(of=("self",))
+        .select_related("department", "record", "case")
+        .get(pk=review.pk)
+    )
+    if not may_decide(reviewer, review):
+        raise PermissionDenied(
+            _("履约核查由%(department)s的审核人员作出决定。")
+            % {"department": review.department.name}
+        )
+    if review.status != BreachStatus.OPEN:
+        raise ValidationError(
+            _("该履约核查已办结（%(status)s），不能再次决定。")
+            % {"status": review.get_status_display()},
+            code="wrong_status",
+        )
+    return review
+
+
+def _save_review(review: BreachReview, name: str, **params) -> None:
+    getattr(review, name)(**params)
+    review.save()
+
+
+def _clean_reasons(reasons) -> list[str]:
+    from flows.services import _clean_list
+
+    return _clean_list(reasons, _("理由"))
+
+
+@transaction.atomic
+def breach_confirm(*, reviewer, review: BreachReview, reasons, basis: str) -> BreachReview:
+    """The commitment was broken (or the materials were false): the repair is
+    revoked, the record published again, the subject barred, others told."""
+    from flows.services import _clean_text, _fire, _issue, _locked
+
+    review = _locked_review(review, reviewer)
+    reasons = _clean_reasons(reasons)
+    basis = _clean_text(basis, _("撤销依据"))
+    at = timezone.now()
+    today = _local_date(at)
+    case = _locked(review.case)
+    if case.status not in (CaseStatus.APPROVED, CaseStatus.COMPLETED):
+        raise ValidationError(
+            _("案件 %(case)s 当前状态为“%(status)s”，不能撤销修复。")
+            % {"case": case.label, "status": case.get_status_display()},
+            code="wrong_status",
+        )
+    policy = policy_on(today)
+    years = policy.bar_years if policy is not None else 0
+    barred_until = add_years(today, years) - dt.timedelta(days=1) if years else None
+    record = CreditRecord.objects.select_for_update().get(pk=case.record_id)
+    republish = (
+        RecordStatus.PUBLISHED if record.publicity_ends_on >= today else RecordStatus.EXPIRED
+    )
+    letter = _issue(
+        case,
+        LetterKind.REVOCATION,
+        actor=reviewer,
+        at=at,
+        reasons=reasons,
+        basis=basis,
+        repaired_on=_local_date(case.decided_at).isoformat(),
+        barred_until=barred_until.isoformat() if barred_until else "",
+        repair_number=case.decision_letter.number if case.decision_letter_id else "",
+    )
+    _save_review(
+        review,
+        "confirm",
+        by=reviewer,
+        at=at,
+        reasons=reasons,
+        basis=basis,
+        letter=letter,
+        barred_until=barred_until,
+    )
+    clock_stop(case=review, stage=Stage.BREACH_REVIEW, actor=reviewer, at=at)
+    if record.status == RecordStatus.REPAIRED:
+        from records.services import record_status_set
+
+        record_status_set(
+            actor=reviewer,
+            record=record,
+            status=republish,
+            reason=_("信用修复决定已撤销（%(letter)s）") % {"letter": letter.number},
+        )
+        sync_event_queue(
+            record=record,
+            kind=SyncKind.REPUBLISHED,
+            source=f"flows.BreachReview:{review.pk}",
+            key=f"breach_review:{review.pk}:confirmed",
+            actor=reviewer,
+            facts={
+                "case_number": case.number,
+                "letter_number": letter.number,
+                "barred_until": barred_until.isoformat() if barred_until else None,
+            },
+            at=at,
+        )
+    _fire(
+        case,
+        "revoke",
+        actor=reviewer,
+        at=at,
+        comment="；".join(reasons),
+        summary={"letter": letter.number, "review": review.pk},
+    )
+    MonitoringWindow.objects.filter(pk=review.window_id).update(
+        status=MonitoringStatus.BREACHED, closed_at=at
+    )
+    # The repair is revoked: the window's other reviews have nothing left to decide.
+    others = list(
+        BreachReview.objects.select_for_update()
+        .filter(window_id=review.window_id, status=BreachStatus.OPEN)
+        .exclude(pk=review.pk)
+    )
+    for other in others:
+        clock_stop(case=other, stage=Stage.BREACH_REVIEW, actor=reviewer, at=at, cancel=True)
+    BreachReview.objects.filter(pk__in=[o.pk for o in others]).update(
+        status=BreachStatus.SUPERSEDED, decided_at=at
+    )
+    audit_record(
+        actor=reviewer,
+        action="flows.breach_review.confirm",
+        object_type="flows.BreachReview",
+        object_id=review.pk,
+        summary={
+            "case": case.label,
+            "letter": letter.number,
+            "reasons": reasons,
+            "basis": basis,
+            "barred_until": barred_until.isoformat() if barred_until else None,
+            "record_status": republish if record.status == RecordStatus.REPAIRED else record.status,
+            "superseded": [o.pk for o in others],
+        },
+    )
+    return review
+
+
+@transaction.atomic
+def breach_dismiss(*, reviewer, review: BreachReview, reasons, basis: str = "") -> BreachReview:
+    """Not a breach: the monitoring goes on (or completes now, if it ended
+    while the review was open); the applicant is told."""
+    from flows.services import _note
+
+    review = _locked_review(review, reviewer)
+    reasons = _clean_reasons(reasons)
+    basis = " ".join((basis or "").split())
+    at = timezone.now()
+    _save_review(review, "dismiss", by=reviewer, at=at, reasons=reasons, basis=basis)
+    clock_stop(case=review, stage=Stage.BREACH_REVIEW, actor=reviewer, at=at)
+    case = review.case
+    _note(case, "breach_dismissed", actor=reviewer, at=at, comment="；".join(reasons))
+    audit_record(
+        actor=reviewer,
+        action="flows.breach_review.dismiss",
+        object_type="flows.BreachReview",
+        object_id=review.pk,
+        summary={"case": case.label, "reasons": reasons, "basis": basis},
+    )
+    applicant = case.applicant
+    if applicant.email:
+        with translation.override(MESSAGE_LANGUAGE):
+            facts = {"number": case.number, "reasons": "；".join(reasons)}
+            messages_queue_many(
+                messages=[
+                    NewMessage(
+                        key=f"breach_review:{review.pk}:dismissed",
+                        to=applicant.email,
+                        subject=_("【信用修复】%(number)s 履约核查结果：不予认定") % facts,
+                        body=_(
+                            "您好：\n\n对您的信用修复 %(number)s 开展的履约核查已办结，"
+                            "认定单位未认定违反信用承诺（理由：%(reasons)s），"
+                            "信用修复决定继续有效，履约监管照常进行。"
+                            "\n\n本邮件由系统自动发送，请勿直接回复。"
+                        )
+                        % facts,
+                        user_id=applicant.pk,
+                        at=at,
+                    )
+                ]
+            )
+    windows_complete(now=at, actor=reviewer, window_ids=[review.window_id])
+    return review
+
+
+# Completing ---------------------------------------------------------------------
+
+
+def _completion_sql(scope: str) -> str:
+    window, review = _table(MonitoringWindow), _table(BreachReview)
+    return (
+        f"UPDATE {window} SET status = %s, closed_at = %s WHERE id IN ("  # noqa: S608
+        f" SELECT w.id FROM {window} w WHERE w.status = %s AND w.ends_at <= %s{scope}"
+        f" AND NOT EXISTS (SELECT 1 FROM {review} b WHERE b.window_id = w.id AND b.status = %s)"
+        " ORDER BY w.ends_at, w.id LIMIT %s"
+        ") AND status = %s RETURNING id, case_id"
+    )
+
+
+def windows_complete(
+    *, now: dt.datetime, actor, window_ids: list[int] | None = None, limit: int = SWEEP_BATCH
+) -> int:
+    """Complete up to `limit` windows that ended by `now` with no review
+    pending (these windows only, if given), with their cases, in one
+    transaction: one UPDATE ... RETURNING claims them (the outer status test
+    is re-checked on the locked row, so a second sweeper gets none of them),
+    then the cases, timeline rows, audit events and the applicants' emails."""
+    open_ = MonitoringStatus.OPEN
+    scope, scope_params = "", []
+    if window_ids is not None:
+        scope = f" AND w.id IN ({_placeholders(window_ids)})"
+        scope_params = list(window_ids)
+    params = [
+        MonitoringStatus.COMPLETED,
+        now,
+        open_,
+        now,
+        *scope_params,
+        BreachStatus.OPEN,
+        limit,
+        open_,
+    ]
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute(_completion_sql(scope), params)
+            claimed = dict(cursor.fetchall())
+        if not claimed:
+            return 0
+        case_ids = list(claimed.values())
+        # The cases complete with their windows (RepairCase.complete: same
+        # source and target, in one UPDATE).
+        RepairCase.objects.filter(pk__in=case_ids, status=CaseStatus.APPROVED).update(
+            status=CaseStatus.COMPLETED
+        )
+        cases = list(
+            RepairCase.objects.filter(pk__in=case_ids)
+            .select_related("applicant", "record")
+            .order_by("id")
+        )
+        ends = dict(
+            MonitoringWindow.objects.filter(pk__in=claimed).values_list("case_id", "ends_at")
+        )
+        CaseEvent.objects.bulk_create(
+            [
+                CaseEvent(
+                    case_id=case.pk,
+                    at=now,
+                    actor=actor if getattr(actor, "pk", None) else None,
+                    action="complete",
+                    from_status=CaseStatus.APPROVED,
+                    to_status=case.status,
+                )
+                for case in cases
+            ],
+            batch_size=1000,
+        )
+        audit_record_many(
+            actor=actor,
+            entries=[
+                AuditEntry(
+                    "flows.monitoring.complete",
+                    "flows.MonitoringWindow",
+                    str(window_id),
+                    {"case_id": case_id},
+                )
+                for window_id, case_id in claimed.items()
+            ],
+        )
+        messages = []
+        with translation.override(MESSAGE_LANGUAGE):
+            for case in cases:
+                if not case.applicant.email:
+                    continue
+                facts = {
+                    "number": case.number,
+                    "decision": case.record.decision_number,
+                    "day": _local_date(ends[case.pk]).isoformat(),
+                }
+                messages.append(
+                    NewMessage(
+                        key=f"monitoring:{case.pk}:completed",
+                        to=case.applicant.email,
+                        subject=_("【信用修复】%(number)s 信用承诺履约监管期满") % facts,
+                        body=_(
+                            "您好：\n\n您的信用修复 %(number)s（行政处罚决定书 %(decision)s）"
+                            "的信用承诺履约监管已于 %(day)s 期满，监管期内未发现违反承诺的情形，"
+                            "本案办结。\n\n本邮件由系统自动发送，请勿直接回复。"
+                        )
+                        % facts,
+                        user_id=case.applicant_id,
+                        at=now,
+                    )
+                )
+        messages_queue_many(messages=messages)
+        return len(claimed)
+
+
+# The sweep ----------------------------------------------------------------------
+
+
+@dataclass
+class MonitoringSweep:
+    breaches_found: int = 0
+    windows_completed: int = 0
+
+    def __str__(self) -> str:
+        return (
+            f"{self.breaches_found} breach reviews opened, "
+            f"{self.windows_completed} monitoring windows completed"
+        )
+
+
+def monitoring_sweep(
+    *, now: dt.datetime | None = None, actor="monitor_commitments", batch_size: int = SWEEP_BATCH
+) -> MonitoringSweep:
+    """The daily sweep: first every breach the event path missed (so a window
+    ending now with a penalty inside it is reviewed, not completed), then the
+    windows that ended with no review pending, in batches. Idempotent."""
+    now = now or timezone.now()
+    result = MonitoringSweep()
+    result.breaches_found = len(
+        breaches_match(
+            found_via=BreachFoundVia.SWEEP,
+            at=now,
+            actor=actor,
+            late_since=now - dt.timedelta(days=LATE_ARRIVAL_DAYS),
+        )
+    )
+    while done := windows_complete(now=now, actor=actor, limit=batch_size):
+        result.windows_completed += done
+        if done < batch_size:
+            break
+    return result
+
+
+# Reading ------------------------------------------------------------------------
+
+
+def windows_for_applicant(user):
+    """The monitoring of the repairs of the subjects `user` acts for."""
+    from records.models import SubjectBinding
+
+    if not getattr(user, "is_authenticated", False) or user.role != Role.APPLICANT:
+        return MonitoringWindow.objects.none()
+    bound = SubjectBinding.objects.filter(user=user).values("subject_id")
+    return MonitoringWindow.objects.filter(subject_id__in=bound).select_related(
+        "case__record__department", "subject"
+    )
+
+
+def bar_problem(*, subject_id: int, on: dt.date) -> str | None:
+    """Domain section 3: a subject whose repair was revoked may not apply
+    again before the bar ends. One indexed query."""
+    review = (
+        BreachReview.objects.filter(
+            subject_id=subject_id, status=BreachStatus.CONFIRMED, barred_until__gte=on
+        )
+        .select_related("letter")
+        .order_by("-barred_until")
+        .first()
+    )
+    if review is None:
+        return None
+    return _(
+        "该主体的信用修复决定已于 %(day)s 撤销（%(letter)s），%(until)s 前不得申请信用修复"
+    ) % {
+        "day": _local_date(review.decided_at).isoformat(),
+        "letter": review.letter.number if review.letter_id else "",
+        "until": review.barred_until.isoformat(),
+    }
+
+
+def monitoring_figures(
+    *, now: dt.datetime, since: dt.datetime, until: dt.datetime, department_id=None
+) -> dict:
+    """The board's monitoring figures: windows open now and closing this
+    month, and reviews found, confirmed and dismissed, repairs revoked, in
+    [since, until)."""
+    local = timezone.localtime(now)
+    month_start = local.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    next_month = _add_months(month_start, 1)
+    windows = MonitoringWindow.objects.filter(status=MonitoringStatus.OPEN)
+    reviews = BreachReview.objects.all()
+    if department_id is not None:
+        windows = windows.filter(case__record__department_id=department_id)
+        reviews = reviews.filter(department_id=department_id)
+    opened = Q(opened_at__gte=since, opened_at__lt=until)
+    decided = Q(decided_at__gte=since, decided_at__lt=until)
+    counts = reviews.aggregate(
+        found=Count("id", filter=opened),
+        confirmed=Count("id", filter=decided & Q(status=BreachStatus.CONFIRMED)),
+        dismissed=Count("id", filter=decided & Q(status=BreachStatus.DISMISSED)),
+        pending=Count("id", filter=Q(status=BreachStatus.OPEN)),
+    )
+    revoked = RepairCase.objects.filter(
+        status=CaseStatus.REVOKED,
+        breach_reviews__status=BreachStatus.CONFIRMED,
+        breach_reviews__decided_at__gte=since,
+        breach_reviews__decided_at__lt=until,
+    )
+    if department_id is not None:
+        revoked = revoked.filter(record__department_id=department_id)
+    return {
+        "open": windows.count(),
+        "closing_this_month": windows.filter(
+            ends_at__gte=month_start, ends_at__lt=next_month
+        ).count(),
+        **counts,
+        "revoked": revoked.distinct().count(),
+    }

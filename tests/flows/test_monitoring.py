@@ -1,0 +1,442 @@
+"""Post-repair monitoring (flows/monitoring.py): the window around its end,
+breaches found by the import and by the sweep, confirm and dismiss with the
+refused personas, the bar on new repairs, an idempotent sweep."""
+
+import datetime as dt
+import io
+import json
+
+import pytest
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.management import call_command
+
+from flows.models import (
+    BreachReview,
+    BreachStatus,
+    CaseEvent,
+    CaseStatus,
+    MonitoringPolicy,
+    MonitoringWindow,
+    RepairCase,
+)
+from flows.monitoring import (
+    breach_confirm,
+    breach_dismiss,
+    false_materials_report,
+    monitoring_sweep,
+)
+from flows.services import department_review_approve, repair_case_draft_save
+from letters.models import Letter, LetterKind, OutboundMessage
+from records.models import CreditRecord, RecordStatus, SyncEvent
+from records.services import records_ingest
+from repair_flow.audit import AuditEvent
+from sla.models import SlaClock
+from tests.conftest import make_record, make_user
+from tests.flows.conftest import at, local, upload
+
+BASIS = "《信用修复管理办法》第十条"
+
+
+@pytest.fixture
+def approved(drive, reviewer, committed, now, applicant):
+    """A repair approved on Wednesday 18 November 2026 at 15:00 (Beijing):
+    monitored until 18 November 2027 15:00."""
+    applicant.email = "zhangwei@example.com"
+    applicant.save()
+    case = drive(CaseStatus.IN_DEPARTMENT_REVIEW)
+    now.move_to(at("2026-11-18 15:00"))
+    return committed(department_review_approve, reviewer=reviewer, case=case, basis=BASIS)
+
+
+def penalty_row(enterprise, department, *, number="济市监罚〔2027〕3号", day="2027-03-01"):
+    return {
+        "decision_number": number,
+        "department_code": department.code,
+        "subject_type": enterprise.kind,
+        "subject_identifier": enterprise.identifier,
+        "subject_name": enterprise.name,
+        "decision_date": day,
+        "fine_amount": "2000",
+        "severity": "general",
+        "penalty_types": "fine",
+        "facts": "",
+    }
+
+
+def import_rows(*rows, actor="import_records"):
+    return records_ingest(rows=list(enumerate(rows, start=2)), actor=actor, source="test")
+
+
+def reviews():
+    return list(
+        BreachReview.objects.order_by("id").values_list(
+            "record__decision_number", "department__code", "found_via", "status"
+        )
+    )
+
+
+def test_window_is_open_until_its_end_instant_and_completes_at_it(approved, now, applicant):
+    window = approved.monitoring
+    assert (window.starts_on, window.ends_on) == (dt.date(2026, 11, 18), dt.date(2027, 11, 18))
+
+    now.move_to(at("2027-11-18 14:59:59"))
+    assert str(monitoring_sweep()) == "0 breach reviews opened, 0 monitoring windows completed"
+    window.refresh_from_db()
+    assert window.status == "open"
+
+    now.move_to(at("2027-11-18 15:00"))
+    assert monitoring_sweep().windows_completed == 1
+    window.refresh_from_db()
+    approved.refresh_from_db()
+    assert (window.status, local(window.closed_at)) == ("completed", "2027-11-18 15:00")
+    assert approved.status == CaseStatus.COMPLETED
+    event = CaseEvent.objects.filter(case=approved).last()
+    assert (event.action, event.from_status, event.to_status) == (
+        "complete",
+        "approved",
+        "completed",
+    )
+    mail = OutboundMessage.objects.get(idempotency_key=f"monitoring:{approved.pk}:completed")
+    assert mail.to == "zhangwei@example.com"
+    assert "2027-11-18" in mail.body and approved.number in mail.subject
+
+    # Idempotent: a second run (a second minute later) finds nothing to do.
+    now.move_to(at("2027-11-18 15:00:01"))
+    assert monitoring_sweep().windows_completed == 0
+    assert OutboundMessage.objects.filter(idempotency_key__startswith="monitoring:").count() == 1
+
+
+def test_new_penalty_in_an_import_opens_a_review_for_its_department_at_once(
+    approved, now, enterprise, department, other_department
+):
+    now.move_to(at("2027-03-02 09:00"))
+    result = import_rows(
+        penalty_row(enterprise, other_department, number="济建罚〔2027〕5号", day="2027-03-01"),
+        # Decided before the repair: not a breach of this commitment.
+        penalty_row(enterprise, department, number="济市监罚〔2026〕88号", day="2026-11-17"),
+    )
+    assert result.created == 2
+    assert reviews() == [("济建罚〔2027〕5号", other_department.code, "import", "open")]
+    review = BreachReview.objects.get()
+    assert (review.case, review.subject, review.window) == (
+        approved,
+        enterprise,
+        approved.monitoring,
+    )
+    clock = SlaClock.objects.get(stage="breach_review")
+    assert (clock.case_id, clock.department_id) == (review.pk, other_department.pk)
+    # 10 working days from Tuesday 2 March 2027.
+    assert local(clock.due_at) == "2027-03-16 17:00"
+    event = CaseEvent.objects.filter(case=approved).last()
+    assert event.action == "breach_review_opened" and "济建罚〔2027〕5号" in event.comment
+
+    # The same rows again, and the sweep: nothing new.
+    import_rows(
+        penalty_row(enterprise, other_department, number="济建罚〔2027〕5号", day="2027-03-01")
+    )
+    assert monitoring_sweep().breaches_found == 0
+    assert BreachReview.objects.count() == 1
+
+
+@pytest.mark.parametrize(
+    ("day", "opened"),
+    [("2026-11-17", False), ("2026-11-18", True), ("2027-11-18", True)],
+)
+def test_penalty_decided_on_each_edge_of_the_window(
+    approved, now, enterprise, department, day, opened
+):
+    now.move_to(at("2027-11-18 14:00"))
+    import_rows(penalty_row(enterprise, department, day=day))
+    assert BreachReview.objects.exists() is opened
+
+
+def test_sweep_catches_a_penalty_the_event_path_missed(approved, now, enterprise, department):
+    now.move_to(at("2027-02-01 10:00"))
+    # A record written by another path (the admin, a correction): no signal.
+    missed = make_record(
+        department=department,
+        subject=enterprise,
+        decision_number="济市监罚〔2027〕1号",
+        decision_date=dt.date(2027, 1, 20),
+    )
+    assert not BreachReview.objects.exists()
+    out = io.StringIO()
+    call_command("monitor_commitments", stdout=out)
+    assert out.getvalue().strip() == "1 breach reviews opened, 0 monitoring windows completed"
+    assert reviews() == [(missed.decision_number, department.code, "sweep", "open")]
+    out = io.StringIO()
+    call_command("monitor_commitments", stdout=out)
+    assert out.getvalue().strip() == "0 breach reviews opened, 0 monitoring windows completed"
+
+
+def test_window_with_a_review_pending_waits_for_the_decision(
+    approved, now, enterprise, department, reviewer
+):
+    now.move_to(at("2027-11-10 10:00"))
+    import_rows(penalty_row(enterprise, department, day="2027-11-09"))
+    now.move_to(at("2027-11-20 10:00"))
+    assert monitoring_sweep().windows_completed == 0
+    assert approved.monitoring.status == "open"
+
+    breach_dismiss(
+        reviewer=reviewer,
+        review=BreachReview.objects.get(),
+        reasons=["违法行为发生在作出信用承诺之前"],
+    )
+    window = MonitoringWindow.objects.get()
+    approved.refresh_from_db()
+    # The window had ended: the dismissal completes it at once.
+    assert (window.status, approved.status) == ("completed", CaseStatus.COMPLETED)
+    keys = set(OutboundMessage.objects.values_list("idempotency_key", flat=True))
+    review = BreachReview.objects.get()
+    assert {f"breach_review:{review.pk}:dismissed", f"monitoring:{approved.pk}:completed"} <= keys
+
+
+def test_late_penalty_after_the_window_completed_still_opens_a_review(
+    approved, now, enterprise, department
+):
+    now.move_to(at("2027-11-19 09:00"))
+    monitoring_sweep()
+    assert MonitoringWindow.objects.get().status == "completed"
+    now.move_to(at("2027-11-25 09:00"))
+    import_rows(penalty_row(enterprise, department, day="2027-11-17"))
+    assert reviews() == [("济市监罚〔2027〕3号", department.code, "import", "open")]
+
+
+@pytest.mark.parametrize(
+    ("ends_on", "republished"),
+    # Published again for the rest of its period; not at all if it is over.
+    [("2027-03-03", RecordStatus.PUBLISHED), ("2027-03-02", RecordStatus.EXPIRED)],
+)
+def test_confirm_revokes_republishes_bars_and_tells(
+    approved,
+    now,
+    enterprise,
+    department,
+    reviewer,
+    record,
+    committed,
+    applicant,
+    ends_on,
+    republished,
+):
+    CreditRecord.objects.filter(pk=record.pk).update(publicity_ends_on=ends_on)
+    now.move_to(at("2027-03-02 09:00"))
+    import_rows(penalty_row(enterprise, department))
+    review = BreachReview.objects.get()
+    now.move_to(at("2027-03-03 10:00"))
+    review = committed(
+        breach_confirm,
+        reviewer=reviewer,
+        review=review,
+        reasons=["在信用修复承诺履约监管期内再次受到行政处罚"],
+        basis="《信用修复管理办法》第十五条",
+    )
+    assert review.status == BreachStatus.CONFIRMED
+    assert review.barred_until == dt.date(2030, 3, 2)
+    approved.refresh_from_db()
+    record.refresh_from_db()
+    assert approved.status == CaseStatus.REVOKED
+    assert record.status == republished
+    assert MonitoringWindow.objects.get().status == "breached"
+    letter = Letter.objects.get(kind=LetterKind.REVOCATION)
+    assert review.letter == letter and letter.recipient == applicant
+    assert letter.facts["barred_until"] == "2030-03-02"
+    assert letter.facts["repaired_on"] == "2026-11-18"
+    assert letter.facts["repair_number"] == approved.decision_letter.number
+    event = SyncEvent.objects.get(kind="republished")
+    assert event.record == record and event.payload["reference"]["letter_number"] == letter.number
+    assert SlaClock.objects.get(stage="breach_review").state == "met"
+    assert AuditEvent.objects.filter(action="flows.breach_review.confirm").exists()
+
+    # The bar: the same subject may not file for another record until it ends.
+    other = make_record(
+        department=department,
+        subject=enterprise,
+        decision_number="济市监罚〔2025〕2号",
+        decision_date=dt.date(2026, 6, 1),
+    )
+    with pytest.raises(ValidationError, match="2030-03-02 前不得申请信用修复"):
+        repair_case_draft_save(
+            applicant=applicant, record=other, details="", capacity="legal_representative"
+        )
+
+
+def test_bar_ends_after_its_last_day(approved, now, enterprise, department, reviewer, applicant):
+    MonitoringPolicy.objects.update(bar_years=1)
+    now.move_to(at("2027-03-02 09:00"))
+    import_rows(penalty_row(enterprise, department))
+    breach_confirm(
+        reviewer=reviewer,
+        review=BreachReview.objects.get(),
+        reasons=["再次受到行政处罚"],
+        basis=BASIS,
+    )
+    other = make_record(
+        department=department,
+        subject=enterprise,
+        decision_number="济市监罚〔2025〕2号",
+        decision_date=dt.date(2027, 6, 1),
+    )
+    now.move_to(at("2028-03-01 23:59"))
+    with pytest.raises(ValidationError, match="2028-03-01 前不得申请"):
+        repair_case_draft_save(
+            applicant=applicant, record=other, details="", capacity="legal_representative"
+        )
+    now.move_to(at("2028-03-02 00:00"))
+    # The bar is over; the repeat limits (one year since the last repair) are not.
+    with pytest.raises(ValidationError) as refused:
+        repair_case_draft_save(
+            applicant=applicant, record=other, details="", capacity="legal_representative"
+        )
+    assert "不得申请信用修复" not in str(refused.value)
+
+
+def test_bar_is_checked_again_at_review(
+    drive, now, enterprise, department, other_department, reviewer, other_reviewer
+):
+    # A case already in review when another repair of the subject is revoked.
+    case = drive(CaseStatus.IN_DEPARTMENT_REVIEW)
+    first = make_record(
+        department=other_department,
+        subject=enterprise,
+        decision_number="济建罚〔2024〕1号",
+        decision_date=dt.date(2024, 1, 10),
+        penalty_types=("warning",),
+        fine_amount=None,
+    )
+    old = RepairCase.objects.create(
+        record=first,
+        subject=enterprise,
+        applicant=case.applicant,
+        filed_by_capacity="legal_representative",
+        number="济信修申〔2025〕9号",
+    )
+    RepairCase.objects.filter(pk=old.pk).update(
+        status=CaseStatus.APPROVED, decided_at=at("2025-01-10 10:00")
+    )
+    MonitoringWindow.objects.create(
+        case=old,
+        subject=enterprise,
+        starts_at=at("2025-01-10 10:00"),
+        ends_at=at("2026-12-10 10:00"),
+        starts_on=dt.date(2025, 1, 10),
+        ends_on=dt.date(2026, 12, 10),
+    )
+    import_rows(
+        penalty_row(enterprise, other_department, number="济建罚〔2026〕50号", day="2026-11-02")
+    )
+    breach_confirm(
+        reviewer=other_reviewer,
+        review=BreachReview.objects.get(),
+        reasons=["再次受到行政处罚"],
+        basis=BASIS,
+    )
+    with pytest.raises(ValidationError, match="2029-11-15 前不得申请信用修复"):
+        department_review_approve(reviewer=reviewer, case=case, basis=BASIS)
+    case.refresh_from_db()
+    assert case.status == CaseStatus.IN_DEPARTMENT_REVIEW
+
+
+@pytest.mark.parametrize("persona", ["applicant", "officer", "supervisor", "other_reviewer"])
+def test_only_the_departments_reviewers_decide(
+    request, persona, approved, now, enterprise, department
+):
+    now.move_to(at("2027-03-02 09:00"))
+    import_rows(penalty_row(enterprise, department))
+    review = BreachReview.objects.get()
+    user = request.getfixturevalue(persona)
+    before = (Letter.objects.count(), CaseEvent.objects.count(), SyncEvent.objects.count())
+    for decide in (breach_confirm, breach_dismiss):
+        with pytest.raises(PermissionDenied):
+            decide(reviewer=user, review=review, reasons=["理由"], basis=BASIS)
+    review.refresh_from_db()
+    assert review.status == BreachStatus.OPEN
+    assert (Letter.objects.count(), CaseEvent.objects.count(), SyncEvent.objects.count()) == before
+
+
+def test_decision_needs_reasons_and_is_made_once(approved, now, enterprise, department, reviewer):
+    now.move_to(at("2027-03-02 09:00"))
+    import_rows(penalty_row(enterprise, department))
+    review = BreachReview.objects.get()
+    with pytest.raises(ValidationError, match="请填写理由"):
+        breach_confirm(reviewer=reviewer, review=review, reasons=["  "], basis=BASIS)
+    with pytest.raises(ValidationError, match="请填写撤销依据"):
+        breach_confirm(reviewer=reviewer, review=review, reasons=["再次受到行政处罚"], basis=" ")
+    assert BreachReview.objects.get().status == BreachStatus.OPEN
+    breach_dismiss(reviewer=reviewer, review=review, reasons=["违法行为发生在作出信用承诺之前"])
+    with pytest.raises(ValidationError, match="已办结"):
+        breach_confirm(reviewer=reviewer, review=review, reasons=["再次受到行政处罚"], basis=BASIS)
+    approved.refresh_from_db()
+    assert approved.status == CaseStatus.APPROVED
+
+
+def test_officer_reports_false_materials_with_evidence(approved, now, officer, reviewer, applicant):
+    now.move_to(at("2027-01-05 10:00"))
+    with pytest.raises(ValidationError, match="请上传证明材料不实的证据"):
+        false_materials_report(
+            officer=officer, case=approved, statement="缴款凭证系伪造", evidence=None
+        )
+    with pytest.raises(ValidationError, match="不是 PDF"):
+        false_materials_report(
+            officer=officer,
+            case=approved,
+            statement="缴款凭证系伪造",
+            evidence=upload("x.txt", b"hello"),
+        )
+    with pytest.raises(PermissionDenied):
+        false_materials_report(
+            officer=applicant,
+            case=approved,
+            statement="缴款凭证系伪造",
+            evidence=upload("核查.pdf"),
+        )
+    assert not BreachReview.objects.exists()
+    review = false_materials_report(
+        officer=officer, case=approved, statement="缴款凭证系伪造", evidence=upload("核查.pdf")
+    )
+    assert (review.source, review.found_via, review.department) == (
+        "false_materials",
+        "report",
+        approved.record.department,
+    )
+    assert review.evidence.kind == "false_material_evidence" and review.reported_by == officer
+    with pytest.raises(ValidationError, match="已有正在核查的材料不实报告"):
+        false_materials_report(
+            officer=officer, case=approved, statement="又一份", evidence=upload("核查2.pdf")
+        )
+    breach_confirm(
+        reviewer=reviewer, review=review, reasons=["申请信用修复时提交的材料不真实"], basis=BASIS
+    )
+    approved.refresh_from_db()
+    assert approved.status == CaseStatus.REVOKED
+
+
+def test_confirming_one_review_supersedes_the_windows_others(
+    approved, now, enterprise, department, other_department, reviewer
+):
+    now.move_to(at("2027-03-02 09:00"))
+    import_rows(
+        penalty_row(enterprise, department),
+        penalty_row(enterprise, other_department, number="济建罚〔2027〕5号"),
+    )
+    mine = BreachReview.objects.get(department=department)
+    breach_confirm(reviewer=reviewer, review=mine, reasons=["再次受到行政处罚"], basis=BASIS)
+    other = BreachReview.objects.get(department=other_department)
+    assert other.status == BreachStatus.SUPERSEDED
+    assert SlaClock.objects.get(case_id=other.pk, stage="breach_review").state == "cancelled"
+
+
+def test_import_through_the_api_opens_a_review(approved, now, enterprise, department, client):
+    now.move_to(at("2027-03-02 09:00"))
+    # The department's system pushes its penalties over the API.
+    pusher = make_user("pusher", "integration")
+    client.force_login(pusher)
+    response = client.post(
+        "/api/v1/records/",
+        data=json.dumps([penalty_row(enterprise, department)]),
+        content_type="application/json",
+    )
+    assert response.status_code in (200, 201), response.content
+    assert reviews() == [("济市监罚〔2027〕3号", department.code, "import", "open")]
+    assert CreditRecord.objects.filter(decision_number="济市监罚〔2027〕3号").exists()
