@@ -1,6 +1,6 @@
 from django.urls import path
 
-from flows import views, views_staff
+from flows import views, views_breaches, views_monitoring, views_staff
 from flows import views_objections as objections
 
 OBJECTION = {"kind": objections.OBJECTION}
@@ -98,6 +98,18 @@ urlpatterns = [
         "objections/<int:pk>/work/maintain/",
         views_staff.objection_maintain_view,
         name="objection_maintain",
+    ),
+    # The applicant's commitments under monitoring (履约监管).
+    path("monitoring/", views_monitoring.monitoring_list, name="monitoring"),
+    # Staff: breach reviews (履约核查) and the officer's report of false materials.
+    path("breaches/", views_breaches.breach_list, name="breach_list"),
+    path("breaches/<int:pk>/", views_breaches.breach_detail, name="breach_detail"),
+    path("breaches/<int:pk>/confirm/", views_breaches.breach_confirm_view, name="breach_confirm"),
+    path("breaches/<int:pk>/dismiss/", views_breaches.breach_dismiss_view, name="breach_dismiss"),
+    path(
+        "<int:pk>/work/report-false/",
+        views_breaches.false_materials_report_view,
+        name="report_false",
     ),
     # Staff: task queues and the case's work page.
     path("tasks/", views_staff.task_list, name="tasks"),

@@ -4,6 +4,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView
 
 from flows import api as flows_api
+from flows import api_monitoring as flows_api_monitoring
 from flows import api_objections as flows_api_objections
 from letters import api as letters_api
 from records import api as records_api
@@ -20,6 +21,7 @@ api_patterns = [
     *letters_api.urlpatterns,
     *flows_api.urlpatterns,
     *flows_api_objections.urlpatterns,
+    *flows_api_monitoring.urlpatterns,
 ]
 
 urlpatterns = [

@@ -15,6 +15,7 @@ from flows.services import (
     case_commitment,
     case_commitment_signed,
     case_material_add,
+    department_review_approve,
     department_review_claim,
     preliminary_review_accept,
     preliminary_review_claim,
@@ -179,3 +180,42 @@ def colleague(reviewer):
         user=user, department=reviewer.department_membership.department
     )
     return user
+
+
+# Post-repair monitoring ------------------------------------------------------------
+
+BASIS = "《信用修复管理办法》第十条"
+
+
+@pytest.fixture
+def approved(drive, reviewer, committed, now, applicant):
+    """A repair approved on Wednesday 18 November 2026 at 15:00 (Beijing):
+    monitored until 18 November 2027 15:00."""
+    applicant.email = "zhangwei@example.com"
+    applicant.save()
+    case = drive(CaseStatus.IN_DEPARTMENT_REVIEW)
+    now.move_to(at("2026-11-18 15:00"))
+    return committed(department_review_approve, reviewer=reviewer, case=case, basis=BASIS)
+
+
+def penalty_row(enterprise, department, *, number="济市监罚〔2027〕3号", day="2027-03-01"):
+    """An import row: a new penalty of `enterprise` decided on `day`."""
+    return {
+        "decision_number": number,
+        "department_code": department.code,
+        "subject_type": enterprise.kind,
+        "subject_identifier": enterprise.identifier,
+        "subject_name": enterprise.name,
+        "decision_date": day,
+        "fine_amount": "2000",
+        "severity": "general",
+        "penalty_types": "fine",
+        "facts": "",
+    }
+
+
+def import_rows(*rows, actor="import_records"):
+    """Rows pushed in as `import_records` and the records API do."""
+    from records.services import records_ingest
+
+    return records_ingest(rows=list(enumerate(rows, start=2)), actor=actor, source="test")

@@ -28,43 +28,10 @@ from flows.monitoring import (
 from flows.services import department_review_approve, repair_case_draft_save
 from letters.models import Letter, LetterKind, OutboundMessage
 from records.models import CreditRecord, RecordStatus, SyncEvent
-from records.services import records_ingest
 from repair_flow.audit import AuditEvent
 from sla.models import SlaClock
 from tests.conftest import make_record, make_user
-from tests.flows.conftest import at, local, upload
-
-BASIS = "《信用修复管理办法》第十条"
-
-
-@pytest.fixture
-def approved(drive, reviewer, committed, now, applicant):
-    """A repair approved on Wednesday 18 November 2026 at 15:00 (Beijing):
-    monitored until 18 November 2027 15:00."""
-    applicant.email = "zhangwei@example.com"
-    applicant.save()
-    case = drive(CaseStatus.IN_DEPARTMENT_REVIEW)
-    now.move_to(at("2026-11-18 15:00"))
-    return committed(department_review_approve, reviewer=reviewer, case=case, basis=BASIS)
-
-
-def penalty_row(enterprise, department, *, number="济市监罚〔2027〕3号", day="2027-03-01"):
-    return {
-        "decision_number": number,
-        "department_code": department.code,
-        "subject_type": enterprise.kind,
-        "subject_identifier": enterprise.identifier,
-        "subject_name": enterprise.name,
-        "decision_date": day,
-        "fine_amount": "2000",
-        "severity": "general",
-        "penalty_types": "fine",
-        "facts": "",
-    }
-
-
-def import_rows(*rows, actor="import_records"):
-    return records_ingest(rows=list(enumerate(rows, start=2)), actor=actor, source="test")
+from tests.flows.conftest import BASIS, at, import_rows, local, penalty_row, upload
 
 
 def reviews():

@@ -1,0 +1,3 @@
+"""API of post-repair monitoring. Being written: see issue 7."""
+
+urlpatterns: list = []
