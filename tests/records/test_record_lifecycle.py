@@ -92,7 +92,7 @@ def test_seed_demo_builds_a_demo_through_the_services(db, capsys, settings, tmp_
     assert verify_chain().broken_at is None
     assert AuditEvent.objects.filter(action="records.import").exists()
     # qiye's case waits for the commitment, with its clocks and letters.
-    from flows.models import MonitoringWindow, ObjectionCase, RepairCase
+    from flows.models import BreachReview, MonitoringWindow, ObjectionCase, RepairCase
     from letters.models import Commitment, Letter, LetterKind
     from records.models import SyncEvent, SyncKind
 
@@ -116,6 +116,14 @@ def test_seed_demo_builds_a_demo_through_the_services(db, capsys, settings, tmp_
     assert approved.record.status == RecordStatus.REPAIRED
     assert Letter.objects.filter(case_id=approved.pk, kind=LetterKind.REPAIR_DECISION).exists()
     assert MonitoringWindow.objects.filter(case=approved).exists()
+    # A new penalty of geren's subject opened a breach review for reviewer's department.
+    review = BreachReview.objects.get(case=approved)
+    assert (review.source, review.department.code, review.status) == (
+        "new_penalty",
+        "JNSCJG",
+        "open",
+    )
+    assert f"/cases/breaches/{review.pk}/" in out
     assert SyncEvent.objects.filter(record=approved.record, kind=SyncKind.REPAIRED).exists()
     # daili's objection is accepted and being checked: the record is flagged.
     objection = ObjectionCase.objects.get()
@@ -124,7 +132,8 @@ def test_seed_demo_builds_a_demo_through_the_services(db, capsys, settings, tmp_
     assert f"{objection.number} (an objection) is being checked" in out
     call_command("seed_demo", "--if-empty")
     assert "already present" in capsys.readouterr().out
-    assert CreditRecord.objects.count() == 200
+    # The 200 generated, and the new penalty of geren's subject.
+    assert CreditRecord.objects.count() == 201
 
 
 @pytest.mark.django_db(transaction=True)

@@ -201,6 +201,7 @@ class Command(BaseCommand):
         reviewed = self.sign_and_review(awaiting_review)
         with transaction.atomic():
             objected = self.file_an_objection()
+            breached = self.report_a_new_penalty(today)
         self.stdout.write(
             f"Seeded {len(departments)} departments, {Subject.objects.count()} subjects, "
             f"{result.created} records ({expired} past their publicity period marked expired)."
@@ -210,7 +211,7 @@ class Command(BaseCommand):
             self.stdout.write(
                 f"  qiye has a credit commitment to sign: /letters/commitments/{commitment.pk}/"
             )
-        for line in queued + reviewed + objected:
+        for line in queued + reviewed + objected + breached:
             self.stdout.write(f"  {line}")
 
     def file_an_objection(self) -> list[str]:
@@ -477,6 +478,37 @@ class Command(BaseCommand):
                 f"/cases/{case.pk}/"
             )
         return lines
+
+    def report_a_new_penalty(self, today) -> list[str]:
+        """geren's repaired subject is penalised again today by reviewer's
+        department: the import opens a breach review (履约核查) in reviewer's
+        queue at once (post-repair monitoring)."""
+        from flows.models import BreachReview, RepairCase
+
+        case = RepairCase.objects.filter(status="approved", applicant__username="geren").first()
+        if case is None:
+            return []
+        subject = case.subject
+        row = {
+            "decision_number": f"济市监罚〔{today.year}〕9001号",
+            "department_code": SHOWCASE_DEPARTMENT,
+            "subject_type": subject.kind,
+            "subject_identifier": subject.identifier,
+            "subject_name": subject.name,
+            "decision_date": today.isoformat(),
+            "fine_amount": "3000.00",
+            "severity": "general",
+            "penalty_types": "fine",
+            "facts": FACTS["general"][0],
+        }
+        records_ingest(rows=[(1, row)], actor="seed_demo", source="seed_demo")
+        review = BreachReview.objects.filter(case=case).first()
+        if review is None:
+            return []
+        return [
+            f"A new penalty of geren's subject opened a breach review for reviewer: "
+            f"/cases/breaches/{review.pk}/"
+        ]
 
     def file_a_case(self, *, applicant, binding, record, details):
         """Draft, the materials the case requires, submit."""
