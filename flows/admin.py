@@ -1,16 +1,17 @@
 from django.contrib import admin
 from django.utils.translation import gettext_lazy as _
 
-from flows.models import MonitoringPolicy, MonitoringWindow
+from flows.models import BreachReview, MonitoringPolicy, MonitoringWindow
 from repair_flow.admin_audit import AuditedAdminMixin
 
 
 @admin.register(MonitoringPolicy)
 class MonitoringPolicyAdmin(AuditedAdminMixin, admin.ModelAdmin):
-    """The monitoring period is a product default (12 months) awaiting the
-    customer's confirmation: edited here, audited, versioned by date."""
+    """The monitoring period (12 months) and the bar after a revocation (3
+    years) are product defaults awaiting the customer's confirmation: edited
+    here, audited, versioned by date."""
 
-    list_display = ("effective_from", "months", "unconfirmed_flag")
+    list_display = ("effective_from", "months", "bar_years", "unconfirmed_flag")
     audit_prefix = "flows.monitoring_policy"
 
     @admin.display(description=_("未经核实"), ordering="unconfirmed")
@@ -18,13 +19,7 @@ class MonitoringPolicyAdmin(AuditedAdminMixin, admin.ModelAdmin):
         return _("未经核实") if obj.unconfirmed else _("已核实")
 
 
-@admin.register(MonitoringWindow)
-class MonitoringWindowAdmin(admin.ModelAdmin):
-    """Read-only: windows open on approval and close through the monitoring sweep."""
-
-    list_display = ("case", "subject", "starts_at", "ends_at", "status")
-    list_filter = ("status",)
-
+class ReadOnlyAdmin(admin.ModelAdmin):
     def has_add_permission(self, request):
         return False
 
@@ -33,3 +28,20 @@ class MonitoringWindowAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+@admin.register(MonitoringWindow)
+class MonitoringWindowAdmin(ReadOnlyAdmin):
+    """Read-only: windows open on approval and close through the monitoring sweep."""
+
+    list_display = ("case", "subject", "starts_at", "ends_at", "status")
+    list_filter = ("status",)
+
+
+@admin.register(BreachReview)
+class BreachReviewAdmin(ReadOnlyAdmin):
+    """Read-only: reviews are opened by the import, the sweep or an officer's
+    report, and decided on their page (/cases/breaches/<id>/)."""
+
+    list_display = ("id", "case", "source", "department", "status", "opened_at", "decided_at")
+    list_filter = ("status", "source", "found_via")

@@ -642,7 +642,8 @@ class MonitoringPolicy(models.Model):
     bar_years = models.PositiveSmallIntegerField(
         _("撤销修复后不得再申请（年）"),
         default=3,
-        help_text=_("自撤销信用修复决定之日起计算；0 表示不限制"),
+        validators=[MinValueValidator(1)],
+        help_text=_("自撤销信用修复决定之日起计算"),
     )
     unconfirmed = models.BooleanField(
         _("未经核实"), default=True, help_text=_("产品默认值，尚未核实法律依据")
@@ -727,6 +728,7 @@ class BreachSource(models.TextChoices):
 class BreachFoundVia(models.TextChoices):
     IMPORT = "import", _("数据归集时发现")
     SWEEP = "sweep", _("每日巡检发现")
+    APPROVAL = "approval", _("准予修复时发现")
     REPORT = "report", _("工作人员报告")
 
 

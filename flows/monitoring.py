@@ -128,7 +128,7 @@ def monitoring_open(case: RepairCase, *, at: dt.datetime) -> MonitoringWindow:
         summary={"case": case.label, "months": policy.months, "ends_at": ends_at.isoformat()},
     )
     # A penalty decided today may have arrived before the approval.
-    breaches_match(found_via=BreachFoundVia.SWEEP, at=at, actor="system", window_ids=[window.pk])
+    breaches_match(found_via=BreachFoundVia.APPROVAL, at=at, actor="system", window_ids=[window.pk])
     return window
 
 
@@ -393,8 +393,10 @@ def breach_confirm(*, reviewer, review: BreachReview, reasons, basis: str) -> Br
             code="wrong_status",
         )
     policy = policy_on(today)
-    years = policy.bar_years if policy is not None else 0
-    barred_until = add_years(today, years) - dt.timedelta(days=1) if years else None
+    if policy is None:
+        raise ValidationError(_("没有生效的履约监管期限设置，请管理员先设置。"), code="no_policy")
+    # Barred for the policy's years from today: until the day before the anniversary.
+    barred_until = add_years(today, policy.bar_years) - dt.timedelta(days=1)
     record = CreditRecord.objects.select_for_update().get(pk=case.record_id)
     republish = (
         RecordStatus.PUBLISHED if record.publicity_ends_on >= today else RecordStatus.EXPIRED
@@ -407,7 +409,7 @@ def breach_confirm(*, reviewer, review: BreachReview, reasons, basis: str) -> Br
         reasons=reasons,
         basis=basis,
         repaired_on=_local_date(case.decided_at).isoformat(),
-        barred_until=barred_until.isoformat() if barred_until else "",
+        barred_until=barred_until.isoformat(),
         repair_number=case.decision_letter.number if case.decision_letter_id else "",
     )
     _save_review(
@@ -439,7 +441,7 @@ def breach_confirm(*, reviewer, review: BreachReview, reasons, basis: str) -> Br
             facts={
                 "case_number": case.number,
                 "letter_number": letter.number,
-                "barred_until": barred_until.isoformat() if barred_until else None,
+                "barred_until": barred_until.isoformat(),
             },
             at=at,
         )
@@ -475,7 +477,7 @@ def breach_confirm(*, reviewer, review: BreachReview, reasons, basis: str) -> Br
             "letter": letter.number,
             "reasons": reasons,
             "basis": basis,
-            "barred_until": barred_until.isoformat() if barred_until else None,
+            "barred_until": barred_until.isoformat(),
             "record_status": republish if record.status == RecordStatus.REPAIRED else record.status,
             "superseded": [o.pk for o in others],
         },

@@ -3,6 +3,7 @@
 import django.db.models.deletion
 import django_fsm
 from django.conf import settings
+import django.core.validators
 from django.db import migrations, models
 from django.utils import timezone
 
@@ -31,7 +32,7 @@ class Migration(migrations.Migration):
             fields=[
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
                 ('source', models.CharField(choices=[('new_penalty', '监管期内新增行政处罚'), ('false_materials', '申请材料不实')], max_length=20, verbose_name='来源')),
-                ('found_via', models.CharField(choices=[('import', '数据归集时发现'), ('sweep', '每日巡检发现'), ('report', '工作人员报告')], max_length=10, verbose_name='发现途径')),
+                ('found_via', models.CharField(choices=[('import', '数据归集时发现'), ('sweep', '每日巡检发现'), ('approval', '准予修复时发现'), ('report', '工作人员报告')], max_length=10, verbose_name='发现途径')),
                 ('statement', models.TextField(blank=True, verbose_name='报告内容')),
                 ('status', django_fsm.FSMField(choices=[('open', '核查中'), ('confirmed', '认定违反承诺'), ('dismissed', '不予认定'), ('superseded', '已随其他核查撤销')], default='open', max_length=20, protected=True, verbose_name='状态')),
                 ('opened_at', models.DateTimeField(verbose_name='开启时间')),
@@ -58,7 +59,7 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='monitoringpolicy',
             name='bar_years',
-            field=models.PositiveSmallIntegerField(default=3, help_text='自撤销信用修复决定之日起计算；0 表示不限制', verbose_name='撤销修复后不得再申请（年）'),
+            field=models.PositiveSmallIntegerField(default=3, help_text='自撤销信用修复决定之日起计算', validators=[django.core.validators.MinValueValidator(1)], verbose_name='撤销修复后不得再申请（年）'),
         ),
         migrations.AddField(
             model_name='monitoringwindow',
