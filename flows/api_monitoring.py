@@ -1,3 +1,529 @@
-"""API of post-repair monitoring. Being written: see issue 7."""
+"""Post-repair monitoring (信用修复承诺履约监管) over HTTP.
 
-urlpatterns: list = []
+GET  /api/v1/breach-reviews/                     staff: the breach reviews the caller may see
+GET  /api/v1/breach-reviews/{id}/                one review: the penalty or the report, the
+                                                 deadline, the decision
+POST /api/v1/breach-reviews/{id}/confirm/        issuing department's reviewer: breach, the
+                                                 repair revoked
+POST /api/v1/breach-reviews/{id}/dismiss/        issuing department's reviewer: no breach
+POST /api/v1/repair-cases/{id}/false-materials/  officer or supervisor: report false materials
+GET  /api/v1/monitoring/                         applicant: their repairs under monitoring
+
+Scoping is flows.monitoring's `reviews_for_user` (404 for a review the caller
+may not see, as for cases); every write is one service call of
+flows.monitoring, and a refusal is answered as the case API answers it (400
+with the messages, 403, 409 for a review or case in the wrong state).
+"""
+
+from django.contrib.contenttypes.models import ContentType
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import transaction
+from django.db.models import Exists, OuterRef, Subquery
+from django.http import Http404
+from django.urls import path, reverse
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from drf_spectacular.utils import (
+    OpenApiExample,
+    OpenApiParameter,
+    extend_schema,
+    extend_schema_field,
+)
+from rest_framework import serializers, status
+from rest_framework.exceptions import PermissionDenied
+from rest_framework.generics import GenericAPIView
+from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.permissions import IsAuthenticated
+from rest_framework.response import Response
+
+from flows.api import ERROR_RESPONSES, _refusal
+from flows.models import (
+    BreachReview,
+    BreachSource,
+    BreachStatus,
+    MonitoringStatus,
+    MonitoringWindow,
+)
+from flows.monitoring import (
+    CONFIRM_REASONS,
+    DISMISS_REASONS,
+    REPORT_ROLES,
+    breach_confirm,
+    breach_dismiss,
+    false_materials_report,
+    may_decide,
+    reviews_for_user,
+    windows_for_applicant,
+)
+from flows.selectors import case_get_for_user
+from letters.api import _person_read_refused
+from records.api import PURPOSE_PARAMETER
+from records.serializers import DepartmentBriefSerializer, SubjectBriefSerializer
+from repair_flow.models import STAFF_ROLES, Role
+from repair_flow.roles import role_permission
+from sla.models import SlaClock, Stage
+
+# Codes of a review or case in no state for the request (answered 409), beyond
+# the case API's: a report while another report on the case is being reviewed.
+REPORT_CONFLICT_CODES = frozenset({"already_reported"})
+# The service's upload errors are about the evidence file.
+EVIDENCE_ERRORS = {
+    "no_evidence": "evidence",
+    "too_large": "evidence",
+    "empty": "evidence",
+    "file_type": "evidence",
+}
+
+
+def _usual(reasons) -> str:
+    return "；".join(str(label) for _code, label in reasons)
+
+
+# Serializers
+
+
+def _person_name(user) -> str | None:
+    if user is None:
+        return None
+    return user.get_full_name() or user.username
+
+
+class BreachSummarySerializer(serializers.ModelSerializer):
+    """A review in a list: no personal data, so a list needs no purpose."""
+
+    url = serializers.SerializerMethodField()
+    # A plain string: as an enum shared by the summary and the detail, drf-spectacular
+    # could name it only by a hash (ENUM_NAME_OVERRIDES has no BreachStatus).
+    status = serializers.CharField(read_only=True, help_text=", ".join(BreachStatus.values))
+    status_label = serializers.CharField(source="get_status_display", read_only=True)
+    source_label = serializers.CharField(source="get_source_display", read_only=True)
+    found_via_label = serializers.CharField(source="get_found_via_display", read_only=True)
+    case_number = serializers.CharField(source="case.number", read_only=True)
+    department = DepartmentBriefSerializer(read_only=True)
+    decision_number = serializers.CharField(
+        source="record.decision_number", read_only=True, default=None, allow_null=True
+    )
+    due_at = serializers.DateTimeField(
+        read_only=True, allow_null=True, help_text=gettext_lazy("核查办理期限（北京时间）")
+    )
+
+    class Meta:
+        model = BreachReview
+        fields = [
+            "id", "url", "status", "status_label", "source", "source_label", "found_via",
+            "found_via_label", "case", "case_number", "department", "decision_number",
+            "opened_at", "due_at", "decided_at",
+        ]  # fmt: skip
+        read_only_fields = fields
+
+    def get_url(self, review: BreachReview) -> str:
+        url = reverse("api_breach_review_detail", args=[review.pk])
+        request = self.context.get("request")
+        return request.build_absolute_uri(url) if request is not None else url
+
+
+class BreachRecordSerializer(serializers.Serializer):
+    """The new penalty found during the monitoring."""
+
+    id = serializers.IntegerField()
+    decision_number = serializers.CharField()
+    department = serializers.CharField(source="department.name")
+    decision_date = serializers.DateField()
+
+
+class BreachEvidenceSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField(source="original_name")
+    sha256 = serializers.CharField()
+
+
+class BreachDecisionSerializer(serializers.Serializer):
+    reasons = serializers.ListField(child=serializers.CharField())
+    basis = serializers.CharField()
+    decided_by = serializers.SerializerMethodField()
+    decided_at = serializers.DateTimeField()
+    letter = serializers.IntegerField(
+        source="letter_id", allow_null=True, help_text=gettext_lazy("撤销信用修复决定书的 id")
+    )
+    letter_number = serializers.CharField(
+        source="letter.number", allow_null=True, default=None, help_text=gettext_lazy("文号")
+    )
+    barred_until = serializers.DateField(
+        allow_null=True, help_text=gettext_lazy("该日（含）前不得再申请信用修复")
+    )
+
+    def get_decided_by(self, review: BreachReview) -> str | None:
+        return _person_name(review.decided_by)
+
+
+class BreachDetailSerializer(BreachSummarySerializer):
+    case_status = serializers.CharField(source="case.status", read_only=True)
+    subject = SubjectBriefSerializer(read_only=True)
+    record = BreachRecordSerializer(read_only=True, allow_null=True)
+    statement = serializers.CharField(
+        read_only=True, help_text=gettext_lazy("材料不实报告的情况说明")
+    )
+    evidence = BreachEvidenceSerializer(read_only=True, allow_null=True)
+    reported_by = serializers.SerializerMethodField()
+    decision = serializers.SerializerMethodField()
+    may_decide = serializers.SerializerMethodField()
+
+    class Meta(BreachSummarySerializer.Meta):
+        fields = [
+            *BreachSummarySerializer.Meta.fields,
+            "case_status", "subject", "record", "statement", "evidence", "reported_by",
+            "decision", "may_decide",
+        ]  # fmt: skip
+        read_only_fields = fields
+
+    def get_reported_by(self, review: BreachReview) -> str | None:
+        return _person_name(review.reported_by)
+
+    @extend_schema_field(BreachDecisionSerializer(allow_null=True))
+    def get_decision(self, review: BreachReview) -> dict | None:
+        if review.status == BreachStatus.OPEN:
+            return None
+        return BreachDecisionSerializer(review).data
+
+    def get_may_decide(self, review: BreachReview) -> bool:
+        request = self.context.get("request")
+        user = request.user if request is not None else None
+        return review.status == BreachStatus.OPEN and may_decide(user, review)
+
+
+class DecisionInputSerializer(serializers.Serializer):
+    reasons = serializers.ListField(
+        child=serializers.CharField(max_length=500, allow_blank=True),
+        help_text=gettext_lazy("理由（每条一项，至少一项）"),
+    )
+    basis = serializers.CharField(
+        max_length=300, allow_blank=True, default="", help_text=gettext_lazy("依据")
+    )
+
+
+class FalseMaterialsSerializer(serializers.Serializer):
+    statement = serializers.CharField(max_length=2000, help_text=gettext_lazy("材料不实的情况说明"))
+    evidence = serializers.FileField(
+        required=False,
+        help_text=gettext_lazy("证明材料不实的证据：PDF、JPEG 或 PNG 文件，最大 10 MB"),
+    )
+
+
+class MonitoringWindowSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    case = serializers.IntegerField(source="case_id")
+    case_number = serializers.CharField(source="case.number")
+    case_status = serializers.CharField(source="case.status")
+    decision_number = serializers.CharField(source="case.record.decision_number")
+    department = serializers.CharField(source="case.record.department.name")
+    starts_at = serializers.DateTimeField()
+    ends_at = serializers.DateTimeField(help_text=gettext_lazy("监管期结束时间（北京时间）"))
+    status = serializers.ChoiceField(choices=MonitoringStatus.choices)
+    status_label = serializers.CharField(source="get_status_display")
+    days_left = serializers.SerializerMethodField(
+        help_text=gettext_lazy("距监管期结束的天数（0 为今日结束）；监管已结束时为空")
+    )
+    review_open = serializers.BooleanField(help_text=gettext_lazy("是否有正在进行的履约核查"))
+
+    def get_days_left(self, window: MonitoringWindow) -> int | None:
+        if window.status != MonitoringStatus.OPEN:
+            return None
+        days = (timezone.localtime(window.ends_at).date() - timezone.localdate()).days
+        return max(days, 0)
+
+
+# Helpers
+
+
+def _with_due(reviews):
+    """Each review's deadline: its breach-review clock's, in one query."""
+    clocks = SlaClock.objects.filter(
+        case_type=ContentType.objects.get_for_model(BreachReview),
+        case_id=OuterRef("pk"),
+        stage=Stage.BREACH_REVIEW,
+    ).order_by("-started_at", "-id")
+    return reviews.annotate(due_at=Subquery(clocks.values("due_at")[:1]))
+
+
+def review_get_for_user(*, user, pk: int) -> BreachReview:
+    try:
+        return (
+            _with_due(reviews_for_user(user))
+            .select_related("evidence", "letter", "decided_by", "reported_by")
+            .get(pk=pk)
+        )
+    except BreachReview.DoesNotExist:
+        raise Http404(_("没有这个履约核查，或您无权查看。")) from None
+
+
+def _detail(request, pk: int) -> dict:
+    review = review_get_for_user(user=request.user, pk=pk)
+    return BreachDetailSerializer(review, context={"request": request}).data
+
+
+def _denied(error: DjangoPermissionDenied) -> PermissionDenied:
+    return PermissionDenied(error.args[0] if error.args else None)
+
+
+def _what(pk: int) -> str:
+    return f"api:breach_review:{pk}"
+
+
+# Views
+
+
+class BreachReviewListApi(GenericAPIView):
+    serializer_class = BreachSummarySerializer
+
+    def get_permissions(self):
+        return [IsAuthenticated(), role_permission(*STAFF_ROLES)()]
+
+    @extend_schema(
+        summary="List the breach reviews the caller may see (履约核查)",
+        description=(
+            "Platform officers, supervisors and administrators: every review; department "
+            "reviewers: their department's (a new penalty it issued, or a report of false "
+            "materials on a repair it decided). Applicants: 403. Newest first. Filters: "
+            "`status`, `source`, `department` (department code)."
+        ),
+        parameters=[
+            OpenApiParameter(
+                "status", enum=BreachStatus.values, required=False, description=gettext_lazy("状态")
+            ),
+            OpenApiParameter(
+                "source", enum=BreachSource.values, required=False, description=gettext_lazy("来源")
+            ),
+            OpenApiParameter(
+                "department", str, required=False, description=gettext_lazy("核查单位代码")
+            ),
+        ],
+        responses={200: BreachSummarySerializer(many=True), **ERROR_RESPONSES},
+    )
+    def get(self, request):
+        params = request.query_params
+        errors = {}
+        for name, values in (("status", BreachStatus.values), ("source", BreachSource.values)):
+            if params.get(name) and params[name] not in values:
+                errors[name] = [
+                    _("%(name)s 只能是 %(values)s。") % {"name": name, "values": "、".join(values)}
+                ]
+        if errors:
+            return Response(errors, status=status.HTTP_400_BAD_REQUEST)
+        reviews = _with_due(reviews_for_user(request.user)).order_by("-opened_at", "-id")
+        if params.get("status"):
+            reviews = reviews.filter(status=params["status"])
+        if params.get("source"):
+            reviews = reviews.filter(source=params["source"])
+        if params.get("department"):
+            reviews = reviews.filter(department__code=params["department"])
+        page = self.paginate_queryset(reviews)
+        data = BreachSummarySerializer(page, many=True, context={"request": request}).data
+        return self.get_paginated_response(data)
+
+
+class BreachReviewDetailApi(GenericAPIView):
+    serializer_class = BreachDetailSerializer
+
+    def get_permissions(self):
+        return [IsAuthenticated(), role_permission(*STAFF_ROLES)()]
+
+    @extend_schema(
+        summary="One breach review",
+        description=(
+            "The repair case, the subject (a resident ID masked), the department that reviews, "
+            "the new penalty (`record`) or the officer's report (`statement`, `evidence`), the "
+            "deadline (`due_at`, Beijing time), the decision once made (reasons, basis, who and "
+            "when; a confirmation's 撤销信用修复决定书 and the day until which the subject may "
+            "not apply again) and `may_decide`: whether the caller may confirm or dismiss it "
+            "now. 403 for applicants; 404 when the review does not exist or the caller may not "
+            "see it. A natural "
+            "person's review needs `purpose` for staff; the read is registered."
+        ),
+        parameters=[PURPOSE_PARAMETER],
+        responses={200: BreachDetailSerializer, **ERROR_RESPONSES},
+    )
+    def get(self, request, pk: int):
+        review = review_get_for_user(user=request.user, pk=pk)
+        refused = _person_read_refused(request, review.subject, _what(review.pk))
+        if refused is not None:
+            return refused
+        return Response(BreachDetailSerializer(review, context={"request": request}).data)
+
+
+class _BreachDecideApi(GenericAPIView):
+    """One POST, one decision service; the answer is the review as it now is."""
+
+    serializer_class = DecisionInputSerializer
+    parser_classes = [JSONParser, FormParser, MultiPartParser]
+
+    def get_permissions(self):
+        return [IsAuthenticated(), role_permission(Role.REVIEWER)()]
+
+    def decide(self, *, reviewer, review, reasons, basis) -> None:
+        raise NotImplementedError
+
+    def post(self, request, pk: int):
+        review = review_get_for_user(user=request.user, pk=pk)
+        serializer = DecisionInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        try:
+            # The answer shows the subject: a natural person's read is
+            # registered with the decision, or not at all.
+            with transaction.atomic():
+                refused = _person_read_refused(request, review.subject, _what(review.pk))
+                if refused is not None:
+                    return refused
+                self.decide(
+                    reviewer=request.user,
+                    review=review,
+                    reasons=data["reasons"],
+                    basis=data["basis"],
+                )
+        except DjangoValidationError as error:
+            return _refusal(error, {})
+        except DjangoPermissionDenied as error:
+            raise _denied(error) from None
+        return Response(_detail(request, review.pk))
+
+
+def _decide_schema(summary: str, description: str, example: dict):
+    return extend_schema(
+        summary=summary,
+        description=description,
+        parameters=[PURPOSE_PARAMETER],
+        request=DecisionInputSerializer,
+        responses={200: BreachDetailSerializer, **ERROR_RESPONSES},
+        examples=[OpenApiExample("Decision", request_only=True, value=example)],
+    )
+
+
+@_decide_schema(
+    "Confirm a breach (认定违反承诺)",
+    "A reviewer of the review's department, with reasons and the basis. The repair is revoked "
+    "with a 撤销信用修复决定书 (its number in `decision.letter_number`), the record published "
+    "again for the rest of its period (or expired), the subject barred from new repairs until "
+    "`decision.barred_until`, and the window's other open reviews superseded. Usual reasons: "
+    f"{_usual(CONFIRM_REASONS)}. 403 for other roles, 404 for a review the caller may not see, "
+    "400 without reasons or basis, 409 when the review is already decided.",
+    {"reasons": [str(CONFIRM_REASONS[0][1])], "basis": "《信用修复管理办法》第十五条"},
+)
+class BreachConfirmApi(_BreachDecideApi):
+    def decide(self, *, reviewer, review, reasons, basis):
+        breach_confirm(reviewer=reviewer, review=review, reasons=reasons, basis=basis)
+
+
+@_decide_schema(
+    "Dismiss a breach review (不予认定)",
+    "A reviewer of the review's department, with reasons (the basis is optional). The repair "
+    "stands and the monitoring goes on (or completes now, if it ended while the review was "
+    f"open); the applicant is told. Usual reasons: {_usual(DISMISS_REASONS)}. 403 for other "
+    "roles, 404 for a review the caller may not see, 400 without reasons, 409 when the review "
+    "is already decided.",
+    {"reasons": [str(DISMISS_REASONS[0][1])], "basis": ""},
+)
+class BreachDismissApi(_BreachDecideApi):
+    def decide(self, *, reviewer, review, reasons, basis):
+        breach_dismiss(reviewer=reviewer, review=review, reasons=reasons, basis=basis)
+
+
+class FalseMaterialsReportApi(GenericAPIView):
+    serializer_class = FalseMaterialsSerializer
+    parser_classes = [MultiPartParser, FormParser]
+
+    def get_permissions(self):
+        return [IsAuthenticated(), role_permission(*REPORT_ROLES)()]
+
+    @extend_schema(
+        summary="Report that a repair rested on false materials (申请材料不实)",
+        description=(
+            "A platform officer or supervisor, on an approved (or completed) repair, with a "
+            "statement and the evidence (PDF, JPEG or PNG, recognised by content): a breach "
+            "review for the department that decided the repair. 400 under `evidence` when it is "
+            "missing or not an accepted file; 409 when the case is not approved or a report on "
+            "it is already being reviewed."
+        ),
+        parameters=[PURPOSE_PARAMETER],
+        request={"multipart/form-data": FalseMaterialsSerializer},
+        responses={201: BreachDetailSerializer, **ERROR_RESPONSES},
+    )
+    def post(self, request, pk: int):
+        case = case_get_for_user(user=request.user, pk=pk)
+        serializer = FalseMaterialsSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        try:
+            with transaction.atomic():
+                refused = _person_read_refused(request, case.subject, f"api:repair_case:{case.pk}")
+                if refused is not None:
+                    return refused
+                review = false_materials_report(
+                    officer=request.user,
+                    case=case,
+                    statement=data["statement"],
+                    evidence=data.get("evidence"),
+                )
+        except DjangoValidationError as error:
+            answer = _refusal(error, EVIDENCE_ERRORS)
+            codes = {item.code for item in getattr(error, "error_list", [])}
+            if codes & REPORT_CONFLICT_CODES:
+                answer.status_code = status.HTTP_409_CONFLICT
+            return answer
+        except DjangoPermissionDenied as error:
+            raise _denied(error) from None
+        return Response(_detail(request, review.pk), status=status.HTTP_201_CREATED)
+
+
+class MonitoringListApi(GenericAPIView):
+    serializer_class = MonitoringWindowSerializer
+
+    def get_permissions(self):
+        return [IsAuthenticated(), role_permission(Role.APPLICANT)()]
+
+    @extend_schema(
+        summary="The caller's repairs under monitoring (信用承诺履约监管)",
+        description=(
+            "Applicants only: the monitoring window of each approved repair of the subjects "
+            "they act for, soonest end first: its dates (Beijing time), status, the days left "
+            "and whether a breach review is open. 403 for other roles."
+        ),
+        responses={200: MonitoringWindowSerializer(many=True), **ERROR_RESPONSES},
+    )
+    def get(self, request):
+        open_reviews = BreachReview.objects.filter(
+            window_id=OuterRef("pk"), status=BreachStatus.OPEN
+        )
+        windows = (
+            windows_for_applicant(request.user)
+            .annotate(review_open=Exists(open_reviews))
+            .order_by("ends_at", "id")
+        )
+        page = self.paginate_queryset(windows)
+        data = MonitoringWindowSerializer(page, many=True, context={"request": request}).data
+        return self.get_paginated_response(data)
+
+
+urlpatterns = [
+    path("breach-reviews/", BreachReviewListApi.as_view(), name="api_breach_reviews"),
+    path(
+        "breach-reviews/<int:pk>/", BreachReviewDetailApi.as_view(), name="api_breach_review_detail"
+    ),
+    path(
+        "breach-reviews/<int:pk>/confirm/",
+        BreachConfirmApi.as_view(),
+        name="api_breach_review_confirm",
+    ),
+    path(
+        "breach-reviews/<int:pk>/dismiss/",
+        BreachDismissApi.as_view(),
+        name="api_breach_review_dismiss",
+    ),
+    path(
+        "repair-cases/<int:pk>/false-materials/",
+        FalseMaterialsReportApi.as_view(),
+        name="api_repair_case_false_materials",
+    ),
+    path("monitoring/", MonitoringListApi.as_view(), name="api_monitoring"),
+]

@@ -283,7 +283,13 @@ def false_materials_report(*, officer, case: RepairCase, statement: str, evidenc
     statement = _clean_text(statement, _("材料不实的情况说明"))
     if evidence is None:
         raise ValidationError(_("请上传证明材料不实的证据。"), code="no_evidence")
-    window = MonitoringWindow.objects.select_for_update().get(case=case)
+    window = MonitoringWindow.objects.select_for_update().filter(case=case).first()
+    if window is None:
+        # Repairs approved before monitoring existed have no window to review in.
+        raise ValidationError(
+            _("案件 %(case)s 没有履约监管记录，不能在此报告材料不实。") % {"case": case.label},
+            code="not_monitored",
+        )
     if window.breach_reviews.filter(
         source=BreachSource.FALSE_MATERIALS, status=BreachStatus.OPEN
     ).exists():
@@ -368,21 +374,37 @@ def _save_review(review: BreachReview, name: str, **params) -> None:
     review.save()
 
 
+BASIS_MAX = 300  # BreachReview.basis
+
+
 def _clean_reasons(reasons) -> list[str]:
     from flows.services import _clean_list
 
     return _clean_list(reasons, _("理由"))
 
 
+def _clean_basis(basis: str, *, required: bool) -> str:
+    from flows.services import _clean_text
+
+    basis = _clean_text(basis, _("撤销依据")) if required else " ".join((basis or "").split())
+    if len(basis) > BASIS_MAX:
+        raise ValidationError(
+            _("依据不能超过 %(max)d 个字（现为 %(n)d 个字）。")
+            % {"max": BASIS_MAX, "n": len(basis)},
+            code="too_long",
+        )
+    return basis
+
+
 @transaction.atomic
 def breach_confirm(*, reviewer, review: BreachReview, reasons, basis: str) -> BreachReview:
     """The commitment was broken (or the materials were false): the repair is
     revoked, the record published again, the subject barred, others told."""
-    from flows.services import _clean_text, _fire, _issue, _locked
+    from flows.services import _fire, _issue, _locked
 
     review = _locked_review(review, reviewer)
     reasons = _clean_reasons(reasons)
-    basis = _clean_text(basis, _("撤销依据"))
+    basis = _clean_basis(basis, required=True)
     at = timezone.now()
     today = _local_date(at)
     case = _locked(review.case)
@@ -493,7 +515,7 @@ def breach_dismiss(*, reviewer, review: BreachReview, reasons, basis: str = "") 
 
     review = _locked_review(review, reviewer)
     reasons = _clean_reasons(reasons)
-    basis = " ".join((basis or "").split())
+    basis = _clean_basis(basis, required=False)
     at = timezone.now()
     _save_review(review, "dismiss", by=reviewer, at=at, reasons=reasons, basis=basis)
     clock_stop(case=review, stage=Stage.BREACH_REVIEW, actor=reviewer, at=at)

@@ -407,3 +407,24 @@ def test_import_through_the_api_opens_a_review(approved, now, enterprise, depart
     assert response.status_code in (200, 201), response.content
     assert reviews() == [("济市监罚〔2027〕3号", department.code, "import", "open")]
     assert CreditRecord.objects.filter(decision_number="济市监罚〔2027〕3号").exists()
+
+
+def test_a_basis_longer_than_the_field_is_refused_whole(
+    approved, now, enterprise, department, reviewer
+):
+    now.move_to(at("2027-03-02 09:00"))
+    import_rows(penalty_row(enterprise, department))
+    review = BreachReview.objects.get()
+    for decide in (breach_confirm, breach_dismiss):
+        with pytest.raises(ValidationError, match="依据不能超过 300 个字（现为 301 个字）"):
+            decide(reviewer=reviewer, review=review, reasons=["理由"], basis="据" * 301)
+    assert BreachReview.objects.get().status == BreachStatus.OPEN
+
+
+def test_a_repair_approved_before_monitoring_cannot_be_reported_here(approved, officer):
+    MonitoringWindow.objects.all().delete()
+    with pytest.raises(ValidationError, match="没有履约监管记录"):
+        false_materials_report(
+            officer=officer, case=approved, statement="缴款凭证系伪造", evidence=upload("核查.pdf")
+        )
+    assert not BreachReview.objects.exists()
