@@ -1,11 +1,246 @@
-"""Staff pages of breach reviews (履约核查). Being written: see issue 7."""
+"""Staff pages of breach reviews (履约核查): the list of the reviews a user may
+see, a review's page with the department's confirm and dismiss forms, and the
+officer's report that a repair rested on false materials (from the repair's
+work page).
 
-from django.http import HttpResponse
+Reads go through flows.monitoring.reviews_for_user, writes through its
+services; a refusal is shown on the page as the service worded it, nothing is
+half-saved: 400 for input to correct, 403 for the wrong persona, 409 for a
+review or case no longer in a state to act on.
+"""
+
+from django.contrib import messages
+from django.contrib.contenttypes.models import ContentType
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.paginator import Paginator
+from django.db.models import Case, F, IntegerField, OuterRef, Q, Subquery, Value, When
+from django.http import Http404
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.utils.http import urlencode
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from flows.models import BreachReview, BreachSource, BreachStatus
+from flows.monitoring import (
+    CONFIRM_REASONS,
+    DISMISS_REASONS,
+    breach_confirm,
+    breach_dismiss,
+    false_materials_report,
+    may_decide,
+    reviews_for_user,
+)
+from flows.selectors import cases_for_user
+from flows.views_staff import (
+    DEFAULT_BASIS,
+    _problems,
+    _reason_rows,
+    _reasons,
+    _staff_case,
+    _work_page,
+    staff_required,
+)
+from repair_flow.access import purpose_or_redirect
+from sla.clocks import clock_explain, clocks_for
+from sla.models import SlaClock, Stage
+
+# Refusals that mean "no longer in a state to act on", not "correct your input".
+CONFLICT_CODES = frozenset({"wrong_status", "already_reported"})
 
 
-def _todo(request, *args, **kwargs):
-    return HttpResponse(status=501)
+def _status_for(error: ValidationError) -> int:
+    codes = set() if hasattr(error, "error_dict") else {e.code for e in error.error_list}
+    return 409 if codes & CONFLICT_CODES else 400
 
 
-breach_list = breach_detail = breach_confirm_view = breach_dismiss_view = _todo
-false_materials_report_view = _todo
+def _due_at():
+    """The due instant of the review's (latest) breach_review clock."""
+    clocks = SlaClock.objects.filter(
+        case_type=ContentType.objects.get_for_model(BreachReview),
+        case_id=OuterRef("pk"),
+        stage=Stage.BREACH_REVIEW,
+    ).order_by("-started_at", "-id")
+    return Subquery(clocks.values("due_at")[:1])
+
+
+@staff_required
+def breach_list(request):
+    status = request.GET.get("status", "")
+    source = request.GET.get("source", "")
+    q = " ".join(request.GET.get("q", "").split())
+    reviews = reviews_for_user(request.user).annotate(
+        due_at=_due_at(),
+        open_first=Case(
+            When(status=BreachStatus.OPEN, then=Value(0)),
+            default=Value(1),
+            output_field=IntegerField(),
+        ),
+    )
+    if status in BreachStatus.values:
+        reviews = reviews.filter(status=status)
+    if source in BreachSource.values:
+        reviews = reviews.filter(source=source)
+    if q:
+        reviews = reviews.filter(
+            Q(case__number__icontains=q)
+            | Q(record__decision_number__icontains=q)
+            | Q(case__record__decision_number__icontains=q)
+        )
+    reviews = reviews.order_by("open_first", F("due_at").asc(nulls_last=True), "-opened_at", "id")
+    page = Paginator(reviews, 50).get_page(request.GET.get("page"))
+    now = timezone.now()
+    rows = [
+        {
+            "review": review,
+            "overdue": review.status == BreachStatus.OPEN
+            and review.due_at is not None
+            and review.due_at < now,
+        }
+        for review in page
+    ]
+    filters = {"status": status, "source": source, "q": q}
+    return render(
+        request,
+        "flows/breach_list.html",
+        {
+            "rows": rows,
+            "page_obj": page,
+            "status": status,
+            "source": source,
+            "q": q,
+            "query": urlencode({k: v for k, v in filters.items() if v}),
+            "statuses": BreachStatus.choices,
+            "sources": BreachSource.choices,
+        },
+    )
+
+
+def _review_for_user(request, pk: int) -> BreachReview:
+    review = (
+        reviews_for_user(request.user)
+        .select_related("case__applicant", "reported_by", "evidence", "decided_by", "letter")
+        .filter(pk=pk)
+        .first()
+    )
+    if review is None:
+        raise Http404(_("没有这个履约核查，或您无权查看。"))
+    return review
+
+
+def _detail_page(request, review: BreachReview, *, errors=None, form=None, status=200):
+    errors = errors or {}
+    form = form or {}
+    deciding = review.status == BreachStatus.OPEN and may_decide(request.user, review)
+    explanations = [clock_explain(clock) for clock in clocks_for(review).order_by("due_at", "id")]
+    context = {
+        "review": review,
+        "case": review.case,
+        "window": review.window,
+        # A reviewer of the department that issued a new penalty may not see
+        # the repair itself (another department's): no link to a 404.
+        "case_visible": cases_for_user(request.user).filter(pk=review.case_id).exists(),
+        "explanations": explanations,
+        "deciding": deciding,
+        "confirm_reasons": _reason_rows(CONFIRM_REASONS, form.get("confirm")),
+        "dismiss_reasons": _reason_rows(DISMISS_REASONS, form.get("dismiss")),
+        "default_basis": DEFAULT_BASIS,
+        "errors": errors,
+        "form": form,
+        # A refusal whose form is not on the page is shown at the top instead.
+        "stray_errors": [m for msgs in errors.values() for m in msgs] if not deciding else [],
+    }
+    return render(request, "flows/breach_detail.html", context, status=status)
+
+
+@staff_required
+def breach_detail(request, pk: int):
+    review = _review_for_user(request, pk)
+    response = purpose_or_redirect(request, review.subject, f"breach_review:{review.pk}")
+    if response is not None:
+        return response
+    return _detail_page(request, review)
+
+
+def _decide(request, pk: int, action: str):
+    review = _review_for_user(request, pk)
+    post = request.POST
+    try:
+        if action == "confirm":
+            breach_confirm(
+                reviewer=request.user,
+                review=review,
+                reasons=_reasons(post, CONFIRM_REASONS),
+                basis=post.get("basis", ""),
+            )
+            done = _("已认定违反信用承诺，信用修复决定已撤销，撤销信用修复决定书已发出。")
+        else:
+            breach_dismiss(
+                reviewer=request.user,
+                review=review,
+                reasons=_reasons(post, DISMISS_REASONS),
+                basis=post.get("basis", ""),
+            )
+            done = _("已作出不予认定决定，履约监管继续进行，已告知申请人。")
+    except PermissionDenied as error:
+        review.refresh_from_db()
+        return _detail_page(
+            request, review, errors={action: _problems(error)}, form={action: post}, status=403
+        )
+    except ValidationError as error:
+        review.refresh_from_db()
+        return _detail_page(
+            request,
+            review,
+            errors={action: _problems(error)},
+            form={action: post},
+            status=_status_for(error),
+        )
+    messages.success(request, done)
+    return redirect("flows:breach_detail", pk=review.pk)
+
+
+@staff_required
+@require_POST
+def breach_confirm_view(request, pk: int):
+    return _decide(request, pk, "confirm")
+
+
+@staff_required
+@require_POST
+def breach_dismiss_view(request, pk: int):
+    return _decide(request, pk, "dismiss")
+
+
+@staff_required
+@require_POST
+def false_materials_report_view(request, pk: int):
+    case = _staff_case(request, pk)
+    post = request.POST
+    try:
+        review = false_materials_report(
+            officer=request.user,
+            case=case,
+            statement=post.get("statement", ""),
+            evidence=request.FILES.get("evidence"),
+        )
+    except PermissionDenied as error:
+        case.refresh_from_db()
+        return _work_page(
+            request,
+            case,
+            errors={"report_false": _problems(error)},
+            form={"report_false": post},
+            status=403,
+        )
+    except ValidationError as error:
+        case.refresh_from_db()
+        return _work_page(
+            request,
+            case,
+            errors={"report_false": _problems(error)},
+            form={"report_false": post},
+            status=_status_for(error),
+        )
+    messages.success(request, _("已报告申请材料不实，由认定单位核查。"))
+    return redirect(review.get_absolute_url())

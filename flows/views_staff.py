@@ -23,14 +23,19 @@ from django.views.decorators.http import require_POST
 from viewflow.workflow import chart
 
 from flows.models import (
+    REPAIRED_STATUSES,
+    BreachReview,
+    BreachStatus,
     CaseKind,
     CaseStatus,
     MaterialKind,
+    MonitoringWindow,
     ObjectionCase,
     ObjectionGround,
     ObjectionScope,
     RepairCase,
 )
+from flows.monitoring import REPORT_ROLES, reviews_for_user
 from flows.objections import (
     MAINTAIN_REASONS,
     objection_accept,
@@ -184,6 +189,9 @@ def task_list(request, box: str = "queue"):
             "stages": list(STAGE_TITLES.items()),
             "dues": list(DUE_TITLES.items()),
             "oversight": request.user.role in OVERSIGHT_ROLES,
+            "open_breaches": reviews_for_user(request.user)
+            .filter(status=BreachStatus.OPEN)
+            .count(),
         },
     )
 
@@ -259,6 +267,10 @@ def _actions(user, case) -> dict:
         and case.status == CaseStatus.IN_PRELIMINARY_REVIEW
         and case.supplement_requests.exists(),
         "supplement_used": case.supplement_requests.exists(),
+        # Officers and supervisors may report that a repair rested on false materials.
+        "report_false": case.kind == CaseKind.REPAIR
+        and role in REPORT_ROLES
+        and case.status in (CaseStatus.APPROVED, CaseStatus.COMPLETED),
     }
 
 
@@ -300,6 +312,7 @@ def _work_page(request, case, *, errors=None, form=None, status=200):
         "maintain": actions["verification"],
         "release": actions["release"],
         "reassign": actions["reassign"],
+        "report_false": actions["report_false"],
     }
     objection = case.kind == CaseKind.OBJECTION
     context = {
@@ -329,13 +342,33 @@ def _work_page(request, case, *, errors=None, form=None, status=200):
     }
     if objection:
         context.update(_objection_context(case, form))
+    else:
+        context.update(_monitoring_context(request.user, case))
     return render(request, "flows/task_detail.html", context, status=status)
+
+
+def _monitoring_context(user, case: RepairCase) -> dict:
+    """The repair's monitoring (履约监管) once it is approved: the window and
+    its breach reviews, linked where the user may open them."""
+    if case.status not in REPAIRED_STATUSES:
+        return {}
+    window = MonitoringWindow.objects.filter(case=case).first()
+    reviews = list(
+        BreachReview.objects.filter(case=case).select_related("record", "department").order_by("id")
+    )
+    visible = set(reviews_for_user(user).filter(case=case).values_list("pk", flat=True))
+    return {
+        "monitoring": {
+            "window": window,
+            "reviews": [{"review": r, "visible": r.pk in visible} for r in reviews],
+        }
+    }
 
 
 def _action_urls(case) -> dict[str, str]:
     names = ["claim", "release", "reassign", "accept", "refuse", "supplement", "flow_chart"]
     names += ["correct", "delete", "maintain"] if case.kind == CaseKind.OBJECTION else []
-    names += ["approve", "reject"] if case.kind == CaseKind.REPAIR else []
+    names += ["approve", "reject", "report_false"] if case.kind == CaseKind.REPAIR else []
     urls = {name: reverse(ACTION_URLS[case.kind] % name, args=[case.pk]) for name in names}
     urls["work"] = work_url(case)
     return urls
