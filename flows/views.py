@@ -28,7 +28,7 @@ from flows.models import (
     ObjectionCase,
     RepairCase,
 )
-from flows.selectors import case_get_for_user, cases_for_user
+from flows.selectors import case_get_for_user, cases_for_user, materials_for_user
 from flows.services import (
     SHARED_MATERIALS,
     case_commitment,
@@ -40,6 +40,7 @@ from flows.services import (
     required_materials,
     supplement_answer,
 )
+from flows.views_monitoring import case_monitoring
 from letters.commitments import letters_for_user
 from records.models import BindingCapacity, CreditRecord, SubjectBinding
 from records.publicity import Eligibility, RecordFacts, answer, load_rule_sets
@@ -66,6 +67,12 @@ NEXT_STEP = {
     CaseStatus.APPROVED: gettext_lazy("准予修复，详见信用修复决定书。"),
     CaseStatus.REJECTED: gettext_lazy("不予修复，详见不予修复决定书。"),
     CaseStatus.WITHDRAWN: gettext_lazy("申请已撤回。"),
+    CaseStatus.COMPLETED: gettext_lazy(
+        "信用承诺履约监管期满，监管期内未发现违反承诺的情形，本案办结。"
+    ),
+    CaseStatus.REVOKED: gettext_lazy(
+        "经认定违反信用修复承诺，信用修复决定已撤销，记录恢复公示，详见撤销信用修复决定书。"
+    ),
 }
 # The same for an objection (异议): the front half is repair's, the check its own.
 OBJECTION_NEXT_STEP = {
@@ -94,8 +101,9 @@ def _open_clocks(case) -> list:
     return list(clocks_for(case).filter(stopped_at=None).order_by("due_at"))
 
 
-def _materials(case: RepairCase) -> list:
-    return list(case.materials.select_related("uploaded_by"))
+def _materials(case: RepairCase, user=None) -> list:
+    """The applicant's pages: the case's materials but the staff-only ones."""
+    return list(materials_for_user(case, user))
 
 
 def _upload(request, case: RepairCase) -> tuple[int, dict[str, list[str]]]:
@@ -381,6 +389,7 @@ def _case_page(
     )
     commitment = case_commitment(case) if case.status == CaseStatus.AWAITING_COMMITMENT else None
     withdraw = withdraw or {}
+    monitoring = case_monitoring(request.user, case)
     return render(
         request,
         template,
@@ -391,6 +400,7 @@ def _case_page(
             "materials": _materials(case),
             "letters": letters.order_by("issued_at", "id"),
             "commitment": commitment,
+            "monitoring": monitoring,
             "supplement": supplement,
             "supplement_items": items,
             "supplement_errors": [
@@ -410,7 +420,7 @@ def _case_page(
 def material_file(request, case, material_pk: int, purpose: str):
     """One of a case's materials, for whoever may see the case (a natural
     person's file registered under purpose:<pk>)."""
-    material = case.materials.filter(pk=material_pk).first()
+    material = materials_for_user(case, request.user).filter(pk=material_pk).first()
     if material is None:
         raise Http404(_("没有这份材料。"))
     response = purpose_or_redirect(request, case.subject, f"{purpose}:{material.pk}")

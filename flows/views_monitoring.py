@@ -1,7 +1,106 @@
-"""The applicant's commitments under monitoring. Being written: see issue 7."""
+"""The applicant's commitments under monitoring (履约监管): per repair, until
+when the commitment is watched, how many days are left, and how it ended.
 
-from django.http import HttpResponse
+An open breach review shows only as a neutral line (a 履约核查 is under way
+and which department does it): what it is about is the department's business
+until it decides, and the decision reaches the applicant as a letter or a
+message (flows/monitoring.py).
+"""
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+from django.shortcuts import render
+from django.utils import timezone
+
+from flows.models import (
+    BreachReview,
+    BreachStatus,
+    CaseStatus,
+    MonitoringStatus,
+    MonitoringWindow,
+    RepairCase,
+)
+from flows.monitoring import windows_for_applicant
+from repair_flow.models import Role
+from repair_flow.roles import role_required
+
+applicant_required = role_required(Role.APPLICANT)
+
+# The repair case's statuses that have a monitoring window behind them.
+MONITORED_STATUSES = (CaseStatus.APPROVED, CaseStatus.COMPLETED, CaseStatus.REVOKED)
 
 
+@dataclass(frozen=True)
+class MonitoringRow:
+    window: MonitoringWindow
+    is_open: bool
+    # Days from today (Beijing) to the end day; 0 on the end day and after
+    # it. None once the window closed.
+    days_left: int | None
+    # Past its end and still open: a review pending holds it (flows/monitoring.py).
+    overdue: bool = False
+    # The departments carrying out an open 履约核查 on this window.
+    reviews: list[str] = field(default_factory=list)
+
+
+def _open_reviews(window_ids: list[int]) -> dict[int, list[str]]:
+    """The departments of the open reviews of these windows, in one query."""
+    departments: dict[int, list[str]] = defaultdict(list)
+    if not window_ids:
+        return departments
+    rows = (
+        BreachReview.objects.filter(window_id__in=window_ids, status=BreachStatus.OPEN)
+        .order_by("opened_at", "id")
+        .values_list("window_id", "department__name")
+    )
+    for window_id, name in rows:
+        if name not in departments[window_id]:
+            departments[window_id].append(name)
+    return departments
+
+
+def _order(row: MonitoringRow) -> tuple:
+    # Open windows first, the nearest end first; then the closed ones, the latest first.
+    if row.is_open:
+        return (0, row.window.ends_at.timestamp(), row.window.pk)
+    return (1, -row.window.ends_at.timestamp(), -row.window.pk)
+
+
+def monitoring_rows(windows) -> list[MonitoringRow]:
+    now = timezone.now()
+    today = timezone.localdate(now)
+    windows = list(windows)
+    reviews = _open_reviews([w.pk for w in windows])
+    rows = []
+    for window in windows:
+        is_open = window.status == MonitoringStatus.OPEN
+        rows.append(
+            MonitoringRow(
+                window=window,
+                is_open=is_open,
+                days_left=max(0, (window.ends_on - today).days) if is_open else None,
+                overdue=is_open and window.ends_at <= now,
+                reviews=reviews.get(window.pk, []) if is_open else [],
+            )
+        )
+    return sorted(rows, key=_order)
+
+
+def _windows(user):
+    return windows_for_applicant(user).select_related("case", "commitment__signed")
+
+
+def case_monitoring(user, case) -> MonitoringRow | None:
+    """The 履约监管 panel of the applicant's case page: a repair case that was
+    approved (monitored, completed or revoked)."""
+    if not isinstance(case, RepairCase) or case.status not in MONITORED_STATUSES:
+        return None
+    rows = monitoring_rows(_windows(user).filter(case=case))
+    return rows[0] if rows else None
+
+
+@applicant_required
 def monitoring_list(request):
-    return HttpResponse(status=501)
+    rows = monitoring_rows(_windows(request.user))
+    return render(request, "flows/monitoring_list.html", {"rows": rows})

@@ -10,7 +10,13 @@ from rest_framework.views import APIView
 
 from repair_flow.models import Role
 from repair_flow.roles import role_permission
-from sla.board import DEFAULT_PERIOD_DAYS, MAX_PERIOD_DAYS, board_filters_parse, board_summary
+from sla.board import (
+    DEFAULT_PERIOD_DAYS,
+    MAX_PERIOD_DAYS,
+    board_filters_parse,
+    board_monitoring,
+    board_summary,
+)
 from sla.models import Stage
 
 
@@ -138,6 +144,29 @@ SlaSummary = inline_serializer(
             },
             many=True,
         ),
+        "monitoring": inline_serializer(
+            "SlaMonitoring",
+            {
+                "open": serializers.IntegerField(help_text="monitoring windows open now"),
+                "closing_this_month": serializers.IntegerField(
+                    help_text="open windows ending this calendar month (Asia/Shanghai)"
+                ),
+                "found": serializers.IntegerField(help_text="breach reviews opened in the period"),
+                "confirmed": serializers.IntegerField(
+                    help_text="breach reviews confirmed in the period"
+                ),
+                "dismissed": serializers.IntegerField(
+                    help_text="breach reviews dismissed in the period"
+                ),
+                "pending": serializers.IntegerField(help_text="breach reviews open now"),
+                "revoked": serializers.IntegerField(
+                    help_text="repairs revoked by the reviews confirmed in the period"
+                ),
+            },
+            help_text="post-repair monitoring (履约监管): windows by the department of the "
+            "repaired record, reviews and the repairs they revoked by the reviewing department; "
+            "not narrowed by stage",
+        ),
     },
 )
 
@@ -157,7 +186,8 @@ class SlaSummaryView(APIView):
             "The figures of the supervisors' board at /sla/board/. Open clocks are a snapshot "
             "at the time of the request; rates count clocks stopped in the period "
             f"(default: the last {DEFAULT_PERIOD_DAYS} days up to today, Asia/Shanghai; at most "
-            f"{MAX_PERIOD_DAYS} days). Supervisors and administrators only."
+            f"{MAX_PERIOD_DAYS} days). `monitoring`: the post-repair monitoring figures (履约监管) "
+            "for the same period and department. Supervisors and administrators only."
         ),
         parameters=[
             OpenApiParameter(
@@ -191,7 +221,11 @@ class SlaSummaryView(APIView):
         filters, errors = board_filters_parse(request.query_params, today=timezone.localdate())
         if errors:
             return Response({"errors": errors}, status=400)
-        return Response(board_summary(filters=filters))
+        now = timezone.now()
+        return Response({
+            **board_summary(filters=filters, now=now),
+            "monitoring": board_monitoring(filters=filters, now=now),
+        })  # fmt: skip
 
 
 urlpatterns = [path("sla/summary", SlaSummaryView.as_view(), name="api_sla_summary")]

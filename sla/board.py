@@ -3,6 +3,7 @@
     board_filters_parse(params, today=...)  -> (BoardFilters | None, errors by parameter)
     board_summary(filters=..., now=...)     -> dict, the JSON of GET /api/v1/sla/summary
     board_clocks(filters=..., metric=..., assignee=..., now=...) -> the clocks behind a figure
+    board_monitoring(filters=..., now=...)  -> dict, the post-repair monitoring figures
 
 Every figure is a conditional count that the database computes with GROUP BY:
 the summary runs a fixed number of queries (five) whatever the number
@@ -10,6 +11,10 @@ of clocks, and Python only adds up the grouped rows (bounded by stages x
 departments x assignees, never by clocks). A figure and the list behind it
 use the same conditions (`metric_q`), so the list always has as many rows as
 the figure says.
+
+The monitoring figures (履约监管) are not clocks: `flows.monitoring.monitoring_figures`
+computes them over windows and breach reviews in a fixed number of queries of
+its own (two), kept apart from the summary's five so each can be measured.
 
 Snapshot figures (open, due today, at risk, open breached) describe the clocks
 open now; rates and "breached at stop" count clocks stopped in the period.
@@ -413,6 +418,46 @@ def _trend(filters: BoardFilters, mondays: list[dt.date], weeks: list[list[int]]
             **_rate(met, rated),
         })  # fmt: skip
     return trend
+
+
+# --- post-repair monitoring ----------------------------------------------------------------
+
+MONITORING_FIGURES = (
+    "open",
+    "closing_this_month",
+    "found",
+    "confirmed",
+    "dismissed",
+    "pending",
+    "revoked",
+)
+
+
+def board_monitoring(*, filters: BoardFilters, now: dt.datetime | None = None) -> dict:
+    """The monitoring figures for the board's period and department:
+
+    {"open": windows open now, "closing_this_month": of them, ending this
+     calendar month (Asia/Shanghai), "found": breach reviews opened in the
+     period, "confirmed", "dismissed": decided in the period, "pending": open
+     now, "revoked": repairs revoked in the period}
+
+    The department is the one whose record was repaired (windows) or that
+    decides the review (reviews, and the repairs they revoked). The stage filter does not apply:
+    these are not clocks. "none" (clocks without a department) is all zeros,
+    as every window and review has a department.
+    """
+    from flows.monitoring import monitoring_figures
+
+    if filters.department == NONE:
+        return dict.fromkeys(MONITORING_FIGURES, 0)
+    w = Window.of(filters, now or timezone.now())
+    figures = monitoring_figures(
+        now=w.now,
+        since=w.start,
+        until=w.end,
+        department_id=filters.department.pk if filters.department is not None else None,
+    )
+    return {key: figures[key] for key in MONITORING_FIGURES}
 
 
 # --- the lists -----------------------------------------------------------------------------

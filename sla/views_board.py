@@ -25,6 +25,7 @@ from sla.board import (
     assignee_parse,
     board_clocks,
     board_filters_parse,
+    board_monitoring,
     board_summary,
     clock_state_label,
     duration_label,
@@ -91,8 +92,34 @@ def board(request):
         chart=_chart(filters, summary["trend"]),
         officers=_officers(filters, summary["officers"]),
         matrix=_matrix(filters, summary["open"]),
+        monitoring=_monitoring(board_monitoring(filters=filters, now=now)),
     )
     return render(request, "sla/board.html", context)
+
+
+MONITORING_LABELS = {
+    "open": (gettext_lazy("监管中"), gettext_lazy("当前在履约监管期内的修复")),
+    "closing_this_month": (gettext_lazy("本月期满"), gettext_lazy("监管期在本月结束")),
+    "found": (gettext_lazy("发现疑似违诺"), gettext_lazy("期间内开启的履约核查")),
+    "confirmed": (gettext_lazy("认定违反承诺"), gettext_lazy("期间内认定")),
+    "dismissed": (gettext_lazy("不予认定"), gettext_lazy("期间内不予认定")),
+    "pending": (gettext_lazy("核查中"), gettext_lazy("当前未办结的履约核查")),
+    "revoked": (gettext_lazy("撤销修复"), gettext_lazy("期间内撤销的信用修复决定")),
+}
+
+
+def _monitoring(figures: dict) -> list[dict]:
+    """The 履约监管 figures, each with its title and what it counts."""
+    return [
+        {
+            "key": key,
+            "title": title,
+            "value": figures[key],
+            "note": note,
+            "kind": "no" if key in ("confirmed", "revoked") and figures[key] else "",
+        }
+        for key, (title, note) in MONITORING_LABELS.items()
+    ]
 
 
 def _cards(filters: BoardFilters, s: dict) -> list[dict]:
