@@ -55,6 +55,7 @@ from flows.selectors import (
     TASK_ROLES,
     case_get_for_user,
     cases_for_user,
+    materials_for_user,
     task_case,
     tasks_for_user,
 )
@@ -199,7 +200,7 @@ class CaseDetailSerializer(CaseSummarySerializer):
     details = serializers.CharField(read_only=True)
     decision_reasons = serializers.ListField(child=serializers.CharField(), read_only=True)
     decision_basis = serializers.CharField(read_only=True)
-    materials = CaseMaterialSerializer(many=True, read_only=True)
+    materials = serializers.SerializerMethodField()
     open_supplement_request = serializers.SerializerMethodField()
     open_clocks = serializers.SerializerMethodField()
     timeline = CaseEventSerializer(source="events", many=True, read_only=True)
@@ -213,6 +214,12 @@ class CaseDetailSerializer(CaseSummarySerializer):
             "open_supplement_request", "open_clocks", "timeline", "letters", "commitment",
         ]  # fmt: skip
         read_only_fields = fields
+
+    @extend_schema_field(CaseMaterialSerializer(many=True))
+    def get_materials(self, case) -> list[dict]:
+        request = self.context.get("request")
+        user = getattr(request, "user", None)
+        return CaseMaterialSerializer(materials_for_user(case, user), many=True).data
 
     @extend_schema_field(SupplementRequestSerializer(allow_null=True))
     def get_open_supplement_request(self, case: RepairCase) -> dict | None:

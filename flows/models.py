@@ -428,6 +428,11 @@ class MaterialKind(models.TextChoices):
     OTHER = "other", _("其他材料")
 
 
+# Kept from the applicant (pages, API, downloads): an officer's evidence of
+# false materials may name third parties; the revocation letter states the facts.
+STAFF_ONLY_MATERIALS = frozenset({MaterialKind.FALSE_MATERIAL_EVIDENCE})
+
+
 def material_path(instance: "CaseMaterial", filename: str) -> str:
     # The stored name is the digest: the applicant's file name is kept in
     # original_name only, never in a path.
@@ -873,6 +878,11 @@ class BreachReview(ConcurrentTransitionMixin, models.Model):
         self.decided_by, self.decided_at = by, at
         self.reasons, self.basis, self.letter = reasons, basis, letter
         self.barred_until = barred_until
+
+    # Another review of the same window revoked the repair: nothing left to decide.
+    @transition(field=status, source=BreachStatus.OPEN, target=BreachStatus.SUPERSEDED)
+    def supersede(self, *, at) -> None:
+        self.decided_at = at
 
     @transition(field=status, source=BreachStatus.OPEN, target=BreachStatus.DISMISSED)
     def dismiss(self, *, by, at, reasons: list[str], basis: str) -> None:

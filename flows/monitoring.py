@@ -485,10 +485,8 @@ def breach_confirm(*, reviewer, review: BreachReview, reasons, basis: str) -> Br
         .exclude(pk=review.pk)
     )
     for other in others:
+        _save_review(other, "supersede", at=at)
         clock_stop(case=other, stage=Stage.BREACH_REVIEW, actor=reviewer, at=at, cancel=True)
-    BreachReview.objects.filter(pk__in=[o.pk for o in others]).update(
-        status=BreachStatus.SUPERSEDED, decided_at=at
-    )
     audit_record(
         actor=reviewer,
         action="flows.breach_review.confirm",
@@ -711,7 +709,11 @@ def windows_for_applicant(user):
     """The monitoring of the repairs of the subjects `user` acts for."""
     from records.models import SubjectBinding
 
-    if not getattr(user, "is_authenticated", False) or user.role != Role.APPLICANT:
+    if (
+        not getattr(user, "is_authenticated", False)
+        or not user.is_active
+        or user.role != Role.APPLICANT
+    ):
         return MonitoringWindow.objects.none()
     bound = SubjectBinding.objects.filter(user=user).values("subject_id")
     return MonitoringWindow.objects.filter(subject_id__in=bound).select_related(
@@ -744,9 +746,12 @@ def bar_problem(*, subject_id: int, on: dt.date) -> str | None:
 def monitoring_figures(
     *, now: dt.datetime, since: dt.datetime, until: dt.datetime, department_id=None
 ) -> dict:
-    """The board's monitoring figures: windows open now and closing this
-    month, and reviews found, confirmed and dismissed, repairs revoked, in
-    [since, until)."""
+    """The board's monitoring figures, in two queries: windows open now and,
+    of them, ending this calendar month (Beijing); breach reviews opened in
+    [since, until), confirmed and dismissed in it, open now, and the repairs
+    revoked in it (the cases of the confirmed ones). With a department, the
+    windows are those of its repaired records and the reviews those it
+    decides (the issuer of the new penalty, or of a report's repair)."""
     local = timezone.localtime(now)
     month_start = local.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
     next_month = _add_months(month_start, 1)
@@ -757,25 +762,19 @@ def monitoring_figures(
         reviews = reviews.filter(department_id=department_id)
     opened = Q(opened_at__gte=since, opened_at__lt=until)
     decided = Q(decided_at__gte=since, decided_at__lt=until)
-    counts = reviews.aggregate(
-        found=Count("id", filter=opened),
-        confirmed=Count("id", filter=decided & Q(status=BreachStatus.CONFIRMED)),
-        dismissed=Count("id", filter=decided & Q(status=BreachStatus.DISMISSED)),
-        pending=Count("id", filter=Q(status=BreachStatus.OPEN)),
-    )
-    revoked = RepairCase.objects.filter(
-        status=CaseStatus.REVOKED,
-        breach_reviews__status=BreachStatus.CONFIRMED,
-        breach_reviews__decided_at__gte=since,
-        breach_reviews__decided_at__lt=until,
-    )
-    if department_id is not None:
-        revoked = revoked.filter(record__department_id=department_id)
+    confirmed = decided & Q(status=BreachStatus.CONFIRMED)
     return {
-        "open": windows.count(),
-        "closing_this_month": windows.filter(
-            ends_at__gte=month_start, ends_at__lt=next_month
-        ).count(),
-        **counts,
-        "revoked": revoked.distinct().count(),
+        **windows.aggregate(
+            open=Count("id"),
+            closing_this_month=Count(
+                "id", filter=Q(ends_at__gte=month_start, ends_at__lt=next_month)
+            ),
+        ),
+        **reviews.aggregate(
+            found=Count("id", filter=opened),
+            confirmed=Count("id", filter=confirmed),
+            dismissed=Count("id", filter=decided & Q(status=BreachStatus.DISMISSED)),
+            pending=Count("id", filter=Q(status=BreachStatus.OPEN)),
+            revoked=Count("case", filter=confirmed, distinct=True),
+        ),
     }

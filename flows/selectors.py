@@ -11,7 +11,13 @@ from viewflow.workflow.models import Task
 from viewflow.workflow.status import STATUS
 
 from flows import work
-from flows.models import CaseStatus, ObjectionCase, ObjectionScope, RepairCase
+from flows.models import (
+    STAFF_ONLY_MATERIALS,
+    CaseStatus,
+    ObjectionCase,
+    ObjectionScope,
+    RepairCase,
+)
 from records.models import SubjectBinding
 from repair_flow.models import Role
 from sla.models import SlaClock
@@ -41,6 +47,14 @@ def cases_for_user(user, model=RepairCase) -> QuerySet:
             return cases.none()
         return filed.filter(record__department_id=membership.department_id)
     return cases.none()
+
+
+def materials_for_user(case, user) -> QuerySet:
+    """The case's materials `user` may see: applicants not the staff-only ones."""
+    materials = case.materials.select_related("uploaded_by")
+    if getattr(user, "role", None) in (None, Role.APPLICANT):
+        materials = materials.exclude(kind__in=STAFF_ONLY_MATERIALS)
+    return materials
 
 
 def case_get_for_user(*, user, pk: int, model=RepairCase):
