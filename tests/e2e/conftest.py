@@ -8,6 +8,8 @@ import shutil
 
 import pytest
 
+from tests.conftest import PASSWORD
+
 # Playwright's sync API runs an event loop in this thread; the ORM calls the
 # tests make between browser steps are still synchronous and safe.
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
@@ -68,3 +70,33 @@ def login(page, username, password):
     page.fill("input[name=username]", username)
     page.fill("input[name=password]", password)
     page.click("button.primary")
+
+
+DESKTOP = {"width": 1280, "height": 800}
+PHONE = {"width": 390, "height": 844}
+
+
+@pytest.fixture
+def person(browser, live_server):
+    """`person(username, phone=False)`: a page in a browser context of its own,
+    logged in as that user, as if on their own computer (or phone)."""
+    contexts = []
+
+    def open_as(username, *, phone=False):
+        context = browser.new_context(
+            locale="zh-CN",
+            timezone_id="Asia/Shanghai",
+            viewport=PHONE if phone else DESKTOP,
+            is_mobile=phone,
+        )
+        contexts.append(context)
+        page = context.new_page()
+        page.set_default_timeout(10_000)
+        page.base = live_server.url
+        login(page, username, PASSWORD)
+        page.wait_for_url("**/records/")
+        return page
+
+    yield open_as
+    for context in contexts:
+        context.close()

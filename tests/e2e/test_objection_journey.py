@@ -13,8 +13,6 @@ import pytest
 
 from flows.models import CaseStatus, ObjectionCase
 from records.models import RecordCorrection, RecordStatus
-from tests.conftest import PASSWORD
-from tests.e2e.conftest import login
 from tests.e2e.test_staff_journey import messages, open_tasks, row
 from tests.flows.test_objections import filed
 
@@ -24,28 +22,6 @@ pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 @pytest.fixture(autouse=True)
 def media(settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path / "media"
-
-
-@pytest.fixture
-def person(browser, live_server):
-    """`person(username)`: a page in a browser context of its own, logged in."""
-    contexts = []
-
-    def open_as(username):
-        context = browser.new_context(
-            locale="zh-CN", timezone_id="Asia/Shanghai", viewport={"width": 1280, "height": 800}
-        )
-        contexts.append(context)
-        page = context.new_page()
-        page.set_default_timeout(10_000)
-        page.base = live_server.url
-        login(page, username, PASSWORD)
-        page.wait_for_url("**/records/")
-        return page
-
-    yield open_as
-    for context in contexts:
-        context.close()
 
 
 def work(case, action: str = "") -> str:

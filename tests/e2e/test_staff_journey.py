@@ -28,14 +28,12 @@ from records.models import RecordStatus
 from repair_flow.models import Role
 from sla.clocks import clocks_for
 from tests.conftest import PASSWORD, make_record, make_user
-from tests.e2e.conftest import login
+from tests.e2e.conftest import PHONE, login
 from tests.flows.conftest import draft_with_materials, upload
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 PDF = b"%PDF-1.4\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n"
-DESKTOP = {"width": 1280, "height": 800}
-PHONE = {"width": 390, "height": 844}
 # Where the screenshots go; look at them after a run.
 SHOTS = os.environ.get("SCREENSHOT_DIR") or tempfile.gettempdir()
 
@@ -43,32 +41,6 @@ SHOTS = os.environ.get("SCREENSHOT_DIR") or tempfile.gettempdir()
 @pytest.fixture(autouse=True)
 def media(settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path / "media"
-
-
-@pytest.fixture
-def person(browser, live_server):
-    """`person(username, phone=False)`: a page in a browser context of its own,
-    logged in as that user, as if on their own computer (or phone)."""
-    contexts = []
-
-    def open_as(username, *, phone=False):
-        context = browser.new_context(
-            locale="zh-CN",
-            timezone_id="Asia/Shanghai",
-            viewport=PHONE if phone else DESKTOP,
-            is_mobile=phone,
-        )
-        contexts.append(context)
-        page = context.new_page()
-        page.set_default_timeout(10_000)
-        page.base = live_server.url
-        login(page, username, PASSWORD)
-        page.wait_for_url("**/records/")
-        return page
-
-    yield open_as
-    for context in contexts:
-        context.close()
 
 
 def submitted(applicant, record):

@@ -1,0 +1,127 @@
+"""Post-repair monitoring in the browser: a new penalty of a repaired subject
+opens a breach review; the issuing department's reviewer finds it in the menu
+and confirms it; the applicant sees the commitment breached, the repair
+revoked and the revocation letter. And an officer reports false materials
+from a repaired case's work page, with the evidence uploaded.
+
+The approved repair is set up through the services (its pages are covered
+by the staff journey); everything after that is done in the pages.
+"""
+
+import pytest
+from django.utils import timezone
+
+from flows.models import BreachReview, BreachStatus, CaseStatus
+from flows.services import (
+    case_commitment_signed,
+    department_review_approve,
+    department_review_claim,
+    preliminary_review_accept,
+    preliminary_review_claim,
+    repair_case_submit,
+)
+from letters.models import Letter, LetterKind
+from records.models import RecordStatus
+from tests.e2e.test_staff_journey import PDF
+from tests.flows.conftest import (
+    BASIS,
+    draft_with_materials,
+    import_rows,
+    penalty_row,
+    sign_commitment,
+)
+
+pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
+
+
+@pytest.fixture(autouse=True)
+def media(settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path / "media"
+
+
+@pytest.fixture
+def repaired(applicant, record, officer, reviewer):
+    case = draft_with_materials(applicant, record)
+    case = repair_case_submit(applicant=applicant, case=case)
+    case = preliminary_review_claim(officer=officer, case=case)
+    case = preliminary_review_accept(officer=officer, case=case)
+    sign_commitment(case)
+    case = case_commitment_signed(case=case, actor=applicant)
+    case = department_review_claim(reviewer=reviewer, case=case)
+    return department_review_approve(reviewer=reviewer, case=case, basis=BASIS)
+
+
+def test_a_new_penalty_is_reviewed_and_the_repair_revoked(
+    person, repaired, enterprise, department, record
+):
+    today = timezone.localdate().isoformat()
+    import_rows(penalty_row(enterprise, department, number="济市监罚〔2026〕777号", day=today))
+    review = BreachReview.objects.get()
+
+    # The department's reviewer finds it from the menu, first in the list.
+    desk = person("reviewer")
+    desk.get_by_role("navigation").get_by_role("link", name="履约核查").click()
+    desk.wait_for_url("**/cases/breaches/")
+    row = desk.locator("tbody tr").first
+    assert repaired.number in row.inner_text() and "济市监罚〔2026〕777号" in row.inner_text()
+    row.get_by_role("link", name=str(review.pk), exact=True).click()
+    desk.wait_for_url(f"**/cases/breaches/{review.pk}/")
+    assert "济市监罚〔2026〕777号" in desk.locator("main").inner_text()
+
+    # A confirmation without a reason is refused, nothing changes.
+    confirm = desk.locator(f"form[action='/cases/breaches/{review.pk}/confirm/']")
+    confirm.get_by_role("button", name="认定违反承诺并撤销修复").click()
+    assert "请填写理由" in desk.locator("main").inner_text()
+    assert BreachReview.objects.get().status == BreachStatus.OPEN
+
+    confirm = desk.locator(f"form[action='/cases/breaches/{review.pk}/confirm/']")
+    confirm.get_by_label("在信用修复承诺履约监管期内再次受到行政处罚").check()
+    confirm.get_by_role("button", name="认定违反承诺并撤销修复").click()
+    desk.wait_for_url(f"**/cases/breaches/{review.pk}/")
+    review.refresh_from_db()
+    repaired.refresh_from_db()
+    record.refresh_from_db()
+    assert review.status == BreachStatus.CONFIRMED
+    assert repaired.status == CaseStatus.REVOKED
+    assert record.status in (RecordStatus.PUBLISHED, RecordStatus.EXPIRED)
+    letter = Letter.objects.get(kind=LetterKind.REVOCATION)
+    assert letter.number in desk.locator("main").inner_text()
+    assert "认定违反信用承诺" in desk.locator("main").inner_text()
+
+    # The applicant sees the commitment breached and the repair revoked, and
+    # opens the revocation letter.
+    me = person("applicant")
+    me.get_by_role("navigation").get_by_role("link", name="履约监管").click()
+    me.wait_for_url("**/cases/monitoring/")
+    assert repaired.number in me.locator("main").inner_text()
+    assert "违反承诺" in me.locator("main").inner_text()
+    me.goto(f"{me.base}/cases/{repaired.pk}/")
+    assert me.locator(".facts .case-status").inner_text() == "已撤销修复"
+    item = me.locator(f"ul.case-letters li[data-letter='{letter.pk}']")
+    assert "撤销信用修复决定书" in item.inner_text()
+    href = item.get_by_role("link", name="查看 PDF").get_attribute("href")
+    response = me.request.get(me.base + href)
+    assert response.status == 200 and response.headers["content-type"] == "application/pdf"
+    assert response.body().startswith(b"%PDF-")
+
+
+def test_an_officer_reports_false_materials_with_the_evidence(person, repaired, officer, tmp_path):
+    desk = person("officer")
+    desk.goto(f"{desk.base}/cases/{repaired.pk}/work/")
+    report = desk.locator(f"form[action='/cases/{repaired.pk}/work/report-false/']")
+    report.locator("textarea[name=statement]").fill("经向开户银行核实，缴款凭证系伪造。")
+    evidence = tmp_path / "银行核实函.pdf"
+    evidence.write_bytes(PDF)
+    report.locator("input[name=evidence]").set_input_files(str(evidence))
+    report.get_by_role("button", name="报告申请材料不实").click()
+    review = BreachReview.objects.get()
+    desk.wait_for_url(f"**/cases/breaches/{review.pk}/")
+    main = desk.locator("main").inner_text()
+    assert "经向开户银行核实，缴款凭证系伪造。" in main and "银行核实函.pdf" in main
+    assert (review.source, review.reported_by, review.department_id) == (
+        "false_materials",
+        officer,
+        repaired.record.department_id,
+    )
+    # The officer may not decide it: no forms, the department's reviewer will.
+    assert desk.locator("form[action$='/confirm/']").count() == 0
