@@ -12,23 +12,14 @@ import pytest
 from django.utils import timezone
 
 from flows.models import BreachReview, BreachStatus, CaseStatus
-from flows.services import (
-    case_commitment_signed,
-    department_review_approve,
-    department_review_claim,
-    preliminary_review_accept,
-    preliminary_review_claim,
-    repair_case_submit,
-)
 from letters.models import Letter, LetterKind
 from records.models import RecordStatus
 from tests.e2e.test_staff_journey import PDF
 from tests.flows.conftest import (
-    BASIS,
+    approve_repair,
     draft_with_materials,
     import_rows,
     penalty_row,
-    sign_commitment,
 )
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
@@ -42,13 +33,7 @@ def media(settings, tmp_path):
 @pytest.fixture
 def repaired(applicant, record, officer, reviewer):
     case = draft_with_materials(applicant, record)
-    case = repair_case_submit(applicant=applicant, case=case)
-    case = preliminary_review_claim(officer=officer, case=case)
-    case = preliminary_review_accept(officer=officer, case=case)
-    sign_commitment(case)
-    case = case_commitment_signed(case=case, actor=applicant)
-    case = department_review_claim(reviewer=reviewer, case=case)
-    return department_review_approve(reviewer=reviewer, case=case, basis=BASIS)
+    return approve_repair(case, officer=officer, reviewer=reviewer)
 
 
 def test_a_new_penalty_is_reviewed_and_the_repair_revoked(

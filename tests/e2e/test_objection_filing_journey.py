@@ -23,15 +23,13 @@ from letters.models import Letter, LetterKind
 from records.models import RecordStatus, SyncEvent, SyncKind
 from sla.clocks import clocks_for
 from tests.conftest import PASSWORD, make_record
-from tests.e2e.conftest import login
+from tests.e2e.conftest import PHONE, login
 from tests.e2e.test_objection_journey import submit, work
 from tests.e2e.test_staff_journey import messages, open_tasks, row
 from tests.flows.test_objections import accepted
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
-DESKTOP = {"width": 1280, "height": 800}
-PHONE = {"width": 390, "height": 844}
 # Where the screenshots go; look at them after a run.
 SHOTS = os.environ.get("SCREENSHOT_DIR") or tempfile.gettempdir()
 
@@ -65,31 +63,6 @@ def small_pdf() -> bytes:
 @pytest.fixture(autouse=True)
 def media(settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path / "media"
-
-
-@pytest.fixture
-def person(browser, live_server):
-    """`person(username, phone=False)`: a page in a browser context of its own, logged in."""
-    contexts = []
-
-    def open_as(username, *, phone=False):
-        context = browser.new_context(
-            locale="zh-CN",
-            timezone_id="Asia/Shanghai",
-            viewport=PHONE if phone else DESKTOP,
-            is_mobile=phone,
-        )
-        contexts.append(context)
-        page = context.new_page()
-        page.set_default_timeout(10_000)
-        page.base = live_server.url
-        login(page, username, PASSWORD)
-        page.wait_for_url("**/records/")
-        return page
-
-    yield open_as
-    for context in contexts:
-        context.close()
 
 
 def record_status(page) -> str:

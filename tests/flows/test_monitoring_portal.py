@@ -8,22 +8,17 @@ from django.urls import reverse
 from flows.models import BreachReview, CaseStatus, MonitoringWindow
 from flows.monitoring import breach_confirm, breach_dismiss, monitoring_sweep
 from flows.services import (
-    case_commitment_signed,
     department_review_approve,
-    department_review_claim,
-    preliminary_review_accept,
-    preliminary_review_claim,
-    repair_case_submit,
 )
 from flows.views import NEXT_STEP
 from records.models import BindingCapacity, SubjectBinding
 from tests.flows.conftest import (
     BASIS,
+    approve_repair,
     at,
     draft_with_materials,
     import_rows,
     penalty_row,
-    sign_commitment,
 )
 
 pytestmark = pytest.mark.django_db
@@ -153,18 +148,6 @@ def test_a_confirmed_breach_shows_breached_and_the_revoked_message(
     assert "撤销信用修复决定书" in html[html.index('class="case-letters"') :]
 
 
-def approve(case, *, applicant, officer, reviewer, now, on: str):
-    """A filed draft through the services to its approval at `on` (Beijing)."""
-    case = repair_case_submit(applicant=applicant, case=case)
-    case = preliminary_review_claim(officer=officer, case=case)
-    case = preliminary_review_accept(officer=officer, case=case)
-    sign_commitment(case)
-    case = case_commitment_signed(case=case, actor=applicant)
-    case = department_review_claim(reviewer=reviewer, case=case)
-    now.move_to(at(on))
-    return department_review_approve(reviewer=reviewer, case=case, basis=BASIS)
-
-
 def test_open_windows_come_first_by_end(
     client_for, applicant, officer, reviewer, other_reviewer, drive, other_record, now
 ):
@@ -173,10 +156,13 @@ def test_open_windows_come_first_by_end(
     SubjectBinding.objects.create(
         user=applicant, subject=other_record.subject, capacity=BindingCapacity.LEGAL_REPRESENTATIVE
     )
-    second = approve(
-        draft_with_materials(applicant, other_record), applicant=applicant, officer=officer,
-        reviewer=other_reviewer, now=now, on="2026-11-17 10:00",
-    )  # fmt: skip
+    second = approve_repair(
+        draft_with_materials(applicant, other_record),
+        officer=officer,
+        reviewer=other_reviewer,
+        now=now,
+        on="2026-11-17 10:00",
+    )
     now.move_to(at("2026-11-18 15:00"))
     first = department_review_approve(reviewer=reviewer, case=first, basis=BASIS)
     client = client_for(applicant)

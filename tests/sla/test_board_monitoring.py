@@ -22,14 +22,6 @@ from django.test.utils import CaptureQueriesContext
 
 from flows.models import BreachReview, CaseStatus, MonitoringWindow
 from flows.monitoring import breach_confirm, breach_dismiss
-from flows.services import (
-    case_commitment_signed,
-    department_review_approve,
-    department_review_claim,
-    preliminary_review_accept,
-    preliminary_review_claim,
-    repair_case_submit,
-)
 from records.identifiers import make_uscc
 from records.models import BindingCapacity, Subject, SubjectBinding, SubjectKind
 from repair_flow.models import Role
@@ -37,11 +29,11 @@ from sla.board import BoardFilters, board_monitoring
 from tests.conftest import make_record, make_user
 from tests.flows.conftest import (
     BASIS,
+    approve_repair,
     at,
     draft_with_materials,
     import_rows,
     penalty_row,
-    sign_commitment,
 )
 
 pytestmark = pytest.mark.django_db
@@ -75,14 +67,7 @@ def now():
 def approve(record, *, applicant, officer, reviewer, now, on: str):
     """A repair of `record` through the services, approved at `on` (Beijing)."""
     case = draft_with_materials(applicant, record)
-    case = repair_case_submit(applicant=applicant, case=case)
-    case = preliminary_review_claim(officer=officer, case=case)
-    case = preliminary_review_accept(officer=officer, case=case)
-    sign_commitment(case)
-    case = case_commitment_signed(case=case, actor=applicant)
-    case = department_review_claim(reviewer=reviewer, case=case)
-    now.move_to(at(on))
-    return department_review_approve(reviewer=reviewer, case=case, basis=BASIS)
+    return approve_repair(case, officer=officer, reviewer=reviewer, now=now, on=on)
 
 
 @pytest.fixture
