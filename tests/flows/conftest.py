@@ -58,6 +58,18 @@ def now():
 
 
 @pytest.fixture
+def posted(django_capture_on_commit_callbacks):
+    """POST and run the after-commit work (letters render), as a real commit would."""
+
+    def run(api, path, data=None, **kwargs):
+        kwargs.setdefault("format", "json")
+        with django_capture_on_commit_callbacks(execute=True):
+            return api.post(path, data or {}, **kwargs)
+
+    return run
+
+
+@pytest.fixture
 def committed(django_capture_on_commit_callbacks):
     """Run a call and then its after-commit work (letters render), as a commit would."""
 

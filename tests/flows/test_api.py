@@ -22,18 +22,6 @@ def url(case, action: str = "") -> str:
     return f"{CASES}{case.pk}/{action}"
 
 
-@pytest.fixture
-def posted(django_capture_on_commit_callbacks):
-    """POST and run the after-commit work (letters render), as a real commit would."""
-
-    def run(api, path, data=None, **kwargs):
-        kwargs.setdefault("format", "json")
-        with django_capture_on_commit_callbacks(execute=True):
-            return api.post(path, data or {}, **kwargs)
-
-    return run
-
-
 def test_a_case_goes_from_draft_to_approved_through_the_api(
     api_for, posted, applicant, officer, reviewer, record, now
 ):

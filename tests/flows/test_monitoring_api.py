@@ -31,18 +31,6 @@ def report_url(case) -> str:
 
 
 @pytest.fixture
-def posted(django_capture_on_commit_callbacks):
-    """POST and run the after-commit work (letters render), as a real commit would."""
-
-    def run(api, path, data=None, **kwargs):
-        kwargs.setdefault("format", "json")
-        with django_capture_on_commit_callbacks(execute=True):
-            return api.post(path, data or {}, **kwargs)
-
-    return run
-
-
-@pytest.fixture
 def apis(api_for, applicant, officer, reviewer, other_reviewer, supervisor):
     class Apis:
         mine = api_for(applicant)

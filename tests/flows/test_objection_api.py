@@ -22,18 +22,6 @@ def url(case_id: int, action: str = "") -> str:
 
 
 @pytest.fixture
-def posted(django_capture_on_commit_callbacks):
-    """POST and run the after-commit work (letters render), as a real commit would."""
-
-    def run(api, path, data=None, **kwargs):
-        kwargs.setdefault("format", "json")
-        with django_capture_on_commit_callbacks(execute=True):
-            return api.post(path, data or {}, **kwargs)
-
-    return run
-
-
-@pytest.fixture
 def refused(posted):
     """Every (persona, status code) is refused the POST and nothing changes."""
 
