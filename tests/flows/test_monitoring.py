@@ -428,3 +428,91 @@ def test_a_repair_approved_before_monitoring_cannot_be_reported_here(approved, o
             officer=officer, case=approved, statement="缴款凭证系伪造", evidence=upload("核查.pdf")
         )
     assert not BreachReview.objects.exists()
+
+
+@pytest.fixture
+def repaired_in_september(now, applicant, record, officer, reviewer):
+    """A repair approved on Monday 21 September 2026, before National Day."""
+    from tests.flows.conftest import approve_repair, draft_with_materials
+
+    now.move_to(at("2026-09-21 09:00"))
+    case = draft_with_materials(applicant, record)
+    return approve_repair(case, officer=officer, reviewer=reviewer, now=now, on="2026-09-21 15:00")
+
+
+@pytest.mark.parametrize(
+    ("opened", "due"),
+    [
+        # The opening day does not count; National Day (1-7 Oct) is skipped and
+        # Saturday 10 October, a make-up working day, counts: 8, 9, 10, 12-16,
+        # 19, 20 October.
+        ("2026-09-30 10:00", "2026-10-20 17:00"),
+        # Opened on the make-up Saturday itself: 12-16, 19-23 October.
+        ("2026-10-10 11:00", "2026-10-23 17:00"),
+    ],
+)
+def test_the_breach_review_is_due_on_the_official_calendar(
+    repaired_in_september, now, enterprise, department, supervisor, opened, due
+):
+    from sla.models import ClockState, Notification, NotificationKind
+    from sla.sweep import clocks_sweep
+
+    now.move_to(at(opened))
+    import_rows(penalty_row(enterprise, department, day=opened[:10]))
+    review = BreachReview.objects.get()
+    clock = SlaClock.objects.get(stage="breach_review", case_id=review.pk)
+    assert local(clock.due_at) == due
+    # Just before the deadline: running, nobody escalated.
+    clocks_sweep(now=clock.due_at - dt.timedelta(seconds=1))
+    clock.refresh_from_db()
+    assert clock.state == ClockState.RUNNING
+    escalations = Notification.objects.filter(kind=NotificationKind.ESCALATION, clock=clock)
+    assert not escalations.exists()
+    # At it (the SLA sweep counts the instant as reached) and just after: breached,
+    # escalated to the supervisors.
+    clocks_sweep(now=clock.due_at)
+    clock.refresh_from_db()
+    assert clock.state == ClockState.BREACHED
+    clocks_sweep(now=clock.due_at + dt.timedelta(seconds=1))
+    escalation = escalations.get(user=supervisor)
+    assert review.case.number in escalation.headline and "履约核查" in escalation.headline
+
+
+def test_the_sweep_completes_windows_in_batches_and_reports_them(
+    approved, now, second_record, applicant
+):
+    from flows.models import RepairCase
+
+    # Four more windows of the same subject, all ended by the sweep's time.
+    for i in range(4):
+        other = RepairCase.objects.create(
+            record=second_record,
+            subject=approved.subject,
+            applicant=applicant,
+            filed_by_capacity="legal_representative",
+            number=f"济信修申〔2026〕{90 + i}号",
+        )
+        RepairCase.objects.filter(pk=other.pk).update(
+            status=CaseStatus.APPROVED, decided_at=approved.decided_at
+        )
+        MonitoringWindow.objects.create(
+            case=other,
+            subject=approved.subject,
+            starts_at=approved.decided_at,
+            ends_at=approved.monitoring.ends_at - dt.timedelta(days=i + 1),
+            starts_on=approved.monitoring.starts_on,
+            ends_on=approved.monitoring.ends_on - dt.timedelta(days=i + 1),
+        )
+    now.move_to(at("2027-11-18 15:00"))
+    out = io.StringIO()
+    call_command("monitor_commitments", "--batch-size", "2", stdout=out)
+    assert out.getvalue().strip() == "0 breach reviews opened, 5 monitoring windows completed"
+    assert not MonitoringWindow.objects.filter(status="open").exists()
+    assert RepairCase.objects.filter(status=CaseStatus.COMPLETED).count() == 5
+
+
+def test_the_command_refuses_a_batch_size_below_one(db):
+    from django.core.management.base import CommandError
+
+    with pytest.raises(CommandError, match="--batch-size must be at least 1"):
+        call_command("monitor_commitments", "--batch-size", "0")
