@@ -163,6 +163,14 @@ def _placeholders(values: list) -> str:
     return ", ".join(["%s"] * len(values))
 
 
+def _id_in(column: str, ids: list[int]) -> tuple[str, list]:
+    """`column` among `ids`: one array parameter on PostgreSQL (a statement
+    the driver need not re-parse for each list), placeholders elsewhere."""
+    if connection.vendor == "postgresql":
+        return f"{column} = ANY(%s)", [list(ids)]
+    return f"{column} IN ({_placeholders(ids)})", list(ids)
+
+
 def breaches_match(
     *,
     found_via: str,
@@ -183,8 +191,9 @@ def breaches_match(
     if record_ids is not None:
         if not record_ids:
             return []
-        scope = f"r.id IN ({_placeholders(record_ids)}) AND w.status IN ({_placeholders(statuses)})"
-        params += [*record_ids, *statuses]
+        scope, ids = _id_in("r.id", record_ids)
+        scope += f" AND w.status IN ({_placeholders(statuses)})"
+        params += [*ids, *statuses]
     elif window_ids is not None:
         if not window_ids:
             return []
@@ -194,7 +203,9 @@ def breaches_match(
         scope = "(w.status = %s OR (w.status = %s AND w.closed_at >= %s))"
         params += [MonitoringStatus.OPEN, MonitoringStatus.COMPLETED, late_since or at]
     params.append(RecordStatus.DELETED)
-    with transaction.atomic(), connection.cursor() as cursor:
+    # In the caller's transaction (the import's batch, an approval, the sweep's
+    # own): no savepoint, a failure fails it whole.
+    with transaction.atomic(savepoint=False), connection.cursor() as cursor:
         cursor.execute(_matching_sql(scope), params)
         ids = [row[0] for row in cursor.fetchall()]
         return _opened(ids, actor=actor, at=at)
@@ -210,7 +221,6 @@ def _opened(ids: list[int], *, actor, at: dt.datetime) -> list[BreachReview]:
         .select_related("case", "record", "department")
         .order_by("id")
     )
-    clocks_start_many(cases=reviews, stage=Stage.BREACH_REVIEW, actor=actor, at=at)
     CaseEvent.objects.bulk_create(
         [
             CaseEvent(
@@ -226,9 +236,13 @@ def _opened(ids: list[int], *, actor, at: dt.datetime) -> list[BreachReview]:
         ],
         batch_size=1000,
     )
-    audit_record_many(
+    # The reviews' audit events and their clocks' in one step of the chain.
+    clocks_start_many(
+        cases=reviews,
+        stage=Stage.BREACH_REVIEW,
         actor=actor,
-        entries=[
+        at=at,
+        audit_also=[
             AuditEntry(
                 "flows.breach_review.open",
                 "flows.BreachReview",

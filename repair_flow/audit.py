@@ -90,7 +90,10 @@ def audit_record_many(*, actor, entries: Iterable[AuditEntry]) -> list[AuditEven
     entries = list(entries)
     actor_id = getattr(actor, "pk", None)
     actor_label = actor.get_username() if actor_id else (actor or "system")
-    with transaction.atomic():
+    # No savepoint of its own: a failure here fails the caller's transaction
+    # (an action without its audit event must not commit), and a bulk caller
+    # saves two round trips per call.
+    with transaction.atomic(savepoint=False):
         # The head row is locked until commit: concurrent writers queue here,
         # so the chain never forks.
         head, _ = AuditChainHead.objects.select_for_update().get_or_create(

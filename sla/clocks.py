@@ -11,6 +11,7 @@ Every call runs in the caller's transaction and writes an audit event.
 """
 
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -214,13 +215,15 @@ def clock_start(
     return clock
 
 
-@transaction.atomic
-def clocks_start_many(*, cases: list, stage: str, actor, at: dt.datetime) -> list[SlaClock]:
+def clocks_start_many(
+    *, cases: list, stage: str, actor, at: dt.datetime, audit_also: Sequence[AuditEntry] = ()
+) -> list[SlaClock]:
     """Start one stage for many new cases at one instant (a bulk opening, such
     as the breach reviews a penalty import opens): one policy and one plan
     serve them all (the same rule, start and calendar give the same
-    deadline), one INSERT per 1,000 and one audit event per clock. The cases
-    are new, so none has the stage running."""
+    deadline), one INSERT per 1,000 and one audit event per clock, written
+    in one step with the caller's own events (`audit_also`). The cases are
+    new, so none has the stage running. Call it inside a transaction."""
     if not cases:
         return []
     at = _now(at)
@@ -232,19 +235,22 @@ def clocks_start_many(*, cases: list, stage: str, actor, at: dt.datetime) -> lis
     audit_record_many(
         actor=actor,
         entries=[
-            AuditEntry(
-                "sla.start",
-                "sla.SlaClock",
-                str(clock.pk or ""),
-                {
-                    "case": clock.case_label,
-                    "stage": stage,
-                    "due_at": _iso(clock.due_at),
-                    "provisional": clock.provisional,
-                    "policy": str(policy),
-                },
-            )
-            for clock in clocks
+            *audit_also,
+            *(
+                AuditEntry(
+                    "sla.start",
+                    "sla.SlaClock",
+                    str(clock.pk or ""),
+                    {
+                        "case": clock.case_label,
+                        "stage": stage,
+                        "due_at": _iso(clock.due_at),
+                        "provisional": clock.provisional,
+                        "policy": str(policy),
+                    },
+                )
+                for clock in clocks
+            ),
         ],
     )
     return clocks
