@@ -208,6 +208,9 @@ def test_confirm_revokes_republishes_bars_and_tells(
     assert MonitoringWindow.objects.get().status == "breached"
     letter = Letter.objects.get(kind=LetterKind.REVOCATION)
     assert review.letter == letter and letter.recipient == applicant
+    # The applicant is told: the letter goes by email once rendered.
+    told = OutboundMessage.objects.get(letter=letter)
+    assert told.to == "zhangwei@example.com" and told.status == "sent"
     assert letter.facts["barred_until"] == "2030-03-02"
     assert letter.facts["repaired_on"] == "2026-11-18"
     assert letter.facts["repair_number"] == approved.decision_letter.number
