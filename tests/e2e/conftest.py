@@ -77,8 +77,8 @@ PHONE = {"width": 390, "height": 844}
 
 
 @pytest.fixture
-def person(browser, live_server):
-    """`person(username, phone=False)`: a page in a browser context of its own,
+def browser_as(browser, live_server):
+    """`browser_as(username, phone=False)`: a page in a browser context of its own,
     logged in as that user, as if on their own computer (or phone)."""
     contexts = []
 

@@ -37,14 +37,14 @@ def repaired(applicant, record, officer, reviewer):
 
 
 def test_a_new_penalty_is_reviewed_and_the_repair_revoked(
-    person, repaired, enterprise, department, record
+    browser_as, repaired, enterprise, department, record
 ):
     today = timezone.localdate().isoformat()
     import_rows(penalty_row(enterprise, department, number="济市监罚〔2026〕777号", day=today))
     review = BreachReview.objects.get()
 
     # The department's reviewer finds it from the menu, first in the list.
-    desk = person("reviewer")
+    desk = browser_as("reviewer")
     desk.get_by_role("navigation").get_by_role("link", name="履约核查").click()
     desk.wait_for_url("**/cases/breaches/")
     row = desk.locator("tbody tr").first
@@ -75,7 +75,7 @@ def test_a_new_penalty_is_reviewed_and_the_repair_revoked(
 
     # The applicant sees the commitment breached and the repair revoked, and
     # opens the revocation letter.
-    me = person("applicant")
+    me = browser_as("applicant")
     me.get_by_role("navigation").get_by_role("link", name="履约监管").click()
     me.wait_for_url("**/cases/monitoring/")
     assert repaired.number in me.locator("main").inner_text()
@@ -90,8 +90,10 @@ def test_a_new_penalty_is_reviewed_and_the_repair_revoked(
     assert response.body().startswith(b"%PDF-")
 
 
-def test_an_officer_reports_false_materials_with_the_evidence(person, repaired, officer, tmp_path):
-    desk = person("officer")
+def test_an_officer_reports_false_materials_with_the_evidence(
+    browser_as, repaired, officer, tmp_path
+):
+    desk = browser_as("officer")
     desk.goto(f"{desk.base}/cases/{repaired.pk}/work/")
     report = desk.locator(f"form[action='/cases/{repaired.pk}/work/report-false/']")
     report.locator("textarea[name=statement]").fill("经向开户银行核实，缴款凭证系伪造。")

@@ -74,7 +74,7 @@ def record_status(page) -> str:
 
 
 def test_an_applicant_files_an_objection_and_the_record_is_deleted(
-    page, person, applicant, record, officer, tmp_path
+    page, browser_as, applicant, record, officer, tmp_path
 ):
     evidence = tmp_path / "缴款凭证及说明.pdf"
     evidence.write_bytes(small_pdf())
@@ -164,7 +164,7 @@ def test_an_applicant_files_an_objection_and_the_record_is_deleted(
     me.screenshot(path=f"{SHOTS}/objection_record_filed_1280.png", full_page=True)
 
     # The officer claims it from the queue and accepts it for a platform check.
-    desk = person("officer")
+    desk = browser_as("officer")
     open_tasks(desk)
     queued = row(desk, case)
     assert case.number in queued.inner_text() and queued.locator("td.kind").inner_text() == "异议"

@@ -36,12 +36,12 @@ def submit(page, case, action, button):
 
 
 def test_an_objection_is_routed_to_the_department_and_corrected(
-    person, applicant, record, officer, reviewer
+    browser_as, applicant, record, officer, reviewer
 ):
     case = filed(applicant, record)
 
     # The officer finds the objection in the queue, marked as one, and claims it.
-    desk = person("officer")
+    desk = browser_as("officer")
     open_tasks(desk)
     queued = row(desk, case)
     assert case.number in queued.inner_text()
@@ -65,7 +65,7 @@ def test_an_objection_is_routed_to_the_department_and_corrected(
     assert desk.locator(f"form[action='{work(case, 'claim')}']").count() == 0
 
     # The department's reviewer finds it in their queue and claims it.
-    dept = person("reviewer")
+    dept = browser_as("reviewer")
     open_tasks(dept)
     queued = row(dept, case)
     assert "异议核查" in queued.inner_text() and queued.locator("td.kind").inner_text() == "异议"
@@ -99,14 +99,14 @@ def test_an_objection_is_routed_to_the_department_and_corrected(
     assert "处罚决定书原件" in history.inner_text()
 
     # The applicant sees the same history on their record.
-    me = person("applicant")
+    me = browser_as("applicant")
     me.goto(me.base + f"/records/{record.pk}/")
     assert "5000.00" in me.locator("section.corrections").inner_text()
 
 
-def test_an_officer_checks_on_the_platform_and_maintains(person, applicant, record, officer):
+def test_an_officer_checks_on_the_platform_and_maintains(browser_as, applicant, record, officer):
     case = filed(applicant, record)
-    desk = person("officer")
+    desk = browser_as("officer")
     desk.goto(desk.base + work(case))
     submit(desk, case, "claim", "领取办理")
     desk.locator("section.accept").get_by_label("平台自行核查", exact=False).check()

@@ -78,20 +78,20 @@ def submit(page, case, action, button):
 
 
 def test_a_repair_from_the_queue_to_the_decision_letter(
-    person, applicant, record, officer, reviewer, tmp_path
+    browser_as, applicant, record, officer, reviewer, tmp_path
 ):
     case = submitted(applicant, record)
     _, preliminary_due = due(case, "preliminary_review")
 
     # The applicant sees the filed case in 我的申请.
-    me = person("applicant")
+    me = browser_as("applicant")
     me.get_by_role("navigation").get_by_role("link", name="我的申请").click()
     me.wait_for_url("**/cases/")
     mine = me.locator(f"tr[data-case='{case.pk}']").inner_text()
     assert case.number in mine and "已提交" in mine
 
     # The officer finds it in the queue with its deadline, and claims it.
-    desk = person("officer")
+    desk = browser_as("officer")
     open_tasks(desk)
     assert desk.locator("nav.tabs a.active").get_attribute("data-box") == "queue"
     queued = row(desk, case)
@@ -179,7 +179,7 @@ def test_a_repair_from_the_queue_to_the_decision_letter(
 
     # The reviewer of the issuing department sees it in their queue, claims and approves.
     _, review_due = due(case, "department_review")
-    desk2 = person("reviewer")
+    desk2 = browser_as("reviewer")
     open_tasks(desk2)
     queued = row(desk2, case)
     assert "认定单位审核" in queued.inner_text() and "已受理" in queued.inner_text()
@@ -223,12 +223,12 @@ def test_a_repair_from_the_queue_to_the_decision_letter(
 
 
 def test_a_supervisor_reassigns_a_case_and_approves_a_second_notice(
-    person, applicant, record, department, enterprise, officer, supervisor
+    browser_as, applicant, record, department, enterprise, officer, supervisor
 ):
     officer_b = make_user("officer_b", Role.OFFICER, first_name="周强")
     held = preliminary_review_claim(officer=officer, case=submitted(applicant, record))
 
-    boss = person("supervisor")
+    boss = browser_as("supervisor")
     open_tasks(boss)
     boss.locator("nav.tabs a[data-box=inbox]").click()
     boss.wait_for_url("**/cases/tasks/inbox/")
@@ -249,7 +249,7 @@ def test_a_supervisor_reassigns_a_case_and_approves_a_second_notice(
     held.refresh_from_db()
     assert held.officer == officer_b and held.status == CaseStatus.IN_PRELIMINARY_REVIEW
 
-    desk_b = person("officer_b")
+    desk_b = browser_as("officer_b")
     open_tasks(desk_b)
     desk_b.locator("nav.tabs a[data-box=inbox]").click()
     desk_b.wait_for_url("**/cases/tasks/inbox/")
@@ -294,7 +294,7 @@ def test_a_supervisor_reassigns_a_case_and_approves_a_second_notice(
     assert [i["material"] for i in second_notice.items] == ["identity_document"]
 
     # The applicant is asked for the new item only.
-    me = person("applicant")
+    me = browser_as("applicant")
     me.goto(f"{me.base}/cases/{second.pk}/")
     assert "营业执照副本已过期" in me.locator("section.supplement").inner_text()
     assert me.locator("section.supplement .upload-slot").count() == 1
@@ -304,7 +304,7 @@ def test_a_supervisor_reassigns_a_case_and_approves_a_second_notice(
 
 
 def test_an_officer_refuses_on_a_phone_and_the_applicant_reads_why(
-    phone_page, person, applicant, record, officer
+    phone_page, browser_as, applicant, record, officer
 ):
     case = submitted(applicant, record)
     page = phone_page
@@ -337,7 +337,7 @@ def test_an_officer_refuses_on_a_phone_and_the_applicant_reads_why(
     ]
     assert case.decision_basis == "《信用修复管理办法》（国家发展改革委令2025年第36号）"
 
-    me = person("applicant", phone=True)
+    me = browser_as("applicant", phone=True)
     me.goto(f"{me.base}/cases/{case.pk}/")
     assert me.locator(".facts .case-status").inner_text() == "不予受理"
     facts = me.locator(".facts").inner_text()

@@ -89,7 +89,7 @@ def test_a_supervisor_reads_the_board_follows_a_figure_and_resolves_an_escalatio
 
     # The headline figures and the trend chart fit a laptop screen without scrolling.
     page.screenshot(path=f"{SHOTS}/sla_board_e2e_1366x768.png")
-    cards = page.locator(".board-cards").bounding_box()
+    cards = page.locator("section.board-cards").bounding_box()
     assert cards["y"] + cards["height"] <= LAPTOP["height"]
     chart = page.locator("svg.chart").bounding_box()
     assert chart["y"] + chart["height"] <= LAPTOP["height"]
