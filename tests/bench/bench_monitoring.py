@@ -9,6 +9,7 @@
     BENCH_EXPLAIN=1 ...        # print EXPLAIN ANALYZE of ours and of the raw joins
     BENCH_PROFILE=1 ...        # cProfile the first run of the event path, the sweep's
                                # matching and monitoring_sweep (those runs are slower)
+    BENCH_PROFILE_SORT=tottime ...  # the profiles' order (default cumulative)
 
 PostgreSQL only (skipped on SQLite: the data is built with generate_series,
 and the question is the plan PostgreSQL picks at this size).
@@ -365,7 +366,8 @@ def undo_completion() -> None:
 def print_profile(label: str, profile: cProfile.Profile | None) -> None:
     if profile is not None:
         print(f"\nPROFILE {label} (cumulative):")
-        pstats.Stats(profile).sort_stats("cumulative").print_stats(35)
+        order = os.environ.get("BENCH_PROFILE_SORT", "cumulative")
+        pstats.Stats(profile).sort_stats(order).print_stats(35)
 
 
 def explain(statement: str, params) -> None:
