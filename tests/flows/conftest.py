@@ -70,6 +70,21 @@ def posted(django_capture_on_commit_callbacks):
 
 
 @pytest.fixture
+def apis(api_for, applicant, officer, reviewer, other_reviewer, supervisor):
+    """An API client per persona: the applicant, an officer, the issuing
+    department's reviewer, another department's, a supervisor."""
+
+    class Apis:
+        mine = api_for(applicant)
+        staff = api_for(officer)
+        dept = api_for(reviewer)
+        other_dept = api_for(other_reviewer)
+        boss = api_for(supervisor)
+
+    return Apis
+
+
+@pytest.fixture
 def committed(django_capture_on_commit_callbacks):
     """Run a call and then its after-commit work (letters render), as a commit would."""
 
@@ -246,3 +261,29 @@ def import_rows(*rows, actor="import_records"):
     from records.services import records_ingest
 
     return records_ingest(rows=list(enumerate(rows, start=2)), actor=actor, source="test")
+
+
+def monitored_repair(record, *, applicant, starts: str, ends: str, number: str):
+    """An approved repair of `record` put straight into monitoring from
+    `starts` until `ends` (Beijing), without its filing and process: for
+    tests about the monitoring alone."""
+    from flows.models import MonitoringWindow
+
+    case = RepairCase.objects.create(
+        record=record,
+        subject=record.subject,
+        applicant=applicant,
+        filed_by_capacity="legal_representative",
+        number=number,
+    )
+    RepairCase.objects.filter(pk=case.pk).update(status=CaseStatus.APPROVED, decided_at=at(starts))
+    MonitoringWindow.objects.create(
+        case=case,
+        subject=record.subject,
+        starts_at=at(starts),
+        ends_at=at(ends),
+        starts_on=at(starts).date(),
+        ends_on=at(ends).date(),
+    )
+    case.refresh_from_db()
+    return case

@@ -31,7 +31,15 @@ from records.models import CreditRecord, RecordStatus, SyncEvent
 from repair_flow.audit import AuditEvent
 from sla.models import SlaClock
 from tests.conftest import make_record, make_user
-from tests.flows.conftest import BASIS, at, import_rows, local, penalty_row, upload
+from tests.flows.conftest import (
+    BASIS,
+    at,
+    import_rows,
+    local,
+    monitored_repair,
+    penalty_row,
+    upload,
+)
 
 
 def reviews():
@@ -275,23 +283,12 @@ def test_bar_is_checked_again_at_review(
         penalty_types=("warning",),
         fine_amount=None,
     )
-    old = RepairCase.objects.create(
-        record=first,
-        subject=enterprise,
+    monitored_repair(
+        first,
         applicant=case.applicant,
-        filed_by_capacity="legal_representative",
+        starts="2025-01-10 10:00",
+        ends="2026-12-10 10:00",
         number="济信修申〔2025〕9号",
-    )
-    RepairCase.objects.filter(pk=old.pk).update(
-        status=CaseStatus.APPROVED, decided_at=at("2025-01-10 10:00")
-    )
-    MonitoringWindow.objects.create(
-        case=old,
-        subject=enterprise,
-        starts_at=at("2025-01-10 10:00"),
-        ends_at=at("2026-12-10 10:00"),
-        starts_on=dt.date(2025, 1, 10),
-        ends_on=dt.date(2026, 12, 10),
     )
     import_rows(
         penalty_row(enterprise, other_department, number="济建罚〔2026〕50号", day="2026-11-02")
@@ -484,27 +481,15 @@ def test_the_breach_review_is_due_on_the_official_calendar(
 def test_the_sweep_completes_windows_in_batches_and_reports_them(
     approved, now, second_record, applicant
 ):
-    from flows.models import RepairCase
 
     # Four more windows of the same subject, all ended by the sweep's time.
     for i in range(4):
-        other = RepairCase.objects.create(
-            record=second_record,
-            subject=approved.subject,
+        monitored_repair(
+            second_record,
             applicant=applicant,
-            filed_by_capacity="legal_representative",
+            starts="2026-11-18 15:00",
+            ends=f"2027-11-{17 - i} 15:00",
             number=f"济信修申〔2026〕{90 + i}号",
-        )
-        RepairCase.objects.filter(pk=other.pk).update(
-            status=CaseStatus.APPROVED, decided_at=approved.decided_at
-        )
-        MonitoringWindow.objects.create(
-            case=other,
-            subject=approved.subject,
-            starts_at=approved.decided_at,
-            ends_at=approved.monitoring.ends_at - dt.timedelta(days=i + 1),
-            starts_on=approved.monitoring.starts_on,
-            ends_on=approved.monitoring.ends_on - dt.timedelta(days=i + 1),
         )
     now.move_to(at("2027-11-18 15:00"))
     out = io.StringIO()

@@ -2,18 +2,14 @@
 decide one (every other persona refused with nothing changed), the officer's
 report of false materials, and the applicant's view of their monitoring."""
 
-import datetime as dt
-
 import pytest
 
-from flows.models import BreachReview, CaseEvent, CaseStatus, MonitoringWindow, RepairCase
+from flows.models import BreachReview, CaseEvent, CaseStatus, MonitoringWindow
 from flows.monitoring import monitoring_sweep
 from letters.models import Letter, LetterKind
 from records.models import CreditRecord, RecordStatus, SyncEvent
 from repair_flow.models import AccessLogEntry
-from tests.flows.conftest import BASIS, at, import_rows, penalty_row, upload
-
-pytestmark = pytest.mark.django_db
+from tests.flows.conftest import BASIS, at, import_rows, monitored_repair, penalty_row, upload
 
 REVIEWS = "/api/v1/breach-reviews/"
 MONITORING = "/api/v1/monitoring/"
@@ -28,18 +24,6 @@ def url(review_id: int, action: str = "") -> str:
 
 def report_url(case) -> str:
     return f"/api/v1/repair-cases/{case.pk}/false-materials/"
-
-
-@pytest.fixture
-def apis(api_for, applicant, officer, reviewer, other_reviewer, supervisor):
-    class Apis:
-        mine = api_for(applicant)
-        staff = api_for(officer)
-        dept = api_for(reviewer)
-        other_dept = api_for(other_reviewer)
-        boss = api_for(supervisor)
-
-    return Apis
 
 
 @pytest.fixture
@@ -316,23 +300,12 @@ def test_days_left_at_the_end_of_the_window(apis, approved, now):
 @pytest.fixture
 def person_review(now, applicant, person, person_record, department) -> BreachReview:
     """A natural person's repair under monitoring, and a new penalty of theirs."""
-    case = RepairCase.objects.create(
-        record=person_record,
-        subject=person,
+    monitored_repair(
+        person_record,
         applicant=applicant,
-        filed_by_capacity="self",
+        starts="2026-11-02 10:00",
+        ends="2027-11-02 10:00",
         number="济信修申〔2026〕9号",
-    )
-    RepairCase.objects.filter(pk=case.pk).update(
-        status=CaseStatus.APPROVED, decided_at=at("2026-11-02 10:00")
-    )
-    MonitoringWindow.objects.create(
-        case=case,
-        subject=person,
-        starts_at=at("2026-11-02 10:00"),
-        ends_at=at("2027-11-02 10:00"),
-        starts_on=dt.date(2026, 11, 2),
-        ends_on=dt.date(2027, 11, 2),
     )
     import_rows(penalty_row(person, department, day="2026-11-10"))
     return BreachReview.objects.get()

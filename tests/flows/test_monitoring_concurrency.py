@@ -12,7 +12,6 @@ from collections import Counter
 
 import pytest
 from django.core.exceptions import ValidationError
-from django.db import connection
 
 from flows.models import (
     BreachReview,
@@ -26,51 +25,35 @@ from flows.monitoring import breach_confirm, breach_dismiss, monitoring_sweep
 from letters.models import Letter, LetterKind, OutboundMessage
 from repair_flow.audit import verify_chain
 from tests.conftest import make_record, make_user
-from tests.flows.conftest import BASIS, at, import_rows, penalty_row
-from tests.flows.test_concurrency import ORDERS, failed, race
+from tests.flows.conftest import BASIS, import_rows, monitored_repair, penalty_row
 
-pytestmark = [
-    pytest.mark.postgres,
-    pytest.mark.django_db(transaction=True),
-    pytest.mark.skipif(
-        connection.vendor != "postgresql",
-        reason="concurrency needs PostgreSQL (DATABASE_URL=postgres://...): "
-        "SQLite serialises writers, so nothing races",
-    ),
-]
+# pytestmark: PostgreSQL only, each test in real transactions, as every race test.
+from tests.flows.test_concurrency import (
+    ORDERS,
+    failed,
+    pytestmark,  # noqa: F401
+    race,
+)
 
 
 def monitored(*, department, subject, applicant, n: int, ends: str, serial: int = 0):
     """`n` approved repairs of `subject` (one record each), watched from
     2026-01-10 until `ends`."""
-    cases = []
-    for i in range(n):
-        record = make_record(
-            department=department,
-            subject=subject,
-            decision_number=f"济市监罚〔2025〕{serial + i + 100}号",
-            decision_date=dt.date(2025, 3, 1),
-        )
-        case = RepairCase.objects.create(
-            record=record,
-            subject=subject,
+    return [
+        monitored_repair(
+            make_record(
+                department=department,
+                subject=subject,
+                decision_number=f"济市监罚〔2025〕{serial + i + 100}号",
+                decision_date=dt.date(2025, 3, 1),
+            ),
             applicant=applicant,
-            filed_by_capacity="legal_representative",
+            starts="2026-01-10 10:00",
+            ends=ends,
             number=f"济信修申〔2026〕{serial + i + 100}号",
         )
-        RepairCase.objects.filter(pk=case.pk).update(
-            status=CaseStatus.APPROVED, decided_at=at("2026-01-10 10:00")
-        )
-        MonitoringWindow.objects.create(
-            case=case,
-            subject=subject,
-            starts_at=at("2026-01-10 10:00"),
-            ends_at=at(ends),
-            starts_on=dt.date(2026, 1, 10),
-            ends_on=dt.date.fromisoformat(ends[:10]),
-        )
-        cases.append(case)
-    return cases
+        for i in range(n)
+    ]
 
 
 @pytest.fixture

@@ -66,18 +66,6 @@ def file_objection(mine, posted, record, grounds=("error",)) -> int:
     return case_id
 
 
-@pytest.fixture
-def apis(api_for, applicant, officer, reviewer, other_reviewer, supervisor):
-    class Apis:
-        mine = api_for(applicant)
-        staff = api_for(officer)
-        dept = api_for(reviewer)
-        other_dept = api_for(other_reviewer)
-        boss = api_for(supervisor)
-
-    return Apis
-
-
 def test_correct_through_the_department(apis, posted, refused, record, now):
     a = apis
     case_id = file_objection(a.mine, posted, record)
