@@ -504,3 +504,24 @@ def test_the_command_refuses_a_batch_size_below_one(db):
 
     with pytest.raises(CommandError, match="--batch-size must be at least 1"):
         call_command("monitor_commitments", "--batch-size", "0")
+
+
+def test_the_sweep_runs_hourly_from_the_scheduler_and_celery_beat(approved, now, settings):
+    from flows.tasks import monitor_commitments
+    from repair_flow.scheduler import JOBS
+
+    job = next(j for j in JOBS if j.name == "monitor_commitments")
+    entry = settings.CELERY_BEAT_SCHEDULE["flows-monitor-commitments"]
+    assert (job.every_seconds, entry["task"], entry["schedule"]) == (
+        3600,
+        "flows.monitor_commitments",
+        3600.0,
+    )
+    now.move_to(at("2027-11-18 14:59"))
+    assert job.run() == "0 breach reviews opened, 0 monitoring windows completed"
+    now.move_to(at("2027-11-18 15:00"))
+    assert monitor_commitments.apply().get() == (
+        "0 breach reviews opened, 1 monitoring windows completed"
+    )
+    approved.refresh_from_db()
+    assert approved.status == CaseStatus.COMPLETED
