@@ -27,6 +27,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import connection, transaction
 from django.db.models import Count, Q
 from django.utils import timezone, translation
+from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
@@ -43,6 +44,16 @@ from flows.models import (
     MonitoringStatus,
     MonitoringWindow,
     RepairCase,
+)
+from flows.services import (
+    _clean_list,
+    _clean_text,
+    _fire,
+    _issue,
+    _local_date,
+    _locked,
+    _material_store,
+    _note,
 )
 from letters.models import LetterKind
 from letters.outbox import NewMessage, messages_queue_many
@@ -73,10 +84,6 @@ CONFIRM_REASONS = (
     ("false_materials", gettext_lazy("申请信用修复时提交的材料不真实")),
     ("commitment_broken", gettext_lazy("未履行信用修复承诺")),
 )
-
-
-def _local_date(at: dt.datetime) -> dt.date:
-    return timezone.localtime(at).date()
 
 
 def _add_months(instant: dt.datetime, months: int) -> dt.datetime:
@@ -283,8 +290,6 @@ def on_records_saved(sender, *, record_ids: list[int], actor, at: dt.datetime, *
 def false_materials_report(*, officer, case: RepairCase, statement: str, evidence) -> BreachReview:
     """An officer's finding that a repair rested on false materials, with the
     evidence: a review for the department that decided the repair."""
-    from flows.services import _clean_text, _locked, _material_store
-
     if getattr(officer, "role", None) not in REPORT_ROLES:
         raise PermissionDenied(_("只有平台工作人员可以报告申请材料不实。"))
     case = _locked(case)
@@ -392,14 +397,10 @@ BASIS_MAX = 300  # BreachReview.basis
 
 
 def _clean_reasons(reasons) -> list[str]:
-    from flows.services import _clean_list
-
     return _clean_list(reasons, _("理由"))
 
 
 def _clean_basis(basis: str, *, required: bool) -> str:
-    from flows.services import _clean_text
-
     basis = _clean_text(basis, _("撤销依据")) if required else " ".join((basis or "").split())
     if len(basis) > BASIS_MAX:
         raise ValidationError(
@@ -414,8 +415,6 @@ def _clean_basis(basis: str, *, required: bool) -> str:
 def breach_confirm(*, reviewer, review: BreachReview, reasons, basis: str) -> BreachReview:
     """The commitment was broken (or the materials were false): the repair is
     revoked, the record published again, the subject barred, others told."""
-    from flows.services import _fire, _issue, _locked
-
     review = _locked_review(review, reviewer)
     reasons = _clean_reasons(reasons)
     basis = _clean_basis(basis, required=True)
@@ -523,8 +522,6 @@ def breach_confirm(*, reviewer, review: BreachReview, reasons, basis: str) -> Br
 def breach_dismiss(*, reviewer, review: BreachReview, reasons, basis: str = "") -> BreachReview:
     """Not a breach: the monitoring goes on (or completes now, if it ended
     while the review was open); the applicant is told."""
-    from flows.services import _note
-
     review = _locked_review(review, reviewer)
     reasons = _clean_reasons(reasons)
     basis = _clean_basis(basis, required=False)
@@ -569,6 +566,14 @@ def breach_dismiss(*, reviewer, review: BreachReview, reasons, basis: str = "") 
 # Completing ---------------------------------------------------------------------
 
 
+def _instant(value) -> dt.datetime:
+    """A timestamp from a raw cursor: PostgreSQL gives an aware datetime,
+    SQLite the stored text (UTC, as Django writes it)."""
+    if isinstance(value, dt.datetime):
+        return value if timezone.is_aware(value) else value.replace(tzinfo=dt.UTC)
+    return parse_datetime(value).replace(tzinfo=dt.UTC)
+
+
 def _completion_sql(scope: str) -> str:
     window, review = _table(MonitoringWindow), _table(BreachReview)
     return (
@@ -576,7 +581,7 @@ def _completion_sql(scope: str) -> str:
         f" SELECT w.id FROM {window} w WHERE w.status = %s AND w.ends_at <= %s{scope}"
         f" AND NOT EXISTS (SELECT 1 FROM {review} b WHERE b.window_id = w.id AND b.status = %s)"
         " ORDER BY w.ends_at, w.id LIMIT %s"
-        ") AND status = %s RETURNING id, case_id"
+        ") AND status = %s RETURNING id, case_id, ends_at"
     )
 
 
@@ -606,9 +611,11 @@ def windows_complete(
     with transaction.atomic():
         with connection.cursor() as cursor:
             cursor.execute(_completion_sql(scope), params)
-            claimed = dict(cursor.fetchall())
-        if not claimed:
+            rows = cursor.fetchall()
+        if not rows:
             return 0
+        claimed = {window_id: case_id for window_id, case_id, _ends in rows}
+        ends = {case_id: _instant(ends_at) for _window, case_id, ends_at in rows}
         case_ids = list(claimed.values())
         # The cases complete with their windows (RepairCase.complete: same
         # source and target, in one UPDATE).
@@ -619,9 +626,6 @@ def windows_complete(
             RepairCase.objects.filter(pk__in=case_ids)
             .select_related("applicant", "record")
             .order_by("id")
-        )
-        ends = dict(
-            MonitoringWindow.objects.filter(pk__in=claimed).values_list("case_id", "ends_at")
         )
         CaseEvent.objects.bulk_create(
             [

@@ -101,9 +101,9 @@ def _open_clocks(case) -> list:
     return list(clocks_for(case).filter(stopped_at=None).order_by("due_at"))
 
 
-def _materials(case: RepairCase, user=None) -> list:
+def _materials(case: RepairCase) -> list:
     """The applicant's pages: the case's materials but the staff-only ones."""
-    return list(materials_for_user(case, user))
+    return list(materials_for_user(case, None))
 
 
 def _upload(request, case: RepairCase) -> tuple[int, dict[str, list[str]]]:
