@@ -41,15 +41,16 @@ from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 
-from flows.models import (
-    CaseEvent,
-    CaseMaterial,
-    CaseStatus,
-    MaterialKind,
-    RepairCase,
-    SupplementRequest,
+from flows.cases.assignment import case_reassign, case_release, case_task
+from flows.cases.common import case_commitment
+from flows.cases.materials import case_material_add
+from flows.cases.review import (
+    preliminary_review_claim,
+    preliminary_review_refuse,
+    supplement_answer,
+    supplement_request,
 )
-from flows.selectors import (
+from flows.cases.selectors import (
     BOXES,
     DUE_FILTERS,
     TASK_ROLES,
@@ -59,27 +60,26 @@ from flows.selectors import (
     task_case,
     tasks_for_user,
 )
-from flows.services import (
+from flows.cases.withdrawal import case_withdraw
+from flows.engine import HUMAN_NODES
+from flows.models import (
+    CaseEvent,
+    CaseMaterial,
+    CaseStatus,
+    MaterialKind,
+    RepairCase,
+    SupplementRequest,
+)
+from flows.repair.services import (
     MAX_RECORDS_PER_FILING,
-    case_commitment,
-    case_material_add,
-    case_reassign,
-    case_release,
-    case_task,
     department_review_approve,
     department_review_claim,
     department_review_reject,
     preliminary_review_accept,
-    preliminary_review_claim,
-    preliminary_review_refuse,
     repair_case_draft_save,
     repair_case_submit,
-    repair_case_withdraw,
     repair_cases_draft_many,
-    supplement_answer,
-    supplement_request,
 )
-from flows.work import HUMAN_NODES
 from letters.api import LetterSummarySerializer, _codes, _errors_by_field, _person_read_refused
 from letters.models import Letter
 from records.api import PURPOSE_PARAMETER
@@ -634,7 +634,7 @@ class CaseWithdrawApi(_CaseActionApi):
     input_serializer = WithdrawSerializer
 
     def act(self, user, case, data):
-        repair_case_withdraw(applicant=user, case=case, reason=data["reason"])
+        case_withdraw(applicant=user, case=case, reason=data["reason"])
 
 
 @_action_schema(

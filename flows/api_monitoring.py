@@ -39,6 +39,7 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 
 from flows.api import ERROR_RESPONSES, _refusal
+from flows.cases.selectors import case_get_for_user
 from flows.models import (
     BreachReview,
     BreachSource,
@@ -46,7 +47,7 @@ from flows.models import (
     MonitoringStatus,
     MonitoringWindow,
 )
-from flows.monitoring import (
+from flows.monitoring.services import (
     CONFIRM_REASONS,
     DISMISS_REASONS,
     REPORT_ROLES,
@@ -57,7 +58,6 @@ from flows.monitoring import (
     reviews_for_user,
     windows_for_applicant,
 )
-from flows.selectors import case_get_for_user
 from letters.api import _person_read_refused
 from records.api import PURPOSE_PARAMETER
 from records.serializers import DepartmentBriefSerializer, SubjectBriefSerializer

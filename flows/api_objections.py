@@ -54,8 +54,10 @@ from flows.api import (
     _CaseDetailApi,
     _refusal,
 )
+from flows.cases.assignment import case_task
+from flows.cases.review import preliminary_review_claim
 from flows.models import CaseStatus, ObjectionCase, ObjectionGround, ObjectionScope
-from flows.objections import (
+from flows.objections.services import (
     objection_accept,
     objection_correct,
     objection_delete,
@@ -64,7 +66,6 @@ from flows.objections import (
     objection_submit,
     verification_claim,
 )
-from flows.services import case_task, preliminary_review_claim
 from records.api import PURPOSE_PARAMETER
 from records.models import CreditRecord
 from records.services import CORRECTABLE_FIELDS

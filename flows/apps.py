@@ -6,7 +6,7 @@ class FlowsConfig(AppConfig):
     verbose_name = "修复与异议案件"
 
     def ready(self):
-        from flows.monitoring import on_records_saved
+        from flows.monitoring.services import on_records_saved
         from records.signals import records_saved
 
         # A new penalty of a monitored subject opens a breach review at once.

@@ -3,17 +3,31 @@
 The case's FSM status (flows/models.py) is the truth about where a case
 stands; this flow turns it into work: a task in the platform officers' queue,
 a task in the issuing department's reviewers' queue, or a wait for the
-applicant. Every node's work is done by a service in flows/services.py, which
-completes the node in its own transaction (flows/work.py), so the portal, the
-task pages and the API all move the flow the same way.
+applicant. Every node's work is done by a service (flows/repair/,
+flows/objections/), which completes the node in its own transaction
+(flows/engine.py), so the portal, the task pages and the API all move the
+flow the same way.
 """
 
+from django.http import Http404
+from django.shortcuts import redirect
 from django.utils.translation import gettext_lazy as _
 from viewflow import this
 from viewflow.workflow import flow
 
 from flows.models import CaseStatus, ObjectionProcess, RepairProcess
-from flows.views_staff import task_detail
+
+# Where viewflow sends someone who opens a human task: the case's work page
+# (flows/web/staff.py), found by URL name, so the graph imports no view.
+WORK_PAGES = {RepairProcess: "flows:work", ObjectionProcess: "flows:objection_work"}
+
+
+def task_page(request, process_pk: int, **kwargs):
+    for process_class, page in WORK_PAGES.items():
+        process = process_class.objects.filter(pk=process_pk).first()
+        if process is not None:
+            return redirect(page, pk=process.case_id)
+    raise Http404
 
 
 class RepairFlow(flow.Flow):
@@ -36,7 +50,7 @@ class RepairFlow(flow.Flow):
         .Next(this.preliminary_review)
     )
     preliminary_review = (
-        flow.View(task_detail)
+        flow.View(task_page)
         .Annotation(
             title=_("初审"),
             description=_("平台工作人员当日完成初审：受理、不予受理或一次性告知补正。"),
@@ -79,7 +93,7 @@ class RepairFlow(flow.Flow):
         .Else(this.closed)
     )
     department_review = (
-        flow.View(task_detail)
+        flow.View(task_page)
         .Annotation(
             title=_("认定单位审核"),
             description=_("作出处罚决定的部门审核：准予修复或不予修复，并说明依据。"),
@@ -142,7 +156,7 @@ class ObjectionFlow(flow.Flow):
         .Next(this.preliminary_review)
     )
     preliminary_review = (
-        flow.View(task_detail)
+        flow.View(task_page)
         .Annotation(
             title=_("初审"),
             description=_(
@@ -166,7 +180,7 @@ class ObjectionFlow(flow.Flow):
         .Else(this.closed)
     )
     verification = (
-        flow.View(task_detail)
+        flow.View(task_page)
         .Annotation(
             title=_("异议核查"),
             description=_("平台或认定单位核查：更正、删除或维持，并说明理由。"),

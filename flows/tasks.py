@@ -6,7 +6,7 @@ def lapse_due() -> str:
     """Periodic: close the repair cases whose supplement window has ended."""
     from django.utils import timezone
 
-    from flows.services import cases_lapse_due
+    from flows.cases.review import cases_lapse_due
 
     return f"{cases_lapse_due(now=timezone.now())} repair cases lapsed"
 
@@ -14,6 +14,6 @@ def lapse_due() -> str:
 @shared_task(name="flows.monitor_commitments")
 def monitor_commitments() -> str:
     """Periodic: the post-repair monitoring sweep (flows/monitoring.py)."""
-    from flows.monitoring import monitoring_sweep
+    from flows.monitoring.services import monitoring_sweep
 
     return str(monitoring_sweep(actor="scheduler"))

@@ -29,9 +29,9 @@ from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
 
+from flows.repair.services import case_commitment_sign
 from letters.commitments import (
     commitment_get_for_user,
-    commitment_sign,
     letter_get_for_user,
     letters_for_user,
 )
@@ -450,7 +450,7 @@ class CommitmentSignApi(GenericAPIView):
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
         try:
-            commitment = commitment_sign(
+            commitment = case_commitment_sign(
                 commitment=commitment,
                 user=request.user,
                 signer_name=data["signer_name"],

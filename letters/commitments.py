@@ -107,7 +107,7 @@ def commitment_open_for_record(record) -> Commitment | None:
 # Services
 
 
-def _case_of(commitment: Commitment):
+def commitment_case(commitment: Commitment):
     if commitment.case_type_id is None or commitment.case_id is None:
         return None
     model = ContentType.objects.get_for_id(commitment.case_type_id).model_class()
@@ -329,7 +329,7 @@ def commitment_sign(
             kind=LetterKind.COMMITMENT,
             facts=facts,
             actor=user,
-            case=_case_of(commitment),
+            case=commitment_case(commitment),
             record=commitment.record,
             subject=subject,
             recipient=user,
@@ -349,18 +349,6 @@ def commitment_sign(
                 "ip": ip or "",
             },
         )
-        _advance_case(commitment, user)
     return Commitment.objects.select_related("draft", "signed", "subject", "record").get(
         pk=commitment.pk
     )
-
-
-def _advance_case(commitment: Commitment, user) -> None:
-    """A repair case waiting for this commitment moves on in the same
-    transaction: signed and accepted together, or neither."""
-    from flows.models import CaseStatus, RepairCase
-    from flows.services import case_commitment_signed
-
-    case = _case_of(commitment)
-    if isinstance(case, RepairCase) and case.status == CaseStatus.AWAITING_COMMITMENT:
-        case_commitment_signed(case=case, actor=user)

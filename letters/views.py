@@ -20,11 +20,11 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
+from flows.repair.services import case_commitment_sign
 from letters.commitments import (
     commitment_create,
     commitment_get_for_user,
     commitment_open_for_record,
-    commitment_sign,
     expected_signer,
     letter_get_for_user,
     letters_for_user,
@@ -249,7 +249,7 @@ def commitment_detail(request, pk: int):
         form = CommitmentSignForm(request.POST)
         if form.is_valid():
             try:
-                commitment_sign(
+                case_commitment_sign(
                     commitment=commitment,
                     user=request.user,
                     signer_name=form.cleaned_data["signer_name"],

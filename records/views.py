@@ -6,7 +6,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import urlencode
 
-from flows.limits import record_repeat_limit
+from flows.cases.limits import record_repeat_limit
 from flows.models import CLOSED_STATUSES, CaseStatus, ObjectionCase
 from records.models import Department, PenaltyType, RecordStatus, Severity, SubjectBinding
 from records.publicity import RecordFacts, answer, load_rule_sets

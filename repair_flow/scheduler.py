@@ -46,13 +46,13 @@ def _letters_sweep() -> str:
 def _lapse_cases() -> str:
     from django.utils import timezone
 
-    from flows.services import cases_lapse_due
+    from flows.cases.review import cases_lapse_due
 
     return f"{cases_lapse_due(now=timezone.now())} repair cases lapsed (no supplement in time)"
 
 
 def _monitor_commitments() -> str:
-    from flows.monitoring import monitoring_sweep
+    from flows.monitoring.services import monitoring_sweep
 
     return str(monitoring_sweep(actor="scheduler"))
 

@@ -38,7 +38,7 @@ urlpatterns = [
     path("sla/clocks/", include("sla.urls_clocks")),
     path("notifications/", include("sla.urls_notifications")),
     path("letters/", include("letters.urls")),
-    path("cases/", include("flows.urls")),
+    path("cases/", include("flows.web.urls")),
     path("verify/", include("letters.urls_verify")),
     # ESP tracking webhooks (anymail checks ANYMAIL_WEBHOOK_SECRET).
     path("anymail/", include("anymail.urls")),

@@ -446,7 +446,7 @@ def board_monitoring(*, filters: BoardFilters, now: dt.datetime | None = None) -
     these are not clocks. "none" (clocks without a department) is all zeros,
     as every window and review has a department.
     """
-    from flows.monitoring import monitoring_figures
+    from flows.monitoring.services import monitoring_figures
 
     if filters.department == NONE:
         return dict.fromkeys(MONITORING_FIGURES, 0)

@@ -59,7 +59,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from flows.models import BreachFoundVia, BreachReview, MonitoringWindow, RepairCase
-from flows.monitoring import (
+from flows.monitoring.services import (
     LATE_ARRIVAL_DAYS,
     _matching_sql,
     breaches_match,

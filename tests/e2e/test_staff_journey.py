@@ -15,14 +15,10 @@ import tempfile
 import pytest
 from django.utils import timezone
 
+from flows.cases.materials import case_material_add
+from flows.cases.review import preliminary_review_claim, supplement_answer, supplement_request
 from flows.models import CaseStatus, MaterialKind, RepairCase
-from flows.services import (
-    case_material_add,
-    preliminary_review_claim,
-    repair_case_submit,
-    supplement_answer,
-    supplement_request,
-)
+from flows.repair.services import repair_case_submit
 from letters.models import Letter, LetterKind
 from records.models import RecordStatus
 from repair_flow.models import Role

@@ -10,15 +10,15 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from viewflow.workflow.models import Task
 from viewflow.workflow.status import STATUS
 
+from flows.cases.common import case_commitment
+from flows.cases.materials import case_material_add
+from flows.cases.review import preliminary_review_claim
 from flows.models import CaseEvent, CaseStatus, MaterialKind, RepairCase, SupplementRequest
-from flows.services import (
-    case_commitment,
+from flows.repair.services import (
     case_commitment_signed,
-    case_material_add,
     department_review_approve,
     department_review_claim,
     preliminary_review_accept,
-    preliminary_review_claim,
     repair_case_draft_save,
     repair_case_submit,
 )

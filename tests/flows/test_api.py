@@ -3,8 +3,8 @@ refusal of the wrong persona, and bad input answered per field with nothing save
 
 import pytest
 
+from flows.cases.common import case_commitment
 from flows.models import CaseMaterial, CaseStatus, RepairCase, SupplementRequest
-from flows.services import case_commitment
 from letters.models import Letter
 from records.models import BindingCapacity, RecordStatus, SubjectBinding
 from repair_flow.models import Role

@@ -21,19 +21,20 @@ from django.db import connection, connections
 from viewflow.workflow.models import Task
 from viewflow.workflow.status import PROCESS, STATUS
 
-from flows.models import CaseEvent, CaseStatus, RepairCase, RepairProcess
-from flows.services import (
-    case_material_add,
-    case_reassign,
-    case_release,
+from flows.cases.assignment import case_reassign, case_release
+from flows.cases.materials import case_material_add
+from flows.cases.review import (
     cases_lapse_due,
-    department_review_claim,
-    preliminary_review_accept,
     preliminary_review_claim,
-    repair_case_submit,
-    repair_case_withdraw,
     supplement_answer,
     supplement_request,
+)
+from flows.cases.withdrawal import case_withdraw
+from flows.models import CaseEvent, CaseStatus, RepairCase, RepairProcess
+from flows.repair.services import (
+    department_review_claim,
+    preliminary_review_accept,
+    repair_case_submit,
 )
 from letters.models import Commitment, CommitmentStatus, OutboundMessage
 from records.models import DepartmentMembership
@@ -397,7 +398,7 @@ def test_the_applicant_withdraws_while_the_officer_accepts(
 ):
     accept, withdraw = race(
         lambda: preliminary_review_accept(officer=officer, case=claimed),
-        lambda: repair_case_withdraw(applicant=applicant, case=claimed, reason="不再申请"),
+        lambda: case_withdraw(applicant=applicant, case=claimed, reason="不再申请"),
         first=first,
     )
     claimed.refresh_from_db()

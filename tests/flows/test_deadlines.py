@@ -6,13 +6,9 @@ import datetime as dt
 
 import pytest
 
+from flows.cases.review import cases_lapse_due, preliminary_review_claim, supplement_request
 from flows.models import CaseStatus, MaterialKind
-from flows.services import (
-    cases_lapse_due,
-    preliminary_review_claim,
-    repair_case_submit,
-    supplement_request,
-)
+from flows.repair.services import repair_case_submit
 from sla.clocks import clocks_for
 from tests.flows.conftest import at, draft_with_materials, local
 

@@ -7,24 +7,25 @@ import pytest
 from viewflow.workflow.models import Task
 from viewflow.workflow.status import PROCESS, STATUS
 
+from flows.cases.assignment import case_reassign, case_release
+from flows.cases.materials import case_material_add
+from flows.cases.review import (
+    cases_lapse_due,
+    preliminary_review_claim,
+    preliminary_review_refuse,
+    supplement_answer,
+    supplement_request,
+)
+from flows.cases.withdrawal import case_withdraw
 from flows.flows import RepairFlow
 from flows.models import CaseStatus, MaterialKind, RepairProcess
-from flows.services import (
+from flows.repair.services import (
     case_commitment_signed,
-    case_material_add,
-    case_reassign,
-    case_release,
-    cases_lapse_due,
     department_review_approve,
     department_review_claim,
     department_review_reject,
     preliminary_review_accept,
-    preliminary_review_claim,
-    preliminary_review_refuse,
     repair_case_submit,
-    repair_case_withdraw,
-    supplement_answer,
-    supplement_request,
 )
 from tests.flows.conftest import draft_with_materials, sign_commitment, upload
 
@@ -105,7 +106,7 @@ def test_each_exit_ends_the_process(exit_, drive, applicant, officer, reviewer, 
         assert tasks(case)[-1] == ("closed", STATUS.DONE, None)
     elif exit_ == "withdraw":
         case = drive(CaseStatus.IN_PRELIMINARY_REVIEW)
-        repair_case_withdraw(applicant=applicant, case=case, reason="自行撤回")
+        case_withdraw(applicant=applicant, case=case, reason="自行撤回")
         assert tasks(case)[-1] == ("preliminary_review", STATUS.CANCELED, officer.username)
         assert process(case).status == PROCESS.CANCELED
         return

@@ -4,20 +4,19 @@ clocks and their deadlines, letters, the timeline, the record."""
 import pytest
 from django.core.exceptions import ValidationError
 
+from flows.cases.common import case_commitment
+from flows.cases.review import preliminary_review_claim, preliminary_review_refuse
+from flows.cases.withdrawal import case_withdraw
 from flows.models import CaseEvent, CaseStatus, RepairCase
-from flows.services import (
-    case_commitment,
+from flows.repair.services import (
+    case_commitment_sign,
     department_review_approve,
     department_review_claim,
     department_review_reject,
     preliminary_review_accept,
-    preliminary_review_claim,
-    preliminary_review_refuse,
     repair_case_draft_save,
     repair_case_submit,
-    repair_case_withdraw,
 )
-from letters.commitments import commitment_sign
 from letters.models import CommitmentStatus, Letter, RenderStatus
 from records.models import RecordStatus, SyncEvent
 from repair_flow.audit import verify_chain
@@ -81,7 +80,7 @@ def test_a_case_goes_from_draft_to_approved_with_its_clocks_letters_and_timeline
 
     now.move_to(at("2026-11-17 09:30"))
     committed(
-        commitment_sign,
+        case_commitment_sign,
         commitment=commitment,
         user=applicant,
         signer_name="张伟",
@@ -283,7 +282,7 @@ def test_the_applicant_may_withdraw_an_open_case_and_its_clocks_are_cancelled(
 ):
     case = drive(status)
     open_before = clocks_for(case).filter(stopped_at=None).count()
-    case = repair_case_withdraw(applicant=applicant, case=case, reason="已另行处理")
+    case = case_withdraw(applicant=applicant, case=case, reason="已另行处理")
     assert case.status == CaseStatus.WITHDRAWN and case.closed_at is not None
     assert clocks_for(case).filter(stopped_at=None).count() == 0
     assert clocks_for(case).filter(state=ClockState.CANCELLED).count() == open_before
@@ -301,7 +300,7 @@ def test_a_closed_case_cannot_be_withdrawn_and_nothing_changes(applicant, office
     preliminary_review_refuse(officer=officer, case=case, reasons=["不符合条件"], basis="第十一条")
     events = CaseEvent.objects.count()
     with pytest.raises(ValidationError, match="不予受理"):
-        repair_case_withdraw(applicant=applicant, case=case, reason="撤回")
+        case_withdraw(applicant=applicant, case=case, reason="撤回")
     assert CaseEvent.objects.count() == events
     assert RepairCase.objects.get(pk=case.pk).status == CaseStatus.NOT_ACCEPTED
 

@@ -8,13 +8,9 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
+from flows.cases.materials import MAX_MATERIAL_BYTES, case_material_add
 from flows.models import CaseEvent, CaseMaterial, CaseSequence, CaseStatus, RepairCase
-from flows.services import (
-    MAX_MATERIAL_BYTES,
-    case_material_add,
-    repair_case_draft_save,
-    repair_case_submit,
-)
+from flows.repair.services import repair_case_draft_save, repair_case_submit
 from records.models import BindingCapacity, SubjectBinding
 from sla.models import SlaClock
 from tests.conftest import make_record, make_user

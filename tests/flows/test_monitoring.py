@@ -19,13 +19,13 @@ from flows.models import (
     MonitoringWindow,
     RepairCase,
 )
-from flows.monitoring import (
+from flows.monitoring.services import (
     breach_confirm,
     breach_dismiss,
     false_materials_report,
     monitoring_sweep,
 )
-from flows.services import department_review_approve, repair_case_draft_save
+from flows.repair.services import department_review_approve, repair_case_draft_save
 from letters.models import Letter, LetterKind, OutboundMessage
 from records.models import CreditRecord, RecordStatus, SyncEvent
 from repair_flow.audit import AuditEvent

@@ -5,7 +5,7 @@ report of false materials, and the applicant's view of their monitoring."""
 import pytest
 
 from flows.models import BreachReview, CaseEvent, CaseStatus, MonitoringWindow
-from flows.monitoring import monitoring_sweep
+from flows.monitoring.services import monitoring_sweep
 from letters.models import Letter, LetterKind
 from records.models import CreditRecord, RecordStatus, SyncEvent
 from repair_flow.models import AccessLogEntry

@@ -21,7 +21,7 @@ from flows.models import (
     MonitoringWindow,
     RepairCase,
 )
-from flows.monitoring import breach_confirm, breach_dismiss, monitoring_sweep
+from flows.monitoring.services import breach_confirm, breach_dismiss, monitoring_sweep
 from letters.models import Letter, LetterKind, OutboundMessage
 from repair_flow.audit import verify_chain
 from tests.conftest import make_record, make_user

@@ -6,11 +6,9 @@ import pytest
 from django.urls import reverse
 
 from flows.models import BreachReview, CaseStatus, MonitoringWindow
-from flows.monitoring import breach_confirm, breach_dismiss, monitoring_sweep
-from flows.services import (
-    department_review_approve,
-)
-from flows.views import NEXT_STEP
+from flows.monitoring.services import breach_confirm, breach_dismiss, monitoring_sweep
+from flows.repair.services import department_review_approve
+from flows.web.applicant import NEXT_STEP
 from records.models import BindingCapacity, SubjectBinding
 from tests.flows.conftest import (
     BASIS,
@@ -205,7 +203,7 @@ def test_anonymous_visitors_are_sent_to_log_in(client):
 def test_the_officers_evidence_of_false_materials_is_kept_from_the_applicant(
     client, applicant, officer, approved, now
 ):
-    from flows.monitoring import false_materials_report
+    from flows.monitoring.services import false_materials_report
     from tests.flows.conftest import upload
 
     now.move_to(at("2027-01-05 10:00"))

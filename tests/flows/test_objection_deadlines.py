@@ -8,9 +8,10 @@ import datetime as dt
 
 import pytest
 
+from flows.cases.materials import case_material_add
+from flows.cases.review import preliminary_review_claim
 from flows.models import MaterialKind
-from flows.objections import objection_accept, objection_draft_save, objection_submit
-from flows.services import case_material_add, preliminary_review_claim
+from flows.objections.services import objection_accept, objection_draft_save, objection_submit
 from sla.clocks import clocks_for
 from sla.models import ClockState, Notification, NotificationKind
 from sla.sweep import clocks_sweep

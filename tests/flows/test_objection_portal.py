@@ -8,9 +8,10 @@ import datetime as dt
 import pytest
 from django.urls import reverse
 
+from flows.cases.materials import case_material_add
+from flows.cases.review import preliminary_review_claim, supplement_request
 from flows.models import CaseMaterial, CaseStatus, ObjectionCase
-from flows.objections import objection_accept, objection_draft_save, objection_submit
-from flows.services import case_material_add, preliminary_review_claim, supplement_request
+from flows.objections.services import objection_accept, objection_draft_save, objection_submit
 from records.models import RecordStatus
 from tests.conftest import make_record
 from tests.flows.conftest import PDF, upload

@@ -10,9 +10,9 @@ import pytest
 from django.db import connection
 from viewflow.workflow.models import Task
 
+from flows.cases.review import preliminary_review_claim
 from flows.models import CaseStatus, ObjectionCase
-from flows.objections import objection_accept, objection_correct, verification_claim
-from flows.services import preliminary_review_claim
+from flows.objections.services import objection_accept, objection_correct, verification_claim
 from records.models import CreditRecord, RecordCorrection, RecordStatus
 from records.services import records_ingest
 from repair_flow.models import Role

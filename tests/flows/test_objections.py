@@ -7,8 +7,11 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from viewflow.workflow.models import Task
 from viewflow.workflow.status import PROCESS, STATUS
 
+from flows.cases.materials import case_material_add
+from flows.cases.review import preliminary_review_claim, supplement_answer, supplement_request
+from flows.cases.withdrawal import case_withdraw
 from flows.models import CaseStatus, MaterialKind, ObjectionCase, ObjectionProcess
-from flows.objections import (
+from flows.objections.services import (
     objection_accept,
     objection_correct,
     objection_delete,
@@ -17,14 +20,7 @@ from flows.objections import (
     objection_submit,
     verification_claim,
 )
-from flows.services import (
-    case_material_add,
-    case_withdraw,
-    preliminary_review_claim,
-    repair_case_draft_save,
-    supplement_answer,
-    supplement_request,
-)
+from flows.repair.services import repair_case_draft_save
 from letters.models import Letter, LetterKind
 from records.models import RecordCorrection, RecordStatus, SyncEvent
 from sla.clocks import clocks_for
@@ -220,7 +216,7 @@ def test_an_objection_lapses_after_its_supplement_deadline_with_its_own_email(
 ):
     import datetime as dt
 
-    from flows.services import cases_lapse_due
+    from flows.cases.review import cases_lapse_due
     from letters.models import OutboundMessage
 
     applicant.email = "zhangwei@example.com"

@@ -8,21 +8,23 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import connection, connections
 from django.http import Http404
 
+from flows.cases.materials import case_material_add
+from flows.cases.review import (
+    preliminary_review_claim,
+    preliminary_review_refuse,
+    supplement_answer,
+    supplement_request,
+)
+from flows.cases.selectors import case_get_for_user, cases_for_user
+from flows.cases.withdrawal import case_withdraw
 from flows.models import CaseEvent, CaseMaterial, CaseStatus, RepairCase, SupplementRequest
-from flows.selectors import case_get_for_user, cases_for_user
-from flows.services import (
+from flows.repair.services import (
     case_commitment_signed,
-    case_material_add,
     department_review_approve,
     department_review_claim,
     department_review_reject,
     preliminary_review_accept,
-    preliminary_review_claim,
-    preliminary_review_refuse,
     repair_case_submit,
-    repair_case_withdraw,
-    supplement_answer,
-    supplement_request,
 )
 from letters.models import Letter
 from records.models import DepartmentMembership
@@ -64,7 +66,7 @@ def test_another_applicant_may_not_act_on_the_case(drive, other_applicant, offic
     refused(
         case_material_add, case=case, user=other_applicant, kind="other", upload=upload("x.pdf")
     )
-    refused(repair_case_withdraw, applicant=other_applicant, case=case, reason="撤回")
+    refused(case_withdraw, applicant=other_applicant, case=case, reason="撤回")
     repair_case_submit(applicant=case.applicant, case=case)
     preliminary_review_claim(officer=officer, case=case)
     supplement_request(officer=officer, case=case, items=ITEMS)

@@ -6,8 +6,9 @@ import datetime as dt
 import pytest
 from django.urls import reverse
 
+from flows.cases.common import case_commitment
+from flows.cases.review import preliminary_review_claim, supplement_request
 from flows.models import CaseMaterial, CaseStatus, RepairCase, SupplementRequest
-from flows.services import case_commitment, preliminary_review_claim, supplement_request
 from tests.conftest import make_record
 from tests.flows.conftest import FILING, PDF, PNG, draft_with_materials, upload
 

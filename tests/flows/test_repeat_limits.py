@@ -10,14 +10,14 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.urls import reverse
 
-from flows.limits import PriorRepair, repeat_limit_reason
+from flows.cases.limits import PriorRepair, repeat_limit_reason
+from flows.cases.review import preliminary_review_claim
 from flows.models import CaseStatus, RepairCase
-from flows.services import (
+from flows.repair.services import (
     case_commitment_signed,
     department_review_approve,
     department_review_claim,
     preliminary_review_accept,
-    preliminary_review_claim,
     repair_case_draft_save,
     repair_case_submit,
 )

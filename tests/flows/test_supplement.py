@@ -7,15 +7,15 @@ import datetime as dt
 import pytest
 from django.core.exceptions import ValidationError
 
-from flows.models import CaseEvent, CaseMaterial, CaseStatus, SupplementRequest
-from flows.services import (
-    case_material_add,
+from flows.cases.materials import case_material_add
+from flows.cases.review import (
     cases_lapse_due,
     preliminary_review_claim,
-    repair_case_withdraw,
     supplement_answer,
     supplement_request,
 )
+from flows.cases.withdrawal import case_withdraw
+from flows.models import CaseEvent, CaseMaterial, CaseStatus, SupplementRequest
 from letters.models import Letter
 from repair_flow.models import AuditEvent
 from sla.clocks import clocks_for
@@ -213,7 +213,7 @@ def test_a_case_lapses_only_after_its_supplement_deadline(awaiting, now, when, l
 
 
 def test_answered_or_withdrawn_cases_never_lapse(awaiting, applicant, now):
-    repair_case_withdraw(applicant=applicant, case=awaiting, reason="不再申请")
+    case_withdraw(applicant=applicant, case=awaiting, reason="不再申请")
     later = DEADLINE + dt.timedelta(days=1)
     now.move_to(later)
     assert cases_lapse_due(now=later) == 0

@@ -7,11 +7,11 @@ from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 from viewflow.workflow.status import STATUS
 
+from flows.cases.review import preliminary_review_claim
 from flows.models import CaseStatus
-from flows.services import (
+from flows.repair.services import (
     case_commitment_signed,
     preliminary_review_accept,
-    preliminary_review_claim,
     repair_case_submit,
 )
 from tests.flows.conftest import at, draft_with_materials, open_task, sign_commitment, snapshot

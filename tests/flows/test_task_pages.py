@@ -9,17 +9,15 @@ import pytest
 from viewflow.workflow.models import Task
 from viewflow.workflow.status import STATUS
 
+from flows.cases.materials import case_material_add
+from flows.cases.review import REFUSAL_REASONS, preliminary_review_claim, supplement_answer
 from flows.models import CaseStatus, MaterialKind, SupplementRequest
-from flows.services import (
-    REFUSAL_REASONS,
+from flows.repair.services import (
     REJECTION_REASONS,
     case_commitment_signed,
-    case_material_add,
     department_review_claim,
     preliminary_review_accept,
-    preliminary_review_claim,
     repair_case_submit,
-    supplement_answer,
 )
 from letters.models import Letter, LetterKind
 from records.models import (

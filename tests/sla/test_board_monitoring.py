@@ -21,7 +21,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from flows.models import BreachReview, CaseStatus, MonitoringWindow
-from flows.monitoring import breach_confirm, breach_dismiss
+from flows.monitoring.services import breach_confirm, breach_dismiss
 from records.identifiers import make_uscc
 from records.models import BindingCapacity, Subject, SubjectBinding, SubjectKind
 from repair_flow.models import Role

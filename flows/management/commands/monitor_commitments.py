@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand, CommandError
 
-from flows.monitoring import SWEEP_BATCH, monitoring_sweep
+from flows.monitoring.services import SWEEP_BATCH, monitoring_sweep
 
 
 class Command(BaseCommand):

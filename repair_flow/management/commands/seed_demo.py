@@ -220,9 +220,14 @@ class Command(BaseCommand):
         when it has a demo reviewer, so the record shows 异议处理中."""
         from django.core.files.uploadedfile import SimpleUploadedFile
 
+        from flows.cases.materials import case_material_add
+        from flows.cases.review import preliminary_review_claim
         from flows.models import CLOSED_STATUSES, ObjectionScope, RepairCase
-        from flows.objections import objection_accept, objection_draft_save, objection_submit
-        from flows.services import case_material_add, preliminary_review_claim
+        from flows.objections.services import (
+            objection_accept,
+            objection_draft_save,
+            objection_submit,
+        )
         from letters.commitments import expected_signer
 
         daili = User.objects.get(username="daili")
@@ -281,11 +286,11 @@ class Command(BaseCommand):
         commitment: the demo has a case, its clocks, letters and a commitment."""
         from django.core.files.uploadedfile import SimpleUploadedFile
 
-        from flows.services import (
-            case_commitment,
-            case_material_add,
+        from flows.cases.common import case_commitment
+        from flows.cases.materials import case_material_add
+        from flows.cases.review import preliminary_review_claim
+        from flows.repair.services import (
             preliminary_review_accept,
-            preliminary_review_claim,
             repair_case_draft_save,
             repair_case_submit,
         )
@@ -328,13 +333,9 @@ class Command(BaseCommand):
         the officers' queue, one waits for its one-time supplement."""
         from django.core.files.uploadedfile import SimpleUploadedFile
 
-        from flows.services import (
-            case_material_add,
-            preliminary_review_claim,
-            repair_case_draft_save,
-            repair_case_submit,
-            supplement_request,
-        )
+        from flows.cases.materials import case_material_add
+        from flows.cases.review import preliminary_review_claim, supplement_request
+        from flows.repair.services import repair_case_draft_save, repair_case_submit
         from records.publicity import Eligibility, RecordFacts, answer, load_rule_sets
 
         daili = User.objects.get(username="daili")
@@ -398,7 +399,8 @@ class Command(BaseCommand):
         geren's, not a third one of qiye's or daili's: an approved repair bars
         the subject's other repairs for a year (flows/limits.py), so the
         approved case is the only case of its subject."""
-        from flows.services import preliminary_review_accept, preliminary_review_claim
+        from flows.cases.review import preliminary_review_claim
+        from flows.repair.services import preliminary_review_accept
         from records.publicity import Eligibility, RecordFacts, answer, load_rule_sets
 
         officer = User.objects.get(username="officer")
@@ -436,12 +438,13 @@ class Command(BaseCommand):
         name of the signer, over the draft's SHA-256), then `reviewer` claims
         geren's case and approves it: decision letter, record repaired,
         monitoring window and sync event; qiye's waits in the queue."""
-        from flows.services import (
-            case_commitment,
+        from flows.cases.common import case_commitment
+        from flows.repair.services import (
+            case_commitment_sign,
             department_review_approve,
             department_review_claim,
         )
-        from letters.commitments import commitment_sign, expected_signer
+        from letters.commitments import expected_signer
         from letters.services import letter_render
 
         reviewer = User.objects.get(username="reviewer")
@@ -453,7 +456,7 @@ class Command(BaseCommand):
             letter_render(letter_id=commitment.draft_id)
             commitment.draft.refresh_from_db()
             with transaction.atomic():
-                commitment_sign(
+                case_commitment_sign(
                     commitment=commitment,
                     user=case.applicant,
                     signer_name=expected_signer(commitment.subject),
@@ -514,8 +517,8 @@ class Command(BaseCommand):
         """Draft, the materials the case requires, submit."""
         from django.core.files.uploadedfile import SimpleUploadedFile
 
-        from flows.services import (
-            case_material_add,
+        from flows.cases.materials import case_material_add
+        from flows.repair.services import (
             repair_case_draft_save,
             repair_case_submit,
             required_materials,

@@ -21,7 +21,7 @@ from flows.models import (
     MonitoringWindow,
     RepairCase,
 )
-from flows.monitoring import windows_for_applicant
+from flows.monitoring.services import windows_for_applicant
 from repair_flow.models import Role
 from repair_flow.roles import role_required
 

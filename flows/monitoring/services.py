@@ -31,7 +31,17 @@ from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from flows.limits import add_years
+from flows.cases.common import (
+    case_letter_issue,
+    case_locked,
+    case_note,
+    clean_list,
+    clean_text,
+    local_date,
+    transition_fire,
+)
+from flows.cases.limits import add_years
+from flows.cases.materials import material_store
 from flows.models import (
     BreachFoundVia,
     BreachReview,
@@ -44,16 +54,6 @@ from flows.models import (
     MonitoringStatus,
     MonitoringWindow,
     RepairCase,
-)
-from flows.services import (
-    _clean_list,
-    _clean_text,
-    _fire,
-    _issue,
-    _local_date,
-    _locked,
-    _material_store,
-    _note,
 )
 from letters.models import LetterKind
 from letters.outbox import NewMessage, messages_queue_many
@@ -109,7 +109,7 @@ def monitoring_open(case: RepairCase, *, at: dt.datetime) -> MonitoringWindow:
 
     from letters.models import Commitment, CommitmentStatus
 
-    policy = policy_on(_local_date(at))
+    policy = policy_on(local_date(at))
     if policy is None:
         raise ValidationError(_("没有生效的履约监管期限设置，请管理员先设置。"), code="no_policy")
     commitment = Commitment.objects.filter(
@@ -124,8 +124,8 @@ def monitoring_open(case: RepairCase, *, at: dt.datetime) -> MonitoringWindow:
         commitment=commitment,
         starts_at=at,
         ends_at=ends_at,
-        starts_on=_local_date(at),
-        ends_on=_local_date(ends_at),
+        starts_on=local_date(at),
+        ends_on=local_date(ends_at),
     )
     audit_record(
         actor="system",
@@ -292,14 +292,14 @@ def false_materials_report(*, officer, case: RepairCase, statement: str, evidenc
     evidence: a review for the department that decided the repair."""
     if getattr(officer, "role", None) not in REPORT_ROLES:
         raise PermissionDenied(_("只有平台工作人员可以报告申请材料不实。"))
-    case = _locked(case)
+    case = case_locked(case)
     if case.status not in (CaseStatus.APPROVED, CaseStatus.COMPLETED):
         raise ValidationError(
             _("案件 %(case)s 当前状态为“%(status)s”，只有已准予修复的案件可以报告材料不实。")
             % {"case": case.label, "status": case.get_status_display()},
             code="wrong_status",
         )
-    statement = _clean_text(statement, _("材料不实的情况说明"))
+    statement = clean_text(statement, _("材料不实的情况说明"))
     if evidence is None:
         raise ValidationError(_("请上传证明材料不实的证据。"), code="no_evidence")
     window = MonitoringWindow.objects.select_for_update().filter(case=case).first()
@@ -318,7 +318,7 @@ def false_materials_report(*, officer, case: RepairCase, statement: str, evidenc
             code="already_reported",
         )
     name = (getattr(evidence, "name", "") or "").rsplit("/", 1)[-1][:255] or _("（未命名）")
-    material = _material_store(
+    material = material_store(
         case, user=officer, kind=MaterialKind.FALSE_MATERIAL_EVIDENCE, upload=evidence, name=name
     )
     at = timezone.now()
@@ -397,11 +397,11 @@ BASIS_MAX = 300  # BreachReview.basis
 
 
 def _clean_reasons(reasons) -> list[str]:
-    return _clean_list(reasons, _("理由"))
+    return clean_list(reasons, _("理由"))
 
 
 def _clean_basis(basis: str, *, required: bool) -> str:
-    basis = _clean_text(basis, _("撤销依据")) if required else " ".join((basis or "").split())
+    basis = clean_text(basis, _("撤销依据")) if required else " ".join((basis or "").split())
     if len(basis) > BASIS_MAX:
         raise ValidationError(
             _("依据不能超过 %(max)d 个字（现为 %(n)d 个字）。")
@@ -419,8 +419,8 @@ def breach_confirm(*, reviewer, review: BreachReview, reasons, basis: str) -> Br
     reasons = _clean_reasons(reasons)
     basis = _clean_basis(basis, required=True)
     at = timezone.now()
-    today = _local_date(at)
-    case = _locked(review.case)
+    today = local_date(at)
+    case = case_locked(review.case)
     if case.status not in (CaseStatus.APPROVED, CaseStatus.COMPLETED):
         raise ValidationError(
             _("案件 %(case)s 当前状态为“%(status)s”，不能撤销修复。")
@@ -436,14 +436,14 @@ def breach_confirm(*, reviewer, review: BreachReview, reasons, basis: str) -> Br
     republish = (
         RecordStatus.PUBLISHED if record.publicity_ends_on >= today else RecordStatus.EXPIRED
     )
-    letter = _issue(
+    letter = case_letter_issue(
         case,
         LetterKind.REVOCATION,
         actor=reviewer,
         at=at,
         reasons=reasons,
         basis=basis,
-        repaired_on=_local_date(case.decided_at).isoformat(),
+        repaired_on=local_date(case.decided_at).isoformat(),
         barred_until=barred_until.isoformat(),
         repair_number=case.decision_letter.number if case.decision_letter_id else "",
     )
@@ -480,7 +480,7 @@ def breach_confirm(*, reviewer, review: BreachReview, reasons, basis: str) -> Br
             },
             at=at,
         )
-    _fire(
+    transition_fire(
         case,
         "revoke",
         actor=reviewer,
@@ -529,7 +529,7 @@ def breach_dismiss(*, reviewer, review: BreachReview, reasons, basis: str = "") 
     _save_review(review, "dismiss", by=reviewer, at=at, reasons=reasons, basis=basis)
     clock_stop(case=review, stage=Stage.BREACH_REVIEW, actor=reviewer, at=at)
     case = review.case
-    _note(case, "breach_dismissed", actor=reviewer, at=at, comment="；".join(reasons))
+    case_note(case, "breach_dismissed", actor=reviewer, at=at, comment="；".join(reasons))
     audit_record(
         actor=reviewer,
         action="flows.breach_review.dismiss",
@@ -661,7 +661,7 @@ def windows_complete(
                 facts = {
                     "number": case.number,
                     "decision": case.record.decision_number,
-                    "day": _local_date(ends[case.pk]).isoformat(),
+                    "day": local_date(ends[case.pk]).isoformat(),
                 }
                 messages.append(
                     NewMessage(
@@ -737,28 +737,6 @@ def windows_for_applicant(user):
     return MonitoringWindow.objects.filter(subject_id__in=bound).select_related(
         "case__record__department", "subject"
     )
-
-
-def bar_problem(*, subject_id: int, on: dt.date) -> str | None:
-    """Domain section 3: a subject whose repair was revoked may not apply
-    again before the bar ends. One indexed query."""
-    review = (
-        BreachReview.objects.filter(
-            subject_id=subject_id, status=BreachStatus.CONFIRMED, barred_until__gte=on
-        )
-        .select_related("letter")
-        .order_by("-barred_until")
-        .first()
-    )
-    if review is None:
-        return None
-    return _(
-        "该主体的信用修复决定已于 %(day)s 撤销（%(letter)s），%(until)s 前不得申请信用修复"
-    ) % {
-        "day": _local_date(review.decided_at).isoformat(),
-        "letter": review.letter.number if review.letter_id else "",
-        "until": review.barred_until.isoformat(),
-    }
 
 
 def monitoring_figures(

@@ -21,8 +21,9 @@ from django.utils.http import urlencode
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from flows.cases.selectors import cases_for_user
 from flows.models import BreachReview, BreachSource, BreachStatus
-from flows.monitoring import (
+from flows.monitoring.services import (
     CONFIRM_REASONS,
     DISMISS_REASONS,
     breach_confirm,
@@ -31,15 +32,14 @@ from flows.monitoring import (
     may_decide,
     reviews_for_user,
 )
-from flows.selectors import cases_for_user
-from flows.views_staff import (
+from flows.web.staff import (
     DEFAULT_BASIS,
-    _problems,
-    _reason_rows,
-    _reasons,
-    _staff_case,
-    _work_page,
+    reason_rows,
+    reasons_picked,
+    refusal_messages,
+    staff_case,
     staff_required,
+    work_page,
 )
 from repair_flow.access import purpose_or_redirect
 from sla.clocks import clock_explain, clocks_for
@@ -142,8 +142,8 @@ def _detail_page(request, review: BreachReview, *, errors=None, form=None, statu
         "case_visible": cases_for_user(request.user).filter(pk=review.case_id).exists(),
         "explanations": explanations,
         "deciding": deciding,
-        "confirm_reasons": _reason_rows(CONFIRM_REASONS, form.get("confirm")),
-        "dismiss_reasons": _reason_rows(DISMISS_REASONS, form.get("dismiss")),
+        "confirm_reasons": reason_rows(CONFIRM_REASONS, form.get("confirm")),
+        "dismiss_reasons": reason_rows(DISMISS_REASONS, form.get("dismiss")),
         "default_basis": DEFAULT_BASIS,
         "errors": errors,
         "form": form,
@@ -170,7 +170,7 @@ def _decide(request, pk: int, action: str):
             breach_confirm(
                 reviewer=request.user,
                 review=review,
-                reasons=_reasons(post, CONFIRM_REASONS),
+                reasons=reasons_picked(post, CONFIRM_REASONS),
                 basis=post.get("basis", ""),
             )
             done = _("已认定违反信用承诺，信用修复决定已撤销，撤销信用修复决定书已发出。")
@@ -178,21 +178,25 @@ def _decide(request, pk: int, action: str):
             breach_dismiss(
                 reviewer=request.user,
                 review=review,
-                reasons=_reasons(post, DISMISS_REASONS),
+                reasons=reasons_picked(post, DISMISS_REASONS),
                 basis=post.get("basis", ""),
             )
             done = _("已作出不予认定决定，履约监管继续进行，已告知申请人。")
     except PermissionDenied as error:
         review.refresh_from_db()
         return _detail_page(
-            request, review, errors={action: _problems(error)}, form={action: post}, status=403
+            request,
+            review,
+            errors={action: refusal_messages(error)},
+            form={action: post},
+            status=403,
         )
     except ValidationError as error:
         review.refresh_from_db()
         return _detail_page(
             request,
             review,
-            errors={action: _problems(error)},
+            errors={action: refusal_messages(error)},
             form={action: post},
             status=_status_for(error),
         )
@@ -215,7 +219,7 @@ def breach_dismiss_view(request, pk: int):
 @staff_required
 @require_POST
 def false_materials_report_view(request, pk: int):
-    case = _staff_case(request, pk)
+    case = staff_case(request, pk)
     post = request.POST
     try:
         review = false_materials_report(
@@ -226,19 +230,19 @@ def false_materials_report_view(request, pk: int):
         )
     except PermissionDenied as error:
         case.refresh_from_db()
-        return _work_page(
+        return work_page(
             request,
             case,
-            errors={"report_false": _problems(error)},
+            errors={"report_false": refusal_messages(error)},
             form={"report_false": post},
             status=403,
         )
     except ValidationError as error:
         case.refresh_from_db()
-        return _work_page(
+        return work_page(
             request,
             case,
-            errors={"report_false": _problems(error)},
+            errors={"report_false": refusal_messages(error)},
             form={"report_false": post},
             status=_status_for(error),
         )

@@ -19,7 +19,12 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
-from flows.limits import record_repeat_limit
+from flows.cases.common import case_commitment
+from flows.cases.limits import record_repeat_limit
+from flows.cases.materials import case_material_add
+from flows.cases.review import supplement_answer
+from flows.cases.selectors import case_get_for_user, cases_for_user, materials_for_user
+from flows.cases.withdrawal import case_withdraw
 from flows.models import (
     CLOSED_STATUSES,
     WITHDRAWABLE,
@@ -28,19 +33,15 @@ from flows.models import (
     ObjectionCase,
     RepairCase,
 )
-from flows.selectors import case_get_for_user, cases_for_user, materials_for_user
-from flows.services import (
+from flows.repair.services import (
     SHARED_MATERIALS,
-    case_commitment,
-    case_material_add,
-    case_withdraw,
     repair_case_draft_save,
     repair_case_submit,
     repair_cases_draft_many,
     required_materials,
-    supplement_answer,
 )
-from flows.views_monitoring import case_monitoring
+from flows.web.common import refusal_messages
+from flows.web.monitoring import case_monitoring
 from letters.commitments import letters_for_user
 from records.models import BindingCapacity, CreditRecord, SubjectBinding
 from records.publicity import Eligibility, RecordFacts, answer, load_rule_sets
@@ -91,17 +92,11 @@ OBJECTION_NEXT_STEP = {
 applicant_required = role_required(Role.APPLICANT)
 
 
-def _problems(error: ValidationError | PermissionDenied) -> list[str]:
-    if isinstance(error, ValidationError):
-        return list(error.messages)
-    return [str(error) or _("您无权办理此操作。")]
-
-
 def _open_clocks(case) -> list:
     return list(clocks_for(case).filter(stopped_at=None).order_by("due_at"))
 
 
-def _materials(case: RepairCase) -> list:
+def applicant_materials(case: RepairCase) -> list:
     """The applicant's pages: the case's materials but the staff-only ones."""
     return list(materials_for_user(case, None))
 
@@ -116,7 +111,7 @@ def _upload(request, case: RepairCase) -> tuple[int, dict[str, list[str]]]:
             try:
                 case_material_add(case=case, user=request.user, kind=kind, upload=upload)
             except (ValidationError, PermissionDenied) as error:
-                errors.setdefault(kind, []).extend(_problems(error))
+                errors.setdefault(kind, []).extend(refusal_messages(error))
             else:
                 added += 1
     return added, errors
@@ -168,7 +163,7 @@ def case_new(request, record_pk: int):
                 capacity=request.POST.get("capacity", ""),
             )
         except (ValidationError, PermissionDenied) as error:
-            errors = _problems(error)
+            errors = refusal_messages(error)
         else:
             messages.success(request, _("申请已保存为草稿，请上传申请材料。"))
             return redirect("flows:materials", pk=case.pk)
@@ -260,7 +255,7 @@ def case_new_many(request):
                     applicant=request.user, records=chosen, details=details, shared=shared
                 )
             except (ValidationError, PermissionDenied) as error:
-                errors = _problems(error)
+                errors = refusal_messages(error)
             else:
                 messages.success(
                     request,
@@ -290,7 +285,7 @@ def case_new_many(request):
     )
 
 
-def _material_slots(case, required: list[str], upload_errors=None) -> tuple[list, list]:
+def material_slots(case, required: list[str], upload_errors=None) -> tuple[list, list]:
     """The upload slots of a draft (each required kind, then other material,
     each with its own errors), and the errors about any other kind."""
     have = {m.kind for m in case.materials.all() if m.round == 0}
@@ -315,14 +310,14 @@ def _material_slots(case, required: list[str], upload_errors=None) -> tuple[list
 
 
 def _materials_page(request, case, *, upload_errors=None, submit_errors=None, status=200):
-    slots, stray = _material_slots(case, required_materials(case), upload_errors)
+    slots, stray = material_slots(case, required_materials(case), upload_errors)
     return render(
         request,
         "flows/case_materials.html",
         {
             "case": case,
             "slots": slots,
-            "materials": _materials(case),
+            "materials": applicant_materials(case),
             "upload_errors_other": stray,
             "submit_errors": submit_errors or [],
         },
@@ -339,10 +334,10 @@ def case_submit(request, pk: int):
     except (ValidationError, PermissionDenied) as error:
         case.refresh_from_db()
         if case.status != CaseStatus.DRAFT:
-            for problem in _problems(error):
+            for problem in refusal_messages(error):
                 messages.error(request, problem)
             return redirect("flows:detail", pk=case.pk)
-        return _materials_page(request, case, submit_errors=_problems(error), status=400)
+        return _materials_page(request, case, submit_errors=refusal_messages(error), status=400)
     messages.success(request, _("申请已提交，申请编号 %(number)s。") % {"number": case.number})
     return redirect("flows:detail", pk=case.pk)
 
@@ -350,7 +345,7 @@ def case_submit(request, pk: int):
 # The case page
 
 
-def _case_page(
+def case_page(
     request,
     case,
     *,
@@ -397,7 +392,7 @@ def _case_page(
             "case": case,
             "next_step": next_steps.get(case.status, ""),
             "events": case.events.select_related("actor"),
-            "materials": _materials(case),
+            "materials": applicant_materials(case),
             "letters": letters.order_by("issued_at", "id"),
             "commitment": commitment,
             "monitoring": monitoring,
@@ -453,20 +448,20 @@ REPAIR = CaseKind(
     model=RepairCase,
     detail="flows:detail",
     materials="flows:materials",
-    page=_case_page,
+    page=case_page,
     materials_page=_materials_page,
     withdrawn=gettext_lazy("申请已撤回。"),
 )
 
 
-def _get(request, pk: int, kind: CaseKind):
+def case_for_page(request, pk: int, kind: CaseKind):
     return case_get_for_user(user=request.user, pk=pk, model=kind.model)
 
 
 @applicant_required
 def case_materials(request, pk: int, kind: CaseKind = REPAIR):
     """The draft's materials: upload each required kind, then submit."""
-    case = _get(request, pk, kind)
+    case = case_for_page(request, pk, kind)
     if case.status != CaseStatus.DRAFT:
         return redirect(kind.detail, pk=case.pk)
     if request.method == "POST":
@@ -483,14 +478,14 @@ def case_materials(request, pk: int, kind: CaseKind = REPAIR):
 
 @applicant_required
 def case_detail(request, pk: int, kind: CaseKind = REPAIR):
-    return kind.page(request, _get(request, pk, kind))
+    return kind.page(request, case_for_page(request, pk, kind))
 
 
 @applicant_required
 @require_POST
 def case_supplement_upload(request, pk: int, kind: CaseKind = REPAIR):
     """Upload the files the supplement notice asked for (the service refuses any other kind)."""
-    case = _get(request, pk, kind)
+    case = case_for_page(request, pk, kind)
     added, errors = _upload(request, case)
     if not added and not errors:
         messages.error(request, _("请选择要上传的文件。"))
@@ -505,12 +500,12 @@ def case_supplement_upload(request, pk: int, kind: CaseKind = REPAIR):
 @applicant_required
 @require_POST
 def case_supplement_answer(request, pk: int, kind: CaseKind = REPAIR):
-    case = _get(request, pk, kind)
+    case = case_for_page(request, pk, kind)
     try:
         supplement_answer(applicant=request.user, case=case)
     except (ValidationError, PermissionDenied) as error:
         case.refresh_from_db()
-        return kind.page(request, case, supplement_errors=_problems(error))
+        return kind.page(request, case, supplement_errors=refusal_messages(error))
     messages.success(request, _("补正材料已提交，等待再次初审。"))
     return redirect(kind.detail, pk=case.pk)
 
@@ -518,12 +513,14 @@ def case_supplement_answer(request, pk: int, kind: CaseKind = REPAIR):
 @applicant_required
 @require_POST
 def case_withdraw_view(request, pk: int, kind: CaseKind = REPAIR):
-    case = _get(request, pk, kind)
+    case = case_for_page(request, pk, kind)
     reason = request.POST.get("reason", "")
     try:
         case_withdraw(applicant=request.user, case=case, reason=reason)
     except (ValidationError, PermissionDenied) as error:
         case.refresh_from_db()
-        return kind.page(request, case, withdraw={"reason": reason, "errors": _problems(error)})
+        return kind.page(
+            request, case, withdraw={"reason": reason, "errors": refusal_messages(error)}
+        )
     messages.success(request, str(kind.withdrawn))
     return redirect(kind.detail, pk=case.pk)

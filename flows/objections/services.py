@@ -16,7 +16,23 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from flows import work
+from flows import engine
+from flows.cases.assignment import verification_stage
+from flows.cases.common import (
+    at_or_now,
+    binding_of,
+    case_letter_issue,
+    case_locked,
+    case_number_and_start,
+    clean_list,
+    clean_text,
+    clocks_stop_all,
+    record_status_change,
+    require_applicant,
+    require_status,
+    transition_fire,
+)
+from flows.cases.guards import may_hold, require_officer
 from flows.models import (
     CLOSED_STATUSES,
     CaseStatus,
@@ -25,26 +41,10 @@ from flows.models import (
     ObjectionGround,
     ObjectionScope,
 )
-from flows.services import (
-    _binding,
-    _clean_list,
-    _clean_text,
-    _fire,
-    _issue,
-    _locked,
-    _may_hold,
-    _now,
-    _require_applicant,
-    _require_officer,
-    _require_status,
-    _stop_all,
-    _submit,
-    verification_stage,
-)
 from letters.commitments import expected_signer, normalise_name
 from letters.models import LetterKind
 from records.models import BindingCapacity, CreditRecord, RecordStatus, SyncKind
-from records.services import RecordStatusError, record_correct, record_status_set
+from records.services import record_correct
 from records.sync import sync_event_queue
 from repair_flow.audit import audit_record
 from sla.clocks import clock_assign, clock_start
@@ -89,7 +89,7 @@ def objection_draft_save(
     """Create or update the applicant's objection draft on a record of a
     subject they act for, whatever the record's repair eligibility."""
     record = CreditRecord.objects.select_related("department", "subject").get(pk=record.pk)
-    binding = _binding(applicant, record.subject)
+    binding = binding_of(applicant, record.subject)
     if binding is None:
         raise ValidationError(
             _("您的账号没有绑定信用主体“%(subject)s”，不能对其记录提出异议。")
@@ -163,11 +163,11 @@ def objection_submit(
 ) -> ObjectionCase:
     """Submit with the objection commitment (the materials are true), signed
     by typing the legal representative's (or the person's own) name."""
-    at = _now(at)
-    case = _locked(case)
-    _require_applicant(case, applicant)
-    _require_status(case, CaseStatus.DRAFT)
-    if _binding(applicant, case.subject) is None:
+    at = at_or_now(at)
+    case = case_locked(case)
+    require_applicant(case, applicant)
+    require_status(case, CaseStatus.DRAFT)
+    if binding_of(applicant, case.subject) is None:
         raise ValidationError(_("您的账号已不再绑定该信用主体。"), code="not_bound")
     problems = []
     if not case.details.strip():
@@ -200,14 +200,7 @@ def objection_submit(
         raise ValidationError(problems)
     case.attested_name, case.attested_at, case.attested_ip = normalise_name(attested_name), at, ip
     case.save(update_fields=["attested_name", "attested_at", "attested_ip"])
-    return _submit(case, applicant=applicant, at=at)
-
-
-def _record_status(record, status: str, *, actor, reason: str) -> None:
-    try:
-        record_status_set(actor=actor, record=record, status=status, reason=reason)
-    except RecordStatusError as error:
-        raise ValidationError(str(error), code="record_status") from None
+    return case_number_and_start(case, applicant=applicant, at=at)
 
 
 @transaction.atomic
@@ -216,28 +209,28 @@ def objection_accept(*, officer, case: ObjectionCase, scope: str) -> ObjectionCa
     to the platform's officers or to the issuing department's reviewers, on
     its clock (Shandong Social Credit Regulation Arts. 39-40)."""
     at = timezone.now()
-    case = _locked(case)
-    _require_officer(case, officer)
-    _require_status(case, CaseStatus.IN_PRELIMINARY_REVIEW)
+    case = case_locked(case)
+    require_officer(case, officer)
+    require_status(case, CaseStatus.IN_PRELIMINARY_REVIEW)
     if scope not in ObjectionScope.values:
         raise ValidationError(_("请选择核查方式：平台自行核查或认定单位核实。"), code="scope")
     record = CreditRecord.objects.get(pk=case.record_id)
     before = record.status
-    _record_status(
+    record_status_change(
         record,
         RecordStatus.UNDER_OBJECTION,
         actor=officer,
         reason=_("异议申请 %(case)s 已受理") % {"case": case.label},
     )
-    letter = _issue(
+    letter = case_letter_issue(
         case,
         LetterKind.ACCEPTANCE,
         actor=officer,
         at=at,
         next_step=_("异议已受理，该记录在异议处理期间标注“异议处理中”。处理结果将书面告知。"),
     )
-    _stop_all(case, actor=officer, at=at)
-    _fire(
+    clocks_stop_all(case, actor=officer, at=at)
+    transition_fire(
         case,
         "accept",
         actor=officer,
@@ -245,7 +238,7 @@ def objection_accept(*, officer, case: ObjectionCase, scope: str) -> ObjectionCa
         params={"at": at, "scope": scope, "record_status_before": before},
         summary={"letter": letter.number, "scope": scope},
     )
-    work.task_done(case, "preliminary_review", officer)
+    engine.task_done(case, "preliminary_review", officer)
     department = case.record.department if scope == ObjectionScope.DEPARTMENT else None
     clock_start(
         case=case,
@@ -260,8 +253,8 @@ def objection_accept(*, officer, case: ObjectionCase, scope: str) -> ObjectionCa
 
 @transaction.atomic
 def verification_claim(*, user, case: ObjectionCase) -> ObjectionCase:
-    case = _locked(case)
-    if not _may_hold(user, case, "verification"):
+    case = case_locked(case)
+    if not may_hold(user, case, "verification"):
         raise PermissionDenied(
             _("本异议由平台工作人员核查。")
             if case.scope == ObjectionScope.PLATFORM
@@ -274,16 +267,16 @@ def verification_claim(*, user, case: ObjectionCase) -> ObjectionCase:
             % {"case": case.label, "who": case.verifier.get_full_name() or case.verifier},
             code="taken",
         )
-    _require_status(case, CaseStatus.ACCEPTED)
+    require_status(case, CaseStatus.ACCEPTED)
     at = timezone.now()
-    _fire(case, "claim_verification", actor=user, at=at, params={"verifier": user})
+    transition_fire(case, "claim_verification", actor=user, at=at, params={"verifier": user})
     clock_assign(case=case, stage=verification_stage(case), assignee=user, actor=user)
-    work.task_assign(case, "verification", user)
+    engine.task_assign(case, "verification", user)
     return case
 
 
 def _require_verifier(case: ObjectionCase, user) -> None:
-    if not _may_hold(user, case, "verification") or case.verifier_id != getattr(user, "pk", None):
+    if not may_hold(user, case, "verification") or case.verifier_id != getattr(user, "pk", None):
         raise PermissionDenied(_("只有领取本异议核查的人员可以作出核查结论。"))
 
 
@@ -303,13 +296,13 @@ def _decide(
     at = timezone.now()
     transition, sync_kind = OUTCOMES[target]
     record = CreditRecord.objects.select_related("department", "subject").get(pk=case.record_id)
-    _record_status(
+    record_status_change(
         record,
         record_after,
         actor=verifier,
         reason=_("异议申请 %(case)s 办结") % {"case": case.label},
     )
-    letter = _issue(
+    letter = case_letter_issue(
         case,
         LetterKind.OBJECTION_RESULT,
         actor=verifier,
@@ -319,9 +312,9 @@ def _decide(
         basis=basis,
         changes=[{"field": c["label"], "old": c["old"], "new": c["new"]} for c in changes or []],
     )
-    _stop_all(case, actor=verifier, at=at)
+    clocks_stop_all(case, actor=verifier, at=at)
     name = {"correct": "correct", "delete": "delete_record", "maintain": "maintain"}[transition]
-    _fire(
+    transition_fire(
         case,
         name,
         actor=verifier,
@@ -330,7 +323,7 @@ def _decide(
         params={"reasons": reasons, "basis": basis, "letter": letter, "at": at, **(params or {})},
         summary={"letter": letter.number},
     )
-    work.task_done(case, "verification", verifier)
+    engine.task_done(case, "verification", verifier)
     sync_event_queue(
         record=record,
         kind=sync_kind,
@@ -344,10 +337,10 @@ def _decide(
 
 
 def _ready(case: ObjectionCase, verifier, reasons, basis: str):
-    case = _locked(case)
-    _require_status(case, CaseStatus.IN_VERIFICATION)
+    case = case_locked(case)
+    require_status(case, CaseStatus.IN_VERIFICATION)
     _require_verifier(case, verifier)
-    return case, _clean_list(reasons, _("理由")), _clean_text(basis, _("依据"))
+    return case, clean_list(reasons, _("理由")), clean_text(basis, _("依据"))
 
 
 @transaction.atomic
@@ -383,7 +376,7 @@ def objection_delete(
 ) -> ObjectionCase:
     """删除: the record is no longer published (kept, as deleted, for audit)."""
     case, reasons, basis = _ready(case, verifier, reasons, basis)
-    evidence = _clean_text(evidence, _("依据材料"))
+    evidence = clean_text(evidence, _("依据材料"))
     return _decide(
         case,
         CaseStatus.DELETED,
@@ -407,16 +400,3 @@ def objection_maintain(*, verifier, case: ObjectionCase, reasons, basis: str) ->
         basis=basis,
         record_after=case.record_status_before or RecordStatus.PUBLISHED,
     )
-
-
-def objection_release_record(case: ObjectionCase, *, actor) -> None:
-    """A withdrawn objection gives the record its status back."""
-    if case.status in (CaseStatus.ACCEPTED, CaseStatus.IN_VERIFICATION):
-        record = CreditRecord.objects.get(pk=case.record_id)
-        if record.status == RecordStatus.UNDER_OBJECTION:
-            _record_status(
-                record,
-                case.record_status_before or RecordStatus.PUBLISHED,
-                actor=actor,
-                reason=_("异议申请 %(case)s 已撤回") % {"case": case.label},
-            )

@@ -15,19 +15,23 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
-from flows import views
+from flows.cases.selectors import cases_for_user
 from flows.models import CLOSED_STATUSES, CaseStatus, ObjectionCase, ObjectionGround
-from flows.objections import objection_draft_save, objection_required_materials, objection_submit
-from flows.selectors import cases_for_user
-from flows.views import (
+from flows.objections.services import (
+    objection_draft_save,
+    objection_required_materials,
+    objection_submit,
+)
+from flows.web.applicant import (
     OBJECTION_NEXT_STEP,
     CaseKind,
-    _case_page,
-    _material_slots,
-    _materials,
-    _problems,
+    applicant_materials,
     applicant_required,
+    case_for_page,
+    case_page,
     material_file,
+    material_slots,
+    refusal_messages,
 )
 from records.models import BindingCapacity, SubjectBinding
 from records.selectors import record_get_for_user
@@ -41,7 +45,7 @@ COMMITMENT_TEXT = gettext_lazy(
 def _by_field(error: ValidationError | PermissionDenied, fields: dict[str, str]) -> dict:
     """The service's messages by the form field their code is about ("" for the rest)."""
     if not isinstance(error, ValidationError):
-        return {"": _problems(error)}
+        return {"": refusal_messages(error)}
     items = [error] if hasattr(error, "error_dict") else error.error_list
     errors: dict[str, list[str]] = {}
     for item in items:
@@ -50,7 +54,7 @@ def _by_field(error: ValidationError | PermissionDenied, fields: dict[str, str])
 
 
 def _get(request, pk: int) -> ObjectionCase:
-    return views._get(request, pk, OBJECTION)
+    return case_for_page(request, pk, OBJECTION)
 
 
 def _ground_labels(case: ObjectionCase) -> list[str]:
@@ -58,7 +62,7 @@ def _ground_labels(case: ObjectionCase) -> list[str]:
 
 
 def _page(request, case, **kwargs):
-    return _case_page(
+    return case_page(
         request,
         case,
         template="flows/objection_detail.html",
@@ -124,7 +128,7 @@ def objection_new(request, record_pk: int):
 
 
 def _materials_page(request, case, *, upload_errors=None, submit=None, status=200):
-    slots, stray = _material_slots(case, objection_required_materials(case), upload_errors)
+    slots, stray = material_slots(case, objection_required_materials(case), upload_errors)
     submit = submit or {}
     errors = submit.get("errors", {})
     return render(
@@ -133,7 +137,7 @@ def _materials_page(request, case, *, upload_errors=None, submit=None, status=20
         {
             "case": case,
             "slots": slots,
-            "materials": _materials(case),
+            "materials": applicant_materials(case),
             "upload_errors_other": stray,
             "ground_labels": _ground_labels(case),
             "commitment_text": COMMITMENT_TEXT,
@@ -177,7 +181,7 @@ def objection_submit_view(request, pk: int):
     except (ValidationError, PermissionDenied) as error:
         case.refresh_from_db()
         if case.status != CaseStatus.DRAFT:
-            for problem in _problems(error):
+            for problem in refusal_messages(error):
                 messages.error(request, problem)
             return redirect("flows:objection_detail", pk=case.pk)
         fields = {"attested_name": "attested_name", "confirmed": "confirmed"}

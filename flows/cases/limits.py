@@ -27,7 +27,8 @@ from dataclasses import dataclass
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from flows.models import REPAIRED_STATUSES, RepairCase
+from flows.cases.common import local_date
+from flows.models import REPAIRED_STATUSES, BreachReview, BreachStatus, RepairCase
 from records.models import CreditRecord, PenaltyType, RepeatLimitPolicy
 from records.publicity import Answer, Eligibility, add_months
 
@@ -209,8 +210,28 @@ def record_repeat_limit(*, record: CreditRecord, answer: Answer) -> str | None:
     filing page and the services ask."""
     if answer.eligibility not in (Eligibility.ELIGIBLE, Eligibility.NOT_YET):
         return None
-    from flows.monitoring import bar_problem
-
     return bar_problem(subject_id=record.subject_id, on=answer.as_of) or repeat_limit_problem(
         record=record, on=answer.as_of
     )
+
+
+def bar_problem(*, subject_id: int, on: dt.date) -> str | None:
+    """Domain section 3: a subject whose repair was revoked may not apply
+    again before the bar ends. One indexed query."""
+    review = (
+        BreachReview.objects.filter(
+            subject_id=subject_id, status=BreachStatus.CONFIRMED, barred_until__gte=on
+        )
+        .select_related("letter")
+        .order_by("-barred_until")
+        .first()
+    )
+    if review is None:
+        return None
+    return _(
+        "该主体的信用修复决定已于 %(day)s 撤销（%(letter)s），%(until)s 前不得申请信用修复"
+    ) % {
+        "day": local_date(review.decided_at).isoformat(),
+        "letter": review.letter.number if review.letter_id else "",
+        "until": review.barred_until.isoformat(),
+    }

@@ -1,4 +1,4 @@
-"""The services' side of the repair flow (flows/flows.py): start a case's
+"""The engine: the services' side of the flows (flows/flows.py): start a case's
 process, take, hand back and finish its tasks, cancel what is left.
 
 Always called inside the service's transaction, after the case row is locked
@@ -10,6 +10,7 @@ from django.utils import timezone
 from viewflow.workflow.models import Task
 from viewflow.workflow.status import PROCESS, STATUS
 
+from flows.flows import ObjectionFlow, RepairFlow
 from flows.models import ObjectionCase, RepairCase
 from sla.models import Stage
 
@@ -26,15 +27,10 @@ PROCESS_LOOKUP = {RepairCase: "process__repairprocess", ObjectionCase: "process_
 
 
 def repair_flow():
-    # Imported late: the flow imports the task views, which import the services.
-    from flows.flows import RepairFlow
-
     return RepairFlow
 
 
 def objection_flow():
-    from flows.flows import ObjectionFlow
-
     return ObjectionFlow
 
 

@@ -22,6 +22,24 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 from viewflow.workflow import chart
 
+from flows.cases.assignment import TASKS, case_reassign, case_release, case_task
+from flows.cases.guards import holder_role, may_hold
+from flows.cases.review import (
+    REFUSAL_REASONS,
+    preliminary_review_claim,
+    preliminary_review_refuse,
+    supplement_request,
+)
+from flows.cases.selectors import (
+    BOXES,
+    DUE_FILTERS,
+    OVERSIGHT_ROLES,
+    TASK_ROLES,
+    case_get_for_user,
+    task_case,
+    tasks_for_user,
+)
+from flows.engine import HUMAN_NODES, objection_flow, repair_flow
 from flows.models import (
     REPAIRED_STATUSES,
     BreachReview,
@@ -35,8 +53,8 @@ from flows.models import (
     ObjectionScope,
     RepairCase,
 )
-from flows.monitoring import REPORT_ROLES, reviews_for_user
-from flows.objections import (
+from flows.monitoring.services import REPORT_ROLES, reviews_for_user
+from flows.objections.services import (
     MAINTAIN_REASONS,
     objection_accept,
     objection_correct,
@@ -44,34 +62,15 @@ from flows.objections import (
     objection_maintain,
     verification_claim,
 )
-from flows.selectors import (
-    BOXES,
-    DUE_FILTERS,
-    OVERSIGHT_ROLES,
-    TASK_ROLES,
-    case_get_for_user,
-    task_case,
-    tasks_for_user,
-)
-from flows.services import (
-    REFUSAL_REASONS,
+from flows.repair.services import (
     REJECTION_REASONS,
-    TASKS,
-    _may_hold,
-    _may_hold_role,
-    case_reassign,
-    case_release,
-    case_task,
     department_review_approve,
     department_review_claim,
     department_review_reject,
     preliminary_review_accept,
-    preliminary_review_claim,
-    preliminary_review_refuse,
-    supplement_request,
 )
-from flows.views import material_file
-from flows.work import HUMAN_NODES, objection_flow, repair_flow
+from flows.web.applicant import material_file
+from flows.web.common import refusal_messages
 from letters.models import Letter
 from records.models import BindingCapacity, CreditRecord, PenaltyType, Severity
 from records.services import CORRECTABLE_FIELDS
@@ -114,23 +113,6 @@ OBJECTION_SUPPLEMENT_KINDS = (
 
 def work_url(case) -> str:
     return reverse(WORK_URLS[case.kind], args=[case.pk])
-
-
-def _problems(error: ValidationError | PermissionDenied) -> list[str]:
-    if isinstance(error, ValidationError) and hasattr(error, "error_dict"):
-        # A correction's errors name their field, as the import report does.
-        labels = {
-            name: CreditRecord._meta.get_field(name).verbose_name for name in CORRECTABLE_FIELDS
-        }
-        labels["evidence"] = _("依据材料")
-        return [
-            f"{labels[field]}：{message}" if field in labels else message
-            for field, errors in error.message_dict.items()
-            for message in errors
-        ]
-    if isinstance(error, ValidationError):
-        return list(error.messages)
-    return [str(error) or _("您无权办理此操作。")]
 
 
 @staff_required
@@ -201,7 +183,7 @@ def _assignees(case) -> list[User]:
     task = case_task(case)
     if task is None:
         return []
-    if _may_hold_role(case, task) == Role.OFFICER:
+    if holder_role(case, task) == Role.OFFICER:
         people = User.objects.filter(role=Role.OFFICER)
     else:
         people = User.objects.filter(
@@ -234,7 +216,7 @@ def _supplement_rows(case, post=None) -> list[dict]:
     return rows
 
 
-def _reason_rows(choices, post=None) -> list[dict]:
+def reason_rows(choices, post=None) -> list[dict]:
     """The reason checkboxes, ticked as they were when a refused POST comes back."""
     return [
         {"value": value, "label": label, "checked": bool(post and post.get(f"reason_{value}"))}
@@ -252,11 +234,11 @@ def _actions(user, case) -> dict:
     holder_id = getattr(case, f"{spec['holder']}_id") if spec else None
     # Officers for preliminary review and platform-scope checks; the issuing
     # department's reviewers for its repair reviews and department-scope checks.
-    may_hold = task is not None and _may_hold(user, case, task)
-    holds = working and may_hold and holder_id == user.pk
+    eligible = task is not None and may_hold(user, case, task)
+    holds = working and eligible and holder_id == user.pk
     supervisor = role == Role.SUPERVISOR
     return {
-        "claim": queued and may_hold,
+        "claim": queued and eligible,
         "release": working and (holds or supervisor),
         "reassign": spec is not None and supervisor,
         "preliminary": holds and task == "preliminary_review",
@@ -291,7 +273,7 @@ def _holder(case):
     return getattr(case, TASKS[task]["holder"])
 
 
-def _work_page(request, case, *, errors=None, form=None, status=200):
+def work_page(request, case, *, errors=None, form=None, status=200):
     errors = errors or {}
     form = form or {}
     explanations = [
@@ -331,8 +313,8 @@ def _work_page(request, case, *, errors=None, form=None, status=200):
             case_type=ContentType.objects.get_for_model(case), case_id=case.pk
         ).order_by("issued_at", "id"),
         "assignees": _assignees(case),
-        "refusal_reasons": _reason_rows(REFUSAL_REASONS, form.get("refuse")),
-        "rejection_reasons": _reason_rows(REJECTION_REASONS, form.get("reject")),
+        "refusal_reasons": reason_rows(REFUSAL_REASONS, form.get("refuse")),
+        "rejection_reasons": reason_rows(REJECTION_REASONS, form.get("reject")),
         "supplement_rows": _supplement_rows(case, form.get("supplement")),
         "default_basis": OBJECTION_BASIS if objection else DEFAULT_BASIS,
         "errors": errors,
@@ -440,11 +422,11 @@ def _objection_context(case: ObjectionCase, form: dict) -> dict:
         "correction_rows": _correction_rows(
             case.record, form.get("correct") if form.get("correct") is not None else None
         ),
-        "maintain_reasons": _reason_rows(MAINTAIN_REASONS, form.get("maintain")),
+        "maintain_reasons": reason_rows(MAINTAIN_REASONS, form.get("maintain")),
     }
 
 
-def _staff_case(request, pk: int, model=RepairCase):
+def staff_case(request, pk: int, model=RepairCase):
     case = case_get_for_user(user=request.user, pk=pk, model=model)
     if case.status == CaseStatus.DRAFT:
         raise Http404
@@ -455,24 +437,24 @@ def _staff_case(request, pk: int, model=RepairCase):
 def task_detail(request, pk: int | None = None, **kwargs):
     """The case's work page. viewflow's View nodes (flows/flows.py) point
     here: every human task of a case is worked on this one page."""
-    case = _staff_case(request, pk)
+    case = staff_case(request, pk)
     response = purpose_or_redirect(request, case.subject, f"repair_case:{case.pk}")
     if response is not None:
         return response
-    return _work_page(request, case)
+    return work_page(request, case)
 
 
 @staff_required
 def objection_work(request, pk: int):
     """An objection's work page: the same page, with the objection's facts and forms."""
-    case = _staff_case(request, pk, ObjectionCase)
+    case = staff_case(request, pk, ObjectionCase)
     response = purpose_or_redirect(request, case.subject, f"objection_case:{case.pk}")
     if response is not None:
         return response
-    return _work_page(request, case)
+    return work_page(request, case)
 
 
-def _reasons(post, choices) -> list[str]:
+def reasons_picked(post, choices) -> list[str]:
     picked = [str(label) for value, label in choices if post.get(f"reason_{value}")]
     other = " ".join(post.get("reason_other", "").split())
     if other:
@@ -481,7 +463,7 @@ def _reasons(post, choices) -> list[str]:
 
 
 def _act(request, pk: int, action: str, model=RepairCase):
-    case = _staff_case(request, pk, model)
+    case = staff_case(request, pk, model)
     post = request.POST
     user = request.user
     objection = case.kind == CaseKind.OBJECTION
@@ -525,7 +507,7 @@ def _act(request, pk: int, action: str, model=RepairCase):
             preliminary_review_refuse(
                 officer=user,
                 case=case,
-                reasons=_reasons(post, REFUSAL_REASONS),
+                reasons=reasons_picked(post, REFUSAL_REASONS),
                 basis=post.get("basis", ""),
             )
         elif action == "supplement":
@@ -556,7 +538,7 @@ def _act(request, pk: int, action: str, model=RepairCase):
             department_review_reject(
                 reviewer=user,
                 case=case,
-                reasons=_reasons(post, REJECTION_REASONS),
+                reasons=reasons_picked(post, REJECTION_REASONS),
                 basis=post.get("basis", ""),
             )
         elif action == "correct":
@@ -565,7 +547,7 @@ def _act(request, pk: int, action: str, model=RepairCase):
                 case=case,
                 changes=_correction_changes(case.record, post),
                 evidence=post.get("evidence", ""),
-                reasons=_reasons(post, ()),
+                reasons=reasons_picked(post, ()),
                 basis=post.get("basis", ""),
             )
         elif action == "delete":
@@ -573,26 +555,26 @@ def _act(request, pk: int, action: str, model=RepairCase):
                 verifier=user,
                 case=case,
                 evidence=post.get("evidence", ""),
-                reasons=_reasons(post, ()),
+                reasons=reasons_picked(post, ()),
                 basis=post.get("basis", ""),
             )
         elif action == "maintain":
             objection_maintain(
                 verifier=user,
                 case=case,
-                reasons=_reasons(post, MAINTAIN_REASONS),
+                reasons=reasons_picked(post, MAINTAIN_REASONS),
                 basis=post.get("basis", ""),
             )
     except PermissionDenied as error:
         case.refresh_from_db()
-        return _work_page(
-            request, case, errors={action: _problems(error)}, form={action: post}, status=403
+        return work_page(
+            request, case, errors={action: refusal_messages(error)}, form={action: post}, status=403
         )
     except ValidationError as error:
         case.refresh_from_db()
         case.record.refresh_from_db()
-        return _work_page(
-            request, case, errors={action: _problems(error)}, form={action: post}, status=400
+        return work_page(
+            request, case, errors={action: refusal_messages(error)}, form={action: post}, status=400
         )
     messages.success(request, done)
     if action == "release" and request.user.role != Role.SUPERVISOR:
@@ -633,7 +615,7 @@ objection_maintain_view = _action_view("maintain", ObjectionCase)
 @staff_required
 def case_flow_chart(request, pk: int, model=RepairCase):
     """The flow as a graph with the case's passed and current nodes marked."""
-    case = _staff_case(request, pk, model)
+    case = staff_case(request, pk, model)
     flow_class = objection_flow() if model is ObjectionCase else repair_flow()
     grid = chart.calc_layout_data(flow_class)
     process = getattr(case, "process", None)

@@ -1,7 +1,10 @@
 from django.urls import path
 
-from flows import views, views_breaches, views_monitoring, views_staff
-from flows import views_objections as objections
+from flows.web import applicant as views
+from flows.web import breaches as views_breaches
+from flows.web import monitoring as views_monitoring
+from flows.web import objections
+from flows.web import staff as views_staff
 
 OBJECTION = {"kind": objections.OBJECTION}
 

@@ -10,7 +10,7 @@ from django.utils.translation import gettext as _
 from viewflow.workflow.models import Task
 from viewflow.workflow.status import STATUS
 
-from flows import work
+from flows import engine
 from flows.models import (
     STAFF_ONLY_MATERIALS,
     CaseStatus,
@@ -92,7 +92,7 @@ def task_case(task: Task):
 
 def _nodes():
     """(flow, node name, case model, task-to-process lookup) of every human task."""
-    rf, of = work.repair_flow(), work.objection_flow()
+    rf, of = engine.repair_flow(), engine.objection_flow()
     return [
         (rf, "preliminary_review", RepairCase, "process__repairprocess"),
         (of, "preliminary_review", ObjectionCase, "process__objectionprocess"),
@@ -151,7 +151,7 @@ def tasks_for_user(
         )
     elif role not in OVERSIGHT_ROLES:
         return tasks.none()
-    if stage in work.HUMAN_NODES:
+    if stage in engine.HUMAN_NODES:
         tasks = tasks.filter(_node_q(stage))
     oversight = role in OVERSIGHT_ROLES
     if box == "queue":
@@ -169,7 +169,7 @@ def tasks_for_user(
             *(
                 When(
                     flow_task=getattr(flow, name),
-                    then=_stage_due(model, lookup, work.HUMAN_NODES[name]),
+                    then=_stage_due(model, lookup, engine.HUMAN_NODES[name]),
                 )
                 for flow, name, model, lookup in _nodes()
             ),

@@ -1,0 +1,119 @@
+"""Case materials: each upload checked (size, content by its first bytes),
+stored with its SHA-256 and registered.
+"""
+
+import hashlib
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from flows.cases.common import case_locked, owned_by, require_applicant, require_status
+from flows.models import (
+    CaseMaterial,
+    CaseStatus,
+    MaterialKind,
+    RepairCase,
+    SupplementRequest,
+)
+from repair_flow.audit import audit_record
+
+MAX_MATERIAL_BYTES = 10 * 1024 * 1024  # 10 MB per file
+
+# Content is recognised by its first bytes, never by the name or the browser's word.
+MAGIC = (
+    (b"%PDF-", "application/pdf"),
+    (b"\xff\xd8\xff", "image/jpeg"),
+    (b"\x89PNG\r\n\x1a\n", "image/png"),
+)
+
+
+def content_type_of(head: bytes) -> str | None:
+    for magic, content_type in MAGIC:
+        if head.startswith(magic):
+            return content_type
+    return None
+
+
+def supplement_open(case: RepairCase) -> SupplementRequest | None:
+    return case.supplement_requests.filter(answered_at=None).order_by("-requested_at").first()
+
+
+@transaction.atomic
+def case_material_add(*, case: RepairCase, user, kind: str, upload) -> CaseMaterial:
+    """Attach one file: while drafting (round 0), or while the case awaits the
+    supplement (round 1, only the kinds the notice asked for)."""
+    case = case_locked(case)
+    require_applicant(case, user)
+    require_status(case, CaseStatus.DRAFT, CaseStatus.AWAITING_SUPPLEMENT)
+    name = (getattr(upload, "name", "") or "").rsplit("/", 1)[-1][:255] or _("（未命名）")
+    if kind not in MaterialKind.values:
+        raise ValidationError(_("文件“%(name)s”的材料类型无效。") % {"name": name})
+    round_ = 0
+    if case.status == CaseStatus.AWAITING_SUPPLEMENT:
+        round_ = 1
+        request = supplement_open(case)
+        if request is None or kind not in request.materials:
+            raise ValidationError(
+                _("文件“%(name)s”：补正告知书没有要求补正“%(kind)s”。")
+                % {"name": name, "kind": MaterialKind(kind).label}
+            )
+    return material_store(case, user=user, kind=kind, upload=upload, name=name, round_=round_)
+
+
+def material_store(case, *, user, kind: str, upload, name: str, round_: int = 0) -> CaseMaterial:
+    """Check one uploaded file (size, content by its first bytes), store it
+    with its SHA-256 and register it; the caller has checked who and when."""
+    size = upload.size
+    if size is None or size > MAX_MATERIAL_BYTES:
+        raise ValidationError(
+            _("文件“%(name)s”超过 %(limit)d MB，请压缩或分开上传。")
+            % {"name": name, "limit": MAX_MATERIAL_BYTES // (1024 * 1024)},
+            code="too_large",
+        )
+    if size == 0:
+        raise ValidationError(_("文件“%(name)s”是空文件。") % {"name": name}, code="empty")
+    upload.seek(0)
+    head = upload.read(16)
+    content_type = content_type_of(head)
+    if content_type is None:
+        raise ValidationError(
+            _("文件“%(name)s”不是 PDF、JPEG 或 PNG 文件（按文件内容识别），请转换后上传。")
+            % {"name": name},
+            code="file_type",
+        )
+    upload.seek(0)
+    digest = hashlib.sha256()
+    for chunk in (
+        upload.chunks() if hasattr(upload, "chunks") else iter(lambda: upload.read(1 << 16), b"")
+    ):
+        digest.update(chunk)
+    upload.seek(0)
+    material = CaseMaterial(
+        **owned_by(case),
+        kind=kind,
+        original_name=name,
+        content_type=content_type,
+        size=size,
+        sha256=digest.hexdigest(),
+        uploaded_by=user,
+        uploaded_at=timezone.now(),
+        round=round_,
+    )
+    material.file.save(name, upload, save=False)
+    material.save()
+    audit_record(
+        actor=user,
+        action="flows.case_material.add",
+        object_type="flows.CaseMaterial",
+        object_id=material.pk,
+        summary={
+            "case": case.label,
+            "kind": kind,
+            "round": round_,
+            "size": size,
+            "sha256": material.sha256,
+        },
+    )
+    return material

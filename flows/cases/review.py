@@ -1,0 +1,342 @@
+"""The platform's preliminary review, shared by every case kind: the claim,
+the one-time supplement notice (一次性告知) and the applicant's answer, the
+lapse of an unanswered notice, the refusal to accept.
+"""
+
+import datetime as dt
+
+from django.contrib.contenttypes.models import ContentType
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from flows import engine
+from flows.cases.common import (
+    acceptance_clock_start,
+    at_or_now,
+    case_letter_issue,
+    case_locked,
+    clean_list,
+    clean_text,
+    clocks_stop_all,
+    owned_by,
+    require_applicant,
+    require_status,
+    transition_fire,
+)
+from flows.cases.guards import require_officer
+from flows.cases.materials import supplement_open
+from flows.models import (
+    CaseKind,
+    CaseStatus,
+    MaterialKind,
+    ObjectionCase,
+    RepairCase,
+    SupplementRequest,
+)
+from letters.models import LetterKind
+from letters.outbox import message_queue
+from repair_flow.audit import audit_record
+from repair_flow.models import Role
+from sla.clocks import clock_assign, clock_start, clock_stop, clocks_for
+from sla.models import SlaClock, Stage
+
+# The usual reasons, offered as a list on the task page (plus free text).
+REFUSAL_REASONS = (
+    ("scope", gettext_lazy("不属于信用修复受理范围")),
+    ("period", gettext_lazy("该行政处罚信息未届满最短公示期限")),
+    ("not_repairable", gettext_lazy("该行政处罚信息属于不可提前修复的情形")),
+    ("not_applicant", gettext_lazy("申请人不是信用主体或其授权代理人")),
+    ("repeat", gettext_lazy("不符合信用修复次数或间隔的限制")),
+)
+
+
+@transaction.atomic
+def preliminary_review_claim(*, officer, case: RepairCase) -> RepairCase:
+    """Take a submitted (or resubmitted) case for preliminary review. Of two
+    officers claiming at once, the row lock makes the second wait and then
+    find the case taken."""
+    if getattr(officer, "role", None) != Role.OFFICER:
+        raise PermissionDenied(_("只有平台工作人员可以办理初审。"))
+    case = case_locked(case)
+    if case.status == CaseStatus.IN_PRELIMINARY_REVIEW:
+        raise ValidationError(
+            _("案件 %(case)s 已由 %(officer)s 领取初审。")
+            % {"case": case.label, "officer": case.officer.get_full_name() or case.officer},
+            code="taken",
+        )
+    require_status(case, CaseStatus.SUBMITTED, CaseStatus.RESUBMITTED)
+    at = timezone.now()
+    transition_fire(
+        case, "claim_preliminary_review", actor=officer, at=at, params={"officer": officer}
+    )
+    clock_assign(case=case, stage=Stage.PRELIMINARY_REVIEW, assignee=officer, actor=officer)
+    engine.task_assign(case, "preliminary_review", officer)
+    return case
+
+
+def supplement_items_clean(items) -> list[dict]:
+    if not items:
+        raise ValidationError(_("请列明需要补正的全部材料及其问题。"), code="no_items")
+    cleaned, errors = [], []
+    for n, item in enumerate(items, start=1):
+        material = (item or {}).get("material")
+        problem = " ".join(str((item or {}).get("problem") or "").split())
+        if material not in MaterialKind.values:
+            errors.append(_("第 %(n)d 项没有写明补正哪种材料。") % {"n": n})
+            continue
+        if not problem:
+            errors.append(_("第 %(n)d 项没有写明问题。") % {"n": n})
+            continue
+        name = " ".join(str(item.get("name") or "").split()) or str(MaterialKind(material).label)
+        cleaned.append({"material": material, "name": name, "problem": problem})
+    if errors:
+        raise ValidationError(errors, code="bad_items")
+    return cleaned
+
+
+@transaction.atomic
+def supplement_request(
+    *,
+    officer,
+    case: RepairCase,
+    items: list[dict],
+    at: dt.datetime | None = None,
+    override_reason: str = "",
+    supervisor=None,
+) -> SupplementRequest:
+    """The one-time notice (一次性告知, Jinan plan): every item in one letter,
+    with the applicant's 10-working-day window from the supplement policy."""
+    at = at_or_now(at)
+    case = case_locked(case)
+    require_officer(case, officer)
+    require_status(case, CaseStatus.IN_PRELIMINARY_REVIEW)
+    items = supplement_items_clean(items)
+    override_reason = " ".join((override_reason or "").split())
+    if case.supplement_requests.exists():
+        # Jinan plan: one notice per case; a second one breaks the promise
+        # unless a supervisor overrides it, and every override is recorded.
+        if supervisor is None or getattr(supervisor, "role", None) != Role.SUPERVISOR:
+            raise ValidationError(
+                _("本案已一次性告知过补正材料，再次告知须经监督人员批准并说明理由。"),
+                code="second_request",
+            )
+        if not override_reason:
+            raise ValidationError(_("请填写再次告知补正的理由。"), code="override_reason")
+    elif supervisor is not None:
+        # The supervisor only overrides; a first notice is the officer's own
+        # act (and would otherwise be recorded as the officer's without them).
+        raise PermissionDenied(_("首次补正告知由初审人员办理，监督人员只能批准再次告知。"))
+    clocks_stop_all(case, actor=officer, at=at)
+    clock = clock_start(case=case, stage=Stage.SUPPLEMENT, actor=officer, at=at, label=case.label)
+    letter = case_letter_issue(
+        case,
+        LetterKind.SUPPLEMENT,
+        actor=officer,
+        at=at,
+        items=[{"name": i["name"], "problem": i["problem"]} for i in items],
+        deadline=timezone.localtime(clock.due_at).isoformat(),
+    )
+    request = SupplementRequest.objects.create(
+        **owned_by(case),
+        items=items,
+        deadline=clock.due_at,
+        requested_by=officer,
+        requested_at=at,
+        letter=letter,
+        override_reason=override_reason,
+        override_by=supervisor,
+    )
+    transition_fire(
+        case,
+        "request_supplement",
+        actor=officer,
+        at=at,
+        comment=override_reason,
+        summary={"items": len(items), "letter": letter.number},
+    )
+    engine.task_done(case, "preliminary_review", officer)
+    if supervisor is not None:
+        audit_record(
+            actor=supervisor,
+            action="flows.supplement.override",
+            object_type="flows.SupplementRequest",
+            object_id=request.pk,
+            summary={
+                "case": case.label,
+                "reason": override_reason,
+                "officer": officer.pk,
+                "round": case.supplement_count,
+            },
+        )
+    return request
+
+
+@transaction.atomic
+def supplement_answer(*, applicant, case: RepairCase, at: dt.datetime | None = None) -> RepairCase:
+    """The applicant has uploaded everything the notice asked for: back to
+    preliminary review, on a new same-day clock."""
+    at = at_or_now(at)
+    case = case_locked(case)
+    require_applicant(case, applicant)
+    require_status(case, CaseStatus.AWAITING_SUPPLEMENT)
+    request = supplement_open(case)
+    if at > request.deadline:
+        raise ValidationError(
+            _("补正期限已于 %(deadline)s 届满，申请已逾期。")
+            % {"deadline": timezone.localtime(request.deadline).strftime("%Y-%m-%d %H:%M")},
+            code="late",
+        )
+    have = set(
+        case.materials.filter(round=1, uploaded_at__gte=request.requested_at).values_list(
+            "kind", flat=True
+        )
+    )
+    missing = [i["name"] for i in request.items if i["material"] not in have]
+    if missing:
+        raise ValidationError(
+            _("还有补正材料未上传：%(missing)s。") % {"missing": "、".join(missing)},
+            code="missing_materials",
+        )
+    request.answered_at = at
+    request.save(update_fields=["answered_at"])
+    clock_stop(case=case, stage=Stage.SUPPLEMENT, actor=applicant, at=at)
+    transition_fire(case, "resubmit", actor=applicant, at=at)
+    engine.task_done(case, "supplement")
+    clock_start(case=case, stage=Stage.PRELIMINARY_REVIEW, actor=applicant, at=at, label=case.label)
+    acceptance_clock_start(case, actor=applicant, at=at)
+    return case
+
+
+def _tell_applicant_lapsed(case, due_at: dt.datetime) -> None:
+    """The notice of the lapse: an email through the outbox (in this
+    transaction), when the applicant has an address; the case page shows it too."""
+    if not case.applicant.email:
+        return
+    with translation.override("zh-hans"):
+        facts = {
+            "number": case.number,
+            "decision": case.record.decision_number,
+            "deadline": timezone.localtime(due_at).strftime("%Y-%m-%d %H:%M"),
+        }
+        if case.kind == CaseKind.OBJECTION:
+            subject = _("【异议】%(number)s 逾期未补正，异议申请已终止") % facts
+            body = (
+                _(
+                    "您好：\n\n您的异议申请 %(number)s（行政处罚决定书 %(decision)s）"
+                    "未在补正期限 %(deadline)s 前补正材料，视为撤回申请，本案已终止。"
+                    "如仍有异议，可以重新提出。\n\n本邮件由系统自动发送，请勿直接回复。"
+                )
+                % facts
+            )
+        else:
+            subject = _("【信用修复】%(number)s 逾期未补正，申请已终止") % facts
+            body = (
+                _(
+                    "您好：\n\n您的信用修复申请 %(number)s（行政处罚决定书 %(decision)s）"
+                    "未在补正期限 %(deadline)s 前补正材料，视为撤回申请，本案已终止。"
+                    "如仍需修复，可以重新提出申请。\n\n本邮件由系统自动发送，请勿直接回复。"
+                )
+                % facts
+            )
+    message_queue(
+        # Per kind: a repair case and an objection may share a primary key.
+        key=f"{case.kind}_case:{case.pk}:lapsed",
+        to=case.applicant.email,
+        subject=subject,
+        body=body,
+        user=case.applicant,
+    )
+
+
+def cases_lapse_due(*, now: dt.datetime) -> int:
+    """Close, as lapsed, the cases whose supplement window ended before `now`
+    (a deadline is met up to and including its instant). Each case in its own
+    transaction; a case answered or withdrawn meanwhile is left alone, so two
+    sweeps never lapse one case twice."""
+    lapsed = 0
+    for model in (RepairCase, ObjectionCase):
+        lapsed += _lapse_due(model, now=now)
+    return lapsed
+
+
+def _lapse_due(model, *, now: dt.datetime) -> int:
+    due = SlaClock.objects.filter(
+        case_type=ContentType.objects.get_for_model(model),
+        stage=Stage.SUPPLEMENT,
+        stopped_at=None,
+        due_at__lt=now,
+    ).values_list("case_id", flat=True)
+    lapsed = 0
+    for case_id in list(due):
+        with transaction.atomic():
+            case = (
+                model.objects.select_for_update(of=("self",))
+                .select_related("record")
+                .filter(pk=case_id, status=CaseStatus.AWAITING_SUPPLEMENT)
+                .first()
+            )
+            if case is None:
+                continue
+            clock = clocks_for(case).filter(stage=Stage.SUPPLEMENT, stopped_at=None).first()
+            if clock is None or clock.due_at >= now:
+                continue
+            clocks_stop_all(case, actor="system", at=now)
+            transition_fire(
+                case,
+                "lapse",
+                actor="system",
+                at=now,
+                params={"at": now},
+                comment=_("逾期未补正，视为撤回申请。"),
+            )
+            engine.task_done(case, "supplement")
+            _tell_applicant_lapsed(case, clock.due_at)
+            lapsed += 1
+    return lapsed
+
+
+@transaction.atomic
+def preliminary_review_refuse(
+    *, officer, case: RepairCase, reasons: list[str], basis: str
+) -> RepairCase:
+    at = timezone.now()
+    case = case_locked(case)
+    require_officer(case, officer)
+    require_status(case, CaseStatus.IN_PRELIMINARY_REVIEW)
+    reasons = clean_list(reasons, _("不予受理的理由"))
+    basis = clean_text(basis, _("不予受理的依据"))
+    return case_close_refused(
+        case, "refuse", LetterKind.REFUSAL_TO_ACCEPT, actor=officer, at=at, reasons=reasons,
+        basis=basis, task="preliminary_review",
+    )  # fmt: skip
+
+
+def case_close_refused(
+    case: RepairCase,
+    transition: str,
+    kind: str,
+    *,
+    actor,
+    at,
+    reasons: list[str],
+    basis: str,
+    task: str,
+) -> RepairCase:
+    """A refusal (to accept, or to repair): its letter with the reasons and the
+    rule, every clock stopped, the transition."""
+    letter = case_letter_issue(case, kind, actor=actor, at=at, reasons=reasons, basis=basis)
+    clocks_stop_all(case, actor=actor, at=at)
+    transition_fire(
+        case,
+        transition,
+        actor=actor,
+        at=at,
+        comment="；".join(reasons),
+        params={"reasons": reasons, "basis": basis, "letter": letter, "at": at},
+        summary={"letter": letter.number},
+    )
+    engine.task_done(case, task, actor)
+    return case

@@ -1,0 +1,376 @@
+"""Repair case services: each one transaction that fires the transition, moves
+the SLA clocks, writes the timeline row and the audit event, and issues the
+letters (rendered and mailed after commit by letters/).
+
+Every service that changes a case locks its row first (select_for_update), so
+two people acting on one case at once queue, and the second sees the first's
+result and is refused with a clear message instead of acting twice.
+"""
+
+import datetime as dt
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from flows import engine
+from flows.cases.common import (
+    at_or_now,
+    binding_of,
+    case_commitment,
+    case_letter_issue,
+    case_locked,
+    case_number_and_start,
+    clean_list,
+    clean_text,
+    clocks_stop_all,
+    local_date,
+    require_applicant,
+    require_status,
+    transition_fire,
+)
+from flows.cases.eligibility import eligibility_problem, filing_check
+from flows.cases.guards import is_department_reviewer, require_officer, require_reviewer
+from flows.cases.materials import case_material_add
+from flows.cases.review import case_close_refused
+from flows.models import (
+    CaseStatus,
+    MaterialKind,
+    RepairCase,
+)
+from flows.monitoring.services import monitoring_open
+from letters.commitments import commitment_case, commitment_create, commitment_sign
+from letters.models import Commitment, CommitmentStatus, LetterKind
+from records.models import BindingCapacity, CreditRecord, RecordStatus, SyncKind
+from records.services import record_status_set
+from records.sync import sync_event_queue
+from repair_flow.audit import audit_record
+from sla.clocks import clock_assign, clock_start, clock_stop
+from sla.models import Stage
+
+REJECTION_REASONS = (
+    ("obligations", gettext_lazy("未履行行政处罚决定规定的义务")),
+    ("not_corrected", gettext_lazy("违法行为未整改到位")),
+    ("false_materials", gettext_lazy("提交的材料不真实")),
+    ("forbidden", gettext_lazy("法律、法规规定不得修复")),
+)
+
+REQUIRED_MATERIALS = (
+    MaterialKind.APPLICATION_FORM,
+    MaterialKind.PERFORMANCE_PROOF,
+    MaterialKind.IDENTITY_DOCUMENT,
+)
+
+
+@transaction.atomic
+def repair_case_draft_save(*, applicant, record: CreditRecord, details: str, capacity: str):
+    """Create the applicant's draft for a record, or update the draft they have."""
+    at = timezone.now()
+    record = CreditRecord.objects.select_related("department", "subject").get(pk=record.pk)
+    draft = (
+        RepairCase.objects.select_for_update()
+        .filter(record=record, applicant=applicant, status=CaseStatus.DRAFT)
+        .first()
+    )
+    binding = filing_check(applicant=applicant, record=record, at=at, case=draft)
+    if capacity not in BindingCapacity.values:
+        raise ValidationError(_("申请人身份无效：%(capacity)s") % {"capacity": capacity})
+    if capacity != binding.capacity:
+        raise ValidationError(
+            _("您绑定该主体的身份是“%(bound)s”，不能以“%(capacity)s”身份申请。")
+            % {
+                "bound": BindingCapacity(binding.capacity).label,
+                "capacity": BindingCapacity(capacity).label,
+            }
+        )
+    details = (details or "").strip()
+    if draft is None:
+        try:
+            with transaction.atomic():
+                draft = RepairCase.objects.create(
+                    record=record,
+                    subject=record.subject,
+                    applicant=applicant,
+                    filed_by_capacity=capacity,
+                    details=details,
+                )
+        except IntegrityError:
+            # Someone else opened a case on the record a moment ago.
+            raise ValidationError(
+                _("该记录已有正在办理的信用修复申请，不能重复申请。"), code="open_case"
+            ) from None
+        action = "flows.repair_case.draft_create"
+    else:
+        draft.details, draft.filed_by_capacity = details, capacity
+        draft.save(update_fields=["details", "filed_by_capacity"])
+        action = "flows.repair_case.draft_save"
+    audit_record(
+        actor=applicant,
+        action=action,
+        object_type="flows.RepairCase",
+        object_id=draft.pk,
+        summary={"record": record.decision_number, "capacity": capacity},
+    )
+    return draft
+
+
+# Materials that are the same for every record of one filing: uploaded once,
+# stored with each case (each case file stays complete on its own).
+SHARED_MATERIALS = (
+    MaterialKind.APPLICATION_FORM,
+    MaterialKind.IDENTITY_DOCUMENT,
+    MaterialKind.POWER_OF_ATTORNEY,
+    MaterialKind.LEGAL_REP_PROOF,
+)
+
+MAX_RECORDS_PER_FILING = 50
+
+
+@transaction.atomic
+def repair_cases_draft_many(
+    *, applicant, records: list[CreditRecord], details: str, shared: dict | None = None
+) -> list[RepairCase]:
+    """一网通办: one filing for several records, one draft case each, with the
+    shared materials attached to every one. All or nothing: when any record
+    or file is refused, every problem is named and nothing is saved."""
+    records = list(dict.fromkeys(records))
+    if not records:
+        raise ValidationError(_("请至少选择一条行政处罚信息。"), code="no_records")
+    if len(records) > MAX_RECORDS_PER_FILING:
+        raise ValidationError(
+            _("一次最多申请 %(n)d 条记录。") % {"n": MAX_RECORDS_PER_FILING}, code="too_many"
+        )
+    shared = shared or {}
+    unknown = [kind for kind in shared if kind not in SHARED_MATERIALS]
+    if unknown:
+        labels = [str(MaterialKind(k).label) if k in MaterialKind.values else k for k in unknown]
+        raise ValidationError(
+            _("这些材料须按每条记录分别上传：%(kinds)s。") % {"kinds": "、".join(labels)},
+            code="not_shared",
+        )
+    cases, problems = [], []
+    for record in records:
+        binding = binding_of(applicant, record.subject)
+        try:
+            with transaction.atomic():
+                case = repair_case_draft_save(
+                    applicant=applicant,
+                    record=record,
+                    details=details,
+                    capacity=binding.capacity if binding else "",
+                )
+                for kind, upload in shared.items():
+                    case_material_add(case=case, user=applicant, kind=kind, upload=upload)
+        except (ValidationError, PermissionDenied) as error:
+            messages = error.messages if isinstance(error, ValidationError) else [str(error)]
+            problems.extend(
+                ValidationError(
+                    _("%(decision)s：%(problem)s")
+                    % {"decision": record.decision_number, "problem": message},
+                    code="records",
+                )
+                for message in messages
+            )
+        else:
+            cases.append(case)
+    if problems:
+        raise ValidationError(problems)
+    return cases
+
+
+def required_materials(case: RepairCase) -> list[str]:
+    kinds = list(REQUIRED_MATERIALS)
+    if case.filed_by_capacity == BindingCapacity.AGENT:
+        kinds.append(MaterialKind.POWER_OF_ATTORNEY)
+    return kinds
+
+
+@transaction.atomic
+def repair_case_submit(*, applicant, case: RepairCase, at: dt.datetime | None = None):
+    """Submit a draft: number it and start the same-day preliminary review clock."""
+    at = at_or_now(at)
+    case = case_locked(case)
+    require_applicant(case, applicant)
+    require_status(case, CaseStatus.DRAFT)
+    binding = filing_check(applicant=applicant, record=case.record, at=at, case=case)
+    if binding.capacity != case.filed_by_capacity:
+        raise ValidationError(
+            _("您绑定该主体的身份已变更为“%(bound)s”，请重新保存申请后提交。")
+            % {"bound": BindingCapacity(binding.capacity).label}
+        )
+    have = set(case.materials.filter(round=0).values_list("kind", flat=True))
+    missing = [
+        str(MaterialKind(kind).label) for kind in required_materials(case) if kind not in have
+    ]
+    if missing:
+        raise ValidationError(
+            _("申请材料不齐全，请上传：%(missing)s。") % {"missing": "、".join(missing)},
+            code="missing_materials",
+        )
+    return case_number_and_start(case, applicant=applicant, at=at)
+
+
+@transaction.atomic
+def preliminary_review_accept(*, officer, case: RepairCase) -> RepairCase:
+    """Accept: the 受理通知书, the commitment draft to sign, and the clocks
+    for the commitment and for the whole decision (10 working days)."""
+    at = timezone.now()
+    case = case_locked(case)
+    require_officer(case, officer)
+    require_status(case, CaseStatus.IN_PRELIMINARY_REVIEW)
+    problem = eligibility_problem(case.record, at)
+    if problem:
+        raise ValidationError(problem, code="not_eligible")
+    letter = case_letter_issue(case, LetterKind.ACCEPTANCE, actor=officer, at=at)
+    commitment_create(record=case.record, actor=officer, case=case)
+    clock_stop(case=case, stage=Stage.PRELIMINARY_REVIEW, actor=officer, at=at)
+    clock_stop(case=case, stage=Stage.ACCEPTANCE, actor=officer, at=at)
+    transition_fire(
+        case,
+        "accept",
+        actor=officer,
+        at=at,
+        params={"at": at},
+        summary={"letter": letter.number},
+    )
+    engine.task_done(case, "preliminary_review", officer)
+    clock_start(case=case, stage=Stage.COMMITMENT, actor=officer, at=at, label=case.label)
+    clock_start(case=case, stage=Stage.WHOLE_DECISION, actor=officer, at=at, label=case.label)
+    return case
+
+
+@transaction.atomic
+def case_commitment_sign(*, commitment: Commitment, user, **signature) -> Commitment:
+    """The applicant signs the commitment (letters.commitments.commitment_sign)
+    and a repair case waiting for it moves on in the same transaction: signed
+    and accepted together, or neither."""
+    commitment = commitment_sign(commitment=commitment, user=user, **signature)
+    case = commitment_case(commitment)
+    if isinstance(case, RepairCase) and case.status == CaseStatus.AWAITING_COMMITMENT:
+        case_commitment_signed(case=case, actor=user)
+    return commitment
+
+
+@transaction.atomic
+def case_commitment_signed(*, case: RepairCase, actor) -> RepairCase:
+    """After the applicant signed the commitment (letters.commitments.commitment_sign):
+    the case is accepted and goes to the issuing department ("谁认定、谁修复")."""
+    case = case_locked(case)
+    require_status(case, CaseStatus.AWAITING_COMMITMENT)
+    commitment = case_commitment(case)
+    if commitment is None or commitment.status != CommitmentStatus.SIGNED:
+        raise ValidationError(_("信用修复承诺书尚未签署。"), code="not_signed")
+    at = commitment.signed_at or timezone.now()
+    clock_stop(case=case, stage=Stage.COMMITMENT, actor=actor, at=at)
+    transition_fire(
+        case, "commitment_signed", actor=actor, at=at, summary={"commitment": commitment.pk}
+    )
+    engine.task_done(case, "commitment")
+    clock_start(
+        case=case,
+        stage=Stage.DEPARTMENT_REVIEW,
+        actor=actor,
+        at=at,
+        department=case.record.department,
+        label=case.label,
+    )
+    return case
+
+
+@transaction.atomic
+def department_review_claim(*, reviewer, case: RepairCase) -> RepairCase:
+    case = case_locked(case)
+    if not is_department_reviewer(reviewer, case.record):
+        raise PermissionDenied(
+            _("按“谁认定、谁修复”，只有%(department)s的审核人员可以审核本案。")
+            % {"department": case.record.department.name}
+        )
+    if case.status == CaseStatus.IN_DEPARTMENT_REVIEW:
+        raise ValidationError(
+            _("案件 %(case)s 已由 %(reviewer)s 领取审核。")
+            % {"case": case.label, "reviewer": case.reviewer.get_full_name() or case.reviewer},
+            code="taken",
+        )
+    require_status(case, CaseStatus.ACCEPTED)
+    at = timezone.now()
+    transition_fire(
+        case, "claim_department_review", actor=reviewer, at=at, params={"reviewer": reviewer}
+    )
+    clock_assign(case=case, stage=Stage.DEPARTMENT_REVIEW, assignee=reviewer, actor=reviewer)
+    engine.task_assign(case, "department_review", reviewer)
+    return case
+
+
+@transaction.atomic
+def department_review_approve(*, reviewer, case: RepairCase, basis: str) -> RepairCase:
+    """Repair the record: the 信用修复决定书, the record marked repaired, and
+    the sync clock (3 working days to pass the result on)."""
+    at = timezone.now()
+    case = case_locked(case)
+    require_reviewer(case, reviewer)
+    require_status(case, CaseStatus.IN_DEPARTMENT_REVIEW)
+    basis = clean_text(basis, _("修复依据"))
+    record = CreditRecord.objects.select_related("department", "subject").get(pk=case.record_id)
+    # The record may have changed since filing (an objection, a correction).
+    problem = eligibility_problem(record, at)
+    if problem:
+        raise ValidationError(problem, code="not_eligible")
+    day = local_date(at)
+    decision = _("准予信用修复，自 %(day)s 起停止公示该条行政处罚信息。") % {"day": day.isoformat()}
+    letter = case_letter_issue(
+        case,
+        LetterKind.REPAIR_DECISION,
+        actor=reviewer,
+        at=at,
+        decision=decision,
+        basis=basis,
+        effective_on=day.isoformat(),
+    )
+    record_status_set(
+        actor=reviewer,
+        record=record,
+        status=RecordStatus.REPAIRED,
+        reason=_("信用修复申请 %(case)s 准予修复（%(letter)s）")
+        % {"case": case.label, "letter": letter.number},
+    )
+    clocks_stop_all(case, actor=reviewer, at=at)
+    transition_fire(
+        case,
+        "approve",
+        actor=reviewer,
+        at=at,
+        params={"basis": basis, "letter": letter, "at": at},
+        summary={"letter": letter.number},
+    )
+    engine.task_done(case, "department_review", reviewer)
+    monitoring_open(case, at=at)
+    # Other platforms learn of the repair through the sync feed (records/sync.py).
+    sync_event_queue(
+        record=record,
+        kind=SyncKind.REPAIRED,
+        source=f"flows.RepairCase:{case.pk}",
+        key=f"repair_case:{case.pk}:approved",
+        actor=reviewer,
+        facts={"case_number": case.number, "letter_number": letter.number},
+        at=at,
+    )
+    clock_start(case=case, stage=Stage.SYNC, actor=reviewer, at=at, label=case.label)
+    return case
+
+
+@transaction.atomic
+def department_review_reject(
+    *, reviewer, case: RepairCase, reasons: list[str], basis: str
+) -> RepairCase:
+    at = timezone.now()
+    case = case_locked(case)
+    require_reviewer(case, reviewer)
+    require_status(case, CaseStatus.IN_DEPARTMENT_REVIEW)
+    reasons = clean_list(reasons, _("不予修复的理由"))
+    basis = clean_text(basis, _("不予修复的依据"))
+    return case_close_refused(
+        case, "reject", LetterKind.REPAIR_REFUSAL, actor=reviewer, at=at, reasons=reasons,
+        basis=basis, task="department_review",
+    )  # fmt: skip
