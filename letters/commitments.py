@@ -29,6 +29,7 @@ from letters.models import (
 )
 from letters.services import file_sha256, letter_issue
 from records.models import SubjectBinding
+from records.selectors import reviewer_department_id
 from repair_flow.audit import audit_record
 from repair_flow.models import Role
 
@@ -56,10 +57,10 @@ def letters_for_user(user) -> QuerySet[Letter]:
     if user.role in ALL_LETTERS_ROLES:
         return letters
     if user.role == Role.REVIEWER:
-        membership = getattr(user, "department_membership", None)
-        if membership is None:
+        department_id = reviewer_department_id(user)
+        if department_id is None:
             return letters.none()
-        return letters.filter(record__department_id=membership.department_id)
+        return letters.filter(record__department_id=department_id)
     return letters.none()
 
 
@@ -81,10 +82,10 @@ def commitments_for_user(user) -> QuerySet[Commitment]:
     if user.role in ALL_LETTERS_ROLES:
         return commitments
     if user.role == Role.REVIEWER:
-        membership = getattr(user, "department_membership", None)
-        if membership is None:
+        department_id = reviewer_department_id(user)
+        if department_id is None:
             return commitments.none()
-        return commitments.filter(record__department_id=membership.department_id)
+        return commitments.filter(record__department_id=department_id)
     return commitments.none()
 
 

@@ -8,16 +8,25 @@ from records.models import CreditRecord, Subject
 from repair_flow.models import Role
 
 
+def reviewer_department_id(user) -> int | None:
+    """The department whose records a reviewer reviews (谁认定、谁修复);
+    None for anyone who is not a department's reviewer."""
+    if getattr(user, "role", None) != Role.REVIEWER:
+        return None
+    membership = getattr(user, "department_membership", None)
+    return membership.department_id if membership is not None else None
+
+
 def subjects_visible_to(user) -> QuerySet[Subject]:
     if not user.is_authenticated:
         return Subject.objects.none()
     if user.role == Role.APPLICANT:
         return Subject.objects.filter(bindings__user=user)
     if user.role == Role.REVIEWER:
-        membership = getattr(user, "department_membership", None)
-        if membership is None:
+        department_id = reviewer_department_id(user)
+        if department_id is None:
             return Subject.objects.none()
-        return Subject.objects.filter(records__department_id=membership.department_id).distinct()
+        return Subject.objects.filter(records__department_id=department_id).distinct()
     if user.role in (Role.OFFICER, Role.SUPERVISOR, Role.ADMINISTRATOR, Role.INTEGRATION):
         return Subject.objects.all()
     return Subject.objects.none()
@@ -30,10 +39,10 @@ def records_visible_to(user) -> QuerySet[CreditRecord]:
     if user.role == Role.APPLICANT:
         return records.filter(subject__bindings__user=user)
     if user.role == Role.REVIEWER:
-        membership = getattr(user, "department_membership", None)
-        if membership is None:
+        department_id = reviewer_department_id(user)
+        if department_id is None:
             return records.none()
-        return records.filter(department_id=membership.department_id)
+        return records.filter(department_id=department_id)
     if user.role in (Role.OFFICER, Role.SUPERVISOR, Role.ADMINISTRATOR, Role.INTEGRATION):
         return records
     return records.none()

@@ -4,10 +4,11 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from flows import engine
-from flows.cases.common import case_locked, case_note, clean_text, transition_fire
-from flows.cases.guards import holder_role, may_hold
+from flows.cases.common import case_locked, case_note, clean_text, require_status, transition_fire
+from flows.cases.guards import holder_role, may_hold, require_may_hold
 from flows.models import (
     CaseKind,
     CaseStatus,
@@ -53,6 +54,43 @@ KIND_TASKS = {
     CaseKind.REPAIR: ("preliminary_review", "department_review"),
     CaseKind.OBJECTION: ("preliminary_review", "verification"),
 }
+
+
+TAKEN = {
+    "preliminary_review": gettext_lazy("案件 %(case)s 已由 %(who)s 领取初审。"),
+    "department_review": gettext_lazy("案件 %(case)s 已由 %(who)s 领取审核。"),
+    "verification": gettext_lazy("案件 %(case)s 已由 %(who)s 领取核查。"),
+}
+
+
+@transaction.atomic
+def case_claim(*, user, case, task: str | None = None):
+    """Take the case's human task (`task`, or the one it waits for): the
+    preliminary review, the issuing department's review, an objection's
+    check. Of two people claiming at once, the row lock makes the second wait
+    and then find the case taken."""
+    case = case_locked(case)
+    task = task or case_task(case)
+    if task is None:
+        raise ValidationError(
+            _("案件 %(case)s 当前状态为“%(status)s”，没有可领取的办理任务。")
+            % {"case": case.label, "status": CaseStatus(case.status).label},
+            code="no_task",
+        )
+    spec = TASKS[task]
+    require_may_hold(user, case, task)
+    if case.status == spec["working"]:
+        holder = getattr(case, spec["holder"])
+        raise ValidationError(
+            TAKEN[task] % {"case": case.label, "who": holder.get_full_name() or holder},
+            code="taken",
+        )
+    require_status(case, *spec["queued"])
+    at = timezone.now()
+    transition_fire(case, spec["claim"], actor=user, at=at, params={spec["holder"]: user})
+    clock_assign(case=case, stage=task_stage(case, task), assignee=user, actor=user)
+    engine.task_assign(case, task, user)
+    return case
 
 
 def case_task(case) -> str | None:

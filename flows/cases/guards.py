@@ -1,47 +1,30 @@
-"""Who may act on a case at a stage: platform officers, the issuing
-department's reviewers (谁认定、谁修复), supervisors. Services call these;
-views and the API only translate the refusal.
+"""Who may act on a case at a stage: platform officers for the preliminary
+review and the platform's own checks, the issuing department's reviewers for
+its repair reviews and department checks (谁认定、谁修复), supervisors for
+reassignment and the second-notice override. Services ask these; views and
+the API only translate the refusal (PermissionDenied).
 """
 
 from django.core.exceptions import PermissionDenied
 from django.utils.translation import gettext as _
 
-from flows.models import (
-    ObjectionScope,
-    RepairCase,
-)
+from flows.models import ObjectionScope
 from records.models import CreditRecord
+from records.selectors import reviewer_department_id
 from repair_flow.models import Role
 
-
-def require_officer(case: RepairCase, officer) -> None:
-    if getattr(officer, "role", None) != Role.OFFICER:
-        raise PermissionDenied(_("只有平台工作人员可以办理初审。"))
-    if case.officer_id is not None and case.officer_id != officer.pk:
-        raise PermissionDenied(
-            _("案件 %(case)s 由 %(officer)s 初审，其他人员不能办理。")
-            % {"case": case.label, "officer": case.officer.get_full_name() or case.officer}
-        )
+# Per human task: the case field naming who holds it.
+HOLDER_FIELDS = {
+    "preliminary_review": "officer",
+    "department_review": "reviewer",
+    "verification": "verifier",
+}
 
 
 def is_department_reviewer(user, record: CreditRecord) -> bool:
-    if getattr(user, "role", None) != Role.REVIEWER:
-        return False
-    membership = getattr(user, "department_membership", None)
-    return membership is not None and membership.department_id == record.department_id
-
-
-def require_reviewer(case: RepairCase, reviewer) -> None:
-    if not is_department_reviewer(reviewer, case.record):
-        raise PermissionDenied(
-            _("按“谁认定、谁修复”，只有%(department)s的审核人员可以审核本案。")
-            % {"department": case.record.department.name}
-        )
-    if case.reviewer_id is not None and case.reviewer_id != reviewer.pk:
-        raise PermissionDenied(
-            _("案件 %(case)s 由 %(reviewer)s 审核，其他人员不能办理。")
-            % {"case": case.label, "reviewer": case.reviewer.get_full_name() or case.reviewer}
-        )
+    """A reviewer of the department that issued the record (谁认定、谁修复)."""
+    department_id = reviewer_department_id(user)
+    return department_id is not None and department_id == record.department_id
 
 
 def holder_role(case, task: str) -> str:
@@ -54,8 +37,55 @@ def holder_role(case, task: str) -> str:
 
 
 def may_hold(user, case, task: str) -> bool:
+    """May `user` work `task` of `case` at all (claim it, be assigned it)?"""
     if not getattr(user, "is_active", False):
         return False
     if holder_role(case, task) == Role.OFFICER:
         return getattr(user, "role", None) == Role.OFFICER
     return is_department_reviewer(user, case.record)
+
+
+def _not_eligible(case, task: str) -> str:
+    if task == "preliminary_review":
+        return _("只有平台工作人员可以办理初审。")
+    if task == "verification":
+        if case.scope == ObjectionScope.PLATFORM:
+            return _("本异议由平台工作人员核查。")
+        return _("按“谁认定、谁核实”，只有%(department)s的审核人员可以核查本异议。") % {
+            "department": case.record.department.name
+        }
+    return _("按“谁认定、谁修复”，只有%(department)s的审核人员可以审核本案。") % {
+        "department": case.record.department.name
+    }
+
+
+def _held_by_other(case, task: str) -> str:
+    if task == "verification":
+        return _("只有领取本异议核查的人员可以作出核查结论。")
+    holder = getattr(case, HOLDER_FIELDS[task])
+    facts = {"case": case.label, "who": holder.get_full_name() or holder}
+    if task == "preliminary_review":
+        return _("案件 %(case)s 由 %(who)s 初审，其他人员不能办理。") % facts
+    return _("案件 %(case)s 由 %(who)s 审核，其他人员不能办理。") % facts
+
+
+def require_may_hold(user, case, task: str) -> None:
+    """The claim's guard: the right role, or the issuing department's reviewer."""
+    if not may_hold(user, case, task):
+        raise PermissionDenied(_not_eligible(case, task))
+
+
+def require_holder(user, case, task: str) -> None:
+    """The guard of every act on a task: the person may hold the task and,
+    once someone has claimed it, is that person (a check is decided only by
+    the one who claimed it)."""
+    holder_id = getattr(case, f"{HOLDER_FIELDS[task]}_id")
+    if task == "verification" and (
+        holder_id is None
+        or holder_id != getattr(user, "pk", None)
+        or not may_hold(user, case, task)
+    ):
+        raise PermissionDenied(_held_by_other(case, task))
+    require_may_hold(user, case, task)
+    if holder_id is not None and holder_id != user.pk:
+        raise PermissionDenied(_held_by_other(case, task))

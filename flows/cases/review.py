@@ -13,6 +13,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from flows import engine
+from flows.cases.assignment import case_claim
 from flows.cases.common import (
     acceptance_clock_start,
     at_or_now,
@@ -26,7 +27,7 @@ from flows.cases.common import (
     require_status,
     transition_fire,
 )
-from flows.cases.guards import require_officer
+from flows.cases.guards import require_holder
 from flows.cases.materials import supplement_open
 from flows.models import (
     CaseKind,
@@ -40,7 +41,7 @@ from letters.models import LetterKind
 from letters.outbox import message_queue
 from repair_flow.audit import audit_record
 from repair_flow.models import Role
-from sla.clocks import clock_assign, clock_start, clock_stop, clocks_for
+from sla.clocks import clock_start, clock_stop, clocks_for
 from sla.models import SlaClock, Stage
 
 # The usual reasons, offered as a list on the task page (plus free text).
@@ -53,28 +54,9 @@ REFUSAL_REASONS = (
 )
 
 
-@transaction.atomic
 def preliminary_review_claim(*, officer, case: RepairCase) -> RepairCase:
-    """Take a submitted (or resubmitted) case for preliminary review. Of two
-    officers claiming at once, the row lock makes the second wait and then
-    find the case taken."""
-    if getattr(officer, "role", None) != Role.OFFICER:
-        raise PermissionDenied(_("只有平台工作人员可以办理初审。"))
-    case = case_locked(case)
-    if case.status == CaseStatus.IN_PRELIMINARY_REVIEW:
-        raise ValidationError(
-            _("案件 %(case)s 已由 %(officer)s 领取初审。")
-            % {"case": case.label, "officer": case.officer.get_full_name() or case.officer},
-            code="taken",
-        )
-    require_status(case, CaseStatus.SUBMITTED, CaseStatus.RESUBMITTED)
-    at = timezone.now()
-    transition_fire(
-        case, "claim_preliminary_review", actor=officer, at=at, params={"officer": officer}
-    )
-    clock_assign(case=case, stage=Stage.PRELIMINARY_REVIEW, assignee=officer, actor=officer)
-    engine.task_assign(case, "preliminary_review", officer)
-    return case
+    """Take a submitted (or resubmitted) case for preliminary review."""
+    return case_claim(user=officer, case=case, task="preliminary_review")
 
 
 def supplement_items_clean(items) -> list[dict]:
@@ -111,7 +93,7 @@ def supplement_request(
     with the applicant's 10-working-day window from the supplement policy."""
     at = at_or_now(at)
     case = case_locked(case)
-    require_officer(case, officer)
+    require_holder(officer, case, "preliminary_review")
     require_status(case, CaseStatus.IN_PRELIMINARY_REVIEW)
     items = supplement_items_clean(items)
     override_reason = " ".join((override_reason or "").split())
@@ -304,7 +286,7 @@ def preliminary_review_refuse(
 ) -> RepairCase:
     at = timezone.now()
     case = case_locked(case)
-    require_officer(case, officer)
+    require_holder(officer, case, "preliminary_review")
     require_status(case, CaseStatus.IN_PRELIMINARY_REVIEW)
     reasons = clean_list(reasons, _("不予受理的理由"))
     basis = clean_text(basis, _("不予受理的依据"))

@@ -19,6 +19,7 @@ from flows.models import (
     RepairCase,
 )
 from records.models import SubjectBinding
+from records.selectors import reviewer_department_id
 from repair_flow.models import Role
 from sla.models import SlaClock
 
@@ -42,10 +43,10 @@ def cases_for_user(user, model=RepairCase) -> QuerySet:
     if user.role in ALL_CASES_ROLES:
         return filed
     if user.role == Role.REVIEWER:
-        membership = getattr(user, "department_membership", None)
-        if membership is None:
+        department_id = reviewer_department_id(user)
+        if department_id is None:
             return cases.none()
-        return filed.filter(record__department_id=membership.department_id)
+        return filed.filter(record__department_id=department_id)
     return cases.none()
 
 
@@ -130,10 +131,10 @@ def tasks_for_user(
             | (_node_q("verification") & Q(**{f"{objection}__scope": ObjectionScope.PLATFORM}))
         )
     elif role == Role.REVIEWER:
-        membership = getattr(user, "department_membership", None)
-        if membership is None:
+        department_id = reviewer_department_id(user)
+        if department_id is None:
             return tasks.none()
-        department = membership.department_id
+        department = department_id
         tasks = tasks.filter(
             (
                 _node_q("department_review")

@@ -23,6 +23,7 @@ what follows each (clocks, timeline, audit, mail) one bulk insert each.
 import datetime as dt
 from dataclasses import dataclass
 
+from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import connection, transaction
 from django.db.models import Count, Q
@@ -55,10 +56,12 @@ from flows.models import (
     MonitoringWindow,
     RepairCase,
 )
-from letters.models import LetterKind
+from letters.models import Commitment, CommitmentStatus, LetterKind
 from letters.outbox import NewMessage, messages_queue_many
-from records.models import CreditRecord, RecordStatus, SyncKind
+from records.models import CreditRecord, RecordStatus, SubjectBinding, SyncKind
 from records.publicity import add_months
+from records.selectors import reviewer_department_id
+from records.services import record_status_set
 from records.sync import sync_event_queue
 from repair_flow.audit import AuditEntry, audit_record, audit_record_many
 from repair_flow.models import Role
@@ -105,10 +108,6 @@ def monitoring_open(case: RepairCase, *, at: dt.datetime) -> MonitoringWindow:
     """Jinan plan (信用修复承诺履约监管): the repaired subject's commitment is
     watched for the months the policy in force on the approval day sets.
     Called in the approval's transaction."""
-    from django.contrib.contenttypes.models import ContentType
-
-    from letters.models import Commitment, CommitmentStatus
-
     policy = policy_on(local_date(at))
     if policy is None:
         raise ValidationError(_("没有生效的履约监管期限设置，请管理员先设置。"), code="no_policy")
@@ -352,20 +351,16 @@ def reviews_for_user(user):
     if role in (Role.OFFICER, Role.SUPERVISOR, Role.ADMINISTRATOR):
         return reviews
     if role == Role.REVIEWER:
-        membership = getattr(user, "department_membership", None)
-        if membership is None:
+        department_id = reviewer_department_id(user)
+        if department_id is None:
             return reviews.none()
-        return reviews.filter(department_id=membership.department_id)
+        return reviews.filter(department_id=department_id)
     return reviews.none()
 
 
 def may_decide(user, review: BreachReview) -> bool:
-    membership = getattr(user, "department_membership", None)
-    return (
-        getattr(user, "role", None) == Role.REVIEWER
-        and membership is not None
-        and membership.department_id == review.department_id
-    )
+    department_id = reviewer_department_id(user)
+    return department_id is not None and department_id == review.department_id
 
 
 def _locked_review(review: BreachReview, reviewer) -> BreachReview:
@@ -459,8 +454,6 @@ def breach_confirm(*, reviewer, review: BreachReview, reasons, basis: str) -> Br
     )
     clock_stop(case=review, stage=Stage.BREACH_REVIEW, actor=reviewer, at=at)
     if record.status == RecordStatus.REPAIRED:
-        from records.services import record_status_set
-
         record_status_set(
             actor=reviewer,
             record=record,
@@ -725,8 +718,6 @@ def monitoring_sweep(
 
 def windows_for_applicant(user):
     """The monitoring of the repairs of the subjects `user` acts for."""
-    from records.models import SubjectBinding
-
     if (
         not getattr(user, "is_authenticated", False)
         or not user.is_active

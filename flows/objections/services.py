@@ -10,14 +10,14 @@ event, as the repair services do; the shared helpers are theirs.
 
 import datetime as dt
 
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from flows import engine
-from flows.cases.assignment import verification_stage
+from flows.cases.assignment import case_claim, verification_stage
 from flows.cases.common import (
     at_or_now,
     binding_of,
@@ -32,7 +32,7 @@ from flows.cases.common import (
     require_status,
     transition_fire,
 )
-from flows.cases.guards import may_hold, require_officer
+from flows.cases.guards import require_holder
 from flows.models import (
     CLOSED_STATUSES,
     CaseStatus,
@@ -47,7 +47,7 @@ from records.models import BindingCapacity, CreditRecord, RecordStatus, SyncKind
 from records.services import record_correct
 from records.sync import sync_event_queue
 from repair_flow.audit import audit_record
-from sla.clocks import clock_assign, clock_start
+from sla.clocks import clock_start
 
 # The usual reasons for maintaining a record, offered as a list (plus free text).
 MAINTAIN_REASONS = (
@@ -210,7 +210,7 @@ def objection_accept(*, officer, case: ObjectionCase, scope: str) -> ObjectionCa
     its clock (Shandong Social Credit Regulation Arts. 39-40)."""
     at = timezone.now()
     case = case_locked(case)
-    require_officer(case, officer)
+    require_holder(officer, case, "preliminary_review")
     require_status(case, CaseStatus.IN_PRELIMINARY_REVIEW)
     if scope not in ObjectionScope.values:
         raise ValidationError(_("请选择核查方式：平台自行核查或认定单位核实。"), code="scope")
@@ -251,33 +251,9 @@ def objection_accept(*, officer, case: ObjectionCase, scope: str) -> ObjectionCa
     return case
 
 
-@transaction.atomic
 def verification_claim(*, user, case: ObjectionCase) -> ObjectionCase:
-    case = case_locked(case)
-    if not may_hold(user, case, "verification"):
-        raise PermissionDenied(
-            _("本异议由平台工作人员核查。")
-            if case.scope == ObjectionScope.PLATFORM
-            else _("按“谁认定、谁核实”，只有%(department)s的审核人员可以核查本异议。")
-            % {"department": case.record.department.name}
-        )
-    if case.status == CaseStatus.IN_VERIFICATION:
-        raise ValidationError(
-            _("案件 %(case)s 已由 %(who)s 领取核查。")
-            % {"case": case.label, "who": case.verifier.get_full_name() or case.verifier},
-            code="taken",
-        )
-    require_status(case, CaseStatus.ACCEPTED)
-    at = timezone.now()
-    transition_fire(case, "claim_verification", actor=user, at=at, params={"verifier": user})
-    clock_assign(case=case, stage=verification_stage(case), assignee=user, actor=user)
-    engine.task_assign(case, "verification", user)
-    return case
-
-
-def _require_verifier(case: ObjectionCase, user) -> None:
-    if not may_hold(user, case, "verification") or case.verifier_id != getattr(user, "pk", None):
-        raise PermissionDenied(_("只有领取本异议核查的人员可以作出核查结论。"))
+    """Take an accepted objection's check (the platform's, or the issuing department's)."""
+    return case_claim(user=user, case=case, task="verification")
 
 
 def _decide(
@@ -339,7 +315,7 @@ def _decide(
 def _ready(case: ObjectionCase, verifier, reasons, basis: str):
     case = case_locked(case)
     require_status(case, CaseStatus.IN_VERIFICATION)
-    _require_verifier(case, verifier)
+    require_holder(verifier, case, "verification")
     return case, clean_list(reasons, _("理由")), clean_text(basis, _("依据"))
 
 

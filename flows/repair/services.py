@@ -16,6 +16,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from flows import engine
+from flows.cases.assignment import case_claim
 from flows.cases.common import (
     at_or_now,
     binding_of,
@@ -32,7 +33,9 @@ from flows.cases.common import (
     transition_fire,
 )
 from flows.cases.eligibility import eligibility_problem, filing_check
-from flows.cases.guards import is_department_reviewer, require_officer, require_reviewer
+from flows.cases.guards import (
+    require_holder,
+)
 from flows.cases.materials import case_material_add
 from flows.cases.review import case_close_refused
 from flows.models import (
@@ -47,7 +50,7 @@ from records.models import BindingCapacity, CreditRecord, RecordStatus, SyncKind
 from records.services import record_status_set
 from records.sync import sync_event_queue
 from repair_flow.audit import audit_record
-from sla.clocks import clock_assign, clock_start, clock_stop
+from sla.clocks import clock_start, clock_stop
 from sla.models import Stage
 
 REJECTION_REASONS = (
@@ -218,7 +221,7 @@ def preliminary_review_accept(*, officer, case: RepairCase) -> RepairCase:
     for the commitment and for the whole decision (10 working days)."""
     at = timezone.now()
     case = case_locked(case)
-    require_officer(case, officer)
+    require_holder(officer, case, "preliminary_review")
     require_status(case, CaseStatus.IN_PRELIMINARY_REVIEW)
     problem = eligibility_problem(case.record, at)
     if problem:
@@ -279,28 +282,9 @@ def case_commitment_signed(*, case: RepairCase, actor) -> RepairCase:
     return case
 
 
-@transaction.atomic
 def department_review_claim(*, reviewer, case: RepairCase) -> RepairCase:
-    case = case_locked(case)
-    if not is_department_reviewer(reviewer, case.record):
-        raise PermissionDenied(
-            _("按“谁认定、谁修复”，只有%(department)s的审核人员可以审核本案。")
-            % {"department": case.record.department.name}
-        )
-    if case.status == CaseStatus.IN_DEPARTMENT_REVIEW:
-        raise ValidationError(
-            _("案件 %(case)s 已由 %(reviewer)s 领取审核。")
-            % {"case": case.label, "reviewer": case.reviewer.get_full_name() or case.reviewer},
-            code="taken",
-        )
-    require_status(case, CaseStatus.ACCEPTED)
-    at = timezone.now()
-    transition_fire(
-        case, "claim_department_review", actor=reviewer, at=at, params={"reviewer": reviewer}
-    )
-    clock_assign(case=case, stage=Stage.DEPARTMENT_REVIEW, assignee=reviewer, actor=reviewer)
-    engine.task_assign(case, "department_review", reviewer)
-    return case
+    """Take an accepted case for the issuing department's review (谁认定、谁修复)."""
+    return case_claim(user=reviewer, case=case, task="department_review")
 
 
 @transaction.atomic
@@ -309,7 +293,7 @@ def department_review_approve(*, reviewer, case: RepairCase, basis: str) -> Repa
     the sync clock (3 working days to pass the result on)."""
     at = timezone.now()
     case = case_locked(case)
-    require_reviewer(case, reviewer)
+    require_holder(reviewer, case, "department_review")
     require_status(case, CaseStatus.IN_DEPARTMENT_REVIEW)
     basis = clean_text(basis, _("修复依据"))
     record = CreditRecord.objects.select_related("department", "subject").get(pk=case.record_id)
@@ -366,7 +350,7 @@ def department_review_reject(
 ) -> RepairCase:
     at = timezone.now()
     case = case_locked(case)
-    require_reviewer(case, reviewer)
+    require_holder(reviewer, case, "department_review")
     require_status(case, CaseStatus.IN_DEPARTMENT_REVIEW)
     reasons = clean_list(reasons, _("不予修复的理由"))
     basis = clean_text(basis, _("不予修复的依据"))

@@ -22,11 +22,10 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 from viewflow.workflow import chart
 
-from flows.cases.assignment import TASKS, case_reassign, case_release, case_task
+from flows.cases.assignment import TASKS, case_claim, case_reassign, case_release, case_task
 from flows.cases.guards import holder_role, may_hold
 from flows.cases.review import (
     REFUSAL_REASONS,
-    preliminary_review_claim,
     preliminary_review_refuse,
     supplement_request,
 )
@@ -60,12 +59,10 @@ from flows.objections.services import (
     objection_correct,
     objection_delete,
     objection_maintain,
-    verification_claim,
 )
 from flows.repair.services import (
     REJECTION_REASONS,
     department_review_approve,
-    department_review_claim,
     department_review_reject,
     preliminary_review_accept,
 )
@@ -484,13 +481,7 @@ def _act(request, pk: int, action: str, model=RepairCase):
     }[action]
     try:
         if action == "claim":
-            task = case_task(case)
-            if task == "department_review":
-                department_review_claim(reviewer=user, case=case)
-            elif task == "verification":
-                verification_claim(user=user, case=case)
-            else:
-                preliminary_review_claim(officer=user, case=case)
+            case_claim(user=user, case=case)
         elif action == "release":
             case_release(user=user, case=case, reason=post.get("reason", ""))
         elif action == "reassign":

@@ -6,10 +6,27 @@ import datetime as dt
 import random
 
 from django.conf import settings
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 from django.utils import timezone
 
+from flows.cases.common import case_commitment
+from flows.cases.materials import case_material_add
+from flows.cases.review import preliminary_review_claim, supplement_request
+from flows.models import CLOSED_STATUSES, BreachReview, ObjectionScope, RepairCase
+from flows.objections.services import objection_accept, objection_draft_save, objection_submit
+from flows.repair.services import (
+    case_commitment_sign,
+    department_review_approve,
+    department_review_claim,
+    preliminary_review_accept,
+    repair_case_draft_save,
+    repair_case_submit,
+    required_materials,
+)
+from letters.commitments import expected_signer
+from letters.services import letter_render
 from records.identifiers import make_resident_id, make_uscc
 from records.models import (
     BindingCapacity,
@@ -19,6 +36,7 @@ from records.models import (
     Sector,
     Subject,
 )
+from records.publicity import Eligibility, RecordFacts, answer, load_rule_sets
 from records.services import (
     department_upsert,
     record_status_set,
@@ -218,17 +236,6 @@ class Command(BaseCommand):
         """daili objects to a record of its first enterprise that no case
         holds: accepted by `officer` and routed to the issuing department
         when it has a demo reviewer, so the record shows 异议处理中."""
-        from django.core.files.uploadedfile import SimpleUploadedFile
-
-        from flows.cases.materials import case_material_add
-        from flows.cases.review import preliminary_review_claim
-        from flows.models import CLOSED_STATUSES, ObjectionScope, RepairCase
-        from flows.objections.services import (
-            objection_accept,
-            objection_draft_save,
-            objection_submit,
-        )
-        from letters.commitments import expected_signer
 
         daili = User.objects.get(username="daili")
         officer = User.objects.get(username="officer")
@@ -284,17 +291,6 @@ class Command(BaseCommand):
         """qiye's repair case, filed and accepted by `officer` through the same
         services as real use, now waiting for qiye to sign its credit
         commitment: the demo has a case, its clocks, letters and a commitment."""
-        from django.core.files.uploadedfile import SimpleUploadedFile
-
-        from flows.cases.common import case_commitment
-        from flows.cases.materials import case_material_add
-        from flows.cases.review import preliminary_review_claim
-        from flows.repair.services import (
-            preliminary_review_accept,
-            repair_case_draft_save,
-            repair_case_submit,
-        )
-        from records.publicity import Eligibility, RecordFacts, answer, load_rule_sets
 
         qiye = User.objects.get(username="qiye")
         officer = User.objects.get(username="officer")
@@ -331,12 +327,6 @@ class Command(BaseCommand):
     def fill_the_queues(self, today) -> list[str]:
         """daili (an agent) files for its two enterprises: one case waits in
         the officers' queue, one waits for its one-time supplement."""
-        from django.core.files.uploadedfile import SimpleUploadedFile
-
-        from flows.cases.materials import case_material_add
-        from flows.cases.review import preliminary_review_claim, supplement_request
-        from flows.repair.services import repair_case_draft_save, repair_case_submit
-        from records.publicity import Eligibility, RecordFacts, answer, load_rule_sets
 
         daili = User.objects.get(username="daili")
         officer2 = User.objects.get(username="officer2")
@@ -399,9 +389,6 @@ class Command(BaseCommand):
         geren's, not a third one of qiye's or daili's: an approved repair bars
         the subject's other repairs for a year (flows/limits.py), so the
         approved case is the only case of its subject."""
-        from flows.cases.review import preliminary_review_claim
-        from flows.repair.services import preliminary_review_accept
-        from records.publicity import Eligibility, RecordFacts, answer, load_rule_sets
 
         officer = User.objects.get(username="officer")
         rule_sets = load_rule_sets()
@@ -438,14 +425,6 @@ class Command(BaseCommand):
         name of the signer, over the draft's SHA-256), then `reviewer` claims
         geren's case and approves it: decision letter, record repaired,
         monitoring window and sync event; qiye's waits in the queue."""
-        from flows.cases.common import case_commitment
-        from flows.repair.services import (
-            case_commitment_sign,
-            department_review_approve,
-            department_review_claim,
-        )
-        from letters.commitments import expected_signer
-        from letters.services import letter_render
 
         reviewer = User.objects.get(username="reviewer")
         lines = []
@@ -486,7 +465,6 @@ class Command(BaseCommand):
         """geren's repaired subject is penalised again today by reviewer's
         department: the import opens a breach review (履约核查) in reviewer's
         queue at once (post-repair monitoring)."""
-        from flows.models import BreachReview, RepairCase
 
         case = RepairCase.objects.filter(status="approved", applicant__username="geren").first()
         if case is None:
@@ -515,14 +493,6 @@ class Command(BaseCommand):
 
     def file_a_case(self, *, applicant, binding, record, details):
         """Draft, the materials the case requires, submit."""
-        from django.core.files.uploadedfile import SimpleUploadedFile
-
-        from flows.cases.materials import case_material_add
-        from flows.repair.services import (
-            repair_case_draft_save,
-            repair_case_submit,
-            required_materials,
-        )
 
         case = repair_case_draft_save(
             applicant=applicant, record=record, details=details, capacity=binding.capacity
