@@ -6,10 +6,9 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import urlencode
 
-from flows.cases.limits import record_repeat_limit
-from flows.models import CLOSED_STATUSES, CaseStatus, ObjectionCase
+from flows.cases.eligibility import filing_answer, filing_answers
+from flows.models import CaseStatus, ObjectionCase
 from records.models import Department, PenaltyType, RecordStatus, Severity, SubjectBinding
-from records.publicity import RecordFacts, answer, load_rule_sets
 from records.selectors import record_get_for_user, records_visible_to, subject_get_for_user
 from repair_flow.access import access_register, needs_registration, session_purpose
 from repair_flow.models import Role
@@ -52,9 +51,9 @@ def record_list(request):
     page = Paginator(records.order_by("-decision_date", "-id"), 25).get_page(
         request.GET.get("page")
     )
-    rule_sets = load_rule_sets()
     today = timezone.localdate()
-    rows = [(record, answer(RecordFacts.of(record), rule_sets, today)) for record in page]
+    answers = filing_answers(page, on=today)
+    rows = [(record, answers[record.pk]) for record in page]
     departments = Department.objects.all() if request.user.role != Role.APPLICANT else []
     return render(
         request,
@@ -93,19 +92,17 @@ def record_detail(request, pk: int):
     response = _purpose_or_redirect(request, record.subject, f"record:{record.pk}")
     if response is not None:
         return response
-    today = timezone.localdate()
-    result = answer(RecordFacts.of(record), load_rule_sets(), today)
-    # Shared domain reference section 3: the repeat limits bar filing too.
-    limit = record_repeat_limit(record=record, answer=result)
+    # The same answer as the list's (flows/cases/eligibility.py): the period,
+    # the limits and the cases open on the record.
+    result = filing_answer(record)
     # The corrections objections made (更正), oldest first: whoever may see the
     # record sees what was changed, by whom and on what evidence.
     corrections = list(record.corrections.select_related("actor").order_by("at", "id"))
     for correction in corrections:
         correction.shown = [_shown_change(change) for change in correction.changes]
-    # An open objection (filed, not a draft) bars a new repair case until it closes.
-    objections = ObjectionCase.objects.filter(record=record).exclude(status__in=CLOSED_STATUSES)
-    open_objection = objections.exclude(status=CaseStatus.DRAFT).first()
-    own_draft = objections.filter(status=CaseStatus.DRAFT, applicant_id=request.user.pk).first()
+    own_draft = ObjectionCase.objects.filter(
+        record=record, status=CaseStatus.DRAFT, applicant_id=request.user.pk
+    ).first()
     # Any record of a subject the applicant acts for, whatever its repair eligibility.
     may_object = (
         request.user.role == Role.APPLICANT
@@ -117,9 +114,9 @@ def record_detail(request, pk: int):
         {
             "record": record,
             "answer": result,
-            "repeat_limit": limit,
             "corrections": corrections,
-            "open_objection": open_objection,
+            # An open objection (filed, not a draft) bars a new repair case until it closes.
+            "open_objection": result.open_objection,
             "objection_draft": own_draft,
             "may_object": may_object,
         },
@@ -133,7 +130,6 @@ def subject_detail(request, pk: int):
     if response is not None:
         return response
     records = records_visible_to(request.user).filter(subject=subject)
-    rule_sets = load_rule_sets()
-    today = timezone.localdate()
-    rows = [(record, answer(RecordFacts.of(record), rule_sets, today)) for record in records]
+    answers = filing_answers(records)
+    rows = [(record, answers[record.pk]) for record in records]
     return render(request, "records/subject_detail.html", {"subject": subject, "rows": rows})

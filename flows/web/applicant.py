@@ -14,13 +14,12 @@ from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import FileResponse, Http404
 from django.shortcuts import redirect, render
-from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from flows.cases.common import case_commitment
-from flows.cases.limits import record_repeat_limit
+from flows.cases.eligibility import filing_answer, filing_answers
 from flows.cases.materials import case_material_add
 from flows.cases.review import supplement_answer
 from flows.cases.selectors import case_get_for_user, cases_for_user, materials_for_user
@@ -44,7 +43,6 @@ from flows.web.common import refusal_messages
 from flows.web.monitoring import case_monitoring
 from letters.commitments import letters_for_user
 from records.models import BindingCapacity, CreditRecord, SubjectBinding
-from records.publicity import Eligibility, RecordFacts, answer, load_rule_sets
 from records.selectors import record_get_for_user
 from repair_flow.access import purpose_or_redirect
 from repair_flow.models import Role
@@ -139,18 +137,15 @@ def case_list(request):
 def case_new(request, record_pk: int):
     """申请信用修复 for one record: details and capacity, saved as a draft."""
     record = record_get_for_user(user=request.user, pk=record_pk)
-    eligibility = answer(RecordFacts.of(record), load_rule_sets(), timezone.localdate())
-    repeat_limit = record_repeat_limit(record=record, answer=eligibility)
     binding = SubjectBinding.objects.filter(user=request.user, subject=record.subject).first()
     existing = (
         cases_for_user(request.user).filter(record=record).exclude(status__in=CLOSED_STATUSES)
     ).first()
-    # A record under objection enters no new repair case until the objection closes.
-    open_objection = (
-        ObjectionCase.objects.filter(record=record)
-        .exclude(status__in=(*CLOSED_STATUSES, CaseStatus.DRAFT))
-        .first()
+    # The applicant's own draft is the one this page edits: it does not stand in its way.
+    own_draft = (
+        existing if existing is not None and existing.applicant_id == request.user.pk else None
     )
+    eligibility = filing_answer(record, exclude_case=own_draft)
     errors: list[str] = []
     details = existing.details if existing is not None else ""
     if request.method == "POST":
@@ -173,12 +168,11 @@ def case_new(request, record_pk: int):
         {
             "record": record,
             "answer": eligibility,
-            "eligible": eligibility.eligibility == Eligibility.ELIGIBLE and not repeat_limit,
-            "repeat_limit": repeat_limit,
+            "eligible": eligibility.may_file,
             "binding": binding,
             "capacity_label": BindingCapacity(binding.capacity).label if binding else "",
             "existing": existing,
-            "open_objection": open_objection,
+            "open_objection": eligibility.open_objection,
             "details": details,
             "errors": errors,
         },
@@ -187,39 +181,21 @@ def case_new(request, record_pk: int):
 
 
 def _fileable(request) -> list[dict]:
-    """The records of the applicant's subjects, each with whether it can be
-    filed now and, if not, why (the registry's answer, a repeat limit, an
-    open case)."""
+    """The records of the applicant's subjects that are repairable by their
+    period, each with whether it can be filed now and, if not, why (the same
+    answer as the record list and page)."""
     bound = SubjectBinding.objects.filter(user=request.user).values("subject_id")
     records = (
         CreditRecord.objects.filter(subject_id__in=bound)
         .select_related("department", "subject")
         .order_by("subject__name", "-decision_date", "id")
     )
-    open_cases = dict(
-        RepairCase.objects.filter(record__in=records)
-        .exclude(status__in=CLOSED_STATUSES)
-        .values_list("record_id", "number")
-    )
-    rule_sets, today, rows = load_rule_sets(), timezone.localdate(), []
-    for record in records:
-        result = answer(RecordFacts.of(record), rule_sets, today)
-        if result.eligibility not in (Eligibility.ELIGIBLE, Eligibility.NOT_YET):
-            continue  # not repairable, or no repair needed: nothing to file
-        limit = record_repeat_limit(record=record, answer=result)
-        why = ""
-        if record.pk in open_cases:
-            why = _("已有正在办理的申请 %(number)s") % {
-                "number": open_cases[record.pk] or _("（草稿）")
-            }
-        elif result.eligibility != Eligibility.ELIGIBLE:
-            why = result.reason
-            if result.eligible_from:
-                why += _("（可申请日期：%(day)s）") % {"day": result.eligible_from.isoformat()}
-        elif limit:
-            why = limit
-        rows.append({"record": record, "answer": result, "why": why})
-    return rows
+    answers = filing_answers(records)
+    return [
+        {"record": record, "answer": answers[record.pk], "why": answers[record.pk].why_not}
+        for record in records
+        if answers[record.pk].fileable_later
+    ]
 
 
 SHARED_FIELDS = {kind: f"{FILE_FIELD}{kind}" for kind in SHARED_MATERIALS}
