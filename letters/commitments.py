@@ -206,6 +206,110 @@ def expected_signer(subject) -> str:
     return subject.name if subject.is_person else subject.legal_representative
 
 
+def _signing_problems(
+    commitment: Commitment, *, user, signer_name: str, confirmed: bool, draft_sha256: str
+) -> dict[str, list[ValidationError]]:
+    """Every reason not to sign, by form field: the signer bound to the
+    subject and named as registered, the text read and confirmed, and the
+    signed draft the one on the page and on disk."""
+    subject = commitment.subject
+    draft = commitment.draft
+    errors: dict[str, list[ValidationError]] = {}
+
+    def refuse(field: str, message: str, code: str) -> None:
+        errors.setdefault(field, []).append(ValidationError(message, code=code))
+
+    if not SubjectBinding.objects.filter(user=user, subject=subject).exists():
+        refuse(
+            NON_FIELD_ERRORS,
+            _("您的账号没有绑定该信用主体，不能代其签署承诺书。"),
+            "not_bound",
+        )
+    expected = expected_signer(subject)
+    if not signer_name:
+        refuse("signer_name", _("请填写签署人姓名。"), "required")
+    elif not expected:
+        refuse(
+            "signer_name",
+            _("该企业未登记法定代表人，无法核对签署人，请联系信用平台更正主体信息。"),
+            "no_legal_representative",
+        )
+    elif normalise_name(signer_name) != normalise_name(expected):
+        refuse(
+            "signer_name",
+            _("签署人姓名应与该主体的自然人姓名完全一致。")
+            if subject.is_person
+            else _("签署人姓名应与该企业登记的法定代表人姓名完全一致。"),
+            "name_mismatch",
+        )
+    if not confirmed:
+        refuse("confirmed", _("请阅读承诺书并勾选确认后再签署。"), "not_confirmed")
+    if draft.status != RenderStatus.RENDERED:
+        refuse(
+            NON_FIELD_ERRORS,
+            _("承诺书正在生成，请稍后刷新页面，阅读后再签署。"),
+            "draft_not_rendered",
+        )
+    elif not draft_sha256:
+        refuse("draft_sha256", _("缺少所签承诺书的校验值，请刷新页面后重新签署。"), "required")
+    elif draft_sha256 != draft.sha256:
+        refuse(
+            "draft_sha256",
+            _("您签署的不是当前版本的承诺书，请刷新页面，重新阅读后再签署。"),
+            "stale_draft",
+        )
+    else:
+        try:
+            stored = file_sha256(draft)
+        except OSError:
+            stored = ""
+        if stored != draft.sha256:
+            # The bytes on disk are not the ones the page showed: sign nothing.
+            refuse(
+                NON_FIELD_ERRORS,
+                _("承诺书文件校验未通过，暂不能签署，请联系信用平台。"),
+                "draft_damaged",
+            )
+    return errors
+
+
+def _signed_letter_issue(commitment: Commitment, *, user, signer_name: str, ip, at) -> None:
+    """The signed commitment as a letter of its own (the draft's text, the
+    signature added), linked to the commitment and audited."""
+    draft = commitment.draft
+    subject = commitment.subject
+    facts = {key: value for key, value in draft.facts.items() if key != "remedies"}
+    facts["signature"] = {
+        "name": signer_name,
+        "signed_at": at.isoformat(),
+        "draft_sha256": draft.sha256,
+    }
+    signed = letter_issue(
+        kind=LetterKind.COMMITMENT,
+        facts=facts,
+        actor=user,
+        case=commitment_case(commitment),
+        record=commitment.record,
+        subject=subject,
+        recipient=user,
+        at=at,
+        issuer=draft.issuer,
+    )
+    Commitment.objects.filter(pk=commitment.pk).update(signed=signed)
+    audit_record(
+        actor=user,
+        action="commitment.sign",
+        object_type="letters.Commitment",
+        object_id=commitment.pk,
+        summary={
+            "record": commitment.record.decision_number,
+            "signed_letter": signed.number,
+            "draft_sha256": draft.sha256,
+            "ip": ip or "",
+        },
+    )
+
+
 def commitment_sign(
     *,
     commitment: Commitment,
@@ -242,64 +346,14 @@ def commitment_sign(
                     )
                 }
             )
-        subject = commitment.subject
         draft = commitment.draft
-        errors: dict[str, list[ValidationError]] = {}
-
-        def refuse(field: str, message: str, code: str) -> None:
-            errors.setdefault(field, []).append(ValidationError(message, code=code))
-
-        if not SubjectBinding.objects.filter(user=user, subject=subject).exists():
-            refuse(
-                NON_FIELD_ERRORS,
-                _("您的账号没有绑定该信用主体，不能代其签署承诺书。"),
-                "not_bound",
-            )
-        expected = expected_signer(subject)
-        if not signer_name:
-            refuse("signer_name", _("请填写签署人姓名。"), "required")
-        elif not expected:
-            refuse(
-                "signer_name",
-                _("该企业未登记法定代表人，无法核对签署人，请联系信用平台更正主体信息。"),
-                "no_legal_representative",
-            )
-        elif normalise_name(signer_name) != normalise_name(expected):
-            refuse(
-                "signer_name",
-                _("签署人姓名应与该主体的自然人姓名完全一致。")
-                if subject.is_person
-                else _("签署人姓名应与该企业登记的法定代表人姓名完全一致。"),
-                "name_mismatch",
-            )
-        if not confirmed:
-            refuse("confirmed", _("请阅读承诺书并勾选确认后再签署。"), "not_confirmed")
-        if draft.status != RenderStatus.RENDERED:
-            refuse(
-                NON_FIELD_ERRORS,
-                _("承诺书正在生成，请稍后刷新页面，阅读后再签署。"),
-                "draft_not_rendered",
-            )
-        elif not draft_sha256:
-            refuse("draft_sha256", _("缺少所签承诺书的校验值，请刷新页面后重新签署。"), "required")
-        elif draft_sha256 != draft.sha256:
-            refuse(
-                "draft_sha256",
-                _("您签署的不是当前版本的承诺书，请刷新页面，重新阅读后再签署。"),
-                "stale_draft",
-            )
-        else:
-            try:
-                stored = file_sha256(draft)
-            except OSError:
-                stored = ""
-            if stored != draft.sha256:
-                # The bytes on disk are not the ones the page showed: sign nothing.
-                refuse(
-                    NON_FIELD_ERRORS,
-                    _("承诺书文件校验未通过，暂不能签署，请联系信用平台。"),
-                    "draft_damaged",
-                )
+        errors = _signing_problems(
+            commitment,
+            user=user,
+            signer_name=signer_name,
+            confirmed=confirmed,
+            draft_sha256=draft_sha256,
+        )
         if errors:
             raise ValidationError(errors)
 
@@ -320,36 +374,7 @@ def commitment_sign(
                     )
                 }
             )
-        facts = {key: value for key, value in draft.facts.items() if key != "remedies"}
-        facts["signature"] = {
-            "name": signer_name,
-            "signed_at": at.isoformat(),
-            "draft_sha256": draft.sha256,
-        }
-        signed = letter_issue(
-            kind=LetterKind.COMMITMENT,
-            facts=facts,
-            actor=user,
-            case=commitment_case(commitment),
-            record=commitment.record,
-            subject=subject,
-            recipient=user,
-            at=at,
-            issuer=draft.issuer,
-        )
-        Commitment.objects.filter(pk=commitment.pk).update(signed=signed)
-        audit_record(
-            actor=user,
-            action="commitment.sign",
-            object_type="letters.Commitment",
-            object_id=commitment.pk,
-            summary={
-                "record": commitment.record.decision_number,
-                "signed_letter": signed.number,
-                "draft_sha256": draft.sha256,
-                "ip": ip or "",
-            },
-        )
+        _signed_letter_issue(commitment, user=user, signer_name=signer_name, ip=ip, at=at)
     return Commitment.objects.select_related("draft", "signed", "subject", "record").get(
         pk=commitment.pk
     )

@@ -17,7 +17,6 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import urlencode
-from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 from viewflow.workflow import chart
@@ -459,113 +458,139 @@ def reasons_picked(post, choices) -> list[str]:
     return picked
 
 
-def _act(request, pk: int, action: str, model=RepairCase):
-    case = staff_case(request, pk, model)
-    post = request.POST
-    user = request.user
-    objection = case.kind == CaseKind.OBJECTION
-    done = {
-        "claim": _("已领取，请在期限内办理。"),
-        "release": _("已退回待领取队列。"),
-        "reassign": _("已改派。"),
-        "accept": _("已受理，受理通知书已发出，该记录标注“异议处理中”。")
-        if objection
-        else _("已受理，受理通知书和信用修复承诺书已发出。"),
-        "refuse": _("已作出不予受理决定，通知书已发出。"),
-        "supplement": _("一次性补正告知书已发出，补正期间暂停计时。"),
-        "approve": _("已准予修复，信用修复决定书已发出。"),
-        "reject": _("已作出不予修复决定，决定书已发出。"),
-        "correct": _("已更正该记录，异议处理结果告知书已发出。"),
-        "delete": _("已删除该记录，异议处理结果告知书已发出。"),
-        "maintain": _("已维持该记录，异议处理结果告知书已发出。"),
-    }[action]
-    try:
-        if action == "claim":
-            case_claim(user=user, case=case)
-        elif action == "release":
-            case_release(user=user, case=case, reason=post.get("reason", ""))
-        elif action == "reassign":
-            pk_ = post.get("assignee", "")
-            assignee = User.objects.filter(pk=pk_).first() if pk_.isdigit() else None
-            case_reassign(
-                supervisor=user, case=case, assignee=assignee, reason=post.get("reason", "")
-            )
-        elif action == "accept" and objection:
-            objection_accept(officer=user, case=case, scope=post.get("scope", ""))
-        elif action == "accept":
-            preliminary_review_accept(officer=user, case=case)
-        elif action == "refuse":
-            preliminary_review_refuse(
-                officer=user,
-                case=case,
-                reasons=reasons_picked(post, REFUSAL_REASONS),
-                basis=post.get("basis", ""),
-            )
-        elif action == "supplement":
-            items = [
-                {
-                    "material": row["material"],
-                    "name": str(row["label"]),
-                    "problem": row["problem"],
-                }
-                for row in _supplement_rows(case, post)
-                if row["checked"]
-            ]
-            if user.role == Role.SUPERVISOR:
-                # The override: the supervisor issues the second notice on the
-                # officer's case, with the reason recorded and counted.
-                supplement_request(
-                    officer=case.officer,
-                    case=case,
-                    items=items,
-                    supervisor=user,
-                    override_reason=post.get("override_reason", ""),
-                )
-            else:
-                supplement_request(officer=user, case=case, items=items)
-        elif action == "approve":
-            department_review_approve(reviewer=user, case=case, basis=post.get("basis", ""))
-        elif action == "reject":
-            department_review_reject(
-                reviewer=user,
-                case=case,
-                reasons=reasons_picked(post, REJECTION_REASONS),
-                basis=post.get("basis", ""),
-            )
-        elif action == "correct":
-            objection_correct(
-                verifier=user,
-                case=case,
-                changes=_correction_changes(case.record, post),
-                evidence=post.get("evidence", ""),
-                reasons=reasons_picked(post, ()),
-                basis=post.get("basis", ""),
-            )
-        elif action == "delete":
-            objection_delete(
-                verifier=user,
-                case=case,
-                evidence=post.get("evidence", ""),
-                reasons=reasons_picked(post, ()),
-                basis=post.get("basis", ""),
-            )
-        elif action == "maintain":
-            objection_maintain(
-                verifier=user,
-                case=case,
-                reasons=reasons_picked(post, MAINTAIN_REASONS),
-                basis=post.get("basis", ""),
-            )
-    except PermissionDenied as error:
-        case.refresh_from_db()
-        return work_page(
-            request, case, errors={action: refusal_messages(error)}, form={action: post}, status=403
+def _claim(request, case):
+    case_claim(user=request.user, case=case)
+
+
+def _release(request, case):
+    case_release(user=request.user, case=case, reason=request.POST.get("reason", ""))
+
+
+def _reassign(request, case):
+    pk = request.POST.get("assignee", "")
+    assignee = User.objects.filter(pk=pk).first() if pk.isdigit() else None
+    case_reassign(
+        supervisor=request.user,
+        case=case,
+        assignee=assignee,
+        reason=request.POST.get("reason", ""),
+    )
+
+
+def _accept(request, case):
+    if case.kind == CaseKind.OBJECTION:
+        objection_accept(officer=request.user, case=case, scope=request.POST.get("scope", ""))
+    else:
+        preliminary_review_accept(officer=request.user, case=case)
+
+
+def _refuse(request, case):
+    preliminary_review_refuse(
+        officer=request.user,
+        case=case,
+        reasons=reasons_picked(request.POST, REFUSAL_REASONS),
+        basis=request.POST.get("basis", ""),
+    )
+
+
+def _supplement(request, case):
+    items = [
+        {"material": row["material"], "name": str(row["label"]), "problem": row["problem"]}
+        for row in _supplement_rows(case, request.POST)
+        if row["checked"]
+    ]
+    if request.user.role == Role.SUPERVISOR:
+        # The override: the supervisor issues the second notice on the
+        # officer's case, with the reason recorded and counted.
+        supplement_request(
+            officer=case.officer,
+            case=case,
+            items=items,
+            supervisor=request.user,
+            override_reason=request.POST.get("override_reason", ""),
         )
-    except ValidationError as error:
+    else:
+        supplement_request(officer=request.user, case=case, items=items)
+
+
+def _approve(request, case):
+    department_review_approve(reviewer=request.user, case=case, basis=request.POST.get("basis", ""))
+
+
+def _reject(request, case):
+    department_review_reject(
+        reviewer=request.user,
+        case=case,
+        reasons=reasons_picked(request.POST, REJECTION_REASONS),
+        basis=request.POST.get("basis", ""),
+    )
+
+
+def _correct(request, case):
+    objection_correct(
+        verifier=request.user,
+        case=case,
+        changes=_correction_changes(case.record, request.POST),
+        evidence=request.POST.get("evidence", ""),
+        reasons=reasons_picked(request.POST, ()),
+        basis=request.POST.get("basis", ""),
+    )
+
+
+def _delete(request, case):
+    objection_delete(
+        verifier=request.user,
+        case=case,
+        evidence=request.POST.get("evidence", ""),
+        reasons=reasons_picked(request.POST, ()),
+        basis=request.POST.get("basis", ""),
+    )
+
+
+def _maintain(request, case):
+    objection_maintain(
+        verifier=request.user,
+        case=case,
+        reasons=reasons_picked(request.POST, MAINTAIN_REASONS),
+        basis=request.POST.get("basis", ""),
+    )
+
+
+# Each action of the work page: the service it calls and what the page says after.
+ACTIONS = {
+    "claim": (_claim, gettext_lazy("已领取，请在期限内办理。")),
+    "release": (_release, gettext_lazy("已退回待领取队列。")),
+    "reassign": (_reassign, gettext_lazy("已改派。")),
+    "accept": (_accept, gettext_lazy("已受理，受理通知书和信用修复承诺书已发出。")),
+    "refuse": (_refuse, gettext_lazy("已作出不予受理决定，通知书已发出。")),
+    "supplement": (_supplement, gettext_lazy("一次性补正告知书已发出，补正期间暂停计时。")),
+    "approve": (_approve, gettext_lazy("已准予修复，信用修复决定书已发出。")),
+    "reject": (_reject, gettext_lazy("已作出不予修复决定，决定书已发出。")),
+    "correct": (_correct, gettext_lazy("已更正该记录，异议处理结果告知书已发出。")),
+    "delete": (_delete, gettext_lazy("已删除该记录，异议处理结果告知书已发出。")),
+    "maintain": (_maintain, gettext_lazy("已维持该记录，异议处理结果告知书已发出。")),
+}
+OBJECTION_ACCEPTED = gettext_lazy("已受理，受理通知书已发出，该记录标注“异议处理中”。")
+
+
+def _act(request, pk: int, action: str, model=RepairCase):
+    """One POST of the work page: the service, then the page again with its
+    refusal (403 or 400, the form kept) or a redirect with what was done."""
+    case = staff_case(request, pk, model)
+    service, done = ACTIONS[action]
+    if action == "accept" and case.kind == CaseKind.OBJECTION:
+        done = OBJECTION_ACCEPTED
+    try:
+        service(request, case)
+    except (PermissionDenied, ValidationError) as error:
         case.refresh_from_db()
         case.record.refresh_from_db()
         return work_page(
-            request, case, errors={action: refusal_messages(error)}, form={action: post}, status=400
+            request,
+            case,
+            errors={action: refusal_messages(error)},
+            form={action: request.POST},
+            status=403 if isinstance(error, PermissionDenied) else 400,
         )
     messages.success(request, done)
     if action == "release" and request.user.role != Role.SUPERVISOR:
