@@ -101,7 +101,8 @@ def applicant_materials(case: RepairCase) -> list:
 
 def _upload(request, case: RepairCase) -> tuple[int, dict[str, list[str]]]:
     """Each chosen file through case_material_add (one transaction each):
-    the accepted ones are kept, each rejected one keeps its own message."""
+    the accepted ones are kept, each rejected one keeps its own message;
+    the page says how many were kept, or that none was chosen."""
     added, errors = 0, {}
     for field in request.FILES:
         kind = field.removeprefix(FILE_FIELD)
@@ -112,6 +113,10 @@ def _upload(request, case: RepairCase) -> tuple[int, dict[str, list[str]]]:
                 errors.setdefault(kind, []).extend(refusal_messages(error))
             else:
                 added += 1
+    if not added and not errors:
+        messages.error(request, _("请选择要上传的文件。"))
+    elif added:
+        messages.success(request, _("已上传 %(n)d 个文件。") % {"n": added})
     return added, errors
 
 
@@ -441,11 +446,7 @@ def case_materials(request, pk: int, kind: CaseKind = REPAIR):
     if case.status != CaseStatus.DRAFT:
         return redirect(kind.detail, pk=case.pk)
     if request.method == "POST":
-        added, errors = _upload(request, case)
-        if not added and not errors:
-            messages.error(request, _("请选择要上传的文件。"))
-        elif added:
-            messages.success(request, _("已上传 %(n)d 个文件。") % {"n": added})
+        _added, errors = _upload(request, case)
         if errors:
             return kind.materials_page(request, case, upload_errors=errors, status=400)
         return redirect(kind.materials, pk=case.pk)
@@ -462,11 +463,7 @@ def case_detail(request, pk: int, kind: CaseKind = REPAIR):
 def case_supplement_upload(request, pk: int, kind: CaseKind = REPAIR):
     """Upload the files the supplement notice asked for (the service refuses any other kind)."""
     case = case_for_page(request, pk, kind)
-    added, errors = _upload(request, case)
-    if not added and not errors:
-        messages.error(request, _("请选择要上传的文件。"))
-    elif added:
-        messages.success(request, _("已上传 %(n)d 个文件。") % {"n": added})
+    _added, errors = _upload(request, case)
     if errors:
         case.refresh_from_db()
         return kind.page(request, case, upload_errors=errors)
