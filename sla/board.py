@@ -15,6 +15,8 @@ the figure says.
 The monitoring figures (履约监管) are not clocks: `flows.monitoring.monitoring_figures`
 computes them over windows and breach reviews in a fixed number of queries of
 its own (two), kept apart from the summary's five so each can be measured.
+This module is the board's read side, used only by the board's page and API
+(sla.views_board, sla.api_board): it sits above the case kinds and may read them.
 
 Snapshot figures (open, due today, at risk, open breached) describe the clocks
 open now; rates and "breached at stop" count clocks stopped in the period.
@@ -32,7 +34,9 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from flows.monitoring import monitoring_figures
 from records.models import Department
+from repair_flow.models import display_name
 from sla.models import ClockState, SlaClock, Stage
 
 DEFAULT_PERIOD_DAYS = 30
@@ -367,7 +371,7 @@ def _officer_row(pk, user, counts: list[int]) -> dict:
     if user is None:
         username, name = None, _("未分配")
     else:
-        username, name = user.get_username(), user.get_full_name() or user.get_username()
+        username, name = user.get_username(), display_name(user)
     open_, at_risk, breached, met, rated = counts
     return {
         "id": pk,
@@ -446,8 +450,6 @@ def board_monitoring(*, filters: BoardFilters, now: dt.datetime | None = None) -
     these are not clocks. "none" (clocks without a department) is all zeros,
     as every window and review has a department.
     """
-    from flows.monitoring import monitoring_figures
-
     if filters.department == NONE:
         return dict.fromkeys(MONITORING_FIGURES, 0)
     w = Window.of(filters, now or timezone.now())

@@ -22,8 +22,10 @@ HOLIDAY = "holiday"
 WORKDAY = "workday"
 KINDS = (HOLIDAY, WORKDAY)
 
+# The deadline rules of an SLA policy (sla.models.Rule stores them).
 RULE_SAME_DAY = "same_day"
 RULE_WORKING_DAYS = "working_days"
+RULE_CALENDAR_DAYS = "calendar_days"
 
 NAME_MAX_LENGTH = 100
 
@@ -180,7 +182,7 @@ def _local(received_at: dt.datetime, tz: dt.tzinfo) -> dt.datetime:
     return received_at.astimezone(tz)
 
 
-def _day_reason(day: Day) -> str:
+def day_reason(day: Day) -> str:
     """Why a day is not a working day, for the explanation."""
     # A holiday that falls on a weekend is explained as a weekend: it would
     # not have been a working day anyway.
@@ -193,7 +195,7 @@ def _day_line(entry: DeadlineDay) -> Line:
     day = entry.day
     params = {"date": day.date.isoformat(), "weekday": weekday_label(day.date)}
     if entry.role == "skip":
-        params["reason"] = _day_reason(day)
+        params["reason"] = day_reason(day)
         return Line(_("%(date)s %(weekday)s %(reason)s，不计") % params, "skip")
     params["n"] = entry.ordinal
     if day.kind == "makeup":
@@ -207,7 +209,7 @@ def _walk(days: Iterable[Day], lines: list[Line], seen_unloaded: set[int]) -> li
     for day in days:
         if day.provisional and day.date.year not in seen_unloaded:
             seen_unloaded.add(day.date.year)
-            lines.append(Line(_unloaded_note(day.date.year), "note"))
+            lines.append(Line(unloaded_note(day.date.year), "note"))
         if day.working:
             counted += 1
             entry = DeadlineDay(day, "count", counted)
@@ -218,7 +220,7 @@ def _walk(days: Iterable[Day], lines: list[Line], seen_unloaded: set[int]) -> li
     return entries
 
 
-def _unloaded_note(year: int) -> str:
+def unloaded_note(year: int) -> str:
     return _("%(year)s年的工作日历尚未载入：该年只按周末推定，期限为暂定") % {"year": year}
 
 
@@ -283,7 +285,7 @@ def due_same_day(
     lines: list[Line] = []
     if today.provisional:
         unloaded.add(today.date.year)
-        lines.append(Line(_unloaded_note(today.date.year), "note"))
+        lines.append(Line(unloaded_note(today.date.year), "note"))
     params = {
         "datetime": received.strftime("%Y-%m-%d %H:%M:%S"),
         "weekday": weekday_label(received.date()),
@@ -306,7 +308,7 @@ def due_same_day(
     if today.working:
         text = _("收件时间 %(datetime)s %(weekday)s，晚于截止时点 %(cutoff)s，顺延至下一个工作日")
     else:
-        params["reason"] = _day_reason(today)
+        params["reason"] = day_reason(today)
         text = _("收件时间 %(datetime)s %(weekday)s，%(reason)s，非工作日，顺延至下一个工作日")
     lines.append(Line(text % params, "skip"))
     entries = _walk(calendar.days_to_nth_working_day(today.date, 1), lines, unloaded)
