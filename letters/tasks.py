@@ -19,4 +19,4 @@ def send_message(message_id: int) -> str:
 @shared_task(name="letters.sweep")
 def sweep() -> str:
     """Periodic: retry failed renders and sends whose time has come."""
-    return str(letters_sweep(actor="celery-beat"))
+    return str(letters_sweep(actor="scheduler"))

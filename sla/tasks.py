@@ -5,5 +5,5 @@ from sla.sweep import clocks_sweep
 
 @shared_task(name="sla.sweep")
 def sweep() -> str:
-    """Periodic (Celery beat in the scale-out set-up; the embedded scheduler otherwise)."""
-    return str(clocks_sweep(actor="celery-beat"))
+    """Periodic (repair_flow/jobs.py: Celery beat, or the embedded scheduler)."""
+    return str(clocks_sweep(actor="scheduler"))
