@@ -191,13 +191,28 @@ def day_reason(day: Day) -> str:
     return _("周末")
 
 
+def skipped_day_line(day: Day) -> Line:
+    """ "2026-10-03 周六 国庆节（法定节假日），不计": a day that is not counted."""
+    params = {
+        "date": day.date.isoformat(),
+        "weekday": weekday_label(day.date),
+        "reason": day_reason(day),
+    }
+    return Line(_("%(date)s %(weekday)s %(reason)s，不计") % params, "skip")
+
+
+def note_unloaded(day: Day, noted: set[int], lines: list[Line]) -> None:
+    """The first time a walk meets a year whose calendar is not loaded, say so."""
+    if day.provisional and day.date.year not in noted:
+        noted.add(day.date.year)
+        lines.append(Line(unloaded_note(day.date.year), "note"))
+
+
 def _day_line(entry: DeadlineDay) -> Line:
     day = entry.day
-    params = {"date": day.date.isoformat(), "weekday": weekday_label(day.date)}
     if entry.role == "skip":
-        params["reason"] = day_reason(day)
-        return Line(_("%(date)s %(weekday)s %(reason)s，不计") % params, "skip")
-    params["n"] = entry.ordinal
+        return skipped_day_line(day)
+    params = {"date": day.date.isoformat(), "weekday": weekday_label(day.date), "n": entry.ordinal}
     if day.kind == "makeup":
         return Line(_("%(date)s %(weekday)s 调休上班，计第%(n)s个工作日") % params, "makeup")
     return Line(_("%(date)s %(weekday)s 工作日，计第%(n)s个工作日") % params, "count")
@@ -207,9 +222,7 @@ def _walk(days: Iterable[Day], lines: list[Line], seen_unloaded: set[int]) -> li
     entries = []
     counted = 0
     for day in days:
-        if day.provisional and day.date.year not in seen_unloaded:
-            seen_unloaded.add(day.date.year)
-            lines.append(Line(unloaded_note(day.date.year), "note"))
+        note_unloaded(day, seen_unloaded, lines)
         if day.working:
             counted += 1
             entry = DeadlineDay(day, "count", counted)
@@ -283,9 +296,7 @@ def due_same_day(
     today = calendar.day(received.date())
     unloaded: set[int] = set()
     lines: list[Line] = []
-    if today.provisional:
-        unloaded.add(today.date.year)
-        lines.append(Line(unloaded_note(today.date.year), "note"))
+    note_unloaded(today, unloaded, lines)
     params = {
         "datetime": received.strftime("%Y-%m-%d %H:%M:%S"),
         "weekday": weekday_label(received.date()),

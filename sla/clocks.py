@@ -27,8 +27,8 @@ from sla.calendar import (
     RULE_CALENDAR_DAYS,
     Line,
     WorkCalendar,
-    day_reason,
-    unloaded_note,
+    note_unloaded,
+    skipped_day_line,
     weekday_label,
 )
 from sla.models import (
@@ -513,18 +513,18 @@ def _pushed_days(calendar: WorkCalendar, after: dt.date, through: dt.date) -> li
     while day < through:
         day += dt.timedelta(days=1)
         info = calendar.day(day)
-        if info.provisional and day.year not in noted:
-            noted.add(day.year)
-            lines.append(Line(unloaded_note(day.year), "note"))
-        params = {"date": day.isoformat(), "weekday": weekday_label(day)}
-        if info.working:
-            makeup = info.kind == "makeup"
-            params["kind"] = _("调休上班") if makeup else _("工作日")
-            text = _("%(date)s %(weekday)s %(kind)s，顺延计入") % params
-            lines.append(Line(text, "makeup" if makeup else "count"))
-        else:
-            params["reason"] = day_reason(info)
-            lines.append(Line(_("%(date)s %(weekday)s %(reason)s，不计") % params, "skip"))
+        note_unloaded(info, noted, lines)
+        if not info.working:
+            lines.append(skipped_day_line(info))
+            continue
+        makeup = info.kind == "makeup"
+        params = {
+            "date": day.isoformat(),
+            "weekday": weekday_label(day),
+            "kind": _("调休上班") if makeup else _("工作日"),
+        }
+        text = _("%(date)s %(weekday)s %(kind)s，顺延计入") % params
+        lines.append(Line(text, "makeup" if makeup else "count"))
     return lines
 
 
