@@ -6,10 +6,27 @@ import datetime as dt
 import random
 
 from django.conf import settings
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 from django.utils import timezone
 
+from flows.models import CLOSED_STATUSES, BreachReview, ObjectionScope, RepairCase
+from flows.objections import objection_accept, objection_draft_save, objection_submit
+from flows.services import (
+    case_commitment,
+    case_material_add,
+    department_review_approve,
+    department_review_claim,
+    preliminary_review_accept,
+    preliminary_review_claim,
+    repair_case_draft_save,
+    repair_case_submit,
+    required_materials,
+    supplement_request,
+)
+from letters.commitments import commitment_sign, expected_signer
+from letters.services import letter_render
 from records.identifiers import make_resident_id, make_uscc
 from records.models import (
     BindingCapacity,
@@ -19,6 +36,7 @@ from records.models import (
     Sector,
     Subject,
 )
+from records.publicity import Eligibility, RecordFacts, answer, load_rule_sets
 from records.services import (
     department_upsert,
     record_status_set,
@@ -28,6 +46,9 @@ from records.services import (
 )
 from repair_flow.accounts import account_create
 from repair_flow.models import Role, User
+
+# A minimal PDF: every demo material is this one file.
+DEMO_PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
 
 DEMO_PASSWORD = "jinan-demo-2026"  # noqa: S105 - demo only; seed_demo refuses production
 
@@ -218,13 +239,6 @@ class Command(BaseCommand):
         """daili objects to a record of its first enterprise that no case
         holds: accepted by `officer` and routed to the issuing department
         when it has a demo reviewer, so the record shows 异议处理中."""
-        from django.core.files.uploadedfile import SimpleUploadedFile
-
-        from flows.models import CLOSED_STATUSES, ObjectionScope, RepairCase
-        from flows.objections import objection_accept, objection_draft_save, objection_submit
-        from flows.services import case_material_add, preliminary_review_claim
-        from letters.commitments import expected_signer
-
         daili = User.objects.get(username="daili")
         officer = User.objects.get(username="officer")
         binding = daili.subject_bindings.order_by("id").first()
@@ -245,13 +259,12 @@ class Command(BaseCommand):
             statement="处罚决定书载明罚款金额与公示金额不一致，请予更正。",
             capacity=binding.capacity,
         )
-        pdf = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
         for kind in ("evidence", "power_of_attorney"):
             case_material_add(
                 case=case,
                 user=daili,
                 kind=kind,
-                upload=SimpleUploadedFile(f"{kind}.pdf", pdf, content_type="application/pdf"),
+                upload=SimpleUploadedFile(f"{kind}.pdf", DEMO_PDF, content_type="application/pdf"),
             )
         case = objection_submit(
             applicant=daili,
@@ -279,18 +292,6 @@ class Command(BaseCommand):
         """qiye's repair case, filed and accepted by `officer` through the same
         services as real use, now waiting for qiye to sign its credit
         commitment: the demo has a case, its clocks, letters and a commitment."""
-        from django.core.files.uploadedfile import SimpleUploadedFile
-
-        from flows.services import (
-            case_commitment,
-            case_material_add,
-            preliminary_review_accept,
-            preliminary_review_claim,
-            repair_case_draft_save,
-            repair_case_submit,
-        )
-        from records.publicity import Eligibility, RecordFacts, answer, load_rule_sets
-
         qiye = User.objects.get(username="qiye")
         officer = User.objects.get(username="officer")
         binding = qiye.subject_bindings.get()
@@ -306,7 +307,6 @@ class Command(BaseCommand):
             details="罚款已于规定期限内缴清，违法行为已整改完毕，申请信用修复。",
             capacity=binding.capacity,
         )
-        pdf = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
         for kind, name in (
             ("application_form", "信用修复申请书.pdf"),
             ("performance_proof", "罚款缴纳凭证.pdf"),
@@ -316,7 +316,7 @@ class Command(BaseCommand):
                 case=case,
                 user=qiye,
                 kind=kind,
-                upload=SimpleUploadedFile(name, pdf, content_type="application/pdf"),
+                upload=SimpleUploadedFile(name, DEMO_PDF, content_type="application/pdf"),
             )
         repair_case_submit(applicant=qiye, case=case)
         preliminary_review_claim(officer=officer, case=case)
@@ -326,21 +326,9 @@ class Command(BaseCommand):
     def fill_the_queues(self, today) -> list[str]:
         """daili (an agent) files for its two enterprises: one case waits in
         the officers' queue, one waits for its one-time supplement."""
-        from django.core.files.uploadedfile import SimpleUploadedFile
-
-        from flows.services import (
-            case_material_add,
-            preliminary_review_claim,
-            repair_case_draft_save,
-            repair_case_submit,
-            supplement_request,
-        )
-        from records.publicity import Eligibility, RecordFacts, answer, load_rule_sets
-
         daili = User.objects.get(username="daili")
         officer2 = User.objects.get(username="officer2")
         rule_sets = load_rule_sets()
-        pdf = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
         lines = []
         for step, binding in zip(
             ("queue", "supplement"), daili.subject_bindings.order_by("id"), strict=False
@@ -368,7 +356,9 @@ class Command(BaseCommand):
                     case=case,
                     user=daili,
                     kind=kind,
-                    upload=SimpleUploadedFile(f"{kind}.pdf", pdf, content_type="application/pdf"),
+                    upload=SimpleUploadedFile(
+                        f"{kind}.pdf", DEMO_PDF, content_type="application/pdf"
+                    ),
                 )
             case = repair_case_submit(applicant=daili, case=case)
             if step == "queue":
@@ -398,9 +388,6 @@ class Command(BaseCommand):
         geren's, not a third one of qiye's or daili's: an approved repair bars
         the subject's other repairs for a year (flows/limits.py), so the
         approved case is the only case of its subject."""
-        from flows.services import preliminary_review_accept, preliminary_review_claim
-        from records.publicity import Eligibility, RecordFacts, answer, load_rule_sets
-
         officer = User.objects.get(username="officer")
         rule_sets = load_rule_sets()
         cases = []
@@ -436,14 +423,6 @@ class Command(BaseCommand):
         name of the signer, over the draft's SHA-256), then `reviewer` claims
         geren's case and approves it: decision letter, record repaired,
         monitoring window and sync event; qiye's waits in the queue."""
-        from flows.services import (
-            case_commitment,
-            department_review_approve,
-            department_review_claim,
-        )
-        from letters.commitments import commitment_sign, expected_signer
-        from letters.services import letter_render
-
         reviewer = User.objects.get(username="reviewer")
         lines = []
         for step, case in cases:
@@ -483,8 +462,6 @@ class Command(BaseCommand):
         """geren's repaired subject is penalised again today by reviewer's
         department: the import opens a breach review (履约核查) in reviewer's
         queue at once (post-repair monitoring)."""
-        from flows.models import BreachReview, RepairCase
-
         case = RepairCase.objects.filter(status="approved", applicant__username="geren").first()
         if case is None:
             return []
@@ -512,25 +489,15 @@ class Command(BaseCommand):
 
     def file_a_case(self, *, applicant, binding, record, details):
         """Draft, the materials the case requires, submit."""
-        from django.core.files.uploadedfile import SimpleUploadedFile
-
-        from flows.services import (
-            case_material_add,
-            repair_case_draft_save,
-            repair_case_submit,
-            required_materials,
-        )
-
         case = repair_case_draft_save(
             applicant=applicant, record=record, details=details, capacity=binding.capacity
         )
-        pdf = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
         for kind in required_materials(case):
             case_material_add(
                 case=case,
                 user=applicant,
                 kind=kind,
-                upload=SimpleUploadedFile(f"{kind}.pdf", pdf, content_type="application/pdf"),
+                upload=SimpleUploadedFile(f"{kind}.pdf", DEMO_PDF, content_type="application/pdf"),
             )
         return repair_case_submit(applicant=applicant, case=case)
 
