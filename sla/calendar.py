@@ -1,7 +1,8 @@
 """The official working-day calendar as plain data, and deadline arithmetic on it.
 
-Pure: no ORM, no settings. `sla.services` builds a `WorkCalendar` from the
-database and passes in the office hours; everything here can be tested with
+Pure: no ORM, no settings. `sla.office` builds a `WorkCalendar` from the
+database and the office hours from settings, and callers pass them in;
+everything here can be tested with
 hand-made calendars (shared domain reference sections 5 and 6).
 
 A working day is Monday to Friday, minus the holidays the State Council

@@ -33,7 +33,7 @@ class CalendarYear(models.Model):
     # A fresh random number on every change to the year or its days. The
     # per-process calendar cache is keyed on (count, sum of stamps): random,
     # so neither a frozen clock nor a rolled-back transaction can repeat a key
-    # (sla.services.work_calendar).
+    # (sla.office.work_calendar).
     stamp = models.PositiveIntegerField(_("版本标记"), default=new_stamp, editable=False)
 
     class Meta:
