@@ -1,19 +1,19 @@
+"""The flows' periodic tasks (declared with the others in repair_flow/jobs.py)."""
+
 from celery import shared_task
+from django.utils import timezone
+
+from flows.cases.review import cases_lapse_due
+from flows.monitoring.services import monitoring_sweep
 
 
 @shared_task(name="flows.lapse_due")
 def lapse_due() -> str:
-    """Periodic: close the repair cases whose supplement window has ended."""
-    from django.utils import timezone
-
-    from flows.cases.review import cases_lapse_due
-
+    """Periodic: close the cases whose supplement window has ended."""
     return f"{cases_lapse_due(now=timezone.now())} repair cases lapsed"
 
 
 @shared_task(name="flows.monitor_commitments")
 def monitor_commitments() -> str:
-    """Periodic: the post-repair monitoring sweep (flows/monitoring.py)."""
-    from flows.monitoring.services import monitoring_sweep
-
+    """Periodic: the post-repair monitoring sweep (flows/monitoring/services.py)."""
     return str(monitoring_sweep(actor="scheduler"))

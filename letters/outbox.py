@@ -22,9 +22,15 @@ retried with backoff, never sent twice.
   the PDF.
 - Delivery status comes back from the ESP's tracking webhook (anymail's
   `tracking` signal -> `message_track`).
+
+A letter's PDF is made the same way after commit (`letter_render`, the
+`letters.render` task): claimed with a conditional UPDATE, retried with the
+same backoff, and once stored it releases the messages waiting for it. The
+sweep (`letters_sweep`) does both kinds of due work.
 """
 
 import datetime as dt
+import hashlib
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -33,12 +39,15 @@ from typing import NamedTuple
 from anymail.exceptions import AnymailInvalidAddress, AnymailRecipientsRefused
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.files.base import ContentFile
 from django.core.mail import EmailMessage
 from django.db import IntegrityError, transaction
 from django.db.models import Exists, F, OuterRef, Q
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
+from letters import render
+from letters.links import verify_url
 from letters.models import (
     Channel,
     DeliveryEvent,
@@ -48,15 +57,19 @@ from letters.models import (
     RenderStatus,
 )
 from repair_flow.audit import audit_record
+from repair_flow.celery import task_named
 from repair_flow.models import Role
 from repair_flow.roles import has_role
 
 log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 8
+# Retry a failed send or render after 1, 2, 4 ... minutes, at most an hour apart.
 BACKOFF_SECONDS = 60
 BACKOFF_MAX_SECONDS = 3600
 SEND_LEASE = dt.timedelta(minutes=10)
+# A render claimed this long ago without finishing was lost with its worker.
+RENDER_LEASE = dt.timedelta(minutes=10)
 # Waiting for a letter's PDF is not an attempt.
 WAIT_FOR_LETTER = dt.timedelta(minutes=1)
 MESSAGE_LANGUAGE = "zh-hans"
@@ -70,9 +83,7 @@ def _result_unknown() -> str:
 
 
 def _dispatch(message_id: int) -> None:
-    from letters.tasks import send_message
-
-    send_message.delay(message_id)
+    task_named("letters.send").delay(message_id)
 
 
 def _send_after_commit(message_id: int) -> None:
@@ -180,7 +191,7 @@ def message_for_letter(*, letter: Letter) -> OutboundMessage | None:
             "case": letter.case_label or (letter.subject.name if letter.subject else ""),
             "kind": kind,
             "number": letter.number,
-            "verify": f"{settings.SITE_URL.rstrip('/')}/verify/{letter.verification_code}",
+            "verify": verify_url(letter),
             "code": letter.verification_code,
             "issuer": letter.issuer,
         }
@@ -366,6 +377,95 @@ def message_send(*, message_id: int, now: dt.datetime | None = None) -> SendResu
     return SendResult(message_id, MessageStatus.SENT, sent=True)
 
 
+# Rendering letters
+
+
+@dataclass(frozen=True)
+class RenderResult:
+    letter_id: int
+    rendered: bool
+    error: str = ""
+
+
+def letter_render(*, letter_id: int, now: dt.datetime | None = None) -> RenderResult:
+    """Render one letter if it still needs it. Safe to call twice at once.
+
+    The claim (pending or failed -> rendering) is a conditional UPDATE; the
+    loser does nothing. A failure records the error and when to try again.
+    The bytes stored first are the letter for ever (never re-rendered); once
+    they are stored, the messages waiting for the letter are sent.
+    """
+    now = now or timezone.now()
+    claimable = Q(status__in=[RenderStatus.PENDING, RenderStatus.FAILED]) | Q(
+        status=RenderStatus.RENDERING, claimed_at__lt=now - RENDER_LEASE
+    )
+    claimed = (
+        Letter.objects.filter(claimable, pk=letter_id)
+        .exclude(status=RenderStatus.RENDERED)
+        .update(status=RenderStatus.RENDERING, claimed_at=now)
+    )
+    if not claimed:
+        return RenderResult(letter_id, rendered=False)
+    letter = Letter.objects.select_related("record__department", "subject").get(pk=letter_id)
+    try:
+        pdf, pages = render.render_letter_pdf(letter)
+    except Exception as exc:
+        log.exception("letter %s: render failed", letter_id)
+        attempts = letter.attempts + 1
+        Letter.objects.filter(pk=letter_id, status=RenderStatus.RENDERING).update(
+            status=RenderStatus.FAILED,
+            attempts=attempts,
+            last_error=f"{type(exc).__name__}: {exc}"[:2000],
+            next_attempt_at=now + _backoff(attempts),
+            claimed_at=None,
+        )
+        return RenderResult(letter_id, rendered=False, error=str(exc))
+    digest = hashlib.sha256(pdf).hexdigest()
+    name = f"{letter.kind}-{letter.pk}-{digest[:12]}.pdf"
+    with transaction.atomic():
+        letter = Letter.objects.select_for_update().get(pk=letter_id)
+        if letter.status == RenderStatus.RENDERED:  # another worker's lease ran out and it won
+            return RenderResult(letter_id, rendered=False)
+        letter.file.save(name, ContentFile(pdf), save=False)
+        letter.sha256 = digest
+        letter.size = len(pdf)
+        letter.pages = pages
+        letter.status = RenderStatus.RENDERED
+        letter.rendered_at = timezone.now()
+        letter.attempts += 1
+        letter.last_error = ""
+        letter.claimed_at = None
+        letter.next_attempt_at = None
+        letter.save(
+            update_fields=[
+                "file", "sha256", "size", "pages", "status", "rendered_at", "attempts",
+                "last_error", "claimed_at", "next_attempt_at",
+            ]
+        )  # fmt: skip
+        transaction.on_commit(lambda: messages_release_for_letter(letter_id=letter_id))
+    return RenderResult(letter_id, rendered=True)
+
+
+def letters_render_due(*, now: dt.datetime | None = None, limit: int = 100) -> int:
+    """Render letters still pending or failed whose time has come (the
+    sweep's part; the after-commit task does the first attempt)."""
+    now = now or timezone.now()
+    due = (
+        Letter.objects.exclude(status=RenderStatus.RENDERED)
+        .filter(next_attempt_at__lte=now)
+        .filter(
+            Q(status__in=[RenderStatus.PENDING, RenderStatus.FAILED])
+            | Q(claimed_at__lt=now - RENDER_LEASE)
+        )
+        .order_by("next_attempt_at")
+        .values_list("pk", flat=True)[:limit]
+    )
+    return sum(letter_render(letter_id=pk, now=now).rendered for pk in list(due))
+
+
+# The sweep
+
+
 @dataclass
 class OutboxSweep:
     rendered: int = 0
@@ -382,8 +482,6 @@ class OutboxSweep:
 
 def letters_sweep(*, actor="scheduler", now: dt.datetime | None = None, limit: int = 200):
     """Periodic: render due letters, give up on lost sends, send due messages."""
-    from letters.services import letters_render_due
-
     now = now or timezone.now()
     result = OutboxSweep()
     result.rendered = letters_render_due(now=now, limit=limit)

@@ -26,6 +26,7 @@ from django.utils import timezone, translation
 from django.utils.safestring import mark_safe
 
 from letters.kinds import KINDS, OUTCOMES
+from letters.links import verify_url
 from letters.models import Letter
 from records.identifiers import mask_resident_id
 
@@ -113,8 +114,6 @@ def _grouped(code: str) -> str:
 
 
 def letter_context(letter: Letter) -> dict:
-    from letters.services import verify_url
-
     facts = dict(letter.facts)
     addressee = dict(facts.get("addressee") or {})
     person = addressee.get("kind") == "person"

@@ -1,27 +1,26 @@
-"""Issuing, numbering, rendering and verifying letters.
+"""Issuing, numbering and verifying letters.
 
 `letter_issue` is the one way a letter comes to exist: in the caller's
 transaction it takes the next number, freezes the facts, writes the letter
-and its email, and asks for the PDF after commit. Rendering claims the letter
-with a conditional UPDATE, so two workers never both store one; the bytes
-stored first are the letter for ever (never re-rendered), and their SHA-256
-is what /verify/<code> confirms.
+and its email, and asks for the PDF after commit. Rendering (letters.outbox,
+where the after-commit work lives) claims the letter with a conditional
+UPDATE, so two workers never both store one; the bytes stored first are the
+letter for ever (never re-rendered), and their SHA-256 is what
+/verify/<code> confirms.
 """
 
 import datetime as dt
 import hashlib
-import logging
 from dataclasses import dataclass
 
-from django.conf import settings
+from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import ValidationError
-from django.core.files.base import ContentFile
 from django.db import connection, transaction
-from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from letters.kinds import KINDS, missing_facts
+from letters.links import verify_url  # noqa: F401 - letters.api imports it from here
 from letters.models import (
     Letter,
     LetterKind,
@@ -30,15 +29,14 @@ from letters.models import (
     RenderStatus,
     verification_code,
 )
+from letters.outbox import (
+    RenderResult,
+    letter_render,
+    letters_render_due,  # noqa: F401 - the tests import it from here
+    message_for_letter,
+)
 from repair_flow.audit import audit_record
-
-log = logging.getLogger(__name__)
-
-# Retry a failed render after 1, 2, 4 ... minutes, at most an hour apart.
-RENDER_BACKOFF_SECONDS = 60
-RENDER_BACKOFF_MAX_SECONDS = 3600
-# A render claimed this long ago without finishing was lost with its worker.
-RENDER_LEASE = dt.timedelta(minutes=10)
+from repair_flow.celery import task_named
 
 
 def letter_number(*, prefix: str, year: int, serial: int) -> str:
@@ -67,8 +65,6 @@ def _next_serial(kind: str, year: int) -> int:
 def _case_link(case) -> dict:
     if case is None:
         return {}
-    from django.contrib.contenttypes.models import ContentType
-
     return {
         "case_type": ContentType.objects.get_for_model(case),
         "case_id": case.pk,
@@ -138,8 +134,6 @@ def letter_issue(
             summary={"kind": kind, "number": letter.number, "case": letter.case_label},
         )
         if not draft and recipient is not None:
-            from letters.outbox import message_for_letter
-
             message_for_letter(letter=letter)
         letter_pk = letter.pk
         transaction.on_commit(lambda: _render_after_commit(letter_pk))
@@ -147,104 +141,7 @@ def letter_issue(
 
 
 def _render_after_commit(letter_pk: int) -> None:
-    from letters.tasks import render_letter
-
-    render_letter.delay(letter_pk)
-
-
-@dataclass(frozen=True)
-class RenderResult:
-    letter_id: int
-    rendered: bool
-    error: str = ""
-
-
-def _backoff(attempts: int) -> dt.timedelta:
-    return dt.timedelta(
-        seconds=min(RENDER_BACKOFF_SECONDS * 2 ** max(attempts - 1, 0), RENDER_BACKOFF_MAX_SECONDS)
-    )
-
-
-def letter_render(*, letter_id: int, now: dt.datetime | None = None) -> RenderResult:
-    """Render one letter if it still needs it. Safe to call twice at once.
-
-    The claim (pending or failed -> rendering) is a conditional UPDATE; the
-    loser does nothing. A failure records the error and when to try again.
-    """
-    from letters.render import render_letter_pdf
-
-    now = now or timezone.now()
-    claimable = Q(status__in=[RenderStatus.PENDING, RenderStatus.FAILED]) | Q(
-        status=RenderStatus.RENDERING, claimed_at__lt=now - RENDER_LEASE
-    )
-    claimed = (
-        Letter.objects.filter(claimable, pk=letter_id)
-        .exclude(status=RenderStatus.RENDERED)
-        .update(status=RenderStatus.RENDERING, claimed_at=now)
-    )
-    if not claimed:
-        return RenderResult(letter_id, rendered=False)
-    letter = Letter.objects.select_related("record__department", "subject").get(pk=letter_id)
-    try:
-        pdf, pages = render_letter_pdf(letter)
-    except Exception as exc:
-        log.exception("letter %s: render failed", letter_id)
-        attempts = letter.attempts + 1
-        Letter.objects.filter(pk=letter_id, status=RenderStatus.RENDERING).update(
-            status=RenderStatus.FAILED,
-            attempts=attempts,
-            last_error=f"{type(exc).__name__}: {exc}"[:2000],
-            next_attempt_at=now + _backoff(attempts),
-            claimed_at=None,
-        )
-        return RenderResult(letter_id, rendered=False, error=str(exc))
-    digest = hashlib.sha256(pdf).hexdigest()
-    name = f"{letter.kind}-{letter.pk}-{digest[:12]}.pdf"
-    with transaction.atomic():
-        letter = Letter.objects.select_for_update().get(pk=letter_id)
-        if letter.status == RenderStatus.RENDERED:  # another worker's lease ran out and it won
-            return RenderResult(letter_id, rendered=False)
-        letter.file.save(name, ContentFile(pdf), save=False)
-        letter.sha256 = digest
-        letter.size = len(pdf)
-        letter.pages = pages
-        letter.status = RenderStatus.RENDERED
-        letter.rendered_at = timezone.now()
-        letter.attempts += 1
-        letter.last_error = ""
-        letter.claimed_at = None
-        letter.next_attempt_at = None
-        letter.save(
-            update_fields=[
-                "file", "sha256", "size", "pages", "status", "rendered_at", "attempts",
-                "last_error", "claimed_at", "next_attempt_at",
-            ]
-        )  # fmt: skip
-        transaction.on_commit(lambda: _send_after_render(letter_id))
-    return RenderResult(letter_id, rendered=True)
-
-
-def _send_after_render(letter_id: int) -> None:
-    from letters.outbox import messages_release_for_letter
-
-    messages_release_for_letter(letter_id=letter_id)
-
-
-def letters_render_due(*, now: dt.datetime | None = None, limit: int = 100) -> int:
-    """Render letters still pending or failed whose time has come (the
-    sweep's part; the after-commit task does the first attempt)."""
-    now = now or timezone.now()
-    due = (
-        Letter.objects.exclude(status=RenderStatus.RENDERED)
-        .filter(next_attempt_at__lte=now)
-        .filter(
-            Q(status__in=[RenderStatus.PENDING, RenderStatus.FAILED])
-            | Q(claimed_at__lt=now - RENDER_LEASE)
-        )
-        .order_by("next_attempt_at")
-        .values_list("pk", flat=True)[:limit]
-    )
-    return sum(letter_render(letter_id=pk, now=now).rendered for pk in list(due))
+    task_named("letters.render").delay(letter_pk)
 
 
 # Verification
@@ -288,10 +185,6 @@ def letter_verify(*, code: str, upload: bytes | None = None) -> Verification:
     if upload is not None:
         matches = hashlib.sha256(upload).hexdigest() == letter.sha256
     return Verification(letter, file_intact=intact, matches=matches)
-
-
-def verify_url(letter: Letter) -> str:
-    return f"{settings.SITE_URL.rstrip('/')}/verify/{letter.verification_code}"
 
 
 def letter_retry_render(*, letter: Letter, actor) -> RenderResult:

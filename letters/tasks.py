@@ -1,11 +1,11 @@
 from celery import shared_task
 
+from letters.outbox import letter_render, letters_sweep, message_send
+
 
 @shared_task(name="letters.render")
 def render_letter(letter_id: int) -> str:
     """Render one letter (after the commit that issued it)."""
-    from letters.services import letter_render
-
     result = letter_render(letter_id=letter_id)
     return "rendered" if result.rendered else (result.error or "nothing to do")
 
@@ -13,14 +13,10 @@ def render_letter(letter_id: int) -> str:
 @shared_task(name="letters.send")
 def send_message(message_id: int) -> str:
     """Send one outbox message (after the commit that wrote it, or its letter's render)."""
-    from letters.outbox import message_send
-
     return message_send(message_id=message_id).status
 
 
 @shared_task(name="letters.sweep")
 def sweep() -> str:
     """Periodic: retry failed renders and sends whose time has come."""
-    from letters.outbox import letters_sweep
-
-    return str(letters_sweep(actor="celery-beat"))
+    return str(letters_sweep(actor="scheduler"))

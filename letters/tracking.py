@@ -4,11 +4,11 @@ them to the outbox service (no rules here)."""
 from anymail.signals import tracking
 from django.dispatch import receiver
 
+from letters.outbox import message_track
+
 
 @receiver(tracking, dispatch_uid="letters.outbox.tracking")
 def on_tracking(sender, event, esp_name, **kwargs):
-    from letters.outbox import message_track
-
     message_track(
         esp_message_id=event.message_id or "",
         event_type=event.event_type or "unknown",

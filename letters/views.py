@@ -29,10 +29,11 @@ from letters.commitments import (
     letter_get_for_user,
     letters_for_user,
 )
+from letters.links import verify_url
 from letters.models import CommitmentStatus, Letter, LetterKind, OutboundMessage, RenderStatus
 from letters.outbox import RESEND_MARK, RESEND_ROLES, message_resend
 from letters.preview import PreviewUnavailable, letter_page_png
-from letters.services import letter_retry_render, letter_verify, verify_url
+from letters.services import letter_retry_render, letter_verify
 from records.selectors import record_get_for_user
 from repair_flow.access import purpose_or_redirect
 from repair_flow.models import Role

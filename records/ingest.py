@@ -267,147 +267,146 @@ def _amount(value, line: int) -> Decimal | RowError | None:
     return Decimal(text)
 
 
+def _bounded_text(
+    raw: Mapping, name: str, limit: int, too_long: str, line: int, errors: list[RowError]
+) -> str:
+    """A required text field of at most `limit` characters (`too_long` says so)."""
+    value = _text(raw, name, line, errors)
+    if not value:
+        _required(line, name, errors)
+    elif len(value) > limit:
+        errors.append(RowError(line, name, too_long % {"max": limit, "n": len(value)}, "too_long"))
+    return value
+
+
+def _choice(
+    raw: Mapping, name: str, choices, expected: str, line: int, errors: list[RowError]
+) -> str:
+    """A required code from `choices`, lower-cased; `expected` lists them for the reader."""
+    value = _text(raw, name, line, errors).lower()
+    if not value:
+        _required(line, name, errors)
+    elif value not in choices:
+        errors.append(RowError(line, name, expected, "unknown"))
+    return value
+
+
+def _department_id(
+    raw: Mapping, line: int, context: ValidationContext, errors: list[RowError]
+) -> int | None:
+    code = _text(raw, "department_code", line, errors)
+    department_id = context.departments.get(code)
+    if not code:
+        _required(line, "department_code", errors)
+    elif department_id is None:
+        message = _("认定单位代码“%(code)s”不存在") % {"code": code[:40]}
+        errors.append(RowError(line, "department_code", message, "unknown"))
+    return department_id
+
+
+def _subject_identifier(
+    raw: Mapping, kind: str, line: int, context: ValidationContext, errors: list[RowError]
+) -> str:
+    """The identifier, checked and normalised for the subject's kind ("" if it fails)."""
+    value = _text(raw, "subject_identifier", line, errors)
+    if not value:
+        _required(line, "subject_identifier", errors)
+    elif kind in _SUBJECT_KINDS:
+        checked = context.identifier(kind, value)
+        if not isinstance(checked, IdentifierError):
+            return checked
+        errors.append(RowError(line, "subject_identifier", checked.message, checked.rule))
+    return ""
+
+
+def _decision_date(
+    raw: Mapping, severity: str, line: int, context: ValidationContext, errors: list[RowError]
+) -> tuple[dt.date | None, tuple[dt.date, dt.date] | str | None]:
+    """(decision date, publicity window) — the window once the severity is known."""
+    text = _text(raw, "decision_date", line, errors)
+    if not text:
+        _required(line, "decision_date", errors)
+        return None, None
+    parsed = _date(text, context)
+    if isinstance(parsed, tuple):
+        errors.append(RowError(line, "decision_date", parsed[1], parsed[0]))
+        return None, None
+    if parsed > context.today:
+        message = _("处罚决定日期不能晚于今天（%(today)s）") % {"today": context.today}
+        errors.append(RowError(line, "decision_date", message, "future"))
+        return None, None
+    if severity not in _SEVERITIES:
+        return parsed, None
+    window = context.window(parsed, severity)
+    if isinstance(window, str):
+        errors.append(RowError(line, "decision_date", window, "no_rule_set"))
+    return parsed, window
+
+
+def _fine_amount(
+    raw: Mapping, penalty_types: list[str] | None, line: int, errors: list[RowError]
+) -> Decimal | None:
+    """The fine, required with a fine among the penalty types and refused without one."""
+    amount = _amount(raw.get("fine_amount"), line)
+    if isinstance(amount, RowError):
+        errors.append(amount)
+        return None
+    if penalty_types is None:  # already rejected: nothing to check the amount against
+        return amount
+    if PenaltyType.FINE not in penalty_types:
+        if amount is not None:
+            message = _("处罚类型不含罚款（fine）时不应填写罚款金额")
+            errors.append(RowError(line, "fine_amount", message, "unexpected"))
+    elif amount is None:
+        message = _("处罚类型包含罚款（fine）时必须填写罚款金额")
+        errors.append(RowError(line, "fine_amount", message, "required"))
+    elif not amount:
+        errors.append(RowError(line, "fine_amount", _("罚款金额应大于0"), "zero"))
+    return amount
+
+
 def validate_row(
     raw: Mapping, *, line: int, context: ValidationContext
 ) -> RecordRow | list[RowError]:
-    """Check one row; return it normalised, or every reason it is rejected."""
+    """Check one row; return it normalised, or every reason it is rejected
+    (in the order of the fields)."""
     errors: list[RowError] = []
-
-    decision_number = _text(raw, "decision_number", line, errors)
-    if not decision_number:
-        _required(line, "decision_number", errors)
-    elif len(decision_number) > DECISION_NUMBER_MAX:
-        errors.append(
-            RowError(
-                line,
-                "decision_number",
-                _("处罚决定书文号最多%(max)d个字符，实际%(n)d个")
-                % {"max": DECISION_NUMBER_MAX, "n": len(decision_number)},
-                "too_long",
-            )
-        )
-
-    department_code = _text(raw, "department_code", line, errors)
-    department_id = context.departments.get(department_code)
-    if not department_code:
-        _required(line, "department_code", errors)
-    elif department_id is None:
-        errors.append(
-            RowError(
-                line,
-                "department_code",
-                _("认定单位代码“%(code)s”不存在") % {"code": department_code[:40]},
-                "unknown",
-            )
-        )
-
-    kind = _text(raw, "subject_type", line, errors).lower()
-    identifier = ""
-    if not kind:
-        _required(line, "subject_type", errors)
-    elif kind not in _SUBJECT_KINDS:
-        errors.append(
-            RowError(
-                line,
-                "subject_type",
-                _("应为 enterprise（法人和非法人组织）或 person（自然人）"),
-                "unknown",
-            )
-        )
-    raw_identifier = _text(raw, "subject_identifier", line, errors)
-    if not raw_identifier:
-        _required(line, "subject_identifier", errors)
-    elif kind in _SUBJECT_KINDS:
-        checked = context.identifier(kind, raw_identifier)
-        if isinstance(checked, IdentifierError):
-            errors.append(RowError(line, "subject_identifier", checked.message, checked.rule))
-        else:
-            identifier = checked
-
-    subject_name = _text(raw, "subject_name", line, errors)
-    if not subject_name:
-        _required(line, "subject_name", errors)
-    elif len(subject_name) > SUBJECT_NAME_MAX:
-        errors.append(
-            RowError(
-                line,
-                "subject_name",
-                _("名称最多%(max)d个字符") % {"max": SUBJECT_NAME_MAX},
-                "too_long",
-            )
-        )
-
-    severity = _text(raw, "severity", line, errors).lower()
-    if not severity:
-        _required(line, "severity", errors)
-    elif severity not in _SEVERITIES:
-        errors.append(
-            RowError(
-                line,
-                "severity",
-                _("应为 minor（轻微）、general（一般）或 serious（严重）"),
-                "unknown",
-            )
-        )
-
-    decision_date = None
-    window = None
-    date_text = _text(raw, "decision_date", line, errors)
-    if not date_text:
-        _required(line, "decision_date", errors)
-    else:
-        parsed = _date(date_text, context)
-        if isinstance(parsed, tuple):
-            errors.append(RowError(line, "decision_date", parsed[1], parsed[0]))
-        elif parsed > context.today:
-            errors.append(
-                RowError(
-                    line,
-                    "decision_date",
-                    _("处罚决定日期不能晚于今天（%(today)s）") % {"today": context.today},
-                    "future",
-                )
-            )
-        else:
-            decision_date = parsed
-            if severity in _SEVERITIES:
-                window = context.window(parsed, severity)
-                if isinstance(window, str):
-                    errors.append(RowError(line, "decision_date", window, "no_rule_set"))
-
+    decision_number = _bounded_text(
+        raw,
+        "decision_number",
+        DECISION_NUMBER_MAX,
+        _("处罚决定书文号最多%(max)d个字符，实际%(n)d个"),
+        line,
+        errors,
+    )
+    department_id = _department_id(raw, line, context, errors)
+    kind = _choice(
+        raw,
+        "subject_type",
+        _SUBJECT_KINDS,
+        _("应为 enterprise（法人和非法人组织）或 person（自然人）"),
+        line,
+        errors,
+    )
+    identifier = _subject_identifier(raw, kind, line, context, errors)
+    subject_name = _bounded_text(
+        raw, "subject_name", SUBJECT_NAME_MAX, _("名称最多%(max)d个字符"), line, errors
+    )
+    severity = _choice(
+        raw,
+        "severity",
+        _SEVERITIES,
+        _("应为 minor（轻微）、general（一般）或 serious（严重）"),
+        line,
+        errors,
+    )
+    decision_date, window = _decision_date(raw, severity, line, context, errors)
     penalty_types = _penalty_types(raw.get("penalty_types"), line, context)
     if isinstance(penalty_types, RowError):
         errors.append(penalty_types)
         penalty_types = None
-
-    fine_amount = _amount(raw.get("fine_amount"), line)
-    if isinstance(fine_amount, RowError):
-        errors.append(fine_amount)
-    elif penalty_types is not None:
-        if PenaltyType.FINE in penalty_types:
-            if fine_amount is None:
-                errors.append(
-                    RowError(
-                        line,
-                        "fine_amount",
-                        _("处罚类型包含罚款（fine）时必须填写罚款金额"),
-                        "required",
-                    )
-                )
-            elif not fine_amount:
-                errors.append(RowError(line, "fine_amount", _("罚款金额应大于0"), "zero"))
-        elif fine_amount is not None:
-            errors.append(
-                RowError(
-                    line,
-                    "fine_amount",
-                    _("处罚类型不含罚款（fine）时不应填写罚款金额"),
-                    "unexpected",
-                )
-            )
-
+    fine_amount = _fine_amount(raw, penalty_types, line, errors)
     facts = _text(raw, "facts", line, errors)
-
     if errors:
         return errors
     return RecordRow(

@@ -205,20 +205,14 @@ def _kind_conflict(row: RecordRow, existing_kind: str) -> RowError:
     )
 
 
-def _save_batch(
-    valid: list[RecordRow],
-    *,
-    known_subjects: dict[str, Subject],
-    actor,
-    source: str,
-    lines: tuple[int, int],
-    rejected: list[RowError],
-) -> tuple[list[SavedRow], list[RowError], dict[str, Subject]]:
-    now = timezone.now()
-    # Subjects recur across a file: those read or written by earlier batches of
-    # this import are remembered, and only the others are read.
+def _subjects_of(valid: list[RecordRow], known: dict[str, Subject]) -> dict[str, Subject]:
+    """The batch's existing subjects by identifier.
+
+    Subjects recur across a file: those read or written by earlier batches of
+    this import are remembered, and only the others are read.
+    """
     wanted = {row.subject_identifier for row in valid}
-    subjects = {key: known_subjects[key] for key in wanted if key in known_subjects}
+    subjects = {key: known[key] for key in wanted if key in known}
     unknown = wanted - subjects.keys()
     if unknown:
         subjects.update(
@@ -227,66 +221,75 @@ def _save_batch(
             .only("id", "kind", "identifier", "name")
             .order_by()
         )
+    return subjects
+
+
+def _records_of(valid: list[RecordRow]) -> dict[tuple[int, str], CreditRecord]:
+    """The batch's existing records by (department, decision number)."""
     numbers: dict[int, set[str]] = {}
     for row in valid:
         numbers.setdefault(row.department_id, set()).add(row.decision_number)
-    records = {
+    return {
         (record.department_id, record.decision_number): record
         for record in _records_with_keys(numbers)
     }
 
-    # Subjects first, so that every record below has its subject's id.
-    conflicts: list[RowError] = []
-    accepted: list[tuple[RecordRow, Subject]] = []
-    new_subjects: dict[str, Subject] = {}
-    renamed: dict[str, Subject] = {}
+
+@dataclass
+class _SubjectWrites:
+    accepted: list[tuple[RecordRow, Subject]] = field(default_factory=list)
+    conflicts: list[RowError] = field(default_factory=list)
+    created: dict[str, Subject] = field(default_factory=dict)
+    renamed: dict[str, Subject] = field(default_factory=dict)
+
+
+def _save_subjects(valid: list[RecordRow], subjects: dict[str, Subject], now) -> _SubjectWrites:
+    """Create the new subjects and rename the renamed, in two statements; a row
+    whose subject exists with the other kind is refused. `subjects` gains the new ones."""
+    writes = _SubjectWrites()
     for row in valid:
         subject = subjects.get(row.subject_identifier)
         if subject is None:
             subject = Subject(
                 kind=row.subject_kind, identifier=row.subject_identifier, name=row.subject_name
             )
-            subjects[row.subject_identifier] = new_subjects[row.subject_identifier] = subject
+            subjects[row.subject_identifier] = writes.created[row.subject_identifier] = subject
         elif subject.kind != row.subject_kind:
-            conflicts.append(_kind_conflict(row, subject.kind))
+            writes.conflicts.append(_kind_conflict(row, subject.kind))
             continue
         elif subject.name != row.subject_name:
             subject.name = row.subject_name
-            if row.subject_identifier not in new_subjects:
+            if row.subject_identifier not in writes.created:
                 subject.updated_at = now
-                renamed[row.subject_identifier] = subject
-        accepted.append((row, subject))
-    if new_subjects:
-        Subject.objects.bulk_create(new_subjects.values())
-    if renamed:
-        Subject.objects.bulk_update(renamed.values(), ["name", "updated_at"])
+                writes.renamed[row.subject_identifier] = subject
+        writes.accepted.append((row, subject))
+    if writes.created:
+        Subject.objects.bulk_create(writes.created.values())
+    if writes.renamed:
+        Subject.objects.bulk_update(writes.renamed.values(), ["name", "updated_at"])
+    return writes
 
-    new_records: dict[tuple[int, str], CreditRecord] = {}
-    changed: dict[tuple[int, str], CreditRecord] = {}
-    matched: dict[tuple[int, str], CreditRecord] = {}
-    placed: list[tuple[int, CreditRecord, bool]] = []
+
+@dataclass
+class _RecordWrites:
+    placed: list[tuple[int, CreditRecord, bool]] = field(
+        default_factory=list
+    )  # (line, record, new)
+    created: dict[tuple[int, str], CreditRecord] = field(default_factory=dict)
+    changed: dict[tuple[int, str], CreditRecord] = field(default_factory=dict)
+    matched: dict[tuple[int, str], CreditRecord] = field(default_factory=dict)
+
+
+def _save_records(
+    accepted: list[tuple[RecordRow, Subject]],
+    records: dict[tuple[int, str], CreditRecord],
+    now,
+) -> _RecordWrites:
+    """Create the new records and update the changed, in two statements (the
+    subjects have their ids by now). A key repeated in the batch is one record."""
+    writes = _RecordWrites()
     for row, subject in accepted:
         key = row.key
-        record = records.get(key)
-        if record is None:
-            record = CreditRecord(
-                department_id=row.department_id,
-                decision_number=row.decision_number,
-                subject_id=subject.pk,
-                decision_date=row.decision_date,
-                penalty_types=row.penalty_types,
-                fine_amount=row.fine_amount,
-                severity=row.severity,
-                facts=row.facts,
-                publicity_starts_on=row.publicity_starts_on,
-                publicity_ends_on=row.publicity_ends_on,
-            )
-            records[key] = new_records[key] = record
-            placed.append((row.line, record, True))
-            continue
-        placed.append((row.line, record, False))
-        if key not in new_records:
-            matched[key] = record
         values = (
             subject.pk,
             row.decision_date,
@@ -297,49 +300,83 @@ def _save_batch(
             row.publicity_starts_on,
             row.publicity_ends_on,
         )
+        record = records.get(key)
+        if record is None:
+            record = CreditRecord(
+                department_id=row.department_id,
+                decision_number=row.decision_number,
+                **dict(zip(_RECORD_FIELDS, values, strict=True)),
+            )
+            records[key] = writes.created[key] = record
+            writes.placed.append((row.line, record, True))
+            continue
+        writes.placed.append((row.line, record, False))
+        if key not in writes.created:
+            writes.matched[key] = record
         if any(
             getattr(record, name) != value
             for name, value in zip(_RECORD_FIELDS, values, strict=True)
         ):
             for name, value in zip(_RECORD_FIELDS, values, strict=True):
                 setattr(record, name, value)
-            if key not in new_records:
+            if key not in writes.created:
                 record.updated_at = now
-                changed[key] = record
-    if new_records:
-        CreditRecord.objects.bulk_create(new_records.values())
-    if changed:
-        CreditRecord.objects.bulk_update(changed.values(), [*_RECORD_FIELDS, "updated_at"])
+                writes.changed[key] = record
+    if writes.created:
+        CreditRecord.objects.bulk_create(writes.created.values())
+    if writes.changed:
+        CreditRecord.objects.bulk_update(writes.changed.values(), [*_RECORD_FIELDS, "updated_at"])
+    return writes
 
-    saved = [SavedRow(line, record.pk, created) for line, record, created in placed]
-    touched = [record.pk for record in (*new_records.values(), *changed.values())]
+
+def _save_batch(
+    valid: list[RecordRow],
+    *,
+    known_subjects: dict[str, Subject],
+    actor,
+    source: str,
+    lines: tuple[int, int],
+    rejected: list[RowError],
+) -> tuple[list[SavedRow], list[RowError], dict[str, Subject]]:
+    now = timezone.now()
+    subjects = _subjects_of(valid, known_subjects)
+    records = _records_of(valid)
+    # Subjects first, so that every record has its subject's id.
+    subject_writes = _save_subjects(valid, subjects, now)
+    record_writes = _save_records(subject_writes.accepted, records, now)
+
+    saved = [SavedRow(line, record.pk, created) for line, record, created in record_writes.placed]
+    touched = [
+        record.pk for record in (*record_writes.created.values(), *record_writes.changed.values())
+    ]
     if touched:
         records_saved.send(sender=CreditRecord, record_ids=touched, actor=actor, at=now)
     if saved:
+        summary = {
+            "source": source,
+            "lines": list(lines),
+            "created": sum(1 for row in saved if row.created),
+            "updated": sum(1 for row in saved if not row.created),
+            "unchanged": len(record_writes.matched) - len(record_writes.changed),
+            "rejected": len(
+                {e.line for e in rejected} | {c.line for c in subject_writes.conflicts}
+            ),
+            "subjects_created": len(subject_writes.created),
+            "subjects_renamed": len(subject_writes.renamed),
+            "created_ids": [record.pk for record in record_writes.created.values()],
+            "updated_ids": [record.pk for record in record_writes.changed.values()],
+        }
         audit_record_many(
             actor=actor,
             entries=[
                 AuditEntry(
                     action="records.import",
                     object_type="records.CreditRecord",
-                    summary={
-                        "source": source,
-                        "lines": list(lines),
-                        "created": sum(1 for row in saved if row.created),
-                        "updated": sum(1 for row in saved if not row.created),
-                        "unchanged": len(matched) - len(changed),
-                        "rejected": len(
-                            {error.line for error in rejected} | {c.line for c in conflicts}
-                        ),
-                        "subjects_created": len(new_subjects),
-                        "subjects_renamed": len(renamed),
-                        "created_ids": [record.pk for record in new_records.values()],
-                        "updated_ids": [record.pk for record in changed.values()],
-                    },
+                    summary=summary,
                 )
             ],
         )
-    return saved, conflicts, subjects
+    return saved, subject_writes.conflicts, subjects
 
 
 @transaction.atomic

@@ -29,6 +29,11 @@ class User(AbstractUser):
         return self.role in STAFF_ROLES
 
 
+def display_name(user) -> str:
+    """How a person is named on pages and in notices: full name, else username."""
+    return user.get_full_name() or user.get_username()
+
+
 class AppendOnlyError(Exception):
     pass
 

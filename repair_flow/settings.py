@@ -15,6 +15,7 @@ from repair_flow.env import (
     env_time,
     parse_database_url,
 )
+from repair_flow.jobs import beat_schedule
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("VAR_DIR", str(BASE_DIR / "var")))
@@ -226,11 +227,6 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
 }
 
-CELERY_BEAT_SCHEDULE = {
-    "records-expire-due": {"task": "records.expire_due", "schedule": 300.0},
-    "sla-sweep": {"task": "sla.sweep", "schedule": 60.0},
-    "letters-sweep": {"task": "letters.sweep", "schedule": 60.0},
-    "flows-lapse-due": {"task": "flows.lapse_due", "schedule": 60.0},
-    "flows-monitor-commitments": {"task": "flows.monitor_commitments", "schedule": 3600.0},
-}
+# The periodic jobs (repair_flow/jobs.py; the embedded scheduler runs the same list).
+CELERY_BEAT_SCHEDULE = beat_schedule()
 CELERY_TIMEZONE = TIME_ZONE

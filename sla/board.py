@@ -15,6 +15,8 @@ the figure says.
 The monitoring figures (履约监管) are not clocks: `flows.monitoring.monitoring_figures`
 computes them over windows and breach reviews in a fixed number of queries of
 its own (two), kept apart from the summary's five so each can be measured.
+This module is the board's read side, used only by the board's page and API
+(sla.views_board, sla.api_board): it sits above the case kinds and may read them.
 
 Snapshot figures (open, due today, at risk, open breached) describe the clocks
 open now; rates and "breached at stop" count clocks stopped in the period.
@@ -24,7 +26,7 @@ Days begin at midnight in the office's time zone (Asia/Shanghai).
 import datetime as dt
 from collections import defaultdict
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from django.contrib.auth import get_user_model
 from django.db.models import Case, Count, Exists, OuterRef, Q, QuerySet, Value, When
@@ -32,7 +34,9 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from flows.monitoring.services import monitoring_figures
 from records.models import Department
+from repair_flow.models import display_name
 from sla.models import ClockState, SlaClock, Stage
 
 DEFAULT_PERIOD_DAYS = 30
@@ -205,6 +209,139 @@ def _mondays(filters: BoardFilters) -> list[dt.date]:
     return [monday + dt.timedelta(days=7 * i) for i in range((filters.end - monday).days // 7 + 1)]
 
 
+def _open_groups(scoped: QuerySet[SlaClock], w: Window) -> QuerySet:
+    """The open clocks in one pass, grouped by the three dimensions the board
+    shows (an index-only scan of sla_clock_open_board). COUNT(stage), never
+    null, because the primary key is not in the index."""
+    return (
+        scoped.filter(OPEN)
+        .values_list("stage", "department_id", "assignee_id")
+        .annotate(
+            n=Count("stage"),
+            due_today=Count("stage", filter=_due_today_if_open(w)),
+            at_risk=Count("stage", filter=_at_risk_if_open(w)),
+            breached=Count("stage", filter=_breached_if_open(w)),
+        )
+    )
+
+
+def _stopped_groups(scoped: QuerySet[SlaClock], w: Window, mondays: list[dt.date]) -> QuerySet:
+    """The clocks stopped on time or late in the period (a range of
+    sla_clock_stopped_board), grouped by assignee, preliminary review or
+    not, and week of the period."""
+    tz = timezone.get_default_timezone()
+    week = Case(
+        *[
+            When(stopped_at__lt=_midnight(monday + dt.timedelta(days=7), tz), then=Value(i))
+            for i, monday in enumerate(mondays[:-1])
+        ],
+        default=Value(len(mondays) - 1),
+    )
+    prelim = Case(When(stage=Stage.PRELIMINARY_REVIEW, then=Value(1)), default=Value(0))
+    return (
+        scoped.filter(_rated(w))
+        .annotate(week=week, prelim=prelim)
+        .values_list("assignee_id", "prelim", "week")
+        .annotate(met=Count("stage", filter=Q(state=ClockState.MET)), rated=Count("stage"))
+    )
+
+
+@dataclass
+class _Tally:
+    """The grouped rows added up. Their number is bounded by stages x
+    departments x assignees (x weeks), never by the number of clocks."""
+
+    weeks: list[list[int]]  # [met, rated] per week of the period
+    totals: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    by_stage: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    by_department: dict[int | None, int] = field(default_factory=lambda: defaultdict(int))
+    by_stage_department: dict[tuple[str, int | None], int] = field(
+        default_factory=lambda: defaultdict(int)
+    )
+    # [open, at risk, breached open, met, rated] per assignee
+    officers: dict[int | None, list[int]] = field(
+        default_factory=lambda: defaultdict(lambda: [0, 0, 0, 0, 0])
+    )
+
+    def add_open(self, groups) -> None:
+        for stage, dept, assignee, n, due_today, at_risk, breached in groups:
+            self.totals["open"] += n
+            self.totals["due_today"] += due_today
+            self.totals["at_risk"] += at_risk
+            self.totals["breached_open"] += breached
+            self.by_stage[stage] += n
+            self.by_department[dept] += n
+            self.by_stage_department[stage, dept] += n
+            row = self.officers[assignee]
+            row[0] += n
+            row[1] += at_risk
+            row[2] += breached
+
+    def add_stopped(self, groups) -> None:
+        for assignee, is_prelim, week_index, met, rated in groups:
+            self.totals["met"] += met
+            self.totals["rated"] += rated
+            if is_prelim:
+                self.totals["prelim_met"] += met
+                self.totals["prelim_rated"] += rated
+            self.weeks[week_index][0] += met
+            self.weeks[week_index][1] += rated
+            row = self.officers[assignee]
+            row[3] += met
+            row[4] += rated
+
+
+_STAGE_ORDER = {value: i for i, value in enumerate(Stage.values)}
+
+
+def _open_figures(tally: _Tally) -> dict:
+    """The summary's "open": the total and its three breakdowns."""
+    departments = {
+        d.pk: d for d in Department.objects.filter(pk__in=[k for k in tally.by_department if k])
+    }
+
+    def dept_code(pk):
+        return departments[pk].code if pk else NONE
+
+    return {
+        "total": tally.totals["open"],
+        "by_stage": [
+            {"stage": stage, "label": str(Stage(stage).label), "count": count}
+            for stage, count in sorted(tally.by_stage.items(), key=lambda x: _STAGE_ORDER[x[0]])
+        ],
+        "by_department": [
+            {
+                "department": dept_code(pk),
+                "name": departments[pk].name if pk else _("未指定认定单位"),
+                "count": count,
+            }
+            for pk, count in sorted(tally.by_department.items(), key=lambda x: (-x[1], x[0] or 0))
+        ],
+        "by_stage_department": [
+            {"stage": stage, "department": dept_code(pk), "count": count}
+            for (stage, pk), count in sorted(
+                tally.by_stage_department.items(),
+                key=lambda x: (_STAGE_ORDER[x[0][0]], x[0][1] or 0),
+            )
+        ],
+    }
+
+
+def _officer_rows(tally: _Tally) -> list[dict]:
+    users = {
+        u.pk: u
+        for u in get_user_model()
+        .objects.filter(pk__in=[k for k in tally.officers if k])
+        .only("pk", "username", "first_name", "last_name")
+    }
+    return [
+        _officer_row(pk, users.get(pk), counts)
+        for pk, counts in sorted(
+            tally.officers.items(), key=lambda x: (-x[1][0], -x[1][4], x[0] is None, x[0] or 0)
+        )
+    ]
+
+
 def board_summary(*, filters: BoardFilters, now: dt.datetime | None = None) -> dict:
     """Every figure of the board, in a fixed number of queries.
 
@@ -229,87 +366,14 @@ def board_summary(*, filters: BoardFilters, now: dt.datetime | None = None) -> d
     """
     now = now or timezone.now()
     w = Window.of(filters, now)
-    tz = timezone.get_default_timezone()
     scoped = _scoped(filters)
     mondays = _mondays(filters)
-
-    # 1. The open clocks in one pass, grouped by the three dimensions the board
-    # shows (an index-only scan of sla_clock_open_board). COUNT(stage), never
-    # null, because the primary key is not in the index.
-    open_groups = (
-        scoped.filter(OPEN)
-        .values_list("stage", "department_id", "assignee_id")
-        .annotate(
-            n=Count("stage"),
-            due_today=Count("stage", filter=_due_today_if_open(w)),
-            at_risk=Count("stage", filter=_at_risk_if_open(w)),
-            breached=Count("stage", filter=_breached_if_open(w)),
-        )
-    )
-    # 2. The clocks stopped on time or late in the period (a range of
-    # sla_clock_stopped_board), grouped by assignee, preliminary review or
-    # not, and week of the period.
-    week = Case(
-        *[
-            When(stopped_at__lt=_midnight(monday + dt.timedelta(days=7), tz), then=Value(i))
-            for i, monday in enumerate(mondays[:-1])
-        ],
-        default=Value(len(mondays) - 1),
-    )
-    prelim = Case(When(stage=Stage.PRELIMINARY_REVIEW, then=Value(1)), default=Value(0))
-    stopped_groups = (
-        scoped.filter(_rated(w))
-        .annotate(week=week, prelim=prelim)
-        .values_list("assignee_id", "prelim", "week")
-        .annotate(met=Count("stage", filter=Q(state=ClockState.MET)), rated=Count("stage"))
-    )
-
-    # Adding up groups: their number is bounded by stages x departments x
-    # assignees (x weeks), never by the number of clocks.
-    totals = defaultdict(int)
-    by_stage: dict[str, int] = defaultdict(int)
-    by_department: dict[int | None, int] = defaultdict(int)
-    by_stage_department: dict[tuple[str, int | None], int] = defaultdict(int)
-    officers: dict[int | None, list[int]] = defaultdict(lambda: [0, 0, 0, 0, 0])
-    for stage, dept, assignee, n, due_today, at_risk, breached in open_groups:
-        totals["open"] += n
-        totals["due_today"] += due_today
-        totals["at_risk"] += at_risk
-        totals["breached_open"] += breached
-        by_stage[stage] += n
-        by_department[dept] += n
-        by_stage_department[stage, dept] += n
-        row = officers[assignee]
-        row[0] += n
-        row[1] += at_risk
-        row[2] += breached
-    weeks = [[0, 0] for _ in mondays]
-    for assignee, is_prelim, week_index, met, rated in stopped_groups:
-        totals["met"] += met
-        totals["rated"] += rated
-        if is_prelim:
-            totals["prelim_met"] += met
-            totals["prelim_rated"] += rated
-        weeks[week_index][0] += met
-        weeks[week_index][1] += rated
-        row = officers[assignee]
-        row[3] += met
-        row[4] += rated
-
-    departments = {
-        d.pk: d for d in Department.objects.filter(pk__in=[k for k in by_department if k])
-    }
-    users = {
-        u.pk: u
-        for u in get_user_model()
-        .objects.filter(pk__in=[k for k in officers if k])
-        .only("pk", "username", "first_name", "last_name")
-    }
-
-    def dept_code(pk):
-        return departments[pk].code if pk else NONE
-
-    stage_order = {value: i for i, value in enumerate(Stage.values)}
+    tally = _Tally(weeks=[[0, 0] for _ in mondays])
+    tally.add_open(_open_groups(scoped, w))
+    tally.add_stopped(_stopped_groups(scoped, w, mondays))
+    totals = tally.totals
+    open_figures = _open_figures(tally)
+    officers = _officer_rows(tally)
     one_time = _one_time(scoped, w)
     return {
         "as_of": timezone.localtime(now).isoformat(),
@@ -319,27 +383,7 @@ def board_summary(*, filters: BoardFilters, now: dt.datetime | None = None) -> d
             "from": filters.start.isoformat(),
             "to": filters.end.isoformat(),
         },
-        "open": {
-            "total": totals["open"],
-            "by_stage": [
-                {"stage": stage, "label": str(Stage(stage).label), "count": count}
-                for stage, count in sorted(by_stage.items(), key=lambda x: stage_order[x[0]])
-            ],
-            "by_department": [
-                {
-                    "department": dept_code(pk),
-                    "name": departments[pk].name if pk else _("未指定认定单位"),
-                    "count": count,
-                }
-                for pk, count in sorted(by_department.items(), key=lambda x: (-x[1], x[0] or 0))
-            ],
-            "by_stage_department": [
-                {"stage": stage, "department": dept_code(pk), "count": count}
-                for (stage, pk), count in sorted(
-                    by_stage_department.items(), key=lambda x: (stage_order[x[0][0]], x[0][1] or 0)
-                )
-            ],
-        },
+        "open": open_figures,
         "due_today": totals["due_today"],
         "at_risk": totals["at_risk"],
         "breached": {
@@ -353,13 +397,8 @@ def board_summary(*, filters: BoardFilters, now: dt.datetime | None = None) -> d
             **_rate(one_time["exactly_one"] or 0, one_time["cases"] or 0),
             "repeat": (one_time["cases"] or 0) - (one_time["exactly_one"] or 0),
         },
-        "officers": [
-            _officer_row(pk, users.get(pk), counts)
-            for pk, counts in sorted(
-                officers.items(), key=lambda x: (-x[1][0], -x[1][4], x[0] is None, x[0] or 0)
-            )
-        ],
-        "trend": _trend(filters, mondays, weeks),
+        "officers": officers,
+        "trend": _trend(filters, mondays, tally.weeks),
     }
 
 
@@ -367,7 +406,7 @@ def _officer_row(pk, user, counts: list[int]) -> dict:
     if user is None:
         username, name = None, _("未分配")
     else:
-        username, name = user.get_username(), user.get_full_name() or user.get_username()
+        username, name = user.get_username(), display_name(user)
     open_, at_risk, breached, met, rated = counts
     return {
         "id": pk,
@@ -446,8 +485,6 @@ def board_monitoring(*, filters: BoardFilters, now: dt.datetime | None = None) -
     these are not clocks. "none" (clocks without a department) is all zeros,
     as every window and review has a department.
     """
-    from flows.monitoring.services import monitoring_figures
-
     if filters.department == NONE:
         return dict.fromkeys(MONITORING_FIGURES, 0)
     w = Window.of(filters, now or timezone.now())

@@ -1,7 +1,8 @@
 """The official working-day calendar as plain data, and deadline arithmetic on it.
 
-Pure: no ORM, no settings. `sla.services` builds a `WorkCalendar` from the
-database and passes in the office hours; everything here can be tested with
+Pure: no ORM, no settings. `sla.office` builds a `WorkCalendar` from the
+database and the office hours from settings, and callers pass them in;
+everything here can be tested with
 hand-made calendars (shared domain reference sections 5 and 6).
 
 A working day is Monday to Friday, minus the holidays the State Council
@@ -22,8 +23,10 @@ HOLIDAY = "holiday"
 WORKDAY = "workday"
 KINDS = (HOLIDAY, WORKDAY)
 
+# The deadline rules of an SLA policy (sla.models.Rule stores them).
 RULE_SAME_DAY = "same_day"
 RULE_WORKING_DAYS = "working_days"
+RULE_CALENDAR_DAYS = "calendar_days"
 
 NAME_MAX_LENGTH = 100
 
@@ -180,7 +183,7 @@ def _local(received_at: dt.datetime, tz: dt.tzinfo) -> dt.datetime:
     return received_at.astimezone(tz)
 
 
-def _day_reason(day: Day) -> str:
+def day_reason(day: Day) -> str:
     """Why a day is not a working day, for the explanation."""
     # A holiday that falls on a weekend is explained as a weekend: it would
     # not have been a working day anyway.
@@ -189,13 +192,28 @@ def _day_reason(day: Day) -> str:
     return _("周末")
 
 
+def skipped_day_line(day: Day) -> Line:
+    """ "2026-10-03 周六 国庆节（法定节假日），不计": a day that is not counted."""
+    params = {
+        "date": day.date.isoformat(),
+        "weekday": weekday_label(day.date),
+        "reason": day_reason(day),
+    }
+    return Line(_("%(date)s %(weekday)s %(reason)s，不计") % params, "skip")
+
+
+def note_unloaded(day: Day, noted: set[int], lines: list[Line]) -> None:
+    """The first time a walk meets a year whose calendar is not loaded, say so."""
+    if day.provisional and day.date.year not in noted:
+        noted.add(day.date.year)
+        lines.append(Line(unloaded_note(day.date.year), "note"))
+
+
 def _day_line(entry: DeadlineDay) -> Line:
     day = entry.day
-    params = {"date": day.date.isoformat(), "weekday": weekday_label(day.date)}
     if entry.role == "skip":
-        params["reason"] = _day_reason(day)
-        return Line(_("%(date)s %(weekday)s %(reason)s，不计") % params, "skip")
-    params["n"] = entry.ordinal
+        return skipped_day_line(day)
+    params = {"date": day.date.isoformat(), "weekday": weekday_label(day.date), "n": entry.ordinal}
     if day.kind == "makeup":
         return Line(_("%(date)s %(weekday)s 调休上班，计第%(n)s个工作日") % params, "makeup")
     return Line(_("%(date)s %(weekday)s 工作日，计第%(n)s个工作日") % params, "count")
@@ -205,9 +223,7 @@ def _walk(days: Iterable[Day], lines: list[Line], seen_unloaded: set[int]) -> li
     entries = []
     counted = 0
     for day in days:
-        if day.provisional and day.date.year not in seen_unloaded:
-            seen_unloaded.add(day.date.year)
-            lines.append(Line(_unloaded_note(day.date.year), "note"))
+        note_unloaded(day, seen_unloaded, lines)
         if day.working:
             counted += 1
             entry = DeadlineDay(day, "count", counted)
@@ -218,7 +234,7 @@ def _walk(days: Iterable[Day], lines: list[Line], seen_unloaded: set[int]) -> li
     return entries
 
 
-def _unloaded_note(year: int) -> str:
+def unloaded_note(year: int) -> str:
     return _("%(year)s年的工作日历尚未载入：该年只按周末推定，期限为暂定") % {"year": year}
 
 
@@ -281,9 +297,7 @@ def due_same_day(
     today = calendar.day(received.date())
     unloaded: set[int] = set()
     lines: list[Line] = []
-    if today.provisional:
-        unloaded.add(today.date.year)
-        lines.append(Line(_unloaded_note(today.date.year), "note"))
+    note_unloaded(today, unloaded, lines)
     params = {
         "datetime": received.strftime("%Y-%m-%d %H:%M:%S"),
         "weekday": weekday_label(received.date()),
@@ -306,7 +320,7 @@ def due_same_day(
     if today.working:
         text = _("收件时间 %(datetime)s %(weekday)s，晚于截止时点 %(cutoff)s，顺延至下一个工作日")
     else:
-        params["reason"] = _day_reason(today)
+        params["reason"] = day_reason(today)
         text = _("收件时间 %(datetime)s %(weekday)s，%(reason)s，非工作日，顺延至下一个工作日")
     lines.append(Line(text % params, "skip"))
     entries = _walk(calendar.days_to_nth_working_day(today.date, 1), lines, unloaded)

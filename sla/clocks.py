@@ -14,7 +14,6 @@ import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from django.conf import settings
 from django.contrib.contenttypes.models import ContentType
 from django.db import IntegrityError, transaction
 from django.db.models import Q, QuerySet
@@ -24,7 +23,14 @@ from django.utils.translation import gettext as _
 
 from repair_flow.audit import AuditEntry, audit_record, audit_record_many
 from repair_flow.models import Role
-from sla.calendar import Line, WorkCalendar, _day_reason, _unloaded_note, weekday_label
+from sla.calendar import (
+    RULE_CALENDAR_DAYS,
+    Line,
+    WorkCalendar,
+    note_unloaded,
+    skipped_day_line,
+    weekday_label,
+)
 from sla.models import (
     ClockState,
     DeadlineChange,
@@ -32,21 +38,12 @@ from sla.models import (
     SlaPause,
     SlaPolicy,
 )
-from sla.services import work_calendar
-from sla.worktime import RULE_CALENDAR_DAYS, Hours, Pause, Plan, measure_for, plan
+from sla.office import office_hours, work_calendar
+from sla.worktime import Pause, Plan, measure_for, plan
 
 
 class SlaError(ValueError):
     pass
-
-
-def office_hours() -> Hours:
-    return Hours(
-        open=settings.OFFICE_OPEN,
-        cutoff=settings.PRELIMINARY_REVIEW_CUTOFF,
-        close=settings.OFFICE_CLOSE,
-        tz=timezone.get_default_timezone(),
-    )
 
 
 def policy_for(stage: str, on: dt.date) -> SlaPolicy:
@@ -516,18 +513,18 @@ def _pushed_days(calendar: WorkCalendar, after: dt.date, through: dt.date) -> li
     while day < through:
         day += dt.timedelta(days=1)
         info = calendar.day(day)
-        if info.provisional and day.year not in noted:
-            noted.add(day.year)
-            lines.append(Line(_unloaded_note(day.year), "note"))
-        params = {"date": day.isoformat(), "weekday": weekday_label(day)}
-        if info.working:
-            makeup = info.kind == "makeup"
-            params["kind"] = _("调休上班") if makeup else _("工作日")
-            text = _("%(date)s %(weekday)s %(kind)s，顺延计入") % params
-            lines.append(Line(text, "makeup" if makeup else "count"))
-        else:
-            params["reason"] = _day_reason(info)
-            lines.append(Line(_("%(date)s %(weekday)s %(reason)s，不计") % params, "skip"))
+        note_unloaded(info, noted, lines)
+        if not info.working:
+            lines.append(skipped_day_line(info))
+            continue
+        makeup = info.kind == "makeup"
+        params = {
+            "date": day.isoformat(),
+            "weekday": weekday_label(day),
+            "kind": _("调休上班") if makeup else _("工作日"),
+        }
+        text = _("%(date)s %(weekday)s %(kind)s，顺延计入") % params
+        lines.append(Line(text, "makeup" if makeup else "count"))
     return lines
 
 

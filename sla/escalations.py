@@ -14,7 +14,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from repair_flow.audit import audit_record
-from repair_flow.models import Role
+from repair_flow.models import Role, display_name
 from sla.clocks import SlaError, clock_assign
 from sla.models import Escalation
 
@@ -39,7 +39,7 @@ def officers_active() -> QuerySet:
 def _who(user) -> str:
     if user is None:
         return _("系统")
-    return user.get_full_name() or user.get_username()
+    return display_name(user)
 
 
 @transaction.atomic

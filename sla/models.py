@@ -4,8 +4,10 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils import timezone
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
+from repair_flow.models import display_name
 from sla import calendar
 
 
@@ -31,7 +33,7 @@ class CalendarYear(models.Model):
     # A fresh random number on every change to the year or its days. The
     # per-process calendar cache is keyed on (count, sum of stamps): random,
     # so neither a frozen clock nor a rolled-back transaction can repeat a key
-    # (sla.services.work_calendar).
+    # (sla.office.work_calendar).
     stamp = models.PositiveIntegerField(_("版本标记"), default=new_stamp, editable=False)
 
     class Meta:
@@ -111,9 +113,9 @@ class Stage(models.TextChoices):
 
 
 class Rule(models.TextChoices):
-    SAME_DAY = "same_day", _("当日办结（截止时点前收件）")
-    WORKING_DAYS = "working_days", _("N 个工作日")
-    CALENDAR_DAYS = "calendar_days", _("N 个自然日")
+    SAME_DAY = calendar.RULE_SAME_DAY, _("当日办结（截止时点前收件）")
+    WORKING_DAYS = calendar.RULE_WORKING_DAYS, _("N 个工作日")
+    CALENDAR_DAYS = calendar.RULE_CALENDAR_DAYS, _("N 个自然日")
 
 
 class SlaPolicy(models.Model):
@@ -369,7 +371,7 @@ class Notification(models.Model):
     kind = models.CharField(max_length=12, choices=NotificationKind.choices)
     level = models.PositiveSmallIntegerField(default=0)
     # A clock event stores its facts, not a sentence: the headline is written
-    # when read, in the reader's language (sla.notifications.headline), and
+    # when read, in the reader's language (Notification.headline), and
     # the sweep formats nothing. The facts are those of the moment it was
     # sent: the deadline then, the share of time used, who had the case.
     percent = models.PositiveSmallIntegerField(null=True, blank=True)
@@ -402,9 +404,48 @@ class Notification(models.Model):
 
     @property
     def headline(self) -> str:
-        from sla.notifications import headline
+        """The sentence for a notification, in the active language.
 
-        return headline(self)
+        预警：济市监罚〔2026〕1号 · 认定单位审核 已用时 50%，期限 2026-10-14 13:00
+        Recipients other than the assignee are told whose case it is. Reading a
+        page of them wants select_related("clock", "assignee")
+        (sla.notifications.notifications_for_user does it).
+        """
+        clock = self.clock
+        if clock is None or self.due_at is None:
+            return self.title
+        # The office's time (Asia/Shanghai), whatever zone the request runs in.
+        due = timezone.localtime(self.due_at, timezone.get_default_timezone())
+        params = {
+            "case": clock.case_label,
+            "stage": clock.get_stage_display(),
+            "due": due.strftime("%Y-%m-%d %H:%M"),
+        }
+        if self.assignee_id and self.assignee:
+            assignee = display_name(self.assignee)
+        else:
+            assignee = gettext("未指派")
+        if self.kind == NotificationKind.BREACH:
+            return gettext(
+                "已超时：%(case)s · %(stage)s 期限 %(due)s 已过，承办人 %(assignee)s"
+            ) % {
+                **params,
+                "assignee": assignee,
+            }
+        if self.kind == NotificationKind.ESCALATION:
+            return gettext(
+                "超时升级：%(case)s · %(stage)s 期限 %(due)s 已过，承办人 %(assignee)s"
+            ) % {**params, "assignee": assignee}
+        if self.percent:
+            text = gettext("预警：%(case)s · %(stage)s 已用时 %(percent)s%%，期限 %(due)s") % {
+                **params,
+                "percent": self.percent,
+            }
+        else:
+            text = gettext("预警：%(case)s · %(stage)s 临近期限 %(due)s") % params
+        if self.assignee_id and self.assignee_id != self.user_id and self.assignee:
+            text += gettext("，承办人 %(assignee)s") % {"assignee": assignee}
+        return text
 
 
 class Escalation(models.Model):

@@ -25,7 +25,8 @@ from django.http import Http404
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
-from repair_flow.models import Role
+from letters.outbox import NewMessage, messages_queue_many
+from repair_flow.models import Role, display_name
 from sla.models import Notification, NotificationKind, SlaClock, Stage
 
 
@@ -36,10 +37,6 @@ class Person:
     id: int
     name: str
     active: bool
-
-
-def display_name(user) -> str:
-    return user.get_full_name() or user.get_username()
 
 
 def people(ids: Iterable[int]) -> dict[int, Person]:
@@ -110,47 +107,6 @@ class Recipients:
         return found
 
 
-def _local(at: dt.datetime) -> str:
-    # Show the office's time (Asia/Shanghai), whatever zone the request runs in.
-    return timezone.localtime(at, timezone.get_default_timezone()).strftime("%Y-%m-%d %H:%M")
-
-
-def headline(notification: Notification) -> str:
-    """The sentence for a notification, in the active language.
-
-    预警：济市监罚〔2026〕1号 · 认定单位审核 已用时 50%，期限 2026-10-14 13:00
-    Recipients other than the assignee are told whose case it is. Reading a
-    page of them wants select_related("clock", "assignee")
-    (notifications_for_user does it).
-    """
-    n = notification
-    clock = n.clock
-    if clock is None or n.due_at is None:
-        return n.title
-    params = {"case": clock.case_label, "stage": clock.get_stage_display(), "due": _local(n.due_at)}
-    assignee = display_name(n.assignee) if n.assignee_id and n.assignee else _("未指派")
-    if n.kind == NotificationKind.BREACH:
-        return _("已超时：%(case)s · %(stage)s 期限 %(due)s 已过，承办人 %(assignee)s") % {
-            **params,
-            "assignee": assignee,
-        }
-    if n.kind == NotificationKind.ESCALATION:
-        return _("超时升级：%(case)s · %(stage)s 期限 %(due)s 已过，承办人 %(assignee)s") % {
-            **params,
-            "assignee": assignee,
-        }
-    if n.percent:
-        text = _("预警：%(case)s · %(stage)s 已用时 %(percent)s%%，期限 %(due)s") % {
-            **params,
-            "percent": n.percent,
-        }
-    else:
-        text = _("预警：%(case)s · %(stage)s 临近期限 %(due)s") % params
-    if n.assignee_id and n.assignee_id != n.user_id and n.assignee:
-        text += _("，承办人 %(assignee)s") % {"assignee": assignee}
-    return text
-
-
 class NewNotification(NamedTuple):
     """One notification to write: the columns in order, without a model instance."""
 
@@ -216,8 +172,6 @@ def _emails_create(notifications: Sequence[NewNotification]) -> int:
     of the batch's users; only if someone has one, one for the clocks' case
     and stage, and one INSERT. No task per message: the letters sweep sends
     them within a minute, and the SLA sweep stays as fast as it was."""
-    from letters.outbox import NewMessage, messages_queue_many
-
     about_clocks = [n for n in notifications if n.clock_id is not None]
     if not about_clocks:
         return 0

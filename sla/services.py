@@ -1,7 +1,7 @@
 """The working-day calendar as the rest of the product uses it.
 
-Reads: `work_calendar()` (cached per process), `deadline_same_day()` and
-`deadline_working_days()`. Writes: `calendar_load_year()` (the load_calendar
+Reads: `work_calendar()` (sla.office: cached per process), `deadline_same_day()`
+and `deadline_working_days()`. Writes: `calendar_load_year()` (the load_calendar
 command) and `calendar_year_touch()` (admin edits); both give the year a new
 stamp, which is what invalidates the cache.
 """
@@ -10,60 +10,24 @@ import dataclasses
 import datetime as dt
 from dataclasses import dataclass
 
-from django.conf import settings
 from django.db import transaction
-from django.db.models import Count, Q, Sum
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from repair_flow.audit import audit_record
+from sla import clocks
 from sla.calendar import (
     RULE_SAME_DAY,
     RULE_WORKING_DAYS,
     Deadline,
-    OfficeHours,
     WorkCalendar,
     YearArrangement,
     due_in_working_days,
     due_same_day,
 )
 from sla.models import CalendarDay, CalendarYear, new_stamp
-
-# (version, calendar). A tuple is swapped in whole, so threads never see half of one.
-_cache: tuple[tuple, WorkCalendar] | None = None
-
-
-def _calendar_version() -> tuple:
-    # One cheap aggregate over ~25 rows. Every write gives its year a fresh
-    # random stamp or adds or deletes a year, so any change gives a new version.
-    agg = CalendarYear.objects.aggregate(years=Count("id"), stamps=Sum("stamp"))
-    return (agg["years"], agg["stamps"])
-
-
-def work_calendar() -> WorkCalendar:
-    """The calendar loaded in the database, rebuilt only when it has changed."""
-    global _cache
-    version = _calendar_version()
-    cached = _cache
-    if cached is not None and cached[0] == version:
-        return cached[1]
-    calendar = WorkCalendar(
-        years=CalendarYear.objects.values_list("year", flat=True),
-        exceptions={
-            date: (kind, name)
-            for date, kind, name in CalendarDay.objects.values_list("date", "kind", "name")
-        },
-    )
-    _cache = (version, calendar)
-    return calendar
-
-
-def office_hours() -> OfficeHours:
-    return OfficeHours(
-        cutoff=settings.PRELIMINARY_REVIEW_CUTOFF,
-        close=settings.OFFICE_CLOSE,
-        tz=timezone.get_default_timezone(),
-    )
+from sla.office import office_hours, work_calendar
 
 
 def is_working_day(date: dt.date) -> bool:
@@ -78,7 +42,9 @@ def deadline_same_day(
 
     Pass `calendar` when computing many deadlines in one go.
     """
-    return due_same_day(received_at, calendar=calendar or work_calendar(), hours=office_hours())
+    return due_same_day(
+        received_at, calendar=calendar or work_calendar(), hours=office_hours().office
+    )
 
 
 def deadline_working_days(
@@ -86,7 +52,7 @@ def deadline_working_days(
 ) -> Deadline:
     """N working days not counting the day of receipt, due at office close."""
     return due_in_working_days(
-        received_at, n, calendar=calendar or work_calendar(), hours=office_hours()
+        received_at, n, calendar=calendar or work_calendar(), hours=office_hours().office
     )
 
 
@@ -132,9 +98,6 @@ def calendar_load_year(
     All or nothing: the old days go, the new ones arrive and the deadlines
     move in one transaction.
     """
-    # sla.clocks imports this module (work_calendar): import it late.
-    from sla.clocks import clocks_recompute_provisional
-
     year = arrangement.year
     row = CalendarYear.objects.select_for_update().filter(year=year).first()
     existed = row is not None
@@ -177,7 +140,7 @@ def calendar_load_year(
     # Clocks reaching this year were provisional; a replaced arrangement that
     # changed may also move deadlines that were computed on the old one.
     changed = existed and (result.added or result.removed)
-    changes = clocks_recompute_provisional(
+    changes = clocks.clocks_recompute_provisional(
         actor=actor,
         reason=_("载入%(year)s年工作日历（%(source)s）") % {"year": year, "source": source},
         years=(year,) if changed else (),

@@ -1,9 +1,9 @@
 from celery import shared_task
 
+from sla.sweep import clocks_sweep
+
 
 @shared_task(name="sla.sweep")
 def sweep() -> str:
-    """Periodic (Celery beat in the scale-out set-up; the embedded scheduler otherwise)."""
-    from sla.sweep import clocks_sweep
-
-    return str(clocks_sweep(actor="celery-beat"))
+    """Periodic (repair_flow/jobs.py: Celery beat, or the embedded scheduler)."""
+    return str(clocks_sweep(actor="scheduler"))

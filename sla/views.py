@@ -3,7 +3,8 @@ from django.utils import timezone
 
 from sla.calendar import RULE_SAME_DAY, RULE_WORKING_DAYS
 from sla.forms import DeadlineQueryForm
-from sla.services import deadline_for, office_hours, work_calendar
+from sla.office import office_hours, work_calendar
+from sla.services import deadline_for
 
 
 def year_ranges(years) -> list[str]:

@@ -16,7 +16,7 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from records.models import Department
-from repair_flow.models import Role
+from repair_flow.models import Role, display_name
 from repair_flow.roles import role_required
 from sla.board import (
     NONE,
@@ -339,7 +339,7 @@ def _local(at) -> str:
 def _who(user) -> str:
     if user is None:
         return _("未分配")
-    return user.get_full_name() or user.get_username()
+    return display_name(user)
 
 
 def _cell(value: str) -> str:

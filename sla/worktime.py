@@ -13,16 +13,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sla.calendar import (
+    RULE_CALENDAR_DAYS,
+    RULE_SAME_DAY,
+    RULE_WORKING_DAYS,
     Deadline,
     OfficeHours,
     WorkCalendar,
     due_in_working_days,
     due_same_day,
 )
-
-RULE_SAME_DAY = "same_day"
-RULE_WORKING_DAYS = "working_days"
-RULE_CALENDAR_DAYS = "calendar_days"
 
 
 @dataclass(frozen=True)

@@ -508,9 +508,9 @@ def test_the_command_refuses_a_batch_size_below_one(db):
 
 def test_the_sweep_runs_hourly_from_the_scheduler_and_celery_beat(approved, now, settings):
     from flows.tasks import monitor_commitments
-    from repair_flow.scheduler import JOBS
+    from repair_flow.scheduler import JOBS, run_job
 
-    job = next(j for j in JOBS if j.name == "monitor_commitments")
+    job = next(j for j in JOBS if j.name == "flows-monitor-commitments")
     entry = settings.CELERY_BEAT_SCHEDULE["flows-monitor-commitments"]
     assert (job.every_seconds, entry["task"], entry["schedule"]) == (
         3600,
@@ -518,7 +518,7 @@ def test_the_sweep_runs_hourly_from_the_scheduler_and_celery_beat(approved, now,
         3600.0,
     )
     now.move_to(at("2027-11-18 14:59"))
-    assert job.run() == "0 breach reviews opened, 0 monitoring windows completed"
+    assert run_job(job) == "0 breach reviews opened, 0 monitoring windows completed"
     now.move_to(at("2027-11-18 15:00"))
     assert monitor_commitments.apply().get() == (
         "0 breach reviews opened, 1 monitoring windows completed"

@@ -47,6 +47,9 @@ from records.services import (
 from repair_flow.accounts import account_create
 from repair_flow.models import Role, User
 
+# A minimal PDF: every demo material is this one file.
+DEMO_PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
+
 DEMO_PASSWORD = "jinan-demo-2026"  # noqa: S105 - demo only; seed_demo refuses production
 
 DEPARTMENTS = [
@@ -236,7 +239,6 @@ class Command(BaseCommand):
         """daili objects to a record of its first enterprise that no case
         holds: accepted by `officer` and routed to the issuing department
         when it has a demo reviewer, so the record shows 异议处理中."""
-
         daili = User.objects.get(username="daili")
         officer = User.objects.get(username="officer")
         binding = daili.subject_bindings.order_by("id").first()
@@ -257,13 +259,12 @@ class Command(BaseCommand):
             statement="处罚决定书载明罚款金额与公示金额不一致，请予更正。",
             capacity=binding.capacity,
         )
-        pdf = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
         for kind in ("evidence", "power_of_attorney"):
             case_material_add(
                 case=case,
                 user=daili,
                 kind=kind,
-                upload=SimpleUploadedFile(f"{kind}.pdf", pdf, content_type="application/pdf"),
+                upload=SimpleUploadedFile(f"{kind}.pdf", DEMO_PDF, content_type="application/pdf"),
             )
         case = objection_submit(
             applicant=daili,
@@ -291,7 +292,6 @@ class Command(BaseCommand):
         """qiye's repair case, filed and accepted by `officer` through the same
         services as real use, now waiting for qiye to sign its credit
         commitment: the demo has a case, its clocks, letters and a commitment."""
-
         qiye = User.objects.get(username="qiye")
         officer = User.objects.get(username="officer")
         binding = qiye.subject_bindings.get()
@@ -307,7 +307,6 @@ class Command(BaseCommand):
             details="罚款已于规定期限内缴清，违法行为已整改完毕，申请信用修复。",
             capacity=binding.capacity,
         )
-        pdf = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
         for kind, name in (
             ("application_form", "信用修复申请书.pdf"),
             ("performance_proof", "罚款缴纳凭证.pdf"),
@@ -317,7 +316,7 @@ class Command(BaseCommand):
                 case=case,
                 user=qiye,
                 kind=kind,
-                upload=SimpleUploadedFile(name, pdf, content_type="application/pdf"),
+                upload=SimpleUploadedFile(name, DEMO_PDF, content_type="application/pdf"),
             )
         repair_case_submit(applicant=qiye, case=case)
         preliminary_review_claim(officer=officer, case=case)
@@ -327,11 +326,9 @@ class Command(BaseCommand):
     def fill_the_queues(self, today) -> list[str]:
         """daili (an agent) files for its two enterprises: one case waits in
         the officers' queue, one waits for its one-time supplement."""
-
         daili = User.objects.get(username="daili")
         officer2 = User.objects.get(username="officer2")
         rule_sets = load_rule_sets()
-        pdf = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
         lines = []
         for step, binding in zip(
             ("queue", "supplement"), daili.subject_bindings.order_by("id"), strict=False
@@ -359,7 +356,9 @@ class Command(BaseCommand):
                     case=case,
                     user=daili,
                     kind=kind,
-                    upload=SimpleUploadedFile(f"{kind}.pdf", pdf, content_type="application/pdf"),
+                    upload=SimpleUploadedFile(
+                        f"{kind}.pdf", DEMO_PDF, content_type="application/pdf"
+                    ),
                 )
             case = repair_case_submit(applicant=daili, case=case)
             if step == "queue":
@@ -389,7 +388,6 @@ class Command(BaseCommand):
         geren's, not a third one of qiye's or daili's: an approved repair bars
         the subject's other repairs for a year (flows/limits.py), so the
         approved case is the only case of its subject."""
-
         officer = User.objects.get(username="officer")
         rule_sets = load_rule_sets()
         cases = []
@@ -425,7 +423,6 @@ class Command(BaseCommand):
         name of the signer, over the draft's SHA-256), then `reviewer` claims
         geren's case and approves it: decision letter, record repaired,
         monitoring window and sync event; qiye's waits in the queue."""
-
         reviewer = User.objects.get(username="reviewer")
         lines = []
         for step, case in cases:
@@ -465,7 +462,6 @@ class Command(BaseCommand):
         """geren's repaired subject is penalised again today by reviewer's
         department: the import opens a breach review (履约核查) in reviewer's
         queue at once (post-repair monitoring)."""
-
         case = RepairCase.objects.filter(status="approved", applicant__username="geren").first()
         if case is None:
             return []
@@ -493,17 +489,15 @@ class Command(BaseCommand):
 
     def file_a_case(self, *, applicant, binding, record, details):
         """Draft, the materials the case requires, submit."""
-
         case = repair_case_draft_save(
             applicant=applicant, record=record, details=details, capacity=binding.capacity
         )
-        pdf = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
         for kind in required_materials(case):
             case_material_add(
                 case=case,
                 user=applicant,
                 kind=kind,
-                upload=SimpleUploadedFile(f"{kind}.pdf", pdf, content_type="application/pdf"),
+                upload=SimpleUploadedFile(f"{kind}.pdf", DEMO_PDF, content_type="application/pdf"),
             )
         return repair_case_submit(applicant=applicant, case=case)
 

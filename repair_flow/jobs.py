@@ -1,0 +1,34 @@
+"""The periodic jobs, declared once.
+
+Celery beat's schedule (settings.CELERY_BEAT_SCHEDULE, the scale-out set-up)
+and the embedded scheduler of `manage.py serve` (repair_flow/scheduler.py) are
+both built from JOBS, so they run the same tasks at the same intervals. Each
+job is a Celery task named here by its registered name; the task is
+idempotent and claims its rows with conditional UPDATEs, so a second runner
+does no harm. Plain data: settings imports this module, so it imports no app.
+"""
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Job:
+    name: str  # the beat schedule's key
+    task: str  # the Celery task's registered name
+    every_seconds: int
+
+
+JOBS: tuple[Job, ...] = (
+    # Publicity periods end on a date: every five minutes is soon enough.
+    Job("records-expire-due", "records.expire_due", 300),
+    Job("sla-sweep", "sla.sweep", 60),
+    Job("letters-sweep", "letters.sweep", 60),
+    Job("flows-lapse-due", "flows.lapse_due", 60),
+    # Daily in name: hourly, so a window is completed within the hour it ends.
+    Job("flows-monitor-commitments", "flows.monitor_commitments", 3600),
+)
+
+
+def beat_schedule(jobs: tuple[Job, ...] = JOBS) -> dict[str, dict]:
+    """CELERY_BEAT_SCHEDULE for `jobs`."""
+    return {job.name: {"task": job.task, "schedule": float(job.every_seconds)} for job in jobs}
