@@ -2,9 +2,16 @@
 PY := .venv/bin/python
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: install run test lint fmt bench migrate seed
+.PHONY: install lock run test lint fmt bench migrate seed
 
 install:
+	@bash scripts/install.sh
+
+# Refresh requirements.lock from pyproject.toml's ranges, keeping the pins that
+# still fit; `make lock LOCK_ARGS=--upgrade` takes the newest releases instead.
+lock: install
+	.venv/bin/uv pip compile pyproject.toml --extra dev --universal --python-version 3.11 \
+		--generate-hashes --custom-compile-command "make lock" -q $(LOCK_ARGS) -o requirements.lock
 	@bash scripts/install.sh
 
 migrate: install
