@@ -24,8 +24,11 @@ seed: migrate
 run: seed
 	$(PY) manage.py serve --addr 127.0.0.1 --port 8000
 
+# pytest-xdist workers, each with its own test database (test_<name>_gw0, ...).
+TEST_WORKERS ?= 2
+
 test: install
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest -n $(TEST_WORKERS) $(PYTEST_ARGS)
 
 lint: install
 	.venv/bin/ruff check .
