@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what is missing and nothing else: Debian packages (as root), the
-# virtualenv and the Python packages pinned in pyproject.toml, and the compiled
+# virtualenv and the Python packages pinned in requirements.lock, and the compiled
 # translations. Idempotent; takes about a second when everything is present.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -40,19 +40,15 @@ if [ ! -x .venv/bin/python ]; then
   "$PYTHON" -m venv .venv
 fi
 
-# Reinstall only when pyproject.toml changed since the last successful install.
-want=$(sha256sum pyproject.toml | cut -d' ' -f1)
+# Install exactly what requirements.lock pins, each file checked against its
+# hash (`make lock` refreshes the lock from pyproject.toml's ranges). Reinstall
+# only when the lock changed since the last successful install.
+want=$(sha256sum requirements.lock | cut -d' ' -f1)
 have=$(cat .venv/.install-stamp 2>/dev/null || true)
 if [ "$want" != "$have" ]; then
-  echo "Installing Python packages from pyproject.toml"
-  .venv/bin/python -m pip install -q --disable-pip-version-check --upgrade pip
-  .venv/bin/python - <<'PY' > .venv/requirements.txt
-import tomllib
-project = tomllib.load(open("pyproject.toml", "rb"))["project"]
-deps = project["dependencies"] + project["optional-dependencies"]["dev"]
-print("\n".join(deps))
-PY
-  .venv/bin/python -m pip install -q --disable-pip-version-check -r .venv/requirements.txt
+  echo "Installing Python packages from requirements.lock"
+  .venv/bin/python -m pip install -q --disable-pip-version-check \
+    --require-hashes -r requirements.lock
   echo "$want" > .venv/.install-stamp
 fi
 

@@ -11,6 +11,7 @@ import importlib
 
 import pytest
 from django.apps import apps as django_apps
+from django.test.utils import override_settings
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
@@ -29,6 +30,15 @@ from records.publicity import load_rule_sets, publicity_window
 from repair_flow.models import Role, User
 
 PASSWORD = "correct-horse-battery-staple"
+
+
+def pytest_configure(config):
+    # Don't spend time on password hashing in tests (Open Zaak's test settings):
+    # PBKDF2's 1,000,000 iterations cost ~0.3 s a persona, and most tests make
+    # several. Production keeps Django's default hashers; the login page, the
+    # browser journeys and seed_demo check passwords with this one instead.
+    override_settings(PASSWORD_HASHERS=["django.contrib.auth.hashers.MD5PasswordHasher"]).enable()
+
 
 # Reference data that migrations load: the publicity rule sets and the
 # official calendar. Transactional tests (browser journeys, concurrency) end
