@@ -1,7 +1,7 @@
 """Repair cases: the case, its materials, its supplement requests and its timeline.
 
 The status is a protected FSM field: it changes only through the transitions
-below, and only the services in flows/services.py fire them (with the clocks,
+below, and only the services in flows/cases/ and flows/repair/services.py fire them (with the clocks,
 letters, timeline row and audit event in the same transaction).
 """
 
@@ -285,7 +285,7 @@ class RepairCase(CaseBase):
         self.decision_reasons, self.decision_basis = reasons, basis
         self.decision_letter, self.decided_at, self.closed_at = letter, at, at
 
-    # After the repair: the monitoring of the commitment (flows/monitoring.py).
+    # After the repair: the monitoring of the commitment (flows/monitoring/services.py).
     # The sweep completes cases in bulk (one UPDATE, same source and target).
 
     @transition(field="status", source=CaseStatus.APPROVED, target=CaseStatus.COMPLETED)
@@ -675,7 +675,7 @@ class MonitoringWindow(models.Model):
 
     `starts_on`/`ends_on` are the Beijing dates of the two instants: a
     penalty decided on a day between them (inclusive) is a possible breach
-    (flows/monitoring.py)."""
+    (flows/monitoring/services.py)."""
 
     case = models.OneToOneField(
         RepairCase, on_delete=models.PROTECT, related_name="monitoring", verbose_name=_("申请")
@@ -845,7 +845,7 @@ class BreachReview(ConcurrentTransitionMixin, models.Model):
         ]
         indexes = [
             models.Index(fields=["department", "status"], name="flows_breach_department"),
-            # The bar on new repairs (flows/limits.py).
+            # The bar on new repairs (flows/cases/limits.py).
             models.Index(
                 fields=["subject", "barred_until"],
                 condition=models.Q(status="confirmed"),

@@ -12,7 +12,7 @@ A local example, UNCONFIRMED as national law, so the numbers are data
 A repair is an approved RepairCase of the subject (still monitored, completed
 or since revoked), dated by the Beijing date of its decision (`decided_at`).
 A revoked repair also bars the subject for the years its policy sets
-(flows.monitoring.bar_problem), checked first. A penalty record does not name the kind of
+(flows.cases.limits.bar_problem), checked first. A penalty record does not name the kind of
 conduct, so "the same kind" is approximated as: the same issuing department
 and at least one penalty type in common.
 

@@ -1,6 +1,6 @@
 """Objection services (异议): filing with the objection commitment, the
 shared same-day preliminary review and one-time supplement notice (in
-flows/services.py), acceptance that flags the record 异议处理中 and routes
+flows/cases/ and flows/repair/services.py), acceptance that flags the record 异议处理中 and routes
 the check, and the three outcomes: correct, delete, maintain.
 
 Each one transaction that fires the transition, moves the clocks and the

@@ -4,7 +4,7 @@ when the commitment is watched, how many days are left, and how it ended.
 An open breach review shows only as a neutral line (a 履约核查 is under way
 and which department does it): what it is about is the department's business
 until it decides, and the decision reaches the applicant as a letter or a
-message (flows/monitoring.py).
+message (flows/monitoring/services.py).
 """
 
 from collections import defaultdict
@@ -38,7 +38,7 @@ class MonitoringRow:
     # Days from today (Beijing) to the end day; 0 on the end day and after
     # it. None once the window closed.
     days_left: int | None
-    # Past its end and still open: a review pending holds it (flows/monitoring.py).
+    # Past its end and still open: a review pending holds it (flows/monitoring/services.py).
     overdue: bool = False
     # The departments carrying out an open 履约核查 on this window.
     reviews: list[str] = field(default_factory=list)

@@ -2,8 +2,8 @@
 and statement, evidence, the signed objection commitment), and the
 objection's page (status, deadline, timeline, letters, supplement, withdrawal).
 
-The repair pages' helpers (flows/views.py) serve both kinds of case; the
-rules live in flows.objections and the shared flows.services, and each
+The repair pages' helpers (flows/web/applicant.py) serve both kinds of case; the
+rules live in flows.objections.services and the shared the case services (flows/cases/, flows/repair/), and each
 refusal is shown as the service worded it, beside the field it is about.
 """
 

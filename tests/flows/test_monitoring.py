@@ -1,4 +1,4 @@
-"""Post-repair monitoring (flows/monitoring.py): the window around its end,
+"""Post-repair monitoring (flows/monitoring/services.py): the window around its end,
 breaches found by the import and by the sweep, confirm and dismiss with the
 refused personas, the bar on new repairs, an idempotent sweep."""
 

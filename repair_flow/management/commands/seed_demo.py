@@ -386,7 +386,7 @@ class Command(BaseCommand):
         Returns (step, case) pairs whose commitments are still to be signed.
 
         geren's, not a third one of qiye's or daili's: an approved repair bars
-        the subject's other repairs for a year (flows/limits.py), so the
+        the subject's other repairs for a year (flows/cases/limits.py), so the
         approved case is the only case of its subject."""
         officer = User.objects.get(username="officer")
         rule_sets = load_rule_sets()
