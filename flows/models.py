@@ -1,7 +1,7 @@
 """Repair cases: the case, its materials, its supplement requests and its timeline.
 
 The status is a protected FSM field: it changes only through the transitions
-below, and only the services in flows/cases/ and flows/repair/services.py fire them (with the clocks,
+below, and only the services (flows/cases/, flows/repair/) fire them (with the clocks,
 letters, timeline row and audit event in the same transaction).
 """
 

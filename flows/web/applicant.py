@@ -1,7 +1,7 @@
 """The applicant's repair pages: 我的申请, filing a repair (draft, materials,
 submission), and the case page (timeline, letters, supplement, withdrawal).
 
-Views read through the selectors and write through the case services (flows/cases/, flows/repair/); every
+Views read through the selectors and write through the services; every
 rule (eligibility, binding, materials, statuses) lives there, and each
 refusal a service raises is shown to the applicant as it was worded.
 """

@@ -3,7 +3,7 @@ and statement, evidence, the signed objection commitment), and the
 objection's page (status, deadline, timeline, letters, supplement, withdrawal).
 
 The repair pages' helpers (flows/web/applicant.py) serve both kinds of case; the
-rules live in flows.objections.services and the shared the case services (flows/cases/, flows/repair/), and each
+rules live in flows.objections.services and the shared flows/cases/, and each
 refusal is shown as the service worded it, beside the field it is about.
 """
 

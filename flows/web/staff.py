@@ -4,7 +4,7 @@ the one-time supplement notice, acceptance, refusal, department review; for
 an objection, acceptance with its routing and the verification outcomes:
 correct, delete, maintain). One page and one dispatcher serve both kinds.
 
-Reads go through flows.cases.selectors, writes through the case services (flows/cases/, flows/repair/); a refusal a
+Reads go through flows.cases.selectors, writes through the services; a refusal a
 service raises is shown on the page as it was worded, nothing is half-saved.
 """
 
