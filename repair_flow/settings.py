@@ -165,14 +165,20 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
+    "DEFAULT_PAGINATION_CLASS": "repair_flow.api_common.ApiPagination",
     "PAGE_SIZE": 50,
+    "EXCEPTION_HANDLER": "repair_flow.api_common.exception_handler",
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Credit repair and objection API",
     "DESCRIPTION": "Record ingest, deadlines, SLA figures, letters and their verification.",
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
+    # Every operation documents its 4xx in the API's one error shape.
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "repair_flow.api_common.error_responses_hook",
+    ],
     # Two "kind"/"status" fields would otherwise get clashing enum names.
     "ENUM_NAME_OVERRIDES": {
         "LetterKindEnum": "letters.models.LetterKind",
