@@ -220,7 +220,7 @@ def test_verification_needs_no_login_and_works_for_a_signed_in_user_too(
 
 
 def test_the_api_gives_the_same_facts_without_login(client, letter):
-    response = client.get(f"/api/v1/verify/{letter.verification_code}")
+    response = client.get(f"/api/v1/verify/{letter.verification_code}/")
     assert response.status_code == 200
     body = response.json()
     assert body == {
@@ -240,16 +240,16 @@ def test_the_api_gives_the_same_facts_without_login(client, letter):
 
 
 def test_the_api_says_not_found_and_reports_an_altered_file(client, letter):
-    response = client.get("/api/v1/verify/ZZZZZZZZZZZZ")
+    response = client.get("/api/v1/verify/ZZZZZZZZZZZZ/")
     assert response.status_code == 404 and response.json()["found"] is False
     with open(letter.file.path, "ab") as f:
         f.write(b"\n%%EOF")
-    body = client.get(f"/api/v1/verify/{letter.verification_code}").json()
+    body = client.get(f"/api/v1/verify/{letter.verification_code}/").json()
     assert body["found"] is True and body["file_intact"] is False
 
 
 def test_the_api_checks_an_uploaded_file(client, letter):
-    url = f"/api/v1/verify/{letter.verification_code}"
+    url = f"/api/v1/verify/{letter.verification_code}/"
     assert client.post(url, {"file": upload(stored_bytes(letter))}).json()["matches"] is True
     assert (
         client.post(url, {"file": upload(stored_bytes(letter) + b" ")}).json()["matches"] is False
