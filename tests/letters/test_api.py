@@ -4,7 +4,9 @@ JSON errors per field, anonymous callers refused."""
 import hashlib
 
 import pytest
+from rest_framework.test import APIClient
 
+from letters.api import LetterSummarySerializer
 from letters.commitments import commitment_create
 from letters.models import (
     Commitment,
@@ -296,3 +298,36 @@ def test_the_endpoints_are_documented(client):
     pdf_answer = paths["/api/v1/letters/{id}/pdf/"]["get"]["responses"]["200"]
     assert "application/pdf" in pdf_answer["content"]
     assert not paths["/api/v1/verify/{code}/"]["get"].get("security")
+
+
+def test_a_letter_gives_its_verification_code_and_a_verify_url_on_the_callers_host(
+    api_for, applicant, letter, settings
+):
+    settings.ALLOWED_HOSTS = ["credit.example.cn"]
+    api = api_for(applicant)
+    body = api.get(f"/api/v1/letters/{letter.pk}/", HTTP_HOST="credit.example.cn").json()
+    code = letter.verification_code
+    assert body["verification_code"] == code
+    assert body["verify_url"] == f"http://credit.example.cn/verify/{code}"
+    assert body["url"].startswith("http://credit.example.cn/api/v1/letters/")
+    listed = api.get("/api/v1/letters/", HTTP_HOST="credit.example.cn").json()["results"]
+    assert [item["verification_code"] for item in listed] == [code]
+    public = APIClient().get(f"/api/v1/verify/{code}/", HTTP_HOST="credit.example.cn").json()
+    assert public["verification_code"] == code
+    assert public["verify_url"] == f"http://credit.example.cn/verify/{code}"
+
+
+def test_without_a_request_the_verify_url_is_on_site_url(letter, settings):
+    settings.SITE_URL = "https://credit.jinan.example/"
+    body = LetterSummarySerializer(letter).data
+    assert body["verify_url"] == f"https://credit.jinan.example/verify/{letter.verification_code}"
+
+
+def test_an_unknown_verification_code_is_404_in_the_error_shape(db, client):
+    response = client.get("/api/v1/verify/ZZZZZZZZZZZZ/")
+    assert response.status_code == 404
+    assert response.json() == {
+        "detail": "没有这个核验码的文书。",
+        "code": "not_found",
+        "found": False,
+    }
