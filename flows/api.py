@@ -285,6 +285,7 @@ class CaseCreateManySerializer(RecordScopedSerializer):
     records = serializers.ListField(
         child=serializers.PrimaryKeyRelatedField(queryset=CreditRecord.objects.none()),
         allow_empty=False,
+        min_length=1,
         max_length=MAX_RECORDS_PER_FILING,
         help_text=gettext_lazy("要修复的行政处罚信息的 id（每条生成一份申请）"),
     )
@@ -316,7 +317,7 @@ class SupplementItemSerializer(serializers.Serializer):
 
 
 class SupplementRequestInputSerializer(serializers.Serializer):
-    items = SupplementItemSerializer(many=True, allow_empty=False)
+    items = SupplementItemSerializer(many=True, allow_empty=False, min_length=1)
     override_reason = serializers.CharField(
         required=False, allow_blank=True, default="", max_length=500,
         help_text=gettext_lazy("再次告知的理由（仅监督人员批准再次告知时填写）"),
@@ -325,7 +326,7 @@ class SupplementRequestInputSerializer(serializers.Serializer):
 
 class ReasonsBasisSerializer(serializers.Serializer):
     reasons = serializers.ListField(
-        child=serializers.CharField(max_length=500), allow_empty=False,
+        child=serializers.CharField(max_length=500), allow_empty=False, min_length=1,
         help_text=gettext_lazy("理由（每条一项）"),
     )  # fmt: skip
     basis = serializers.CharField(max_length=300, help_text=gettext_lazy("依据"))

@@ -27,10 +27,12 @@ from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
 from django.db.models import DateTimeField as ModelDateTimeField
-from django.http import Http404
+from django.http import Http404, JsonResponse
+from django.urls import Resolver404, resolve
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, pgettext
+from django.views.decorators.csrf import csrf_exempt
 from django_fsm import TransitionNotAllowed
 from drf_spectacular.utils import OpenApiParameter
 from rest_framework import exceptions, serializers, status
@@ -176,6 +178,23 @@ def exception_handler(exc, context):
     return response
 
 
+@csrf_exempt  # it changes nothing; a POST to a wrong path gets the 404 too
+def api_not_found(request, *args, **kwargs) -> JsonResponse:
+    """Any other path under /api/v1/: 404 in the error shape, never an HTML
+    page, nor APPEND_SLASH's redirect (which cannot keep a POST's body)."""
+    detail = _("没有这个接口。")
+    path = request.path_info
+    if not path.endswith("/"):
+        try:
+            resolve(path + "/")
+        except Resolver404:
+            pass
+        else:
+            detail = _("没有这个接口：接口路径均以 / 结尾，请使用 %(path)s") % {"path": path + "/"}
+    body = {"detail": detail, "code": "not_found"}
+    return JsonResponse(body, status=404, json_dumps_params={"ensure_ascii": False})
+
+
 ERROR_DESCRIPTIONS = {
     400: "refused: `detail`, `code` and the messages per input field (`non_field_errors` "
     "for the rest); also an unknown filter value or a bad `limit`/`offset`",
@@ -184,6 +203,12 @@ ERROR_DESCRIPTIONS = {
     404: "not found or not visible to the caller",
     409: "not in a state for this (already claimed, decided or signed; another case open)",
 }
+
+
+PURPOSE_400 = (
+    "; code `purpose_required` when a staff or system account reads a natural person's "
+    "data without a valid `purpose`"
+)
 
 
 def error_responses_hook(result, generator, request, public):
@@ -218,11 +243,18 @@ def error_responses_hook(result, generator, request, public):
                 if method == "post":
                     codes.add(409)
             responses = operation.setdefault("responses", {})
+            names = {p.get("name") for p in operation.get("parameters", [])}
             for code in sorted(codes | {int(c) for c in responses if c.startswith("4")}):
                 answer = responses.setdefault(str(code), {"description": ""})
                 answer["description"] = answer.get("description") or ERROR_DESCRIPTIONS.get(
                     code, ""
                 )
+                if (
+                    code == 400
+                    and "purpose" in names
+                    and "purpose_required" not in answer["description"]
+                ):
+                    answer["description"] += PURPOSE_400
                 content = answer.get("content", {}).get("application/json", {}).get("schema")
                 if content is None or content == {"type": "object", "additionalProperties": {}}:
                     answer["content"] = ref

@@ -1,9 +1,10 @@
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
-from django.urls import include, path
+from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView
 
 from repair_flow import views
+from repair_flow.api_common import api_not_found
 
 # Each app's API; every path ends with a slash.
 api_patterns = [
@@ -11,6 +12,8 @@ api_patterns = [
     path("", include("sla.api_urls")),
     path("", include("letters.api_urls")),
     path("", include("flows.api_urls")),
+    # Last: any other path answers 404 in the API's error shape.
+    re_path(r"^.*$", api_not_found),
 ]
 
 urlpatterns = [
