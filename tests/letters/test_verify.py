@@ -8,6 +8,7 @@ from letters.commitments import commitment_create, commitment_sign
 from letters.kinds import addressee_facts, record_facts
 from letters.models import Letter, RenderStatus
 from letters.services import letter_issue
+from tests.api_errors import field_errors
 
 
 @pytest.fixture(autouse=True)
@@ -232,7 +233,8 @@ def test_the_api_gives_the_same_facts_without_login(client, letter):
         "issuer": "济南市公共信用信息平台",
         "sha256": letter.sha256,
         "file_intact": True,
-        "verify_url": f"http://127.0.0.1:8000/verify/{letter.verification_code}",
+        "verification_code": letter.verification_code,
+        "verify_url": f"http://testserver/verify/{letter.verification_code}",
     }
     text = response.content.decode()
     for value in personal_data(letter):
@@ -256,4 +258,4 @@ def test_the_api_checks_an_uploaded_file(client, letter):
     )
     response = client.post(url, {"file": SimpleUploadedFile("a.txt", b"plain text")})
     assert response.status_code == 400
-    assert response.json() == {"file": ["上传的文件不是 PDF 文件。"]}
+    assert field_errors(response) == {"file": ["上传的文件不是 PDF 文件。"]}

@@ -38,6 +38,7 @@ from repair_flow.models import Role
 from sla.board import NONE, BoardFilters, board_summary
 from sla.clocks import clock_start, clock_stop, policy_for
 from sla.models import ClockState, SlaClock, Stage
+from tests.api_errors import field_errors
 from tests.conftest import make_record, make_user
 
 pytestmark = pytest.mark.django_db
@@ -595,20 +596,20 @@ def test_the_api_names_each_bad_parameter(api_for, supervisor, department):
         {"department": "NOPE", "stage": "review", "from": "2026-13-01", "to": "yesterday"},
     )
     assert response.status_code == 400
-    errors = response.json()["errors"]
+    errors = field_errors(response)
     assert set(errors) == {"department", "stage", "from", "to"}
-    assert errors["department"] == "未知的认定单位代码“NOPE”"
-    assert errors["stage"].startswith("未知的环节“review”")
-    assert errors["from"] == "无法解析日期“2026-13-01”，应为 YYYY-MM-DD，例如 2026-10-01"
+    assert errors["department"] == ["未知的认定单位代码“NOPE”"]
+    assert errors["stage"][0].startswith("未知的环节“review”")
+    assert errors["from"][0] == "无法解析日期“2026-13-01”，应为 YYYY-MM-DD，例如 2026-10-01"
 
 
 def test_the_api_refuses_a_reversed_or_overlong_period(api_for, supervisor):
     api = api_for(supervisor)
     reversed_ = api.get("/api/v1/sla/summary/", {"from": "2026-10-14", "to": "2026-10-01"})
     assert reversed_.status_code == 400
-    assert reversed_.json() == {"errors": {"to": "结束日期 2026-10-01 早于开始日期 2026-10-14"}}
+    assert field_errors(reversed_) == {"to": ["结束日期 2026-10-01 早于开始日期 2026-10-14"]}
     overlong = api.get("/api/v1/sla/summary/", {"from": "2025-01-01", "to": "2026-10-01"})
-    assert overlong.json() == {"errors": {"to": "统计期间不能超过 366 天"}}
+    assert field_errors(overlong) == {"to": ["统计期间不能超过 366 天"]}
 
 
 def test_administrators_get_the_summary_too(api_for, administrator, board_set):
