@@ -130,7 +130,8 @@ class LetterSerializer(LetterSummarySerializer):
         source="record.decision_number", read_only=True, default=None
     )
     commitment = serializers.SerializerMethodField()
-    messages = OutboundMessageSerializer(many=True, read_only=True, required=False)
+    # Not read_only: a read-only field would be documented as always present.
+    messages = OutboundMessageSerializer(many=True, required=False)
 
     STAFF_ONLY = ("attempts", "last_error", "next_attempt_at", "messages")
 

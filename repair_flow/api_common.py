@@ -281,7 +281,7 @@ def query_choices(params, **choices: Iterable[str]) -> dict[str, str]:
     errors, values = {}, {}
     for name, allowed in choices.items():
         value = params.get(name)
-        if value in (None, ""):
+        if value is None:  # absent; an empty value is as unknown as any other
             continue
         allowed = [str(a) for a in allowed]
         if value not in allowed:
@@ -296,7 +296,7 @@ def query_choices(params, **choices: Iterable[str]) -> dict[str, str]:
 def query_int(params, name: str, *, default: int, minimum: int, maximum: int) -> int:
     """An integer parameter in [minimum, maximum]; 400 otherwise."""
     raw = params.get(name)
-    if raw is None or raw == "":
+    if raw is None:
         return default
     value = raw.strip()
     if value.isascii() and value.isdigit() and minimum <= int(value) <= maximum:

@@ -171,7 +171,13 @@ REST_FRAMEWORK = {
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Credit repair and objection API",
-    "DESCRIPTION": "Record ingest, deadlines, SLA figures, letters and their verification.",
+    "DESCRIPTION": (
+        "Record ingest, deadlines, SLA figures, letters and their verification. "
+        "Every path ends with `/`. Every 4xx answers the `Error` shape: `detail` and `code`, "
+        "and for bad input the messages per field (`non_field_errors` for the rest). Lists "
+        "take `limit` (1-1000) and `offset`; an unknown filter value is a 400. Times are "
+        "ISO 8601 in Asia/Shanghai (+08:00), to the second."
+    ),
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
     # Request bodies get their own components, with the input's constraints

@@ -13,7 +13,7 @@ api_patterns = [
     path("", include("letters.api_urls")),
     path("", include("flows.api_urls")),
     # Last: any other path answers 404 in the API's error shape.
-    re_path(r"^.*$", api_not_found),
+    re_path(r"^", api_not_found),
 ]
 
 urlpatterns = [

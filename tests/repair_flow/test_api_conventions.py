@@ -60,6 +60,7 @@ LISTS = [
 FILTERS = [(path, persona, name) for path, persona, names in LISTS for name in names]
 PAGING = [
     ("limit", HUGE),
+    ("limit", ""),
     ("limit", "0"),
     ("limit", "-1"),
     ("limit", "1001"),
@@ -73,10 +74,11 @@ PAGING = [
 @pytest.mark.parametrize(("path", "persona", "name"), FILTERS)
 def test_an_unknown_filter_value_is_refused(request, api_for, path, persona, name):
     api = api_for(request.getfixturevalue(persona))
-    response = api.get(path, {name: "nonsense"})
-    assert response.status_code == 400
-    body = field_errors(response)
-    assert list(body) == [name] and "nonsense" not in body[name][0]
+    for value in ("nonsense", ""):
+        response = api.get(path, {name: value})
+        assert response.status_code == 400
+        body = field_errors(response)
+        assert list(body) == [name] and "nonsense" not in body[name][0]
 
 
 @pytest.mark.parametrize(("path", "persona"), [(path, persona) for path, persona, _ in LISTS])
