@@ -13,6 +13,7 @@ the access register and need a stated `purpose` (shared domain reference
 section 8); resident ID numbers are always masked.
 """
 
+import datetime as dt
 from collections import defaultdict
 
 from django.urls import path
@@ -52,6 +53,7 @@ from repair_flow.api_common import (
     PURPOSE_PARAMETER,
     ApiError,
     ApiModelSerializer,
+    local_iso,
     person_reads_register,
     query_choices,
     query_int,
@@ -320,7 +322,13 @@ class SyncPayloadSerializer(serializers.Serializer):
 
 @extend_schema_field(SyncPayloadSerializer)
 class SyncPayloadField(serializers.JSONField):
-    pass
+    def to_representation(self, value):
+        # The stored time to the second, as every time the API answers.
+        value = super().to_representation(value)
+        occurred_at = value.get("occurred_at") if isinstance(value, dict) else None
+        if isinstance(occurred_at, str):
+            value = {**value, "occurred_at": local_iso(dt.datetime.fromisoformat(occurred_at))}
+        return value
 
 
 class SyncEventSerializer(ApiModelSerializer):

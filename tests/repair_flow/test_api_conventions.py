@@ -104,3 +104,16 @@ def test_the_sync_feed_refuses_a_bad_limit_or_after(api_for, integration, name, 
     response = api_for(integration).get("/api/v1/sync-events/", {name: value})
     assert response.status_code == 400
     assert list(field_errors(response)) == [name]
+
+
+def test_a_path_without_its_slash_is_404_in_the_error_shape(api_for, applicant):
+    # No APPEND_SLASH redirect (which cannot keep a POST's body): the error shape with a hint.
+    response = api_for(applicant).post("/api/v1/repair-cases/1/submit", {}, format="json")
+    assert response.status_code == 404
+    assert response.json() == {
+        "detail": "没有这个接口：接口路径均以 / 结尾，请使用 /api/v1/repair-cases/1/submit/",
+        "code": "not_found",
+    }
+    response = APIClient().get("/api/v1/no-such-thing/")
+    assert response.status_code == 404
+    assert response.json() == {"detail": "没有这个接口。", "code": "not_found"}
