@@ -2,20 +2,20 @@
 
 GET  /api/v1/repair-cases/                          the cases the caller may see, paginated
 POST /api/v1/repair-cases/                          applicant: a draft for a record
-POST /api/v1/repair-cases/many                      applicant: drafts for several records at once
+POST /api/v1/repair-cases/many/                     applicant: drafts for several records at once
 GET  /api/v1/repair-cases/{id}/                     one case: materials, clocks, timeline, letters
-POST /api/v1/repair-cases/{id}/materials            applicant: attach a file (multipart)
-POST /api/v1/repair-cases/{id}/submit               applicant: submit the draft
-POST /api/v1/repair-cases/{id}/supplement-answer    applicant: the supplement is complete
-POST /api/v1/repair-cases/{id}/withdraw             applicant: withdraw, with a reason
-POST /api/v1/repair-cases/{id}/claim                officer or department reviewer: take the case
-POST /api/v1/repair-cases/{id}/supplement-request   officer (or supervisor override): 一次性告知
-POST /api/v1/repair-cases/{id}/refuse               officer: not accepted
-POST /api/v1/repair-cases/{id}/accept               officer: accepted (commitment to sign)
-POST /api/v1/repair-cases/{id}/approve              department reviewer: repair the record
-POST /api/v1/repair-cases/{id}/reject               department reviewer: refuse the repair
-POST /api/v1/repair-cases/{id}/release              holder or supervisor: back to the queue
-POST /api/v1/repair-cases/{id}/reassign             supervisor: give the task to a named person
+POST /api/v1/repair-cases/{id}/materials/           applicant: attach a file (multipart)
+POST /api/v1/repair-cases/{id}/submit/              applicant: submit the draft
+POST /api/v1/repair-cases/{id}/supplement-answer/   applicant: the supplement is complete
+POST /api/v1/repair-cases/{id}/withdraw/            applicant: withdraw, with a reason
+POST /api/v1/repair-cases/{id}/claim/               officer or department reviewer: take the case
+POST /api/v1/repair-cases/{id}/supplement-request/  officer (or supervisor override): 一次性告知
+POST /api/v1/repair-cases/{id}/refuse/              officer: not accepted
+POST /api/v1/repair-cases/{id}/accept/              officer: accepted (commitment to sign)
+POST /api/v1/repair-cases/{id}/approve/             department reviewer: repair the record
+POST /api/v1/repair-cases/{id}/reject/              department reviewer: refuse the repair
+POST /api/v1/repair-cases/{id}/release/             holder or supervisor: back to the queue
+POST /api/v1/repair-cases/{id}/reassign/            supervisor: give the task to a named person
 GET  /api/v1/tasks/                                 staff: queue, inbox or archive
 
 Scoping is flows.selectors': 404 for a case the caller may not see. Every
@@ -23,15 +23,11 @@ write is one service call (flows.services); the API holds no rules of its own.
 """
 
 from django.contrib.contenttypes.models import ContentType
-from django.core.exceptions import ValidationError as DjangoValidationError
 from django.urls import path, reverse
-from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
     OpenApiExample,
     OpenApiParameter,
-    OpenApiResponse,
     extend_schema,
     extend_schema_field,
 )
@@ -41,11 +37,10 @@ from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 
-from flows.cases.assignment import case_reassign, case_release, case_task
+from flows.cases.assignment import case_claim, case_reassign, case_release
 from flows.cases.common import case_commitment
 from flows.cases.materials import case_material_add
 from flows.cases.review import (
-    preliminary_review_claim,
     preliminary_review_refuse,
     supplement_answer,
     supplement_request,
@@ -64,6 +59,7 @@ from flows.cases.withdrawal import case_withdraw
 from flows.engine import HUMAN_NODES
 from flows.models import (
     CaseEvent,
+    CaseKind,
     CaseMaterial,
     CaseStatus,
     MaterialKind,
@@ -73,31 +69,33 @@ from flows.models import (
 from flows.repair.services import (
     MAX_RECORDS_PER_FILING,
     department_review_approve,
-    department_review_claim,
     department_review_reject,
     preliminary_review_accept,
     repair_case_draft_save,
     repair_case_submit,
     repair_cases_draft_many,
 )
-from letters.api import LetterSummarySerializer, _codes, _errors_by_field, _person_read_refused
+from letters.api import LetterSummarySerializer
 from letters.models import Letter
-from records.api import PURPOSE_PARAMETER
 from records.models import BindingCapacity, CreditRecord
 from records.selectors import records_visible_to
+from repair_flow.api_common import (
+    PURPOSE_PARAMETER,
+    ApiModelSerializer,
+    LocalDateTimeField,
+    absolute_url,
+    person_read_register,
+    query_choices,
+)
 from repair_flow.models import Role, User
 from repair_flow.roles import role_permission
 from sla.clocks import clocks_for
 from sla.models import SlaClock
 
-# Service error codes that mean "the case is not in a state for this" rather
-# than "your input is wrong": answered 409.
-CONFLICT_CODES = frozenset({"taken", "open_case", "wrong_status", "not_claimed", "no_task"})
-
 # Serializers
 
 
-class CaseSummarySerializer(serializers.ModelSerializer):
+class CaseSummarySerializer(ApiModelSerializer):
     """A case in a list: no personal data, so a list needs no purpose."""
 
     url = serializers.SerializerMethodField()
@@ -115,9 +113,9 @@ class CaseSummarySerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
     def get_url(self, case: RepairCase) -> str:
-        url = reverse("api_repair_case_detail", args=[case.pk])
-        request = self.context.get("request")
-        return request.build_absolute_uri(url) if request is not None else url
+        return absolute_url(
+            self.context.get("request"), reverse("api_repair_case_detail", args=[case.pk])
+        )
 
 
 class CaseRecordSerializer(serializers.Serializer):
@@ -133,7 +131,7 @@ class CaseRecordSerializer(serializers.Serializer):
     subject_name = serializers.CharField(source="subject.name")
 
 
-class CaseMaterialSerializer(serializers.ModelSerializer):
+class CaseMaterialSerializer(ApiModelSerializer):
     kind_label = serializers.CharField(source="get_kind_display", read_only=True)
 
     class Meta:
@@ -145,19 +143,22 @@ class CaseMaterialSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class SupplementRequestSerializer(serializers.ModelSerializer):
+class SupplementRequestSerializer(ApiModelSerializer):
     letter_number = serializers.CharField(source="letter.number", read_only=True, default=None)
+    due_at = LocalDateTimeField(
+        source="deadline", read_only=True, help_text=gettext_lazy("补正期限（北京时间）")
+    )
 
     class Meta:
         model = SupplementRequest
         fields = [
-            "id", "items", "deadline", "requested_at", "answered_at", "letter", "letter_number",
+            "id", "items", "due_at", "requested_at", "answered_at", "letter", "letter_number",
             "override_reason",
         ]  # fmt: skip
         read_only_fields = fields
 
 
-class ClockSerializer(serializers.ModelSerializer):
+class ClockSerializer(ApiModelSerializer):
     stage_label = serializers.CharField(source="get_stage_display", read_only=True)
     state_label = serializers.CharField(source="get_state_display", read_only=True)
     assignee = serializers.SerializerMethodField()
@@ -176,7 +177,7 @@ class ClockSerializer(serializers.ModelSerializer):
         return clock.assignee.get_full_name() or clock.assignee.username
 
 
-class CaseEventSerializer(serializers.ModelSerializer):
+class CaseEventSerializer(ApiModelSerializer):
     actor = serializers.SerializerMethodField()
     from_status_label = serializers.CharField(source="get_from_status_display", read_only=True)
     to_status_label = serializers.CharField(source="get_to_status_display", read_only=True)
@@ -282,6 +283,7 @@ class CaseCreateManySerializer(RecordScopedSerializer):
     records = serializers.ListField(
         child=serializers.PrimaryKeyRelatedField(queryset=CreditRecord.objects.none()),
         allow_empty=False,
+        min_length=1,
         max_length=MAX_RECORDS_PER_FILING,
         help_text=gettext_lazy("要修复的行政处罚信息的 id（每条生成一份申请）"),
     )
@@ -313,7 +315,7 @@ class SupplementItemSerializer(serializers.Serializer):
 
 
 class SupplementRequestInputSerializer(serializers.Serializer):
-    items = SupplementItemSerializer(many=True, allow_empty=False)
+    items = SupplementItemSerializer(many=True, allow_empty=False, min_length=1)
     override_reason = serializers.CharField(
         required=False, allow_blank=True, default="", max_length=500,
         help_text=gettext_lazy("再次告知的理由（仅监督人员批准再次告知时填写）"),
@@ -322,7 +324,7 @@ class SupplementRequestInputSerializer(serializers.Serializer):
 
 class ReasonsBasisSerializer(serializers.Serializer):
     reasons = serializers.ListField(
-        child=serializers.CharField(max_length=500), allow_empty=False,
+        child=serializers.CharField(max_length=500), allow_empty=False, min_length=1,
         help_text=gettext_lazy("理由（每条一项）"),
     )  # fmt: skip
     basis = serializers.CharField(max_length=300, help_text=gettext_lazy("依据"))
@@ -335,42 +337,15 @@ class BasisSerializer(serializers.Serializer):
 # Helpers
 
 
-def _refusal(error: DjangoValidationError, fields: dict[str, str]) -> Response:
-    """400 with messages per field (409 for a case in the wrong state). The
-    services raise plain messages; `fields` names the input field that a
-    service error code is about, the rest are non_field_errors."""
-    if hasattr(error, "error_dict"):
-        body, codes = _errors_by_field(error), _codes(error)
-    else:
-        body, codes = {}, set()
-        for item in error.error_list:
-            body.setdefault(fields.get(item.code, "non_field_errors"), []).extend(item.messages)
-            if item.code:
-                codes.add(item.code)
-    code = status.HTTP_409_CONFLICT if codes & CONFLICT_CODES else status.HTTP_400_BAD_REQUEST
-    return Response(body, status=code)
-
-
 def _summary(request, case: RepairCase) -> dict:
     case = case_get_for_user(user=request.user, pk=case.pk)
     return CaseSummarySerializer(case, context={"request": request}).data
 
 
-ERROR_RESPONSES = {
-    400: OpenApiResponse(OpenApiTypes.OBJECT, description="refused: messages per field"),
-    401: OpenApiResponse(description="no or invalid credentials"),
-    403: OpenApiResponse(description="this role or person may not do this"),
-    404: OpenApiResponse(description="not found or not visible to the caller"),
-    409: OpenApiResponse(
-        OpenApiTypes.OBJECT, description="the case is taken or another case is open"
-    ),
-}
-
-
 # Views
 
 
-class _CaseCollectionApi(GenericAPIView):
+class CaseCollectionApi(GenericAPIView):
     """The cases of one kind the caller may see (GET) and an applicant's new draft (POST)."""
 
     model: type = RepairCase  # or ObjectionCase (flows/api_objections.py)
@@ -384,9 +359,7 @@ class _CaseCollectionApi(GenericAPIView):
 
     def get_queryset(self):
         cases = cases_for_user(self.request.user, self.model).order_by("-created_at", "-id")
-        if self.request.query_params.get("status") in CaseStatus.values:
-            cases = cases.filter(status=self.request.query_params["status"])
-        return cases
+        return cases.filter(**query_choices(self.request.query_params, status=CaseStatus.values))
 
     def get(self, request):
         page = self.paginate_queryset(self.get_queryset())
@@ -400,7 +373,7 @@ class _CaseCollectionApi(GenericAPIView):
         return Response(data, status=status.HTTP_201_CREATED)
 
 
-class _CaseDetailApi(GenericAPIView):
+class CaseDetailApi(GenericAPIView):
     """One case of one kind, its reads of a natural person's case registered."""
 
     model: type = RepairCase
@@ -410,13 +383,14 @@ class _CaseDetailApi(GenericAPIView):
 
     def get(self, request, pk: int):
         case = case_get_for_user(user=request.user, pk=pk, model=self.model)
-        refused = _person_read_refused(request, case.subject, f"api:{self.purpose}:{case.pk}")
-        if refused is not None:
-            return refused
+        person_read_register(request, case.subject, f"api:{self.purpose}:{case.pk}")
         return Response(self.serializer_class(case, context={"request": request}).data)
 
 
-class RepairCaseCollectionApi(_CaseCollectionApi):
+class RepairCaseCollectionApi(CaseCollectionApi):
+    # The input field a service's refusal is about (the rest: non_field_errors).
+    error_fields = {"not_bound": "record", "not_eligible": "record", "open_case": "record"}
+
     @extend_schema(
         summary="List the repair cases the caller may see",
         description=(
@@ -427,7 +401,7 @@ class RepairCaseCollectionApi(_CaseCollectionApi):
         parameters=[
             OpenApiParameter("status", enum=CaseStatus.values, description=gettext_lazy("状态"))
         ],
-        responses={200: CaseSummarySerializer(many=True), 401: ERROR_RESPONSES[401]},
+        responses={200: CaseSummarySerializer(many=True)},
     )
     def get(self, request):
         return super().get(request)
@@ -440,7 +414,7 @@ class RepairCaseCollectionApi(_CaseCollectionApi):
             "`capacity` must be the caller's binding capacity. Saving again updates the draft."
         ),
         request=CaseCreateSerializer,
-        responses={201: CaseSummarySerializer, **ERROR_RESPONSES},
+        responses={201: CaseSummarySerializer},
         examples=[
             OpenApiExample(
                 "Draft",
@@ -457,23 +431,19 @@ class RepairCaseCollectionApi(_CaseCollectionApi):
         serializer = CaseCreateSerializer(data=request.data, context={"request": request})
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
-        try:
-            case = repair_case_draft_save(
-                applicant=request.user,
-                record=data["record"],
-                details=data["details"],
-                capacity=data["capacity"],
-            )
-        except DjangoValidationError as error:
-            return _refusal(
-                error, {"not_bound": "record", "not_eligible": "record", "open_case": "record"}
-            )
+        case = repair_case_draft_save(
+            applicant=request.user,
+            record=data["record"],
+            details=data["details"],
+            capacity=data["capacity"],
+        )
         return self.created(request, case)
 
 
 class RepairCaseManyApi(GenericAPIView):
     serializer_class = CaseCreateManySerializer
     parser_classes = [JSONParser]
+    error_fields = {"records": "records", "no_records": "records"}
 
     def get_permissions(self):
         return [IsAuthenticated(), role_permission(Role.APPLICANT)()]
@@ -487,22 +457,19 @@ class RepairCaseManyApi(GenericAPIView):
             "submit each case."
         ),
         request=CaseCreateManySerializer,
-        responses={201: CaseSummarySerializer(many=True), **ERROR_RESPONSES},
+        responses={201: CaseSummarySerializer(many=True)},
     )
     def post(self, request):
         serializer = CaseCreateManySerializer(data=request.data, context={"request": request})
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
-        try:
-            cases = repair_cases_draft_many(
-                applicant=request.user, records=data["records"], details=data["details"]
-            )
-        except DjangoValidationError as error:
-            return _refusal(error, {"records": "records", "no_records": "records"})
+        cases = repair_cases_draft_many(
+            applicant=request.user, records=data["records"], details=data["details"]
+        )
         return Response([_summary(request, case) for case in cases], status=status.HTTP_201_CREATED)
 
 
-class RepairCaseDetailApi(_CaseDetailApi):
+class RepairCaseDetailApi(CaseDetailApi):
     @extend_schema(
         summary="One repair case",
         description=(
@@ -512,7 +479,7 @@ class RepairCaseDetailApi(_CaseDetailApi):
             "`purpose` for staff; the read is registered."
         ),
         parameters=[PURPOSE_PARAMETER],
-        responses={200: CaseDetailSerializer, **ERROR_RESPONSES},
+        responses={200: CaseDetailSerializer},
     )
     def get(self, request, pk: int):
         return super().get(request, pk)
@@ -522,6 +489,7 @@ class CaseMaterialApi(GenericAPIView):
     serializer_class = MaterialUploadSerializer
     parser_classes = [MultiPartParser, FormParser]
     model: type = RepairCase  # or ObjectionCase (flows/api_objections.py)
+    error_fields = {"too_large": "file", "empty": "file", "file_type": "file"}
 
     def get_permissions(self):
         return [IsAuthenticated(), role_permission(Role.APPLICANT)()]
@@ -534,24 +502,23 @@ class CaseMaterialApi(GenericAPIView):
             "file (recognised by content), under `kind` for an unknown kind."
         ),
         request={"multipart/form-data": MaterialUploadSerializer},
-        responses={201: CaseMaterialSerializer, **ERROR_RESPONSES},
+        responses={201: CaseMaterialSerializer},
     )
     def post(self, request, pk: int):
         case = case_get_for_user(user=request.user, pk=pk, model=self.model)
         serializer = MaterialUploadSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
-        try:
-            material = case_material_add(
-                case=case, user=request.user, kind=data["kind"], upload=data["file"]
-            )
-        except DjangoValidationError as error:
-            return _refusal(error, {"too_large": "file", "empty": "file", "file_type": "file"})
+        material = case_material_add(
+            case=case, user=request.user, kind=data["kind"], upload=data["file"]
+        )
         return Response(CaseMaterialSerializer(material).data, status=status.HTTP_201_CREATED)
 
 
-class _CaseActionApi(GenericAPIView):
-    """One POST, one service call; the answer is the case as it now is."""
+class CaseActionApi(GenericAPIView):
+    """One POST, one service call; the answer is the case as it now is. A
+    service's refusal goes to the API's exception handler (repair_flow.api_common),
+    which answers it under the input field `error_fields` names for its code."""
 
     roles: tuple[str, ...] = ()
     input_serializer: type[serializers.Serializer] | None = None
@@ -579,14 +546,8 @@ class _CaseActionApi(GenericAPIView):
             serializer = self.input_serializer(data=request.data)
             serializer.is_valid(raise_exception=True)
             data = serializer.validated_data
-        try:
-            self.act(request.user, case, data)
-        except DjangoValidationError as error:
-            return self.refusal(error)
+        self.act(request.user, case, data)
         return Response(self.summary(request, case))
-
-    def refusal(self, error: DjangoValidationError) -> Response:
-        return _refusal(error, self.error_fields)
 
 
 def _action_schema(summary: str, description: str, request=None, examples=None):
@@ -594,7 +555,7 @@ def _action_schema(summary: str, description: str, request=None, examples=None):
         summary=summary,
         description=description,
         request=request,
-        responses={200: CaseSummarySerializer, **ERROR_RESPONSES},
+        responses={200: CaseSummarySerializer},
         examples=examples or [],
     )
 
@@ -604,7 +565,7 @@ def _action_schema(summary: str, description: str, request=None, examples=None):
     "The case's applicant. Numbers the case and starts the preliminary review clock. 400 when "
     "required materials are missing or the record is no longer eligible.",
 )
-class CaseSubmitApi(_CaseActionApi):
+class CaseSubmitApi(CaseActionApi):
     roles = (Role.APPLICANT,)
 
     def act(self, user, case, data):
@@ -616,7 +577,7 @@ class CaseSubmitApi(_CaseActionApi):
     "The case's applicant, after uploading every material the notice asked for, before its "
     "deadline. The case goes back to preliminary review.",
 )
-class CaseSupplementAnswerApi(_CaseActionApi):
+class CaseSupplementAnswerApi(CaseActionApi):
     roles = (Role.APPLICANT,)
 
     def act(self, user, case, data):
@@ -629,7 +590,7 @@ class CaseSupplementAnswerApi(_CaseActionApi):
     "cancelled and an unsigned commitment draft is voided.",
     request=WithdrawSerializer,
 )
-class CaseWithdrawApi(_CaseActionApi):
+class CaseWithdrawApi(CaseActionApi):
     roles = (Role.APPLICANT,)
     input_serializer = WithdrawSerializer
 
@@ -643,15 +604,11 @@ class CaseWithdrawApi(_CaseActionApi):
     "case: department review by a reviewer of the department that issued the penalty "
     "(谁认定、谁修复). 403 for anyone else; 409 when someone has already claimed it.",
 )
-class CaseClaimApi(_CaseActionApi):
+class CaseClaimApi(CaseActionApi):
     roles = (Role.OFFICER, Role.REVIEWER)
 
     def act(self, user, case, data):
-        task = case_task(case)
-        if task == "department_review" or (task is None and user.role == Role.REVIEWER):
-            department_review_claim(reviewer=user, case=case)
-        else:
-            preliminary_review_claim(officer=user, case=case)
+        case_claim(user=user, case=case)
 
 
 @_action_schema(
@@ -673,7 +630,7 @@ class CaseClaimApi(_CaseActionApi):
         )
     ],
 )
-class CaseSupplementRequestApi(_CaseActionApi):
+class CaseSupplementRequestApi(CaseActionApi):
     roles = (Role.OFFICER, Role.SUPERVISOR)
     input_serializer = SupplementRequestInputSerializer
     error_fields = {
@@ -701,7 +658,7 @@ class CaseSupplementRequestApi(_CaseActionApi):
     "The officer reviewing the case, with reasons and the basis; issues the 不予受理通知书.",
     request=ReasonsBasisSerializer,
 )
-class CaseRefuseApi(_CaseActionApi):
+class CaseRefuseApi(CaseActionApi):
     roles = (Role.OFFICER,)
     input_serializer = ReasonsBasisSerializer
 
@@ -714,9 +671,9 @@ class CaseRefuseApi(_CaseActionApi):
 @_action_schema(
     "Accept a case",
     "The officer reviewing the case; issues the 受理通知书 and the credit commitment for the "
-    "applicant to sign (`POST /api/v1/commitments/{id}/sign`).",
+    "applicant to sign (`POST /api/v1/commitments/{id}/sign/`).",
 )
-class CaseAcceptApi(_CaseActionApi):
+class CaseAcceptApi(CaseActionApi):
     roles = (Role.OFFICER,)
 
     def act(self, user, case, data):
@@ -729,7 +686,7 @@ class CaseAcceptApi(_CaseActionApi):
     "and marks the record repaired.",
     request=BasisSerializer,
 )
-class CaseApproveApi(_CaseActionApi):
+class CaseApproveApi(CaseActionApi):
     roles = (Role.REVIEWER,)
     input_serializer = BasisSerializer
 
@@ -743,7 +700,7 @@ class CaseApproveApi(_CaseActionApi):
     "不予信用修复决定书.",
     request=ReasonsBasisSerializer,
 )
-class CaseRejectApi(_CaseActionApi):
+class CaseRejectApi(CaseActionApi):
     roles = (Role.REVIEWER,)
     input_serializer = ReasonsBasisSerializer
 
@@ -773,7 +730,7 @@ class ReassignSerializer(serializers.Serializer):
     "release anyone's case, with `reason`. 409 when nobody holds it.",
     request=ReleaseSerializer,
 )
-class CaseReleaseApi(_CaseActionApi):
+class CaseReleaseApi(CaseActionApi):
     roles = (Role.OFFICER, Role.REVIEWER, Role.SUPERVISOR)
     input_serializer = ReleaseSerializer
     error_fields = {"reason": "reason"}
@@ -788,13 +745,31 @@ class CaseReleaseApi(_CaseActionApi):
     "review) or to a reviewer of the issuing department (department review), with a reason.",
     request=ReassignSerializer,
 )
-class CaseReassignApi(_CaseActionApi):
+class CaseReassignApi(CaseActionApi):
     roles = (Role.SUPERVISOR,)
     input_serializer = ReassignSerializer
     error_fields = {"assignee": "assignee", "same": "assignee", "no_task": "non_field_errors"}
 
     def act(self, user, case, data):
         case_reassign(supervisor=user, case=case, assignee=data["assignee"], reason=data["reason"])
+
+
+class TaskCaseSerializer(serializers.Serializer):
+    """The case of a task, either kind: the same fields for a repair case and an objection."""
+
+    kind = serializers.ChoiceField(choices=CaseKind.choices)
+    id = serializers.IntegerField()
+    url = serializers.SerializerMethodField()
+    number = serializers.CharField(allow_null=True)
+    status = serializers.ChoiceField(choices=CaseStatus.choices)
+    status_label = serializers.CharField(source="get_status_display")
+    record = serializers.IntegerField(source="record_id")
+    decision_number = serializers.CharField(source="record.decision_number")
+    department = serializers.CharField(source="record.department.name")
+
+    def get_url(self, case) -> str:
+        name = "api_repair_case_detail" if isinstance(case, RepairCase) else "api_objection_detail"
+        return absolute_url(self.context.get("request"), reverse(name, args=[case.pk]))
 
 
 class TaskSerializer(serializers.Serializer):
@@ -805,26 +780,14 @@ class TaskSerializer(serializers.Serializer):
         help_text=gettext_lazy("任务状态：NEW 待领取，ASSIGNED 办理中，DONE 已办")
     )
     owner = serializers.CharField(source="owner.username", allow_null=True, default=None)
-    created = serializers.DateTimeField()
-    finished = serializers.DateTimeField(allow_null=True)
-    due_at = serializers.DateTimeField(allow_null=True, help_text=gettext_lazy("本环节办理期限"))
+    created = LocalDateTimeField()
+    finished = LocalDateTimeField(allow_null=True)
+    due_at = LocalDateTimeField(allow_null=True, help_text=gettext_lazy("本环节办理期限"))
     case = serializers.SerializerMethodField()
 
-    @extend_schema_field(CaseSummarySerializer)
+    @extend_schema_field(TaskCaseSerializer)
     def get_case(self, task) -> dict:
-        case = task_case(task)
-        if isinstance(case, RepairCase):
-            return {"kind": case.kind, **CaseSummarySerializer(case, context=self.context).data}
-        return {
-            "kind": case.kind,
-            "id": case.pk,
-            "number": case.number,
-            "status": case.status,
-            "status_label": case.get_status_display(),
-            "record": case.record_id,
-            "decision_number": case.record.decision_number,
-            "department": case.record.department.name,
-        }
+        return TaskCaseSerializer(task_case(task), context=self.context).data
 
 
 class TaskListApi(GenericAPIView):
@@ -848,24 +811,17 @@ class TaskListApi(GenericAPIView):
             OpenApiParameter("due", enum=list(DUE_FILTERS), required=False),
             OpenApiParameter("q", str, required=False),
         ],
-        responses={200: TaskSerializer(many=True), **ERROR_RESPONSES},
+        responses={200: TaskSerializer(many=True)},
     )
     def get(self, request):
         params = request.query_params
-        errors = {}
-        box = params.get("box", "queue")
-        if box not in BOXES:
-            errors["box"] = [_("box 只能是 %(values)s。") % {"values": "、".join(BOXES)}]
-        stage = params.get("stage", "")
-        if stage and stage not in HUMAN_NODES:
-            errors["stage"] = [_("stage 只能是 %(values)s。") % {"values": "、".join(HUMAN_NODES)}]
-        due = params.get("due", "")
-        if due and due not in DUE_FILTERS:
-            errors["due"] = [_("due 只能是 %(values)s。") % {"values": "、".join(DUE_FILTERS)}]
-        if errors:
-            return Response(errors, status=status.HTTP_400_BAD_REQUEST)
+        filters = query_choices(params, box=BOXES, stage=HUMAN_NODES, due=DUE_FILTERS)
         tasks = tasks_for_user(
-            user=request.user, box=box, stage=stage, due=due, q=params.get("q", "")
+            user=request.user,
+            box=filters.get("box", "queue"),
+            stage=filters.get("stage", ""),
+            due=filters.get("due", ""),
+            q=params.get("q", ""),
         )
         page = self.paginate_queryset(tasks)
         data = TaskSerializer(page, many=True, context={"request": request}).data
@@ -874,7 +830,7 @@ class TaskListApi(GenericAPIView):
 
 def _action(name: str, view) -> object:
     return path(
-        f"repair-cases/<int:pk>/{name}",
+        f"repair-cases/<int:pk>/{name}/",
         view.as_view(),
         name=f"api_repair_case_{name}".replace("-", "_"),
     )
@@ -882,7 +838,7 @@ def _action(name: str, view) -> object:
 
 urlpatterns = [
     path("repair-cases/", RepairCaseCollectionApi.as_view(), name="api_repair_cases"),
-    path("repair-cases/many", RepairCaseManyApi.as_view(), name="api_repair_cases_many"),
+    path("repair-cases/many/", RepairCaseManyApi.as_view(), name="api_repair_cases_many"),
     path("repair-cases/<int:pk>/", RepairCaseDetailApi.as_view(), name="api_repair_case_detail"),
     _action("materials", CaseMaterialApi),
     _action("submit", CaseSubmitApi),

@@ -11,13 +11,12 @@ GET  /api/v1/monitoring/                         applicant: their repairs under 
 
 Scoping is flows.monitoring's `reviews_for_user` (404 for a review the caller
 may not see, as for cases); every write is one service call of
-flows.monitoring, and a refusal is answered as the case API answers it (400
-with the messages, 403, 409 for a review or case in the wrong state).
+flows.monitoring, and a refusal is answered by the API's exception handler
+(repair_flow.api_common) as for cases (400 with the messages, 403, 409 for a
+review or case in the wrong state).
 """
 
 from django.contrib.contenttypes.models import ContentType
-from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
-from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
 from django.db.models import Exists, OuterRef, Subquery
 from django.http import Http404
@@ -32,13 +31,11 @@ from drf_spectacular.utils import (
     extend_schema_field,
 )
 from rest_framework import serializers, status
-from rest_framework.exceptions import PermissionDenied
 from rest_framework.generics import GenericAPIView
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 
-from flows.api import ERROR_RESPONSES, _refusal
 from flows.cases.selectors import case_get_for_user
 from flows.models import (
     BreachReview,
@@ -58,16 +55,19 @@ from flows.monitoring.services import (
     reviews_for_user,
     windows_for_applicant,
 )
-from letters.api import _person_read_refused
-from records.api import PURPOSE_PARAMETER
 from records.serializers import DepartmentBriefSerializer, SubjectBriefSerializer
+from repair_flow.api_common import (
+    PURPOSE_PARAMETER,
+    ApiModelSerializer,
+    LocalDateTimeField,
+    absolute_url,
+    person_read_register,
+    query_choices,
+)
 from repair_flow.models import STAFF_ROLES, Role
 from repair_flow.roles import role_permission
 from sla.models import SlaClock, Stage
 
-# Codes of a review or case in no state for the request (answered 409), beyond
-# the case API's: a report while another report on the case is being reviewed.
-REPORT_CONFLICT_CODES = frozenset({"already_reported"})
 # The service's upload errors are about the evidence file.
 EVIDENCE_ERRORS = {
     "no_evidence": "evidence",
@@ -90,7 +90,7 @@ def _person_name(user) -> str | None:
     return user.get_full_name() or user.username
 
 
-class BreachSummarySerializer(serializers.ModelSerializer):
+class BreachSummarySerializer(ApiModelSerializer):
     """A review in a list: no personal data, so a list needs no purpose."""
 
     url = serializers.SerializerMethodField()
@@ -105,7 +105,7 @@ class BreachSummarySerializer(serializers.ModelSerializer):
     decision_number = serializers.CharField(
         source="record.decision_number", read_only=True, default=None, allow_null=True
     )
-    due_at = serializers.DateTimeField(
+    due_at = LocalDateTimeField(
         read_only=True, allow_null=True, help_text=gettext_lazy("核查办理期限（北京时间）")
     )
 
@@ -120,8 +120,7 @@ class BreachSummarySerializer(serializers.ModelSerializer):
 
     def get_url(self, review: BreachReview) -> str:
         url = reverse("api_breach_review_detail", args=[review.pk])
-        request = self.context.get("request")
-        return request.build_absolute_uri(url) if request is not None else url
+        return absolute_url(self.context.get("request"), url)
 
 
 class BreachRecordSerializer(serializers.Serializer):
@@ -143,7 +142,7 @@ class BreachDecisionSerializer(serializers.Serializer):
     reasons = serializers.ListField(child=serializers.CharField())
     basis = serializers.CharField()
     decided_by = serializers.SerializerMethodField()
-    decided_at = serializers.DateTimeField()
+    decided_at = LocalDateTimeField()
     letter = serializers.IntegerField(
         source="letter_id", allow_null=True, help_text=gettext_lazy("撤销信用修复决定书的 id")
     )
@@ -218,8 +217,8 @@ class MonitoringWindowSerializer(serializers.Serializer):
     case_status = serializers.CharField(source="case.status")
     decision_number = serializers.CharField(source="case.record.decision_number")
     department = serializers.CharField(source="case.record.department.name")
-    starts_at = serializers.DateTimeField()
-    ends_at = serializers.DateTimeField(help_text=gettext_lazy("监管期结束时间（北京时间）"))
+    starts_at = LocalDateTimeField()
+    ends_at = LocalDateTimeField(help_text=gettext_lazy("监管期结束时间（北京时间）"))
     status = serializers.ChoiceField(choices=MonitoringStatus.choices)
     status_label = serializers.CharField(source="get_status_display")
     days_left = serializers.SerializerMethodField(
@@ -263,10 +262,6 @@ def _detail(request, pk: int) -> dict:
     return BreachDetailSerializer(review, context={"request": request}).data
 
 
-def _denied(error: DjangoPermissionDenied) -> PermissionDenied:
-    return PermissionDenied(error.args[0] if error.args else None)
-
-
 def _what(pk: int) -> str:
     return f"api:breach_review:{pk}"
 
@@ -299,23 +294,13 @@ class BreachReviewListApi(GenericAPIView):
                 "department", str, required=False, description=gettext_lazy("核查单位代码")
             ),
         ],
-        responses={200: BreachSummarySerializer(many=True), **ERROR_RESPONSES},
+        responses={200: BreachSummarySerializer(many=True)},
     )
     def get(self, request):
         params = request.query_params
-        errors = {}
-        for name, values in (("status", BreachStatus.values), ("source", BreachSource.values)):
-            if params.get(name) and params[name] not in values:
-                errors[name] = [
-                    _("%(name)s 只能是 %(values)s。") % {"name": name, "values": "、".join(values)}
-                ]
-        if errors:
-            return Response(errors, status=status.HTTP_400_BAD_REQUEST)
+        filters = query_choices(params, status=BreachStatus.values, source=BreachSource.values)
         reviews = _with_due(reviews_for_user(request.user)).order_by("-opened_at", "-id")
-        if params.get("status"):
-            reviews = reviews.filter(status=params["status"])
-        if params.get("source"):
-            reviews = reviews.filter(source=params["source"])
+        reviews = reviews.filter(**filters)
         if params.get("department"):
             reviews = reviews.filter(department__code=params["department"])
         page = self.paginate_queryset(reviews)
@@ -342,13 +327,11 @@ class BreachReviewDetailApi(GenericAPIView):
             "person's review needs `purpose` for staff; the read is registered."
         ),
         parameters=[PURPOSE_PARAMETER],
-        responses={200: BreachDetailSerializer, **ERROR_RESPONSES},
+        responses={200: BreachDetailSerializer},
     )
     def get(self, request, pk: int):
         review = review_get_for_user(user=request.user, pk=pk)
-        refused = _person_read_refused(request, review.subject, _what(review.pk))
-        if refused is not None:
-            return refused
+        person_read_register(request, review.subject, _what(review.pk))
         return Response(BreachDetailSerializer(review, context={"request": request}).data)
 
 
@@ -369,23 +352,13 @@ class _BreachDecideApi(GenericAPIView):
         serializer = DecisionInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
-        try:
-            # The answer shows the subject: a natural person's read is
-            # registered with the decision, or not at all.
-            with transaction.atomic():
-                refused = _person_read_refused(request, review.subject, _what(review.pk))
-                if refused is not None:
-                    return refused
-                self.decide(
-                    reviewer=request.user,
-                    review=review,
-                    reasons=data["reasons"],
-                    basis=data["basis"],
-                )
-        except DjangoValidationError as error:
-            return _refusal(error, {})
-        except DjangoPermissionDenied as error:
-            raise _denied(error) from None
+        # The answer shows the subject: a natural person's read is registered
+        # with the decision, or not at all.
+        with transaction.atomic():
+            person_read_register(request, review.subject, _what(review.pk))
+            self.decide(
+                reviewer=request.user, review=review, reasons=data["reasons"], basis=data["basis"]
+            )
         return Response(_detail(request, review.pk))
 
 
@@ -395,7 +368,7 @@ def _decide_schema(summary: str, description: str, example: dict):
         description=description,
         parameters=[PURPOSE_PARAMETER],
         request=DecisionInputSerializer,
-        responses={200: BreachDetailSerializer, **ERROR_RESPONSES},
+        responses={200: BreachDetailSerializer},
         examples=[OpenApiExample("Decision", request_only=True, value=example)],
     )
 
@@ -432,6 +405,7 @@ class BreachDismissApi(_BreachDecideApi):
 class FalseMaterialsReportApi(GenericAPIView):
     serializer_class = FalseMaterialsSerializer
     parser_classes = [MultiPartParser, FormParser]
+    error_fields = EVIDENCE_ERRORS
 
     def get_permissions(self):
         return [IsAuthenticated(), role_permission(*REPORT_ROLES)()]
@@ -447,32 +421,21 @@ class FalseMaterialsReportApi(GenericAPIView):
         ),
         parameters=[PURPOSE_PARAMETER],
         request={"multipart/form-data": FalseMaterialsSerializer},
-        responses={201: BreachDetailSerializer, **ERROR_RESPONSES},
+        responses={201: BreachDetailSerializer},
     )
     def post(self, request, pk: int):
         case = case_get_for_user(user=request.user, pk=pk)
         serializer = FalseMaterialsSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
-        try:
-            with transaction.atomic():
-                refused = _person_read_refused(request, case.subject, f"api:repair_case:{case.pk}")
-                if refused is not None:
-                    return refused
-                review = false_materials_report(
-                    officer=request.user,
-                    case=case,
-                    statement=data["statement"],
-                    evidence=data.get("evidence"),
-                )
-        except DjangoValidationError as error:
-            answer = _refusal(error, EVIDENCE_ERRORS)
-            codes = {item.code for item in getattr(error, "error_list", [])}
-            if codes & REPORT_CONFLICT_CODES:
-                answer.status_code = status.HTTP_409_CONFLICT
-            return answer
-        except DjangoPermissionDenied as error:
-            raise _denied(error) from None
+        with transaction.atomic():
+            person_read_register(request, case.subject, f"api:repair_case:{case.pk}")
+            review = false_materials_report(
+                officer=request.user,
+                case=case,
+                statement=data["statement"],
+                evidence=data.get("evidence"),
+            )
         return Response(_detail(request, review.pk), status=status.HTTP_201_CREATED)
 
 
@@ -489,7 +452,7 @@ class MonitoringListApi(GenericAPIView):
             "they act for, soonest end first: its dates (Beijing time), status, the days left "
             "and whether a breach review is open. 403 for other roles."
         ),
-        responses={200: MonitoringWindowSerializer(many=True), **ERROR_RESPONSES},
+        responses={200: MonitoringWindowSerializer(many=True)},
     )
     def get(self, request):
         open_reviews = BreachReview.objects.filter(

@@ -4,37 +4,38 @@ GET  /api/v1/objections/                          the objections the caller may 
 POST /api/v1/objections/                          applicant: a draft on a record of their subject
 GET  /api/v1/objections/{id}/                     one objection: grounds, record, materials,
                                                   clocks, timeline, letters
-POST /api/v1/objections/{id}/materials            applicant: attach evidence (multipart)
-POST /api/v1/objections/{id}/submit               applicant: submit with the signed commitment
-POST /api/v1/objections/{id}/supplement-answer    applicant: the supplement is complete
-POST /api/v1/objections/{id}/withdraw             applicant: withdraw, with a reason
-POST /api/v1/objections/{id}/claim                officer (preliminary review, platform check)
+POST /api/v1/objections/{id}/materials/           applicant: attach evidence (multipart)
+POST /api/v1/objections/{id}/submit/              applicant: submit with the signed commitment
+POST /api/v1/objections/{id}/supplement-answer/   applicant: the supplement is complete
+POST /api/v1/objections/{id}/withdraw/            applicant: withdraw, with a reason
+POST /api/v1/objections/{id}/claim/               officer (preliminary review, platform check)
                                                   or issuing department's reviewer (its check)
-POST /api/v1/objections/{id}/supplement-request   officer (or supervisor override): 一次性告知
-POST /api/v1/objections/{id}/refuse               officer: not accepted
-POST /api/v1/objections/{id}/accept               officer: accepted, routed (platform|department)
-POST /api/v1/objections/{id}/correct              verifier: 更正, with the field changes
-POST /api/v1/objections/{id}/delete               verifier: 删除
-POST /api/v1/objections/{id}/maintain             verifier: 维持, with the reasons
-POST /api/v1/objections/{id}/release              holder or supervisor: back to the queue
-POST /api/v1/objections/{id}/reassign             supervisor: give the task to a named person
+POST /api/v1/objections/{id}/supplement-request/  officer (or supervisor override): 一次性告知
+POST /api/v1/objections/{id}/refuse/              officer: not accepted
+POST /api/v1/objections/{id}/accept/              officer: accepted, routed (platform|department)
+POST /api/v1/objections/{id}/correct/             verifier: 更正, with the field changes
+POST /api/v1/objections/{id}/delete/              verifier: 删除
+POST /api/v1/objections/{id}/maintain/            verifier: 维持, with the reasons
+POST /api/v1/objections/{id}/release/             holder or supervisor: back to the queue
+POST /api/v1/objections/{id}/reassign/            supervisor: give the task to a named person
 
 The repair API's pieces (flows/api.py) with `model = ObjectionCase`: scoping
 is flows.selectors' (404 for an objection the caller may not see), every write
 is one service call (flows.objections, or the shared flows.services), and a
-refusal is answered per field, 409 for an objection in the wrong state.
+refusal is answered by the API's exception handler (repair_flow.api_common):
+per field, 409 for an objection in the wrong state.
 """
 
 from django.core.exceptions import NON_FIELD_ERRORS
-from django.core.exceptions import ValidationError as DjangoValidationError
 from django.urls import path, reverse
 from django.utils.translation import gettext_lazy
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema
-from rest_framework import serializers, status
-from rest_framework.response import Response
+from rest_framework import serializers
 
 from flows.api import (
-    ERROR_RESPONSES,
+    CaseActionApi,
+    CaseCollectionApi,
+    CaseDetailApi,
     CaseDetailSerializer,
     CaseEventSerializer,
     CaseMaterialApi,
@@ -49,13 +50,8 @@ from flows.api import (
     FilingSerializer,
     MaterialUploadSerializer,
     ReasonsBasisSerializer,
-    _CaseActionApi,
-    _CaseCollectionApi,
-    _CaseDetailApi,
-    _refusal,
 )
-from flows.cases.assignment import case_task
-from flows.cases.review import preliminary_review_claim
+from flows.cases.assignment import case_claim
 from flows.models import CaseStatus, ObjectionCase, ObjectionGround, ObjectionScope
 from flows.objections.services import (
     objection_accept,
@@ -64,17 +60,22 @@ from flows.objections.services import (
     objection_draft_save,
     objection_maintain,
     objection_submit,
-    verification_claim,
 )
-from records.api import PURPOSE_PARAMETER
 from records.models import CreditRecord
 from records.services import CORRECTABLE_FIELDS
+from repair_flow.api_common import (
+    PURPOSE_PARAMETER,
+    ApiModelSerializer,
+    LocalDateTimeField,
+    absolute_url,
+    service_error_fields,
+)
 from repair_flow.models import Role
 
 # Serializers
 
 
-class ObjectionSummarySerializer(serializers.ModelSerializer):
+class ObjectionSummarySerializer(ApiModelSerializer):
     """An objection in a list: no personal data, so a list needs no purpose."""
 
     url = serializers.SerializerMethodField()
@@ -99,8 +100,7 @@ class ObjectionSummarySerializer(serializers.ModelSerializer):
 
     def get_url(self, case: ObjectionCase) -> str:
         url = reverse("api_objection_detail", args=[case.pk])
-        request = self.context.get("request")
-        return request.build_absolute_uri(url) if request is not None else url
+        return absolute_url(self.context.get("request"), url)
 
 
 class CorrectionSerializer(serializers.Serializer):
@@ -113,6 +113,13 @@ class CorrectionSerializer(serializers.Serializer):
 class ObjectionDetailSerializer(ObjectionSummarySerializer):
     record_summary = CaseRecordSerializer(source="record", read_only=True)
     statement = serializers.CharField(source="details", read_only=True)
+    # The commitment signed with the filing: the names a repair commitment's signing uses.
+    signer_name = serializers.CharField(
+        source="attested_name", read_only=True, help_text=gettext_lazy("承诺人（签署人）姓名")
+    )
+    signed_at = LocalDateTimeField(
+        source="attested_at", read_only=True, allow_null=True, help_text=gettext_lazy("签署时间")
+    )
     decision_reasons = serializers.ListField(child=serializers.CharField(), read_only=True)
     decision_basis = serializers.CharField(read_only=True)
     changes = CorrectionSerializer(many=True, read_only=True)
@@ -126,7 +133,7 @@ class ObjectionDetailSerializer(ObjectionSummarySerializer):
     class Meta(ObjectionSummarySerializer.Meta):
         fields = [
             *ObjectionSummarySerializer.Meta.fields,
-            "record_summary", "statement", "attested_name", "attested_at", "decision_reasons",
+            "record_summary", "statement", "signer_name", "signed_at", "decision_reasons",
             "decision_basis", "changes", "evidence", "materials", "open_supplement_request",
             "open_clocks", "timeline", "letters",
         ]  # fmt: skip
@@ -153,7 +160,10 @@ class ObjectionCreateSerializer(FilingSerializer):
 
 
 class ObjectionSubmitSerializer(serializers.Serializer):
-    attested_name = serializers.CharField(
+    """The objection commitment, signed with the same fields as a repair
+    commitment (POST /api/v1/commitments/{id}/sign/)."""
+
+    signer_name = serializers.CharField(
         required=False, allow_blank=True, default="", max_length=100,
         help_text=gettext_lazy("承诺人姓名：法定代表人姓名，自然人为本人姓名"),
     )  # fmt: skip
@@ -190,9 +200,15 @@ class ObjectionCorrectSerializer(ObjectionDeleteSerializer):
 # Views
 
 
-class ObjectionCollectionApi(_CaseCollectionApi):
+class ObjectionCollectionApi(CaseCollectionApi):
     model = ObjectionCase
     serializer_class = ObjectionSummarySerializer
+    error_fields = {
+        "not_bound": "record",
+        "open_case": "record",
+        "grounds": "grounds",
+        "capacity": "capacity",
+    }
 
     @extend_schema(
         summary="List the objections the caller may see",
@@ -204,7 +220,7 @@ class ObjectionCollectionApi(_CaseCollectionApi):
         parameters=[
             OpenApiParameter("status", enum=CaseStatus.values, description=gettext_lazy("状态"))
         ],
-        responses={200: ObjectionSummarySerializer(many=True), 401: ERROR_RESPONSES[401]},
+        responses={200: ObjectionSummarySerializer(many=True)},
     )
     def get(self, request):
         return super().get(request)
@@ -218,7 +234,7 @@ class ObjectionCollectionApi(_CaseCollectionApi):
             "Saving again updates the draft."
         ),
         request=ObjectionCreateSerializer,
-        responses={201: ObjectionSummarySerializer, **ERROR_RESPONSES},
+        responses={201: ObjectionSummarySerializer},
         examples=[
             OpenApiExample(
                 "Draft",
@@ -236,28 +252,17 @@ class ObjectionCollectionApi(_CaseCollectionApi):
         serializer = ObjectionCreateSerializer(data=request.data, context={"request": request})
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
-        try:
-            case = objection_draft_save(
-                applicant=request.user,
-                record=data["record"],
-                grounds=data["grounds"],
-                statement=data["statement"],
-                capacity=data["capacity"],
-            )
-        except DjangoValidationError as error:
-            return _refusal(
-                error,
-                {
-                    "not_bound": "record",
-                    "open_case": "record",
-                    "grounds": "grounds",
-                    "capacity": "capacity",
-                },
-            )
+        case = objection_draft_save(
+            applicant=request.user,
+            record=data["record"],
+            grounds=data["grounds"],
+            statement=data["statement"],
+            capacity=data["capacity"],
+        )
         return self.created(request, case)
 
 
-class ObjectionDetailApi(_CaseDetailApi):
+class ObjectionDetailApi(CaseDetailApi):
     model = ObjectionCase
     serializer_class = ObjectionDetailSerializer
     purpose = "objection_case"
@@ -273,7 +278,7 @@ class ObjectionDetailApi(_CaseDetailApi):
             "`purpose` for staff; the read is registered."
         ),
         parameters=[PURPOSE_PARAMETER],
-        responses={200: ObjectionDetailSerializer, **ERROR_RESPONSES},
+        responses={200: ObjectionDetailSerializer},
     )
     def get(self, request, pk: int):
         return super().get(request, pk)
@@ -290,7 +295,7 @@ class ObjectionMaterialApi(CaseMaterialApi):
             "under `file` for an empty, oversized or non-PDF/JPEG/PNG file (recognised by content)."
         ),
         request={"multipart/form-data": MaterialUploadSerializer},
-        responses={201: CaseMaterialSerializer, **ERROR_RESPONSES},
+        responses={201: CaseMaterialSerializer},
     )
     def post(self, request, pk: int):
         return super().post(request, pk)
@@ -308,7 +313,7 @@ def _action_schema(summary: str, description: str, request=None, examples=None):
         summary=summary,
         description=description,
         request=request,
-        responses={200: ObjectionSummarySerializer, **ERROR_RESPONSES},
+        responses={200: ObjectionSummarySerializer},
         examples=examples or [],
     )
 
@@ -316,23 +321,27 @@ def _action_schema(summary: str, description: str, request=None, examples=None):
 @_action_schema(
     "Submit an objection with the signed commitment",
     "The objection's applicant, with the objection commitment (本人承诺所提交的材料真实、准确、"
-    "完整，如有不实，愿承担相应法律责任。): `confirmed` true and `attested_name` the legal "
-    "representative's name (a natural person's own name). Numbers the objection and starts the "
-    "same-day preliminary review clock. 400 per field (`attested_name`, `confirmed`, "
+    "完整，如有不实，愿承担相应法律责任。): `confirmed` true and `signer_name` the legal "
+    "representative's name (a natural person's own name), the fields a repair commitment is "
+    "signed with. Numbers the objection and starts the "
+    "same-day preliminary review clock. 400 per field (`signer_name`, `confirmed`, "
     "`statement`; missing evidence under `non_field_errors`); nothing is saved.",
     request=ObjectionSubmitSerializer,
 )
-class ObjectionSubmitApi(_ObjectionAction, _CaseActionApi):
+class ObjectionSubmitApi(_ObjectionAction, CaseActionApi):
     roles = (Role.APPLICANT,)
     input_serializer = ObjectionSubmitSerializer
-    error_fields = {"attested_name": "attested_name", "confirmed": "confirmed"}
-    error_fields |= {"statement": "statement"}
+    error_fields = {
+        "attested_name": "signer_name",
+        "confirmed": "confirmed",
+        "statement": "statement",
+    }
 
     def act(self, user, case, data):
         objection_submit(
             applicant=user,
             case=case,
-            attested_name=data["attested_name"],
+            attested_name=data["signer_name"],
             confirmed=data["confirmed"],
             ip=self.request.META.get("REMOTE_ADDR") or None,
         )
@@ -364,15 +373,11 @@ class ObjectionWithdrawApi(_ObjectionAction, CaseWithdrawApi):
     "department that issued the penalty (scope `department`). 403 for anyone else; 409 when "
     "someone has already claimed it.",
 )
-class ObjectionClaimApi(_ObjectionAction, _CaseActionApi):
+class ObjectionClaimApi(_ObjectionAction, CaseActionApi):
     roles = (Role.OFFICER, Role.REVIEWER)
 
     def act(self, user, case, data):
-        task = case_task(case)
-        if task == "verification" or (task is None and user.role == Role.REVIEWER):
-            verification_claim(user=user, case=case)
-        else:
-            preliminary_review_claim(officer=user, case=case)
+        case_claim(user=user, case=case)
 
 
 @_action_schema(
@@ -409,7 +414,7 @@ class ObjectionRefuseApi(_ObjectionAction, CaseRefuseApi):
     "the objection closes.",
     request=ObjectionAcceptSerializer,
 )
-class ObjectionAcceptApi(_ObjectionAction, _CaseActionApi):
+class ObjectionAcceptApi(_ObjectionAction, CaseActionApi):
     roles = (Role.OFFICER,)
     input_serializer = ObjectionAcceptSerializer
     error_fields = {"scope": "scope"}
@@ -438,7 +443,7 @@ class ObjectionAcceptApi(_ObjectionAction, _CaseActionApi):
         )
     ],
 )
-class ObjectionCorrectApi(_ObjectionAction, _CaseActionApi):
+class ObjectionCorrectApi(_ObjectionAction, CaseActionApi):
     roles = (Role.OFFICER, Role.REVIEWER)
     input_serializer = ObjectionCorrectSerializer
 
@@ -452,11 +457,13 @@ class ObjectionCorrectApi(_ObjectionAction, _CaseActionApi):
             basis=data["basis"],
         )
 
-    def refusal(self, error):
-        # record_correct names the record's fields: they are keys of `changes`.
+    def service_error_fields(self, error) -> tuple[dict, list[str]]:
+        """record_correct names the record's fields: they are keys of `changes`
+        (read by the API's exception handler)."""
         if not hasattr(error, "error_dict"):
-            return super().refusal(error)
+            return service_error_fields(error, self.error_fields)
         body: dict = {}
+        codes = [e.code for errors in error.error_dict.values() for e in errors if e.code]
         for name, messages in error.message_dict.items():
             if name == NON_FIELD_ERRORS:
                 body.setdefault("non_field_errors", []).extend(messages)
@@ -464,7 +471,7 @@ class ObjectionCorrectApi(_ObjectionAction, _CaseActionApi):
                 body.setdefault("evidence", []).extend(messages)
             else:
                 body.setdefault("changes", {}).setdefault(name, []).extend(messages)
-        return Response(body, status=status.HTTP_400_BAD_REQUEST)
+        return body, codes
 
 
 @_action_schema(
@@ -473,7 +480,7 @@ class ObjectionCorrectApi(_ObjectionAction, _CaseActionApi):
     "is no longer published. Issues the 异议处理结果告知书 and queues the sync.",
     request=ObjectionDeleteSerializer,
 )
-class ObjectionDeleteApi(_ObjectionAction, _CaseActionApi):
+class ObjectionDeleteApi(_ObjectionAction, CaseActionApi):
     roles = (Role.OFFICER, Role.REVIEWER)
     input_serializer = ObjectionDeleteSerializer
 
@@ -493,7 +500,7 @@ class ObjectionDeleteApi(_ObjectionAction, _CaseActionApi):
     "basis: the record keeps its status from before the objection.",
     request=ReasonsBasisSerializer,
 )
-class ObjectionMaintainApi(_ObjectionAction, _CaseActionApi):
+class ObjectionMaintainApi(_ObjectionAction, CaseActionApi):
     roles = (Role.OFFICER, Role.REVIEWER)
     input_serializer = ReasonsBasisSerializer
 
@@ -524,7 +531,7 @@ class ObjectionReassignApi(_ObjectionAction, CaseReassignApi):
 
 def _action(name: str, view) -> object:
     return path(
-        f"objections/<int:pk>/{name}",
+        f"objections/<int:pk>/{name}/",
         view.as_view(),
         name=f"api_objection_{name}".replace("-", "_"),
     )

@@ -3,26 +3,24 @@ commitment, and public verification.
 
 GET  /api/v1/letters/                 the letters the caller may see, paginated
 GET  /api/v1/letters/{id}/            one of them (staff also see rendering and messages)
-GET  /api/v1/letters/{id}/pdf         its PDF
+GET  /api/v1/letters/{id}/pdf/        its PDF
 GET  /api/v1/commitments/{id}/        a commitment, with its draft and signed letters
-POST /api/v1/commitments/{id}/sign    sign it (the bound applicant)
-GET  /api/v1/verify/{code}            public: is this a letter of ours, is the file intact
-POST /api/v1/verify/{code}            public: is this uploaded PDF exactly that letter
+POST /api/v1/commitments/{id}/sign/   sign it (the bound applicant)
+GET  /api/v1/verify/{code}/           public: is this a letter of ours, is the file intact
+POST /api/v1/verify/{code}/           public: is this uploaded PDF exactly that letter
 
 Scoping is the pages' (letters.commitments selectors): 404 for what the caller
 may not see. A staff read of a natural person's letter or commitment needs a
 stated `purpose` and is registered (shared domain reference section 8).
 """
 
-from django.core.exceptions import NON_FIELD_ERRORS
-from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db import transaction
 from django.urls import path, reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers, status
+from rest_framework.exceptions import ValidationError
 from rest_framework.generics import GenericAPIView
 from rest_framework.negotiation import BaseContentNegotiation
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
@@ -43,23 +41,31 @@ from letters.models import (
     OutboundMessage,
     RenderStatus,
 )
-from letters.services import letter_verify, verify_url
+from letters.services import letter_verify
 from letters.views import VerifyUploadForm, client_ip, pdf_response, public_facts
-from records.api import PURPOSE_PARAMETER, purpose_error
-from repair_flow.access import REGISTERED_ROLES, access_register, purpose_is_valid
+from repair_flow.api_common import (
+    PURPOSE_PARAMETER,
+    ApiError,
+    ApiModelSerializer,
+    Conflict,
+    LocalDateTimeField,
+    absolute_url,
+    person_read_register,
+    query_choices,
+)
 from repair_flow.models import STAFF_ROLES, Role
 from repair_flow.roles import role_permission
 
 # Serializers
 
 
-class DeliveryEventSerializer(serializers.ModelSerializer):
+class DeliveryEventSerializer(ApiModelSerializer):
     class Meta:
         model = DeliveryEvent
         fields = ["event_type", "event_id", "occurred_at", "description", "received_at"]
 
 
-class OutboundMessageSerializer(serializers.ModelSerializer):
+class OutboundMessageSerializer(ApiModelSerializer):
     status_label = serializers.CharField(source="get_status_display", read_only=True)
     events = DeliveryEventSerializer(many=True, read_only=True)
 
@@ -71,7 +77,12 @@ class OutboundMessageSerializer(serializers.ModelSerializer):
         ]  # fmt: skip
 
 
-class LetterSummarySerializer(serializers.ModelSerializer):
+def verify_page_url(request, code: str) -> str:
+    """The public verification page of a letter, on the request's host."""
+    return absolute_url(request, reverse("verify:letter", args=[code]))
+
+
+class LetterSummarySerializer(ApiModelSerializer):
     """A letter in a list: no personal data, so a list needs no purpose."""
 
     kind_label = serializers.CharField(source="get_kind_display", read_only=True)
@@ -86,15 +97,21 @@ class LetterSummarySerializer(serializers.ModelSerializer):
         fields = [
             "id", "url", "kind", "kind_label", "number", "is_draft", "issued_at", "issuer",
             "case_label", "record", "status", "status_label", "sha256", "size", "pages",
-            "rendered_at", "verify_url", "pdf_url",
+            "rendered_at", "verification_code", "verify_url", "pdf_url",
         ]  # fmt: skip
+        extra_kwargs = {
+            "verification_code": {
+                "help_text": gettext_lazy("核验码：在 verify_url 或 /api/v1/verify/{code}/ 核验"),
+            }
+        }
 
     def _absolute(self, url: str) -> str:
-        request = self.context.get("request")
-        return request.build_absolute_uri(url) if request is not None else url
+        return absolute_url(self.context.get("request"), url)
 
     def get_verify_url(self, letter: Letter) -> str | None:
-        return verify_url(letter) if letter.verification_code else None
+        if not letter.verification_code:
+            return None
+        return verify_page_url(self.context.get("request"), letter.verification_code)
 
     def get_pdf_url(self, letter: Letter) -> str | None:
         if letter.status != RenderStatus.RENDERED:
@@ -113,7 +130,8 @@ class LetterSerializer(LetterSummarySerializer):
         source="record.decision_number", read_only=True, default=None
     )
     commitment = serializers.SerializerMethodField()
-    messages = OutboundMessageSerializer(many=True, read_only=True, required=False)
+    # Not read_only: a read-only field would be documented as always present.
+    messages = OutboundMessageSerializer(many=True, required=False)
 
     STAFF_ONLY = ("attempts", "last_error", "next_attempt_at", "messages")
 
@@ -145,7 +163,7 @@ class LetterSerializer(LetterSummarySerializer):
         return data
 
 
-class CommitmentSerializer(serializers.ModelSerializer):
+class CommitmentSerializer(ApiModelSerializer):
     status_label = serializers.CharField(source="get_status_display", read_only=True)
     draft = LetterSummarySerializer(read_only=True)
     signed = LetterSummarySerializer(read_only=True, allow_null=True)
@@ -161,9 +179,9 @@ class CommitmentSerializer(serializers.ModelSerializer):
         extra_kwargs = {"signed_ip": {"required": False}, "signed_user_agent": {"required": False}}
 
     def get_sign_url(self, commitment: Commitment) -> str:
-        url = reverse("api_commitment_sign", args=[commitment.pk])
-        request = self.context.get("request")
-        return request.build_absolute_uri(url) if request is not None else url
+        return absolute_url(
+            self.context.get("request"), reverse("api_commitment_sign", args=[commitment.pk])
+        )
 
     def to_representation(self, instance):
         data = super().to_representation(instance)
@@ -202,7 +220,7 @@ class VerificationSerializer(serializers.Serializer):
     kind = serializers.CharField(required=False)
     kind_label = serializers.CharField(required=False)
     number = serializers.CharField(required=False)
-    issued_at = serializers.DateTimeField(required=False)
+    issued_at = LocalDateTimeField(required=False)
     issuer = serializers.CharField(required=False, allow_blank=True)
     sha256 = serializers.CharField(required=False)
     file_intact = serializers.BooleanField(
@@ -212,8 +230,8 @@ class VerificationSerializer(serializers.Serializer):
         required=False,
         help_text=gettext_lazy("上传的文件是否与这份文书完全相同（仅 POST）"),
     )
+    verification_code = serializers.CharField(required=False)
     verify_url = serializers.CharField(required=False)
-    detail = serializers.CharField(required=False)
 
 
 # Helpers
@@ -221,23 +239,6 @@ class VerificationSerializer(serializers.Serializer):
 
 def _is_staff(user) -> bool:
     return user.role in STAFF_ROLES
-
-
-def _person_read_refused(request, subject, what: str) -> Response | None:
-    """A staff or system read of a natural person's letter needs a valid
-    `purpose` and is registered; 400 otherwise."""
-    purpose = request.query_params.get("purpose")
-    if purpose is not None and not purpose_is_valid(purpose):
-        return purpose_error(purpose)
-    if subject is None or not subject.is_person or request.user.role not in REGISTERED_ROLES:
-        return None
-    if purpose is None:
-        return purpose_error(None)
-    with transaction.atomic():
-        access_register(
-            user=request.user, subject=subject, what=what, purpose=purpose, channel="api"
-        )
-    return None
 
 
 class FirstRendererNegotiation(BaseContentNegotiation):
@@ -250,18 +251,6 @@ class FirstRendererNegotiation(BaseContentNegotiation):
         return renderers[0], renderers[0].media_type
 
 
-def _errors_by_field(error: DjangoValidationError) -> dict[str, list[str]]:
-    body: dict[str, list[str]] = {}
-    for field, messages in error.message_dict.items():
-        key = "non_field_errors" if field == NON_FIELD_ERRORS else field
-        body.setdefault(key, []).extend(messages)
-    return body
-
-
-def _codes(error: DjangoValidationError) -> set[str]:
-    return {e.code for errors in error.error_dict.values() for e in errors if e.code}
-
-
 # Views
 
 
@@ -271,12 +260,10 @@ class LetterListApi(GenericAPIView):
 
     def get_queryset(self):
         letters = letters_for_user(self.request.user).order_by("-issued_at", "-id")
-        params = self.request.query_params
-        if params.get("kind") in LetterKind.values:
-            letters = letters.filter(kind=params["kind"])
-        if params.get("status") in RenderStatus.values:
-            letters = letters.filter(status=params["status"])
-        return letters
+        filters = query_choices(
+            self.request.query_params, kind=LetterKind.values, status=RenderStatus.values
+        )
+        return letters.filter(**filters)
 
     @extend_schema(
         summary="List the letters the caller may see",
@@ -293,7 +280,7 @@ class LetterListApi(GenericAPIView):
                 "status", enum=RenderStatus.values, description=gettext_lazy("生成状态")
             ),
         ],
-        responses={200: LetterSummarySerializer(many=True), 401: OpenApiResponse()},
+        responses={200: LetterSummarySerializer(many=True)},
     )
     def get(self, request):
         page = self.paginate_queryset(self.get_queryset())
@@ -314,17 +301,11 @@ class LetterDetailApi(GenericAPIView):
             "letter needs `purpose` for staff; the read is registered."
         ),
         parameters=[PURPOSE_PARAMETER],
-        responses={
-            200: LetterSerializer,
-            400: OpenApiResponse(OpenApiTypes.OBJECT, description="purpose missing or invalid"),
-            404: OpenApiResponse(description="not found or not visible to the caller"),
-        },
+        responses={200: LetterSerializer},
     )
     def get(self, request, pk: int):
         letter = letter_get_for_user(user=request.user, pk=pk)
-        refused = _person_read_refused(request, letter.subject, f"api:letter:{letter.pk}")
-        if refused is not None:
-            return refused
+        person_read_register(request, letter.subject, f"api:letter:{letter.pk}")
         staff = _is_staff(request.user)
         if staff:
             letter = (
@@ -348,23 +329,15 @@ class LetterPdfApi(GenericAPIView):
         parameters=[PURPOSE_PARAMETER],
         responses={
             (200, "application/pdf"): OpenApiTypes.BINARY,
-            404: OpenApiResponse(description="not found or not visible to the caller"),
-            409: OpenApiResponse(OpenApiTypes.OBJECT, description="not rendered yet"),
+            409: OpenApiResponse(description="not rendered yet (code `not_rendered`, `status`)"),
         },
     )
     def get(self, request, pk: int):
         letter = letter_get_for_user(user=request.user, pk=pk)
-        refused = _person_read_refused(request, letter.subject, f"api:letter:{letter.pk}:pdf")
-        if refused is not None:
-            return refused
+        person_read_register(request, letter.subject, f"api:letter:{letter.pk}:pdf")
         if letter.status != RenderStatus.RENDERED:
-            return Response(
-                {
-                    "detail": _("文书正在生成，请稍后再试。"),
-                    "status": letter.status,
-                    "code": "not_rendered",
-                },
-                status=status.HTTP_409_CONFLICT,
+            raise Conflict(
+                _("文书正在生成，请稍后再试。"), code="not_rendered", status=letter.status
             )
         return pdf_response(letter)
 
@@ -381,15 +354,11 @@ class CommitmentDetailApi(GenericAPIView):
             "`signed_ip` and `signed_user_agent` are given to staff only."
         ),
         parameters=[PURPOSE_PARAMETER],
-        responses={200: CommitmentSerializer, 404: OpenApiResponse()},
+        responses={200: CommitmentSerializer},
     )
     def get(self, request, pk: int):
         commitment = commitment_get_for_user(user=request.user, pk=pk)
-        refused = _person_read_refused(
-            request, commitment.subject, f"api:commitment:{commitment.pk}"
-        )
-        if refused is not None:
-            return refused
+        person_read_register(request, commitment.subject, f"api:commitment:{commitment.pk}")
         context = {"request": request, "staff": _is_staff(request.user)}
         return Response(CommitmentSerializer(commitment, context=context).data)
 
@@ -400,8 +369,8 @@ subject. Send the typed full name (the legal representative's for an
 enterprise, the person's own for a natural person), `confirmed: true`, and
 the `sha256` of the draft the applicant read (from the commitment's `draft`).
 
-Refused with 400 and messages per field (`signer_name`, `confirmed`,
-`draft_sha256`, `non_field_errors`) when the name does not match, the box is
+Refused with 400 in the error shape, with messages per field (`signer_name`,
+`confirmed`, `draft_sha256`, `non_field_errors`) when the name does not match, the box is
 not confirmed, the draft changed or is not rendered yet, or the account is
 not bound to the subject; 409 when it is already signed. Nothing is saved
 then. On success (200) the commitment is returned with the numbered signed
@@ -422,10 +391,8 @@ class CommitmentSignApi(GenericAPIView):
         request=CommitmentSignSerializer,
         responses={
             200: CommitmentSerializer,
-            400: OpenApiResponse(OpenApiTypes.OBJECT, description="refused: messages per field"),
             403: OpenApiResponse(description="only applicants sign"),
-            404: OpenApiResponse(description="not found or not visible to the caller"),
-            409: OpenApiResponse(OpenApiTypes.OBJECT, description="already signed"),
+            409: OpenApiResponse(description="already signed (code `already_signed`)"),
         },
         examples=[
             OpenApiExample(
@@ -438,6 +405,8 @@ class CommitmentSignApi(GenericAPIView):
                 response_only=True,
                 status_codes=["400"],
                 value={
+                    "detail": "签署人姓名应与该企业登记的法定代表人姓名完全一致。",
+                    "code": "signer_name",
                     "signer_name": ["签署人姓名应与该企业登记的法定代表人姓名完全一致。"],
                     "confirmed": ["请阅读承诺书并勾选确认后再签署。"],
                 },
@@ -449,29 +418,26 @@ class CommitmentSignApi(GenericAPIView):
         serializer = CommitmentSignSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
-        try:
-            commitment = case_commitment_sign(
-                commitment=commitment,
-                user=request.user,
-                signer_name=data["signer_name"],
-                confirmed=data["confirmed"],
-                draft_sha256=data["draft_sha256"],
-                ip=client_ip(request),
-                user_agent=request.headers.get("User-Agent", ""),
-            )
-        except DjangoValidationError as error:
-            code = (
-                status.HTTP_409_CONFLICT
-                if "already_signed" in _codes(error)
-                else status.HTTP_400_BAD_REQUEST
-            )
-            return Response(_errors_by_field(error), status=code)
+        commitment = case_commitment_sign(
+            commitment=commitment,
+            user=request.user,
+            signer_name=data["signer_name"],
+            confirmed=data["confirmed"],
+            draft_sha256=data["draft_sha256"],
+            ip=client_ip(request),
+            user_agent=request.headers.get("User-Agent", ""),
+        )
         return Response(CommitmentSerializer(commitment, context={"request": request}).data)
 
 
-def _verification_body(result) -> dict:
+def _verification_body(request, result) -> dict:
     if not result.found:
-        return {"found": False, "detail": _("没有这个核验码的文书。")}
+        raise ApiError(
+            _("没有这个核验码的文书。"),
+            code="not_found",
+            status_code=status.HTTP_404_NOT_FOUND,
+            found=False,
+        )
     letter = result.letter
     facts = public_facts(result)
     body = {
@@ -483,7 +449,8 @@ def _verification_body(result) -> dict:
         "issuer": facts["issuer"],
         "sha256": facts["sha256"],
         "file_intact": result.file_intact,
-        "verify_url": verify_url(letter),
+        "verification_code": letter.verification_code,
+        "verify_url": verify_page_url(request, letter.verification_code),
     }
     if result.matches is not None:
         body["matches"] = result.matches
@@ -501,17 +468,17 @@ class VerifyApi(GenericAPIView):
         description=(
             "No login. Says whether a letter with this code was issued here, its number, kind, "
             "issue date, issuer and SHA-256, and whether the stored file still has that hash. "
-            "Never personal data. 404 with `found: false` for an unknown code."
+            "Never personal data. 404 in the error shape with `found: false` for an unknown "
+            "code."
         ),
         auth=[],
-        responses={200: VerificationSerializer, 404: VerificationSerializer},
+        responses={
+            200: VerificationSerializer,
+            404: OpenApiResponse(description="no letter with this code (`found: false`)"),
+        },
     )
     def get(self, request, code: str):
-        result = letter_verify(code=code)
-        return Response(
-            _verification_body(result),
-            status=status.HTTP_200_OK if result.found else status.HTTP_404_NOT_FOUND,
-        )
+        return Response(_verification_body(request, letter_verify(code=code)))
 
     @extend_schema(
         summary="Check an uploaded PDF against a letter (public)",
@@ -530,29 +497,23 @@ class VerifyApi(GenericAPIView):
         },
         responses={
             200: VerificationSerializer,
-            400: OpenApiResponse(OpenApiTypes.OBJECT, description="no usable file"),
-            404: VerificationSerializer,
+            400: OpenApiResponse(description="no usable file (messages under `file`)"),
+            404: OpenApiResponse(description="no letter with this code (`found: false`)"),
         },
     )
     def post(self, request, code: str):
         form = VerifyUploadForm(data=request.POST, files=request.FILES)
         if not form.is_valid():
-            return Response(
-                {field: list(errors) for field, errors in form.errors.items()},
-                status=status.HTTP_400_BAD_REQUEST,
-            )
+            raise ValidationError({field: list(errors) for field, errors in form.errors.items()})
         result = letter_verify(code=code, upload=form.cleaned_data["file"].read())
-        return Response(
-            _verification_body(result),
-            status=status.HTTP_200_OK if result.found else status.HTTP_404_NOT_FOUND,
-        )
+        return Response(_verification_body(request, result))
 
 
 urlpatterns = [
     path("letters/", LetterListApi.as_view(), name="api_letters"),
     path("letters/<int:pk>/", LetterDetailApi.as_view(), name="api_letter_detail"),
-    path("letters/<int:pk>/pdf", LetterPdfApi.as_view(), name="api_letter_pdf"),
+    path("letters/<int:pk>/pdf/", LetterPdfApi.as_view(), name="api_letter_pdf"),
     path("commitments/<int:pk>/", CommitmentDetailApi.as_view(), name="api_commitment_detail"),
-    path("commitments/<int:pk>/sign", CommitmentSignApi.as_view(), name="api_commitment_sign"),
-    path("verify/<str:code>", VerifyApi.as_view(), name="api_verify"),
+    path("commitments/<int:pk>/sign/", CommitmentSignApi.as_view(), name="api_commitment_sign"),
+    path("verify/<str:code>/", VerifyApi.as_view(), name="api_verify"),
 ]

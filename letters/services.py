@@ -20,7 +20,6 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from letters.kinds import KINDS, missing_facts
-from letters.links import verify_url  # noqa: F401 - letters.api imports it from here
 from letters.models import (
     Letter,
     LetterKind,
@@ -32,7 +31,6 @@ from letters.models import (
 from letters.outbox import (
     RenderResult,
     letter_render,
-    letters_render_due,  # noqa: F401 - the tests import it from here
     message_for_letter,
 )
 from repair_flow.audit import audit_record

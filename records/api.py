@@ -13,10 +13,9 @@ the access register and need a stated `purpose` (shared domain reference
 section 8); resident ID numbers are always masked.
 """
 
+import datetime as dt
 from collections import defaultdict
 
-from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db import transaction
 from django.urls import path
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -32,6 +31,7 @@ from drf_spectacular.utils import (
     inline_serializer,
 )
 from rest_framework import serializers, status
+from rest_framework.exceptions import ParseError, ValidationError
 from rest_framework.generics import GenericAPIView
 from rest_framework.parsers import JSONParser
 from rest_framework.permissions import IsAuthenticated
@@ -43,70 +43,31 @@ from records.publicity import RecordFacts, answer, load_rule_sets
 from records.selectors import record_get_for_user, records_visible_to
 from records.serializers import (
     CreditRecordSerializer,
+    IngestRejectedSerializer,
     IngestResponseSerializer,
     RecordIngestSerializer,
 )
 from records.services import records_ingest
 from records.sync import MAX_ACK_IDS, SYNC_CONSUMER_ROLES, sync_events_ack, sync_events_pending
-from repair_flow.access import REGISTERED_ROLES, access_register, purpose_is_valid
-from repair_flow.models import AccessPurpose, Role
+from repair_flow.api_common import (
+    PURPOSE_PARAMETER,
+    ApiError,
+    ApiModelSerializer,
+    local_iso,
+    person_reads_register,
+    query_choices,
+    query_int,
+)
+from repair_flow.models import Role
 from repair_flow.roles import role_permission
 
 # One request is one batch: one transaction and one audit event.
 MAX_ITEMS_PER_REQUEST = 1000
 INGEST_ROLES = (Role.INTEGRATION, Role.OFFICER, Role.ADMINISTRATOR)
 
-PURPOSE_PARAMETER = OpenApiParameter(
-    "purpose",
-    enum=AccessPurpose.values,
-    required=False,
-    description=gettext_lazy(
-        "查看自然人记录的目的（个人信息访问登记）。平台工作人员、认定单位审核人、监督人员、"
-        "管理员和系统对接账号的响应中含有自然人记录时必填，否则返回 400。"
-    ),
-)
 
-
-def purpose_error(purpose: str | None) -> Response:
-    """400 for a staff read of natural persons' data without a valid purpose
-    (shared by every API that returns such data)."""
-    choices = pgettext("list separator", "、").join(AccessPurpose.values)
-    if purpose:
-        message = _("purpose 参数“%(purpose)s”无效，应为以下之一：%(choices)s") % {
-            "purpose": purpose[:40],
-            "choices": choices,
-        }
-    else:
-        message = _(
-            "响应中含有自然人的信息，须说明查看目的："
-            "请在查询参数 purpose 中填写以下之一：%(choices)s（依法登记个人信息访问）"
-        ) % {"choices": choices}
-    return Response(
-        {"detail": message, "code": "purpose_required"}, status=status.HTTP_400_BAD_REQUEST
-    )
-
-
-def _register_person_reads(request, records: list[CreditRecord]) -> Response | None:
-    """Enter staff and system reads of natural persons' records in the access
-    register, or answer 400 when no valid purpose was stated."""
-    purpose = request.query_params.get("purpose")
-    if purpose is not None and not purpose_is_valid(purpose):
-        return purpose_error(purpose)
-    people = [record for record in records if record.subject.is_person]
-    if not people or request.user.role not in REGISTERED_ROLES:
-        return None
-    if purpose is None:
-        return purpose_error(None)
-    with transaction.atomic():
-        for record in people:
-            access_register(
-                user=request.user,
-                subject=record.subject,
-                what=f"api:record:{record.pk}",
-                purpose=purpose,
-                channel="api",
-            )
-    return None
+def _register_person_reads(request, records: list[CreditRecord]) -> None:
+    person_reads_register(request, [(r.subject, f"api:record:{r.pk}") for r in records])
 
 
 def _serialize(records: list[CreditRecord], *, many: bool):
@@ -130,8 +91,9 @@ are saved even when others are rejected; each item is saved whole (subject and
 record) or not at all.
 
 Status: 201 all items saved and at least one created; 200 all items saved, all
-updates; 207 some saved, some rejected; 400 every item rejected (same body), or
-the body is not an object or a list (`{"detail": ...}`); 401 no credentials;
+updates; 207 some saved, some rejected; 400 every item rejected (the error
+shape, `detail` and `code` "rejected", with the same per-item body), or the body
+is not an object or a list (the error shape); 401 no credentials;
 403 a role other than integration, officer or administrator.
 
 Every answer lists each item by its `index` (0 for a single object) with
@@ -152,16 +114,22 @@ class RecordCollectionApi(GenericAPIView):
     def get_queryset(self):
         records = records_visible_to(self.request.user).order_by("-decision_date", "-id")
         params = self.request.query_params
+        choices = query_choices(
+            params,
+            status=RecordStatus.values,
+            severity=Severity.values,
+            subject_type=SubjectKind.values,
+        )
         if params.get("department"):
             records = records.filter(department__code=params["department"])
         if params.get("decision_number"):
             records = records.filter(decision_number=params["decision_number"])
-        if params.get("status") in RecordStatus.values:
-            records = records.filter(status=params["status"])
-        if params.get("severity") in Severity.values:
-            records = records.filter(severity=params["severity"])
-        if params.get("subject_type") in SubjectKind.values:
-            records = records.filter(subject__kind=params["subject_type"])
+        if "status" in choices:
+            records = records.filter(status=choices["status"])
+        if "severity" in choices:
+            records = records.filter(severity=choices["severity"])
+        if "subject_type" in choices:
+            records = records.filter(subject__kind=choices["subject_type"])
         return records
 
     @extend_schema(
@@ -182,16 +150,11 @@ class RecordCollectionApi(GenericAPIView):
             OpenApiParameter("severity", enum=Severity.values),
             OpenApiParameter("subject_type", enum=SubjectKind.values),
         ],
-        responses={
-            200: CreditRecordSerializer(many=True),
-            400: OpenApiResponse(OpenApiTypes.OBJECT, description="purpose missing or invalid"),
-        },
+        responses={200: CreditRecordSerializer(many=True)},
     )
     def get(self, request):
         page = list(self.paginate_queryset(self.get_queryset()))
-        refused = _register_person_reads(request, page)
-        if refused is not None:
-            return refused
+        _register_person_reads(request, page)
         return self.get_paginated_response(_serialize(page, many=True) if page else [])
 
     @extend_schema(
@@ -207,8 +170,10 @@ class RecordCollectionApi(GenericAPIView):
             201: IngestResponseSerializer,
             200: IngestResponseSerializer,
             207: OpenApiResponse(IngestResponseSerializer, description="some items rejected"),
-            400: OpenApiResponse(IngestResponseSerializer, description="every item rejected"),
-            401: OpenApiResponse(description="no or invalid credentials"),
+            400: OpenApiResponse(
+                IngestRejectedSerializer,
+                description="every item rejected, or the body is not a record or a list",
+            ),
             403: OpenApiResponse(description="this role may not ingest records"),
         },
         examples=[
@@ -246,21 +211,13 @@ class RecordCollectionApi(GenericAPIView):
         elif isinstance(data, list):
             items = data
         else:
-            return Response(
-                {"detail": _("请求体应为一条记录（JSON 对象）或记录的列表")},
-                status=status.HTTP_400_BAD_REQUEST,
-            )
+            raise ParseError(_("请求体应为一条记录（JSON 对象）或记录的列表"), code="not_a_record")
         if not items:
-            return Response(
-                {"detail": _("列表为空，没有要导入的记录")}, status=status.HTTP_400_BAD_REQUEST
-            )
+            raise ParseError(_("列表为空，没有要导入的记录"), code="empty")
         if len(items) > MAX_ITEMS_PER_REQUEST:
-            return Response(
-                {
-                    "detail": _("一次最多提交%(max)d条记录，请分批提交")
-                    % {"max": MAX_ITEMS_PER_REQUEST}
-                },
-                status=status.HTTP_400_BAD_REQUEST,
+            raise ParseError(
+                _("一次最多提交%(max)d条记录，请分批提交") % {"max": MAX_ITEMS_PER_REQUEST},
+                code="too_many",
             )
 
         result = records_ingest(
@@ -299,8 +256,14 @@ class RecordCollectionApi(GenericAPIView):
             "results": results,
         }
         if len(errors) == len(items):
-            code = status.HTTP_400_BAD_REQUEST
-        elif errors:
+            # The error shape, with the per-item answer beside it.
+            raise ApiError(
+                _("所有记录均未通过校验，未保存任何记录"),
+                code="rejected",
+                status_code=status.HTTP_400_BAD_REQUEST,
+                **body,
+            )
+        if errors:
             code = status.HTTP_207_MULTI_STATUS
         elif result.created:
             code = status.HTTP_201_CREATED
@@ -321,17 +284,11 @@ class RecordDetailApi(GenericAPIView):
             "registered."
         ),
         parameters=[PURPOSE_PARAMETER],
-        responses={
-            200: CreditRecordSerializer,
-            400: OpenApiResponse(OpenApiTypes.OBJECT, description="purpose missing or invalid"),
-            404: OpenApiResponse(description="not found or not visible to the caller"),
-        },
+        responses={200: CreditRecordSerializer},
     )
     def get(self, request, pk: int):
         record = record_get_for_user(user=request.user, pk=pk)
-        refused = _register_person_reads(request, [record])
-        if refused is not None:
-            return refused
+        _register_person_reads(request, [record])
         return Response(_serialize([record], many=False))
 
 
@@ -365,10 +322,16 @@ class SyncPayloadSerializer(serializers.Serializer):
 
 @extend_schema_field(SyncPayloadSerializer)
 class SyncPayloadField(serializers.JSONField):
-    pass
+    def to_representation(self, value):
+        # The stored time to the second, as every time the API answers.
+        value = super().to_representation(value)
+        occurred_at = value.get("occurred_at") if isinstance(value, dict) else None
+        if isinstance(occurred_at, str):
+            value = {**value, "occurred_at": local_iso(dt.datetime.fromisoformat(occurred_at))}
+        return value
 
 
-class SyncEventSerializer(serializers.ModelSerializer):
+class SyncEventSerializer(ApiModelSerializer):
     kind = serializers.CharField(help_text=", ".join(SyncKind.values))
     payload = SyncPayloadField(read_only=True)
 
@@ -402,51 +365,41 @@ SyncAckResponse = inline_serializer(
     "SyncAckResponse",
     {"acknowledged": serializers.IntegerField(help_text="acks newly recorded (0 on a repeat)")},
 )
-SyncErrors = inline_serializer(
-    "SyncErrors",
-    {"errors": serializers.DictField(child=serializers.CharField(), help_text="per field")},
-)
+# Event ids are 64-bit: a larger `after` is refused, not sent to the database.
+MAX_EVENT_ID = 2**63 - 1
 
 
-def _non_negative_int(value: str) -> int | None:
-    value = value.strip()
-    return int(value) if value.isascii() and value.isdigit() else None
-
-
-def _sync_feed_params(params) -> tuple[int | None, int, dict[str, str]]:
+def _sync_feed_params(params) -> tuple[int | None, int]:
     errors = {}
-    after = None
-    if params.get("after") is not None:
-        after = _non_negative_int(params["after"])
-        if after is None:
-            errors["after"] = _("after 参数“%(value)s”无效，应为事件编号（非负整数）") % {
-                "value": params["after"][:40]
-            }
-    limit = SYNC_FEED_DEFAULT_LIMIT
-    if params.get("limit") is not None:
-        parsed = _non_negative_int(params["limit"])
-        if parsed is None or not 1 <= parsed <= SYNC_FEED_MAX_LIMIT:
-            errors["limit"] = _("limit 参数“%(value)s”无效，应为 1 至 %(max)d 之间的整数") % {
-                "value": params["limit"][:40],
-                "max": SYNC_FEED_MAX_LIMIT,
-            }
+    after = limit = None
+    for name, default, low, high in (
+        ("after", None, 0, MAX_EVENT_ID),
+        ("limit", SYNC_FEED_DEFAULT_LIMIT, 1, SYNC_FEED_MAX_LIMIT),
+    ):
+        try:
+            value = query_int(params, name, default=default, minimum=low, maximum=high)
+        except ValidationError as error:
+            errors.update(error.detail)
+            continue
+        if name == "after":
+            after = value
         else:
-            limit = parsed
-    return after, limit, errors
+            limit = value
+    if errors:
+        raise ValidationError(errors)
+    return after, limit
 
 
-def _ack_ids(data) -> tuple[list[int], dict[str, str]]:
+def _ack_ids(data) -> list[int]:
     ids = data.get("ids") if isinstance(data, dict) else None
     if not isinstance(ids, list) or not ids:
-        return [], {"ids": _('请求体应为 {"ids": [...]}，列出至少一个事件编号')}
+        raise ValidationError({"ids": [_('请求体应为 {"ids": [...]}，列出至少一个事件编号')]})
     # bool is an int in Python; true is not an event id.
     bad = [v for v in ids if not isinstance(v, int) or isinstance(v, bool) or v < 1]
     if bad:
-        return [], {
-            "ids": _("事件编号应为正整数：%(values)s")
-            % {"values": pgettext("list separator", "、").join(str(v)[:40] for v in bad[:10])}
-        }
-    return ids, {}
+        values = pgettext("list separator", "、").join(str(v)[:40] for v in bad[:10])
+        raise ValidationError({"ids": [_("事件编号应为正整数：%(values)s") % {"values": values}]})
+    return ids
 
 
 SYNC_FEED_DESCRIPTION = """
@@ -460,8 +413,8 @@ whose transaction committed after a later one is never skipped. Acknowledge
 what was posted with POST /api/v1/sync-events/ack/.
 
 A natural person's resident ID is masked in the payload; USCCs are in full.
-400 answers `{"errors": {field: message}}`; 401 no credentials; 403 a role
-other than integration or administrator.
+400 answers the API's error shape (`detail`, `code`, messages per parameter);
+401 no credentials; 403 a role other than integration or administrator.
 """
 
 
@@ -484,16 +437,12 @@ class SyncEventFeedApi(APIView):
         ],
         responses={
             200: SyncFeedResponse,
-            400: SyncErrors,
-            401: OpenApiResponse(description="no or invalid credentials"),
             403: OpenApiResponse(description="this role may not read the sync feed"),
         },
         tags=["sync-events"],
     )
     def get(self, request):
-        after, limit, errors = _sync_feed_params(request.query_params)
-        if errors:
-            return Response({"errors": errors}, status=status.HTTP_400_BAD_REQUEST)
+        after, limit = _sync_feed_params(request.query_params)
         events = list(sync_events_pending(consumer=request.user, after=after)[: limit + 1])
         page = events[:limit]
         return Response(
@@ -520,23 +469,12 @@ class SyncEventAckApi(APIView):
         request=SyncAckRequest,
         responses={
             200: SyncAckResponse,
-            400: SyncErrors,
-            401: OpenApiResponse(description="no or invalid credentials"),
             403: OpenApiResponse(description="this role may not acknowledge sync events"),
         },
         tags=["sync-events"],
     )
     def post(self, request):
-        ids, errors = _ack_ids(request.data)
-        if errors:
-            return Response({"errors": errors}, status=status.HTTP_400_BAD_REQUEST)
-        try:
-            count = sync_events_ack(consumer=request.user, ids=ids)
-        except DjangoValidationError as error:
-            return Response(
-                {"errors": {field: " ".join(msgs) for field, msgs in error.message_dict.items()}},
-                status=status.HTTP_400_BAD_REQUEST,
-            )
+        count = sync_events_ack(consumer=request.user, ids=_ack_ids(request.data))
         return Response({"acknowledged": count})
 
 

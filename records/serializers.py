@@ -10,6 +10,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from records.models import CreditRecord, PenaltyType, Severity, SubjectKind
+from repair_flow.api_common import ApiModelSerializer
 
 
 class RecordIngestSerializer(serializers.Serializer):
@@ -60,6 +61,18 @@ class IngestResponseSerializer(serializers.Serializer):
     results = IngestItemSerializer(many=True)
 
 
+class IngestRejectedSerializer(IngestResponseSerializer):
+    """400: the API's error shape with the per-item answer beside it; a body
+    that is not a record or a list has `detail` and `code` only."""
+
+    detail = serializers.CharField()
+    code = serializers.CharField(help_text=_("rejected：所有记录均被拒绝"))
+    created = serializers.IntegerField(required=False)
+    updated = serializers.IntegerField(required=False)
+    rejected = serializers.IntegerField(required=False)
+    results = IngestItemSerializer(many=True, required=False)
+
+
 class EligibilitySerializer(serializers.Serializer):
     as_of = serializers.DateField()
     published = serializers.BooleanField()
@@ -90,7 +103,7 @@ class SubjectBriefSerializer(serializers.Serializer):
     name = serializers.CharField()
 
 
-class CreditRecordSerializer(serializers.ModelSerializer):
+class CreditRecordSerializer(ApiModelSerializer):
     department = DepartmentBriefSerializer()
     subject = SubjectBriefSerializer()
     penalty_types = serializers.ListField(

@@ -1,27 +1,19 @@
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
-from django.urls import include, path
+from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView
 
-from flows import api as flows_api
-from flows import api_monitoring as flows_api_monitoring
-from flows import api_objections as flows_api_objections
-from letters import api as letters_api
-from records import api as records_api
 from repair_flow import views
-from sla import api as sla_api
-from sla import api_board as sla_api_board
-from sla import api_clocks as sla_api_clocks
+from repair_flow.api_common import api_not_found
 
+# Each app's API; every path ends with a slash.
 api_patterns = [
-    *records_api.urlpatterns,
-    *sla_api.urlpatterns,
-    *sla_api_board.urlpatterns,
-    *sla_api_clocks.urlpatterns,
-    *letters_api.urlpatterns,
-    *flows_api.urlpatterns,
-    *flows_api_objections.urlpatterns,
-    *flows_api_monitoring.urlpatterns,
+    path("", include("records.api_urls")),
+    path("", include("sla.api_urls")),
+    path("", include("letters.api_urls")),
+    path("", include("flows.api_urls")),
+    # Last: any other path answers 404 in the API's error shape.
+    re_path(r"^", api_not_found),
 ]
 
 urlpatterns = [

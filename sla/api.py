@@ -4,10 +4,12 @@ from django.urls import path
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers
+from rest_framework.exceptions import ValidationError
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from repair_flow.api_common import local_iso
 from sla.calendar import RULE_SAME_DAY, RULE_WORKING_DAYS
 from sla.forms import N_MAX, N_MIN, DeadlineQueryForm
 from sla.services import deadline_for
@@ -24,15 +26,6 @@ DeadlineAnswer = inline_serializer(
             child=serializers.CharField(),
             help_text="one line per skipped or counted day, naming holidays and make-up days",
         ),
-    },
-)
-
-DeadlineErrors = inline_serializer(
-    "DeadlineErrors",
-    {
-        "errors": serializers.DictField(
-            child=serializers.CharField(), help_text="message per parameter"
-        )
     },
 )
 
@@ -70,7 +63,7 @@ class DeadlineView(APIView):
                 description=f"Working days, {N_MIN}..{N_MAX}; required for rule=working_days.",
             ),
         ],
-        responses={200: DeadlineAnswer, 400: DeadlineErrors},
+        responses={200: DeadlineAnswer},
         examples=[
             OpenApiExample(
                 "Three working days over National Day 2026",
@@ -93,11 +86,10 @@ class DeadlineView(APIView):
                 response_only=True,
                 status_codes=["400"],
                 value={
-                    "errors": {
-                        "received": "收件时间“2026-09-30T15:30”缺少时区偏移，"
-                        "请写明例如 +08:00 或 Z",
-                        "n": "天数 n 须在 1 至 365 之间，收到 0",
-                    }
+                    "detail": "收件时间“2026-09-30T15:30”缺少时区偏移，请写明例如 +08:00 或 Z",
+                    "code": "invalid",
+                    "received": ["收件时间“2026-09-30T15:30”缺少时区偏移，请写明例如 +08:00 或 Z"],
+                    "n": ["天数 n 须在 1 至 365 之间，收到 0"],
                 },
             ),
         ],
@@ -106,12 +98,14 @@ class DeadlineView(APIView):
     def get(self, request):
         form = DeadlineQueryForm(request.query_params)
         if not form.is_valid():
-            return Response({"errors": form.error_messages_by_field()}, status=400)
+            raise ValidationError(
+                {field: [message] for field, message in form.error_messages_by_field().items()}
+            )
         data = form.cleaned_data
         deadline = deadline_for(received_at=data["received"], rule=data["rule"], n=data["n"])
         return Response(
             {
-                "due_at": deadline.due_at.isoformat(),
+                "due_at": local_iso(deadline.due_at),
                 "provisional": deadline.provisional,
                 "explanation": deadline.explanation,
             }

@@ -1,13 +1,15 @@
-"""GET /api/v1/sla/summary: the supervisors' board figures as JSON."""
+"""GET /api/v1/sla/summary/: the supervisors' board figures as JSON."""
 
 from django.urls import path
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers
+from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from repair_flow.api_common import local_iso
 from repair_flow.models import Role
 from repair_flow.roles import role_permission
 from sla.board import (
@@ -170,11 +172,6 @@ SlaSummary = inline_serializer(
     },
 )
 
-SummaryErrors = inline_serializer(
-    "SlaSummaryErrors",
-    {"errors": serializers.DictField(child=serializers.CharField(), help_text="per parameter")},
-)
-
 
 class SlaSummaryView(APIView):
     permission_classes = [role_permission(Role.SUPERVISOR, Role.ADMINISTRATOR)]
@@ -201,17 +198,17 @@ class SlaSummaryView(APIView):
                 "to", OpenApiTypes.DATE, description="last day of the period, inclusive"
             ),
         ],
-        responses={200: SlaSummary, 400: SummaryErrors},
+        responses={200: SlaSummary},
         examples=[
             OpenApiExample(
                 "Bad parameters",
                 response_only=True,
                 status_codes=["400"],
                 value={
-                    "errors": {
-                        "stage": "未知的环节“review”，应为 preliminary_review、supplement、… 之一",
-                        "from": "无法解析日期“2026-13-01”，应为 YYYY-MM-DD，例如 2026-10-01",
-                    }
+                    "detail": "未知的环节“review”，应为 preliminary_review、supplement、… 之一",
+                    "code": "invalid",
+                    "stage": ["未知的环节“review”，应为 preliminary_review、supplement、… 之一"],
+                    "from": ["无法解析日期“2026-13-01”，应为 YYYY-MM-DD，例如 2026-10-01"],
                 },
             )
         ],
@@ -220,12 +217,13 @@ class SlaSummaryView(APIView):
     def get(self, request):
         filters, errors = board_filters_parse(request.query_params, today=timezone.localdate())
         if errors:
-            return Response({"errors": errors}, status=400)
+            raise ValidationError({field: [message] for field, message in errors.items()})
         now = timezone.now()
         return Response({
             **board_summary(filters=filters, now=now),
+            "as_of": local_iso(now),
             "monitoring": board_monitoring(filters=filters, now=now),
         })  # fmt: skip
 
 
-urlpatterns = [path("sla/summary", SlaSummaryView.as_view(), name="api_sla_summary")]
+urlpatterns = [path("sla/summary/", SlaSummaryView.as_view(), name="api_sla_summary")]

@@ -1,4 +1,4 @@
-"""GET /api/v1/sla/clocks/{id}/explain: a deadline explains itself.
+"""GET /api/v1/sla/clocks/{id}/explain/: a deadline explains itself.
 
 Officers, supervisors and administrators see every clock; a department
 reviewer only the clocks of their department (others answer 404). Applicants
@@ -7,21 +7,16 @@ of their own cases.
 """
 
 from django.urls import path
-from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
-from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiExample, extend_schema
 from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from repair_flow.api_common import LocalDateTimeField, local_iso
 from repair_flow.roles import role_permission
 from sla.clocks import CLOCK_READER_ROLES, Explanation, clock_explain, clock_get_for_user
 from sla.models import ClockState, Rule, Stage
-
-
-def local_iso(at):
-    """ISO 8601 in the office's time zone (+08:00), or None."""
-    return timezone.localtime(at, timezone.get_default_timezone()).isoformat() if at else None
 
 
 class ClockPolicySerializer(serializers.Serializer):
@@ -49,15 +44,15 @@ class ClockExplanationClockSerializer(serializers.Serializer):
     state = serializers.ChoiceField(choices=ClockState.choices)
     state_label = serializers.CharField()
     department = serializers.CharField(allow_null=True, help_text=_("认定单位代码"))
-    started_at = serializers.DateTimeField(help_text=_("ISO 8601，北京时间（+08:00）"))
-    due_at = serializers.DateTimeField(
+    started_at = LocalDateTimeField(help_text=_("ISO 8601，北京时间（+08:00）"))
+    due_at = LocalDateTimeField(
         help_text=_("期限，ISO 8601，北京时间（+08:00）；暂停中为暂停前的期限")
     )
     warn_at = serializers.ListField(
-        child=serializers.DateTimeField(), help_text=_("各预警时点，暂停已计入")
+        child=LocalDateTimeField(), help_text=_("各预警时点，暂停已计入")
     )
-    stopped_at = serializers.DateTimeField(allow_null=True)
-    breached_at = serializers.DateTimeField(allow_null=True)
+    stopped_at = LocalDateTimeField(allow_null=True)
+    breached_at = LocalDateTimeField(allow_null=True)
     provisional = serializers.BooleanField(
         help_text=_("期限跨入尚未载入工作日历的年度，该年只按周末推定")
     )
@@ -76,8 +71,8 @@ class ClockExplanationLineSerializer(serializers.Serializer):
 
 
 class ClockPauseSerializer(serializers.Serializer):
-    started_at = serializers.DateTimeField()
-    ended_at = serializers.DateTimeField(allow_null=True, help_text=_("仍在暂停中为 null"))
+    started_at = LocalDateTimeField()
+    ended_at = LocalDateTimeField(allow_null=True, help_text=_("仍在暂停中为 null"))
     reason = serializers.CharField()
     paused_seconds = serializers.IntegerField(
         allow_null=True, help_text=_("暂停期间的计时（工作日规则为工作时间），秒")
@@ -85,9 +80,9 @@ class ClockPauseSerializer(serializers.Serializer):
 
 
 class ClockDeadlineChangeSerializer(serializers.Serializer):
-    at = serializers.DateTimeField()
-    old_due_at = serializers.DateTimeField()
-    new_due_at = serializers.DateTimeField()
+    at = LocalDateTimeField()
+    old_due_at = LocalDateTimeField()
+    new_due_at = LocalDateTimeField()
     reason = serializers.CharField()
 
 
@@ -219,12 +214,7 @@ class ClockExplainView(APIView):
             "reviewer only the clocks of their department (404 otherwise); applicants and "
             "integration accounts get 403."
         ),
-        responses={
-            200: ClockExplanationSerializer,
-            401: OpenApiResponse(description="Not authenticated"),
-            403: OpenApiResponse(description="The account's role may not read clocks"),
-            404: OpenApiResponse(description="No such clock, or not one the caller may see"),
-        },
+        responses={200: ClockExplanationSerializer},
         examples=[OpenApiExample("A paused clock across National Day", value=EXAMPLE)],
         tags=["sla"],
     )
@@ -234,5 +224,5 @@ class ClockExplainView(APIView):
 
 
 urlpatterns = [
-    path("sla/clocks/<int:pk>/explain", ClockExplainView.as_view(), name="api_sla_clock_explain"),
+    path("sla/clocks/<int:pk>/explain/", ClockExplainView.as_view(), name="api_sla_clock_explain"),
 ]

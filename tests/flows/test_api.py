@@ -8,6 +8,7 @@ from flows.models import CaseMaterial, CaseStatus, RepairCase, SupplementRequest
 from letters.models import Letter
 from records.models import BindingCapacity, RecordStatus, SubjectBinding
 from repair_flow.models import Role
+from tests.api_errors import field_errors
 from tests.conftest import make_user
 from tests.flows.conftest import JPEG, at, draft_with_materials, upload
 
@@ -19,7 +20,7 @@ APPLICANT_ACTIONS = ("materials", "submit", "supplement-answer", "withdraw")
 
 
 def url(case, action: str = "") -> str:
-    return f"{CASES}{case.pk}/{action}"
+    return f"{CASES}{case.pk}/" + (f"{action}/" if action else "")
 
 
 def test_a_case_goes_from_draft_to_approved_through_the_api(
@@ -88,7 +89,7 @@ def test_a_case_goes_from_draft_to_approved_through_the_api(
     acceptance = detail["letters"][0]
     assert (acceptance["kind"], acceptance["number"]) == ("acceptance", "济信修受〔2026〕1号")
     assert acceptance["status"] == "rendered"
-    assert acceptance["pdf_url"].endswith(f"/api/v1/letters/{acceptance['id']}/pdf")
+    assert acceptance["pdf_url"].endswith(f"/api/v1/letters/{acceptance['id']}/pdf/")
     commitment = case_commitment(case)
     assert detail["commitment"] == commitment.pk
 
@@ -97,7 +98,7 @@ def test_a_case_goes_from_draft_to_approved_through_the_api(
     now.move_to(at("2026-11-17 09:30"))
     response = posted(
         mine,
-        f"/api/v1/commitments/{commitment.pk}/sign",
+        f"/api/v1/commitments/{commitment.pk}/sign/",
         {"signer_name": "张伟", "confirmed": True, "draft_sha256": draft["sha256"]},
     )
     assert response.status_code == 200, response.json()
@@ -169,7 +170,7 @@ def test_a_supplement_round_through_the_api(api_for, posted, drive, applicant, o
     assert response.json()["status"] == "awaiting_supplement"
     notice = mine.get(url(case)).json()["open_supplement_request"]
     assert notice["items"] == items
-    assert notice["deadline"].endswith("+08:00")
+    assert notice["due_at"].endswith("+08:00")
     assert notice["letter_number"]
 
     # Only the kinds the notice asked for.
@@ -360,18 +361,18 @@ def test_a_draft_with_bad_input_is_refused_per_field_and_nothing_is_saved(
     api = api_for(applicant)
     response = api.post(CASES, {"record": 999999, "capacity": "king"}, format="json")
     assert response.status_code == 400
-    assert set(response.json()) == {"record", "capacity"}
+    assert set(field_errors(response)) == {"record", "capacity"}
 
     # A record the applicant may not see is as unknown as a missing one.
     body = {"record": other_record.pk, "capacity": "legal_representative"}
     response = api.post(CASES, body, format="json")
     assert response.status_code == 400
-    assert set(response.json()) == {"record"}
+    assert set(field_errors(response)) == {"record"}
 
     # The service's refusal: not the capacity the applicant is bound in.
     response = api.post(CASES, {"record": record.pk, "capacity": "agent"}, format="json")
     assert response.status_code == 400
-    assert set(response.json()) == {"non_field_errors"}
+    assert set(field_errors(response)) == {"non_field_errors"}
     assert not RepairCase.objects.exists()
 
 
@@ -391,20 +392,20 @@ def test_bad_uploads_are_refused_under_their_field_and_nothing_is_saved(api_for,
 
     response = api.post(url(case, "materials"), {}, format="multipart")
     assert response.status_code == 400
-    assert set(response.json()) == {"kind", "file"}
+    assert set(field_errors(response)) == {"kind", "file"}
     response = api.post(
         url(case, "materials"),
         {"kind": "application_form", "file": upload("a.pdf", b"just text, not a PDF")},
         format="multipart",
     )
     assert response.status_code == 400
-    assert set(response.json()) == {"file"}
+    assert set(field_errors(response)) == {"file"}
     assert "a.pdf" in response.json()["file"][0]
     response = api.post(
         url(case, "materials"), {"kind": "bogus", "file": upload()}, format="multipart"
     )
     assert response.status_code == 400
-    assert set(response.json()) == {"kind"}
+    assert set(field_errors(response)) == {"kind"}
     assert not CaseMaterial.objects.exists()
 
     # Submitting without the materials is refused; the case stays a draft.
@@ -424,7 +425,7 @@ def test_staff_actions_with_bad_input_are_refused_per_field_and_nothing_is_saved
 
     response = posted(staff, url(case, "refuse"), {"reasons": [], "basis": ""})
     assert response.status_code == 400
-    assert set(response.json()) == {"reasons", "basis"}
+    assert set(field_errors(response)) == {"reasons", "basis"}
 
     response = posted(
         staff, url(case, "supplement-request"), {"items": [{"material": "bogus", "problem": ""}]}
@@ -433,11 +434,11 @@ def test_staff_actions_with_bad_input_are_refused_per_field_and_nothing_is_saved
     assert set(response.json()["items"]["0"]) == {"material", "problem"}
     response = posted(staff, url(case, "supplement-request"), {"items": []})
     assert response.status_code == 400
-    assert set(response.json()) == {"items"}
+    assert set(field_errors(response)) == {"items"}
 
     response = posted(api_for(applicant), url(case, "withdraw"), {"reason": "  "})
     assert response.status_code == 400
-    assert set(response.json()) == {"reason"}
+    assert set(field_errors(response)) == {"reason"}
 
     case.refresh_from_db()
     assert case.status == CaseStatus.IN_PRELIMINARY_REVIEW

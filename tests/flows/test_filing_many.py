@@ -12,7 +12,7 @@ from tests.flows.conftest import PDF, upload
 pytestmark = pytest.mark.django_db
 
 PAGE = "/cases/new/"
-API = "/api/v1/repair-cases/many"
+API = "/api/v1/repair-cases/many/"
 
 
 @pytest.fixture

@@ -9,6 +9,7 @@ from flows.monitoring.services import monitoring_sweep
 from letters.models import Letter, LetterKind
 from records.models import CreditRecord, RecordStatus, SyncEvent
 from repair_flow.models import AccessLogEntry
+from tests.api_errors import field_errors
 from tests.flows.conftest import BASIS, at, import_rows, monitored_repair, penalty_row, upload
 
 REVIEWS = "/api/v1/breach-reviews/"
@@ -78,7 +79,7 @@ def test_list_filters(apis, review, department, other_department):
     assert ids(apis.staff.get(REVIEWS, {"department": department.code})) == [review.pk]
     assert ids(apis.staff.get(REVIEWS, {"department": other_department.code})) == []
     response = apis.staff.get(REVIEWS, {"status": "nope", "source": "nope"})
-    assert response.status_code == 400 and set(response.json()) == {"status", "source"}
+    assert response.status_code == 400 and set(field_errors(response)) == {"status", "source"}
 
 
 def test_detail_for_the_department_and_404_for_another(apis, review, enterprise, department):
@@ -176,7 +177,7 @@ def test_confirm_needs_reasons_and_basis(apis, posted, review, approved, data, m
     before = state(approved)
     response = posted(apis.dept, url(review.pk, "confirm"), data)
     assert response.status_code == 400
-    assert response.json() == {"non_field_errors": [message]}
+    assert field_errors(response) == {"non_field_errors": [message]}
     assert state(approved) == before
 
 
@@ -184,7 +185,7 @@ def test_dismiss_needs_reasons(apis, posted, review, approved):
     before = state(approved)
     response = posted(apis.dept, url(review.pk, "dismiss"), {"reasons": []})
     assert response.status_code == 400
-    assert response.json() == {"non_field_errors": ["请填写理由。"]}
+    assert field_errors(response) == {"non_field_errors": ["请填写理由。"]}
     response = posted(apis.dept, url(review.pk, "dismiss"), {"basis": "x"})
     assert response.status_code == 400 and "reasons" in response.json()
     assert state(approved) == before
@@ -198,14 +199,14 @@ def test_officer_reports_false_materials(apis, posted, approved, now, department
     path = report_url(approved)
     response = posted(apis.staff, path, {"statement": "缴款凭证系伪造"}, format="multipart")
     assert response.status_code == 400
-    assert response.json() == {"evidence": ["请上传证明材料不实的证据。"]}
+    assert field_errors(response) == {"evidence": ["请上传证明材料不实的证据。"]}
     response = posted(
         apis.staff,
         path,
         {"statement": "缴款凭证系伪造", "evidence": upload("x.txt", b"hello")},
         format="multipart",
     )
-    assert response.status_code == 400 and list(response.json()) == ["evidence"]
+    assert response.status_code == 400 and list(field_errors(response)) == ["evidence"]
     for api in (apis.mine, apis.dept):
         response = posted(
             api,

@@ -8,6 +8,7 @@ from flows.models import CaseMaterial, ObjectionCase
 from letters.models import Letter
 from records.models import BindingCapacity, RecordCorrection, RecordStatus, SubjectBinding
 from repair_flow.models import Role
+from tests.api_errors import field_errors
 from tests.conftest import make_user
 from tests.flows.conftest import upload
 
@@ -18,7 +19,7 @@ REASONS = {"reasons": ["登记金额与决定书不一致"], "basis": "《山东
 
 
 def url(case_id: int, action: str = "") -> str:
-    return f"{OBJECTIONS}{case_id}/{action}"
+    return f"{OBJECTIONS}{case_id}/" + (f"{action}/" if action else "")
 
 
 @pytest.fixture
@@ -60,7 +61,7 @@ def file_objection(mine, posted, record, grounds=("error",)) -> int:
         format="multipart",
     )
     assert response.status_code == 201, response.json()
-    response = posted(mine, url(case_id, "submit"), {"attested_name": "张伟", "confirmed": True})
+    response = posted(mine, url(case_id, "submit"), {"signer_name": "张伟", "confirmed": True})
     assert response.status_code == 200, response.json()
     assert response.json()["status"] == "submitted"
     return case_id
@@ -71,7 +72,7 @@ def test_correct_through_the_department(apis, posted, refused, record, now):
     case_id = file_objection(a.mine, posted, record)
     body = a.mine.get(url(case_id)).json()
     assert body["number"] == "济信异申〔2026〕1号" and body["grounds"] == ["error"]
-    assert body["attested_name"] == "张伟" and body["materials"][0]["kind"] == "evidence"
+    assert body["signer_name"] == "张伟" and body["materials"][0]["kind"] == "evidence"
     assert body["open_clocks"][0]["stage"] == "preliminary_review"
     assert body["timeline"][0]["to_status"] == "submitted"
 
@@ -105,7 +106,7 @@ def test_correct_through_the_department(apis, posted, refused, record, now):
         a.dept, url(case_id, "correct"), {**changes, "changes": {"decision_number": "x"}}
     )
     assert response.status_code == 400
-    assert response.json() == {"changes": {"decision_number": ["该项不能通过异议更正。"]}}
+    assert field_errors(response) == {"changes": {"decision_number": ["该项不能通过异议更正。"]}}
     response = posted(a.dept, url(case_id, "correct"), changes)
     assert response.status_code == 200, response.json()
     assert response.json()["status"] == "corrected"
@@ -184,7 +185,7 @@ def test_maintain_after_a_supplement(apis, posted, refused, record):
     maintain = {"reasons": ["经核查，该记录与处罚决定书内容一致"], "basis": "第三十九条"}
     refused(url(case_id, "maintain"), maintain, [(a.dept, 403), (a.other_dept, 404), (a.mine, 403)])
     response = posted(a.staff, url(case_id, "maintain"), {"reasons": [], "basis": ""})
-    assert response.status_code == 400 and {"reasons", "basis"} <= set(response.json())
+    assert response.status_code == 400 and {"reasons", "basis"} <= set(field_errors(response))
     response = posted(a.staff, url(case_id, "maintain"), maintain)
     assert response.status_code == 200 and response.json()["status"] == "maintained"
     record.refresh_from_db()
@@ -257,14 +258,14 @@ def test_a_draft_with_bad_input_is_refused_per_field_and_nothing_is_saved(
         {"record": other_record.pk, "grounds": ["nonsense"], "capacity": "legal_representative"},
         format="json",
     )
-    assert response.status_code == 400 and {"record", "grounds"} <= set(response.json())
+    assert response.status_code == 400 and {"record", "grounds"} <= set(field_errors(response))
     response = a.mine.post(
         OBJECTIONS,
         {"record": record.pk, "grounds": [], "capacity": "legal_representative"},
         format="json",
     )
     assert response.status_code == 400
-    assert response.json() == {"grounds": ["请至少选择一项异议理由。"]}
+    assert field_errors(response) == {"grounds": ["请至少选择一项异议理由。"]}
     response = a.mine.post(
         OBJECTIONS, {"record": record.pk, "grounds": ["error"], "capacity": "agent"}, format="json"
     )
@@ -291,10 +292,10 @@ def test_a_draft_with_bad_input_is_refused_per_field_and_nothing_is_saved(
     )
     assert response.status_code == 400 and "file" in response.json()
     assert not CaseMaterial.objects.exists()
-    response = posted(a.mine, url(case_id, "submit"), {"attested_name": "李四"})
+    response = posted(a.mine, url(case_id, "submit"), {"signer_name": "李四"})
     assert response.status_code == 400
     body = response.json()
-    assert {"attested_name", "confirmed", "statement", "non_field_errors"} <= set(body)
+    assert {"signer_name", "confirmed", "statement", "non_field_errors"} <= set(body)
     assert "异议证明材料" in body["non_field_errors"][0]
     case = ObjectionCase.objects.get(pk=case_id)
     assert (case.status, case.number, case.attested_name) == ("draft", None, "")
@@ -331,7 +332,7 @@ def test_a_natural_persons_objection_needs_a_purpose_for_staff(
     )
     case_id = response.json()["id"]
     mine.post(url(case_id, "materials"), {"kind": "evidence", "file": upload()}, format="multipart")
-    response = posted(mine, url(case_id, "submit"), {"attested_name": "王芳", "confirmed": True})
+    response = posted(mine, url(case_id, "submit"), {"signer_name": "王芳", "confirmed": True})
     assert response.status_code == 200, response.json()
     assert mine.get(url(case_id)).status_code == 200
     response = api_for(officer).get(url(case_id))

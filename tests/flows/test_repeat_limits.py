@@ -23,6 +23,7 @@ from flows.repair.services import (
 )
 from records.models import RepeatLimitPolicy
 from repair_flow.models import AuditEvent
+from tests.api_errors import field_errors
 from tests.conftest import make_record
 from tests.flows.conftest import at, draft_with_materials, sign_commitment
 
@@ -314,7 +315,7 @@ def test_the_api_refuses_the_filing_under_record(api_for, applicant, limited_rec
     body = {"record": limited_record.pk, "details": "", "capacity": "legal_representative"}
     response = api_for(applicant).post(CASES, body, format="json")
     assert response.status_code == 400
-    assert response.json() == {"record": [PREFIX + REASON]}
+    assert field_errors(response) == {"record": [PREFIX + REASON]}
     assert not RepairCase.objects.filter(record=limited_record).exists()
 
 

@@ -4,7 +4,9 @@ JSON errors per field, anonymous callers refused."""
 import hashlib
 
 import pytest
+from rest_framework.test import APIClient
 
+from letters.api import LetterSummarySerializer
 from letters.commitments import commitment_create
 from letters.models import (
     Commitment,
@@ -17,6 +19,7 @@ from letters.models import (
 )
 from letters.outbox import message_queue
 from repair_flow.models import AccessLogEntry, AuditEvent
+from tests.api_errors import field_errors
 from tests.letters.conftest import acceptance
 
 
@@ -46,7 +49,7 @@ def sign(api, commitment, committed, **changes):
     body.update(changes)
     return committed(
         api.post,
-        f"/api/v1/commitments/{commitment.pk}/sign",
+        f"/api/v1/commitments/{commitment.pk}/sign/",
         {k: v for k, v in body.items() if v is not None},
         format="json",
         REMOTE_ADDR="198.51.100.4",
@@ -66,9 +69,9 @@ def test_anonymous_callers_get_401(api_for, letter, commitment):
     for method, url in [
         ("get", "/api/v1/letters/"),
         ("get", f"/api/v1/letters/{letter.pk}/"),
-        ("get", f"/api/v1/letters/{letter.pk}/pdf"),
+        ("get", f"/api/v1/letters/{letter.pk}/pdf/"),
         ("get", f"/api/v1/commitments/{commitment.pk}/"),
-        ("post", f"/api/v1/commitments/{commitment.pk}/sign"),
+        ("post", f"/api/v1/commitments/{commitment.pk}/sign/"),
     ]:
         assert getattr(api, method)(url).status_code == 401, url
 
@@ -108,8 +111,9 @@ def test_a_letter_gives_its_number_status_hash_and_links(api_for, applicant, let
     body = api_for(applicant).get(f"/api/v1/letters/{letter.pk}/").json()
     assert body["number"] == letter.number and body["kind"] == "acceptance"
     assert body["status"] == "rendered" and body["sha256"] == letter.sha256
-    assert body["verify_url"] == f"http://127.0.0.1:8000/verify/{letter.verification_code}"
-    assert body["pdf_url"] == f"http://testserver/api/v1/letters/{letter.pk}/pdf"
+    assert body["verification_code"] == letter.verification_code
+    assert body["verify_url"] == f"http://testserver/verify/{letter.verification_code}"
+    assert body["pdf_url"] == f"http://testserver/api/v1/letters/{letter.pk}/pdf/"
     assert body["decision_number"] == letter.record.decision_number
     # Rendering and messages are for staff.
     for staff_only in ("messages", "attempts", "last_error", "next_attempt_at"):
@@ -123,7 +127,7 @@ def test_a_letter_not_rendered_has_no_pdf_url_and_its_pdf_answers_409(
     api = api_for(applicant)
     body = api.get(f"/api/v1/letters/{pending.pk}/").json()
     assert body["status"] == "pending" and body["pdf_url"] is None and body["sha256"] == ""
-    response = api.get(f"/api/v1/letters/{pending.pk}/pdf")
+    response = api.get(f"/api/v1/letters/{pending.pk}/pdf/")
     assert response.status_code == 409
     assert response.json() == {
         "detail": "文书正在生成，请稍后再试。",
@@ -150,12 +154,12 @@ def test_staff_see_each_message_with_its_status_and_delivery_events(api_for, off
 def test_someone_elses_letter_is_not_found(request, api_for, letter, persona):
     api = api_for(request.getfixturevalue(persona))
     assert api.get(f"/api/v1/letters/{letter.pk}/").status_code == 404
-    assert api.get(f"/api/v1/letters/{letter.pk}/pdf").status_code == 404
+    assert api.get(f"/api/v1/letters/{letter.pk}/pdf/").status_code == 404
 
 
 def test_the_pdf_is_the_stored_file_whatever_the_client_accepts(api_for, applicant, letter):
     response = api_for(applicant).get(
-        f"/api/v1/letters/{letter.pk}/pdf", HTTP_ACCEPT="application/pdf"
+        f"/api/v1/letters/{letter.pk}/pdf/", HTTP_ACCEPT="application/pdf"
     )
     assert response.status_code == 200
     assert response["Content-Type"] == "application/pdf"
@@ -172,11 +176,11 @@ def test_staff_reading_a_natural_persons_letter_state_a_purpose(
     response = api.get(f"/api/v1/letters/{letter.pk}/")
     assert response.status_code == 400 and response.json()["code"] == "purpose_required"
     assert api.get(f"/api/v1/letters/{letter.pk}/", {"purpose": "gossip"}).status_code == 400
-    assert api.get(f"/api/v1/letters/{letter.pk}/pdf").status_code == 400
+    assert api.get(f"/api/v1/letters/{letter.pk}/pdf/").status_code == 400
     assert not AccessLogEntry.objects.exists()
     assert api.get(f"/api/v1/letters/{letter.pk}/", {"purpose": "repair_case"}).status_code == 200
     assert (
-        api.get(f"/api/v1/letters/{letter.pk}/pdf", {"purpose": "repair_case"}).status_code == 200
+        api.get(f"/api/v1/letters/{letter.pk}/pdf/", {"purpose": "repair_case"}).status_code == 200
     )
     assert sorted(AccessLogEntry.objects.values_list("what", flat=True)) == [
         f"api:letter:{letter.pk}",
@@ -193,8 +197,8 @@ def test_a_commitment_gives_its_draft_hash_to_sign(api_for, applicant, commitmen
     body = api_for(applicant).get(f"/api/v1/commitments/{commitment.pk}/").json()
     assert body["status"] == "draft" and body["signed"] is None
     assert body["draft"]["sha256"] == commitment.draft.sha256
-    assert body["draft"]["pdf_url"].endswith(f"/api/v1/letters/{commitment.draft_id}/pdf")
-    assert body["sign_url"].endswith(f"/api/v1/commitments/{commitment.pk}/sign")
+    assert body["draft"]["pdf_url"].endswith(f"/api/v1/letters/{commitment.draft_id}/pdf/")
+    assert body["sign_url"].endswith(f"/api/v1/commitments/{commitment.pk}/sign/")
     assert "signed_ip" not in body
 
 
@@ -230,7 +234,7 @@ def test_each_refusal_comes_back_as_json_per_field(api_for, applicant, commitmen
         signer_name="李娜", confirmed=False, draft_sha256="ab" * 32,
     )  # fmt: skip
     assert response.status_code == 400
-    assert response.json() == {
+    assert field_errors(response) == {
         "signer_name": ["签署人姓名应与该企业登记的法定代表人姓名完全一致。"],
         "confirmed": ["请阅读承诺书并勾选确认后再签署。"],
         "draft_sha256": ["您签署的不是当前版本的承诺书，请刷新页面，重新阅读后再签署。"],
@@ -244,7 +248,7 @@ def test_a_body_of_the_wrong_shape_is_refused_per_field(api_for, applicant, comm
         api_for(applicant), commitment, committed, confirmed="maybe", signer_name="张" * 101
     )
     assert response.status_code == 400
-    assert set(response.json()) == {"confirmed", "signer_name"}
+    assert set(field_errors(response)) == {"confirmed", "signer_name"}
     assert Commitment.objects.get().status == CommitmentStatus.DRAFT
 
 
@@ -253,7 +257,7 @@ def test_signing_twice_answers_409(api_for, applicant, commitment, committed):
     assert sign(api, commitment, committed).status_code == 200
     response = sign(api, commitment, committed)
     assert response.status_code == 409
-    assert response.json() == {"non_field_errors": ["这份承诺书已经签署，不能再次签署。"]}
+    assert field_errors(response) == {"non_field_errors": ["这份承诺书已经签署，不能再次签署。"]}
     assert Letter.objects.filter(kind="commitment", number__isnull=False).count() == 1
 
 
@@ -268,7 +272,7 @@ def test_a_draft_not_rendered_yet_is_refused(api_for, applicant, record, committ
     commitment = commitment_create(record=record, actor=applicant)  # no render ran
     response = sign(api_for(applicant), commitment, committed, draft_sha256="")
     assert response.status_code == 400
-    assert response.json() == {
+    assert field_errors(response) == {
         "non_field_errors": ["承诺书正在生成，请稍后刷新页面，阅读后再签署。"]
     }
     assert Letter.objects.get(pk=commitment.draft_id).status == RenderStatus.PENDING
@@ -283,15 +287,47 @@ def test_the_endpoints_are_documented(client):
     for path in [
         "/api/v1/letters/",
         "/api/v1/letters/{id}/",
-        "/api/v1/letters/{id}/pdf",
+        "/api/v1/letters/{id}/pdf/",
         "/api/v1/commitments/{id}/",
-        "/api/v1/commitments/{id}/sign",
-        "/api/v1/verify/{code}",
+        "/api/v1/commitments/{id}/sign/",
+        "/api/v1/verify/{code}/",
     ]:
         assert path in paths, path
-    sign_op = paths["/api/v1/commitments/{id}/sign"]["post"]
+    sign_op = paths["/api/v1/commitments/{id}/sign/"]["post"]
     assert set(sign_op["responses"]) >= {"200", "400", "403", "404", "409"}
-    assert (
-        "application/pdf" in paths["/api/v1/letters/{id}/pdf"]["get"]["responses"]["200"]["content"]
-    )
-    assert not paths["/api/v1/verify/{code}"]["get"].get("security")
+    pdf_answer = paths["/api/v1/letters/{id}/pdf/"]["get"]["responses"]["200"]
+    assert "application/pdf" in pdf_answer["content"]
+    assert not paths["/api/v1/verify/{code}/"]["get"].get("security")
+
+
+def test_a_letter_gives_its_verification_code_and_a_verify_url_on_the_callers_host(
+    api_for, applicant, letter, settings
+):
+    settings.ALLOWED_HOSTS = ["credit.example.cn"]
+    api = api_for(applicant)
+    body = api.get(f"/api/v1/letters/{letter.pk}/", HTTP_HOST="credit.example.cn").json()
+    code = letter.verification_code
+    assert body["verification_code"] == code
+    assert body["verify_url"] == f"http://credit.example.cn/verify/{code}"
+    assert body["url"].startswith("http://credit.example.cn/api/v1/letters/")
+    listed = api.get("/api/v1/letters/", HTTP_HOST="credit.example.cn").json()["results"]
+    assert [item["verification_code"] for item in listed] == [code]
+    public = APIClient().get(f"/api/v1/verify/{code}/", HTTP_HOST="credit.example.cn").json()
+    assert public["verification_code"] == code
+    assert public["verify_url"] == f"http://credit.example.cn/verify/{code}"
+
+
+def test_without_a_request_the_verify_url_is_on_site_url(letter, settings):
+    settings.SITE_URL = "https://credit.jinan.example/"
+    body = LetterSummarySerializer(letter).data
+    assert body["verify_url"] == f"https://credit.jinan.example/verify/{letter.verification_code}"
+
+
+def test_an_unknown_verification_code_is_404_in_the_error_shape(db, client):
+    response = client.get("/api/v1/verify/ZZZZZZZZZZZZ/")
+    assert response.status_code == 404
+    assert response.json() == {
+        "detail": "没有这个核验码的文书。",
+        "code": "not_found",
+        "found": False,
+    }

@@ -20,7 +20,8 @@ from letters import render as render_module
 from letters import services
 from letters.kinds import KINDS, addressee_facts, record_facts
 from letters.models import Letter, LetterKind, LetterSetting, RenderStatus
-from letters.services import file_sha256, letter_issue, letter_render, letters_render_due
+from letters.outbox import letter_render, letters_render_due
+from letters.services import file_sha256, letter_issue
 from records.identifiers import mask_resident_id
 
 TZ = ZoneInfo("Asia/Shanghai")

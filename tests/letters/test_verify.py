@@ -8,6 +8,7 @@ from letters.commitments import commitment_create, commitment_sign
 from letters.kinds import addressee_facts, record_facts
 from letters.models import Letter, RenderStatus
 from letters.services import letter_issue
+from tests.api_errors import field_errors
 
 
 @pytest.fixture(autouse=True)
@@ -220,7 +221,7 @@ def test_verification_needs_no_login_and_works_for_a_signed_in_user_too(
 
 
 def test_the_api_gives_the_same_facts_without_login(client, letter):
-    response = client.get(f"/api/v1/verify/{letter.verification_code}")
+    response = client.get(f"/api/v1/verify/{letter.verification_code}/")
     assert response.status_code == 200
     body = response.json()
     assert body == {
@@ -232,7 +233,8 @@ def test_the_api_gives_the_same_facts_without_login(client, letter):
         "issuer": "济南市公共信用信息平台",
         "sha256": letter.sha256,
         "file_intact": True,
-        "verify_url": f"http://127.0.0.1:8000/verify/{letter.verification_code}",
+        "verification_code": letter.verification_code,
+        "verify_url": f"http://testserver/verify/{letter.verification_code}",
     }
     text = response.content.decode()
     for value in personal_data(letter):
@@ -240,20 +242,20 @@ def test_the_api_gives_the_same_facts_without_login(client, letter):
 
 
 def test_the_api_says_not_found_and_reports_an_altered_file(client, letter):
-    response = client.get("/api/v1/verify/ZZZZZZZZZZZZ")
+    response = client.get("/api/v1/verify/ZZZZZZZZZZZZ/")
     assert response.status_code == 404 and response.json()["found"] is False
     with open(letter.file.path, "ab") as f:
         f.write(b"\n%%EOF")
-    body = client.get(f"/api/v1/verify/{letter.verification_code}").json()
+    body = client.get(f"/api/v1/verify/{letter.verification_code}/").json()
     assert body["found"] is True and body["file_intact"] is False
 
 
 def test_the_api_checks_an_uploaded_file(client, letter):
-    url = f"/api/v1/verify/{letter.verification_code}"
+    url = f"/api/v1/verify/{letter.verification_code}/"
     assert client.post(url, {"file": upload(stored_bytes(letter))}).json()["matches"] is True
     assert (
         client.post(url, {"file": upload(stored_bytes(letter) + b" ")}).json()["matches"] is False
     )
     response = client.post(url, {"file": SimpleUploadedFile("a.txt", b"plain text")})
     assert response.status_code == 400
-    assert response.json() == {"file": ["上传的文件不是 PDF 文件。"]}
+    assert field_errors(response) == {"file": ["上传的文件不是 PDF 文件。"]}

@@ -13,6 +13,7 @@ from records.identifiers import mask_resident_id
 from records.models import RecordStatus, SyncAck, SyncEvent, SyncKind
 from records.sync import sync_event_queue
 from repair_flow.models import AuditEvent, Role
+from tests.api_errors import field_errors
 from tests.conftest import make_record, make_user
 
 URL = "/api/v1/sync-events/"
@@ -214,9 +215,9 @@ def test_bad_feed_parameters_get_a_message_per_field(integration, params, fields
     response = token_client(integration).get(URL, params)
 
     assert response.status_code == 400
-    errors = response.json()["errors"]
+    errors = field_errors(response)
     assert set(errors) == fields
-    assert all(isinstance(message, str) and message for message in errors.values())
+    assert all(isinstance(message, str) and message for [message] in errors.values())
 
 
 def test_the_limit_bounds_are_accepted(five_events, integration):
@@ -265,7 +266,7 @@ def test_unknown_ids_are_named_and_nothing_is_saved(five_events, integration):
     )
 
     assert response.status_code == 400
-    message = response.json()["errors"]["ids"]
+    [message] = field_errors(response)["ids"]
     assert "888888" in message and "999999" in message and str(known) not in message
     assert not SyncAck.objects.exists()
     assert not AuditEvent.objects.filter(action="records.sync_ack").exists()
@@ -279,7 +280,7 @@ def test_a_malformed_ack_body_is_rejected(five_events, integration, body):
     response = token_client(integration).post(ACK_URL, body, format="json")
 
     assert response.status_code == 400
-    assert set(response.json()["errors"]) == {"ids"}
+    assert set(field_errors(response)) == {"ids"}
     assert not SyncAck.objects.exists()
 
 

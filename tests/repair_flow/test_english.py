@@ -19,6 +19,7 @@ from rest_framework.test import APIClient
 
 from records.identifiers import IdentifierError, make_uscc, validate_resident_id, validate_uscc
 from repair_flow.accounts import AccountError, account_create
+from tests.api_errors import field_errors
 from tests.conftest import make_record
 from tests.sla.test_deadlines import NATIONAL_DAY_3
 
@@ -364,10 +365,12 @@ def test_the_deadline_api_reports_errors_in_english():
         **EN,
     )
     assert response.status_code == 400
-    assert response.json()["errors"] == {
-        "received": "The time of receipt “2026-09-30T15:30” has no UTC offset; please add one, "
-        "e.g. +08:00 or Z",
-        "n": "The number of days n must be between 1 and 365; got 0",
+    assert field_errors(response) == {
+        "received": [
+            "The time of receipt “2026-09-30T15:30” has no UTC offset; please add one, "
+            "e.g. +08:00 or Z"
+        ],
+        "n": ["The number of days n must be between 1 and 365; got 0"],
     }
 
 

@@ -3,6 +3,7 @@
 import pytest
 from rest_framework.test import APIClient
 
+from tests.api_errors import field_errors
 from tests.sla.test_deadlines import NATIONAL_DAY_3
 
 pytestmark = pytest.mark.django_db
@@ -152,7 +153,7 @@ R = {"received": "2026-09-30T10:00:00+08:00"}
 def test_bad_parameters_get_a_message_each(anonymous, params, errors):
     response = anonymous.get(URL, params)
     assert response.status_code == 400
-    assert response.json() == {"errors": errors}
+    assert field_errors(response) == {name: [message] for name, message in errors.items()}
 
 
 def test_the_boundaries_of_n_are_accepted(anonymous):

@@ -38,6 +38,7 @@ from repair_flow.models import Role
 from sla.board import NONE, BoardFilters, board_summary
 from sla.clocks import clock_start, clock_stop, policy_for
 from sla.models import ClockState, SlaClock, Stage
+from tests.api_errors import field_errors
 from tests.conftest import make_record, make_user
 
 pytestmark = pytest.mark.django_db
@@ -193,7 +194,7 @@ def summary(api):
 
     def get(**params):
         with time_machine.travel(NOW, tick=False):
-            response = api.get("/api/v1/sla/summary", {**PERIOD, **params})
+            response = api.get("/api/v1/sla/summary/", {**PERIOD, **params})
         assert response.status_code == 200, response.content
         return response.json()
 
@@ -344,7 +345,7 @@ def test_due_today_turns_over_at_midnight_in_shanghai(
     filters = BoardFilters(start=dt.date(2026, 10, 1), end=dt.date(2026, 10, 14))
     with time_machine.travel(when, tick=False):
         assert board_summary(filters=filters)["due_today"] == len(due_today)
-        response = api.get("/api/v1/sla/summary", PERIOD)
+        response = api.get("/api/v1/sla/summary/", PERIOD)
         listed = _board_list(supervisor, metric="due_today")
     assert response.json()["due_today"] == len(due_today)
     assert {row.split(",")[0] for row in listed} == {cases[n].decision_number for n in due_today}
@@ -366,7 +367,7 @@ def test_at_risk_turns_into_breached_at_the_deadline(
               state=ClockState.RUNNING, started="2026-10-14T09:00", due="2026-10-14T17:00",
               warn2_at="2026-10-14T15:00")  # fmt: skip
     with time_machine.travel(at(now), tick=False):
-        body = api.get("/api/v1/sla/summary", PERIOD).json()
+        body = api.get("/api/v1/sla/summary/", PERIOD).json()
     assert (body["at_risk"], body["breached"]["open"]) == (at_risk, breached)
 
 
@@ -591,29 +592,29 @@ def test_a_bad_metric_is_refused(client_for, supervisor):
 
 def test_the_api_names_each_bad_parameter(api_for, supervisor, department):
     response = api_for(supervisor).get(
-        "/api/v1/sla/summary",
+        "/api/v1/sla/summary/",
         {"department": "NOPE", "stage": "review", "from": "2026-13-01", "to": "yesterday"},
     )
     assert response.status_code == 400
-    errors = response.json()["errors"]
+    errors = field_errors(response)
     assert set(errors) == {"department", "stage", "from", "to"}
-    assert errors["department"] == "未知的认定单位代码“NOPE”"
-    assert errors["stage"].startswith("未知的环节“review”")
-    assert errors["from"] == "无法解析日期“2026-13-01”，应为 YYYY-MM-DD，例如 2026-10-01"
+    assert errors["department"] == ["未知的认定单位代码“NOPE”"]
+    assert errors["stage"][0].startswith("未知的环节“review”")
+    assert errors["from"][0] == "无法解析日期“2026-13-01”，应为 YYYY-MM-DD，例如 2026-10-01"
 
 
 def test_the_api_refuses_a_reversed_or_overlong_period(api_for, supervisor):
     api = api_for(supervisor)
-    reversed_ = api.get("/api/v1/sla/summary", {"from": "2026-10-14", "to": "2026-10-01"})
+    reversed_ = api.get("/api/v1/sla/summary/", {"from": "2026-10-14", "to": "2026-10-01"})
     assert reversed_.status_code == 400
-    assert reversed_.json() == {"errors": {"to": "结束日期 2026-10-01 早于开始日期 2026-10-14"}}
-    overlong = api.get("/api/v1/sla/summary", {"from": "2025-01-01", "to": "2026-10-01"})
-    assert overlong.json() == {"errors": {"to": "统计期间不能超过 366 天"}}
+    assert field_errors(reversed_) == {"to": ["结束日期 2026-10-01 早于开始日期 2026-10-14"]}
+    overlong = api.get("/api/v1/sla/summary/", {"from": "2025-01-01", "to": "2026-10-01"})
+    assert field_errors(overlong) == {"to": ["统计期间不能超过 366 天"]}
 
 
 def test_administrators_get_the_summary_too(api_for, administrator, board_set):
     with time_machine.travel(NOW, tick=False):
-        response = api_for(administrator).get("/api/v1/sla/summary", PERIOD)
+        response = api_for(administrator).get("/api/v1/sla/summary/", PERIOD)
     assert response.status_code == 200
     assert response.json()["open"]["total"] == 8
 
@@ -621,7 +622,7 @@ def test_administrators_get_the_summary_too(api_for, administrator, board_set):
 def test_the_api_schema_documents_the_summary(api_for, supervisor):
     response = api_for(supervisor).get("/api/schema/", {"format": "json"})
     assert response.status_code == 200
-    operation = response.json()["paths"]["/api/v1/sla/summary"]["get"]
+    operation = response.json()["paths"]["/api/v1/sla/summary/"]["get"]
     assert operation["operationId"] == "sla_summary"
     assert {p["name"] for p in operation["parameters"]} == {"department", "stage", "from", "to"}
     assert {"200", "400"} <= set(operation["responses"])
@@ -653,8 +654,8 @@ def test_administrators_see_the_board(client_for, administrator):
 @pytest.mark.parametrize("persona", ["officer", "reviewer", "applicant", "integration"])
 def test_other_roles_are_refused_the_api(request, api_for, persona):
     user = request.getfixturevalue(persona)
-    assert api_for(user).get("/api/v1/sla/summary").status_code == 403
+    assert api_for(user).get("/api/v1/sla/summary/").status_code == 403
 
 
 def test_anonymous_callers_get_401_from_the_api():
-    assert APIClient().get("/api/v1/sla/summary").status_code == 401
+    assert APIClient().get("/api/v1/sla/summary/").status_code == 401

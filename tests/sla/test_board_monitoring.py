@@ -162,7 +162,7 @@ def board_page(client_for, user, **params) -> dict:
 
 
 def api_figures(api_for, user, **params) -> dict:
-    response = api_for(user).get("/api/v1/sla/summary", {**PERIOD, **params})
+    response = api_for(user).get("/api/v1/sla/summary/", {**PERIOD, **params})
     assert response.status_code == 200, response.content
     return response.json()["monitoring"]
 
@@ -238,5 +238,5 @@ def test_the_monitoring_figures_query_count_does_not_grow_with_the_set(superviso
 def test_other_roles_are_refused_the_figures(request, client_for, api_for, persona):
     user = request.getfixturevalue(persona)
     assert client_for(user).get("/sla/board/", PERIOD).status_code == 403
-    response = api_for(user).get("/api/v1/sla/summary", PERIOD)
+    response = api_for(user).get("/api/v1/sla/summary/", PERIOD)
     assert response.status_code == 403 and "monitoring" not in response.json()

@@ -22,7 +22,7 @@ def at(value: str) -> dt.datetime:
 
 
 def api_url(clock) -> str:
-    return f"/api/v1/sla/clocks/{clock.pk}/explain"
+    return f"/api/v1/sla/clocks/{clock.pk}/explain/"
 
 
 @pytest.fixture
@@ -258,12 +258,12 @@ def test_anonymous_callers_get_401(clock):
 
 
 def test_an_unknown_clock_is_404(api_for, officer):
-    assert api_for(officer).get("/api/v1/sla/clocks/999999/explain").status_code == 404
+    assert api_for(officer).get("/api/v1/sla/clocks/999999/explain/").status_code == 404
 
 
 def test_the_endpoint_is_documented(client):
     schema = client.get("/api/schema/").content.decode()
-    assert "/api/v1/sla/clocks/{id}/explain:" in schema
+    assert "/api/v1/sla/clocks/{id}/explain/:" in schema
     assert "sla_clock_explain" in schema
     assert "ClockExplanation" in schema
 

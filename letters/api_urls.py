@@ -1,0 +1,5 @@
+"""The letters app's API, mounted under /api/v1/ by repair_flow/urls.py."""
+
+from letters.api import urlpatterns
+
+__all__ = ["urlpatterns"]

@@ -1,0 +1,5 @@
+"""The sla app's API, mounted under /api/v1/ by repair_flow/urls.py."""
+
+from sla import api, api_board, api_clocks
+
+urlpatterns = [*api.urlpatterns, *api_board.urlpatterns, *api_clocks.urlpatterns]
