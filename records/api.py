@@ -17,7 +17,6 @@ import datetime as dt
 from collections import defaultdict
 
 from django.urls import path
-from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, pgettext
 from drf_spectacular.types import OpenApiTypes
@@ -38,8 +37,8 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from flows.cases.eligibility import filing_answers
 from records.models import CreditRecord, RecordStatus, Severity, SubjectKind, SyncEvent, SyncKind
-from records.publicity import RecordFacts, answer, load_rule_sets
 from records.selectors import record_get_for_user, records_visible_to
 from records.serializers import (
     CreditRecordSerializer,
@@ -71,11 +70,8 @@ def _register_person_reads(request, records: list[CreditRecord]) -> None:
 
 
 def _serialize(records: list[CreditRecord], *, many: bool):
-    rule_sets = load_rule_sets()
-    today = timezone.localdate()
-    answers = {
-        record.pk: answer(RecordFacts.of(record), rule_sets, today).as_dict() for record in records
-    }
+    # The same answer as the record pages' (flows/cases/eligibility.py).
+    answers = {pk: result.as_dict() for pk, result in filing_answers(records).items()}
     context = {"answers": answers}
     if many:
         return CreditRecordSerializer(records, many=True, context=context).data

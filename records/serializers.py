@@ -77,7 +77,13 @@ class EligibilitySerializer(serializers.Serializer):
     as_of = serializers.DateField()
     published = serializers.BooleanField()
     publicity_ends_on = serializers.DateField()
-    eligibility = serializers.ChoiceField(choices=["eligible", "not_yet", "never", "not_needed"])
+    eligibility = serializers.ChoiceField(
+        choices=["eligible", "not_yet", "never", "not_needed", "blocked"],
+        help_text="blocked: repairable by its period, but a limit, an open repair case or an "
+        "open objection stands in the way now (see blocked_by)",
+    )
+    may_file = serializers.BooleanField()
+    blocked_by = serializers.ListField(child=serializers.CharField())
     eligible_from = serializers.DateField(allow_null=True)
     rule_set = serializers.CharField()
     rule_set_name = serializers.CharField()

@@ -11,7 +11,7 @@ api_patterns = [
     path("", include("records.api_urls")),
     path("", include("sla.api_urls")),
     path("", include("letters.api_urls")),
-    path("", include("flows.api_urls")),
+    path("", include("flows.api.urls")),
     # Last: any other path answers 404 in the API's error shape.
     re_path(r"^", api_not_found),
 ]

@@ -6,6 +6,7 @@ import re
 
 import pytest
 from django.core.management import call_command
+from rest_framework.test import APIClient
 
 from records.models import CreditRecord
 from repair_flow.models import User
@@ -68,3 +69,29 @@ def test_list_subject_page_and_record_page_agree_for_every_demo_record(demo, cli
     if username == "officer":
         # The demo's records give several kinds of answer, a blocked one included.
         assert {"not_yet", "blocked", "never"} <= kinds, kinds
+
+
+@pytest.mark.parametrize("username", ["officer", "daili"])
+def test_the_api_gives_the_pages_answer_for_every_demo_record(demo, client, username):
+    user = User.objects.get(username=username)
+    client.force_login(user)
+    listed = list_answers(client)
+    api = APIClient()
+    api.force_authenticate(user)
+    answered, offset = {}, 0
+    while True:
+        response = api.get(
+            "/api/v1/records/", {"limit": 100, "offset": offset, "purpose": "repair_case"}
+        )
+        assert response.status_code == 200, response.content
+        for item in response.json()["results"]:
+            answered[item["id"]] = item["eligibility"]
+        if not response.json().get("next"):
+            break
+        offset += 100
+    assert {pk: answer["eligibility"] for pk, answer in answered.items()} == listed
+    for answer in answered.values():
+        assert answer["may_file"] == (answer["eligibility"] == "eligible")
+        assert bool(answer["blocked_by"]) == (answer["eligibility"] == "blocked") or (
+            answer["eligibility"] == "not_yet"
+        )

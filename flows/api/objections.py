@@ -19,7 +19,7 @@ POST /api/v1/objections/{id}/maintain/            verifier: 维持, with the rea
 POST /api/v1/objections/{id}/release/             holder or supervisor: back to the queue
 POST /api/v1/objections/{id}/reassign/            supervisor: give the task to a named person
 
-The repair API's pieces (flows/api.py) with `model = ObjectionCase`: scoping
+The repair API's pieces (flows/api/repair.py) with `model = ObjectionCase`: scoping
 is flows.selectors' (404 for an objection the caller may not see), every write
 is one service call (flows.objections, or the shared flows.services), and a
 refusal is answered by the API's exception handler (repair_flow.api_common):
@@ -32,7 +32,7 @@ from django.utils.translation import gettext_lazy
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema
 from rest_framework import serializers
 
-from flows.api import (
+from flows.api.repair import (
     CaseActionApi,
     CaseCollectionApi,
     CaseDetailApi,
