@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import ValidationError
-from django.db import connection, transaction
+from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -35,29 +35,12 @@ from letters.outbox import (
 )
 from repair_flow.audit import audit_record
 from repair_flow.celery import task_named
+from repair_flow.sequences import sequence_next
 
 
 def letter_number(*, prefix: str, year: int, serial: int) -> str:
     """济信修受〔2026〕15号 (the usual form of a Chinese document number)."""
     return f"{prefix}〔{year}〕{serial}号"
-
-
-def _next_serial(kind: str, year: int) -> int:
-    """The next serial of (kind, year), in the caller's transaction.
-
-    One upsert: it creates the year's row or increments it and returns the
-    new value, holding the row lock until the caller's transaction ends, so
-    concurrent issuers queue on it and a rolled-back letter gives its number
-    back: no gap, no duplicate.
-    """
-    table = connection.ops.quote_name(LetterSequence._meta.db_table)
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"INSERT INTO {table} (kind, year, last) VALUES (%s, %s, 1)"  # noqa: S608
-            f" ON CONFLICT (kind, year) DO UPDATE SET last = {table}.last + 1 RETURNING last",
-            [kind, year],
-        )
-        return cursor.fetchone()[0]
 
 
 def _case_link(case) -> dict:
@@ -104,7 +87,7 @@ def letter_issue(
     with transaction.atomic():
         numbering = {}
         if not draft:
-            serial = _next_serial(kind, year)
+            serial = sequence_next(LetterSequence, kind=kind, year=year)
             numbering = {
                 "year": year,
                 "serial": serial,

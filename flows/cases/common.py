@@ -6,7 +6,6 @@ case. Used by every case kind (repair, objection); imports none of them.
 import datetime as dt
 
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import connection
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -26,6 +25,7 @@ from letters.services import letter_issue
 from records.models import SubjectBinding
 from records.services import RecordStatusError, record_status_set
 from repair_flow.audit import audit_record
+from repair_flow.sequences import sequence_next
 from sla.clocks import clock_start, clock_stop, clocks_for
 from sla.models import Stage
 
@@ -58,17 +58,8 @@ def owned_by(case) -> dict:
 
 
 def next_case_serial(year: int, kind: str = CaseKind.REPAIR) -> int:
-    """Same technique as letters.services._next_serial: one upsert that
-    returns the new value and holds the row lock until commit, so a rolled
-    back submission gives its number back."""
-    table = connection.ops.quote_name(CaseSequence._meta.db_table)
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"INSERT INTO {table} (kind, year, last) VALUES (%s, %s, 1)"  # noqa: S608
-            f" ON CONFLICT (kind, year) DO UPDATE SET last = {table}.last + 1 RETURNING last",
-            [kind, year],
-        )
-        return cursor.fetchone()[0]
+    """The filing's serial: gap-free, a rolled-back submission gives its number back."""
+    return sequence_next(CaseSequence, kind=kind, year=year)
 
 
 def case_number(*, year: int, serial: int, kind: str = CaseKind.REPAIR) -> str:
