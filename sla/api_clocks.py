@@ -54,7 +54,7 @@ class ClockExplanationClockSerializer(serializers.Serializer):
     stopped_at = LocalDateTimeField(allow_null=True)
     breached_at = LocalDateTimeField(allow_null=True)
     provisional = serializers.BooleanField(
-        help_text=_("期限跨入尚未载入工作日历的年度，该年只按周末推定")
+        help_text=_("期限跨入尚未载入工作日历的年度，该年已计入法定节假日，调休安排尚未公布")
     )
     remaining_seconds = serializers.IntegerField(
         allow_null=True, help_text=_("暂停中：暂停时剩余的计时（秒）")

@@ -7,8 +7,9 @@ hand-made calendars (shared domain reference sections 5 and 6).
 
 A working day is Monday to Friday, minus the holidays the State Council
 announces for the year, plus its make-up working days (调休上班). Only years
-whose arrangement is loaded are known; for any other year weekends alone are
-assumed and every result that touches such a year is marked provisional.
+whose arrangement is loaded are known; for any other year the weekends and
+the statutory holidays (sla/statutory.py) are counted, and every result that
+touches such a year is marked provisional: its 调休 is not known yet.
 """
 
 import csv
@@ -18,6 +19,8 @@ from dataclasses import dataclass
 from typing import Literal
 
 from django.utils.translation import gettext as _
+
+from sla.statutory import statutory_holidays
 
 HOLIDAY = "holiday"
 WORKDAY = "workday"
@@ -52,7 +55,8 @@ class Day:
     kind: DayKind
     # The holiday a holiday or make-up day belongs to ("国庆节"), else "".
     name: str = ""
-    # The year's arrangement is not loaded: weekends alone were assumed.
+    # The year's arrangement is not loaded: weekends and the statutory
+    # holidays were counted, the year's 调休 is not known yet.
     provisional: bool = False
 
 
@@ -82,6 +86,11 @@ class WorkCalendar:
 
     def day(self, date: dt.date) -> Day:
         if date.year not in self.loaded_years:
+            # Only the statutory holidays are known before the year's notice
+            # (Decree No. 798); its bridging and make-up days are not.
+            name = statutory_holidays(date.year).get(date)
+            if name is not None:
+                return Day(date, False, "holiday", name, provisional=True)
             if is_weekend(date):
                 return Day(date, False, "weekend", provisional=True)
             return Day(date, True, "weekday", provisional=True)
@@ -235,7 +244,9 @@ def _walk(days: Iterable[Day], lines: list[Line], seen_unloaded: set[int]) -> li
 
 
 def unloaded_note(year: int) -> str:
-    return _("%(year)s年的工作日历尚未载入：该年只按周末推定，期限为暂定") % {"year": year}
+    return _("%(year)s年的工作日历尚未载入：法定节假日已计入，调休安排尚未公布，期限为暂定") % {
+        "year": year
+    }
 
 
 def _due_line(due_at: dt.datetime) -> Line:

@@ -142,7 +142,8 @@ def test_deleting_a_year_makes_its_deadlines_provisional(client_for, administrat
     assert response.status_code == 302
     deadline = deadline_working_days(received, 3)
     assert deadline.provisional is True
-    assert deadline.due_at.isoformat() == "2026-10-05T17:00:00+08:00"  # weekends only
+    # Weekends and the statutory holidays (1-3 October), no 调休: not the official 10-10.
+    assert deadline.due_at.isoformat() == "2026-10-07T17:00:00+08:00"
     assert not CalendarDay.objects.filter(date__year=2026).exists()
     event = AuditEvent.objects.get(action="calendar.delete_year")
     assert (event.object_id, event.summary) == ("2026", {"days_removed": 39})

@@ -61,8 +61,12 @@ def test_a_deadline_reaching_an_unloaded_year_is_provisional(anonymous):
     )
     body = response.json()
     assert body["provisional"] is True
-    assert body["due_at"] == "2027-01-04T17:00:00+08:00"
-    assert "2027年的工作日历尚未载入：该年只按周末推定，期限为暂定" in body["explanation"]
+    # 31 Dec, then 元旦 (off by law) and the weekend: 4 and 5 January.
+    assert body["due_at"] == "2027-01-05T17:00:00+08:00"
+    assert (
+        "2027年的工作日历尚未载入：法定节假日已计入，调休安排尚未公布，期限为暂定"
+        in body["explanation"]
+    )
 
 
 def test_after_loading_the_year_the_answer_is_final(anonymous, calendar_2027):
@@ -161,7 +165,10 @@ def test_the_boundaries_of_n_are_accepted(anonymous):
         response = anonymous.get(URL, {**R, "rule": "working_days", "n": n})
         assert response.status_code == 200, response.json()
     answer = anonymous.get(URL, {**R, "rule": "working_days", "n": "365"}).json()
-    assert answer["due_at"] == "2028-02-29T17:00:00+08:00"  # 2027 and 2028 by weekends
+    # 2027 and 2028 by weekends and statutory holidays: eleven of those fall on a
+    # weekday (2027: 1 Jan, 5 and 8 Feb, 5 Apr, 9 Jun, 15 Sep, 1 Oct; 2028: 25-28 Jan),
+    # so eleven working days after 29 Feb 2028, which weekends alone would give.
+    assert answer["due_at"] == "2028-03-15T17:00:00+08:00"
     assert answer["provisional"] is True
 
 
@@ -205,7 +212,7 @@ def test_the_page_computes_a_deadline_and_explains_it(client):
 def test_the_page_warns_when_the_result_is_provisional(client):
     response = client.get(PAGE, {"received": "2026-12-31T16:30", "rule": "same_day", "n": ""})
     html = response.content.decode()
-    assert "2027-01-01 17:00" in html
+    assert "2027-01-04 17:00" in html  # after the cut-off; 元旦 is off by law
     assert "暂定结果：期限跨入尚未载入工作日历的年度（2027年）" in html
     assert '<li class="warning">2027年的工作日历尚未载入' in html
 

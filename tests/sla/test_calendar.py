@@ -135,11 +135,15 @@ def test_the_migration_loads_every_official_year_from_2004_to_2026(db):
         assert calendar.is_working_day(date) == chinese_calendar.is_workday(date), date
 
 
-def test_a_year_without_a_loaded_calendar_assumes_weekends_and_is_provisional(db):
+def test_a_year_without_a_loaded_calendar_counts_weekends_and_statutory_holidays(db):
     calendar = work_calendar()
     assert not calendar.is_loaded(2027)
-    new_year = calendar.day(D("2027-01-01"))  # a Friday
-    assert (new_year.working, new_year.kind, new_year.provisional) == (True, "weekday", True)
+    new_year = calendar.day(D("2027-01-01"))  # a Friday: 元旦 is off by law
+    assert (new_year.working, new_year.kind, new_year.provisional) == (False, "holiday", True)
+    thursday = calendar.day(D("2026-12-31"))
+    assert (thursday.working, thursday.provisional) == (True, False)
+    monday = calendar.day(D("2027-01-04"))  # no 调休 is assumed
+    assert (monday.working, monday.kind, monday.provisional) == (True, "weekday", True)
     saturday = calendar.day(D("2027-01-02"))
     assert (saturday.working, saturday.kind, saturday.provisional) == (False, "weekend", True)
     assert not calendar.is_loaded(2003)
@@ -149,10 +153,11 @@ def test_a_year_without_a_loaded_calendar_assumes_weekends_and_is_provisional(db
 def test_exceptions_outside_the_loaded_years_are_ignored():
     calendar = WorkCalendar(
         years=[2026],
-        exceptions={D("2027-01-01"): (HOLIDAY, "元旦"), D("2026-03-02"): (HOLIDAY, "x")},
+        exceptions={D("2027-01-04"): (HOLIDAY, "元旦"), D("2026-03-02"): (HOLIDAY, "x")},
     )
-    assert calendar.is_working_day(D("2027-01-01"))
-    assert calendar.day(D("2027-01-01")).provisional
+    # A bridging day of an unloaded year is not known until its notice is loaded.
+    assert calendar.is_working_day(D("2027-01-04"))
+    assert calendar.day(D("2027-01-04")).provisional
     assert not calendar.is_working_day(D("2026-03-02"))
 
 

@@ -191,11 +191,12 @@ def test_a_provisional_deadline_says_which_year_is_not_loaded(api_for, officer, 
     )
     data = api_for(officer).get(api_url(clock)).json()
     assert data["clock"]["provisional"] is True
-    assert data["clock"]["due_at"] == "2027-01-05T17:00:00+08:00"
+    assert data["clock"]["due_at"] == "2027-01-06T17:00:00+08:00"
     lines = texts(data)
-    assert "2027年的工作日历尚未载入：该年只按周末推定，期限为暂定" in lines
-    assert "2027-01-01 周五 工作日，计第8个工作日" in lines
-    assert lines[-1] == "期限：2027-01-05 周二 17:00（暂定）"
+    assert "2027年的工作日历尚未载入：法定节假日已计入，调休安排尚未公布，期限为暂定" in lines
+    assert "2027-01-01 周五 元旦（法定节假日），不计" in lines
+    assert "2027-01-04 周一 工作日，计第8个工作日" in lines
+    assert lines[-1] == "期限：2027-01-06 周三 17:00（暂定）"
 
 
 def test_times_are_shown_in_beijing_time_whatever_was_given(api_for, officer, record):

@@ -51,12 +51,13 @@ def case(department, enterprise):
 
 @pytest.fixture
 def supplement_over_new_year(record, officer):
-    """10 working days from Tue 22 Dec 2026: 23-31 Dec (7), then 2027 unloaded:
-    Fri 1, Mon 4, Tue 5 Jan. Provisional, due 5 Jan."""
+    """10 working days from Tue 22 Dec 2026: 23-31 Dec (7), then 2027 unloaded,
+    where the statutory Fri 1 Jan is off: Mon 4, Tue 5, Wed 6 Jan. Provisional,
+    due 6 Jan."""
     clock = clock_start(
         case=record, stage=Stage.SUPPLEMENT, actor=officer, at=at("2026-12-22 10:00")
     )
-    assert clock.provisional and local(clock.due_at) == "2027-01-05 17:00"
+    assert clock.provisional and local(clock.due_at) == "2027-01-06 17:00"
     return clock
 
 
@@ -72,22 +73,22 @@ def test_loading_2027_moves_a_deadline_over_its_new_year(
     assert local(clock.due_at) == "2027-01-07 17:00"
     assert clock.provisional is False
     assert local(clock.warn1_at) == "2026-12-29 17:00"  # 40 h: before New Year, unchanged
-    assert local(clock.warn2_at) == "2027-01-05 13:00"  # 60 h: was 1 Jan 13:00
+    assert local(clock.warn2_at) == "2027-01-05 13:00"  # 60 h: was 4 Jan 13:00
     assert clock.next_check_at == clock.warn1_at
     (change,) = DeadlineChange.objects.all()
     assert change.clock == clock
-    assert local(change.old_due_at) == "2027-01-05 17:00"
+    assert local(change.old_due_at) == "2027-01-06 17:00"
     assert local(change.new_due_at) == "2027-01-07 17:00"
     assert change.reason == "载入2027年工作日历（国办发明电（测试））"
     (event,) = AuditEvent.objects.filter(action="sla.recompute")
     assert (event.object_type, event.object_id) == ("sla.SlaClock", str(clock.pk))
     assert event.actor_label == "manage.py load_calendar"
-    assert event.summary["old_due_at"] == "2027-01-05T17:00:00+08:00"
+    assert event.summary["old_due_at"] == "2027-01-06T17:00:00+08:00"
     assert event.summary["new_due_at"] == "2027-01-07T17:00:00+08:00"
     assert event.summary["provisional"] is False
     assert verify_chain().broken_at is None
     assert "1 个进行中的期限因此调整" in out
-    assert "  济市监罚〔2026〕1号 · 申请人补正：2027-01-05 17:00 → 2027-01-07 17:00" in out
+    assert "  济市监罚〔2026〕1号 · 申请人补正：2027-01-06 17:00 → 2027-01-07 17:00" in out
 
 
 def test_the_moved_deadline_explains_why(supplement_over_new_year, calendar_2027):
@@ -98,7 +99,7 @@ def test_the_moved_deadline_explains_why(supplement_over_new_year, calendar_2027
     assert not any("尚未载入" in line for line in lines)
     change = next(line for line in lines if "期限由" in line)
     assert change.endswith(
-        "期限由 2027-01-05 周二 17:00 调整为 2027-01-07 周四 17:00："
+        "期限由 2027-01-06 周三 17:00 调整为 2027-01-07 周四 17:00："
         "载入2027年工作日历（2027.csv sha256:" + change.split("sha256:")[1]
     )
     assert lines[-1] == "期限：2027-01-07 周四 17:00"
@@ -137,7 +138,7 @@ def test_stopped_clocks_keep_their_history(
     assert ok and "0 个进行中的期限因此调整" in out
     clock = SlaClock.objects.get()
     assert clock.provisional is True  # as it was when it stopped
-    assert local(clock.due_at) == "2027-01-05 17:00"
+    assert local(clock.due_at) == "2027-01-06 17:00"
     assert not DeadlineChange.objects.exists()
 
 
@@ -151,7 +152,7 @@ def test_a_clock_paused_before_the_load_keeps_its_points_until_resumed(
     clock = SlaClock.objects.get()
     # Kept as it was when the pause began, flag included: these points are not
     # the ones the new calendar gives.
-    assert local(clock.due_at) == "2027-01-05 17:00"
+    assert local(clock.due_at) == "2027-01-06 17:00"
     assert clock.provisional is True
     assert not DeadlineChange.objects.exists()
     assert "0 个进行中的期限因此调整" in out
@@ -206,7 +207,7 @@ def test_the_load_and_the_recompute_are_one_transaction(
     assert not CalendarYear.objects.filter(year=2027).exists()
     assert not work_calendar().is_loaded(2027)
     clock = SlaClock.objects.get()
-    assert clock.provisional and local(clock.due_at) == "2027-01-05 17:00"
+    assert clock.provisional and local(clock.due_at) == "2027-01-06 17:00"
     assert not AuditEvent.objects.filter(action="calendar.load_year").exists()
 
 

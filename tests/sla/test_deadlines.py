@@ -215,24 +215,35 @@ def test_a_hand_made_calendar_can_be_passed_in():
 # Years whose calendar is not loaded.
 
 
-def test_a_span_reaching_an_unloaded_year_is_provisional_and_assumes_weekends_only():
+def test_a_span_reaching_an_unloaded_year_is_provisional_and_counts_statutory_holidays():
     deadline = deadline_working_days(at("2026-12-30T10:00:00+08:00"), 3)
-    assert deadline.due_at.isoformat() == "2027-01-04T17:00:00+08:00"
+    assert deadline.due_at.isoformat() == "2027-01-05T17:00:00+08:00"
     assert deadline.provisional is True
     assert deadline.unloaded_years == (2027,)
     assert deadline.explanation == [
         "收件日 2026-12-30 不计入期限",
         "2026-12-31 周四 工作日，计第1个工作日",
-        "2027年的工作日历尚未载入：该年只按周末推定，期限为暂定",
-        "2027-01-01 周五 工作日，计第2个工作日",
+        "2027年的工作日历尚未载入：法定节假日已计入，调休安排尚未公布，期限为暂定",
+        "2027-01-01 周五 元旦（法定节假日），不计",
         "2027-01-02 周六 周末，不计",
         "2027-01-03 周日 周末，不计",
-        "2027-01-04 周一 工作日，计第3个工作日",
-        "期限届满：2027-01-04 周一 17:00",
+        "2027-01-04 周一 工作日，计第2个工作日",
+        "2027-01-05 周二 工作日，计第3个工作日",
+        "期限届满：2027-01-05 周二 17:00",
     ]
-    assert [d.day.provisional for d in deadline.days] == [False, False, True, True, True, True]
+    assert [d.day.provisional for d in deadline.days] == [
+        False,
+        False,
+        True,
+        True,
+        True,
+        True,
+        True,
+    ]
+    # After the cut-off on the last working day of 2026: the next working day
+    # is Monday 4 January, 元旦 being off by law.
     same_day = deadline_same_day(at("2026-12-31T16:30:00+08:00"))
-    assert same_day.due_at.isoformat() == "2027-01-01T17:00:00+08:00"
+    assert same_day.due_at.isoformat() == "2027-01-04T17:00:00+08:00"
     assert same_day.provisional is True
 
 
@@ -248,7 +259,10 @@ def test_same_day_in_an_unloaded_year_is_provisional_even_when_due_that_day():
     deadline = deadline_same_day(at("2027-03-01T10:00:00+08:00"))
     assert deadline.due_at.isoformat() == "2027-03-01T17:00:00+08:00"
     assert deadline.provisional is True
-    assert deadline.explanation[0] == "2027年的工作日历尚未载入：该年只按周末推定，期限为暂定"
+    assert (
+        deadline.explanation[0]
+        == "2027年的工作日历尚未载入：法定节假日已计入，调休安排尚未公布，期限为暂定"
+    )
 
 
 def test_once_the_year_is_loaded_the_same_question_is_answered_from_its_calendar(

@@ -88,7 +88,7 @@ def make_plan(rule, n, started, pauses=(), thresholds=(50, 75), calendar=CALENDA
         ("2025-09-26 17:00", "2025-09-29 09:00", 8 * H),  # make-up Sunday 28 Sep 2025
         ("2025-09-30 17:00", "2025-10-09 09:00", 0),  # National Day 2025: 1-8 Oct off
         ("2025-10-10 17:00", "2025-10-13 09:00", 8 * H),  # make-up Saturday 11 Oct 2025
-        ("2026-12-31 17:00", "2027-01-04 09:00", 8 * H),  # 2027 unloaded: Fri 1 Jan assumed
+        ("2026-12-31 17:00", "2027-01-05 09:00", 8 * H),  # 2027 unloaded: Fri 1 Jan off by law
     ],
 )
 def test_between_counts_office_hours_on_working_days(start, end, seconds):
@@ -131,7 +131,7 @@ def test_naive_instants_are_refused():
         ("2026-02-13 16:00", 9 * H + 1, "2026-02-24 09:00:01"),  # then 15-23 Feb off
         ("2025-09-30 16:00", 2 * H, "2025-10-09 10:00:00"),  # over National Day 2025
         ("2025-09-26 16:00", 2 * H, "2025-09-28 10:00:00"),  # onto make-up Sunday 2025
-        ("2026-12-31 16:00", 2 * H, "2027-01-01 10:00:00"),  # 2027 unloaded: weekdays
+        ("2026-12-31 16:00", 2 * H, "2027-01-04 10:00:00"),  # 2027 unloaded: 元旦 off by law
     ],
 )
 def test_add_finds_the_earliest_instant_after_so_much_working_time(start, seconds, result):
@@ -379,9 +379,10 @@ def test_calendar_days_count_holidays_and_pauses_in_wall_time():
 
 
 def test_a_span_reaching_an_unloaded_year_is_provisional():
-    # 23, 24, 25, 28, 29, 30, 31 Dec; 2027 unknown: Fri 1, Mon 4, Tue 5 Jan assumed working.
+    # 23, 24, 25, 28, 29, 30, 31 Dec; 2027 not loaded: Fri 1 Jan is off by law
+    # (元旦), Mon 4, Tue 5, Wed 6 Jan are assumed working (no 调休 known yet).
     p = make_plan(RULE_WORKING_DAYS, 10, "2026-12-22 10:00")
-    assert iso(p.due_at) == "2027-01-05 17:00:00"
+    assert iso(p.due_at) == "2027-01-06 17:00:00"
     assert (p.provisional, p.unloaded_years) == (True, (2027,))
     assert p.base.provisional is True
     # With 2027 loaded (1-4 Jan off) the same clock ends two working days later.
@@ -396,13 +397,18 @@ def test_a_pause_pushing_the_deadline_into_an_unloaded_year_makes_it_provisional
     p = make_plan(
         RULE_WORKING_DAYS, 3, "2026-12-21 10:00", [("2026-12-22 09:00", "2026-12-30 09:00")]
     )
-    assert iso(p.due_at) == "2027-01-01 17:00:00"
+    # 30, 31 Dec, then 4 Jan (元旦 off by law, then the weekend).
+    assert iso(p.due_at) == "2027-01-04 17:00:00"
     assert p.unloaded_years == (2027,)
 
 
 def test_a_same_day_clock_in_an_unloaded_year_is_provisional():
+    p = make_plan(RULE_SAME_DAY, None, "2027-01-05 10:00")
+    assert iso(p.due_at) == "2027-01-05 17:00:00"
+    assert p.provisional is True
+    # Received on 元旦: the next working day.
     p = make_plan(RULE_SAME_DAY, None, "2027-01-01 10:00")
-    assert iso(p.due_at) == "2027-01-01 17:00:00"
+    assert iso(p.due_at) == "2027-01-04 17:00:00"
     assert p.provisional is True
 
 
