@@ -228,8 +228,10 @@ def bar_problem(*, subject_id: int, on: dt.date) -> str | None:
     )
     if review is None:
         return None
+    # The bar's last day is the last day refused: "至……（含当日）", not "……前".
     return _(
-        "该主体的信用修复决定已于 %(day)s 撤销（%(letter)s），%(until)s 前不得申请信用修复"
+        "该主体的信用修复决定已于 %(day)s 撤销（%(letter)s），至 %(until)s（含当日）"
+        "不得申请信用修复"
     ) % {
         "day": local_date(review.decided_at).isoformat(),
         "letter": review.letter.number if review.letter_id else "",

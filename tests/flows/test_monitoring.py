@@ -234,7 +234,7 @@ def test_confirm_revokes_republishes_bars_and_tells(
         decision_number="济市监罚〔2025〕2号",
         decision_date=dt.date(2026, 6, 1),
     )
-    with pytest.raises(ValidationError, match="2030-03-02 前不得申请信用修复"):
+    with pytest.raises(ValidationError, match="至 2030-03-02（含当日）不得申请信用修复"):
         repair_case_draft_save(
             applicant=applicant, record=other, details="", capacity="legal_representative"
         )
@@ -257,7 +257,7 @@ def test_bar_ends_after_its_last_day(approved, now, enterprise, department, revi
         decision_date=dt.date(2027, 6, 1),
     )
     now.move_to(at("2028-03-01 23:59"))
-    with pytest.raises(ValidationError, match="2028-03-01 前不得申请"):
+    with pytest.raises(ValidationError, match="至 2028-03-01（含当日）不得申请"):
         repair_case_draft_save(
             applicant=applicant, record=other, details="", capacity="legal_representative"
         )
@@ -299,7 +299,7 @@ def test_bar_is_checked_again_at_review(
         reasons=["再次受到行政处罚"],
         basis=BASIS,
     )
-    with pytest.raises(ValidationError, match="2029-11-15 前不得申请信用修复"):
+    with pytest.raises(ValidationError, match="至 2029-11-15（含当日）不得申请信用修复"):
         department_review_approve(reviewer=reviewer, case=case, basis=BASIS)
     case.refresh_from_db()
     assert case.status == CaseStatus.IN_DEPARTMENT_REVIEW
