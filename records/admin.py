@@ -97,19 +97,21 @@ class SyncEventAdmin(admin.ModelAdmin):
 @admin.register(RepeatLimitPolicy)
 class RepeatLimitPolicyAdmin(AuditedAdminMixin, admin.ModelAdmin):
     """The repeat limits of shared domain reference section 3 are a local
-    example, UNCONFIRMED as national law: administrators correct them here,
+    example, UNCONFIRMED as national law, shipped disabled: administrators
+    enable a version only with its legal basis (the model refuses otherwise),
     and every save is audited (as SLA policies are). Add a version with a
     later effective date to change the rules from that day on."""
 
     list_display = (
         "effective_from",
+        "enabled",
         "min_interval_days",
         "max_repairs",
         "max_repairs_window_years",
         "same_conduct_window_years",
         "unconfirmed_flag",
     )
-    list_filter = ("unconfirmed",)
+    list_filter = ("enabled", "unconfirmed")
     audit_prefix = "records.repeat_limit_policy"
 
     @admin.display(description=_("未经核实"), ordering="unconfirmed")

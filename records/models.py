@@ -1,4 +1,5 @@
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
@@ -307,9 +308,19 @@ class RepeatLimitPolicy(models.Model):
     versioned by effective date: an application is judged by the version in
     force on the day it is checked (filing, acceptance, approval). A "repair"
     is an approved repair case of the same subject, dated by its decision.
+
+    Shipped disabled: NDRC Order 2025 No. 36 Art. 2 lets only laws,
+    administrative regulations and central policy exclude a record from
+    repair, so a limit refuses nobody until an administrator enables it with
+    its legal basis (document and article), which every refusal then cites.
     """
 
     effective_from = models.DateField(_("施行日期"), unique=True)
+    enabled = models.BooleanField(
+        _("启用"),
+        default=False,
+        help_text=_("启用前须填写法律依据（文件名称及条款）并确认已核实；未启用时不限制"),
+    )
     min_interval_days = models.PositiveSmallIntegerField(
         _("两次修复最短间隔（日）"),
         default=365,
@@ -337,6 +348,19 @@ class RepeatLimitPolicy(models.Model):
     )
     legal_basis = models.TextField(_("依据"))
     note = models.CharField(_("说明"), max_length=300, blank=True)
+
+    def clean(self) -> None:
+        super().clean()
+        if self.enabled and (self.unconfirmed or not " ".join(self.legal_basis.split())):
+            raise ValidationError(
+                {
+                    "enabled": _(
+                        "启用重复修复限制须填写其法律依据（文件名称及条款），并取消“未经核实”："
+                        "只有法律、行政法规和党中央、国务院政策文件可以排除信用修复"
+                        "（《信用修复管理办法》第二条）。"
+                    )
+                }
+            )
 
     class Meta:
         ordering = ["-effective_from"]

@@ -147,7 +147,9 @@ def repeat_limit_reason(
     if not found:
         return None
     # max() keeps the first of equal dates: the order above.
-    return max(found, key=lambda item: item[0])[1]
+    reason = max(found, key=lambda item: item[0])[1]
+    # Every refusal cites the limit's legal basis.
+    return _("%(reason)s（依据：%(basis)s）") % {"reason": reason, "basis": policy.legal_basis}
 
 
 def policy_on(day: dt.date) -> RepeatLimitPolicy | None:
@@ -172,7 +174,7 @@ def repeat_limit_problem(
     the subject's approved cases decided within the longest window (by the
     subject's foreign-key index)."""
     policy = policy_on(on)
-    if policy is None:
+    if policy is None or not policy.enabled:
         return None
     earliest = min(
         on - dt.timedelta(days=policy.min_interval_days),

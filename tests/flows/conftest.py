@@ -23,6 +23,7 @@ from flows.repair.services import (
     repair_case_submit,
 )
 from letters.models import Commitment, CommitmentStatus, Letter
+from records.models import RepeatLimitPolicy
 
 TZ = ZoneInfo("Asia/Shanghai")
 # Monday 16 November 2026, 10:00 in Jinan: before the 16:00 cut-off.
@@ -287,3 +288,13 @@ def monitored_repair(record, *, applicant, starts: str, ends: str, number: str):
     )
     case.refresh_from_db()
     return case
+
+
+# The repeat limits ship disabled (NDRC Order 36 Art. 2): tests of the limits
+# enable the loaded version with a basis, as an administrator would.
+LIMITS_BASIS = "《某市信用修复管理规定》（测试用）第十条"
+
+
+@pytest.fixture
+def repeat_limits_enabled(db):
+    RepeatLimitPolicy.objects.update(enabled=True, unconfirmed=False, legal_basis=LIMITS_BASIS)

@@ -240,7 +240,9 @@ def test_confirm_revokes_republishes_bars_and_tells(
         )
 
 
-def test_bar_ends_after_its_last_day(approved, now, enterprise, department, reviewer, applicant):
+def test_bar_ends_after_its_last_day(
+    approved, now, enterprise, department, reviewer, applicant, repeat_limits_enabled
+):
     MonitoringPolicy.objects.update(bar_years=1)
     now.move_to(at("2027-03-02 09:00"))
     import_rows(penalty_row(enterprise, department))

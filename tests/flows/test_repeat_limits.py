@@ -25,12 +25,15 @@ from records.models import RepeatLimitPolicy
 from repair_flow.models import AuditEvent
 from tests.api_errors import field_errors
 from tests.conftest import make_record
-from tests.flows.conftest import at, draft_with_materials, sign_commitment
+from tests.flows.conftest import LIMITS_BASIS, at, draft_with_materials, sign_commitment
 
 pytestmark = pytest.mark.django_db
 
 CASES = "/api/v1/repair-cases/"
 PREFIX = "该记录目前不能申请信用修复："
+# Every test here runs with the limits enabled, as an administrator would
+# enable them with their legal basis; see the tests at the end for the default.
+pytestmark = pytest.mark.usefixtures("repeat_limits_enabled")
 
 
 @pytest.fixture
@@ -116,17 +119,6 @@ def refusal(applicant, record) -> str:
     return message
 
 
-def test_the_default_policy_is_loaded_and_marked_unconfirmed():
-    policy = RepeatLimitPolicy.objects.get()
-    assert (policy.effective_from, policy.min_interval_days, policy.max_repairs) == (
-        dt.date(2000, 1, 1),
-        365,
-        2,
-    )
-    assert (policy.max_repairs_window_years, policy.same_conduct_window_years) == (5, 5)
-    assert policy.unconfirmed
-
-
 # The interval since the last repair --------------------------------------------
 
 
@@ -148,6 +140,7 @@ def test_less_than_a_year_since_the_last_repair_is_refused(
         assert refusal(applicant, record) == (
             PREFIX + "距该主体上次信用修复（济信修申〔2026〕1号，2026-11-16）不满1年，"
             "2027-11-16 起方可再次申请。"
+            f"（依据：{LIMITS_BASIS}）"
         )
         assert not RepairCase.objects.filter(record=record).exists()
     else:
@@ -186,6 +179,7 @@ def test_two_repairs_within_five_years_are_refused(
         assert refusal(applicant, record) == (
             PREFIX + "该主体5年内已信用修复2次（济信修申〔2026〕1号，2026-11-16；"
             "济信修申〔2027〕1号，2027-11-16），达到2次上限，2031-11-16 起方可再次申请。"
+            f"（依据：{LIMITS_BASIS}）"
         )
     else:
         assert file(applicant, record).status == CaseStatus.DRAFT
@@ -218,6 +212,7 @@ def test_the_same_kind_of_conduct_repaired_within_five_years_is_refused(
         assert refusal(applicant, record) == (
             PREFIX + "该主体同类失信行为（同一认定单位作出的“罚款”处罚）已于5年内信用修复"
             "（济信修申〔2026〕1号，2026-11-16），2031-11-16 起方可再次申请。"
+            f"（依据：{LIMITS_BASIS}）"
         )
     else:
         assert file(applicant, record).status == CaseStatus.DRAFT
@@ -282,6 +277,7 @@ def limited_record(first_repair, now, other_department, enterprise):
 
 REASON = (
     "距该主体上次信用修复（济信修申〔2026〕1号，2026-11-16）不满1年，2027-11-16 起方可再次申请。"
+    f"（依据：{LIMITS_BASIS}）"
 )
 
 
@@ -354,6 +350,7 @@ def test_a_repair_landing_meanwhile_stops_acceptance_and_approval(
     expected = [
         PREFIX + "距该主体上次信用修复（济信修申〔2026〕3号，2026-11-16）不满1年，"
         "2027-11-16 起方可再次申请。"
+        f"（依据：{LIMITS_BASIS}）"
     ]
     with pytest.raises(ValidationError) as refused:
         department_review_approve(reviewer=other_reviewer, case=in_review, basis="已履行义务。")
@@ -379,14 +376,14 @@ def test_an_administrator_shortens_the_interval_and_it_takes_effect(
     policy = RepeatLimitPolicy.objects.get()
     admin = client_for(administrator)
     listing = admin.get("/admin/records/repeatlimitpolicy/").content.decode()
-    assert "未经核实" in listing
+    assert "已核实" in listing
     data = {
         "effective_from": "2000-01-01",
         "min_interval_days": "90",
         "max_repairs": "2",
         "max_repairs_window_years": "5",
         "same_conduct_window_years": "5",
-        "unconfirmed": "on",
+        "enabled": "on",
         "legal_basis": policy.legal_basis,
         "note": policy.note,
     }
@@ -404,6 +401,8 @@ def test_an_administrator_shortens_the_interval_and_it_takes_effect(
 def test_a_later_version_applies_from_its_effective_date(now, applicant, limited_record):
     RepeatLimitPolicy.objects.create(
         effective_from=dt.date(2027, 3, 1),
+        enabled=True,
+        unconfirmed=False,
         min_interval_days=30,
         max_repairs=2,
         max_repairs_window_years=5,
