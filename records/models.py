@@ -349,19 +349,6 @@ class RepeatLimitPolicy(models.Model):
     legal_basis = models.TextField(_("依据"))
     note = models.CharField(_("说明"), max_length=300, blank=True)
 
-    def clean(self) -> None:
-        super().clean()
-        if self.enabled and (self.unconfirmed or not " ".join(self.legal_basis.split())):
-            raise ValidationError(
-                {
-                    "enabled": _(
-                        "启用重复修复限制须填写其法律依据（文件名称及条款），并取消“未经核实”："
-                        "只有法律、行政法规和党中央、国务院政策文件可以排除信用修复"
-                        "（《信用修复管理办法》第二条）。"
-                    )
-                }
-            )
-
     class Meta:
         ordering = ["-effective_from"]
         verbose_name = _("重复修复限制")
@@ -376,6 +363,19 @@ class RepeatLimitPolicy(models.Model):
 
     def __str__(self) -> str:
         return f"{self.effective_from:%Y-%m-%d}"
+
+    def clean(self) -> None:
+        super().clean()
+        if self.enabled and (self.unconfirmed or not " ".join(self.legal_basis.split())):
+            raise ValidationError(
+                {
+                    "enabled": _(
+                        "启用重复修复限制须填写其法律依据（文件名称及条款），并取消“未经核实”："
+                        "只有法律、行政法规和党中央、国务院政策文件可以排除信用修复"
+                        "（《信用修复管理办法》第二条）。"
+                    )
+                }
+            )
 
 
 class RecordCorrection(models.Model):
