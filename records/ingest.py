@@ -15,6 +15,19 @@ Rules beyond the field formats (decided with the first integration):
 - The decision date must be a real date, not after today (Asia/Shanghai) and
   covered by a publicity rule set, which fixes the publicity window.
 
+Optional fields, each with its default when absent or empty:
+- `conduct_end_date` (YYYY-MM-DD, not after today; default: the decision
+  date): the day the conduct ended. Shandong Social Credit Regulation Art. 38:
+  a record is disclosed at most five years (the rule set's figure) from that
+  day, so the publicity window ends there at the latest.
+- `procedure`: `general` (普通程序, the default) or `simplified` (简易程序).
+- `minor_remedied`: `true` when the violation was minor and the offender
+  actively removed or reduced its harm (违法行为轻微且主动消除、减轻违法行为危害
+  后果); `false` (the default). In CSV: true/false, 1/0, yes/no or 是/否.
+  Shandong Social Credit Regulation Art. 13: penalties under the simplified
+  procedure, and minor ones whose harm was actively removed, are not collected
+  as public credit information: such a row is refused (code `not_collected`).
+
 This module also reads import files (CSV with a header, or JSON Lines) into
 `(line number, row)` pairs. It never writes to the database.
 """
@@ -48,8 +61,13 @@ FIELDS = (
     "severity",
     "penalty_types",
     "facts",
+    "conduct_end_date",
+    "procedure",
+    "minor_remedied",
 )
-OPTIONAL_FIELDS = frozenset({"fine_amount", "facts"})
+OPTIONAL_FIELDS = frozenset(
+    {"fine_amount", "facts", "conduct_end_date", "procedure", "minor_remedied"}
+)
 REQUIRED_FIELDS = tuple(name for name in FIELDS if name not in OPTIONAL_FIELDS)
 
 DECISION_NUMBER_MAX = 100  # CreditRecord.decision_number
@@ -92,6 +110,7 @@ class RecordRow:
     subject_identifier: str
     subject_name: str
     decision_date: dt.date
+    conduct_end_date: dt.date
     penalty_types: list[str]
     fine_amount: Decimal | None
     severity: str
@@ -115,7 +134,7 @@ class ValidationContext:
         self.today = today
         self._identifiers: dict[tuple[str, str], str | IdentifierError] = {}
         self._dates: dict[str, dt.date | tuple[str, str]] = {}
-        self._windows: dict[tuple[dt.date, str], tuple[dt.date, dt.date] | str] = {}
+        self._windows: dict[tuple[dt.date, str, dt.date], tuple[dt.date, dt.date] | str] = {}
         self._penalties: dict[str, list[str] | tuple[str, str]] = {}
 
     @classmethod
@@ -139,13 +158,18 @@ class ValidationContext:
             self._identifiers[key] = found
         return found
 
-    def window(self, decision_date: dt.date, severity: str) -> tuple[dt.date, dt.date] | str:
-        key = (decision_date, severity)
+    def window(
+        self, decision_date: dt.date, severity: str, conduct_end_date: dt.date
+    ) -> tuple[dt.date, dt.date] | str:
+        key = (decision_date, severity, conduct_end_date)
         found = self._windows.get(key)
         if found is None:
             try:
                 found = publicity_window(
-                    self.rule_sets, decision_date=decision_date, severity=severity
+                    self.rule_sets,
+                    decision_date=decision_date,
+                    severity=severity,
+                    conduct_end_date=conduct_end_date,
                 )
             except (NoRuleSetError, KeyError):
                 found = _("%(day)s 没有施行中的公示规则，无法确定公示期") % {"day": decision_date}
@@ -319,28 +343,81 @@ def _subject_identifier(
     return ""
 
 
-def _decision_date(
-    raw: Mapping, severity: str, line: int, context: ValidationContext, errors: list[RowError]
-) -> tuple[dt.date | None, tuple[dt.date, dt.date] | str | None]:
-    """(decision date, publicity window) — the window once the severity is known."""
-    text = _text(raw, "decision_date", line, errors)
-    if not text:
-        _required(line, "decision_date", errors)
-        return None, None
+def _past_date(
+    text: str, name: str, line: int, context: ValidationContext, errors: list[RowError]
+) -> dt.date | None:
+    """A date field's text as a real date not after today; None when it is not."""
     parsed = _date(text, context)
     if isinstance(parsed, tuple):
-        errors.append(RowError(line, "decision_date", parsed[1], parsed[0]))
-        return None, None
+        errors.append(RowError(line, name, parsed[1], parsed[0]))
+        return None
     if parsed > context.today:
-        message = _("处罚决定日期不能晚于今天（%(today)s）") % {"today": context.today}
-        errors.append(RowError(line, "decision_date", message, "future"))
-        return None, None
+        message = {
+            "decision_date": _("处罚决定日期不能晚于今天（%(today)s）"),
+            "conduct_end_date": _("失信行为终止日期不能晚于今天（%(today)s）"),
+        }[name] % {"today": context.today}
+        errors.append(RowError(line, name, message, "future"))
+        return None
+    return parsed
+
+
+def _decision_date(
+    raw: Mapping, severity: str, line: int, context: ValidationContext, errors: list[RowError]
+) -> tuple[dt.date | None, dt.date | None, tuple[dt.date, dt.date] | str | None]:
+    """(decision date, end of the conduct, publicity window) — the window once
+    the severity is known; the conduct ends on the decision date unless told."""
+    text = _text(raw, "decision_date", line, errors)
+    end_text = _text(raw, "conduct_end_date", line, errors)
+    if not text:
+        _required(line, "decision_date", errors)
+        return None, None, None
+    parsed = _past_date(text, "decision_date", line, context, errors)
+    conduct_end = (
+        _past_date(end_text, "conduct_end_date", line, context, errors) if end_text else parsed
+    )
+    if parsed is None or conduct_end is None:
+        return None, None, None
     if severity not in _SEVERITIES:
-        return parsed, None
-    window = context.window(parsed, severity)
+        return parsed, conduct_end, None
+    window = context.window(parsed, severity, conduct_end)
     if isinstance(window, str):
         errors.append(RowError(line, "decision_date", window, "no_rule_set"))
-    return parsed, window
+    return parsed, conduct_end, window
+
+
+_TRUE = frozenset({"true", "1", "yes", "是"})
+_FALSE = frozenset({"", "false", "0", "no", "否"})
+
+
+def _not_collected(raw: Mapping, line: int, errors: list[RowError]) -> None:
+    """Shandong Social Credit Regulation Art. 13: penalties under the simplified
+    procedure, and minor ones whose harm was actively removed or reduced, are
+    not in the public credit information catalogue: refused, not imported."""
+    procedure = _text(raw, "procedure", line, errors).lower() or "general"
+    if procedure == "simplified":
+        message = _(
+            "适用简易程序作出的行政处罚信息不纳入公共信用信息数据清单，不予归集"
+            "（《山东省社会信用条例》第十三条）"
+        )
+        errors.append(RowError(line, "procedure", message, "not_collected"))
+    elif procedure != "general":
+        message = _("应为 general（普通程序，默认）或 simplified（简易程序）")
+        errors.append(RowError(line, "procedure", message, "unknown"))
+    value = raw.get("minor_remedied")
+    if isinstance(value, bool) or value is None:
+        remedied = bool(value)
+    elif isinstance(value, str) and value.strip().lower() in _TRUE | _FALSE:
+        remedied = value.strip().lower() in _TRUE
+    else:
+        message = _("应为 true 或 false（默认 false）")
+        errors.append(RowError(line, "minor_remedied", message, "format"))
+        return
+    if remedied:
+        message = _(
+            "违法行为轻微且主动消除、减轻违法行为危害后果的行政处罚信息不纳入公共信用信息"
+            "数据清单，不予归集（《山东省社会信用条例》第十三条）"
+        )
+        errors.append(RowError(line, "minor_remedied", message, "not_collected"))
 
 
 def _fine_amount(
@@ -400,13 +477,14 @@ def validate_row(
         line,
         errors,
     )
-    decision_date, window = _decision_date(raw, severity, line, context, errors)
+    decision_date, conduct_end_date, window = _decision_date(raw, severity, line, context, errors)
     penalty_types = _penalty_types(raw.get("penalty_types"), line, context)
     if isinstance(penalty_types, RowError):
         errors.append(penalty_types)
         penalty_types = None
     fine_amount = _fine_amount(raw, penalty_types, line, errors)
     facts = _text(raw, "facts", line, errors)
+    _not_collected(raw, line, errors)
     if errors:
         return errors
     return RecordRow(
@@ -417,6 +495,7 @@ def validate_row(
         subject_identifier=identifier,
         subject_name=subject_name,
         decision_date=decision_date,
+        conduct_end_date=conduct_end_date,
         penalty_types=penalty_types,
         fine_amount=fine_amount,
         severity=severity,

@@ -145,6 +145,12 @@ class CreditRecord(models.Model):
         Subject, on_delete=models.PROTECT, related_name="records", verbose_name=_("信用主体")
     )
     decision_date = models.DateField(_("处罚决定日期"))
+    # Shandong Social Credit Regulation Art. 38: disclosure ends at most five
+    # years after the conduct ended. Empty means the decision date (the import
+    # fills it in; rows older than the field were given their decision date).
+    conduct_end_date = models.DateField(
+        _("失信行为终止日期"), null=True, blank=True, help_text=_("未填写的，以处罚决定日期为准")
+    )
     penalty_types = models.JSONField(_("处罚类型"), default=list)
     fine_amount = models.DecimalField(
         _("罚款金额（元）"), max_digits=14, decimal_places=2, null=True, blank=True
@@ -174,6 +180,10 @@ class CreditRecord(models.Model):
     def __str__(self) -> str:
         return self.decision_number
 
+    @property
+    def conduct_ended_on(self):
+        return self.conduct_end_date or self.decision_date
+
     def penalty_type_labels(self) -> list[str]:
         labels = dict(PenaltyType.choices)
         return [str(labels.get(code, code)) for code in self.penalty_types]
@@ -187,6 +197,14 @@ class PublicityRuleSet(models.Model):
     legal_basis = models.TextField(_("依据"))
     effective_from = models.DateField(_("施行日期"))
     effective_to = models.DateField(_("废止日期"), null=True, blank=True)
+    disclosure_max_years = models.PositiveSmallIntegerField(
+        _("失信信息披露最长期限（年）"),
+        default=5,
+        help_text=_("自失信行为终止之日起计算；期满后不再公示、共享，也不再作为任何限制的依据"),
+    )
+    disclosure_max_basis = models.CharField(
+        _("披露最长期限依据"), max_length=300, default="《山东省社会信用条例》第三十八条"
+    )
 
     class Meta:
         ordering = ["-effective_from"]

@@ -32,6 +32,7 @@ _SUBJECT_CACHE_LIMIT = 200_000
 _RECORD_FIELDS = (
     "subject_id",
     "decision_date",
+    "conduct_end_date",
     "penalty_types",
     "fine_amount",
     "severity",
@@ -293,6 +294,7 @@ def _save_records(
         values = (
             subject.pk,
             row.decision_date,
+            row.conduct_end_date,
             row.penalty_types,
             row.fine_amount,
             row.severity,
@@ -494,6 +496,7 @@ def record_correct(
         "subject_identifier": record.subject.identifier,
         "subject_name": record.subject.name,
         "decision_date": record.decision_date.isoformat(),
+        "conduct_end_date": record.conduct_ended_on.isoformat(),
         "penalty_types": ";".join(record.penalty_types),
         "fine_amount": "" if record.fine_amount is None else str(record.fine_amount),
         "severity": record.severity,

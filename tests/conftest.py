@@ -45,6 +45,7 @@ def pytest_configure(config):
 # with a flush that empties every table, so they load it again first.
 REFERENCE_DATA = [
     ("records.PublicityRuleSet", "records.migrations.0003_publicity_rule_sets"),
+    ("records.PublicityRuleSet", "records.migrations.0008_records_disclosure_ceiling"),
     ("records.RepeatLimitPolicy", "records.migrations.0005_repeat_limit_policy"),
     ("sla.CalendarYear", "sla.migrations.0002_load_chinese_calendar"),
     ("sla.SlaPolicy", "sla.migrations.0004_default_policies"),
@@ -134,13 +135,20 @@ def make_record(
     fine_amount="5000.00",
     status="published",
     facts="未按规定标示食品生产日期。",
+    conduct_end_date=None,
 ):
-    start, end = publicity_window(load_rule_sets(), decision_date=decision_date, severity=severity)
+    start, end = publicity_window(
+        load_rule_sets(),
+        decision_date=decision_date,
+        severity=severity,
+        conduct_end_date=conduct_end_date,
+    )
     return CreditRecord.objects.create(
         department=department,
         subject=subject,
         decision_number=decision_number,
         decision_date=decision_date,
+        conduct_end_date=conduct_end_date or decision_date,
         severity=severity,
         penalty_types=list(penalty_types),
         fine_amount=fine_amount,

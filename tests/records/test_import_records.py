@@ -99,7 +99,10 @@ def test_it_imports_a_good_csv_file(department, tmp_path):
     assert second.publicity_ends_on == dt.date(2028, 6, 1)
     third = CreditRecord.objects.get(decision_number="济市监罚〔2026〕102号")
     assert third.subject.kind == SubjectKind.PERSON and third.subject.name == "王某"
-    assert third.publicity_ends_on == dt.date(2026, 7, 20)  # minor: at most 3 months
+    # Minor under NDRC Order 36: normally not published (an empty window).
+    assert third.publicity_ends_on == dt.date(2026, 4, 20)
+    # No conduct end date given: the conduct ended on the decision date.
+    assert third.conduct_end_date == dt.date(2026, 4, 20)
     assert Subject.objects.count() == 3
 
 

@@ -41,13 +41,15 @@ def test_the_window_follows_the_rules_of_the_decision_date(department, enterpris
         decision_date=D(2026, 4, 1),
         severity="minor",
     )
-    # Order 58 did not publish minor penalties; Order 36 publishes them for at most 3 months.
+    # Order 58 did not publish minor penalties; under Order 36 they are normally
+    # not published either (the rule set's minor period is "not published").
     assert old.publicity_ends_on == D(2026, 3, 31)
-    assert new.publicity_ends_on == D(2026, 7, 1)
-    assert ask(old, D(2026, 4, 2)).eligibility == Eligibility.NOT_NEEDED
-    assert ask(old, D(2026, 4, 2)).published is False
-    fresh = ask(new, D(2026, 4, 2))
-    assert fresh.eligibility == Eligibility.ELIGIBLE and fresh.published is True
+    assert new.publicity_ends_on == D(2026, 4, 1)
+    for minor in (old, new):
+        result = ask(minor, D(2026, 4, 2))
+        assert result.eligibility == Eligibility.NOT_NEEDED
+        assert result.published is False
+        assert "不予公示" in result.reason
 
 
 @pytest.mark.parametrize(
@@ -67,7 +69,9 @@ def test_general_penalty_is_repairable_after_three_months(record, on, eligibilit
         assert "2026-04-15" in result.reason and "3 个月" in result.reason
 
 
-def test_the_rule_set_of_the_application_date_decides_eligibility(department, enterprise):
+def test_the_rule_set_more_favourable_to_the_applicant_applies(department, enterprise):
+    """从旧兼从轻: a serious record decided under Order 58 (minimum 6 months)
+    and applying under Order 36 (minimum 1 year) keeps the shorter minimum."""
     record = make_record(
         department=department,
         subject=enterprise,
@@ -75,12 +79,15 @@ def test_the_rule_set_of_the_application_date_decides_eligibility(department, en
         decision_date=D(2025, 6, 10),
         severity="serious",
     )
-    before = ask(record, D(2026, 3, 31))  # Order 58: serious, minimum 6 months
-    after = ask(record, D(2026, 4, 1))  # Order 36: serious, minimum 1 year
+    before = ask(record, D(2026, 3, 31))  # Order 58 in force: no choice to make
     assert (before.eligibility, before.rule_set) == (Eligibility.ELIGIBLE, "ndrc-order-58-2023")
-    assert (after.eligibility, after.eligible_from) == (Eligibility.NOT_YET, D(2026, 6, 10))
-    assert after.rule_set == "ndrc-order-36-2025"
-    assert "国家发展改革委令2025年第36号" in after.rule_set_name
+    assert before.rule_set_choice == ""
+    for day in (D(2026, 4, 1), D(2026, 4, 2)):
+        after = ask(record, day)
+        assert (after.eligibility, after.eligible_from) == (Eligibility.ELIGIBLE, D(2025, 12, 10))
+        assert after.rule_set == "ndrc-order-58-2023"
+        assert "从旧兼从轻" in after.rule_set_choice
+        assert "国家发展改革委令2025年第36号" in after.rule_set_choice
 
 
 @pytest.mark.parametrize(
@@ -111,7 +118,9 @@ def test_licence_revocation_in_food_safety_is_never_repairable_early(department,
     assert result.eligibility == Eligibility.NEVER
     assert result.eligible_from is None
     assert "吊销许可证件" in result.reason and "2027-01-10" in result.reason
-    assert "第45号" in result.legal_basis
+    # Each entry cites its own basis, in the answer and in the refusal's text.
+    assert "特定严重失信行为" in result.legal_basis
+    assert f"（依据：{result.legal_basis}）" in result.reason
 
 
 def test_the_same_penalty_outside_the_listed_sectors_is_repairable(enterprise):
