@@ -127,10 +127,16 @@ def _open_case_reason(case: RepairCase) -> str:
 
 
 def filing_answers(
-    records: Iterable[CreditRecord], *, on: dt.date | None = None, exclude_case=None
+    records: Iterable[CreditRecord],
+    *,
+    on: dt.date | None = None,
+    exclude_case=None,
+    filed_at: dt.datetime | None = None,
 ) -> dict[int, FilingAnswer]:
     """The answer for each record (by id), in a constant number of queries
-    plus one limit check per record that is repairable by its period."""
+    plus one limit check per record that is repairable by its period. With
+    `filed_at` (a filed case's submission) the limits and bars are those in
+    force when it was filed (flows.cases.limits.record_repeat_limit)."""
     records = list(records)
     on = on or timezone.localdate()
     ids = [record.pk for record in records]
@@ -140,7 +146,7 @@ def filing_answers(
     answers = {}
     for record in records:
         publicity = answer(RecordFacts.of(record), rule_sets, on)
-        limit = record_repeat_limit(record=record, answer=publicity)
+        limit = record_repeat_limit(record=record, answer=publicity, filed_at=filed_at)
         open_case = open_cases.get(record.pk)
         objection = objections.get(record.pk)
         reasons = []
@@ -162,9 +168,13 @@ def filing_answers(
 
 
 def filing_answer(
-    record: CreditRecord, *, on: dt.date | None = None, exclude_case=None
+    record: CreditRecord,
+    *,
+    on: dt.date | None = None,
+    exclude_case=None,
+    filed_at: dt.datetime | None = None,
 ) -> FilingAnswer:
-    return filing_answers([record], on=on, exclude_case=exclude_case)[record.pk]
+    return filing_answers([record], on=on, exclude_case=exclude_case, filed_at=filed_at)[record.pk]
 
 
 def _period_or_limit(result: FilingAnswer) -> str | None:
@@ -182,11 +192,16 @@ def _period_or_limit(result: FilingAnswer) -> str | None:
     return message
 
 
-def eligibility_problem(record: CreditRecord, at: dt.datetime) -> str | None:
+def eligibility_problem(
+    record: CreditRecord, at: dt.datetime, *, filed_at: dt.datetime | None = None
+) -> str | None:
     """Why the rules do not let the record be repaired on that day (its
     period, a limit), or None when they do: asked again at acceptance and
-    approval, where the case itself is the open one."""
-    return _period_or_limit(filing_answer(record, on=local_date(at)))
+    approval, where the case itself is the open one. The record's period is
+    judged on that day (it may have changed); the repeat limits and bars by
+    those in force when the case was filed (`filed_at`), so approving one
+    case never refuses another already filed (domain section 3)."""
+    return _period_or_limit(filing_answer(record, on=local_date(at), filed_at=filed_at))
 
 
 def filing_check(*, applicant, record: CreditRecord, at: dt.datetime, case=None) -> SubjectBinding:

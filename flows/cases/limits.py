@@ -16,6 +16,12 @@ A revoked repair also bars the subject for the years its policy sets
 conduct, so "the same kind" is approximated as: the same issuing department
 and at least one penalty type in common.
 
+A case is judged by the policies in force when it was filed (`decided_before`,
+its submission): a repair decided after that, a sister case approved while
+this one waits, never refuses it at acceptance or approval. A repair of a
+record past its disclosure ceiling (Shandong Social Credit Regulation Art. 38:
+five years from the end of the conduct) no longer counts for any limit or bar.
+
 `repeat_limit_reason` is pure (facts in, message out); `repeat_limit_problem`
 loads the policy and the subject's recent repairs in two queries.
 """
@@ -30,7 +36,7 @@ from django.utils.translation import gettext as _
 from flows.cases.common import local_date
 from flows.models import REPAIRED_STATUSES, BreachReview, BreachStatus, RepairCase
 from records.models import CreditRecord, PenaltyType, RepeatLimitPolicy
-from records.publicity import Answer, Eligibility, add_months
+from records.publicity import Answer, Eligibility, add_months, disclosure_ends_on, load_rule_sets
 
 
 def add_years(day: dt.date, years: int) -> dt.date:
@@ -166,13 +172,24 @@ def _start_of(day: dt.date) -> dt.datetime:
     return timezone.make_aware(dt.datetime.combine(day, dt.time.min))
 
 
+def _past_ceiling(rule_sets, *, conduct_ended_on: dt.date, on: dt.date) -> bool:
+    """Shandong Social Credit Regulation Art. 38: from the ceiling on, a record
+    is no basis for any limit or bar."""
+    return on >= disclosure_ends_on(rule_sets, conduct_ended_on=conduct_ended_on, on=on)
+
+
 def repeat_limit_problem(
-    *, record: CreditRecord, on: dt.date, exclude_case_id: int | None = None
+    *,
+    record: CreditRecord,
+    on: dt.date,
+    exclude_case_id: int | None = None,
+    decided_before: dt.datetime | None = None,
 ) -> str | None:
     """Why the record's subject may not apply for a repair on `on` under the
-    repeat limits in force that day, or None. Two queries: the policy, and
-    the subject's approved cases decided within the longest window (by the
-    subject's foreign-key index)."""
+    repeat limits in force that day, or None; with `decided_before` (a case's
+    filing), only repairs decided before it count. Two queries: the policy,
+    and the subject's approved cases decided within the longest window (by
+    the subject's foreign-key index); the rule sets when there are any."""
     policy = policy_on(on)
     if policy is None or not policy.enabled:
         return None
@@ -188,11 +205,25 @@ def repeat_limit_problem(
     )
     if exclude_case_id is not None:
         cases = cases.exclude(pk=exclude_case_id)
+    if decided_before is not None:
+        cases = cases.filter(decided_at__lt=decided_before)
+    rows = list(
+        cases.values_list(
+            "number",
+            "decided_at",
+            "record__department_id",
+            "record__penalty_types",
+            "record__conduct_end_date",
+            "record__decision_date",
+        )
+    )
+    if not rows:
+        return None
+    rule_sets = load_rule_sets()
     prior = [
         PriorRepair(number, timezone.localtime(decided_at).date(), department_id, frozenset(types))
-        for number, decided_at, department_id, types in cases.values_list(
-            "number", "decided_at", "record__department_id", "record__penalty_types"
-        )
+        for number, decided_at, department_id, types, conduct_end, decided_on in rows
+        if not _past_ceiling(rule_sets, conduct_ended_on=conduct_end or decided_on, on=on)
     ]
     if not prior:
         return None
@@ -205,29 +236,47 @@ def repeat_limit_problem(
     )
 
 
-def record_repeat_limit(*, record: CreditRecord, answer: Answer) -> str | None:
+def record_repeat_limit(
+    *, record: CreditRecord, answer: Answer, filed_at: dt.datetime | None = None
+) -> str | None:
     """The repeat limit that bars filing for a record its publicity rules
     allow to be repaired, now or later (`answer` from records.publicity), as
     of the answer's date; None otherwise. The one place the record page, the
-    filing page and the services ask."""
+    filing page and the services ask. A filed case (`filed_at`, its
+    submission) is judged by the limits and bars in force when it was filed,
+    counting only what was decided before."""
     if answer.eligibility not in (Eligibility.ELIGIBLE, Eligibility.NOT_YET):
         return None
-    return bar_problem(subject_id=record.subject_id, on=answer.as_of) or repeat_limit_problem(
-        record=record, on=answer.as_of
-    )
+    on = answer.as_of if filed_at is None else local_date(filed_at)
+    return bar_problem(
+        subject_id=record.subject_id, on=on, decided_before=filed_at
+    ) or repeat_limit_problem(record=record, on=on, decided_before=filed_at)
 
 
-def bar_problem(*, subject_id: int, on: dt.date) -> str | None:
+def bar_problem(
+    *, subject_id: int, on: dt.date, decided_before: dt.datetime | None = None
+) -> str | None:
     """Domain section 3: a subject whose repair was revoked may not apply
-    again before the bar ends. One indexed query."""
-    review = (
+    again before the bar ends; with `decided_before` (a case's filing), only
+    revocations decided before it count. A revoked repair of a record past its
+    disclosure ceiling (Art. 38) bars nobody. One indexed query."""
+    reviews = (
         BreachReview.objects.filter(
             subject_id=subject_id, status=BreachStatus.CONFIRMED, barred_until__gte=on
         )
-        .select_related("letter")
+        .select_related("letter", "case__record")
         .order_by("-barred_until")
-        .first()
     )
+    if decided_before is not None:
+        reviews = reviews.filter(decided_at__lt=decided_before)
+    review, rule_sets = None, None
+    for candidate in reviews:
+        rule_sets = rule_sets or load_rule_sets()
+        if not _past_ceiling(
+            rule_sets, conduct_ended_on=candidate.case.record.conduct_ended_on, on=on
+        ):
+            review = candidate
+            break
     if review is None:
         return None
     # The bar's last day is the last day refused: "至……（含当日）", not "……前".

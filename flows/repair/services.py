@@ -223,7 +223,7 @@ def preliminary_review_accept(*, officer, case: RepairCase) -> RepairCase:
     case = case_locked(case)
     require_holder(officer, case, "preliminary_review")
     require_status(case, CaseStatus.IN_PRELIMINARY_REVIEW)
-    problem = eligibility_problem(case.record, at)
+    problem = eligibility_problem(case.record, at, filed_at=case.submitted_at)
     if problem:
         raise ValidationError(problem, code="not_eligible")
     letter = case_letter_issue(case, LetterKind.ACCEPTANCE, actor=officer, at=at)
@@ -298,7 +298,7 @@ def department_review_approve(*, reviewer, case: RepairCase, basis: str) -> Repa
     basis = clean_text(basis, _("修复依据"))
     record = CreditRecord.objects.select_related("department", "subject").get(pk=case.record_id)
     # The record may have changed since filing (an objection, a correction).
-    problem = eligibility_problem(record, at)
+    problem = eligibility_problem(record, at, filed_at=case.submitted_at)
     if problem:
         raise ValidationError(problem, code="not_eligible")
     day = local_date(at)

@@ -162,9 +162,12 @@ def second_repair(first_repair, to, now, other_department, enterprise, other_rev
 @pytest.mark.parametrize(
     ("moment", "refused"),
     [
-        ("2031-11-15 23:59:59", True),  # the first repair is still within five years
-        ("2031-11-16 00:00:00", False),  # five years after it: one repair left in the window
-        ("2031-11-17 09:00:00", False),
+        # The first repair's record (conduct ended 2026-07-01) reaches its
+        # disclosure ceiling (Shandong Art. 38: five years) before the five
+        # years of the limit run out: from then on it counts for nothing.
+        ("2031-06-30 23:59:59", True),
+        ("2031-07-01 00:00:00", False),
+        ("2031-07-02 09:00:00", False),
     ],
 )
 def test_two_repairs_within_five_years_are_refused(
@@ -172,7 +175,7 @@ def test_two_repairs_within_five_years_are_refused(
 ):
     # The market regulator again, but a warning: not the same kind as its fine.
     record = new_record(
-        department, enterprise, "济市监罚〔2031〕2号", dt.date(2031, 6, 1), types=("warning",)
+        department, enterprise, "济市监罚〔2031〕2号", dt.date(2031, 3, 1), types=("warning",)
     )
     now.move_to(at(moment))
     if refused:
@@ -191,9 +194,10 @@ def test_two_repairs_within_five_years_are_refused(
 @pytest.mark.parametrize(
     ("moment", "refused"),
     [
-        ("2031-11-15 23:59:59", True),
-        ("2031-11-16 00:00:00", False),
-        ("2031-11-17 09:00:00", False),
+        # Until the repaired record's disclosure ceiling (Art. 38), 2031-07-01.
+        ("2031-06-30 23:59:59", True),
+        ("2031-07-01 00:00:00", False),
+        ("2031-07-02 09:00:00", False),
     ],
 )
 def test_the_same_kind_of_conduct_repaired_within_five_years_is_refused(
@@ -204,7 +208,7 @@ def test_the_same_kind_of_conduct_repaired_within_five_years_is_refused(
         department,
         enterprise,
         "济市监罚〔2031〕3号",
-        dt.date(2031, 6, 1),
+        dt.date(2031, 3, 1),
         types=("warning", "fine"),
     )
     now.move_to(at(moment))
@@ -329,15 +333,19 @@ def test_the_record_page_shows_the_button_once_the_limit_has_passed(
 # Checked again at acceptance and approval -------------------------------------
 
 
-def test_a_repair_landing_meanwhile_stops_acceptance_and_approval(
+def test_a_repair_landing_meanwhile_refuses_neither_acceptance_nor_approval(
     to, now, applicant, department, other_department, enterprise, reviewer, other_reviewer
 ):
+    """A case is judged by the limits in force when it was filed (domain
+    section 3): a sister case approved meanwhile refuses neither the case
+    already accepted nor the one in preliminary review; a new filing is refused."""
     first = new_record(department, enterprise, "济市监罚〔2026〕1号", dt.date(2026, 7, 1))
     second = new_record(other_department, enterprise, "济建罚〔2026〕2号", dt.date(2026, 7, 1))
     third = new_record(
         department, enterprise, "济市监罚〔2026〕3号", dt.date(2026, 7, 1), types=("warning",)
     )
-    # All three filed while the subject had no repair at all.
+    fourth = new_record(other_department, enterprise, "济建罚〔2026〕4号", dt.date(2026, 7, 1))
+    # Three filed while the subject had no repair at all.
     in_review = to(second, CaseStatus.IN_DEPARTMENT_REVIEW, other_reviewer)
     claimed = to(third, CaseStatus.IN_PRELIMINARY_REVIEW)
     landing = to(first, CaseStatus.IN_DEPARTMENT_REVIEW, reviewer)
@@ -347,23 +355,17 @@ def test_a_repair_landing_meanwhile_stops_acceptance_and_approval(
     assert repaired.status == CaseStatus.APPROVED
 
     now.move_to(at("2026-11-16 14:00"))
-    expected = [
-        PREFIX + "距该主体上次信用修复（济信修申〔2026〕3号，2026-11-16）不满1年，"
-        "2027-11-16 起方可再次申请。"
-        f"（依据：{LIMITS_BASIS}）"
-    ]
-    with pytest.raises(ValidationError) as refused:
-        department_review_approve(reviewer=other_reviewer, case=in_review, basis="已履行义务。")
-    assert refused.value.messages == expected
-    with pytest.raises(ValidationError) as refused:
-        preliminary_review_accept(officer=claimed.officer, case=claimed)
-    assert refused.value.messages == expected
-    in_review.refresh_from_db()
-    claimed.refresh_from_db()
-    assert in_review.status == CaseStatus.IN_DEPARTMENT_REVIEW
-    assert claimed.status == CaseStatus.IN_PRELIMINARY_REVIEW
+    approved = department_review_approve(
+        reviewer=other_reviewer, case=in_review, basis="已履行义务。"
+    )
+    assert approved.status == CaseStatus.APPROVED
+    accepted = preliminary_review_accept(officer=claimed.officer, case=claimed)
+    assert accepted.status != CaseStatus.IN_PRELIMINARY_REVIEW
     second.refresh_from_db()
-    assert second.status == "published"
+    assert second.status == "repaired"
+    # Filed after the landings: the limits apply.
+    message = refusal(applicant, fourth)
+    assert message.startswith(PREFIX) and LIMITS_BASIS in message
 
 
 # The policy is data ---------------------------------------------------------------
