@@ -28,6 +28,7 @@ from django.utils.safestring import mark_safe
 from letters.kinds import KINDS, OUTCOMES
 from letters.links import verify_url
 from letters.models import Letter
+from records.disclosure import disclosure_words
 from records.identifiers import mask_resident_id
 
 LETTER_LANGUAGE = "zh-hans"
@@ -136,6 +137,8 @@ def letter_context(letter: Letter) -> dict:
         "outcome_label": OUTCOMES.get(facts.get("outcome", ""), ""),
         # Letter wording that depends on the subject (literal: letters are Chinese).
         "identifier_label": "公民身份号码" if person else "统一社会信用代码",
+        # Shandong Social Credit Regulation Art. 20: no 公示 for a natural person.
+        "disclosure": disclosure_words(person),
         # How a notice addresses the subject, and how the commitment speaks for it.
         "you": "你" if person else "你单位",
         "we": "本人" if person else "本单位",

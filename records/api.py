@@ -309,7 +309,14 @@ class SyncPayloadSerializer(serializers.Serializer):
     subject_identifier = serializers.CharField(
         help_text="USCC in full; a resident ID masked (first 6 and last 4 characters)"
     )
-    record_status = serializers.CharField(help_text=", ".join(RecordStatus.values))
+    public = serializers.BooleanField(
+        help_text="false for a natural person's record: shared between authorities, never "
+        "published (Shandong Social Credit Regulation Art. 20)"
+    )
+    record_status = serializers.CharField(
+        help_text=", ".join(RecordStatus.values)
+        + "; a natural person's record in use is `shared`, never `published`"
+    )
     reference = serializers.DictField(
         help_text="`source` (e.g. flows.RepairCase:12) and the decision's references "
         "(e.g. case_number, letter_number)"

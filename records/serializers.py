@@ -9,6 +9,7 @@ from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from records.disclosure import record_status_label
 from records.models import CreditRecord, PenaltyType, Severity, SubjectKind
 from repair_flow.api_common import ApiModelSerializer
 
@@ -39,6 +40,29 @@ class RecordIngestSerializer(serializers.Serializer):
         help_text=_("处罚类型代码（行政处罚法第九条），不重复；也可为以分号分隔的文本"),
     )
     facts = serializers.CharField(required=False, allow_blank=True, help_text=_("违法事实"))
+    conduct_end_date = serializers.DateField(
+        required=False,
+        allow_null=True,
+        help_text=_(
+            "失信行为终止日期，YYYY-MM-DD，不晚于今天；不填的，以处罚决定日期为准。"
+            "自该日起满5年（公示规则的数据）不再披露（《山东省社会信用条例》第三十八条）"
+        ),
+    )
+    procedure = serializers.ChoiceField(
+        choices=[("general", _("普通程序")), ("simplified", _("简易程序"))],
+        required=False,
+        help_text=_(
+            "作出处罚所适用的程序，默认 general；simplified 的不予归集"
+            "（《山东省社会信用条例》第十三条）"
+        ),
+    )
+    minor_remedied = serializers.BooleanField(
+        required=False,
+        help_text=_(
+            "违法行为轻微且主动消除、减轻危害后果的为 true，默认 false；true 的不予归集"
+            "（《山东省社会信用条例》第十三条）"
+        ),
+    )
 
 
 class RowErrorSerializer(serializers.Serializer):
@@ -75,8 +99,20 @@ class IngestRejectedSerializer(IngestResponseSerializer):
 
 class EligibilitySerializer(serializers.Serializer):
     as_of = serializers.DateField()
-    published = serializers.BooleanField()
+    published = serializers.BooleanField(
+        help_text="publicly disclosed; always false for a natural person's record "
+        "(Shandong Social Credit Regulation Art. 20)"
+    )
+    shared = serializers.BooleanField(
+        help_text="in use as a negative record (published, or for a natural person shared "
+        "between authorities); false from the disclosure ceiling on"
+    )
     publicity_ends_on = serializers.DateField()
+    disclosure_ends_on = serializers.DateField(
+        allow_null=True,
+        help_text="first day the record is no longer disclosed or used at all: the end of "
+        "the conduct plus the rule set's ceiling (Shandong Art. 38: 5 years)",
+    )
     eligibility = serializers.ChoiceField(
         choices=["eligible", "not_yet", "never", "not_needed", "blocked"],
         help_text="blocked: repairable by its period, but a limit, an open repair case or an "
@@ -87,6 +123,10 @@ class EligibilitySerializer(serializers.Serializer):
     eligible_from = serializers.DateField(allow_null=True)
     rule_set = serializers.CharField()
     rule_set_name = serializers.CharField()
+    rule_set_choice = serializers.CharField(
+        help_text="when the rule sets of the decision date and of today differ: which one "
+        "applied and why (从旧兼从轻, the one more favourable to the applicant); else empty"
+    )
     reason = serializers.CharField()
     legal_basis = serializers.CharField()
 
@@ -116,7 +156,8 @@ class CreditRecordSerializer(ApiModelSerializer):
         child=serializers.ChoiceField(choices=PenaltyType.choices)
     )
     # 异议处理中 while an accepted objection is open (flows/objections.py).
-    status_label = serializers.CharField(source="get_status_display", read_only=True)
+    # A natural person's record is never 公示中 (Shandong Art. 20; records.disclosure).
+    status_label = serializers.SerializerMethodField()
     eligibility = serializers.SerializerMethodField()
 
     class Meta:
@@ -127,6 +168,7 @@ class CreditRecordSerializer(ApiModelSerializer):
             "department",
             "subject",
             "decision_date",
+            "conduct_end_date",
             "penalty_types",
             "fine_amount",
             "severity",
@@ -139,6 +181,9 @@ class CreditRecordSerializer(ApiModelSerializer):
             "created_at",
             "updated_at",
         ]
+
+    def get_status_label(self, record) -> str:
+        return record_status_label(record)
 
     @extend_schema_field(EligibilitySerializer)
     def get_eligibility(self, record) -> dict:

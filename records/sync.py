@@ -21,7 +21,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import pgettext
 
-from records.models import CreditRecord, SyncAck, SyncEvent, SyncKind
+from records.models import CreditRecord, RecordStatus, SyncAck, SyncEvent, SyncKind
 from repair_flow.audit import audit_record
 from repair_flow.models import Role
 from repair_flow.roles import has_role
@@ -45,7 +45,15 @@ def _payload(*, event: SyncEvent, record: CreditRecord, facts: dict) -> dict:
         # Natural persons' records are never public: other platforms get the
         # resident ID masked (shared domain reference section 8); USCCs in full.
         "subject_identifier": subject.display_identifier,
-        "record_status": record.status,
+        # Shandong Social Credit Regulation Art. 20: a natural person's record
+        # is shared between authorities, never published: `public` says whether
+        # the platform may show it, and its status is never "published".
+        "public": not subject.is_person,
+        "record_status": (
+            "shared"
+            if subject.is_person and record.status == RecordStatus.PUBLISHED
+            else record.status
+        ),
         "reference": {"source": event.source, **facts},
     }
 

@@ -47,7 +47,9 @@ from sla.models import SlaClock, Stage
 # The usual reasons, offered as a list on the task page (plus free text).
 REFUSAL_REASONS = (
     ("scope", gettext_lazy("不属于信用修复受理范围")),
-    ("period", gettext_lazy("该行政处罚信息未届满最短公示期限")),
+    # Worded for every subject: a natural person's record is never published
+    # (Shandong Social Credit Regulation Art. 20).
+    ("period", gettext_lazy("该行政处罚信息未届满可申请信用修复的最短期限")),
     ("not_repairable", gettext_lazy("该行政处罚信息属于不可提前修复的情形")),
     ("not_applicant", gettext_lazy("申请人不是信用主体或其授权代理人")),
     ("repeat", gettext_lazy("不符合信用修复次数或间隔的限制")),

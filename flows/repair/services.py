@@ -46,6 +46,7 @@ from flows.models import (
 from flows.monitoring.services import monitoring_open
 from letters.commitments import commitment_case, commitment_create, commitment_sign
 from letters.models import Commitment, CommitmentStatus, LetterKind
+from records.disclosure import is_natural_person
 from records.models import BindingCapacity, CreditRecord, RecordStatus, SyncKind
 from records.services import record_status_set
 from records.sync import sync_event_queue
@@ -302,7 +303,16 @@ def department_review_approve(*, reviewer, case: RepairCase, basis: str) -> Repa
     if problem:
         raise ValidationError(problem, code="not_eligible")
     day = local_date(at)
-    decision = _("准予信用修复，自 %(day)s 起停止公示该条行政处罚信息。") % {"day": day.isoformat()}
+    # Shandong Social Credit Regulation Art. 20: a natural person's record was
+    # never published; its repair ends its use as a negative record in sharing.
+    if is_natural_person(record.subject):
+        decision = _("准予信用修复，自 %(day)s 起该条行政处罚信息不再作为失信信息共享和使用。") % {
+            "day": day.isoformat()
+        }
+    else:
+        decision = _("准予信用修复，自 %(day)s 起停止公示该条行政处罚信息。") % {
+            "day": day.isoformat()
+        }
     letter = case_letter_issue(
         case,
         LetterKind.REPAIR_DECISION,

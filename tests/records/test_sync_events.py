@@ -88,6 +88,7 @@ def test_an_event_carries_what_an_integration_posts(record, officer, integration
                     "subject_type": "enterprise",
                     "subject_name": "济南泉城食品有限公司",
                     "subject_identifier": record.subject.identifier,
+                    "public": True,
                     "record_status": "repaired",
                     "reference": {
                         "source": "flows.RepairCase:12",
