@@ -8,7 +8,15 @@ from django.utils.http import urlencode
 
 from flows.cases.eligibility import filing_answer, filing_answers
 from flows.models import CaseStatus, ObjectionCase
-from records.models import Department, PenaltyType, RecordStatus, Severity, SubjectBinding
+from records.disclosure import status_choices
+from records.models import (
+    Department,
+    PenaltyType,
+    RecordStatus,
+    Severity,
+    SubjectBinding,
+    SubjectKind,
+)
 from records.selectors import record_get_for_user, records_visible_to, subject_get_for_user
 from repair_flow.access import access_register, needs_registration, session_purpose
 from repair_flow.models import Role
@@ -55,6 +63,13 @@ def record_list(request):
     answers = filing_answers(page, on=today)
     rows = [(record, answers[record.pk]) for record in page]
     departments = Department.objects.all() if request.user.role != Role.APPLICANT else []
+    # An applicant who acts only for natural persons never reads 公示 (Shandong Art. 20).
+    bindings = SubjectBinding.objects.filter(user=request.user)
+    person_only = (
+        request.user.role == Role.APPLICANT
+        and bindings.exists()
+        and not bindings.exclude(subject__kind=SubjectKind.PERSON).exists()
+    )
     return render(
         request,
         "records/record_list.html",
@@ -63,7 +78,7 @@ def record_list(request):
             "rows": rows,
             "q": q,
             "filters": filters,
-            "statuses": RecordStatus.choices,
+            "statuses": status_choices(person=person_only),
             "severities": Severity.choices,
             "departments": departments,
             "today": today,

@@ -70,7 +70,10 @@ NEXT_STEP = {
         "信用承诺履约监管期满，监管期内未发现违反承诺的情形，本案办结。"
     ),
     CaseStatus.REVOKED: gettext_lazy(
-        "经认定违反信用修复承诺，信用修复决定已撤销，记录恢复公示，详见撤销信用修复决定书。"
+        # Worded for every subject: a natural person's record is never published
+        # (Shandong Social Credit Regulation Art. 20).
+        "经认定违反信用修复承诺，信用修复决定已撤销，该记录在剩余期限内重新披露，"
+        "详见撤销信用修复决定书。"
     ),
 }
 # The same for an objection (异议): the front half is repair's, the check its own.
