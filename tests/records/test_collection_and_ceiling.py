@@ -28,7 +28,10 @@ def today():
         yield traveller
 
 
-ROW = f"济市监罚〔2026〕201号,SCJGJ,enterprise,{USCC_A},济南甲食品有限公司,2026-05-10,5000,general,fine,"
+ROW = (
+    f"济市监罚〔2026〕201号,SCJGJ,enterprise,{USCC_A},济南甲食品有限公司,"
+    "2026-05-10,5000,general,fine,"
+)
 
 
 # Art. 13: not collected ------------------------------------------------------------
@@ -64,7 +67,7 @@ def test_the_general_procedure_is_the_default_and_is_collected(
     path = write_csv(
         tmp_path, ROW + f",{procedure},{remedied}", header=HEADER + ",procedure,minor_remedied"
     )
-    code, out, err = run(path)
+    code, _out, err = run(path)
     assert (code, err) == (0, "")
     assert CreditRecord.objects.count() == 1
 
