@@ -115,6 +115,15 @@ def test_seed_demo_builds_a_demo_through_the_services(db, capsys, settings, tmp_
     assert approved.reviewer.username == "reviewer"
     assert approved.record.status == RecordStatus.REPAIRED
     assert Letter.objects.filter(case_id=approved.pk, kind=LetterKind.REPAIR_DECISION).exists()
+    # geren's is a natural person's repaired record (Shandong Art. 20): its
+    # decision ends its use in sharing and never speaks of 公示.
+    from letters.render import render_letter_html
+
+    assert approved.subject.is_person
+    assert "a natural person's record, no longer shared as a negative record" in out
+    decision = Letter.objects.get(case_id=approved.pk, kind=LetterKind.REPAIR_DECISION)
+    assert "不再作为失信信息共享和使用" in decision.facts["decision"]
+    assert "公示" not in render_letter_html(decision)
     assert MonitoringWindow.objects.filter(case=approved).exists()
     # A new penalty of geren's subject opened a breach review for reviewer's department.
     review = BreachReview.objects.get(case=approved)

@@ -452,9 +452,15 @@ class Command(BaseCommand):
                     case=case,
                     basis="《信用修复管理办法》（国家发展改革委令2025年第36号）",
                 )
+            # geren's is a natural person's record (Shandong Art. 20): shared
+            # between authorities, never published; its repair ends that use.
+            what = (
+                "a natural person's record, no longer shared as a negative record"
+                if case.subject.is_person
+                else "record repaired"
+            )
             lines.append(
-                f"{case.number} was approved by reviewer (record repaired, monitored): "
-                f"/cases/{case.pk}/"
+                f"{case.number} was approved by reviewer ({what}, monitored): /cases/{case.pk}/"
             )
         return lines
 
