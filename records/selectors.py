@@ -1,11 +1,30 @@
 """Permission-scoped reads: what each role may see of the registry."""
 
-from django.db.models import QuerySet
+import datetime as dt
+
+from django.db.models import Q, QuerySet
 from django.http import Http404
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from records.models import CreditRecord, Subject
+from records.publicity import add_months, load_rule_sets, rule_set_on
 from repair_flow.models import Role
+
+
+def disclosure_past(on: dt.date) -> Q:
+    """The records past their disclosure ceiling on `on` (Shandong Social
+    Credit Regulation Art. 38: at most N years, the rule set's figure, from the
+    end of the conduct, or the decision date where none was given)."""
+    months = 12 * rule_set_on(load_rule_sets(), on).disclosure_max_years
+    # The last end of conduct whose ceiling is on or before `on` (a 29 February
+    # reaches its ceiling on the 28th).
+    cutoff = add_months(on, -months)
+    while add_months(cutoff + dt.timedelta(days=1), months) <= on:
+        cutoff += dt.timedelta(days=1)
+    return Q(conduct_end_date__lte=cutoff) | Q(
+        conduct_end_date__isnull=True, decision_date__lte=cutoff
+    )
 
 
 def reviewer_department_id(user) -> int | None:
@@ -43,7 +62,10 @@ def records_visible_to(user) -> QuerySet[CreditRecord]:
         if department_id is None:
             return records.none()
         return records.filter(department_id=department_id)
-    if user.role in (Role.OFFICER, Role.SUPERVISOR, Role.ADMINISTRATOR, Role.INTEGRATION):
+    if user.role == Role.INTEGRATION:
+        # What is shared with other systems leaves at the ceiling (Art. 38).
+        return records.exclude(disclosure_past(timezone.localdate()))
+    if user.role in (Role.OFFICER, Role.SUPERVISOR, Role.ADMINISTRATOR):
         return records
     return records.none()
 

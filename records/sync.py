@@ -22,6 +22,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import pgettext
 
 from records.models import CreditRecord, RecordStatus, SyncAck, SyncEvent, SyncKind
+from records.selectors import disclosure_past
 from repair_flow.audit import audit_record
 from repair_flow.models import Role
 from repair_flow.roles import has_role
@@ -124,10 +125,13 @@ def _same_event(event: SyncEvent, *, record: CreditRecord, kind: str) -> SyncEve
 
 
 def sync_events_pending(*, consumer, after: int | None = None):
-    """Events the consumer has not acknowledged, oldest first."""
+    """Events the consumer has not acknowledged, oldest first; none of a
+    record past its disclosure ceiling (Shandong Social Credit Regulation
+    Art. 38), which leaves every shared output."""
+    past = CreditRecord.objects.filter(disclosure_past(timezone.localdate()))
     events = SyncEvent.objects.filter(
         ~Exists(SyncAck.objects.filter(event=OuterRef("pk"), consumer=consumer))
-    )
+    ).exclude(record__in=past)
     if after is not None:
         events = events.filter(pk__gt=after)
     return events.order_by("pk")

@@ -11,6 +11,7 @@ import pytest
 import time_machine
 
 from records.models import CreditRecord, Department, Sector
+from records.sync import sync_event_queue
 from tests.conftest import make_record
 from tests.records.test_import_records import HEADER, USCC_A, run, write_csv
 
@@ -232,3 +233,28 @@ def test_an_order_to_close_is_no_longer_an_invented_refusal(
     )
     answer = api_for(applicant).get(f"/api/v1/records/{record.pk}/").json()["eligibility"]
     assert answer["eligibility"] == "eligible"
+
+
+@pytest.mark.parametrize(
+    ("day", "listed"),
+    [("2026-11-30", True), ("2026-12-01", False), ("2026-12-02", False)],
+)
+def test_at_the_ceiling_the_record_leaves_what_other_systems_are_given(
+    today, api_for, integration, department, enterprise, day, listed
+):
+    record = make_record(
+        department=department,
+        subject=enterprise,
+        decision_number="济市监罚〔2024〕3号",
+        decision_date=dt.date(2024, 1, 10),
+        severity="serious",
+        conduct_end_date=dt.date(2021, 12, 1),
+    )
+    sync_event_queue(record=record, kind="corrected", source="test", key="k1", actor="test")
+    today.move_to(moment(day))
+    api = api_for(integration)
+    numbers = [r["decision_number"] for r in api.get("/api/v1/records/").json()["results"]]
+    assert (record.decision_number in numbers) is listed
+    events = api.get("/api/v1/sync-events/").json()["results"]
+    assert bool(events) is listed
+    assert api.get(f"/api/v1/records/{record.pk}/").status_code == (200 if listed else 404)
