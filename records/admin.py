@@ -60,7 +60,7 @@ class NonRepairableInline(admin.TabularInline):
 
 @admin.register(PublicityRuleSet)
 class PublicityRuleSetAdmin(admin.ModelAdmin):
-    list_display = ("name", "code", "effective_from", "effective_to")
+    list_display = ("name", "code", "effective_from", "effective_to", "disclosure_max_years")
     inlines = [PeriodInline, NonRepairableInline]
 
 

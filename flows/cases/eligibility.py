@@ -71,6 +71,12 @@ class FilingAnswer:
         return self.publicity.rule_set_name
 
     @property
+    def rule_set_choice(self) -> str:
+        """Which rule set applied and why, when the decision date's and today's
+        differ (从旧兼从轻); '' otherwise."""
+        return self.publicity.rule_set_choice
+
+    @property
     def legal_basis(self) -> str:
         return self.publicity.legal_basis
 

@@ -16,6 +16,12 @@ EXIT_UNREADABLE = 2
 class Command(BaseCommand):
     help = (
         "Import penalty records from a CSV file (UTF-8, with a header) or JSON Lines. "
+        "Required columns: decision_number, department_code, subject_type, "
+        "subject_identifier, subject_name, decision_date, severity, penalty_types; optional: "
+        "fine_amount, facts, conduct_end_date (default: the decision date), procedure "
+        "(general, the default, or simplified) and minor_remedied (default false); "
+        "simplified-procedure and minor remedied penalties are refused (Shandong Social "
+        "Credit Regulation Art. 13). The full contract is in records/ingest.py. "
         "Rejected rows go to stderr as 'line N: FIELD: message'; the last line on stdout is "
         "'imported X, updated Y, rejected Z'. Exit 0 when nothing was rejected, 1 when some "
         "rows were, 2 when the file cannot be read at all."
