@@ -272,10 +272,12 @@ def test_bar_ends_after_its_last_day(
     assert "不得申请信用修复" not in str(refused.value)
 
 
-def test_bar_is_checked_again_at_review(
+def test_a_bar_decided_after_filing_refuses_only_later_filings(
     drive, now, enterprise, department, other_department, reviewer, other_reviewer
 ):
-    # A case already in review when another repair of the subject is revoked.
+    # A case already in review when another repair of the subject is revoked:
+    # judged by the bars in force when it was filed (domain section 3), it is
+    # approved; a filing after the revocation is refused.
     case = drive(CaseStatus.IN_DEPARTMENT_REVIEW)
     first = make_record(
         department=other_department,
@@ -301,10 +303,15 @@ def test_bar_is_checked_again_at_review(
         reasons=["再次受到行政处罚"],
         basis=BASIS,
     )
+    case = department_review_approve(reviewer=reviewer, case=case, basis=BASIS)
+    assert case.status == CaseStatus.APPROVED
+    later = make_record(
+        department=department, subject=enterprise, decision_number="济市监罚〔2026〕60号"
+    )
     with pytest.raises(ValidationError, match="至 2029-11-15（含当日）不得申请信用修复"):
-        department_review_approve(reviewer=reviewer, case=case, basis=BASIS)
-    case.refresh_from_db()
-    assert case.status == CaseStatus.IN_DEPARTMENT_REVIEW
+        repair_case_draft_save(
+            applicant=case.applicant, record=later, details="", capacity="legal_representative"
+        )
 
 
 @pytest.mark.parametrize("persona", ["applicant", "officer", "supervisor", "other_reviewer"])
