@@ -4,13 +4,15 @@ Art. 13), the five-year disclosure ceiling (Art. 38), the rule-set boundary
 records API and the record page."""
 
 import datetime as dt
+import importlib
 import json
 from zoneinfo import ZoneInfo
 
 import pytest
 import time_machine
+from django.apps import apps
 
-from records.models import CreditRecord, Department, Sector
+from records.models import CreditRecord, Department, NonRepairableRule, PublicityPeriod, Sector
 from records.sync import sync_event_queue
 from tests.conftest import make_record
 from tests.records.test_import_records import HEADER, USCC_A, run, write_csv
@@ -258,3 +260,31 @@ def test_at_the_ceiling_the_record_leaves_what_other_systems_are_given(
     events = api.get("/api/v1/sync-events/").json()["results"]
     assert bool(events) is listed
     assert api.get(f"/api/v1/records/{record.pk}/").status_code == (200 if listed else 404)
+
+
+# The data migration ---------------------------------------------------------------
+
+
+def test_the_migration_gives_old_rows_their_decision_date_and_each_rule_its_article(
+    department, enterprise
+):
+    migration = importlib.import_module("records.migrations.0008_records_disclosure_ceiling")
+    record = make_record(department=department, subject=enterprise)
+    CreditRecord.objects.filter(pk=record.pk).update(conduct_end_date=None)
+    migration.forwards(apps, None)
+    record.refresh_from_db()
+    assert record.conduct_end_date == record.decision_date
+    rules = NonRepairableRule.objects.filter(rule_set__code="ndrc-order-36-2025")
+    assert sorted(rules.values_list("penalty_type", flat=True)) == [
+        "business_restriction",
+        "licence_revocation",
+        "occupation_ban",
+        "production_suspension",
+        "qualification_downgrade",
+    ]
+    for rule in rules:
+        assert "第十四条" in rule.legal_basis or rule.unconfirmed
+        assert (rule.sectors == []) is (rule.penalty_type != "licence_revocation")
+        assert "公示" not in rule.reason
+    minor = PublicityPeriod.objects.get(rule_set__code="ndrc-order-36-2025", severity="minor")
+    assert minor.published is False and "一般不予公示" in minor.note
