@@ -30,7 +30,7 @@ NATIONAL_LIST = (
     "条款未核实）"
 )
 FIVE_SECTORS = ["food_drug", "environment", "construction", "work_safety", "fire_safety"]
-# (penalty type, label, sectors, basis, unconfirmed)
+# (penalty type, label, sectors, basis, unconfirmed); the label is for the reader
 NON_REPAIRABLE = [
     ("production_suspension", "责令停产停业", [], SAMR_45_14, False),
     ("business_restriction", "限制开展生产经营活动", [], SAMR_45_14, False),
@@ -56,13 +56,13 @@ def load(apps, schema_editor):
     )
     for rs in RuleSet.objects.all():
         Rule.objects.filter(rule_set=rs).delete()
-        for penalty_type, label, sectors, basis, unconfirmed in NON_REPAIRABLE:
+        for penalty_type, _label, sectors, basis, unconfirmed in NON_REPAIRABLE:
             where = "食品药品、生态环境、工程质量、安全生产、消防安全领域的" if sectors else ""
             Rule.objects.create(
                 rule_set=rs,
                 penalty_type=penalty_type,
                 sectors=sectors,
-                reason=f"{where}“{label}”处罚，不得申请提前修复。",
+                reason=f"{where}此类处罚须待期满方可结束。",
                 legal_basis=basis,
                 unconfirmed=unconfirmed,
             )

@@ -12,8 +12,10 @@ import pytest
 import time_machine
 from django.apps import apps
 
+from flows.models import RepairCase
 from records.models import CreditRecord, Department, NonRepairableRule, PublicityPeriod, Sector
 from records.sync import sync_event_queue
+from tests.api_errors import field_errors
 from tests.conftest import make_record
 from tests.records.test_import_records import HEADER, USCC_A, run, write_csv
 
@@ -220,6 +222,30 @@ def test_an_order_to_stop_business_is_not_repairable_early_in_any_sector(
     assert answer["eligibility"] == "never"
     assert "国家市场监督管理总局令第45号）第十四条" in answer["legal_basis"]
     assert "（依据：《市场监督管理行政处罚信息公示规定》" in answer["reason"]
+
+
+def test_filing_for_it_is_refused_with_the_article(today, api_for, applicant, enterprise):
+    culture = Department.objects.create(
+        code="WHLYJ", name="济南市文化和旅游局", sector=Sector.OTHER
+    )
+    record = make_record(
+        department=culture,
+        subject=enterprise,
+        decision_number="济文旅罚〔2025〕2号",
+        decision_date=dt.date(2025, 1, 10),
+        severity="serious",
+        penalty_types=("occupation_ban",),
+    )
+    body = {"record": record.pk, "details": "", "capacity": "legal_representative"}
+    response = api_for(applicant).post("/api/v1/repair-cases/", body, format="json")
+    assert response.status_code == 400
+    [message] = field_errors(response)["record"]
+    assert message == (
+        "该记录目前不能申请信用修复：“限制从业”类处罚不可提前修复：此类处罚须待期满方可结束。"
+        " 公示至 2028-01-10 届满。（依据：《市场监督管理行政处罚信息公示规定》"
+        "（国家市场监督管理总局令第45号）第十四条）"
+    )
+    assert not RepairCase.objects.filter(record=record).exists()
 
 
 def test_an_order_to_close_is_no_longer_an_invented_refusal(
