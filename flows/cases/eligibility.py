@@ -67,6 +67,15 @@ class FilingAnswer:
         return self.publicity.published
 
     @property
+    def shared(self) -> bool:
+        """In use as a negative record (for a natural person: shared, never published)."""
+        return self.publicity.shared
+
+    @property
+    def disclosure_ends_on(self) -> dt.date | None:
+        return self.publicity.disclosure_ends_on
+
+    @property
     def rule_set_name(self) -> str:
         return self.publicity.rule_set_name
 

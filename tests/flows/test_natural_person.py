@@ -55,6 +55,7 @@ def test_a_natural_persons_record_pages_never_speak_of_publication(
     detail = shown[reverse("record_detail", args=[person_record.pk])]
     assert "共享使用中" in detail and "披露期" in detail
     assert "自然人信息不予公开" in detail
+    assert '<dd class="shared">是' in detail
     body = api_for(geren).get(f"/api/v1/records/{person_record.pk}/").json()
     assert body["status_label"] == "共享使用中"
     assert body["eligibility"]["published"] is False
