@@ -84,6 +84,14 @@ def test_an_unknown_procedure_says_what_is_expected(department, tmp_path):
     assert "procedure: 应为 general（普通程序，默认）或 simplified（简易程序）" in err
 
 
+def test_a_minor_remedied_flag_that_is_not_a_yes_or_no_says_so(department, tmp_path):
+    path = write_csv(tmp_path, ROW + ",maybe", header=HEADER + ",minor_remedied")
+    code, _out, err = run(path)
+    assert code == 1
+    assert "minor_remedied: 应为 true 或 false（默认 false）" in err
+    assert not CreditRecord.objects.exists()
+
+
 def test_the_api_refuses_them_too(api_for, integration, department):
     row = dict(zip(HEADER.split(","), ROW.split(","), strict=True))
     body = [{**row, "procedure": "simplified"}, {**row, "minor_remedied": True}]
