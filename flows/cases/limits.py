@@ -52,6 +52,13 @@ class PriorRepair:
     on: dt.date
     department_id: int
     penalty_types: frozenset[str]
+    # The repaired record's disclosure ceiling (Shandong Social Credit
+    # Regulation Art. 38): from that day the repair counts for no limit.
+    counts_until: dt.date | None = None
+
+    def ends(self, until: dt.date) -> dt.date:
+        """The last day + 1 this repair counts for a limit that would run to `until`."""
+        return min(until, self.counts_until) if self.counts_until else until
 
 
 def _span(days: int) -> str:
@@ -75,12 +82,15 @@ def repeat_limit_reason(
     """Which repeat limit bars an application on `on`, and from which day it
     no longer does; None when none does. When several apply, the one that
     lasts longest is named: its date is the day the subject may apply again."""
-    repairs = sorted((r for r in prior if r.on <= on), key=lambda r: (r.on, r.number))
+    repairs = sorted(
+        (r for r in prior if r.on <= on and (r.counts_until is None or on < r.counts_until)),
+        key=lambda r: (r.on, r.number),
+    )
     found: list[tuple[dt.date, str]] = []
 
     if repairs and policy.min_interval_days:
         last = repairs[-1]
-        until = last.on + dt.timedelta(days=policy.min_interval_days)
+        until = last.ends(last.on + dt.timedelta(days=policy.min_interval_days))
         if on < until:
             found.append(
                 (
@@ -96,10 +106,11 @@ def repeat_limit_reason(
 
     years = policy.max_repairs_window_years
     if years:
-        counted = [r for r in repairs if on < add_years(r.on, years)]
+        counted = [r for r in repairs if on < r.ends(add_years(r.on, years))]
         if len(counted) >= policy.max_repairs:
-            # Enough of the oldest must leave the window to drop below the limit.
-            until = add_years(counted[len(counted) - policy.max_repairs].on, years)
+            # Enough of them must leave the window to drop below the limit.
+            ends = sorted(r.ends(add_years(r.on, years)) for r in counted)
+            until = ends[len(counted) - policy.max_repairs]
             found.append(
                 (
                     until,
@@ -125,11 +136,12 @@ def repeat_limit_reason(
             for r in repairs
             if r.department_id == department_id
             and r.penalty_types & types
-            and on < add_years(r.on, years)
+            and on < r.ends(add_years(r.on, years))
         ]
         if same:
-            last = same[-1]
-            until = add_years(last.on, years)
+            # The one that counts longest: its end is the day the subject may apply.
+            last = max(same, key=lambda r: (r.ends(add_years(r.on, years)), r.on))
+            until = last.ends(add_years(last.on, years))
             labels = dict(PenaltyType.choices)
             kinds = "、".join(
                 str(labels.get(code, code)) for code in sorted(last.penalty_types & types)
@@ -221,9 +233,14 @@ def repeat_limit_problem(
         return None
     rule_sets = load_rule_sets()
     prior = [
-        PriorRepair(number, timezone.localtime(decided_at).date(), department_id, frozenset(types))
+        PriorRepair(
+            number,
+            timezone.localtime(decided_at).date(),
+            department_id,
+            frozenset(types),
+            disclosure_ends_on(rule_sets, conduct_ended_on=conduct_end or decided_on, on=on),
+        )
         for number, decided_at, department_id, types, conduct_end, decided_on in rows
-        if not _past_ceiling(rule_sets, conduct_ended_on=conduct_end or decided_on, on=on)
     ]
     if not prior:
         return None

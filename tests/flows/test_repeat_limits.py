@@ -164,7 +164,8 @@ def second_repair(first_repair, to, now, other_department, enterprise, other_rev
     [
         # The first repair's record (conduct ended 2026-07-01) reaches its
         # disclosure ceiling (Shandong Art. 38: five years) before the five
-        # years of the limit run out: from then on it counts for nothing.
+        # years of the limit run out: from then on it counts for nothing, and
+        # the refusal names that day.
         ("2031-06-30 23:59:59", True),
         ("2031-07-01 00:00:00", False),
         ("2031-07-02 09:00:00", False),
@@ -181,7 +182,7 @@ def test_two_repairs_within_five_years_are_refused(
     if refused:
         assert refusal(applicant, record) == (
             PREFIX + "该主体5年内已信用修复2次（济信修申〔2026〕1号，2026-11-16；"
-            "济信修申〔2027〕1号，2027-11-16），达到2次上限，2031-11-16 起方可再次申请。"
+            "济信修申〔2027〕1号，2027-11-16），达到2次上限，2031-07-01 起方可再次申请。"
             f"（依据：{LIMITS_BASIS}）"
         )
     else:
@@ -215,7 +216,7 @@ def test_the_same_kind_of_conduct_repaired_within_five_years_is_refused(
     if refused:
         assert refusal(applicant, record) == (
             PREFIX + "该主体同类失信行为（同一认定单位作出的“罚款”处罚）已于5年内信用修复"
-            "（济信修申〔2026〕1号，2026-11-16），2031-11-16 起方可再次申请。"
+            "（济信修申〔2026〕1号，2026-11-16），2031-07-01 起方可再次申请。"
             f"（依据：{LIMITS_BASIS}）"
         )
     else:
