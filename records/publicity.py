@@ -3,6 +3,14 @@
 `answer()` is pure: it takes a record's facts, the rule sets (loaded once by
 `load_rule_sets`) and a date, and says whether the record is still published
 and whether, or from when, it can be repaired, naming the rule set and reason.
+
+- A record decided under one rule set and judged under another gets the answer
+  more favourable to the applicant (从旧兼从轻, the general principle of
+  administrative law; no transitional rule was found), and says which and why.
+- Shandong Social Credit Regulation Art. 38: no record is disclosed more than
+  N years (the rule set's figure, 5) after the conduct ended.
+- Art. 20: a natural person's record is shared, never published; its answer
+  says so in its own words (records.disclosure).
 """
 
 import calendar
@@ -369,10 +377,17 @@ def answer(facts: RecordFacts, rule_sets: list[RuleSet], as_of: dt.date) -> Answ
     if then.code != rs.code and facts.severity in then.periods:
         old = _judge(facts, then, as_of, ends)
         chosen = old if old.favour() < judged.favour() else judged
-        why = _(
-            "处罚决定日（%(decided)s）施行%(old)s，申请日（%(today)s）施行%(new)s；"
-            "依从旧兼从轻原则，适用对申请人更有利的%(chosen)s。"
-        ) % {
+        if old.favour() == judged.favour():
+            why = _(
+                "处罚决定日（%(decided)s）施行%(old)s，申请日（%(today)s）施行%(new)s；"
+                "两者结果相同，适用%(chosen)s。"
+            )
+        else:
+            why = _(
+                "处罚决定日（%(decided)s）施行%(old)s，申请日（%(today)s）施行%(new)s；"
+                "依从旧兼从轻原则，适用对申请人更有利的%(chosen)s。"
+            )
+        why = why % {
             "decided": facts.decision_date,
             "old": then.name,
             "today": as_of,

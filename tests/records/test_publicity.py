@@ -156,3 +156,10 @@ def test_a_date_before_any_rule_set_is_an_error(record):
 
     with pytest.raises(NoRuleSetError):
         ask(record, D(1999, 12, 31))
+
+
+def test_when_both_rule_sets_agree_the_answer_says_so(record):
+    # General, decided 2026-01-15: 3 months under either set.
+    result = ask(record, D(2026, 4, 15))
+    assert (result.eligibility, result.rule_set) == (Eligibility.ELIGIBLE, "ndrc-order-36-2025")
+    assert "两者结果相同" in result.rule_set_choice
