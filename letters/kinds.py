@@ -20,7 +20,10 @@ Common facts (all kinds):
                                                  and commitment)
 Kind facts (required unless marked optional):
     acceptance:        next_step (optional: what happens next; a default
-                       sentence otherwise), basis (optional)
+                       sentence otherwise), basis (optional), time_limit
+                       (optional; an objection's: {"days", "basis" (the
+                       article), "due" (ISO datetime), "supplement_excluded",
+                       "provisional"})
     refusal_to_accept: reasons [str], basis
     supplement:        items [{"name", "problem"}] (every item, one notice:
                        domain section 4), deadline (ISO datetime),

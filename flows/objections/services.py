@@ -48,6 +48,8 @@ from records.services import record_correct
 from records.sync import sync_event_queue
 from repair_flow.audit import audit_record
 from sla.clocks import clock_start
+from sla.models import Stage
+from sla.worktime import Pause
 
 # The usual reasons for maintaining a record, offered as a list (plus free text).
 MAINTAIN_REASONS = (
@@ -203,11 +205,30 @@ def objection_submit(
     return case_number_and_start(case, applicant=applicant, at=at)
 
 
+# The article each check's time limit comes from, as the acceptance notice cites it.
+CHECK_ARTICLES = {
+    Stage.OBJECTION_OWN: "《山东省社会信用条例》第三十九条",
+    Stage.OBJECTION_OTHER: "《山东省社会信用条例》第三十九条",
+    Stage.RECORD_CHANGE: "《山东省社会信用条例》第四十条",
+}
+
+
+def applicant_waits(case: ObjectionCase) -> list[Pause]:
+    """The answered supplement notices: the time the case waited for the
+    applicant, which the check's clock does not count."""
+    return [
+        Pause(request.requested_at, request.answered_at, _("等待申请人补正材料"))
+        for request in case.supplement_requests.exclude(answered_at=None).order_by("requested_at")
+    ]
+
+
 @transaction.atomic
 def objection_accept(*, officer, case: ObjectionCase, scope: str) -> ObjectionCase:
     """Accept: the record shows 异议处理中 until the case closes; the check goes
     to the platform's officers or to the issuing department's reviewers, on
-    its clock (Shandong Social Credit Regulation Arts. 39-40)."""
+    its clock (Shandong Social Credit Regulation Arts. 39-40), which runs from
+    receipt of the objection, not from acceptance; the acceptance notice
+    states the limit and its date."""
     at = timezone.now()
     case = case_locked(case)
     require_holder(officer, case, "preliminary_review")
@@ -222,14 +243,35 @@ def objection_accept(*, officer, case: ObjectionCase, scope: str) -> ObjectionCa
         actor=officer,
         reason=_("异议申请 %(case)s 已受理") % {"case": case.label},
     )
+    clocks_stop_all(case, actor=officer, at=at)
+    stage = verification_stage(case, scope)
+    department = case.record.department if scope == ObjectionScope.DEPARTMENT else None
+    # Art. 39: "自收到异议申请之日起": the day after receipt is day 1. The
+    # supplement rounds are paused (the SLA policy's basis says how, UNCONFIRMED).
+    waits = applicant_waits(case)
+    clock = clock_start(
+        case=case,
+        stage=stage,
+        actor=officer,
+        at=case.submitted_at,
+        department=department,
+        label=case.label,
+        pauses=waits,
+    )
     letter = case_letter_issue(
         case,
         LetterKind.ACCEPTANCE,
         actor=officer,
         at=at,
         next_step=_("异议已受理，该记录在异议处理期间标注“异议处理中”。处理结果将书面告知。"),
+        time_limit={
+            "days": clock.policy.n,
+            "basis": CHECK_ARTICLES[stage],
+            "due": timezone.localtime(clock.due_at).isoformat(),
+            "supplement_excluded": bool(waits),
+            "provisional": clock.provisional,
+        },
     )
-    clocks_stop_all(case, actor=officer, at=at)
     transition_fire(
         case,
         "accept",
@@ -239,15 +281,6 @@ def objection_accept(*, officer, case: ObjectionCase, scope: str) -> ObjectionCa
         summary={"letter": letter.number, "scope": scope},
     )
     engine.task_done(case, "preliminary_review", officer)
-    department = case.record.department if scope == ObjectionScope.DEPARTMENT else None
-    clock_start(
-        case=case,
-        stage=verification_stage(case),
-        actor=officer,
-        at=at,
-        department=department,
-        label=case.label,
-    )
     return case
 
 
