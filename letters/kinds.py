@@ -30,7 +30,8 @@ Kind facts (required unless marked optional):
                        basis (optional)
     repair_decision:   decision, basis, effective_on
     repair_refusal:    reasons [str], basis
-    objection_result:  outcome (correct|delete|maintain), reasons [str], basis,
+    objection_result:  outcome (correct|delete|maintain|unverifiable), reasons
+                       [str], basis,
                        changes [{"field", "old", "new"}] (optional; for correct)
     revocation:        reasons [str], basis, repaired_on, barred_until,
                        repair_number (optional: the revoked decision's number)
@@ -90,6 +91,7 @@ OUTCOMES = {
     "correct": _("更正"),
     "delete": _("删除"),
     "maintain": _("维持"),
+    "unverifiable": _("无法核实"),
 }
 
 

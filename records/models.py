@@ -154,6 +154,10 @@ class CreditRecord(models.Model):
     status = models.CharField(
         _("状态"), max_length=20, choices=RecordStatus.choices, default=RecordStatus.PUBLISHED
     )
+    # An objection that could not be verified (无法核实): the record stays as
+    # it is, and every page and API answer that shows it shows this note
+    # (shared domain reference section 5).
+    objection_note = models.CharField(_("异议标注"), max_length=500, blank=True)
     # The publicity window, fixed by the rule set in force on the decision date.
     publicity_starts_on = models.DateField(_("公示起始日"))
     publicity_ends_on = models.DateField(_("公示截止日"))
@@ -246,6 +250,7 @@ class SyncKind(models.TextChoices):
     CORRECTED = "corrected", _("更正")
     DELETED = "deleted", _("删除")
     MAINTAINED = "maintained", _("维持")
+    UNVERIFIABLE = "unverifiable", _("无法核实")
     REPUBLISHED = "republished", _("恢复公示")
 
 

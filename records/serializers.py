@@ -117,6 +117,10 @@ class CreditRecordSerializer(ApiModelSerializer):
     )
     # 异议处理中 while an accepted objection is open (flows/objections.py).
     status_label = serializers.CharField(source="get_status_display", read_only=True)
+    # 无法核实: the note an objection that could not be verified left on the record.
+    objection_note = serializers.CharField(
+        read_only=True, help_text=_("异议无法核实时在记录上的标注；没有则为空")
+    )
     eligibility = serializers.SerializerMethodField()
 
     class Meta:
@@ -133,6 +137,7 @@ class CreditRecordSerializer(ApiModelSerializer):
             "facts",
             "status",
             "status_label",
+            "objection_note",
             "publicity_starts_on",
             "publicity_ends_on",
             "eligibility",

@@ -607,6 +607,26 @@ def record_status_set(*, actor, record: CreditRecord, status: str, reason: str) 
 
 
 @transaction.atomic
+def record_objection_note_set(*, actor, record: CreditRecord, note: str) -> CreditRecord:
+    """Put a visible note on a record that an objection could not verify
+    (无法核实): the record stays; whoever sees it sees the note."""
+    note = " ".join((note or "").split())[:500]
+    if not note:
+        raise ValidationError(_("请写明标注内容"))
+    before = record.objection_note
+    record.objection_note, record.updated_at = note, timezone.now()
+    record.save(update_fields=["objection_note", "updated_at"])
+    audit_record(
+        actor=actor,
+        action="records.objection_note",
+        object_type="records.CreditRecord",
+        object_id=record.pk,
+        summary={"before": before, "after": note},
+    )
+    return record
+
+
+@transaction.atomic
 def subject_legal_representative_set(*, actor, subject: Subject, name: str) -> Subject:
     """Record who legally represents an enterprise (the commitment's signer)."""
     name = " ".join(name.split())

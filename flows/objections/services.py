@@ -1,7 +1,7 @@
 """Objection services (异议): filing with the objection commitment, the
 shared same-day preliminary review and one-time supplement notice (in
 flows/cases/ and flows/repair/services.py), acceptance that flags the record 异议处理中 and routes
-the check, and the three outcomes: correct, delete, maintain.
+the check, and the four outcomes: correct, delete, maintain, cannot be verified.
 
 Each one transaction that fires the transition, moves the clocks and the
 flow, writes the timeline and audit, issues the letter and queues the sync
@@ -27,6 +27,7 @@ from flows.cases.common import (
     clean_list,
     clean_text,
     clocks_stop_all,
+    local_date,
     record_status_change,
     require_applicant,
     require_status,
@@ -44,7 +45,7 @@ from flows.models import (
 from letters.commitments import expected_signer, normalise_name
 from letters.models import LetterKind
 from records.models import BindingCapacity, CreditRecord, RecordStatus, SyncKind
-from records.services import record_correct
+from records.services import record_correct, record_objection_note_set
 from records.sync import sync_event_queue
 from repair_flow.audit import audit_record
 from sla.clocks import clock_start
@@ -61,7 +62,16 @@ OUTCOMES = {
     CaseStatus.CORRECTED: ("correct", SyncKind.CORRECTED),
     CaseStatus.DELETED: ("delete", SyncKind.DELETED),
     CaseStatus.MAINTAINED: ("maintain", SyncKind.MAINTAINED),
+    CaseStatus.UNVERIFIABLE: ("unverifiable", SyncKind.UNVERIFIABLE),
 }
+# The usual reasons why an objection cannot be verified, offered as a list (plus free text).
+UNVERIFIABLE_REASONS = (
+    (
+        "no_source",
+        gettext_lazy("认定单位未能提供该记录所依据的原始材料，现有材料无法证实或否定异议内容"),
+    ),
+    ("conflicting", gettext_lazy("申请人与认定单位提供的材料相互矛盾，无法确认哪一方属实")),
+)
 
 
 def objection_required_materials(case: ObjectionCase) -> list[str]:
@@ -311,6 +321,15 @@ def _decide(
         actor=verifier,
         reason=_("异议申请 %(case)s 办结") % {"case": case.label},
     )
+    if target == CaseStatus.UNVERIFIABLE:
+        # Literal Chinese, as the letters: the note is part of the record.
+        record_objection_note_set(
+            actor=verifier,
+            record=record,
+            note="经异议核查无法核实（{case}，{day}）：{reasons}".format(
+                case=case.label, day=local_date(at).isoformat(), reasons="；".join(reasons)
+            ),
+        )
     letter = case_letter_issue(
         case,
         LetterKind.OBJECTION_RESULT,
@@ -322,7 +341,12 @@ def _decide(
         changes=[{"field": c["label"], "old": c["old"], "new": c["new"]} for c in changes or []],
     )
     clocks_stop_all(case, actor=verifier, at=at)
-    name = {"correct": "correct", "delete": "delete_record", "maintain": "maintain"}[transition]
+    name = {
+        "correct": "correct",
+        "delete": "delete_record",
+        "maintain": "maintain",
+        "unverifiable": "find_unverifiable",
+    }[transition]
     transition_fire(
         case,
         name,
@@ -404,6 +428,21 @@ def objection_maintain(*, verifier, case: ObjectionCase, reasons, basis: str) ->
     return _decide(
         case,
         CaseStatus.MAINTAINED,
+        verifier=verifier,
+        reasons=reasons,
+        basis=basis,
+        record_after=case.record_status_before or RecordStatus.PUBLISHED,
+    )
+
+
+@transaction.atomic
+def objection_unverifiable(*, verifier, case: ObjectionCase, reasons, basis: str) -> ObjectionCase:
+    """无法核实: the record stays, with a visible note saying so wherever it is
+    shown; the applicant is told, with the reasons (domain section 5)."""
+    case, reasons, basis = _ready(case, verifier, reasons, basis)
+    return _decide(
+        case,
+        CaseStatus.UNVERIFIABLE,
         verifier=verifier,
         reasons=reasons,
         basis=basis,
