@@ -681,7 +681,14 @@ class Command(BaseCommand):
             ("reviewer_zjj", Role.REVIEWER, "赵磊", {"department": by_code["JNZJJ"]}),
             ("supervisor", Role.SUPERVISOR, "孙敏", {}),
             ("admin", Role.ADMINISTRATOR, "系统管理员", {}),
-            ("scjg_system", Role.INTEGRATION, "市场监管局业务系统", {}),
+            # The department's own system: it may also report its revoked or
+            # changed decisions (Shandong Social Credit Regulation Art. 40).
+            (
+                "scjg_system",
+                Role.INTEGRATION,
+                "市场监管局业务系统",
+                {"department": by_code["JNSCJG"]},
+            ),
         ]
         for username, role, full_name, extra in specs:
             account_create(
