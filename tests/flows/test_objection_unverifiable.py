@@ -65,6 +65,8 @@ def test_the_platform_finds_it_unverifiable_on_the_work_page(
         (applicant, "/records/"),
         (applicant, f"/records/{record.pk}/"),
         (applicant, f"/cases/objections/{case.pk}/"),
+        (applicant, "/cases/"),  # the applicant's cases, this objection among them
+        (applicant, f"/cases/new/{record.pk}/"),  # a repair filed on the record
     ]:
         response = client_for(user).get(path)
         assert response.status_code == 200, path
