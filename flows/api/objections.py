@@ -412,8 +412,10 @@ class ObjectionRefuseApi(_ObjectionAction, CaseRefuseApi):
     "Accept an objection",
     "The officer reviewing the objection, choosing who checks it: `platform` (the platform "
     "itself, 3 working days) or `department` (the issuing department, 7 working days; Shandong "
-    "Social Credit Regulation Art. 39). Issues the 受理通知书; the record shows 异议处理中 until "
-    "the objection closes.",
+    "Social Credit Regulation Art. 39), counted from receipt of the objection (the day after "
+    "is day 1), not from acceptance, with any supplement round paused. Issues the 受理通知书, "
+    "which states the limit and its date; the record shows 异议处理中 until the objection "
+    "closes.",
     request=ObjectionAcceptSerializer,
 )
 class ObjectionAcceptApi(_ObjectionAction, CaseActionApi):
