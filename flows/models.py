@@ -326,7 +326,8 @@ class ObjectionScope(models.TextChoices):
 
 class ObjectionCase(CaseBase):
     """An objection to one record: it is flagged 异议处理中 from acceptance
-    until the case closes, and is corrected, deleted or maintained."""
+    until the case closes, and is corrected, deleted, maintained or found
+    unverifiable (the record then stays, with a note)."""
 
     kind = CaseKind.OBJECTION
 
