@@ -172,3 +172,22 @@ def test_the_policies_say_where_the_period_starts_and_flag_the_supplement_rule()
     assert own.legal_basis.startswith("《山东省社会信用条例》第三十九条：自收到异议申请之日起")
     assert "未经核实" in own.legal_basis and own.unconfirmed
     assert "自撤销或变更之日起" in SlaPolicy.objects.get(stage="record_change").legal_basis
+
+
+def test_the_check_explains_itself_from_receipt(apis, posted, record, now):
+    case_id = objection_accepted(apis, posted, record, now, "platform")
+    clock = clocks_for(ObjectionCase.objects.get(pk=case_id)).get(stage="objection_own")
+    response = apis.staff.get(f"/api/v1/sla/clocks/{clock.pk}/explain/")
+    assert response.status_code == 200
+    lines = [line["text"] for line in response.json()["lines"]]
+    assert lines[0].startswith(
+        "开始计时：2026-09-29 周二 10:00；规则：3 个工作日"
+        "（《山东省社会信用条例》第三十九条：自收到异议申请之日起 3 个工作日内处理"
+    )
+    assert "该时限为合理默认值，法律依据尚未核实" in lines
+    assert (
+        "暂停：2026-09-29 周二 11:00 至 2026-10-08 周四 09:00（等待申请人补正材料），"
+        "其间计时 8.0 小时，期限顺延至 2026-10-10 周六 17:00"
+    ) in lines
+    assert lines[-1] == "期限：2026-10-10 周六 17:00"
+    assert response.json()["clock"]["started_at"] == "2026-09-29T10:00:00+08:00"
