@@ -32,6 +32,9 @@ from sla.models import ClockState, Stage
 CASE_NUMBER_PREFIX = "济信修申"
 
 CASE_NUMBER_PREFIXES = {CaseKind.REPAIR: CASE_NUMBER_PREFIX, CaseKind.OBJECTION: "济信异申"}
+# Why an office clock paused, as the pause ledger stores it: data, in Chinese
+# whatever the officer's interface language (as the letters are).
+SUPPLEMENT_WAIT = "等待申请人补正材料"
 
 
 def at_or_now(at: dt.datetime | None) -> dt.datetime:

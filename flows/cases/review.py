@@ -15,6 +15,7 @@ from django.utils.translation import gettext_lazy
 from flows import engine
 from flows.cases.assignment import case_claim
 from flows.cases.common import (
+    SUPPLEMENT_WAIT,
     acceptance_clock_start,
     at_or_now,
     case_letter_issue,
@@ -119,7 +120,7 @@ def supplement_request(
     # they are neither met nor late for a step that has not happened.
     if Stage.PRELIMINARY_REVIEW in open_stages(case):
         clock_stop(case=case, stage=Stage.PRELIMINARY_REVIEW, actor=officer, at=at)
-    clocks_wait_for_applicant(case, actor=officer, at=at, reason=_("等待申请人补正材料"))
+    clocks_wait_for_applicant(case, actor=officer, at=at, reason=SUPPLEMENT_WAIT)
     clock = clock_start(case=case, stage=Stage.SUPPLEMENT, actor=officer, at=at, label=case.label)
     letter = case_letter_issue(
         case,

@@ -19,6 +19,7 @@ from django.utils.translation import gettext_lazy
 from flows import engine
 from flows.cases.assignment import case_claim, verification_stage
 from flows.cases.common import (
+    SUPPLEMENT_WAIT,
     at_or_now,
     binding_of,
     case_letter_issue,
@@ -227,7 +228,7 @@ def applicant_waits(case: ObjectionCase) -> list[Pause]:
     """The answered supplement notices: the time the case waited for the
     applicant, which the check's clock does not count."""
     return [
-        Pause(request.requested_at, request.answered_at, _("等待申请人补正材料"))
+        Pause(request.requested_at, request.answered_at, SUPPLEMENT_WAIT)
         for request in case.supplement_requests.exclude(answered_at=None).order_by("requested_at")
     ]
 
