@@ -457,7 +457,9 @@ class DecisionChange(models.Model):
 
     @property
     def sla_label(self) -> str:
-        return f"{self.record.decision_number}（{self.get_kind_display()}）"
+        # Stored on the clock: data, in Chinese whatever the reporter's language.
+        kind = "处罚决定撤销" if self.kind == DecisionChangeKind.REVOKED else "处罚决定变更"
+        return f"{self.record.decision_number}（{kind}）"
 
     @property
     def sla_department(self):
