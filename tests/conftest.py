@@ -45,7 +45,7 @@ def pytest_configure(config):
 # with a flush that empties every table, so they load it again first.
 REFERENCE_DATA = [
     ("records.PublicityRuleSet", "records.migrations.0003_publicity_rule_sets"),
-    ("records.PublicityRuleSet", "records.migrations.0008_records_disclosure_ceiling"),
+    ("records.PublicityRuleSet", "records.migrations.0010_records_disclosure_ceiling"),
     ("records.RepeatLimitPolicy", "records.migrations.0005_repeat_limit_policy"),
     ("sla.CalendarYear", "sla.migrations.0002_load_chinese_calendar"),
     ("sla.SlaPolicy", "sla.migrations.0004_default_policies"),

@@ -302,7 +302,7 @@ def test_at_the_ceiling_the_record_leaves_what_other_systems_are_given(
 def test_the_migration_gives_old_rows_their_decision_date_and_each_rule_its_article(
     department, enterprise
 ):
-    migration = importlib.import_module("records.migrations.0008_records_disclosure_ceiling")
+    migration = importlib.import_module("records.migrations.0010_records_disclosure_ceiling")
     record = make_record(department=department, subject=enterprise)
     CreditRecord.objects.filter(pk=record.pk).update(conduct_end_date=None)
     migration.forwards(apps, None)

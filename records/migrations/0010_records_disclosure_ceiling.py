@@ -78,7 +78,7 @@ def forwards(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('records', '0007_repeat_limits_disabled'),
+        ('records', '0009_clocks_decision_changes'),
     ]
 
     operations = [
