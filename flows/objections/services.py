@@ -56,7 +56,9 @@ from sla.worktime import Pause
 # The usual reasons for maintaining a record, offered as a list (plus free text).
 MAINTAIN_REASONS = (
     ("accurate", gettext_lazy("经核查，该记录与处罚决定书内容一致")),
-    ("in_period", gettext_lazy("该记录仍在公示期限内，依法应予公示")),
+    # Worded for every subject: a natural person's record is shared, never
+    # published (Shandong Social Credit Regulation Art. 20).
+    ("in_period", gettext_lazy("该记录仍在规定的披露期限内，依法应予披露")),
     ("no_evidence", gettext_lazy("申请人未能提供足以证明记录有误的材料")),
 )
 OUTCOMES = {

@@ -1,10 +1,38 @@
 """What every page of flows/web does with a service's refusal."""
 
+from collections.abc import Iterable
+
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
+from flows.models import ObjectionGround
+from records.disclosure import is_natural_person
 from records.models import CreditRecord
 from records.services import CORRECTABLE_FIELDS
+
+# Shandong Social Credit Regulation Art. 20: a natural person's record is
+# never published, so the grounds that speak of publication read otherwise.
+_PERSON_GROUNDS = {
+    ObjectionGround.NOT_PUBLISHABLE: gettext_lazy("不应采集或共享使用"),
+    ObjectionGround.PAST_PERIOD: gettext_lazy("超过期限仍在共享使用"),
+    ObjectionGround.DUPLICATE: gettext_lazy("重复记录"),
+}
+
+
+def objection_ground_choices(subject) -> list[tuple[str, str]]:
+    """The grounds an applicant may give, in the words for `subject`'s records."""
+    person = is_natural_person(subject)
+    return [
+        (value, str(_PERSON_GROUNDS.get(value, label)) if person else str(label))
+        for value, label in ObjectionGround.choices
+    ]
+
+
+def objection_ground_labels(grounds: Iterable[str], subject) -> list[str]:
+    """The grounds given, as shown for `subject`'s records."""
+    labels = dict(objection_ground_choices(subject))
+    return [labels[ground] for ground in grounds if ground in labels]
 
 
 def refusal_messages(error: ValidationError | PermissionDenied) -> list[str]:

@@ -16,7 +16,7 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from flows.cases.selectors import cases_for_user
-from flows.models import CLOSED_STATUSES, CaseStatus, ObjectionCase, ObjectionGround
+from flows.models import CLOSED_STATUSES, CaseStatus, ObjectionCase
 from flows.objections.services import (
     objection_draft_save,
     objection_required_materials,
@@ -33,6 +33,7 @@ from flows.web.applicant import (
     material_slots,
     refusal_messages,
 )
+from flows.web.common import objection_ground_choices, objection_ground_labels
 from records.models import BindingCapacity, SubjectBinding
 from records.selectors import record_get_for_user
 
@@ -58,7 +59,7 @@ def _get(request, pk: int) -> ObjectionCase:
 
 
 def _ground_labels(case: ObjectionCase) -> list[str]:
-    return [str(ObjectionGround(g).label) for g in case.grounds if g in ObjectionGround.values]
+    return objection_ground_labels(case.grounds, case.subject)
 
 
 def _page(request, case, **kwargs):
@@ -117,7 +118,7 @@ def objection_new(request, record_pk: int):
             "binding": binding,
             "capacity_label": BindingCapacity(binding.capacity).label if binding else "",
             "existing": existing,
-            "grounds_choices": ObjectionGround.choices,
+            "grounds_choices": objection_ground_choices(record.subject),
             "grounds": grounds,
             "statement": statement,
             "errors": errors.get("", []),

@@ -68,7 +68,7 @@ from flows.repair.services import (
     preliminary_review_accept,
 )
 from flows.web.applicant import material_file
-from flows.web.common import refusal_messages
+from flows.web.common import objection_ground_labels, refusal_messages
 from letters.models import Letter
 from records.models import BindingCapacity, CreditRecord, PenaltyType, Severity
 from records.services import CORRECTABLE_FIELDS
@@ -410,7 +410,7 @@ def _correction_changes(record: CreditRecord, post) -> dict:
 def _objection_context(case: ObjectionCase, form: dict) -> dict:
     revoked = ObjectionGround.DECISION_REVOKED in case.grounds
     return {
-        "grounds": [ObjectionGround(g).label for g in case.grounds if g in ObjectionGround.values],
+        "grounds": objection_ground_labels(case.grounds, case.subject),
         "revoked": revoked,
         "scopes": [
             {

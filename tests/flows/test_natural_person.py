@@ -7,7 +7,7 @@ import pytest
 from django.urls import reverse
 
 from flows.cases.review import REFUSAL_REASONS, preliminary_review_claim
-from flows.models import CaseStatus
+from flows.models import CaseStatus, ObjectionCase
 from flows.repair.services import (
     REJECTION_REASONS,
     case_commitment_signed,
@@ -124,3 +124,35 @@ def test_a_refusal_to_repair_a_natural_persons_record_never_speaks_of_publicatio
     letter = render_letter_html(case.decision_letter)
     assert "不予信用修复" in letter and "最短期限" in letter
     assert "公示" not in letter
+
+
+def test_a_natural_persons_objection_pages_never_speak_of_publication(
+    client_for, geren, person_record, officer
+):
+    client = client_for(geren)
+    page = client.get(reverse("flows:objection_new", args=[person_record.pk])).content.decode()
+    assert "不应采集或共享使用" in page and "超过期限仍在共享使用" in page
+    assert "公示" not in page
+    response = client.post(
+        reverse("flows:objection_new", args=[person_record.pk]),
+        {
+            "grounds": ["not_publishable", "past_period", "duplicate"],
+            "statement": "该处罚已超过期限。",
+            "capacity": BindingCapacity.SELF,
+        },
+    )
+    assert response.status_code == 302
+    case = ObjectionCase.objects.get(record=person_record)
+    shown = pages(
+        client,
+        reverse("flows:objection_detail", args=[case.pk]),
+        reverse("flows:objection_materials", args=[case.pk]),
+    )
+    for path, html in shown.items():
+        assert "公示" not in html, path
+    assert "重复记录" in shown[reverse("flows:objection_detail", args=[case.pk])]
+
+
+def test_an_enterprises_objection_page_still_speaks_of_publication(client_for, applicant, record):
+    page = client_for(applicant).get(reverse("flows:objection_new", args=[record.pk]))
+    assert "不应公示" in page.content.decode()
