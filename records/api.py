@@ -97,7 +97,11 @@ a list of up to 1000. Each item is checked exactly as `import_records` checks a
 file row. A record is keyed by (department_code, decision_number): a new key
 creates the record, a known key updates it (its status is kept). Valid items
 are saved even when others are rejected; each item is saved whole (subject and
-record) or not at all.
+record) or not at all. Penalties the Shandong Social Credit Regulation
+(Art. 13) does not collect, `procedure` "simplified" or `minor_remedied` true,
+are rejected with code `not_collected`; `conduct_end_date` (default: the
+decision date) starts the five years after which the record is no longer
+disclosed (Art. 38).
 
 Status: 201 all items saved and at least one created; 200 all items saved, all
 updates; 207 some saved, some rejected; 400 every item rejected (the error
