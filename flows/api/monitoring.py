@@ -167,7 +167,7 @@ class BreachHearingSerializer(serializers.Serializer):
     stated_at = LocalDateTimeField(source="representation_at", allow_null=True)
     statement_evidence = BreachEvidenceSerializer(source="representation_evidence", allow_null=True)
 
-    @extend_schema_field(serializers.CharField(allow_null=True))
+    @extend_schema_field(serializers.DateTimeField(allow_null=True))
     def get_statement_due_at(self, review: BreachReview) -> str | None:
         clock = statement_clock(review)
         return LocalDateTimeField().to_representation(clock.due_at) if clock else None
@@ -309,7 +309,7 @@ class ApplicantHearingSerializer(serializers.Serializer):
     )
     statement_url = serializers.SerializerMethodField()
 
-    @extend_schema_field(serializers.CharField(allow_null=True))
+    @extend_schema_field(serializers.DateTimeField(allow_null=True))
     def get_statement_due_at(self, review: BreachReview) -> str | None:
         clock = statement_clock(review)
         return LocalDateTimeField().to_representation(clock.due_at) if clock else None
