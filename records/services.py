@@ -12,6 +12,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from records.hooks import records_saved_hooks_run
 from records.ingest import RecordRow, RowError, ValidationContext, validate_row
 from records.models import (
     CreditRecord,
@@ -21,7 +22,6 @@ from records.models import (
     Subject,
     SubjectKind,
 )
-from records.signals import records_saved
 from repair_flow.audit import AuditEntry, audit_record, audit_record_many
 
 INGEST_BATCH_SIZE = 1000
@@ -350,7 +350,7 @@ def _save_batch(
         record.pk for record in (*record_writes.created.values(), *record_writes.changed.values())
     ]
     if touched:
-        records_saved.send(sender=CreditRecord, record_ids=touched, actor=actor, at=now)
+        records_saved_hooks_run(record_ids=touched, actor=actor, at=now)
     if saved:
         summary = {
             "source": source,

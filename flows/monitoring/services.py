@@ -5,8 +5,8 @@ penalty decided inside a window's dates and of the same kind of conduct as
 the repaired record (the commitment's reach: `MonitoringPolicy.same_kind`,
 by default the same sector) is a possible breach: a review opens for the
 department that made the repair decision, informed by the penalty's issuer,
-as the import saves the record (`breaches_match`, called from records'
-`records_saved` signal) and again from the sweep, which catches what the
+as the import saves the record (`breaches_match`, called by the import's
+records-saved hook, records.hooks) and again from the sweep, which catches what the
 event path missed (a record changed by another path, a window opened after
 the record arrived). Other new penalties are shown on the monitoring panel
 for information only (`window_other_penalties`). An officer may also report
@@ -325,8 +325,8 @@ def _review_comment(review: BreachReview) -> str:
     return _("报告申请材料不实：%(statement)s") % {"statement": review.statement}
 
 
-def on_records_saved(sender, *, record_ids: list[int], actor, at: dt.datetime, **kwargs) -> None:
-    """records.signals.records_saved: the import's event path."""
+def on_records_saved(*, record_ids: list[int], actor, at: dt.datetime) -> None:
+    """The import's event path (records.hooks, registered in flows.apps)."""
     breaches_match(found_via=BreachFoundVia.IMPORT, at=at, actor=actor, record_ids=record_ids)
 
 
