@@ -121,21 +121,30 @@ def case_monitoring(user, case) -> MonitoringRow | None:
     if not rows:
         return None
     now = timezone.now()
-    hearings = []
-    for review in hearings_for_applicant(user).filter(window=rows[0].window).order_by("id"):
+    hearings = _hearings(user, [rows[0].window.pk], now=now).get(rows[0].window.pk, [])
+    others = list(window_other_penalties(rows[0].window))
+    return replace(rows[0], hearings=hearings, other_penalties=others)
+
+
+def _hearings(user, window_ids: list[int], *, now) -> dict[int, list[Hearing]]:
+    """Per window, the reviews in which `user` was sent a notice of intended revocation."""
+    hearings: dict[int, list[Hearing]] = defaultdict(list)
+    reviews = hearings_for_applicant(user).filter(window_id__in=window_ids).order_by("id")
+    for review in reviews:
         clock = statement_clock(review)
-        hearings.append(
+        hearings[review.window_id].append(
             Hearing(
                 review=review,
                 statement_due=clock.due_at if clock else None,
                 may_state=statement_may_be_made(review, at=now),
             )
         )
-    others = list(window_other_penalties(rows[0].window))
-    return replace(rows[0], hearings=hearings, other_penalties=others)
+    return hearings
 
 
 @applicant_required
 def monitoring_list(request):
     rows = monitoring_rows(_windows(request.user))
+    hearings = _hearings(request.user, [row.window.pk for row in rows], now=timezone.now())
+    rows = [replace(row, hearings=hearings.get(row.window.pk, [])) for row in rows]
     return render(request, "flows/monitoring_list.html", {"rows": rows})

@@ -127,6 +127,9 @@ def test_statement_received_then_dismissed(
     page = text(response)
     assert notice.number in page and SISTER_NUMBER in page and "2027-03-09 17:00" in page
     assert f'action="{statement_url(review)}"' in page
+    # The monitoring list points to it too.
+    listing = text(portal.get("/cases/monitoring/"))
+    assert "已发出拟撤销信用修复告知书，请于 2027-03-09 17:00 前陈述申辩" in listing
     response = portal.post(
         statement_url(review), {"statement": STATEMENT, "evidence": upload("说明.pdf")}
     )
