@@ -195,7 +195,7 @@ class ObjectionFlow(flow.Flow):
     )
     decided = flow.End().Annotation(
         title=_("异议办结"),
-        description=_("更正、删除或维持；告知申请人结果并向其他平台同步。"),
+        description=_("更正、删除、维持或无法核实；告知申请人结果并向其他平台同步。"),
     )
     closed = flow.End().Annotation(
         title=_("办结"),
@@ -220,4 +220,5 @@ class ObjectionFlow(flow.Flow):
             CaseStatus.CORRECTED,
             CaseStatus.DELETED,
             CaseStatus.MAINTAINED,
+            CaseStatus.UNVERIFIABLE,
         )

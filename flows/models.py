@@ -36,6 +36,8 @@ class CaseStatus(models.TextChoices):
     CORRECTED = "corrected", _("记录已更正")
     DELETED = "deleted", _("记录已删除")
     MAINTAINED = "maintained", _("记录维持")
+    # Domain section 5: the record stays, with a visible note on it.
+    UNVERIFIABLE = "unverifiable", _("无法核实")
     # ../shared/design.md: approved -> monitoring -> completed | revoked. An
     # approved repair case is under monitoring (flows.MonitoringWindow).
     COMPLETED = "completed", _("监管期满")
@@ -57,6 +59,7 @@ CLOSED_STATUSES = (
     CaseStatus.CORRECTED,
     CaseStatus.DELETED,
     CaseStatus.MAINTAINED,
+    CaseStatus.UNVERIFIABLE,
 )
 # A repair that took place (approved, its monitoring ended, or later revoked):
 # what the repeat limits count.
@@ -324,7 +327,8 @@ class ObjectionScope(models.TextChoices):
 
 class ObjectionCase(CaseBase):
     """An objection to one record: it is flagged 异议处理中 from acceptance
-    until the case closes, and is corrected, deleted or maintained."""
+    until the case closes, and is corrected, deleted, maintained or found
+    unverifiable (the record then stays, with a note)."""
 
     kind = CaseKind.OBJECTION
 
@@ -413,6 +417,10 @@ class ObjectionCase(CaseBase):
 
     @transition(field="status", source=CaseStatus.IN_VERIFICATION, target=CaseStatus.MAINTAINED)
     def maintain(self, *, reasons, basis, letter, at) -> None:
+        self._decide(reasons=reasons, basis=basis, letter=letter, at=at)
+
+    @transition(field="status", source=CaseStatus.IN_VERIFICATION, target=CaseStatus.UNVERIFIABLE)
+    def find_unverifiable(self, *, reasons, basis, letter, at) -> None:
         self._decide(reasons=reasons, basis=basis, letter=letter, at=at)
 
 
@@ -563,6 +571,7 @@ ACTION_LABELS = {
     "correct": _("更正"),
     "delete_record": _("删除"),
     "maintain": _("维持"),
+    "find_unverifiable": _("无法核实"),
     "breach_review_opened": _("开启履约核查"),
     "breach_dismissed": _("履约核查：不予认定"),
     "complete": _("监管期满"),

@@ -20,14 +20,18 @@ Common facts (all kinds):
                                                  and commitment)
 Kind facts (required unless marked optional):
     acceptance:        next_step (optional: what happens next; a default
-                       sentence otherwise), basis (optional)
+                       sentence otherwise), basis (optional), time_limit
+                       (optional; an objection's: {"days", "basis" (the
+                       article), "due" (ISO datetime), "supplement_excluded",
+                       "provisional"})
     refusal_to_accept: reasons [str], basis
     supplement:        items [{"name", "problem"}] (every item, one notice:
                        domain section 4), deadline (ISO datetime),
                        basis (optional)
     repair_decision:   decision, basis, effective_on
     repair_refusal:    reasons [str], basis
-    objection_result:  outcome (correct|delete|maintain), reasons [str], basis,
+    objection_result:  outcome (correct|delete|maintain|unverifiable), reasons
+                       [str], basis,
                        changes [{"field", "old", "new"}] (optional; for correct)
     revocation_notice: facts (what the department found), trigger {"source",
                        "penalty": record facts of the new penalty (a new
@@ -100,6 +104,7 @@ OUTCOMES = {
     "correct": _("更正"),
     "delete": _("删除"),
     "maintain": _("维持"),
+    "unverifiable": _("无法核实"),
 }
 
 

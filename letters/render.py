@@ -150,6 +150,8 @@ def letter_context(letter: Letter) -> dict:
             context[f"{name}_text"] = chinese_date(facts[name])
     if facts.get("deadline"):
         context["deadline_text"] = chinese_datetime(facts["deadline"])
+    if (facts.get("time_limit") or {}).get("due"):
+        context["time_limit_due_text"] = chinese_datetime(facts["time_limit"]["due"])
     context.update(_hearing_context(facts))
     if context["signature"].get("signed_at"):
         context["signed_at_text"] = chinese_datetime(context["signature"]["signed_at"])

@@ -4,6 +4,7 @@ from django.utils.translation import gettext_lazy as _
 
 from records.models import (
     CreditRecord,
+    DecisionChange,
     Department,
     DepartmentMembership,
     NonRepairableRule,
@@ -83,6 +84,26 @@ class SyncEventAdmin(admin.ModelAdmin):
     @admin.display(description=_("已确认数"), ordering="ack_count")
     def acknowledged(self, obj) -> int:
         return obj.ack_count
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(DecisionChange)
+class DecisionChangeAdmin(admin.ModelAdmin):
+    """Read-only: reported by the issuing department through records.services
+    (Art. 40), with the record change, clock and sync event in one transaction."""
+
+    list_display = ("id", "record", "kind", "changed_on", "source", "recorded_at")
+    list_filter = ("kind", "source")
+    search_fields = ("record__decision_number", "note")
+    list_select_related = ("record",)
 
     def has_add_permission(self, request):
         return False

@@ -4,6 +4,9 @@ POST /api/v1/records/       one record object or a list of them (integration,
                             officer and administrator accounts)
 GET  /api/v1/records/       the records the caller may see, paginated
 GET  /api/v1/records/{id}/  one of them
+POST /api/v1/records/{id}/decision-change/  the issuing department (its reviewer or its
+                            department-bound integration account): the decision was
+                            revoked or changed (Shandong Social Credit Regulation Art. 40)
 GET  /api/v1/sync-events/   publication changes the caller has not acknowledged
                             (integration and administrator accounts)
 POST /api/v1/sync-events/ack/  acknowledge them
@@ -38,7 +41,16 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from flows.cases.eligibility import filing_answers
-from records.models import CreditRecord, RecordStatus, Severity, SubjectKind, SyncEvent, SyncKind
+from records.models import (
+    CreditRecord,
+    DecisionChange,
+    DecisionChangeKind,
+    RecordStatus,
+    Severity,
+    SubjectKind,
+    SyncEvent,
+    SyncKind,
+)
 from records.selectors import record_get_for_user, records_visible_to
 from records.serializers import (
     CreditRecordSerializer,
@@ -46,7 +58,7 @@ from records.serializers import (
     IngestResponseSerializer,
     RecordIngestSerializer,
 )
-from records.services import records_ingest
+from records.services import record_decision_change, records_ingest
 from records.sync import MAX_ACK_IDS, SYNC_CONSUMER_ROLES, sync_events_ack, sync_events_pending
 from repair_flow.api_common import (
     PURPOSE_PARAMETER,
@@ -59,6 +71,7 @@ from repair_flow.api_common import (
 )
 from repair_flow.models import Role
 from repair_flow.roles import role_permission
+from sla.clocks import clocks_for
 
 # One request is one batch: one transaction and one audit event.
 MAX_ITEMS_PER_REQUEST = 1000
@@ -288,6 +301,101 @@ class RecordDetailApi(GenericAPIView):
         return Response(_serialize([record], many=False))
 
 
+# Revoked or changed decisions (Art. 40) ------------------------------------------------------
+
+
+class DecisionChangeRequestSerializer(serializers.Serializer):
+    kind = serializers.ChoiceField(choices=DecisionChangeKind.choices)
+    changed_on = serializers.DateField(
+        help_text=gettext_lazy("撤销或变更日期（YYYY-MM-DD），不晚于今天、不早于处罚决定日期")
+    )
+    note = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        max_length=300,
+        help_text=gettext_lazy("依据文书，例如行政复议决定书文号"),
+    )
+    changes = serializers.DictField(
+        required=False,
+        help_text=gettext_lazy(
+            "changed 时必填：变更后的内容，字段同导入格式（decision_date、penalty_types、"
+            "fine_amount、severity、facts）"
+        ),
+    )
+
+
+class DecisionChangeSerializer(ApiModelSerializer):
+    kind_label = serializers.CharField(source="get_kind_display", read_only=True)
+    record_status = serializers.CharField(source="record.status", read_only=True)
+    clock = serializers.SerializerMethodField()
+
+    class Meta:
+        model = DecisionChange
+        fields = [
+            "id", "record", "kind", "kind_label", "changed_on", "changes", "note", "source",
+            "recorded_at", "record_status", "clock",
+        ]  # fmt: skip
+        read_only_fields = fields
+
+    @extend_schema_field(
+        inline_serializer(
+            "DecisionChangeClock",
+            {
+                "state": serializers.CharField(help_text="met or breached"),
+                "due_at": serializers.CharField(help_text="ISO 8601, +08:00"),
+                "provisional": serializers.BooleanField(),
+            },
+        )
+    )
+    def get_clock(self, change: DecisionChange) -> dict | None:
+        clock = clocks_for(change).order_by("-id").first()
+        if clock is None:
+            return None
+        return {
+            "state": clock.state,
+            "due_at": local_iso(clock.due_at),
+            "provisional": clock.provisional,
+        }
+
+
+class RecordDecisionChangeApi(APIView):
+    permission_classes = [IsAuthenticated]
+    parser_classes = [JSONParser]
+
+    @extend_schema(
+        summary="Report the penalty decision revoked or changed (Art. 40)",
+        description=(
+            "Only the department that issued the penalty: its reviewer, or its own system's "
+            "integration account (bound to the department). `revoked` deletes the record; "
+            "`changed` corrects it with `changes` (the import format's fields). The record-change "
+            "clock runs from `changed_on` (the day after is day 1, 3 working days) to this "
+            "report: `clock.state` is met or breached. Other platforms get a `decision_revoked` "
+            "or `decision_changed` sync event. The same report again answers the stored one "
+            "(200). 404 when the caller may not see the record; 403 for anyone else who is "
+            "not the issuing department."
+        ),
+        request=DecisionChangeRequestSerializer,
+        responses={201: DecisionChangeSerializer, 200: DecisionChangeSerializer},
+    )
+    def post(self, request, pk: int):
+        record = record_get_for_user(user=request.user, pk=pk)
+        serializer = DecisionChangeRequestSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        before = set(record.decision_changes.values_list("pk", flat=True))
+        change = record_decision_change(
+            actor=request.user,
+            record=record,
+            kind=data["kind"],
+            changed_on=data["changed_on"],
+            note=data.get("note", ""),
+            changes=data.get("changes"),
+            source="api",
+        )
+        code = status.HTTP_200_OK if change.pk in before else status.HTTP_201_CREATED
+        return Response(DecisionChangeSerializer(change).data, status=code)
+
+
 # Sync feed ---------------------------------------------------------------------------------
 
 SYNC_FEED_DEFAULT_LIMIT = 100
@@ -477,6 +585,11 @@ class SyncEventAckApi(APIView):
 urlpatterns = [
     path("records/", RecordCollectionApi.as_view(), name="api_records"),
     path("records/<int:pk>/", RecordDetailApi.as_view(), name="api_record_detail"),
+    path(
+        "records/<int:pk>/decision-change/",
+        RecordDecisionChangeApi.as_view(),
+        name="api_record_decision_change",
+    ),
     path("sync-events/", SyncEventFeedApi.as_view(), name="api_sync_events"),
     path("sync-events/ack/", SyncEventAckApi.as_view(), name="api_sync_events_ack"),
 ]

@@ -14,6 +14,13 @@ Rules beyond the field formats (decided with the first integration):
   Penalty Law Art. 9), at least one, no repeats; spaces and case are forgiven.
 - The decision date must be a real date, not after today (Asia/Shanghai) and
   covered by a publicity rule set, which fixes the publicity window.
+- `decision_change` (optional, default empty: the decision stands) reports
+  that the decision was `revoked` or `changed` (Shandong Social Credit
+  Regulation Art. 40), with `decision_change_date` (required then: a real
+  date, not after today nor before the decision) and `decision_change_basis`
+  (optional: the revoking or changing document). Such a row must name a
+  record already registered; a changed row carries the new values. Only the
+  issuing department may send one (records.services.record_decision_change).
 
 This module also reads import files (CSV with a header, or JSON Lines) into
 `(line number, row)` pairs. It never writes to the database.
@@ -48,8 +55,15 @@ FIELDS = (
     "severity",
     "penalty_types",
     "facts",
+    "decision_change",
+    "decision_change_date",
+    "decision_change_basis",
 )
-OPTIONAL_FIELDS = frozenset({"fine_amount", "facts"})
+OPTIONAL_FIELDS = frozenset(
+    {"fine_amount", "facts", "decision_change", "decision_change_date", "decision_change_basis"}
+)
+DECISION_CHANGES = ("revoked", "changed")  # records.models.DecisionChangeKind
+BASIS_MAX = 300  # DecisionChange.note
 REQUIRED_FIELDS = tuple(name for name in FIELDS if name not in OPTIONAL_FIELDS)
 
 DECISION_NUMBER_MAX = 100  # CreditRecord.decision_number
@@ -98,6 +112,9 @@ class RecordRow:
     facts: str
     publicity_starts_on: dt.date
     publicity_ends_on: dt.date
+    decision_change: str = ""
+    decision_change_date: dt.date | None = None
+    decision_change_basis: str = ""
 
     @property
     def key(self) -> tuple[int, str]:
@@ -365,6 +382,46 @@ def _fine_amount(
     return amount
 
 
+def _decision_change(
+    raw: Mapping,
+    decision_date: dt.date | None,
+    line: int,
+    context: ValidationContext,
+    errors: list[RowError],
+) -> tuple[str, dt.date | None, str]:
+    """(kind, date, basis) of a revoked or changed decision; ("", None, "") when it stands."""
+    kind = _text(raw, "decision_change", line, errors).lower()
+    text = _text(raw, "decision_change_date", line, errors)
+    basis = _text(raw, "decision_change_basis", line, errors)
+    if not kind:
+        if text:
+            message = _("未填写 decision_change（revoked 或 changed）时不应填写撤销或变更日期")
+            errors.append(RowError(line, "decision_change_date", message, "unexpected"))
+        return "", None, ""
+    if kind not in DECISION_CHANGES:
+        message = _("应为 revoked（处罚决定已撤销）或 changed（处罚决定已变更），或留空")
+        errors.append(RowError(line, "decision_change", message, "unknown"))
+        return "", None, ""
+    if len(basis) > BASIS_MAX:
+        message = _("依据文书最多%(max)d个字符") % {"max": BASIS_MAX}
+        errors.append(RowError(line, "decision_change_basis", message, "too_long"))
+    if not text:
+        message = _("处罚决定已撤销或变更时必须填写撤销或变更日期")
+        errors.append(RowError(line, "decision_change_date", message, "required"))
+        return kind, None, basis
+    parsed = _date(text, context)
+    if isinstance(parsed, tuple):
+        errors.append(RowError(line, "decision_change_date", parsed[1], parsed[0]))
+        return kind, None, basis
+    if parsed > context.today:
+        message = _("撤销或变更日期不能晚于今天（%(today)s）") % {"today": context.today}
+        errors.append(RowError(line, "decision_change_date", message, "future"))
+    elif decision_date is not None and parsed < decision_date:
+        message = _("撤销或变更日期不能早于处罚决定日期（%(day)s）") % {"day": decision_date}
+        errors.append(RowError(line, "decision_change_date", message, "before_decision"))
+    return kind, parsed, basis
+
+
 def validate_row(
     raw: Mapping, *, line: int, context: ValidationContext
 ) -> RecordRow | list[RowError]:
@@ -407,6 +464,7 @@ def validate_row(
         penalty_types = None
     fine_amount = _fine_amount(raw, penalty_types, line, errors)
     facts = _text(raw, "facts", line, errors)
+    change, change_date, change_basis = _decision_change(raw, decision_date, line, context, errors)
     if errors:
         return errors
     return RecordRow(
@@ -423,6 +481,9 @@ def validate_row(
         facts=facts,
         publicity_starts_on=window[0],
         publicity_ends_on=window[1],
+        decision_change=change,
+        decision_change_date=change_date,
+        decision_change_basis=change_basis,
     )
 
 

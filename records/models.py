@@ -154,6 +154,10 @@ class CreditRecord(models.Model):
     status = models.CharField(
         _("状态"), max_length=20, choices=RecordStatus.choices, default=RecordStatus.PUBLISHED
     )
+    # An objection that could not be verified (无法核实): the record stays as
+    # it is, and every page and API answer that shows it shows this note
+    # (shared domain reference section 5).
+    objection_note = models.CharField(_("异议标注"), max_length=500, blank=True)
     # The publicity window, fixed by the rule set in force on the decision date.
     publicity_starts_on = models.DateField(_("公示起始日"))
     publicity_ends_on = models.DateField(_("公示截止日"))
@@ -246,6 +250,10 @@ class SyncKind(models.TextChoices):
     CORRECTED = "corrected", _("更正")
     DELETED = "deleted", _("删除")
     MAINTAINED = "maintained", _("维持")
+    UNVERIFIABLE = "unverifiable", _("无法核实")
+    # Shandong Social Credit Regulation Art. 40: the decision itself was revoked or changed.
+    DECISION_REVOKED = "decision_revoked", _("处罚决定撤销")
+    DECISION_CHANGED = "decision_changed", _("处罚决定变更")
     REPUBLISHED = "republished", _("恢复公示")
 
 
@@ -404,3 +412,55 @@ class RecordCorrection(models.Model):
 
     def __str__(self) -> str:
         return f"{self.record_id} @ {self.at:%Y-%m-%d}"
+
+
+class DecisionChangeKind(models.TextChoices):
+    REVOKED = "revoked", _("撤销")
+    CHANGED = "changed", _("变更")
+
+
+class DecisionChange(models.Model):
+    """A penalty decision revoked or changed (by reconsideration, a court, or
+    the department itself), as its department reports it (Shandong Social
+    Credit Regulation Art. 40: the record is changed within 3 working days of
+    the revocation or change). The record is deleted or corrected in the same
+    transaction; the record-change clock measures the report against the date."""
+
+    record = models.ForeignKey(
+        CreditRecord,
+        on_delete=models.PROTECT,
+        related_name="decision_changes",
+        verbose_name=_("行政处罚信息"),
+    )
+    kind = models.CharField(_("类型"), max_length=10, choices=DecisionChangeKind.choices)
+    changed_on = models.DateField(_("撤销或变更日期"))
+    changes = models.JSONField(_("变更内容"), default=list, blank=True)
+    note = models.CharField(_("依据文书"), max_length=300, blank=True)
+    source = models.CharField(_("来源"), max_length=20)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("登记人"),
+    )
+    recorded_at = models.DateTimeField(_("登记时间"))
+
+    class Meta:
+        ordering = ["record", "recorded_at", "id"]
+        verbose_name = _("处罚决定撤销或变更")
+        verbose_name_plural = _("处罚决定撤销或变更")
+
+    def __str__(self) -> str:
+        return f"{self.record.decision_number} {self.get_kind_display()} {self.changed_on}"
+
+    @property
+    def sla_label(self) -> str:
+        # Stored on the clock: data, in Chinese whatever the reporter's language.
+        kind = "处罚决定撤销" if self.kind == DecisionChangeKind.REVOKED else "处罚决定变更"
+        return f"{self.record.decision_number}（{kind}）"
+
+    @property
+    def sla_department(self):
+        return self.record.department

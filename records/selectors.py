@@ -17,6 +17,17 @@ def reviewer_department_id(user) -> int | None:
     return membership.department_id if membership is not None else None
 
 
+def issuing_department_id(user) -> int | None:
+    """The department a user acts for as the issuer of its penalties: its
+    reviewer's, or the department system's integration account bound to it
+    (Shandong Social Credit Regulation Art. 40: the providing department
+    reports a revoked or changed decision); None for anyone else."""
+    if getattr(user, "role", None) not in (Role.REVIEWER, Role.INTEGRATION):
+        return None
+    membership = getattr(user, "department_membership", None)
+    return membership.department_id if membership is not None else None
+
+
 def subjects_visible_to(user) -> QuerySet[Subject]:
     if not user.is_authenticated:
         return Subject.objects.none()

@@ -39,6 +39,24 @@ class RecordIngestSerializer(serializers.Serializer):
         help_text=_("处罚类型代码（行政处罚法第九条），不重复；也可为以分号分隔的文本"),
     )
     facts = serializers.CharField(required=False, allow_blank=True, help_text=_("违法事实"))
+    decision_change = serializers.ChoiceField(
+        choices=["", "revoked", "changed"],
+        required=False,
+        allow_blank=True,
+        help_text=_(
+            "可选，默认留空（处罚决定有效）。revoked：处罚决定已撤销（记录删除）；changed："
+            "处罚决定已变更（本项即变更后的内容）。《山东省社会信用条例》第四十条；"
+            "须为已登记的记录，且只能由作出决定的认定单位的系统对接账号报送"
+        ),
+    )
+    decision_change_date = serializers.DateField(
+        required=False,
+        allow_null=True,
+        help_text=_("填写 decision_change 时必填：撤销或变更日期，不晚于今天、不早于处罚决定日期"),
+    )
+    decision_change_basis = serializers.CharField(
+        required=False, allow_blank=True, max_length=300, help_text=_("可选：撤销或变更的依据文书")
+    )
 
 
 class RowErrorSerializer(serializers.Serializer):
@@ -117,6 +135,10 @@ class CreditRecordSerializer(ApiModelSerializer):
     )
     # 异议处理中 while an accepted objection is open (flows/objections.py).
     status_label = serializers.CharField(source="get_status_display", read_only=True)
+    # 无法核实: the note an objection that could not be verified left on the record.
+    objection_note = serializers.CharField(
+        read_only=True, help_text=_("异议无法核实时在记录上的标注；没有则为空")
+    )
     eligibility = serializers.SerializerMethodField()
 
     class Meta:
@@ -133,6 +155,7 @@ class CreditRecordSerializer(ApiModelSerializer):
             "facts",
             "status",
             "status_label",
+            "objection_note",
             "publicity_starts_on",
             "publicity_ends_on",
             "eligibility",

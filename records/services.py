@@ -1,28 +1,38 @@
 """Writes to the registry of penalty records."""
 
+import datetime as dt
 import operator
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import reduce
 from itertools import islice
 
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from records.hooks import records_saved_hooks_run
 from records.ingest import RecordRow, RowError, ValidationContext, validate_row
 from records.models import (
     CreditRecord,
+    DecisionChange,
+    DecisionChangeKind,
     Department,
     RecordCorrection,
     RecordStatus,
     Subject,
     SubjectKind,
+    SyncKind,
 )
+from records.selectors import issuing_department_id
+from records.sync import sync_event_queue
 from repair_flow.audit import AuditEntry, audit_record, audit_record_many
+from sla.clocks import clock_start, clock_stop
+from sla.models import Stage
+from sla.office import office_hours
 
 INGEST_BATCH_SIZE = 1000
 # A concurrent writer may insert the same subject or record between our read
@@ -128,6 +138,7 @@ def _ingest_batch(
 ) -> IngestResult:
     rejected: list[RowError] = []
     valid: list[RecordRow] = []
+    changed: list[RecordRow] = []
     for line, raw in batch:
         if isinstance(raw, RowError):
             rejected.append(raw)
@@ -137,6 +148,9 @@ def _ingest_batch(
             checked = validate_row(raw, line=line, context=context)
             if isinstance(checked, list):
                 rejected.extend(checked)
+            elif checked.decision_change:
+                # Rare and consequential: each one through the Art. 40 service.
+                changed.append(checked)
             else:
                 valid.append(checked)
 
@@ -165,10 +179,60 @@ def _ingest_batch(
             known_subjects.clear()
         known_subjects.update(subjects)
         rejected.extend(conflicts)
-        rejected.sort(key=lambda error: error.line)
+    for row in changed:
+        outcome = _decision_change_row(row, actor=actor, source=source)
+        if isinstance(outcome, SavedRow):
+            saved.append(outcome)
+        else:
+            rejected.extend(outcome)
+    if changed:
+        saved.sort(key=lambda row: row.line)
+    rejected.sort(key=lambda error: error.line)
     return IngestResult(
         first_line=batch[0][0], last_line=batch[-1][0], saved=saved, rejected=rejected
     )
+
+
+def _decision_change_row(row: RecordRow, *, actor, source: str) -> SavedRow | list[RowError]:
+    """A row reporting its decision revoked or changed: the registered record,
+    through record_decision_change; its refusal as the row's errors."""
+    record = CreditRecord.objects.filter(
+        department_id=row.department_id, decision_number=row.decision_number
+    ).first()
+    if record is None:
+        message = _("该处罚决定尚未登记，无法登记其撤销或变更")
+        return [RowError(row.line, "decision_change", message, "unknown_record")]
+    changes = None
+    if row.decision_change == DecisionChangeKind.CHANGED:
+        changes = {
+            "decision_date": row.decision_date.isoformat(),
+            "penalty_types": row.penalty_types,
+            "fine_amount": "" if row.fine_amount is None else str(row.fine_amount),
+            "severity": row.severity,
+            "facts": row.facts,
+        }
+    try:
+        with transaction.atomic():
+            record_decision_change(
+                actor=actor,
+                record=record,
+                kind=row.decision_change,
+                changed_on=row.decision_change_date,
+                note=row.decision_change_basis,
+                changes=changes,
+                source=source,
+            )
+    except PermissionDenied as error:
+        return [RowError(row.line, "decision_change", str(error), "not_issuer")]
+    except ValidationError as error:
+        if hasattr(error, "error_dict"):
+            return [
+                RowError(row.line, name, message, "invalid")
+                for name, messages in error.message_dict.items()
+                for message in messages
+            ]
+        return [RowError(row.line, "decision_change", m, "invalid") for m in error.messages]
+    return SavedRow(row.line, record.pk, False)
 
 
 def _records_with_keys(numbers: dict[int, set[str]]) -> Iterable[CreditRecord]:
@@ -557,6 +621,8 @@ _STATUS_CHANGES = {
     # revoked, so the record is removed.
     (RecordStatus.PUBLISHED, RecordStatus.DELETED),
     (RecordStatus.EXPIRED, RecordStatus.DELETED),
+    # Art. 40 also when the record had been repaired: the decision is gone.
+    (RecordStatus.REPAIRED, RecordStatus.DELETED),
     # A repair concluded before this platform took over the work.
     (RecordStatus.PUBLISHED, RecordStatus.REPAIRED),
     # An objection flags the record while it is handled (征信业管理条例 Art. 25
@@ -607,6 +673,26 @@ def record_status_set(*, actor, record: CreditRecord, status: str, reason: str) 
 
 
 @transaction.atomic
+def record_objection_note_set(*, actor, record: CreditRecord, note: str) -> CreditRecord:
+    """Put a visible note on a record that an objection could not verify
+    (无法核实): the record stays; whoever sees it sees the note."""
+    note = " ".join((note or "").split())[:500]
+    if not note:
+        raise ValidationError(_("请写明标注内容"))
+    before = record.objection_note
+    record.objection_note, record.updated_at = note, timezone.now()
+    record.save(update_fields=["objection_note", "updated_at"])
+    audit_record(
+        actor=actor,
+        action="records.objection_note",
+        object_type="records.CreditRecord",
+        object_id=record.pk,
+        summary={"before": before, "after": note},
+    )
+    return record
+
+
+@transaction.atomic
 def subject_legal_representative_set(*, actor, subject: Subject, name: str) -> Subject:
     """Record who legally represents an enterprise (the commitment's signer)."""
     name = " ".join(name.split())
@@ -625,3 +711,125 @@ def subject_legal_representative_set(*, actor, subject: Subject, name: str) -> S
         summary={"before": before, "after": name},
     )
     return subject
+
+
+NOT_ISSUER = gettext_lazy(
+    "只有作出该处罚决定的认定单位（其审核人员或其系统对接账号）可以登记处罚决定的撤销或变更。"
+)
+
+
+@transaction.atomic
+def record_decision_change(
+    *,
+    actor,
+    record: CreditRecord,
+    kind: str,
+    changed_on: dt.date,
+    note: str = "",
+    changes: Mapping | None = None,
+    source: str,
+) -> DecisionChange:
+    """The issuing department reports that its penalty decision was revoked
+    or changed (Shandong Social Credit Regulation Art. 40). A revoked
+    decision's record is deleted; a changed one is corrected (validated as an
+    import row, the diff kept). The record-change clock runs from the date of
+    revocation or change (the day after is day 1) to this report, so a late
+    report shows as breached; other platforms get a sync event. The same
+    report again (same kind and date) returns the one stored."""
+    if issuing_department_id(actor) != record.department_id:
+        raise PermissionDenied(NOT_ISSUER)
+    errors = {}
+    if kind not in DecisionChangeKind.values:
+        errors["kind"] = [_("应为 revoked（撤销）或 changed（变更）")]
+    today = timezone.localdate()
+    if not isinstance(changed_on, dt.date):
+        errors["changed_on"] = [_("请填写撤销或变更日期")]
+    elif changed_on > today:
+        errors["changed_on"] = [_("撤销或变更日期不能晚于今天（%(today)s）") % {"today": today}]
+    elif changed_on < record.decision_date:
+        errors["changed_on"] = [
+            _("撤销或变更日期不能早于处罚决定日期（%(day)s）") % {"day": record.decision_date}
+        ]
+    note = " ".join((note or "").split())
+    if len(note) > 300:
+        errors["note"] = [_("依据文书最多%(max)d个字符") % {"max": 300}]
+    if kind == DecisionChangeKind.CHANGED and not changes:
+        errors["changes"] = [_("处罚决定变更的，请填写变更后的内容。")]
+    if errors:
+        raise ValidationError(errors)
+    record = (
+        CreditRecord.objects.select_for_update(of=("self",))
+        .select_related("department", "subject")
+        .get(pk=record.pk)
+    )
+    repeat = DecisionChange.objects.filter(record=record, kind=kind, changed_on=changed_on).first()
+    if repeat is not None:
+        return repeat
+    at = timezone.now()
+    label = DecisionChangeKind(kind).label
+    diff: list[dict] = []
+    if kind == DecisionChangeKind.REVOKED:
+        if record.status == RecordStatus.DELETED:
+            raise ValidationError(_("该记录已删除，无需再登记处罚决定撤销。"), code="deleted")
+        try:
+            record_status_set(
+                actor=actor,
+                record=record,
+                status=RecordStatus.DELETED,
+                reason=_("处罚决定已于 %(day)s 撤销（%(note)s）")
+                % {"day": changed_on.isoformat(), "note": note or source},
+            )
+        except RecordStatusError as error:
+            raise ValidationError(str(error), code="record_status") from None
+    else:
+        diff = record_correct(
+            actor=actor,
+            record=record,
+            changes=changes,
+            evidence=note or _("处罚决定于 %(day)s 变更") % {"day": changed_on.isoformat()},
+            source=_("处罚决定变更"),
+        )
+    change = DecisionChange.objects.create(
+        record=record,
+        kind=kind,
+        changed_on=changed_on,
+        changes=diff,
+        note=note,
+        source=source,
+        actor=actor,
+        recorded_at=at,
+    )
+    # Art. 40: 3 working days from the date of revocation or change; the
+    # report is the change, so the clock stops here, met or late.
+    start = dt.datetime.combine(changed_on, dt.time.min, tzinfo=office_hours().tz)
+    clock_start(
+        case=change, stage=Stage.RECORD_CHANGE, actor=actor, at=start, label=change.sla_label
+    )
+    clock = clock_stop(case=change, stage=Stage.RECORD_CHANGE, actor=actor, at=at)
+    sync_event_queue(
+        record=record,
+        kind=SyncKind.DECISION_REVOKED
+        if kind == DecisionChangeKind.REVOKED
+        else SyncKind.DECISION_CHANGED,
+        source=f"records.DecisionChange:{change.pk}",
+        key=f"decision_change:{change.pk}",
+        actor=actor,
+        facts={"changed_on": changed_on.isoformat(), "basis": note, "changes": diff},
+        at=at,
+    )
+    audit_record(
+        actor=actor,
+        action="records.decision_change",
+        object_type="records.CreditRecord",
+        object_id=record.pk,
+        summary={
+            "kind": kind,
+            "label": str(label),
+            "changed_on": changed_on.isoformat(),
+            "note": note,
+            "source": source,
+            "changes": diff,
+            "clock": clock.state,
+        },
+    )
+    return change

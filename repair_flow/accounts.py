@@ -36,8 +36,10 @@ def account_create(
         raise AccountError(_("用户名已存在：%(username)s") % {"username": username})
     if role == Role.REVIEWER and department is None:
         raise AccountError(_("认定单位审核人必须属于一个认定单位"))
-    if role != Role.REVIEWER and department is not None:
-        raise AccountError(_("只有认定单位审核人属于认定单位"))
+    if role not in (Role.REVIEWER, Role.INTEGRATION) and department is not None:
+        # An integration account may be a department's own system: it then
+        # reports that department's revoked or changed decisions (Art. 40).
+        raise AccountError(_("只有认定单位审核人和系统对接账号可以属于认定单位"))
     if subjects and role != Role.APPLICANT:
         raise AccountError(_("只有申请人可以绑定信用主体"))
     user = User(

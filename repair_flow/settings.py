@@ -196,6 +196,7 @@ SPECTACULAR_SETTINGS = {
         "CaseStatusEnum": "flows.models.CaseStatus",
         "MaterialKindEnum": "flows.models.MaterialKind",
         "BindingCapacityEnum": "records.models.BindingCapacity",
+        "DecisionChangeKindEnum": "records.models.DecisionChangeKind",
     },
 }
 

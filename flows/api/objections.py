@@ -16,6 +16,7 @@ POST /api/v1/objections/{id}/accept/              officer: accepted, routed (pla
 POST /api/v1/objections/{id}/correct/             verifier: 更正, with the field changes
 POST /api/v1/objections/{id}/delete/              verifier: 删除
 POST /api/v1/objections/{id}/maintain/            verifier: 维持, with the reasons
+POST /api/v1/objections/{id}/unverifiable/        verifier: 无法核实 (the record stays, noted)
 POST /api/v1/objections/{id}/release/             holder or supervisor: back to the queue
 POST /api/v1/objections/{id}/reassign/            supervisor: give the task to a named person
 
@@ -60,6 +61,7 @@ from flows.objections.services import (
     objection_draft_save,
     objection_maintain,
     objection_submit,
+    objection_unverifiable,
 )
 from records.models import CreditRecord
 from records.services import CORRECTABLE_FIELDS
@@ -410,8 +412,10 @@ class ObjectionRefuseApi(_ObjectionAction, CaseRefuseApi):
     "Accept an objection",
     "The officer reviewing the objection, choosing who checks it: `platform` (the platform "
     "itself, 3 working days) or `department` (the issuing department, 7 working days; Shandong "
-    "Social Credit Regulation Art. 39). Issues the 受理通知书; the record shows 异议处理中 until "
-    "the objection closes.",
+    "Social Credit Regulation Art. 39), counted from receipt of the objection (the day after "
+    "is day 1), not from acceptance, with any supplement round paused. Issues the 受理通知书, "
+    "which states the limit and its date; the record shows 异议处理中 until the objection "
+    "closes.",
     request=ObjectionAcceptSerializer,
 )
 class ObjectionAcceptApi(_ObjectionAction, CaseActionApi):
@@ -509,6 +513,24 @@ class ObjectionMaintainApi(_ObjectionAction, CaseActionApi):
 
 
 @_action_schema(
+    "The objection cannot be verified (无法核实)",
+    "The verifier who claimed the objection, with the reasons told to the applicant and the "
+    "basis: the record keeps its status from before the objection and carries a visible note "
+    "(`objection_note` on every record answer); the 异议处理结果告知书 says so, and other "
+    "platforms get an `unverifiable` sync event.",
+    request=ReasonsBasisSerializer,
+)
+class ObjectionUnverifiableApi(_ObjectionAction, CaseActionApi):
+    roles = (Role.OFFICER, Role.REVIEWER)
+    input_serializer = ReasonsBasisSerializer
+
+    def act(self, user, case, data):
+        objection_unverifiable(
+            verifier=user, case=case, reasons=data["reasons"], basis=data["basis"]
+        )
+
+
+@_action_schema(
     "Release a claimed objection",
     "The officer or reviewer holding the objection puts it back in its queue; a supervisor "
     "may release anyone's, with `reason`. 409 when nobody holds it.",
@@ -551,6 +573,7 @@ urlpatterns = [
     _action("correct", ObjectionCorrectApi),
     _action("delete", ObjectionDeleteApi),
     _action("maintain", ObjectionMaintainApi),
+    _action("unverifiable", ObjectionUnverifiableApi),
     _action("release", ObjectionReleaseApi),
     _action("reassign", ObjectionReassignApi),
 ]

@@ -127,6 +127,9 @@ class CaseRecordSerializer(serializers.Serializer):
     severity_label = serializers.CharField(source="get_severity_display")
     status = serializers.CharField()
     status_label = serializers.CharField(source="get_status_display")
+    objection_note = serializers.CharField(
+        help_text=gettext_lazy("异议无法核实时在记录上的标注；没有则为空")
+    )
     subject_kind = serializers.CharField(source="subject.kind")
     subject_name = serializers.CharField(source="subject.name")
 

@@ -102,13 +102,14 @@ def case_task(case) -> str | None:
     return None
 
 
-def verification_stage(case: ObjectionCase) -> str:
+def verification_stage(case: ObjectionCase, scope: str = "") -> str:
     """Shandong Social Credit Regulation Art. 40: a record whose decision was
     revoked or changed is changed within 3 working days; otherwise Art. 39:
-    3 working days in the platform's own scope, 7 when the department checks."""
+    3 working days in the platform's own scope, 7 when the department checks.
+    `scope` is the one being chosen, before the case records it."""
     if ObjectionGround.DECISION_REVOKED in case.grounds:
         return Stage.RECORD_CHANGE
-    if case.scope == ObjectionScope.PLATFORM:
+    if (scope or case.scope) == ObjectionScope.PLATFORM:
         return Stage.OBJECTION_OWN
     return Stage.OBJECTION_OTHER
 

@@ -26,12 +26,15 @@ from records.models import SubjectBinding
 from records.services import RecordStatusError, record_status_set
 from repair_flow.audit import audit_record
 from repair_flow.sequences import sequence_next
-from sla.clocks import clock_start, clock_stop, clocks_for
-from sla.models import Stage
+from sla.clocks import clock_pause, clock_resume, clock_start, clock_stop, clocks_for
+from sla.models import ClockState, Stage
 
 CASE_NUMBER_PREFIX = "济信修申"
 
 CASE_NUMBER_PREFIXES = {CaseKind.REPAIR: CASE_NUMBER_PREFIX, CaseKind.OBJECTION: "济信异申"}
+# Why an office clock paused, as the pause ledger stores it: data, in Chinese
+# whatever the officer's interface language (as the letters are).
+SUPPLEMENT_WAIT = "等待申请人补正材料"
 
 
 def at_or_now(at: dt.datetime | None) -> dt.datetime:
@@ -191,14 +194,44 @@ def open_stages(case: RepairCase) -> list[str]:
 
 
 def clocks_stop_all(case: RepairCase, *, actor, at: dt.datetime, cancel: bool = False) -> None:
-    for stage in open_stages(case):
-        clock_stop(case=case, stage=stage, actor=actor, at=at, cancel=cancel)
+    for stage, state in clocks_for(case).filter(stopped_at=None).values_list("stage", "state"):
+        # A clock paused for the applicant when the case ends (lapsed,
+        # withdrawn) measured a step that never happened: cancelled, never met.
+        paused = state == ClockState.PAUSED
+        clock_stop(case=case, stage=stage, actor=actor, at=at, cancel=cancel or paused)
+
+
+def clocks_wait_for_applicant(case, *, actor, at: dt.datetime, reason: str) -> list[str]:
+    """The case now waits for the applicant: every office clock still running
+    pauses (domain section 5: the applicant's time never counts against the
+    office). Returns the stages paused."""
+    stages = list(
+        clocks_for(case)
+        .filter(stopped_at=None, state__in=[ClockState.RUNNING, ClockState.BREACHED])
+        .values_list("stage", flat=True)
+    )
+    for stage in stages:
+        clock_pause(case=case, stage=stage, reason=reason, actor=actor, at=at)
+    return stages
+
+
+def clocks_resume_for_office(case, *, actor, at: dt.datetime) -> list[str]:
+    """The applicant has answered: the office clocks paused for them run on,
+    their deadlines pushed out by the working time the wait took."""
+    stages = list(
+        clocks_for(case)
+        .filter(stopped_at=None, state=ClockState.PAUSED)
+        .values_list("stage", flat=True)
+    )
+    for stage in stages:
+        clock_resume(case=case, stage=stage, actor=actor, at=at)
+    return stages
 
 
 def acceptance_clock_start(case, *, actor, at: dt.datetime) -> None:
     # Domain section 5: the acceptance decision is due 2 working days after the
-    # materials are complete (UNCONFIRMED, a policy): from submission, and again
-    # from a complete supplement. The same-day preliminary review runs beside it.
+    # materials are complete (UNCONFIRMED, a policy): from submission, paused
+    # while a supplement is awaited. The same-day preliminary review runs beside it.
     if case.kind != CaseKind.REPAIR:
         return
     clock_start(case=case, stage=Stage.ACCEPTANCE, actor=actor, at=at, label=case.label)

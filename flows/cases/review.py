@@ -15,13 +15,17 @@ from django.utils.translation import gettext_lazy
 from flows import engine
 from flows.cases.assignment import case_claim
 from flows.cases.common import (
+    SUPPLEMENT_WAIT,
     acceptance_clock_start,
     at_or_now,
     case_letter_issue,
     case_locked,
     clean_list,
     clean_text,
+    clocks_resume_for_office,
     clocks_stop_all,
+    clocks_wait_for_applicant,
+    open_stages,
     owned_by,
     require_applicant,
     require_status,
@@ -111,7 +115,12 @@ def supplement_request(
         # The supervisor only overrides; a first notice is the officer's own
         # act (and would otherwise be recorded as the officer's without them).
         raise PermissionDenied(_("首次补正告知由初审人员办理，监督人员只能批准再次告知。"))
-    clocks_stop_all(case, actor=officer, at=at)
+    # The notice is the preliminary review's outcome: that step is done. The
+    # other office clocks (the acceptance decision's) pause until the answer:
+    # they are neither met nor late for a step that has not happened.
+    if Stage.PRELIMINARY_REVIEW in open_stages(case):
+        clock_stop(case=case, stage=Stage.PRELIMINARY_REVIEW, actor=officer, at=at)
+    clocks_wait_for_applicant(case, actor=officer, at=at, reason=SUPPLEMENT_WAIT)
     clock = clock_start(case=case, stage=Stage.SUPPLEMENT, actor=officer, at=at, label=case.label)
     letter = case_letter_issue(
         case,
@@ -159,7 +168,8 @@ def supplement_request(
 @transaction.atomic
 def supplement_answer(*, applicant, case: RepairCase, at: dt.datetime | None = None) -> RepairCase:
     """The applicant has uploaded everything the notice asked for: back to
-    preliminary review, on a new same-day clock."""
+    preliminary review, on a new same-day clock; the office clocks paused by
+    the notice run on."""
     at = at_or_now(at)
     case = case_locked(case)
     require_applicant(case, applicant)
@@ -185,10 +195,14 @@ def supplement_answer(*, applicant, case: RepairCase, at: dt.datetime | None = N
     request.answered_at = at
     request.save(update_fields=["answered_at"])
     clock_stop(case=case, stage=Stage.SUPPLEMENT, actor=applicant, at=at)
+    resumed = clocks_resume_for_office(case, actor=applicant, at=at)
     transition_fire(case, "resubmit", actor=applicant, at=at)
     engine.task_done(case, "supplement")
     clock_start(case=case, stage=Stage.PRELIMINARY_REVIEW, actor=applicant, at=at, label=case.label)
-    acceptance_clock_start(case, actor=applicant, at=at)
+    if Stage.ACCEPTANCE not in resumed:
+        # A notice sent before acceptance clocks paused stopped that clock:
+        # the acceptance decision is then due from the complete materials.
+        acceptance_clock_start(case, actor=applicant, at=at)
     return case
 
 

@@ -1,7 +1,7 @@
 """Objection services (异议): filing with the objection commitment, the
 shared same-day preliminary review and one-time supplement notice (in
 flows/cases/ and flows/repair/services.py), acceptance that flags the record 异议处理中 and routes
-the check, and the three outcomes: correct, delete, maintain.
+the check, and the four outcomes: correct, delete, maintain, cannot be verified.
 
 Each one transaction that fires the transition, moves the clocks and the
 flow, writes the timeline and audit, issues the letter and queues the sync
@@ -19,6 +19,7 @@ from django.utils.translation import gettext_lazy
 from flows import engine
 from flows.cases.assignment import case_claim, verification_stage
 from flows.cases.common import (
+    SUPPLEMENT_WAIT,
     at_or_now,
     binding_of,
     case_letter_issue,
@@ -27,6 +28,7 @@ from flows.cases.common import (
     clean_list,
     clean_text,
     clocks_stop_all,
+    local_date,
     record_status_change,
     require_applicant,
     require_status,
@@ -44,10 +46,12 @@ from flows.models import (
 from letters.commitments import expected_signer, normalise_name
 from letters.models import LetterKind
 from records.models import BindingCapacity, CreditRecord, RecordStatus, SyncKind
-from records.services import record_correct
+from records.services import record_correct, record_objection_note_set
 from records.sync import sync_event_queue
 from repair_flow.audit import audit_record
 from sla.clocks import clock_start
+from sla.models import Stage
+from sla.worktime import Pause
 
 # The usual reasons for maintaining a record, offered as a list (plus free text).
 MAINTAIN_REASONS = (
@@ -59,7 +63,16 @@ OUTCOMES = {
     CaseStatus.CORRECTED: ("correct", SyncKind.CORRECTED),
     CaseStatus.DELETED: ("delete", SyncKind.DELETED),
     CaseStatus.MAINTAINED: ("maintain", SyncKind.MAINTAINED),
+    CaseStatus.UNVERIFIABLE: ("unverifiable", SyncKind.UNVERIFIABLE),
 }
+# The usual reasons why an objection cannot be verified, offered as a list (plus free text).
+UNVERIFIABLE_REASONS = (
+    (
+        "no_source",
+        gettext_lazy("认定单位未能提供该记录所依据的原始材料，现有材料无法证实或否定异议内容"),
+    ),
+    ("conflicting", gettext_lazy("申请人与认定单位提供的材料相互矛盾，无法确认哪一方属实")),
+)
 
 
 def objection_required_materials(case: ObjectionCase) -> list[str]:
@@ -203,11 +216,30 @@ def objection_submit(
     return case_number_and_start(case, applicant=applicant, at=at)
 
 
+# The article each check's time limit comes from, as the acceptance notice cites it.
+CHECK_ARTICLES = {
+    Stage.OBJECTION_OWN: "《山东省社会信用条例》第三十九条",
+    Stage.OBJECTION_OTHER: "《山东省社会信用条例》第三十九条",
+    Stage.RECORD_CHANGE: "《山东省社会信用条例》第四十条",
+}
+
+
+def applicant_waits(case: ObjectionCase) -> list[Pause]:
+    """The answered supplement notices: the time the case waited for the
+    applicant, which the check's clock does not count."""
+    return [
+        Pause(request.requested_at, request.answered_at, SUPPLEMENT_WAIT)
+        for request in case.supplement_requests.exclude(answered_at=None).order_by("requested_at")
+    ]
+
+
 @transaction.atomic
 def objection_accept(*, officer, case: ObjectionCase, scope: str) -> ObjectionCase:
     """Accept: the record shows 异议处理中 until the case closes; the check goes
     to the platform's officers or to the issuing department's reviewers, on
-    its clock (Shandong Social Credit Regulation Arts. 39-40)."""
+    its clock (Shandong Social Credit Regulation Arts. 39-40), which runs from
+    receipt of the objection, not from acceptance; the acceptance notice
+    states the limit and its date."""
     at = timezone.now()
     case = case_locked(case)
     require_holder(officer, case, "preliminary_review")
@@ -222,14 +254,35 @@ def objection_accept(*, officer, case: ObjectionCase, scope: str) -> ObjectionCa
         actor=officer,
         reason=_("异议申请 %(case)s 已受理") % {"case": case.label},
     )
+    clocks_stop_all(case, actor=officer, at=at)
+    stage = verification_stage(case, scope)
+    department = case.record.department if scope == ObjectionScope.DEPARTMENT else None
+    # Art. 39: "自收到异议申请之日起": the day after receipt is day 1. The
+    # supplement rounds are paused (the SLA policy's basis says how, UNCONFIRMED).
+    waits = applicant_waits(case)
+    clock = clock_start(
+        case=case,
+        stage=stage,
+        actor=officer,
+        at=case.submitted_at,
+        department=department,
+        label=case.label,
+        pauses=waits,
+    )
     letter = case_letter_issue(
         case,
         LetterKind.ACCEPTANCE,
         actor=officer,
         at=at,
         next_step=_("异议已受理，该记录在异议处理期间标注“异议处理中”。处理结果将书面告知。"),
+        time_limit={
+            "days": clock.policy.n,
+            "basis": CHECK_ARTICLES[stage],
+            "due": timezone.localtime(clock.due_at).isoformat(),
+            "supplement_excluded": bool(waits),
+            "provisional": clock.provisional,
+        },
     )
-    clocks_stop_all(case, actor=officer, at=at)
     transition_fire(
         case,
         "accept",
@@ -239,15 +292,6 @@ def objection_accept(*, officer, case: ObjectionCase, scope: str) -> ObjectionCa
         summary={"letter": letter.number, "scope": scope},
     )
     engine.task_done(case, "preliminary_review", officer)
-    department = case.record.department if scope == ObjectionScope.DEPARTMENT else None
-    clock_start(
-        case=case,
-        stage=verification_stage(case),
-        actor=officer,
-        at=at,
-        department=department,
-        label=case.label,
-    )
     return case
 
 
@@ -278,6 +322,15 @@ def _decide(
         actor=verifier,
         reason=_("异议申请 %(case)s 办结") % {"case": case.label},
     )
+    if target == CaseStatus.UNVERIFIABLE:
+        # Literal Chinese, as the letters: the note is part of the record.
+        record_objection_note_set(
+            actor=verifier,
+            record=record,
+            note="经异议核查无法核实（{case}，{day}）：{reasons}".format(
+                case=case.label, day=local_date(at).isoformat(), reasons="；".join(reasons)
+            ),
+        )
     letter = case_letter_issue(
         case,
         LetterKind.OBJECTION_RESULT,
@@ -289,7 +342,12 @@ def _decide(
         changes=[{"field": c["label"], "old": c["old"], "new": c["new"]} for c in changes or []],
     )
     clocks_stop_all(case, actor=verifier, at=at)
-    name = {"correct": "correct", "delete": "delete_record", "maintain": "maintain"}[transition]
+    name = {
+        "correct": "correct",
+        "delete": "delete_record",
+        "maintain": "maintain",
+        "unverifiable": "find_unverifiable",
+    }[transition]
     transition_fire(
         case,
         name,
@@ -371,6 +429,21 @@ def objection_maintain(*, verifier, case: ObjectionCase, reasons, basis: str) ->
     return _decide(
         case,
         CaseStatus.MAINTAINED,
+        verifier=verifier,
+        reasons=reasons,
+        basis=basis,
+        record_after=case.record_status_before or RecordStatus.PUBLISHED,
+    )
+
+
+@transaction.atomic
+def objection_unverifiable(*, verifier, case: ObjectionCase, reasons, basis: str) -> ObjectionCase:
+    """无法核实: the record stays, with a visible note saying so wherever it is
+    shown; the applicant is told, with the reasons (domain section 5)."""
+    case, reasons, basis = _ready(case, verifier, reasons, basis)
+    return _decide(
+        case,
+        CaseStatus.UNVERIFIABLE,
         verifier=verifier,
         reasons=reasons,
         basis=basis,

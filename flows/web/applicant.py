@@ -84,6 +84,9 @@ OBJECTION_NEXT_STEP = {
     CaseStatus.CORRECTED: gettext_lazy("记录已更正，详见异议处理结果告知书。"),
     CaseStatus.DELETED: gettext_lazy("记录已删除，详见异议处理结果告知书。"),
     CaseStatus.MAINTAINED: gettext_lazy("记录维持不变，理由详见异议处理结果告知书。"),
+    CaseStatus.UNVERIFIABLE: gettext_lazy(
+        "经核查无法核实，记录保留并标注“无法核实”，理由详见异议处理结果告知书。"
+    ),
     CaseStatus.WITHDRAWN: gettext_lazy("异议已撤回。"),
 }
 

@@ -54,10 +54,12 @@ from flows.models import (
 from flows.monitoring.services import REPORT_ROLES, reviews_for_user, window_other_penalties
 from flows.objections.services import (
     MAINTAIN_REASONS,
+    UNVERIFIABLE_REASONS,
     objection_accept,
     objection_correct,
     objection_delete,
     objection_maintain,
+    objection_unverifiable,
 )
 from flows.repair.services import (
     REJECTION_REASONS,
@@ -288,6 +290,7 @@ def work_page(request, case, *, errors=None, form=None, status=200):
         "correct": actions["verification"],
         "delete": actions["verification"],
         "maintain": actions["verification"],
+        "unverifiable": actions["verification"],
         "release": actions["release"],
         "reassign": actions["reassign"],
         "report_false": actions["report_false"],
@@ -347,7 +350,9 @@ def _monitoring_context(user, case: RepairCase) -> dict:
 
 def _action_urls(case) -> dict[str, str]:
     names = ["claim", "release", "reassign", "accept", "refuse", "supplement", "flow_chart"]
-    names += ["correct", "delete", "maintain"] if case.kind == CaseKind.OBJECTION else []
+    names += (
+        ["correct", "delete", "maintain", "unverifiable"] if case.kind == CaseKind.OBJECTION else []
+    )
     names += ["approve", "reject", "report_false"] if case.kind == CaseKind.REPAIR else []
     urls = {name: reverse(ACTION_URLS[case.kind] % name, args=[case.pk]) for name in names}
     urls["work"] = work_url(case)
@@ -421,6 +426,7 @@ def _objection_context(case: ObjectionCase, form: dict) -> dict:
             case.record, form.get("correct") if form.get("correct") is not None else None
         ),
         "maintain_reasons": reason_rows(MAINTAIN_REASONS, form.get("maintain")),
+        "unverifiable_reasons": reason_rows(UNVERIFIABLE_REASONS, form.get("unverifiable")),
     }
 
 
@@ -558,6 +564,15 @@ def _maintain(request, case):
     )
 
 
+def _unverifiable(request, case):
+    objection_unverifiable(
+        verifier=request.user,
+        case=case,
+        reasons=reasons_picked(request.POST, UNVERIFIABLE_REASONS),
+        basis=request.POST.get("basis", ""),
+    )
+
+
 # Each action of the work page: the service it calls and what the page says after.
 ACTIONS = {
     "claim": (_claim, gettext_lazy("已领取，请在期限内办理。")),
@@ -571,6 +586,10 @@ ACTIONS = {
     "correct": (_correct, gettext_lazy("已更正该记录，异议处理结果告知书已发出。")),
     "delete": (_delete, gettext_lazy("已删除该记录，异议处理结果告知书已发出。")),
     "maintain": (_maintain, gettext_lazy("已维持该记录，异议处理结果告知书已发出。")),
+    "unverifiable": (
+        _unverifiable,
+        gettext_lazy("已认定无法核实，记录保留并加注标注，异议处理结果告知书已发出。"),
+    ),
 }
 OBJECTION_ACCEPTED = gettext_lazy("已受理，受理通知书已发出，该记录标注“异议处理中”。")
 
@@ -628,6 +647,7 @@ objection_supplement = _action_view("supplement", ObjectionCase)
 objection_correct_view = _action_view("correct", ObjectionCase)
 objection_delete_view = _action_view("delete", ObjectionCase)
 objection_maintain_view = _action_view("maintain", ObjectionCase)
+objection_unverifiable_view = _action_view("unverifiable", ObjectionCase)
 
 
 @staff_required

@@ -109,6 +109,11 @@ urlpatterns = [
         views_staff.objection_maintain_view,
         name="objection_maintain",
     ),
+    path(
+        "objections/<int:pk>/work/unverifiable/",
+        views_staff.objection_unverifiable_view,
+        name="objection_unverifiable",
+    ),
     # The applicant's commitments under monitoring (履约监管).
     path("monitoring/", views_monitoring.monitoring_list, name="monitoring"),
     # Staff: breach reviews (履约核查) and the officer's report of false materials.

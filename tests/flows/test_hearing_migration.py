@@ -13,7 +13,17 @@ from tests.flows.conftest import BASIS, at, import_rows, monitored_repair, penal
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-BEFORE = [("flows", "0005_monitoring_breach_reviews")]
+
+def before_hearing() -> list[tuple[str, str]]:
+    """The flows migration the hearing's schema migration follows (by name,
+    whatever its number)."""
+    graph = MigrationExecutor(connection).loader.graph
+    node = next(
+        key
+        for key in graph.nodes
+        if key[0] == "flows" and key[1].endswith("_hearing_breach_review")
+    )
+    return [parent.key for parent in graph.node_map[node].parents if parent.key[0] == "flows"]
 
 
 def migrate(targets):
@@ -41,9 +51,10 @@ def test_open_reviews_pass_to_the_repairing_department_and_the_bar_is_switched_o
     decided = BreachReview.objects.get(case=other_case)
     breach_dismiss(reviewer=reviewer, review=decided, reasons=["新增处罚信息有误"], basis=BASIS)
     leaves = MigrationExecutor(connection).loader.graph.leaf_nodes()
+    before = before_hearing()
 
-    migrate(BEFORE)
-    old = MigrationExecutor(connection).loader.project_state(BEFORE).apps
+    migrate(before)
+    old = MigrationExecutor(connection).loader.project_state(before).apps
     OldReview = old.get_model("flows", "BreachReview")
     OldReview.objects.all().update(department_id=sister_department.pk)
     SlaClock.objects.filter(stage="breach_review").update(department_id=sister_department.pk)

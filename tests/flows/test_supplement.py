@@ -109,13 +109,13 @@ def test_the_answer_resumes_the_preliminary_review_on_a_new_clock(awaiting, appl
     clocks = [
         (c.stage, c.state, local(c.due_at)) for c in clocks_for(case).order_by("started_at", "id")
     ]
-    # The acceptance clock (2 working days from complete materials) restarts too.
+    # The acceptance clock paused at the notice (Tue 17 and Wed 18 left) and
+    # runs on from Fri 15:00 with those 16 working hours: Tue 24 Nov 15:00.
     assert clocks == [
         ("preliminary_review", "met", "2026-11-16 17:00"),
-        ("acceptance", "met", "2026-11-18 17:00"),
+        ("acceptance", "running", "2026-11-24 15:00"),
         ("supplement", "met", "2026-11-30 17:00"),
         ("preliminary_review", "running", "2026-11-20 17:00"),
-        ("acceptance", "running", "2026-11-24 17:00"),
     ]
     events = list(CaseEvent.objects.filter(case=case).values_list("action", flat=True))
     assert events[-2:] == ["request_supplement", "resubmit"]

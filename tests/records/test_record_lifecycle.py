@@ -130,10 +130,17 @@ def test_seed_demo_builds_a_demo_through_the_services(db, capsys, settings, tmp_
     assert f"/cases/breaches/{review.pk}/" in out and f"/cases/{approved.pk}/" in out
     assert SyncEvent.objects.filter(record=approved.record, kind=SyncKind.REPAIRED).exists()
     # daili's objection is accepted and being checked: the record is flagged.
-    objection = ObjectionCase.objects.get()
-    assert objection.applicant.username == "daili" and objection.status == "accepted"
+    objection = ObjectionCase.objects.get(status="accepted")
+    assert objection.applicant.username == "daili"
     assert objection.record.status == RecordStatus.UNDER_OBJECTION
     assert f"{objection.number} (an objection) is being checked" in out
+    # Another could not be verified: its record stays, with the note on it.
+    unverifiable = ObjectionCase.objects.get(status="unverifiable")
+    assert unverifiable.record.status == RecordStatus.PUBLISHED
+    assert unverifiable.record.objection_note.startswith(
+        f"经异议核查无法核实（{unverifiable.number}，"
+    )
+    assert f"{unverifiable.number} (an objection) could not be verified" in out
     call_command("seed_demo", "--if-empty")
     assert "already present" in capsys.readouterr().out
     # The 200 generated, and the new penalty of geren's subject.

@@ -28,7 +28,9 @@ class Command(BaseCommand):
         )
         parser.add_argument(
             "--actor",
-            help="username recorded in the audit trail (default: the label 'import_records')",
+            help="username recorded in the audit trail (default: the label 'import_records'); "
+            "rows reporting a revoked or changed decision (decision_change) need the issuing "
+            "department's reviewer or its department-bound system account",
         )
         parser.add_argument("--batch-size", type=int, default=INGEST_BATCH_SIZE)
 

@@ -16,7 +16,14 @@ from flows.cases.materials import case_material_add
 from flows.cases.review import preliminary_review_claim, supplement_request
 from flows.models import CLOSED_STATUSES, BreachReview, ObjectionScope, RepairCase
 from flows.monitoring.services import breach_notice_issue
-from flows.objections.services import objection_accept, objection_draft_save, objection_submit
+from flows.objections.services import (
+    UNVERIFIABLE_REASONS,
+    objection_accept,
+    objection_draft_save,
+    objection_submit,
+    objection_unverifiable,
+    verification_claim,
+)
 from flows.repair.services import (
     case_commitment_sign,
     department_review_approve,
@@ -237,24 +244,57 @@ class Command(BaseCommand):
             self.stdout.write(f"  {line}")
 
     def file_an_objection(self) -> list[str]:
-        """daili objects to a record of its first enterprise that no case
-        holds: accepted by `officer` and routed to the issuing department
-        when it has a demo reviewer, so the record shows 异议处理中."""
+        """daili objects to two records of its first enterprise that no case
+        holds, both accepted by `officer` and routed to the issuing department
+        when it has a demo reviewer: the first is being checked, so its record
+        shows 异议处理中; the second could not be verified (无法核实), so its
+        record stays with the note on it."""
         daili = User.objects.get(username="daili")
         officer = User.objects.get(username="officer")
         binding = daili.subject_bindings.order_by("id").first()
         reviewed = set(DepartmentMembership.objects.values_list("department_id", flat=True))
         held = RepairCase.objects.exclude(status__in=CLOSED_STATUSES).values("record_id")
-        record = (
+        records = list(
             binding.subject.records.filter(status=RecordStatus.PUBLISHED)
             .exclude(pk__in=held)
-            .order_by("-decision_date", "id")
-            .first()
+            .order_by("-decision_date", "id")[:2]
         )
-        if record is None:
-            return []
+        lines = []
+        for n, record in enumerate(records):
+            case = self.object_to(applicant=daili, officer=officer, binding=binding, record=record)
+            department = record.department_id in reviewed
+            scope = ObjectionScope.DEPARTMENT if department else ObjectionScope.PLATFORM
+            objection_accept(officer=officer, case=case, scope=scope)
+            if n == 0:
+                lines.append(
+                    f"{case.number} (an objection) is being checked; the record shows 异议处理中"
+                )
+                continue
+            verifier = (
+                DepartmentMembership.objects.filter(department_id=record.department_id)
+                .order_by("id")
+                .first()
+                .user
+                if department
+                else officer
+            )
+            verification_claim(user=verifier, case=case)
+            objection_unverifiable(
+                verifier=verifier,
+                case=case,
+                reasons=[str(UNVERIFIABLE_REASONS[0][1])],
+                basis="《山东省社会信用条例》第三十九条",
+            )
+            lines.append(
+                f"{case.number} (an objection) could not be verified (无法核实): record "
+                f"{record.decision_number} stays, with the note on it"
+            )
+        return lines
+
+    def object_to(self, *, applicant, officer, binding, record):
+        """An objection filed on `record` with its evidence, claimed for preliminary review."""
         case = objection_draft_save(
-            applicant=daili,
+            applicant=applicant,
             record=record,
             grounds=["error"],
             statement="处罚决定书载明罚款金额与公示金额不一致，请予更正。",
@@ -263,24 +303,18 @@ class Command(BaseCommand):
         for kind in ("evidence", "power_of_attorney"):
             case_material_add(
                 case=case,
-                user=daili,
+                user=applicant,
                 kind=kind,
                 upload=SimpleUploadedFile(f"{kind}.pdf", DEMO_PDF, content_type="application/pdf"),
             )
         case = objection_submit(
-            applicant=daili,
+            applicant=applicant,
             case=case,
             attested_name=expected_signer(binding.subject),
             confirmed=True,
         )
         preliminary_review_claim(officer=officer, case=case)
-        scope = (
-            ObjectionScope.DEPARTMENT
-            if record.department_id in reviewed
-            else ObjectionScope.PLATFORM
-        )
-        objection_accept(officer=officer, case=case, scope=scope)
-        return [f"{case.number} (an objection) is being checked; the record shows 异议处理中"]
+        return case
 
     def name_legal_representatives(self, rng):
         """Every enterprise has one; qiye (张伟) is the first enterprise's."""
@@ -657,7 +691,14 @@ class Command(BaseCommand):
             ("reviewer_zjj", Role.REVIEWER, "赵磊", {"department": by_code["JNZJJ"]}),
             ("supervisor", Role.SUPERVISOR, "孙敏", {}),
             ("admin", Role.ADMINISTRATOR, "系统管理员", {}),
-            ("scjg_system", Role.INTEGRATION, "市场监管局业务系统", {}),
+            # The department's own system: it may also report its revoked or
+            # changed decisions (Shandong Social Credit Regulation Art. 40).
+            (
+                "scjg_system",
+                Role.INTEGRATION,
+                "市场监管局业务系统",
+                {"department": by_code["JNSCJG"]},
+            ),
         ]
         for username, role, full_name, extra in specs:
             account_create(

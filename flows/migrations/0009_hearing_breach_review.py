@@ -10,10 +10,10 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('flows', '0005_monitoring_breach_reviews'),
+        ('flows', '0008_clocks_open_checks_from_receipt'),
         ('letters', '0003_hearing_revocation_notice'),
         ('records', '0007_repeat_limits_disabled'),
-        ('sla', '0009_hearing_statement_period'),
+        ('sla', '0010_hearing_statement_period'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

@@ -38,8 +38,8 @@ def forward(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("flows", "0006_hearing_breach_review"),
-        ("sla", "0009_hearing_statement_period"),
+        ("flows", "0009_hearing_breach_review"),
+        ("sla", "0010_hearing_statement_period"),
     ]
 
     operations = [migrations.RunPython(forward, migrations.RunPython.noop)]

@@ -27,7 +27,7 @@ def unload(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('sla', '0008_monitoring_breach_reviews'),
+        ('sla', '0009_clocks_objection_from_receipt'),
     ]
 
     operations = [
