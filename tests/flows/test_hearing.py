@@ -462,3 +462,23 @@ def test_enabling_the_bar_needs_its_legal_basis(client_for, administrator):
     assert response.status_code == 302
     policy.refresh_from_db()
     assert policy.bar_enabled is True
+
+
+def test_a_window_waits_for_a_review_in_its_hearing(
+    approved, now, enterprise, department, reviewer
+):
+    from flows.monitoring.services import breach_dismiss
+
+    now.move_to(at("2027-11-10 10:00"))
+    import_rows(penalty_row(enterprise, department, day="2027-11-09"))
+    review = breach_notice_issue(
+        reviewer=reviewer, review=BreachReview.objects.get(), facts=NOTICE_FACTS
+    )
+    # The window ended on 18 November 15:00; the review is still being heard.
+    now.move_to(at("2027-11-20 10:00"))
+    assert monitoring_sweep().windows_completed == 0
+    assert MonitoringWindow.objects.get(case=approved).status == "open"
+    breach_dismiss(reviewer=reviewer, review=review, reasons=["违法行为发生在作出信用承诺之前"])
+    approved.refresh_from_db()
+    assert MonitoringWindow.objects.get(case=approved).status == "completed"
+    assert approved.status == CaseStatus.COMPLETED
