@@ -7,11 +7,19 @@ from repair_flow.admin_audit import AuditedAdminMixin
 
 @admin.register(MonitoringPolicy)
 class MonitoringPolicyAdmin(AuditedAdminMixin, admin.ModelAdmin):
-    """The monitoring period (12 months) and the bar after a revocation (3
-    years) are product defaults awaiting the customer's confirmation: edited
-    here, audited, versioned by date."""
+    """The monitoring period (12 months), what counts as the same kind of
+    conduct (the same sector) and the bar after a revocation (3 years,
+    disabled until its legal basis is entered) are product defaults awaiting
+    the customer's confirmation: edited here, audited, versioned by date."""
 
-    list_display = ("effective_from", "months", "bar_years", "unconfirmed_flag")
+    list_display = (
+        "effective_from",
+        "months",
+        "same_kind",
+        "bar_enabled",
+        "bar_years",
+        "unconfirmed_flag",
+    )
     audit_prefix = "flows.monitoring_policy"
 
     @admin.display(description=_("未经核实"), ordering="unconfirmed")

@@ -7,7 +7,8 @@ class FlowsConfig(AppConfig):
 
     def ready(self):
         from flows.monitoring.services import on_records_saved
-        from records.signals import records_saved
+        from records.hooks import records_saved_hook_register
 
-        # A new penalty of a monitored subject opens a breach review at once.
-        records_saved.connect(on_records_saved, dispatch_uid="flows.monitoring")
+        # A new penalty of a monitored subject opens a breach review at once,
+        # in the import's transaction.
+        records_saved_hook_register("flows.monitoring", on_records_saved)

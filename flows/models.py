@@ -6,6 +6,7 @@ letters, timeline row and audit event in the same transaction).
 """
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator
 from django.db import models
 from django.utils.translation import gettext_lazy as _
@@ -433,6 +434,7 @@ class MaterialKind(models.TextChoices):
     LEGAL_REP_PROOF = "legal_rep_proof", _("法定代表人身份证明书")
     EVIDENCE = "evidence", _("异议证明材料")
     FALSE_MATERIAL_EVIDENCE = "false_material_evidence", _("材料不实的证据")
+    STATEMENT_EVIDENCE = "statement_evidence", _("陈述申辩的证据")
     OTHER = "other", _("其他材料")
 
 
@@ -641,10 +643,29 @@ class ObjectionProcess(Process):
         verbose_name_plural = _("异议流程")
 
 
+class SameKind(models.TextChoices):
+    """Which new penalties fall within what the commitment promised (the same
+    kind of conduct, domain section 3): compared with the repaired record."""
+
+    SECTOR = "sector", _("同一领域（领域为“其他”的，同一认定单位）")
+    DEPARTMENT = "department", _("同一认定单位")
+    ANY = "any", _("任何行政处罚")
+
+
+# Data, not UI text: stored in the policy row as the administrator will read it.
+SAME_KIND_BASIS = (
+    "产品默认值（未经核实）：信用修复承诺针对的是同类失信行为，"
+    "以被修复记录的认定单位所属领域界定“同类”；其他新增行政处罚仅在履约监管中提示，不开展履约核查。"
+)
+
+
 class MonitoringPolicy(models.Model):
     """How long a repaired subject's commitment is watched (Jinan plan:
-    信用修复承诺履约监管), and how long a revoked repair bars the subject from
-    applying again (domain section 3). Data, versioned by effective date."""
+    信用修复承诺履约监管), which new penalties count as the same kind of
+    conduct the commitment covered, and whether a revoked repair bars the
+    subject from applying again (domain section 3: disabled unless an
+    administrator enters its legal basis, NDRC Order 36 Art. 2). Data,
+    versioned by effective date."""
 
     effective_from = models.DateField(_("生效日期"), unique=True)
     months = models.PositiveSmallIntegerField(
@@ -653,11 +674,35 @@ class MonitoringPolicy(models.Model):
         validators=[MinValueValidator(1)],
         help_text=_("自准予修复之日起计算"),
     )
+    same_kind = models.CharField(
+        _("同类失信行为"),
+        max_length=20,
+        choices=SameKind.choices,
+        default=SameKind.SECTOR,
+        help_text=_(
+            "监管期内新增的行政处罚属于此范围的，才开展履约核查；其他仅在履约监管中提示。"
+            "默认“同一领域”，未经核实。"
+        ),
+    )
+    same_kind_basis = models.TextField(
+        _("同类认定的依据"), default=SAME_KIND_BASIS, help_text=_("写明文件和条款，或注明未经核实")
+    )
+    bar_enabled = models.BooleanField(
+        _("撤销修复后限制再申请"),
+        default=False,
+        help_text=_(
+            "《信用修复管理办法》第二条：只有法律、行政法规和党中央、国务院政策文件可以排除信用修复。"
+            "须填写依据方可启用。"
+        ),
+    )
     bar_years = models.PositiveSmallIntegerField(
         _("撤销修复后不得再申请（年）"),
         default=3,
         validators=[MinValueValidator(1)],
-        help_text=_("自撤销信用修复决定之日起计算"),
+        help_text=_("自撤销信用修复决定之日起计算；仅在启用时适用"),
+    )
+    bar_basis = models.TextField(
+        _("限制再申请的依据"), blank=True, help_text=_("文件名称和条款；启用限制时必填")
     )
     unconfirmed = models.BooleanField(
         _("未经核实"), default=True, help_text=_("产品默认值，尚未核实法律依据")
@@ -671,6 +716,12 @@ class MonitoringPolicy(models.Model):
 
     def __str__(self) -> str:
         return f"{self.effective_from}: {self.months}"
+
+    def clean(self):
+        if self.bar_enabled and not " ".join((self.bar_basis or "").split()):
+            raise ValidationError(
+                {"bar_basis": _("启用撤销修复后的再申请限制，须写明其法律依据（文件和条款）。")}
+            )
 
 
 class MonitoringStatus(models.TextChoices):
@@ -708,6 +759,11 @@ class MonitoringWindow(models.Model):
         _("状态"), max_length=20, choices=MonitoringStatus.choices, default=MonitoringStatus.OPEN
     )
     closed_at = models.DateTimeField(_("结束处理时间"), null=True, blank=True)
+    # The policy's "same kind" when the window opened: the commitment's reach
+    # does not change with a later policy.
+    same_kind = models.CharField(
+        _("同类失信行为"), max_length=20, choices=SameKind.choices, default=SameKind.SECTOR
+    )
 
     class Meta:
         ordering = ["ends_at", "id"]
@@ -748,17 +804,26 @@ class BreachFoundVia(models.TextChoices):
 
 class BreachStatus(models.TextChoices):
     OPEN = "open", _("核查中")
+    # The notice of intended revocation is out: the applicant may state their case.
+    NOTIFIED = "notified", _("已告知拟撤销，听取陈述申辩")
     CONFIRMED = "confirmed", _("认定违反承诺")
     DISMISSED = "dismissed", _("不予认定")
     SUPERSEDED = "superseded", _("已随其他核查撤销")
 
 
+# A review not decided yet: it holds its window open.
+PENDING_BREACH_STATUSES = (BreachStatus.OPEN, BreachStatus.NOTIFIED)
+
+
 class BreachReview(ConcurrentTransitionMixin, models.Model):
     """A review of whether a repaired subject broke its commitment: a new
-    penalty decided during the monitoring (reviewed by the department that
-    issued it) or materials found false (reviewed by the department that
-    decided the repair). Confirmed, the repair is revoked and the subject
-    barred; dismissed, the monitoring goes on."""
+    penalty of the same kind decided during the monitoring, or materials
+    found false. The department that made the repair decision reviews it
+    (`department`); a new penalty's issuer is informed and may read it.
+    Before revoking, the department sends a notice of intended revocation
+    (拟撤销信用修复告知书) and hears the applicant (陈述申辩) until the
+    statement arrives or its period ends; then it confirms (the repair
+    revoked) or dismisses (the monitoring goes on)."""
 
     window = models.ForeignKey(
         MonitoringWindow,
@@ -784,7 +849,11 @@ class BreachReview(ConcurrentTransitionMixin, models.Model):
         verbose_name=_("新增行政处罚信息"),
     )
     department = models.ForeignKey(
-        "records.Department", on_delete=models.PROTECT, related_name="+", verbose_name=_("核查单位")
+        "records.Department",
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("核查单位"),
+        help_text=_("作出信用修复决定的单位"),
     )
     # The officer's report (source false_materials).
     reported_by = models.ForeignKey(
@@ -833,6 +902,45 @@ class BreachReview(ConcurrentTransitionMixin, models.Model):
     )
     # Confirmed: the subject may not apply for a repair before this day's end.
     barred_until = models.DateField(_("不得申请修复至"), null=True, blank=True)
+    # The hearing: the notice of intended revocation and the applicant's statement.
+    notice_facts = models.TextField(_("拟撤销的事实和理由"), blank=True)
+    notice_letter = models.ForeignKey(
+        "letters.Letter",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("拟撤销信用修复告知书"),
+    )
+    noticed_at = models.DateTimeField(_("告知时间"), null=True, blank=True)
+    noticed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("告知人"),
+    )
+    representation = models.TextField(_("陈述申辩"), blank=True)
+    representation_at = models.DateTimeField(_("陈述申辩时间"), null=True, blank=True)
+    representation_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("陈述申辩人"),
+    )
+    representation_evidence = models.ForeignKey(
+        CaseMaterial,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("陈述申辩的证据"),
+    )
+    # The department's answer to the statement, printed in the revocation decision.
+    answer = models.TextField(_("对陈述申辩的答复"), blank=True)
 
     class Meta:
         ordering = ["-opened_at", "-id"]
@@ -844,8 +952,8 @@ class BreachReview(ConcurrentTransitionMixin, models.Model):
             models.UniqueConstraint(fields=["window", "record"], name="one_review_per_penalty"),
             models.UniqueConstraint(
                 fields=["window"],
-                condition=models.Q(source="false_materials", status="open"),
-                name="one_open_false_material_review",
+                condition=models.Q(source="false_materials", status__in=["open", "notified"]),
+                name="one_pending_false_material_review",
             ),
             models.CheckConstraint(
                 condition=models.Q(source="false_materials") | models.Q(record__isnull=False),
@@ -882,18 +990,26 @@ class BreachReview(ConcurrentTransitionMixin, models.Model):
     def sla_department(self):
         return self.department
 
-    @transition(field=status, source=BreachStatus.OPEN, target=BreachStatus.CONFIRMED)
-    def confirm(self, *, by, at, reasons: list[str], basis: str, letter, barred_until) -> None:
+    @transition(field=status, source=BreachStatus.OPEN, target=BreachStatus.NOTIFIED)
+    def notify(self, *, by, at, facts: str, letter) -> None:
+        self.noticed_by, self.noticed_at = by, at
+        self.notice_facts, self.notice_letter = facts, letter
+
+    # Revocation only after the hearing (the notice and the statement or its period).
+    @transition(field=status, source=BreachStatus.NOTIFIED, target=BreachStatus.CONFIRMED)
+    def confirm(
+        self, *, by, at, reasons: list[str], basis: str, answer: str, letter, barred_until
+    ) -> None:
         self.decided_by, self.decided_at = by, at
         self.reasons, self.basis, self.letter = reasons, basis, letter
-        self.barred_until = barred_until
+        self.answer, self.barred_until = answer, barred_until
 
     # Another review of the same window revoked the repair: nothing left to decide.
-    @transition(field=status, source=BreachStatus.OPEN, target=BreachStatus.SUPERSEDED)
+    @transition(field=status, source=PENDING_BREACH_STATUSES, target=BreachStatus.SUPERSEDED)
     def supersede(self, *, at) -> None:
         self.decided_at = at
 
-    @transition(field=status, source=BreachStatus.OPEN, target=BreachStatus.DISMISSED)
+    @transition(field=status, source=PENDING_BREACH_STATUSES, target=BreachStatus.DISMISSED)
     def dismiss(self, *, by, at, reasons: list[str], basis: str) -> None:
         self.decided_by, self.decided_at = by, at
         self.reasons, self.basis = reasons, basis

@@ -33,8 +33,17 @@ Kind facts (required unless marked optional):
     objection_result:  outcome (correct|delete|maintain|unverifiable), reasons
                        [str], basis,
                        changes [{"field", "old", "new"}] (optional; for correct)
-    revocation:        reasons [str], basis, repaired_on, barred_until,
-                       repair_number (optional: the revoked decision's number)
+    revocation_notice: facts (what the department found), trigger {"source",
+                       "penalty": record facts of the new penalty (a new
+                       penalty only)}, repaired_on, statement_due (ISO
+                       datetime), statement_days (optional), repair_number
+                       (optional)
+    revocation:        reasons [str], basis, repaired_on, trigger (as the
+                       notice), hearing {"notice_number", "noticed_on",
+                       "statement_due", "stated_on" (empty: no statement in
+                       time), "answer"}, barred_until and bar_basis (optional:
+                       only where the policy enables a bar), repair_number
+                       (optional)
     commitment:        signature {"name", "signed_at", "draft_sha256"} once
                        signed (the draft prints an empty signature line
                        marked 待签署; draft_sha256, optional, is printed)
@@ -79,9 +88,13 @@ KINDS: dict[str, KindSpec] = {
         (*COMMON, "received_on", "outcome", "reasons", "basis"),
         ("reasons",),
     ),
+    LetterKind.REVOCATION_NOTICE: KindSpec(
+        "letters/revocation_notice.html",
+        (*COMMON, "facts", "trigger", "repaired_on", "statement_due"),
+    ),
     LetterKind.REVOCATION: KindSpec(
         "letters/revocation.html",
-        (*COMMON, "reasons", "basis", "repaired_on", "barred_until"),
+        (*COMMON, "reasons", "basis", "repaired_on", "trigger", "hearing"),
         ("reasons",),
     ),
     LetterKind.COMMITMENT: KindSpec("letters/commitment.html", COMMON),

@@ -26,6 +26,7 @@ class LetterKind(models.TextChoices):
     REPAIR_DECISION = "repair_decision", _("信用修复决定书")
     REPAIR_REFUSAL = "repair_refusal", _("不予修复决定书")
     OBJECTION_RESULT = "objection_result", _("异议处理结果告知书")
+    REVOCATION_NOTICE = "revocation_notice", _("拟撤销信用修复告知书")
     REVOCATION = "revocation", _("撤销信用修复决定书")
     COMMITMENT = "commitment", _("信用修复承诺书")
 

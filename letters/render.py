@@ -155,6 +155,7 @@ def letter_context(letter: Letter) -> dict:
         context["deadline_text"] = chinese_datetime(facts["deadline"])
     if (facts.get("time_limit") or {}).get("due"):
         context["time_limit_due_text"] = chinese_datetime(facts["time_limit"]["due"])
+    context.update(_hearing_context(facts))
     if context["signature"].get("signed_at"):
         context["signed_at_text"] = chinese_datetime(context["signature"]["signed_at"])
     if letter.verification_code:
@@ -162,6 +163,28 @@ def letter_context(letter: Letter) -> dict:
         context["verify_url"] = url
         context["verification_code"] = _grouped(letter.verification_code)
         context["qr"] = mark_safe(qr_svg(url))  # noqa: S308 - our own generated SVG
+    return context
+
+
+def _hearing_context(facts: dict) -> dict:
+    """The notice of intended revocation and the revocation: the new penalty
+    and the hearing's dates, in Chinese."""
+    context = {}
+    trigger = dict(facts.get("trigger") or {})
+    if trigger.get("penalty"):
+        penalty = dict(trigger["penalty"])
+        penalty["decision_date_text"] = chinese_date(penalty["decision_date"])
+        trigger["penalty"] = penalty
+    context["trigger"] = trigger
+    if facts.get("statement_due"):
+        context["statement_due_text"] = chinese_datetime(facts["statement_due"])
+    hearing = dict(facts.get("hearing") or {})
+    for name in ("noticed_on", "stated_on"):
+        if hearing.get(name):
+            hearing[f"{name}_text"] = chinese_date(hearing[name])
+    if hearing.get("statement_due"):
+        hearing["statement_due_text"] = chinese_datetime(hearing["statement_due"])
+    context["hearing"] = hearing
     return context
 
 

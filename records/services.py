@@ -14,6 +14,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from records.hooks import records_saved_hooks_run
 from records.ingest import RecordRow, RowError, ValidationContext, validate_row
 from records.models import (
     CreditRecord,
@@ -27,7 +28,6 @@ from records.models import (
     SyncKind,
 )
 from records.selectors import issuing_department_id
-from records.signals import records_saved
 from records.sync import sync_event_queue
 from repair_flow.audit import AuditEntry, audit_record, audit_record_many
 from sla.clocks import clock_start, clock_stop
@@ -416,7 +416,7 @@ def _save_batch(
         record.pk for record in (*record_writes.created.values(), *record_writes.changed.values())
     ]
     if touched:
-        records_saved.send(sender=CreditRecord, record_ids=touched, actor=actor, at=now)
+        records_saved_hooks_run(record_ids=touched, actor=actor, at=now)
     if saved:
         summary = {
             "source": source,

@@ -110,6 +110,7 @@ class Stage(models.TextChoices):
     OBJECTION_OTHER = "objection_other", _("异议核查（需其他单位核实）")
     RECORD_CHANGE = "record_change", _("决定撤销后的记录变更")
     BREACH_REVIEW = "breach_review", _("履约核查")
+    STATEMENT = "statement", _("申请人陈述申辩")
 
 
 class Rule(models.TextChoices):

@@ -50,7 +50,9 @@ REFERENCE_DATA = [
     ("sla.CalendarYear", "sla.migrations.0002_load_chinese_calendar"),
     ("sla.SlaPolicy", "sla.migrations.0004_default_policies"),
     ("sla.SlaPolicy", "sla.migrations.0008_monitoring_breach_reviews"),
+    ("sla.SlaPolicy", "sla.migrations.0010_hearing_statement_period"),
     ("letters.LetterSetting", "letters.migrations.0002_default_letter_settings"),
+    ("letters.LetterSetting", "letters.migrations.0003_hearing_revocation_notice"),
     ("flows.MonitoringPolicy", "flows.migrations.0003_monitoring_window"),
 ]
 

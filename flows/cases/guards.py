@@ -9,7 +9,7 @@ from django.core.exceptions import PermissionDenied
 from django.utils.translation import gettext as _
 
 from flows.models import ObjectionScope
-from records.models import CreditRecord
+from records.models import CreditRecord, SubjectBinding
 from records.selectors import reviewer_department_id
 from repair_flow.models import Role
 
@@ -89,3 +89,38 @@ def require_holder(user, case, task: str) -> None:
     require_may_hold(user, case, task)
     if holder_id is not None and holder_id != user.pk:
         raise PermissionDenied(_held_by_other(case, task))
+
+
+# Breach reviews (post-repair monitoring) ---------------------------------------
+
+
+def may_decide_breach(user, review) -> bool:
+    """A reviewer of the department that made the repair decision (the review's
+    department): it issues the notice of intended revocation and decides. The
+    department that issued a new penalty is informed, and only reads."""
+    department_id = reviewer_department_id(user)
+    return department_id is not None and department_id == review.department_id
+
+
+def require_breach_decider(user, review) -> None:
+    if not may_decide_breach(user, review):
+        raise PermissionDenied(
+            _("履约核查由作出信用修复决定的%(department)s的审核人员办理，其他人员不能办理。")
+            % {"department": review.department.name}
+        )
+
+
+def acts_for_subject(user, subject_id: int) -> bool:
+    """An applicant account bound to the subject (itself, its legal
+    representative or its agent)."""
+    return (
+        getattr(user, "is_active", False)
+        and getattr(user, "role", None) == Role.APPLICANT
+        and SubjectBinding.objects.filter(user=user, subject_id=subject_id).exists()
+    )
+
+
+def require_acts_for_subject(user, review) -> None:
+    """The guard of the applicant's statement (陈述申辩)."""
+    if not acts_for_subject(user, review.subject_id):
+        raise PermissionDenied(_("只有该信用主体的申请人可以陈述申辩。"))

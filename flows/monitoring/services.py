@@ -1,18 +1,28 @@
 """Post-repair monitoring of the credit commitment (Jinan plan: 信用修复承诺履约监管).
 
 Each approved repair opens a window on its subject (`monitoring_open`). A
-penalty decided inside a window's dates is a possible breach: a review opens
-for the department that issued it, as the import saves the record
-(`breaches_match`, called from records' `records_saved` signal) and again from
-the sweep, which catches what the event path missed (a record changed by
-another path, a window opened after the record arrived). An officer may also
-report that a repair rested on false materials (`false_materials_report`).
+penalty decided inside a window's dates and of the same kind of conduct as
+the repaired record (the commitment's reach: `MonitoringPolicy.same_kind`,
+by default the same sector) is a possible breach: a review opens for the
+department that made the repair decision, informed by the penalty's issuer,
+as the import saves the record (`breaches_match`, called by the import's
+records-saved hook, records.hooks) and again from the sweep, which catches what the
+event path missed (a record changed by another path, a window opened after
+the record arrived). Other new penalties are shown on the monitoring panel
+for information only (`window_other_penalties`). An officer may also report
+that a repair rested on false materials (`false_materials_report`).
 
-The department confirms (the repair revoked with a 撤销信用修复决定书, the
-record published again for the rest of its period, the subject barred from
-new repairs for the policy's years, a sync event) or dismisses (reasons;
-the applicant is told either way). Windows that end with no review pending
-complete, and so do their cases (`monitoring_sweep`).
+The department dismisses, or first hears the applicant (domain section 3):
+a notice of intended revocation (拟撤销信用修复告知书, `breach_notice_issue`)
+opens the statement period (SLA stage `statement`, 5 working days by
+default, UNCONFIRMED) during which the department's own clock waits; the
+applicant states their case online (`breach_statement_submit`). Only once
+the statement is in or the period has ended may the department revoke
+(`breach_confirm`: a 撤销信用修复决定书 naming the new penalty and answering
+the statement, the record disclosed again for the rest of its period, a bar
+only where the policy enables one with its legal basis, a sync event); or it
+dismisses (the applicant is told either way). Windows that end with no
+review pending complete, and so do their cases (`monitoring_sweep`).
 
 Set-based where volume is: matching is one INSERT ... SELECT ... ON CONFLICT
 DO NOTHING RETURNING (the unique (window, record) pair makes a second sweeper
@@ -26,24 +36,26 @@ from dataclasses import dataclass
 from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import connection, transaction
-from django.db.models import Count, Q
+from django.db.models import Count, Exists, OuterRef, Q
 from django.utils import timezone, translation
 from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from flows.cases.common import (
-    case_letter_issue,
     case_locked,
     case_note,
     clean_list,
     clean_text,
+    letter_facts,
     local_date,
     transition_fire,
 )
+from flows.cases.guards import require_acts_for_subject, require_breach_decider
 from flows.cases.limits import add_years
 from flows.cases.materials import material_store
 from flows.models import (
+    PENDING_BREACH_STATUSES,
     BreachFoundVia,
     BreachReview,
     BreachSource,
@@ -55,18 +67,35 @@ from flows.models import (
     MonitoringStatus,
     MonitoringWindow,
     RepairCase,
+    SameKind,
 )
+from letters.kinds import record_facts
 from letters.models import Commitment, CommitmentStatus, LetterKind
 from letters.outbox import NewMessage, messages_queue_many
-from records.models import CreditRecord, RecordStatus, SubjectBinding, SyncKind
+from letters.services import letter_issue
+from records.models import (
+    CreditRecord,
+    Department,
+    RecordStatus,
+    Sector,
+    SubjectBinding,
+    SyncKind,
+)
 from records.publicity import add_months
 from records.selectors import reviewer_department_id
 from records.services import record_status_set
 from records.sync import sync_event_queue
 from repair_flow.audit import AuditEntry, audit_record, audit_record_many
 from repair_flow.models import Role
-from sla.clocks import clock_stop, clocks_start_many
-from sla.models import Stage
+from sla.clocks import (
+    clock_pause,
+    clock_resume,
+    clock_start,
+    clock_stop,
+    clocks_for,
+    clocks_start_many,
+)
+from sla.models import SlaClock, Stage
 
 # A penalty decided in a window's last days may reach the platform after the
 # window completed: the sweep still matches windows completed this recently
@@ -83,7 +112,7 @@ DISMISS_REASONS = (
     ("materials_true", gettext_lazy("经核实，申请材料真实")),
 )
 CONFIRM_REASONS = (
-    ("new_penalty", gettext_lazy("在信用修复承诺履约监管期内再次受到行政处罚")),
+    ("new_penalty", gettext_lazy("在信用修复承诺履约监管期内再次因同类失信行为受到行政处罚")),
     ("false_materials", gettext_lazy("申请信用修复时提交的材料不真实")),
     ("commitment_broken", gettext_lazy("未履行信用修复承诺")),
 )
@@ -125,13 +154,19 @@ def monitoring_open(case: RepairCase, *, at: dt.datetime) -> MonitoringWindow:
         ends_at=ends_at,
         starts_on=local_date(at),
         ends_on=local_date(ends_at),
+        same_kind=policy.same_kind,
     )
     audit_record(
         actor="system",
         action="flows.monitoring.open",
         object_type="flows.MonitoringWindow",
         object_id=window.pk,
-        summary={"case": case.label, "months": policy.months, "ends_at": ends_at.isoformat()},
+        summary={
+            "case": case.label,
+            "months": policy.months,
+            "ends_at": ends_at.isoformat(),
+            "same_kind": policy.same_kind,
+        },
     )
     # A penalty decided today may have arrived before the approval.
     breaches_match(found_via=BreachFoundVia.APPROVAL, at=at, actor="system", window_ids=[window.pk])
@@ -148,19 +183,28 @@ def _table(model) -> str:
 def _matching_sql(scope: str) -> str:
     """One INSERT of every (window, penalty) pair in `scope` not reviewed yet:
     a penalty of the window's subject, decided on a day inside the window,
-    not deleted, not the repaired record itself."""
+    not deleted, not the repaired record itself, and of the same kind as the
+    repaired record under the window's rule (the same department always; the
+    same sector unless it is 其他; any penalty). The review belongs to the
+    repaired record's department, the one that made the repair decision."""
     return (
         f"INSERT INTO {_table(BreachReview)} (window_id, case_id, subject_id, source,"  # noqa: S608
         " found_via, record_id, department_id, reported_by_id, statement, evidence_id,"
-        " status, opened_at, decided_at, decided_by_id, reasons, basis, letter_id, barred_until)"
-        " SELECT w.id, w.case_id, w.subject_id, %s, %s, r.id, r.department_id, NULL, '', NULL,"
-        " %s, %s, NULL, NULL, '[]', '', NULL, NULL"
+        " status, opened_at, decided_at, decided_by_id, reasons, basis, letter_id, barred_until,"
+        " notice_facts, representation, answer)"
+        " SELECT w.id, w.case_id, w.subject_id, %s, %s, r.id, rr.department_id, NULL, '', NULL,"
+        " %s, %s, NULL, NULL, '[]', '', NULL, NULL, '', '', ''"
         f" FROM {_table(MonitoringWindow)} w"
         f" JOIN {_table(CreditRecord)} r ON r.subject_id = w.subject_id"
         f" JOIN {_table(RepairCase)} c ON c.id = w.case_id"
+        f" JOIN {_table(CreditRecord)} rr ON rr.id = c.record_id"
+        f" JOIN {_table(Department)} dn ON dn.id = r.department_id"
+        f" JOIN {_table(Department)} dr ON dr.id = rr.department_id"
         f" WHERE {scope}"
         " AND r.decision_date >= w.starts_on AND r.decision_date <= w.ends_on"
         " AND r.status <> %s AND r.id <> c.record_id"
+        " AND (w.same_kind = %s OR r.department_id = rr.department_id"
+        " OR (w.same_kind = %s AND dn.sector = dr.sector AND dr.sector <> %s))"
         " ON CONFLICT (window_id, record_id) DO NOTHING RETURNING id"
     )
 
@@ -208,7 +252,7 @@ def breaches_match(
     else:
         scope = "(w.status = %s OR (w.status = %s AND w.closed_at >= %s))"
         params += [MonitoringStatus.OPEN, MonitoringStatus.COMPLETED, late_since or at]
-    params.append(RecordStatus.DELETED)
+    params += [RecordStatus.DELETED, SameKind.ANY, SameKind.SECTOR, Sector.OTHER]
     # In the caller's transaction (the import's batch, an approval, the sweep's
     # own): no savepoint, a failure fails it whole.
     with transaction.atomic(savepoint=False), connection.cursor() as cursor:
@@ -224,7 +268,7 @@ def _opened(ids: list[int], *, actor, at: dt.datetime) -> list[BreachReview]:
         return []
     reviews = list(
         BreachReview.objects.filter(pk__in=ids)
-        .select_related("case", "record", "department")
+        .select_related("case", "record__department", "department")
         .order_by("id")
     )
     CaseEvent.objects.bulk_create(
@@ -269,16 +313,20 @@ def _opened(ids: list[int], *, actor, at: dt.datetime) -> list[BreachReview]:
 
 def _review_comment(review: BreachReview) -> str:
     if review.source == BreachSource.NEW_PENALTY:
-        return _("监管期内新增行政处罚 %(number)s（%(department)s，%(day)s），由该单位核查") % {
+        return _(
+            "监管期内新增同类行政处罚 %(number)s（%(issuer)s，%(day)s），"
+            "由作出信用修复决定的%(department)s核查"
+        ) % {
             "number": review.record.decision_number,
-            "department": review.department.name,
+            "issuer": review.record.department.name,
             "day": review.record.decision_date.isoformat(),
+            "department": review.department.name,
         }
     return _("报告申请材料不实：%(statement)s") % {"statement": review.statement}
 
 
-def on_records_saved(sender, *, record_ids: list[int], actor, at: dt.datetime, **kwargs) -> None:
-    """records.signals.records_saved: the import's event path."""
+def on_records_saved(*, record_ids: list[int], actor, at: dt.datetime) -> None:
+    """The import's event path (records.hooks, registered in flows.apps)."""
     breaches_match(found_via=BreachFoundVia.IMPORT, at=at, actor=actor, record_ids=record_ids)
 
 
@@ -309,7 +357,7 @@ def false_materials_report(*, officer, case: RepairCase, statement: str, evidenc
             code="not_monitored",
         )
     if window.breach_reviews.filter(
-        source=BreachSource.FALSE_MATERIALS, status=BreachStatus.OPEN
+        source=BreachSource.FALSE_MATERIALS, status__in=PENDING_BREACH_STATUSES
     ).exists():
         raise ValidationError(
             _("案件 %(case)s 已有正在核查的材料不实报告，请在该核查中补充。")
@@ -339,9 +387,28 @@ def false_materials_report(*, officer, case: RepairCase, statement: str, evidenc
 # Deciding -----------------------------------------------------------------------
 
 
+def window_other_penalties(window: MonitoringWindow):
+    """The window's new penalties that opened no review (not of the kind the
+    commitment covered): shown on the monitoring panel for information."""
+    reviewed = BreachReview.objects.filter(window_id=window.pk, record_id=OuterRef("pk"))
+    return (
+        CreditRecord.objects.filter(
+            subject_id=window.subject_id,
+            decision_date__gte=window.starts_on,
+            decision_date__lte=window.ends_on,
+        )
+        .exclude(status=RecordStatus.DELETED)
+        .exclude(pk=window.case.record_id)
+        .exclude(Exists(reviewed))
+        .select_related("department")
+        .order_by("decision_date", "id")
+    )
+
+
 def reviews_for_user(user):
-    """Platform staff see every review; a department's reviewers their own
-    department's; nobody else any."""
+    """Platform staff see every review; a department's reviewers those their
+    department decides (it made the repair decision) and those it is informed
+    of (it issued the new penalty); nobody else any."""
     reviews = BreachReview.objects.select_related(
         "case__record__department", "subject", "record__department", "department", "window"
     )
@@ -354,38 +421,243 @@ def reviews_for_user(user):
         department_id = reviewer_department_id(user)
         if department_id is None:
             return reviews.none()
-        return reviews.filter(department_id=department_id)
+        return reviews.filter(
+            Q(department_id=department_id) | Q(record__department_id=department_id)
+        )
     return reviews.none()
 
 
-def may_decide(user, review: BreachReview) -> bool:
-    department_id = reviewer_department_id(user)
-    return department_id is not None and department_id == review.department_id
-
-
-def _locked_review(review: BreachReview, reviewer) -> BreachReview:
+def _locked_review(review: BreachReview, reviewer, *statuses: str) -> BreachReview:
     review = (
         BreachReview.objects.select_for_update(of=("self",))
-        .select_related("department", "record", "case")
+        .select_related("department", "record__department", "case")
         .get(pk=review.pk)
     )
-    if not may_decide(reviewer, review):
-        raise PermissionDenied(
-            _("履约核查由%(department)s的审核人员作出决定。")
-            % {"department": review.department.name}
-        )
-    if review.status != BreachStatus.OPEN:
+    require_breach_decider(reviewer, review)
+    if review.status in statuses:
+        return review
+    if review.status == BreachStatus.OPEN:
+        # Domain section 3: no revocation without the notice and the hearing.
         raise ValidationError(
-            _("该履约核查已办结（%(status)s），不能再次决定。")
-            % {"status": review.get_status_display()},
-            code="wrong_status",
+            _("撤销信用修复前，须先发出拟撤销信用修复告知书，听取申请人的陈述申辩。"),
+            code="notice_first",
         )
-    return review
+    if review.status == BreachStatus.NOTIFIED:
+        raise ValidationError(_("已发出拟撤销信用修复告知书，不能再次告知。"), code="wrong_status")
+    raise ValidationError(
+        _("该履约核查已办结（%(status)s），不能再次决定。")
+        % {"status": review.get_status_display()},
+        code="wrong_status",
+    )
 
 
 def _save_review(review: BreachReview, name: str, **params) -> None:
     getattr(review, name)(**params)
     review.save()
+
+
+# The hearing (陈述申辩) ------------------------------------------------------------
+
+
+def statement_clock(review: BreachReview) -> SlaClock | None:
+    """The applicant's statement period of the review (SLA stage `statement`)."""
+    if review.pk is None:
+        return None
+    return clocks_for(review).filter(stage=Stage.STATEMENT).order_by("-started_at", "-id").first()
+
+
+def statement_may_be_made(review: BreachReview, *, at: dt.datetime) -> bool:
+    """The notice is out, no statement yet, and its period has not ended (a
+    deadline is met up to and including its instant)."""
+    if review.status != BreachStatus.NOTIFIED or review.representation_at is not None:
+        return False
+    clock = statement_clock(review)
+    return clock is not None and at <= clock.due_at
+
+
+def hearing_over(review: BreachReview, *, at: dt.datetime) -> bool:
+    """May the department revoke now: the statement is in, or its period ended."""
+    if review.status != BreachStatus.NOTIFIED:
+        return False
+    if review.representation_at is not None:
+        return True
+    clock = statement_clock(review)
+    return clock is not None and at > clock.due_at
+
+
+def _revocation_facts(review: BreachReview, case: RepairCase) -> dict:
+    """What the notice and the decision say about the repair and the breach."""
+    trigger = {"source": review.source}
+    if review.record_id:
+        # The new penalty: decision number, department, date.
+        trigger["penalty"] = record_facts(review.record)
+    return {
+        "repaired_on": local_date(case.decided_at).isoformat(),
+        "repair_number": case.decision_letter.number if case.decision_letter_id else "",
+        "trigger": trigger,
+    }
+
+
+def _require_revocable(case: RepairCase) -> None:
+    if case.status not in (CaseStatus.APPROVED, CaseStatus.COMPLETED):
+        raise ValidationError(
+            _("案件 %(case)s 当前状态为“%(status)s”，不能撤销修复。")
+            % {"case": case.label, "status": case.get_status_display()},
+            code="wrong_status",
+        )
+
+
+@transaction.atomic
+def breach_notice_issue(*, reviewer, review: BreachReview, facts: str) -> BreachReview:
+    """The department's notice of intended revocation (拟撤销信用修复告知书):
+    the facts and the new penalty, and the period in which the applicant may
+    state their case (陈述申辩) online. The department's own clock waits
+    for the statement or the period's end (the applicant's time)."""
+    review = _locked_review(review, reviewer, BreachStatus.OPEN)
+    facts = clean_text(facts, _("拟撤销的事实和理由"))
+    at = timezone.now()
+    case = case_locked(review.case)
+    _require_revocable(case)
+    clock = clock_start(case=review, stage=Stage.STATEMENT, actor=reviewer, at=at)
+    clock_pause(
+        case=review,
+        stage=Stage.BREACH_REVIEW,
+        reason=_("等待申请人陈述申辩"),
+        actor=reviewer,
+        at=at,
+    )
+    letter = letter_issue(
+        kind=LetterKind.REVOCATION_NOTICE,
+        facts=letter_facts(
+            case,
+            **_revocation_facts(review, case),
+            facts=facts,
+            statement_due=timezone.localtime(clock.due_at).isoformat(),
+            statement_days=clock.policy.n,
+        ),
+        actor=reviewer,
+        case=case,
+        record=case.record,
+        recipient=case.applicant,
+        at=at,
+        # Domain section 9: the department that decides issues it.
+        issuer=review.department.name,
+    )
+    _save_review(review, "notify", by=reviewer, at=at, facts=facts, letter=letter)
+    case_note(
+        case,
+        "breach_notice",
+        actor=reviewer,
+        at=at,
+        comment=_("%(department)s发出拟撤销信用修复告知书（%(letter)s），陈述申辩期限至 %(due)s")
+        % {
+            "department": review.department.name,
+            "letter": letter.number,
+            "due": timezone.localtime(clock.due_at).strftime("%Y-%m-%d %H:%M"),
+        },
+        summary={"review": review.pk, "letter": letter.number},
+    )
+    return review
+
+
+@transaction.atomic
+def breach_statement_submit(
+    *, applicant, review: BreachReview, text: str, evidence=None
+) -> BreachReview:
+    """The applicant states their case (陈述申辩) with optional evidence, once,
+    within the period: the period ends and the department's clock runs again."""
+    require_acts_for_subject(applicant, review)
+    review = (
+        BreachReview.objects.select_for_update(of=("self",))
+        .select_related("case", "department")
+        .get(pk=review.pk)
+    )
+    at = timezone.now()
+    if review.status != BreachStatus.NOTIFIED:
+        raise ValidationError(
+            _("该履约核查当前为“%(status)s”，不在陈述申辩期间。")
+            % {"status": review.get_status_display()},
+            code="wrong_status",
+        )
+    if review.representation_at is not None:
+        raise ValidationError(
+            _("已于 %(at)s 提交陈述申辩，不能重复提交。")
+            % {"at": timezone.localtime(review.representation_at).strftime("%Y-%m-%d %H:%M")},
+            code="already_stated",
+        )
+    clock = statement_clock(review)
+    if clock is None or at > clock.due_at:
+        raise ValidationError(
+            _("陈述申辩期限已于 %(due)s 届满，不能再提交。")
+            % {"due": timezone.localtime(clock.due_at).strftime("%Y-%m-%d %H:%M") if clock else ""},
+            code="statement_late",
+        )
+    text = clean_text(text, _("陈述申辩的内容"))
+    material = None
+    if evidence is not None:
+        name = (getattr(evidence, "name", "") or "").rsplit("/", 1)[-1][:255] or _("（未命名）")
+        material = material_store(
+            review.case,
+            user=applicant,
+            kind=MaterialKind.STATEMENT_EVIDENCE,
+            upload=evidence,
+            name=name,
+        )
+    review.representation, review.representation_at = text, at
+    review.representation_by, review.representation_evidence = applicant, material
+    review.save(
+        update_fields=[
+            "representation",
+            "representation_at",
+            "representation_by",
+            "representation_evidence",
+        ]
+    )
+    clock_stop(case=review, stage=Stage.STATEMENT, actor=applicant, at=at)
+    clock_resume(case=review, stage=Stage.BREACH_REVIEW, actor=applicant, at=at)
+    case_note(
+        review.case,
+        "breach_statement",
+        actor=applicant,
+        at=at,
+        comment=_("申请人提交陈述申辩"),
+        summary={"review": review.pk, "evidence": material.pk if material else None},
+    )
+    return review
+
+
+def _statement_period_close(review: BreachReview, *, actor, at: dt.datetime) -> bool:
+    """A period that ended with no statement: its clock ends (cancelled, the
+    applicant's time is no office's deadline) and the department's clock
+    runs again from the period's end. True if it closed one now."""
+    clock = statement_clock(review)
+    if clock is None or clock.stopped_at is not None or at <= clock.due_at:
+        return False
+    due = clock.due_at
+    clock_stop(case=review, stage=Stage.STATEMENT, actor=actor, at=due, cancel=True)
+    clock_resume(case=review, stage=Stage.BREACH_REVIEW, actor=actor, at=due)
+    return True
+
+
+def statement_periods_close(*, now: dt.datetime, actor) -> int:
+    """The sweep's step: every statement period that ended unanswered."""
+    due = SlaClock.objects.filter(
+        case_type=ContentType.objects.get_for_model(BreachReview),
+        stage=Stage.STATEMENT,
+        stopped_at=None,
+        due_at__lt=now,
+    ).values_list("case_id", flat=True)
+    closed = 0
+    for review_id in list(due):
+        with transaction.atomic():
+            review = (
+                BreachReview.objects.select_for_update()
+                .filter(pk=review_id, status=BreachStatus.NOTIFIED, representation_at=None)
+                .first()
+            )
+            if review is not None and _statement_period_close(review, actor=actor, at=now):
+                closed += 1
+    return closed
 
 
 BASIS_MAX = 300  # BreachReview.basis
@@ -407,40 +679,72 @@ def _clean_basis(basis: str, *, required: bool) -> str:
 
 
 @transaction.atomic
-def breach_confirm(*, reviewer, review: BreachReview, reasons, basis: str) -> BreachReview:
-    """The commitment was broken (or the materials were false): the repair is
-    revoked, the record published again, the subject barred, others told."""
-    review = _locked_review(review, reviewer)
+def breach_confirm(
+    *, reviewer, review: BreachReview, reasons, basis: str, answer: str = ""
+) -> BreachReview:
+    """After the hearing, the commitment was broken (or the materials were
+    false): the repair is revoked with a decision that names the new penalty
+    and answers the statement (or says none came in time), the record is
+    disclosed again, a bar only where the policy enables one, others told."""
+    review = _locked_review(review, reviewer, BreachStatus.NOTIFIED)
     reasons = _clean_reasons(reasons)
     basis = _clean_basis(basis, required=True)
     at = timezone.now()
     today = local_date(at)
-    case = case_locked(review.case)
-    if case.status not in (CaseStatus.APPROVED, CaseStatus.COMPLETED):
+    clock = statement_clock(review)
+    if not hearing_over(review, at=at):
         raise ValidationError(
-            _("案件 %(case)s 当前状态为“%(status)s”，不能撤销修复。")
-            % {"case": case.label, "status": case.get_status_display()},
-            code="wrong_status",
+            _(
+                "陈述申辩期限至 %(due)s 届满，申请人尚未陈述申辩：期限届满或收到陈述申辩前，"
+                "不能撤销信用修复。"
+            )
+            % {"due": timezone.localtime(clock.due_at).strftime("%Y-%m-%d %H:%M")},
+            code="statement_pending",
         )
+    stated = review.representation_at is not None
+    if stated:
+        answer = clean_text(answer, _("对陈述申辩的答复"))
+    else:
+        answer = " ".join((answer or "").split())
+        _statement_period_close(review, actor=reviewer, at=at)
+    case = case_locked(review.case)
+    _require_revocable(case)
     policy = policy_on(today)
     if policy is None:
         raise ValidationError(_("没有生效的履约监管期限设置，请管理员先设置。"), code="no_policy")
-    # Barred for the policy's years from today: until the day before the anniversary.
-    barred_until = add_years(today, policy.bar_years) - dt.timedelta(days=1)
+    barred_until = None
+    bar = {}
+    if policy.bar_enabled:
+        # Barred for the policy's years from today: until the day before the anniversary.
+        barred_until = add_years(today, policy.bar_years) - dt.timedelta(days=1)
+        bar = {"barred_until": barred_until.isoformat(), "bar_basis": policy.bar_basis}
     record = CreditRecord.objects.select_for_update().get(pk=case.record_id)
     republish = (
         RecordStatus.PUBLISHED if record.publicity_ends_on >= today else RecordStatus.EXPIRED
     )
-    letter = case_letter_issue(
-        case,
-        LetterKind.REVOCATION,
+    hearing = {
+        "notice_number": review.notice_letter.number if review.notice_letter_id else "",
+        "noticed_on": local_date(review.noticed_at).isoformat(),
+        "statement_due": timezone.localtime(clock.due_at).isoformat(),
+        "stated_on": local_date(review.representation_at).isoformat() if stated else "",
+        "answer": answer,
+    }
+    letter = letter_issue(
+        kind=LetterKind.REVOCATION,
+        facts=letter_facts(
+            case,
+            **_revocation_facts(review, case),
+            reasons=reasons,
+            basis=basis,
+            hearing=hearing,
+            **bar,
+        ),
         actor=reviewer,
+        case=case,
+        record=case.record,
+        recipient=case.applicant,
         at=at,
-        reasons=reasons,
-        basis=basis,
-        repaired_on=local_date(case.decided_at).isoformat(),
-        barred_until=barred_until.isoformat(),
-        repair_number=case.decision_letter.number if case.decision_letter_id else "",
+        issuer=review.department.name,
     )
     _save_review(
         review,
@@ -449,6 +753,7 @@ def breach_confirm(*, reviewer, review: BreachReview, reasons, basis: str) -> Br
         at=at,
         reasons=reasons,
         basis=basis,
+        answer=answer,
         letter=letter,
         barred_until=barred_until,
     )
@@ -469,7 +774,7 @@ def breach_confirm(*, reviewer, review: BreachReview, reasons, basis: str) -> Br
             facts={
                 "case_number": case.number,
                 "letter_number": letter.number,
-                "barred_until": barred_until.isoformat(),
+                "barred_until": barred_until.isoformat() if barred_until else None,
             },
             at=at,
         )
@@ -487,12 +792,12 @@ def breach_confirm(*, reviewer, review: BreachReview, reasons, basis: str) -> Br
     # The repair is revoked: the window's other reviews have nothing left to decide.
     others = list(
         BreachReview.objects.select_for_update()
-        .filter(window_id=review.window_id, status=BreachStatus.OPEN)
+        .filter(window_id=review.window_id, status__in=PENDING_BREACH_STATUSES)
         .exclude(pk=review.pk)
     )
     for other in others:
         _save_review(other, "supersede", at=at)
-        clock_stop(case=other, stage=Stage.BREACH_REVIEW, actor=reviewer, at=at, cancel=True)
+        _clocks_cancel(other, actor=reviewer, at=at)
     audit_record(
         actor=reviewer,
         action="flows.breach_review.confirm",
@@ -503,7 +808,8 @@ def breach_confirm(*, reviewer, review: BreachReview, reasons, basis: str) -> Br
             "letter": letter.number,
             "reasons": reasons,
             "basis": basis,
-            "barred_until": barred_until.isoformat(),
+            "stated": stated,
+            "barred_until": barred_until.isoformat() if barred_until else None,
             "record_status": republish if record.status == RecordStatus.REPAIRED else record.status,
             "superseded": [o.pk for o in others],
         },
@@ -511,15 +817,24 @@ def breach_confirm(*, reviewer, review: BreachReview, reasons, basis: str) -> Br
     return review
 
 
+def _clocks_cancel(review: BreachReview, *, actor, at: dt.datetime) -> None:
+    for stage in (Stage.STATEMENT, Stage.BREACH_REVIEW):
+        if clocks_for(review).filter(stage=stage, stopped_at=None).exists():
+            clock_stop(case=review, stage=stage, actor=actor, at=at, cancel=True)
+
+
 @transaction.atomic
 def breach_dismiss(*, reviewer, review: BreachReview, reasons, basis: str = "") -> BreachReview:
-    """Not a breach: the monitoring goes on (or completes now, if it ended
-    while the review was open); the applicant is told."""
-    review = _locked_review(review, reviewer)
+    """Not a breach, before or after the notice: the monitoring goes on (or
+    completes now, if it ended while the review was open); the applicant is
+    told. A statement period still running ends with it."""
+    review = _locked_review(review, reviewer, *PENDING_BREACH_STATUSES)
     reasons = _clean_reasons(reasons)
     basis = _clean_basis(basis, required=False)
     at = timezone.now()
     _save_review(review, "dismiss", by=reviewer, at=at, reasons=reasons, basis=basis)
+    if clocks_for(review).filter(stage=Stage.STATEMENT, stopped_at=None).exists():
+        clock_stop(case=review, stage=Stage.STATEMENT, actor=reviewer, at=at, cancel=True)
     clock_stop(case=review, stage=Stage.BREACH_REVIEW, actor=reviewer, at=at)
     case = review.case
     case_note(case, "breach_dismissed", actor=reviewer, at=at, comment="；".join(reasons))
@@ -572,7 +887,8 @@ def _completion_sql(scope: str) -> str:
     return (
         f"UPDATE {window} SET status = %s, closed_at = %s WHERE id IN ("  # noqa: S608
         f" SELECT w.id FROM {window} w WHERE w.status = %s AND w.ends_at <= %s{scope}"
-        f" AND NOT EXISTS (SELECT 1 FROM {review} b WHERE b.window_id = w.id AND b.status = %s)"
+        f" AND NOT EXISTS (SELECT 1 FROM {review} b WHERE b.window_id = w.id"
+        " AND b.status IN (%s, %s))"
         " ORDER BY w.ends_at, w.id LIMIT %s"
         ") AND status = %s RETURNING id, case_id, ends_at"
     )
@@ -597,7 +913,7 @@ def windows_complete(
         open_,
         now,
         *scope_params,
-        BreachStatus.OPEN,
+        *PENDING_BREACH_STATUSES,
         limit,
         open_,
     ]
@@ -682,22 +998,28 @@ def windows_complete(
 class MonitoringSweep:
     breaches_found: int = 0
     windows_completed: int = 0
+    statement_periods_ended: int = 0
 
     def __str__(self) -> str:
-        return (
+        text = (
             f"{self.breaches_found} breach reviews opened, "
             f"{self.windows_completed} monitoring windows completed"
         )
+        if self.statement_periods_ended:
+            text += f", {self.statement_periods_ended} statement periods ended unanswered"
+        return text
 
 
 def monitoring_sweep(
     *, now: dt.datetime | None = None, actor="monitor_commitments", batch_size: int = SWEEP_BATCH
 ) -> MonitoringSweep:
-    """The daily sweep: first every breach the event path missed (so a window
+    """The daily sweep: the statement periods that ended unanswered (the
+    department's clock runs again), every breach the event path missed (so a window
     ending now with a penalty inside it is reviewed, not completed), then the
     windows that ended with no review pending, in batches. Idempotent."""
     now = now or timezone.now()
     result = MonitoringSweep()
+    result.statement_periods_ended = statement_periods_close(now=now, actor=actor)
     result.breaches_found = len(
         breaches_match(
             found_via=BreachFoundVia.SWEEP,
@@ -714,6 +1036,24 @@ def monitoring_sweep(
 
 
 # Reading ------------------------------------------------------------------------
+
+
+def hearings_for_applicant(user):
+    """The breach reviews of the subjects `user` acts for in which a notice of
+    intended revocation was sent: what the applicant is heard on. Before
+    the notice a review is the department's business."""
+    if (
+        not getattr(user, "is_authenticated", False)
+        or not user.is_active
+        or user.role != Role.APPLICANT
+    ):
+        return BreachReview.objects.none()
+    bound = SubjectBinding.objects.filter(user=user).values("subject_id")
+    return BreachReview.objects.filter(
+        subject_id__in=bound, noticed_at__isnull=False
+    ).select_related(
+        "case", "department", "record__department", "notice_letter", "representation_evidence"
+    )
 
 
 def windows_for_applicant(user):
@@ -738,7 +1078,7 @@ def monitoring_figures(
     [since, until), confirmed and dismissed in it, open now, and the repairs
     revoked in it (the cases of the confirmed ones). With a department, the
     windows are those of its repaired records and the reviews those it
-    decides (the issuer of the new penalty, or of a report's repair)."""
+    decides (it made the repair decision)."""
     local = timezone.localtime(now)
     month_start = local.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
     next_month = _add_months(month_start, 1)
@@ -761,7 +1101,7 @@ def monitoring_figures(
             found=Count("id", filter=opened),
             confirmed=Count("id", filter=confirmed),
             dismissed=Count("id", filter=decided & Q(status=BreachStatus.DISMISSED)),
-            pending=Count("id", filter=Q(status=BreachStatus.OPEN)),
+            pending=Count("id", filter=Q(status__in=PENDING_BREACH_STATUSES)),
             revoked=Count("case", filter=confirmed, distinct=True),
         ),
     }

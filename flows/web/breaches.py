@@ -1,7 +1,8 @@
 """Staff pages of breach reviews (履约核查): the list of the reviews a user may
-see, a review's page with the department's confirm and dismiss forms, and the
-officer's report that a repair rested on false materials (from the repair's
-work page).
+see, a review's page with the deciding department's forms (the notice of
+intended revocation, then revoke once the applicant's statement is in or its
+period ended; dismiss at any time), and the officer's report that a repair
+rested on false materials (from the repair's work page).
 
 Reads go through flows.monitoring.reviews_for_user, writes through its
 services; a refusal is shown on the page as the service worded it, nothing is
@@ -21,16 +22,19 @@ from django.utils.http import urlencode
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from flows.cases.guards import may_decide_breach
 from flows.cases.selectors import cases_for_user
-from flows.models import BreachReview, BreachSource, BreachStatus
+from flows.models import PENDING_BREACH_STATUSES, BreachReview, BreachSource, BreachStatus
 from flows.monitoring.services import (
     CONFIRM_REASONS,
     DISMISS_REASONS,
     breach_confirm,
     breach_dismiss,
+    breach_notice_issue,
     false_materials_report,
-    may_decide,
+    hearing_over,
     reviews_for_user,
+    statement_clock,
 )
 from flows.web.staff import (
     DEFAULT_BASIS,
@@ -46,7 +50,9 @@ from sla.clocks import clock_explain, clocks_for
 from sla.models import SlaClock, Stage
 
 # Refusals that mean "no longer in a state to act on", not "correct your input".
-CONFLICT_CODES = frozenset({"wrong_status", "already_reported"})
+CONFLICT_CODES = frozenset(
+    {"wrong_status", "already_reported", "notice_first", "statement_pending"}
+)
 
 
 def _status_for(error: ValidationError) -> int:
@@ -72,7 +78,7 @@ def breach_list(request):
     reviews = reviews_for_user(request.user).annotate(
         due_at=_due_at(),
         open_first=Case(
-            When(status=BreachStatus.OPEN, then=Value(0)),
+            When(status__in=PENDING_BREACH_STATUSES, then=Value(0)),
             default=Value(1),
             output_field=IntegerField(),
         ),
@@ -93,7 +99,7 @@ def breach_list(request):
     rows = [
         {
             "review": review,
-            "overdue": review.status == BreachStatus.OPEN
+            "overdue": review.status in PENDING_BREACH_STATUSES
             and review.due_at is not None
             and review.due_at < now,
         }
@@ -119,7 +125,15 @@ def breach_list(request):
 def _review_for_user(request, pk: int) -> BreachReview:
     review = (
         reviews_for_user(request.user)
-        .select_related("case__applicant", "reported_by", "evidence", "decided_by", "letter")
+        .select_related(
+            "case__applicant",
+            "reported_by",
+            "evidence",
+            "decided_by",
+            "letter",
+            "notice_letter",
+            "representation_evidence",
+        )
         .filter(pk=pk)
         .first()
     )
@@ -131,8 +145,16 @@ def _review_for_user(request, pk: int) -> BreachReview:
 def _detail_page(request, review: BreachReview, *, errors=None, form=None, status=200):
     errors = errors or {}
     form = form or {}
-    deciding = review.status == BreachStatus.OPEN and may_decide(request.user, review)
+    deciding = review.status in PENDING_BREACH_STATUSES and may_decide_breach(request.user, review)
+    now = timezone.now()
+    clock = statement_clock(review)
     explanations = [clock_explain(clock) for clock in clocks_for(review).order_by("due_at", "id")]
+    noticing = deciding and review.status == BreachStatus.OPEN
+    revoking = deciding and hearing_over(review, at=now)
+    # The forms on the page; a refusal of any other action is shown at the top.
+    shown = {"notice"} if noticing else set()
+    shown |= {"confirm"} if revoking else set()
+    shown |= {"dismiss"} if deciding else set()
     context = {
         "review": review,
         "case": review.case,
@@ -142,13 +164,19 @@ def _detail_page(request, review: BreachReview, *, errors=None, form=None, statu
         "case_visible": cases_for_user(request.user).filter(pk=review.case_id).exists(),
         "explanations": explanations,
         "deciding": deciding,
+        # The hearing: notice first; revoke once the statement is in or its period ended.
+        "noticing": noticing,
+        "revoking": revoking,
+        "statement_due": clock.due_at if clock else None,
+        "informed": review.record_id is not None
+        and review.record.department_id != review.department_id,
         "confirm_reasons": reason_rows(CONFIRM_REASONS, form.get("confirm")),
         "dismiss_reasons": reason_rows(DISMISS_REASONS, form.get("dismiss")),
         "default_basis": DEFAULT_BASIS,
         "errors": errors,
         "form": form,
         # A refusal whose form is not on the page is shown at the top instead.
-        "stray_errors": [m for msgs in errors.values() for m in msgs] if not deciding else [],
+        "stray_errors": [m for action, msgs in errors.items() if action not in shown for m in msgs],
     }
     return render(request, "flows/breach_detail.html", context, status=status)
 
@@ -166,12 +194,16 @@ def _decide(request, pk: int, action: str):
     review = _review_for_user(request, pk)
     post = request.POST
     try:
-        if action == "confirm":
+        if action == "notice":
+            breach_notice_issue(reviewer=request.user, review=review, facts=post.get("facts", ""))
+            done = _("拟撤销信用修复告知书已发出，等待申请人陈述申辩。")
+        elif action == "confirm":
             breach_confirm(
                 reviewer=request.user,
                 review=review,
                 reasons=reasons_picked(post, CONFIRM_REASONS),
                 basis=post.get("basis", ""),
+                answer=post.get("answer", ""),
             )
             done = _("已认定违反信用承诺，信用修复决定已撤销，撤销信用修复决定书已发出。")
         else:
@@ -202,6 +234,12 @@ def _decide(request, pk: int, action: str):
         )
     messages.success(request, done)
     return redirect("flows:breach_detail", pk=review.pk)
+
+
+@staff_required
+@require_POST
+def breach_notice_view(request, pk: int):
+    return _decide(request, pk, "notice")
 
 
 @staff_required

@@ -3,25 +3,35 @@ when the commitment is watched, how many days are left, and how it ended.
 
 An open breach review shows only as a neutral line (a 履约核查 is under way
 and which department does it): what it is about is the department's business
-until it decides, and the decision reaches the applicant as a letter or a
-message (flows/monitoring/services.py).
+until it sends a notice of intended revocation. From then the case page
+shows the hearing (the notice, the new penalty, the statement period) with
+the form to state one's case (陈述申辩, flows/web/hearing.py); the decision
+reaches the applicant as a letter or a message (flows/monitoring/services.py).
+New penalties not of the kind the commitment covered are listed for
+information.
 """
 
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from django.shortcuts import render
 from django.utils import timezone
 
 from flows.models import (
+    PENDING_BREACH_STATUSES,
     BreachReview,
-    BreachStatus,
     CaseStatus,
     MonitoringStatus,
     MonitoringWindow,
     RepairCase,
 )
-from flows.monitoring.services import windows_for_applicant
+from flows.monitoring.services import (
+    hearings_for_applicant,
+    statement_clock,
+    statement_may_be_made,
+    window_other_penalties,
+    windows_for_applicant,
+)
 from repair_flow.models import Role
 from repair_flow.roles import role_required
 
@@ -42,6 +52,17 @@ class MonitoringRow:
     overdue: bool = False
     # The departments carrying out an open 履约核查 on this window.
     reviews: list[str] = field(default_factory=list)
+    # On the case page: the hearings the applicant is called to, and the new
+    # penalties shown for information only.
+    hearings: list["Hearing"] = field(default_factory=list)
+    other_penalties: list = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Hearing:
+    review: BreachReview
+    statement_due: object  # the period's end (an aware datetime), or None
+    may_state: bool
 
 
 def _open_reviews(window_ids: list[int]) -> dict[int, list[str]]:
@@ -50,7 +71,7 @@ def _open_reviews(window_ids: list[int]) -> dict[int, list[str]]:
     if not window_ids:
         return departments
     rows = (
-        BreachReview.objects.filter(window_id__in=window_ids, status=BreachStatus.OPEN)
+        BreachReview.objects.filter(window_id__in=window_ids, status__in=PENDING_BREACH_STATUSES)
         .order_by("opened_at", "id")
         .values_list("window_id", "department__name")
     )
@@ -97,10 +118,33 @@ def case_monitoring(user, case) -> MonitoringRow | None:
     if not isinstance(case, RepairCase) or case.status not in MONITORED_STATUSES:
         return None
     rows = monitoring_rows(_windows(user).filter(case=case))
-    return rows[0] if rows else None
+    if not rows:
+        return None
+    now = timezone.now()
+    hearings = _hearings(user, [rows[0].window.pk], now=now).get(rows[0].window.pk, [])
+    others = list(window_other_penalties(rows[0].window))
+    return replace(rows[0], hearings=hearings, other_penalties=others)
+
+
+def _hearings(user, window_ids: list[int], *, now) -> dict[int, list[Hearing]]:
+    """Per window, the reviews in which `user` was sent a notice of intended revocation."""
+    hearings: dict[int, list[Hearing]] = defaultdict(list)
+    reviews = hearings_for_applicant(user).filter(window_id__in=window_ids).order_by("id")
+    for review in reviews:
+        clock = statement_clock(review)
+        hearings[review.window_id].append(
+            Hearing(
+                review=review,
+                statement_due=clock.due_at if clock else None,
+                may_state=statement_may_be_made(review, at=now),
+            )
+        )
+    return hearings
 
 
 @applicant_required
 def monitoring_list(request):
     rows = monitoring_rows(_windows(request.user))
+    hearings = _hearings(request.user, [row.window.pk for row in rows], now=timezone.now())
+    rows = [replace(row, hearings=hearings.get(row.window.pk, [])) for row in rows]
     return render(request, "flows/monitoring_list.html", {"rows": rows})

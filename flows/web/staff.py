@@ -39,9 +39,9 @@ from flows.cases.selectors import (
 )
 from flows.engine import HUMAN_NODES, objection_flow, repair_flow
 from flows.models import (
+    PENDING_BREACH_STATUSES,
     REPAIRED_STATUSES,
     BreachReview,
-    BreachStatus,
     CaseKind,
     CaseStatus,
     MaterialKind,
@@ -51,7 +51,7 @@ from flows.models import (
     ObjectionScope,
     RepairCase,
 )
-from flows.monitoring.services import REPORT_ROLES, reviews_for_user
+from flows.monitoring.services import REPORT_ROLES, reviews_for_user, window_other_penalties
 from flows.objections.services import (
     MAINTAIN_REASONS,
     UNVERIFIABLE_REASONS,
@@ -170,7 +170,7 @@ def task_list(request, box: str = "queue"):
             "dues": list(DUE_TITLES.items()),
             "oversight": request.user.role in OVERSIGHT_ROLES,
             "open_breaches": reviews_for_user(request.user)
-            .filter(status=BreachStatus.OPEN)
+            .filter(status__in=PENDING_BREACH_STATUSES)
             .count(),
         },
     )
@@ -329,8 +329,9 @@ def work_page(request, case, *, errors=None, form=None, status=200):
 
 
 def _monitoring_context(user, case: RepairCase) -> dict:
-    """The repair's monitoring (履约监管) once it is approved: the window and
-    its breach reviews, linked where the user may open them."""
+    """The repair's monitoring (履约监管) once it is approved: the window, its
+    breach reviews (linked where the user may open them) and, for
+    information, the new penalties not of the kind the commitment covered."""
     if case.status not in REPAIRED_STATUSES:
         return {}
     window = MonitoringWindow.objects.filter(case=case).first()
@@ -342,6 +343,7 @@ def _monitoring_context(user, case: RepairCase) -> dict:
         "monitoring": {
             "window": window,
             "reviews": [{"review": r, "visible": r.pk in visible} for r in reviews],
+            "other_penalties": list(window_other_penalties(window)) if window else [],
         }
     }
 

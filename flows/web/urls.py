@@ -2,6 +2,7 @@ from django.urls import path
 
 from flows.web import applicant as views
 from flows.web import breaches as views_breaches
+from flows.web import hearing as views_hearing
 from flows.web import monitoring as views_monitoring
 from flows.web import objections
 from flows.web import staff as views_staff
@@ -52,6 +53,12 @@ urlpatterns = [
     path("<int:pk>/supplement/upload/", views.case_supplement_upload, name="supplement_upload"),
     path("<int:pk>/supplement/", views.case_supplement_answer, name="supplement_answer"),
     path("<int:pk>/withdraw/", views.case_withdraw_view, name="withdraw"),
+    # The applicant's statement (陈述申辩) on a notice of intended revocation.
+    path(
+        "<int:pk>/breaches/<int:review_pk>/statement/",
+        views_hearing.breach_statement_view,
+        name="breach_statement",
+    ),
     path("<int:pk>/materials/<int:material_pk>/", views_staff.material_download, name="material"),
     # Staff: an objection's work page (the repair page's views, for ObjectionCase).
     path("objections/<int:pk>/work/", views_staff.objection_work, name="objection_work"),
@@ -112,6 +119,7 @@ urlpatterns = [
     # Staff: breach reviews (履约核查) and the officer's report of false materials.
     path("breaches/", views_breaches.breach_list, name="breach_list"),
     path("breaches/<int:pk>/", views_breaches.breach_detail, name="breach_detail"),
+    path("breaches/<int:pk>/notice/", views_breaches.breach_notice_view, name="breach_notice"),
     path("breaches/<int:pk>/confirm/", views_breaches.breach_confirm_view, name="breach_confirm"),
     path("breaches/<int:pk>/dismiss/", views_breaches.breach_dismiss_view, name="breach_dismiss"),
     path(

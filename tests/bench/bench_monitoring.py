@@ -24,7 +24,7 @@ Event path: BENCH_ROWS (default 100,000) new penalties go through
 monitored subjects and decided inside their window (each opens a review), 1 %
 of monitored subjects but decided before their window (must not match), the
 rest of other subjects (the import creates them). The import is timed with
-the event path on (the `records_saved` receiver wrapped to time it; the
+the event path on (the records-saved hook wrapped to time it; the
 matching INSERT timed on its own through an execute wrapper) and off (the
 receiver disconnected), alternately; the records, subjects and reviews of
 each run are removed (and the tables vacuumed) before the next.
@@ -66,10 +66,10 @@ from flows.monitoring.services import (
     monitoring_sweep,
     on_records_saved,
 )
+from records.hooks import records_saved_hook_replaced
 from records.identifiers import make_uscc
 from records.models import CreditRecord, Department, Sector, Subject
 from records.services import records_ingest
-from records.signals import records_saved
 from repair_flow.models import Role, User
 
 pytestmark = pytest.mark.skipif(
@@ -223,7 +223,7 @@ def import_plan(now: dt.datetime, today: dt.date) -> list[dict]:
 
 
 class EventMeter:
-    """Wraps the records_saved receiver (time of each breaches_match call) and
+    """Wraps the records-saved hook (time of each breaches_match call) and
     times the matching INSERT on its own (an execute wrapper)."""
 
     prefix = f'INSERT INTO "{T_REVIEW}"'
@@ -232,12 +232,12 @@ class EventMeter:
         self.calls, self.seconds, self.statement = 0, 0.0, 0.0
         self.profile = profile
 
-    def receiver(self, sender, **kwargs):
+    def receiver(self, **kwargs):
         started = time.perf_counter()
         if self.profile:
             self.profile.enable()
         try:
-            on_records_saved(sender, **kwargs)
+            on_records_saved(**kwargs)
         finally:
             if self.profile:
                 self.profile.disable()
@@ -256,18 +256,13 @@ class EventMeter:
 
 @contextmanager
 def event_path(meter: EventMeter | None):
-    records_saved.disconnect(dispatch_uid="flows.monitoring")
-    if meter is not None:
-        records_saved.connect(meter.receiver, dispatch_uid="bench.monitoring", weak=False)
-    try:
+    hook = meter.receiver if meter is not None else None
+    with records_saved_hook_replaced("flows.monitoring", hook):
         if meter is not None:
             with connection.execute_wrapper(meter):
                 yield
         else:
             yield
-    finally:
-        records_saved.disconnect(dispatch_uid="bench.monitoring")
-        records_saved.connect(on_records_saved, dispatch_uid="flows.monitoring")
 
 
 def run_import(plan: list[dict], run: int, meter: EventMeter | None) -> float:
@@ -444,7 +439,7 @@ def test_monitoring_matching_against_a_raw_join():
             seconds, count = raw_one(ids)
             assert count == HITS
             raw_1_runs.append(seconds)
-        print_profile("event path, all records_saved receivers of one import", meter.profile)
+        print_profile("event path, the records-saved hooks of one import", meter.profile)
         if EXPLAIN and run == 0:
             drop_reviews()
             chunk = ids[:BATCH]
@@ -530,7 +525,7 @@ def test_monitoring_matching_against_a_raw_join():
         f"  subjects/cases/repaired records: {WINDOWS:,} each  built in {built:.1f} s"
     )
     print(
-        f"import: {IMPORT_ROWS:,} records in batches of {BATCH} ({calls} records_saved signals):"
+        f"import: {IMPORT_ROWS:,} records in batches of {BATCH} ({calls} records-saved hook calls):"
         f" {HITS:,} inside a window, {EARLY:,} before the window, "
         f"{IMPORT_ROWS - HITS - EARLY:,} of {OTHER_SUBJECTS:,} other subjects"
     )

@@ -1,7 +1,9 @@
 """Post-repair monitoring in the browser: a new penalty of a repaired subject
-opens a breach review; the issuing department's reviewer finds it in the menu
-and confirms it; the applicant sees the commitment breached, the repair
-revoked and the revocation letter. And an officer reports false materials
+opens a breach review; the reviewer of the department that decided the repair
+finds it in the menu and sends a notice of intended revocation; the applicant
+states their case with evidence from the case page; the department answers
+and revokes; the applicant sees the commitment breached, the repair revoked
+and the revocation letter. And an officer reports false materials
 from a repaired case's work page, with the evidence uploaded.
 
 The approved repair is set up through the services (its pages are covered
@@ -36,8 +38,8 @@ def repaired(applicant, record, officer, reviewer):
     return approve_repair(case, officer=officer, reviewer=reviewer)
 
 
-def test_a_new_penalty_is_reviewed_and_the_repair_revoked(
-    browser_as, repaired, enterprise, department, record
+def test_a_new_penalty_is_heard_and_the_repair_revoked(
+    browser_as, repaired, enterprise, department, record, tmp_path
 ):
     today = timezone.localdate().isoformat()
     import_rows(penalty_row(enterprise, department, number="济市监罚〔2026〕777号", day=today))
@@ -53,14 +55,52 @@ def test_a_new_penalty_is_reviewed_and_the_repair_revoked(
     desk.wait_for_url(f"**/cases/breaches/{review.pk}/")
     assert "济市监罚〔2026〕777号" in desk.locator("main").inner_text()
 
-    # A confirmation without a reason is refused, nothing changes.
-    confirm = desk.locator(f"form[action='/cases/breaches/{review.pk}/confirm/']")
-    confirm.get_by_role("button", name="认定违反承诺并撤销修复").click()
-    assert "请填写理由" in desk.locator("main").inner_text()
+    # No revocation before the hearing: only the notice and the dismissal.
+    assert desk.locator(f"form[action='/cases/breaches/{review.pk}/confirm/']").count() == 0
+    notice = desk.locator(f"form[action='/cases/breaches/{review.pk}/notice/']")
+    notice.get_by_role("button", name="发出拟撤销信用修复告知书").click()
+    assert "请填写拟撤销的事实和理由" in desk.locator("main").inner_text()
     assert BreachReview.objects.get().status == BreachStatus.OPEN
+    notice = desk.locator(f"form[action='/cases/breaches/{review.pk}/notice/']")
+    notice.get_by_label("拟撤销的事实和理由").fill("监管期内因同类违法行为再次受到行政处罚。")
+    notice.get_by_role("button", name="发出拟撤销信用修复告知书").click()
+    desk.wait_for_url(f"**/cases/breaches/{review.pk}/")
+    assert "拟撤销信用修复告知书已发出" in desk.locator("main").inner_text()
+    assert desk.locator(".statement-wait").count() == 1
+    review.refresh_from_db()
+    assert review.status == BreachStatus.NOTIFIED
+    notice_letter = Letter.objects.get(kind=LetterKind.REVOCATION_NOTICE)
+
+    # The applicant reads the notice on their case page and states their case
+    # with evidence.
+    me = browser_as("applicant")
+    me.goto(f"{me.base}/cases/{repaired.pk}/")
+    hearing = me.locator(f".hearing[data-review='{review.pk}']")
+    assert notice_letter.number in hearing.inner_text()
+    assert "济市监罚〔2026〕777号" in hearing.inner_text()
+    form = hearing.locator("form.statement")
+    form.get_by_label("陈述申辩的内容").fill("该处罚所涉行为已于当日整改完毕，请求不予撤销。")
+    evidence = tmp_path / "整改说明.pdf"
+    evidence.write_bytes(PDF)
+    form.get_by_label("证据材料").set_input_files(str(evidence))
+    form.get_by_role("button", name="提交陈述申辩").click()
+    me.wait_for_url(f"**/cases/{repaired.pk}/")
+    assert "陈述申辩已提交" in me.locator("main").inner_text()
+    assert me.locator("form.statement").count() == 0
+
+    # The department reads it and decides: revoking needs the answer to it.
+    desk.reload()
+    main = desk.locator("main").inner_text()
+    assert "该处罚所涉行为已于当日整改完毕" in main and "整改说明.pdf" in main
+    confirm = desk.locator(f"form[action='/cases/breaches/{review.pk}/confirm/']")
+    confirm.get_by_label("在信用修复承诺履约监管期内再次因同类失信行为受到行政处罚").check()
+    confirm.get_by_role("button", name="认定违反承诺并撤销修复").click()
+    assert "请填写对陈述申辩的答复" in desk.locator("main").inner_text()
+    assert BreachReview.objects.get().status == BreachStatus.NOTIFIED
 
     confirm = desk.locator(f"form[action='/cases/breaches/{review.pk}/confirm/']")
-    confirm.get_by_label("在信用修复承诺履约监管期内再次受到行政处罚").check()
+    confirm.get_by_label("在信用修复承诺履约监管期内再次因同类失信行为受到行政处罚").check()
+    confirm.get_by_label("对陈述申辩的答复").fill("整改不改变再次违法的事实，申辩理由不成立。")
     confirm.get_by_role("button", name="认定违反承诺并撤销修复").click()
     desk.wait_for_url(f"**/cases/breaches/{review.pk}/")
     review.refresh_from_db()
@@ -72,10 +112,10 @@ def test_a_new_penalty_is_reviewed_and_the_repair_revoked(
     letter = Letter.objects.get(kind=LetterKind.REVOCATION)
     assert letter.number in desk.locator("main").inner_text()
     assert "认定违反信用承诺" in desk.locator("main").inner_text()
+    assert letter.facts["hearing"]["answer"] == "整改不改变再次违法的事实，申辩理由不成立。"
 
     # The applicant sees the commitment breached and the repair revoked, and
     # opens the revocation letter.
-    me = browser_as("applicant")
     me.get_by_role("navigation").get_by_role("link", name="履约监管").click()
     me.wait_for_url("**/cases/monitoring/")
     assert repaired.number in me.locator("main").inner_text()

@@ -13,7 +13,15 @@ from viewflow.workflow.status import STATUS
 from flows.cases.common import case_commitment
 from flows.cases.materials import case_material_add
 from flows.cases.review import preliminary_review_claim
-from flows.models import CaseEvent, CaseStatus, MaterialKind, RepairCase, SupplementRequest
+from flows.models import (
+    CaseEvent,
+    CaseStatus,
+    MaterialKind,
+    MonitoringPolicy,
+    RepairCase,
+    SupplementRequest,
+)
+from flows.monitoring.services import breach_confirm, breach_notice_issue, breach_statement_submit
 from flows.repair.services import (
     case_commitment_signed,
     department_review_approve,
@@ -23,7 +31,9 @@ from flows.repair.services import (
     repair_case_submit,
 )
 from letters.models import Commitment, CommitmentStatus, Letter
-from records.models import RepeatLimitPolicy
+from records.models import Department, DepartmentMembership, RepeatLimitPolicy, Sector
+from repair_flow.models import Role
+from tests.conftest import make_user
 
 TZ = ZoneInfo("Asia/Shanghai")
 # Monday 16 November 2026, 10:00 in Jinan: before the 16:00 cut-off.
@@ -298,3 +308,48 @@ LIMITS_BASIS = "《某市信用修复管理规定》（测试用）第十条"
 @pytest.fixture
 def repeat_limits_enabled(db):
     RepeatLimitPolicy.objects.update(enabled=True, unconfirmed=False, legal_basis=LIMITS_BASIS)
+
+
+@pytest.fixture
+def sister_department(db):
+    """Another department of the repaired record's sector (食品药品): its
+    penalties are of the kind the commitment covered (the default "same kind")."""
+    return Department.objects.create(
+        code="YPJ", name="济南市药品监督管理局", sector=Sector.FOOD_DRUG
+    )
+
+
+@pytest.fixture
+def sister_reviewer(sister_department):
+    """A reviewer of the department that issued the new penalty: informed, never deciding."""
+    user = make_user("sister_reviewer", Role.REVIEWER, first_name="孙丽")
+    DepartmentMembership.objects.create(user=user, department=sister_department)
+    return user
+
+
+NOTICE_FACTS = "2027年3月1日因同类违法行为再次受到行政处罚。"
+STATEMENT = "该处罚所涉行为发生在承诺之前，已提交说明。"
+ANSWER = "经核实，违法行为发生在监管期内，申辩理由不成立。"
+BAR_BASIS = "《某市信用修复管理规定》（测试用）第十二条"
+
+
+def hear(review, *, reviewer):
+    """The hearing before a revocation: the department's notice of intended
+    revocation, then the applicant's statement (陈述申辩)."""
+    review = breach_notice_issue(reviewer=reviewer, review=review, facts=NOTICE_FACTS)
+    return breach_statement_submit(applicant=review.case.applicant, review=review, text=STATEMENT)
+
+
+def revoke(*, reviewer, review, reasons, basis):
+    """A revocation after the hearing: the department answers the statement."""
+    review = hear(review, reviewer=reviewer)
+    return breach_confirm(
+        reviewer=reviewer, review=review, reasons=reasons, basis=basis, answer=ANSWER
+    )
+
+
+@pytest.fixture
+def bar_enabled(db):
+    """The bar after a revocation ships disabled; enabled with a basis, as an
+    administrator would."""
+    MonitoringPolicy.objects.update(bar_enabled=True, unconfirmed=False, bar_basis=BAR_BASIS)

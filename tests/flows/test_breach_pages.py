@@ -1,6 +1,8 @@
 """The staff's breach review pages (履约核查) over HTTP: the list scoped per
-persona with its filters, a review's page, confirm and dismiss by the issuing
-department's reviewer (every other persona refused with nothing changed), the
+persona with its filters, a review's page, the notice of intended revocation,
+confirm and dismiss by the reviewer of the department that made the repair
+decision (every other persona refused with nothing changed, the new penalty's
+department included), the
 officer's report of false materials from the work page, and the monitoring
 panel on the work page."""
 
@@ -11,12 +13,21 @@ import pytest
 from flows.models import BreachReview, BreachStatus, CaseEvent, CaseStatus, MonitoringWindow
 from letters.models import Letter, LetterKind, OutboundMessage
 from records.models import CreditRecord, RecordStatus, SyncEvent
-from tests.flows.conftest import at, import_rows, penalty_row, upload
+from tests.flows.conftest import (
+    ANSWER,
+    BASIS,
+    at,
+    hear,
+    import_rows,
+    penalty_row,
+    revoke,
+    upload,
+)
 
 pytestmark = pytest.mark.django_db
 
 LIST = "/cases/breaches/"
-OTHER_NUMBER = "济建罚〔2027〕5号"
+OTHER_NUMBER = "济药罚〔2027〕5号"
 
 
 def detail(review, action: str = "") -> str:
@@ -70,16 +81,18 @@ def review(approved, now, enterprise, department):
 
 
 @pytest.fixture
-def two_reviews(approved, now, enterprise, department, other_department):
-    """One review for each department, on the same repair."""
+def two_reviews(approved, now, enterprise, department, sister_department):
+    """Two reviews of the same repair, both for the department that decided
+    it: a new penalty of its own, and one of another department of the same
+    sector (informed of the review)."""
     now.move_to(at("2027-03-02 09:00"))
     import_rows(
         penalty_row(enterprise, department),
-        penalty_row(enterprise, other_department, number=OTHER_NUMBER),
+        penalty_row(enterprise, sister_department, number=OTHER_NUMBER),
     )
     return (
-        BreachReview.objects.get(department=department),
-        BreachReview.objects.get(department=other_department),
+        BreachReview.objects.get(record__department=department),
+        BreachReview.objects.get(record__department=sister_department),
     )
 
 
@@ -88,11 +101,21 @@ def two_reviews(approved, now, enterprise, department, other_department):
 
 class TestList:
     def test_each_persona_sees_the_reviews_it_may_decide_or_oversee(
-        self, client_for, two_reviews, reviewer, other_reviewer, officer, supervisor, administrator
+        self,
+        client_for,
+        two_reviews,
+        reviewer,
+        sister_reviewer,
+        other_reviewer,
+        officer,
+        supervisor,
+        administrator,
     ):
         mine, theirs = two_reviews
-        assert rows(client_for(reviewer).get(LIST)) == [mine.pk]
-        assert rows(client_for(other_reviewer).get(LIST)) == [theirs.pk]
+        assert sorted(rows(client_for(reviewer).get(LIST))) == sorted([mine.pk, theirs.pk])
+        # The new penalty's department is informed of its review, and of no other.
+        assert rows(client_for(sister_reviewer).get(LIST)) == [theirs.pk]
+        assert rows(client_for(other_reviewer).get(LIST)) == []
         for user in (officer, supervisor, administrator):
             assert sorted(rows(client_for(user).get(LIST))) == sorted([mine.pk, theirs.pk])
 
@@ -115,11 +138,11 @@ class TestList:
         assert re.findall(r'class="due-at">([^<]+)<', body) == ["2027-03-16 17:00"]
 
     def test_open_reviews_come_first_and_the_filters_narrow(
-        self, client_for, two_reviews, officer, other_reviewer
+        self, client_for, two_reviews, officer, reviewer
     ):
         mine, theirs = two_reviews
-        # The other department dismisses its review: it moves after the open one.
-        response = client_for(other_reviewer).post(
+        # The department dismisses one review: it moves after the open one.
+        response = client_for(reviewer).post(
             detail(theirs, "dismiss"), {"reason_not_same_subject": "1"}
         )
         assert response.status_code == 302
@@ -147,11 +170,11 @@ class TestDetail:
         assert f'href="/records/{review.record_id}/"' in body
         assert "2026-11-18 15:00 — 2027-11-18 15:00" in body
         assert 'class="card clock-panel"' in body
-        assert f'action="{detail(review, "confirm")}"' in body
+        # Before the hearing: the notice and the dismissal, no revocation.
+        assert f'action="{detail(review, "notice")}"' in body
         assert f'action="{detail(review, "dismiss")}"' in body
-        assert {"reason_new_penalty", "reason_false_materials"} <= set(
-            re.findall(r'name="(reason_\w+)"', body)
-        )
+        assert f'action="{detail(review, "confirm")}"' not in body
+        assert {"reason_before_commitment"} <= set(re.findall(r'name="(reason_\w+)"', body))
 
     @pytest.mark.parametrize("persona", ["officer", "supervisor", "administrator"])
     def test_others_who_may_see_it_get_no_forms(self, request, client_for, review, persona):
@@ -159,6 +182,7 @@ class TestDetail:
         assert response.status_code == 200
         assert "济市监罚〔2027〕3号" in text(response)
         assert "/confirm/" not in text(response) and "/dismiss/" not in text(response)
+        assert "/notice/" not in text(response)
 
     def test_it_is_not_found_for_another_departments_reviewer(
         self, client_for, review, other_reviewer, applicant
@@ -167,12 +191,15 @@ class TestDetail:
         assert client_for(applicant).get(detail(review)).status_code == 403
 
     def test_a_reviewer_of_the_new_penalty_only_gets_no_link_to_a_repair_it_may_not_see(
-        self, client_for, two_reviews, other_reviewer, approved
+        self, client_for, two_reviews, sister_reviewer, approved
     ):
         _mine, theirs = two_reviews
-        body = text(client_for(other_reviewer).get(detail(theirs)))
+        body = text(client_for(sister_reviewer).get(detail(theirs)))
         assert approved.number in body and f"/cases/{approved.pk}/work/" not in body
-        assert client_for(other_reviewer).get(work(approved)).status_code == 404
+        assert 'class="informed"' in body and "济南市药品监督管理局" in body
+        # Informed, not deciding: no forms.
+        assert "/notice/" not in body and "/dismiss/" not in body
+        assert client_for(sister_reviewer).get(work(approved)).status_code == 404
 
 
 # Deciding -------------------------------------------------------------------------
@@ -194,19 +221,27 @@ class TestDecide:
         now.move_to(at("2027-03-03 10:00"))
         c = client_for(reviewer)
         with django_capture_on_commit_callbacks(execute=True):
+            hear(review, reviewer=reviewer)
+        # After the statement the page offers the revocation, with the answer to it.
+        assert 'name="answer"' in text(c.get(detail(review)))
+        with django_capture_on_commit_callbacks(execute=True):
             response = c.post(
                 detail(review, "confirm"),
                 {
                     "reason_new_penalty": "1",
                     "reason_other": "拒不整改",
                     "basis": "《信用修复管理办法》第十五条",
+                    "answer": ANSWER,
                 },
             )
         assert response.status_code == 302 and response["Location"] == detail(review)
         review.refresh_from_db()
         approved.refresh_from_db()
         assert review.status == BreachStatus.CONFIRMED
-        assert review.reasons == ["在信用修复承诺履约监管期内再次受到行政处罚", "拒不整改"]
+        assert review.reasons == [
+            "在信用修复承诺履约监管期内再次因同类失信行为受到行政处罚",
+            "拒不整改",
+        ]
         assert review.basis == "《信用修复管理办法》第十五条" and review.decided_by == reviewer
         assert approved.status == CaseStatus.REVOKED
         assert CreditRecord.objects.get(pk=record.pk).status == RecordStatus.PUBLISHED
@@ -217,26 +252,43 @@ class TestDecide:
         body = text(page)
         assert "已认定违反信用承诺" in body
         assert f'href="/letters/{letter.pk}/"' in body
-        assert str(review.barred_until) in body
+        # No bar unless the policy enables one with its basis.
+        assert review.barred_until is None and "barred-until" not in body
+        assert ANSWER in body
         assert "/confirm/" not in body and "/dismiss/" not in body
 
     @pytest.mark.parametrize(
         ("persona", "code"),
-        [("officer", 403), ("supervisor", 403), ("other_reviewer", 404), ("applicant", 403)],
+        [
+            ("officer", 403),
+            ("supervisor", 403),
+            # The department that issued the new penalty: informed, it may read, not decide.
+            ("sister_reviewer", 403),
+            ("other_reviewer", 404),
+            ("applicant", 403),
+        ],
     )
     def test_any_other_persona_is_refused_with_nothing_changed(
-        self, request, client_for, review, persona, code
+        self, request, client_for, two_reviews, persona, code
     ):
+        _mine, review = two_reviews
         before = state(review)
         c = client_for(request.getfixturevalue(persona))
-        for action in ("confirm", "dismiss"):
+        for action in ("notice", "confirm", "dismiss"):
             response = c.post(
                 detail(review, action),
-                {"reason_new_penalty": "1", "reason_before_commitment": "1", "basis": "依据"},
+                {
+                    "reason_new_penalty": "1",
+                    "reason_before_commitment": "1",
+                    "basis": "依据",
+                    "facts": "再次受到处罚",
+                },
             )
             assert response.status_code == code, action
-        if code == 403 and persona != "applicant":
-            assert "履约核查由济南市市场监督管理局的审核人员作出决定" in text(response)
+            if code == 403 and persona != "applicant":
+                assert "履约核查由作出信用修复决定的济南市市场监督管理局的审核人员办理" in text(
+                    response
+                ), action
         assert state(review) == before
         assert before[0] == BreachStatus.OPEN and before[2] == CaseStatus.APPROVED
 
@@ -267,12 +319,15 @@ class TestDecide:
     def test_no_reasons_or_no_basis_is_refused_with_the_message_and_nothing_saved(
         self, client_for, review, reviewer
     ):
+        hear(review, reviewer=reviewer)
         before = state(review)
         c = client_for(reviewer)
         response = c.post(detail(review, "dismiss"), {"reason_other": "  ", "basis": "x"})
         assert response.status_code == 400
         assert "请填写理由" in text(response)
-        response = c.post(detail(review, "confirm"), {"reason_new_penalty": "1", "basis": " "})
+        response = c.post(
+            detail(review, "confirm"), {"reason_new_penalty": "1", "basis": " ", "answer": "答复"}
+        )
         assert response.status_code == 400
         assert "请填写撤销依据" in text(response)
         # The reasons ticked come back ticked, and the forms are still there.
@@ -404,9 +459,7 @@ class TestWorkPage:
     def test_a_revoked_case_shows_its_monitoring_but_no_report_form(
         self, client_for, review, reviewer, officer, approved
     ):
-        client_for(reviewer).post(
-            detail(review, "confirm"), {"reason_new_penalty": "1", "basis": "《办法》第十五条"}
-        )
+        revoke(reviewer=reviewer, review=review, reasons=["再次受到行政处罚"], basis=BASIS)
         approved.refresh_from_db()
         assert approved.status == CaseStatus.REVOKED
         body = text(client_for(officer).get(work(approved)))
@@ -419,7 +472,7 @@ class TestWorkPage:
         assert 'class="card monitoring"' not in body and "report-false" not in body
 
     def test_the_queue_links_the_reviews_with_the_open_count(
-        self, client_for, two_reviews, officer, reviewer, other_reviewer
+        self, client_for, two_reviews, officer, reviewer, sister_reviewer
     ):
         def count(user):
             body = text(client_for(user).get("/cases/tasks/"))
@@ -428,11 +481,12 @@ class TestWorkPage:
             return int(found.group(1)) if found else 0
 
         assert count(officer) == 2
-        assert count(reviewer) == 1
-        client_for(other_reviewer).post(
+        assert count(reviewer) == 2
+        assert count(sister_reviewer) == 1
+        client_for(reviewer).post(
             detail(two_reviews[1], "dismiss"), {"reason_not_same_subject": "1"}
         )
-        assert count(other_reviewer) == 0
+        assert count(reviewer) == 1 and count(sister_reviewer) == 0
 
     def test_the_menu_links_reviews_for_staff_and_monitoring_for_applicants(
         self, client_for, officer, reviewer, applicant

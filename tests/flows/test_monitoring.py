@@ -22,6 +22,7 @@ from flows.models import (
 from flows.monitoring.services import (
     breach_confirm,
     breach_dismiss,
+    breach_notice_issue,
     false_materials_report,
     monitoring_sweep,
 )
@@ -32,12 +33,16 @@ from repair_flow.audit import AuditEvent
 from sla.models import SlaClock
 from tests.conftest import make_record, make_user
 from tests.flows.conftest import (
+    ANSWER,
     BASIS,
+    NOTICE_FACTS,
     at,
+    hear,
     import_rows,
     local,
     monitored_repair,
     penalty_row,
+    revoke,
     upload,
 )
 
@@ -81,33 +86,37 @@ def test_window_is_open_until_its_end_instant_and_completes_at_it(approved, now,
     assert OutboundMessage.objects.filter(idempotency_key__startswith="monitoring:").count() == 1
 
 
-def test_new_penalty_in_an_import_opens_a_review_for_its_department_at_once(
-    approved, now, enterprise, department, other_department
+def test_new_penalty_of_the_same_kind_opens_a_review_for_the_repairing_department_at_once(
+    approved, now, enterprise, department, sister_department
 ):
     now.move_to(at("2027-03-02 09:00"))
     result = import_rows(
-        penalty_row(enterprise, other_department, number="济建罚〔2027〕5号", day="2027-03-01"),
+        # Another department of the repaired record's sector (食品药品): the same kind.
+        penalty_row(enterprise, sister_department, number="济药罚〔2027〕5号", day="2027-03-01"),
         # Decided before the repair: not a breach of this commitment.
         penalty_row(enterprise, department, number="济市监罚〔2026〕88号", day="2026-11-17"),
     )
     assert result.created == 2
-    assert reviews() == [("济建罚〔2027〕5号", other_department.code, "import", "open")]
+    # The review belongs to the department that made the repair decision.
+    assert reviews() == [("济药罚〔2027〕5号", department.code, "import", "open")]
     review = BreachReview.objects.get()
     assert (review.case, review.subject, review.window) == (
         approved,
         enterprise,
         approved.monitoring,
     )
+    assert review.record.department == sister_department
     clock = SlaClock.objects.get(stage="breach_review")
-    assert (clock.case_id, clock.department_id) == (review.pk, other_department.pk)
+    assert (clock.case_id, clock.department_id) == (review.pk, department.pk)
     # 10 working days from Tuesday 2 March 2027.
     assert local(clock.due_at) == "2027-03-16 17:00"
     event = CaseEvent.objects.filter(case=approved).last()
-    assert event.action == "breach_review_opened" and "济建罚〔2027〕5号" in event.comment
+    assert event.action == "breach_review_opened" and "济药罚〔2027〕5号" in event.comment
+    assert department.name in event.comment and sister_department.name in event.comment
 
     # The same rows again, and the sweep: nothing new.
     import_rows(
-        penalty_row(enterprise, other_department, number="济建罚〔2027〕5号", day="2027-03-01")
+        penalty_row(enterprise, sister_department, number="济药罚〔2027〕5号", day="2027-03-01")
     )
     assert monitoring_sweep().breaches_found == 0
     assert BreachReview.objects.count() == 1
@@ -192,6 +201,7 @@ def test_confirm_revokes_republishes_bars_and_tells(
     record,
     committed,
     applicant,
+    bar_enabled,
     ends_on,
     republished,
 ):
@@ -200,12 +210,14 @@ def test_confirm_revokes_republishes_bars_and_tells(
     import_rows(penalty_row(enterprise, department))
     review = BreachReview.objects.get()
     now.move_to(at("2027-03-03 10:00"))
+    review = committed(hear, review, reviewer=reviewer)
     review = committed(
         breach_confirm,
         reviewer=reviewer,
         review=review,
         reasons=["在信用修复承诺履约监管期内再次受到行政处罚"],
         basis="《信用修复管理办法》第十五条",
+        answer=ANSWER,
     )
     assert review.status == BreachStatus.CONFIRMED
     assert review.barred_until == dt.date(2030, 3, 2)
@@ -221,6 +233,8 @@ def test_confirm_revokes_republishes_bars_and_tells(
     assert told.to == "zhangwei@example.com" and told.status == "sent"
     assert letter.facts["barred_until"] == "2030-03-02"
     assert letter.facts["repaired_on"] == "2026-11-18"
+    assert letter.facts["trigger"]["penalty"]["decision_number"] == "济市监罚〔2027〕3号"
+    assert letter.facts["hearing"]["answer"] == ANSWER
     assert letter.facts["repair_number"] == approved.decision_letter.number
     event = SyncEvent.objects.get(kind="republished")
     assert event.record == record and event.payload["reference"]["letter_number"] == letter.number
@@ -240,13 +254,39 @@ def test_confirm_revokes_republishes_bars_and_tells(
         )
 
 
+def test_without_an_enabled_bar_a_revocation_bars_nobody(
+    approved, now, enterprise, department, reviewer, applicant
+):
+    # NDRC Order 36 Art. 2: the bar ships disabled, so a revocation refuses no new filing.
+    now.move_to(at("2027-03-02 09:00"))
+    import_rows(penalty_row(enterprise, department))
+    review = revoke(
+        reviewer=reviewer,
+        review=BreachReview.objects.get(),
+        reasons=["再次受到行政处罚"],
+        basis=BASIS,
+    )
+    assert review.barred_until is None
+    assert "barred_until" not in review.letter.facts
+    other = make_record(
+        department=department,
+        subject=enterprise,
+        decision_number="济市监罚〔2025〕2号",
+        decision_date=dt.date(2026, 6, 1),
+    )
+    case = repair_case_draft_save(
+        applicant=applicant, record=other, details="", capacity="legal_representative"
+    )
+    assert case.status == CaseStatus.DRAFT
+
+
 def test_bar_ends_after_its_last_day(
-    approved, now, enterprise, department, reviewer, applicant, repeat_limits_enabled
+    approved, now, enterprise, department, reviewer, applicant, repeat_limits_enabled, bar_enabled
 ):
     MonitoringPolicy.objects.update(bar_years=1)
     now.move_to(at("2027-03-02 09:00"))
     import_rows(penalty_row(enterprise, department))
-    breach_confirm(
+    revoke(
         reviewer=reviewer,
         review=BreachReview.objects.get(),
         reasons=["再次受到行政处罚"],
@@ -273,7 +313,7 @@ def test_bar_ends_after_its_last_day(
 
 
 def test_a_bar_decided_after_filing_refuses_only_later_filings(
-    drive, now, enterprise, department, other_department, reviewer, other_reviewer
+    drive, now, enterprise, department, other_department, reviewer, other_reviewer, bar_enabled
 ):
     # A case already in review when another repair of the subject is revoked:
     # judged by the bars in force when it was filed (domain section 3), it is
@@ -297,7 +337,7 @@ def test_a_bar_decided_after_filing_refuses_only_later_filings(
     import_rows(
         penalty_row(enterprise, other_department, number="济建罚〔2026〕50号", day="2026-11-02")
     )
-    breach_confirm(
+    revoke(
         reviewer=other_reviewer,
         review=BreachReview.objects.get(),
         reasons=["再次受到行政处罚"],
@@ -314,32 +354,41 @@ def test_a_bar_decided_after_filing_refuses_only_later_filings(
         )
 
 
-@pytest.mark.parametrize("persona", ["applicant", "officer", "supervisor", "other_reviewer"])
-def test_only_the_departments_reviewers_decide(
-    request, persona, approved, now, enterprise, department
+@pytest.mark.parametrize(
+    "persona", ["applicant", "officer", "supervisor", "other_reviewer", "sister_reviewer"]
+)
+def test_only_the_repairing_departments_reviewers_notify_and_decide(
+    request, persona, approved, now, enterprise, department, sister_department, reviewer
 ):
+    """The new penalty's department (sister_reviewer) is informed, never deciding."""
     now.move_to(at("2027-03-02 09:00"))
-    import_rows(penalty_row(enterprise, department))
+    import_rows(penalty_row(enterprise, sister_department, number="济药罚〔2027〕5号"))
     review = BreachReview.objects.get()
     user = request.getfixturevalue(persona)
+    with pytest.raises(PermissionDenied, match="作出信用修复决定的济南市市场监督管理局"):
+        breach_notice_issue(reviewer=user, review=review, facts=NOTICE_FACTS)
+    review = breach_notice_issue(reviewer=reviewer, review=review, facts=NOTICE_FACTS)
     before = (Letter.objects.count(), CaseEvent.objects.count(), SyncEvent.objects.count())
+    now.move_to(at("2027-04-01 09:00"))
     for decide in (breach_confirm, breach_dismiss):
         with pytest.raises(PermissionDenied):
             decide(reviewer=user, review=review, reasons=["理由"], basis=BASIS)
     review.refresh_from_db()
-    assert review.status == BreachStatus.OPEN
+    assert review.status == BreachStatus.NOTIFIED
     assert (Letter.objects.count(), CaseEvent.objects.count(), SyncEvent.objects.count()) == before
 
 
 def test_decision_needs_reasons_and_is_made_once(approved, now, enterprise, department, reviewer):
     now.move_to(at("2027-03-02 09:00"))
     import_rows(penalty_row(enterprise, department))
-    review = BreachReview.objects.get()
+    review = hear(BreachReview.objects.get(), reviewer=reviewer)
     with pytest.raises(ValidationError, match="请填写理由"):
         breach_confirm(reviewer=reviewer, review=review, reasons=["  "], basis=BASIS)
     with pytest.raises(ValidationError, match="请填写撤销依据"):
         breach_confirm(reviewer=reviewer, review=review, reasons=["再次受到行政处罚"], basis=" ")
-    assert BreachReview.objects.get().status == BreachStatus.OPEN
+    with pytest.raises(ValidationError, match="请填写对陈述申辩的答复"):
+        breach_confirm(reviewer=reviewer, review=review, reasons=["再次受到行政处罚"], basis=BASIS)
+    assert BreachReview.objects.get().status == BreachStatus.NOTIFIED
     breach_dismiss(reviewer=reviewer, review=review, reasons=["违法行为发生在作出信用承诺之前"])
     with pytest.raises(ValidationError, match="已办结"):
         breach_confirm(reviewer=reviewer, review=review, reasons=["再次受到行政处罚"], basis=BASIS)
@@ -381,7 +430,7 @@ def test_officer_reports_false_materials_with_evidence(approved, now, officer, r
         false_materials_report(
             officer=officer, case=approved, statement="又一份", evidence=upload("核查2.pdf")
         )
-    breach_confirm(
+    revoke(
         reviewer=reviewer, review=review, reasons=["申请信用修复时提交的材料不真实"], basis=BASIS
     )
     approved.refresh_from_db()
@@ -389,17 +438,21 @@ def test_officer_reports_false_materials_with_evidence(approved, now, officer, r
 
 
 def test_confirming_one_review_supersedes_the_windows_others(
-    approved, now, enterprise, department, other_department, reviewer
+    approved, now, enterprise, department, sister_department, reviewer
 ):
     now.move_to(at("2027-03-02 09:00"))
     import_rows(
         penalty_row(enterprise, department),
-        penalty_row(enterprise, other_department, number="济建罚〔2027〕5号"),
+        penalty_row(enterprise, sister_department, number="济药罚〔2027〕5号"),
     )
-    mine = BreachReview.objects.get(department=department)
-    breach_confirm(reviewer=reviewer, review=mine, reasons=["再次受到行政处罚"], basis=BASIS)
-    other = BreachReview.objects.get(department=other_department)
+    mine = BreachReview.objects.get(record__department=department)
+    other = BreachReview.objects.get(record__department=sister_department)
+    # The other is heard too: its notice and statement period end with it.
+    breach_notice_issue(reviewer=reviewer, review=other, facts=NOTICE_FACTS)
+    revoke(reviewer=reviewer, review=mine, reasons=["再次受到行政处罚"], basis=BASIS)
+    other.refresh_from_db()
     assert other.status == BreachStatus.SUPERSEDED
+    assert SlaClock.objects.get(case_id=other.pk, stage="statement").state == "cancelled"
     assert SlaClock.objects.get(case_id=other.pk, stage="breach_review").state == "cancelled"
 
 
@@ -423,11 +476,11 @@ def test_a_basis_longer_than_the_field_is_refused_whole(
 ):
     now.move_to(at("2027-03-02 09:00"))
     import_rows(penalty_row(enterprise, department))
-    review = BreachReview.objects.get()
+    review = hear(BreachReview.objects.get(), reviewer=reviewer)
     for decide in (breach_confirm, breach_dismiss):
         with pytest.raises(ValidationError, match="依据不能超过 300 个字（现为 301 个字）"):
             decide(reviewer=reviewer, review=review, reasons=["理由"], basis="据" * 301)
-    assert BreachReview.objects.get().status == BreachStatus.OPEN
+    assert BreachReview.objects.get().status == BreachStatus.NOTIFIED
 
 
 def test_a_repair_approved_before_monitoring_cannot_be_reported_here(approved, officer):

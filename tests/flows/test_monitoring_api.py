@@ -10,12 +10,27 @@ from letters.models import Letter, LetterKind
 from records.models import CreditRecord, RecordStatus, SyncEvent
 from repair_flow.models import AccessLogEntry
 from tests.api_errors import field_errors
-from tests.flows.conftest import BASIS, at, import_rows, monitored_repair, penalty_row, upload
+from tests.flows.conftest import (
+    ANSWER,
+    BASIS,
+    NOTICE_FACTS,
+    STATEMENT,
+    at,
+    hear,
+    import_rows,
+    monitored_repair,
+    penalty_row,
+    upload,
+)
 
 REVIEWS = "/api/v1/breach-reviews/"
 MONITORING = "/api/v1/monitoring/"
 NEW_PENALTY = "济市监罚〔2027〕3号"
-CONFIRM = {"reasons": ["在信用修复承诺履约监管期内再次受到行政处罚"], "basis": BASIS}
+CONFIRM = {
+    "reasons": ["在信用修复承诺履约监管期内再次受到行政处罚"],
+    "basis": BASIS,
+    "answer": ANSWER,
+}
 DISMISS = {"reasons": ["违法行为发生在作出信用承诺之前"], "basis": ""}
 
 
@@ -107,10 +122,50 @@ def test_detail_for_the_department_and_404_for_another(apis, review, enterprise,
 # Deciding ---------------------------------------------------------------------------
 
 
-def test_confirm_by_the_departments_reviewer_revokes_the_repair(
+def test_the_hearing_then_confirm_by_the_departments_reviewer_revokes_the_repair(
     apis, posted, review, now, approved, record
 ):
     now.move_to(at("2027-03-03 10:00"))
+    # Revoking before the notice is a conflict.
+    response = posted(apis.dept, url(review.pk, "confirm"), CONFIRM)
+    assert response.status_code == 409 and response.json()["code"] == "notice_first"
+    response = posted(apis.dept, url(review.pk, "notice"), {"facts": NOTICE_FACTS})
+    assert response.status_code == 200, response.json()
+    body = response.json()
+    notice = Letter.objects.get(kind=LetterKind.REVOCATION_NOTICE)
+    assert body["status"] == "notified" and body["may_notice"] is False
+    assert body["may_revoke"] is False and body["may_decide"] is True
+    hearing = body["hearing"]
+    assert (hearing["notice_letter"], hearing["notice_letter_number"]) == (notice.pk, notice.number)
+    assert notice.issuer == "济南市市场监督管理局"
+    # 5 working days from Wednesday 3 March 2027.
+    assert hearing["statement_due_at"] == "2027-03-10T17:00:00+08:00"
+    assert hearing["statement"] == "" and hearing["stated_at"] is None
+
+    # The applicant sees the hearing in their monitoring and states their case.
+    window = apis.mine.get(MONITORING).json()["results"][0]
+    (called,) = window["hearings"]
+    assert called["may_state"] is True and called["notice_letter_number"] == notice.number
+    assert called["new_penalty"]["decision_number"] == NEW_PENALTY
+    response = posted(
+        apis.mine,
+        called["statement_url"],
+        {"statement": STATEMENT, "evidence": upload("说明.pdf")},
+        format="multipart",
+    )
+    assert response.status_code == 200, response.json()
+    assert response.json()["may_state"] is False and response.json()["stated_at"]
+    # Once only.
+    again = posted(apis.mine, called["statement_url"], {"statement": "再说一次"})
+    assert again.status_code == 409 and again.json()["code"] == "already_stated"
+
+    detail = apis.dept.get(url(review.pk)).json()
+    assert detail["may_revoke"] is True and detail["hearing"]["statement"] == STATEMENT
+    assert detail["hearing"]["statement_evidence"]["name"] == "说明.pdf"
+    # The answer to the statement is required.
+    response = posted(apis.dept, url(review.pk, "confirm"), {**CONFIRM, "answer": ""})
+    assert response.status_code == 400
+    assert field_errors(response) == {"non_field_errors": ["请填写对陈述申辩的答复。"]}
     response = posted(apis.dept, url(review.pk, "confirm"), CONFIRM)
     assert response.status_code == 200, response.json()
     body = response.json()
@@ -121,9 +176,12 @@ def test_confirm_by_the_departments_reviewer_revokes_the_repair(
     assert decision["letter"] == letter.pk and decision["letter_number"] == letter.number
     assert letter.number
     assert decision["reasons"] == CONFIRM["reasons"] and decision["basis"] == BASIS
+    assert decision["answer"] == ANSWER
     assert decision["decided_by"] == "陈静"
     assert decision["decided_at"] == "2027-03-03T10:00:00+08:00"
-    assert decision["barred_until"] == "2030-03-02"
+    # No bar: the policy ships it disabled.
+    assert decision["barred_until"] is None
+    assert letter.facts["hearing"]["notice_number"] == notice.number
 
     approved.refresh_from_db()
     record.refresh_from_db()
@@ -135,7 +193,7 @@ def test_confirm_by_the_departments_reviewer_revokes_the_repair(
     assert MonitoringWindow.objects.get().status == "breached"
 
     # Decided once: a second decision is a conflict.
-    for action, data in (("confirm", CONFIRM), ("dismiss", DISMISS)):
+    for action, data in (("confirm", CONFIRM), ("dismiss", DISMISS), ("notice", {"facts": "x"})):
         response = posted(apis.dept, url(review.pk, action), data)
         assert response.status_code == 409, response.json()
         assert "已办结" in response.json()["non_field_errors"][0]
@@ -152,13 +210,29 @@ def test_dismiss_keeps_the_repair_and_the_monitoring(apis, posted, review, appro
     assert posted(apis.dept, url(review.pk, "confirm"), CONFIRM).status_code == 409
 
 
-@pytest.mark.parametrize("action", ["confirm", "dismiss"])
-def test_only_the_departments_reviewer_decides(apis, posted, review, approved, action):
-    data = CONFIRM if action == "confirm" else DISMISS
+@pytest.mark.parametrize("action", ["notice", "confirm", "dismiss"])
+def test_only_the_repairing_departments_reviewer_decides(
+    apis, api_for, sister_reviewer, posted, approved, now, enterprise, sister_department, action
+):
+    # A new penalty of the same sector from another department: that department is
+    # informed (it reads the review), the repairing department decides.
+    now.move_to(at("2027-03-02 09:00"))
+    import_rows(penalty_row(enterprise, sister_department, number="济药罚〔2027〕5号"))
+    review = BreachReview.objects.get()
+    data = {"confirm": CONFIRM, "dismiss": DISMISS, "notice": {"facts": NOTICE_FACTS}}[action]
     before = state(approved)
+    informed = api_for(sister_reviewer)
+    body = informed.get(url(review.pk)).json()
+    assert body["informed_department"]["code"] == "YPJ" and body["may_decide"] is False
     # Roles that may not decide are refused before the review is looked up; the
     # other department's reviewer may not see it at all (as in its detail).
-    attempts = [(apis.staff, 403), (apis.boss, 403), (apis.mine, 403), (apis.other_dept, 404)]
+    attempts = [
+        (apis.staff, 403),
+        (apis.boss, 403),
+        (apis.mine, 403),
+        (informed, 403),
+        (apis.other_dept, 404),
+    ]
     for api, code in attempts:
         response = posted(api, url(review.pk, action), data)
         assert response.status_code == code, response.json()
@@ -173,7 +247,8 @@ def test_only_the_departments_reviewer_decides(apis, posted, review, approved, a
         ({"reasons": ["再次受到行政处罚"], "basis": " "}, "请填写撤销依据。"),
     ],
 )
-def test_confirm_needs_reasons_and_basis(apis, posted, review, approved, data, message):
+def test_confirm_needs_reasons_and_basis(apis, posted, review, approved, reviewer, data, message):
+    hear(review, reviewer=reviewer)
     before = state(approved)
     response = posted(apis.dept, url(review.pk, "confirm"), data)
     assert response.status_code == 400

@@ -25,7 +25,7 @@ from flows.monitoring.services import breach_confirm, breach_dismiss, monitoring
 from letters.models import Letter, LetterKind, OutboundMessage
 from repair_flow.audit import verify_chain
 from tests.conftest import make_record, make_user
-from tests.flows.conftest import BASIS, import_rows, monitored_repair, penalty_row
+from tests.flows.conftest import ANSWER, BASIS, hear, import_rows, monitored_repair, penalty_row
 
 # pytestmark: PostgreSQL only, each test in real transactions, as every race test.
 from tests.flows.test_concurrency import (
@@ -177,10 +177,15 @@ def test_two_reviewers_decide_one_review(first, now, mailed, department, enterpr
         decision_date=dt.date(2026, 11, 1),
     )
     monitoring_sweep()
-    review = BreachReview.objects.get()
+    # Heard (the notice and the statement): either may now decide.
+    review = hear(BreachReview.objects.get(), reviewer=reviewer)
     confirmed, dismissed = race(
         lambda: breach_confirm(
-            reviewer=reviewer, review=review, reasons=["再次受到行政处罚"], basis=BASIS
+            reviewer=reviewer,
+            review=review,
+            reasons=["再次受到行政处罚"],
+            basis=BASIS,
+            answer=ANSWER,
         ),
         lambda: breach_dismiss(reviewer=colleague, review=review, reasons=["新增处罚信息有误"]),
         first=first,

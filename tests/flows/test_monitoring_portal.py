@@ -6,7 +6,7 @@ import pytest
 from django.urls import reverse
 
 from flows.models import BreachReview, CaseStatus, MonitoringWindow
-from flows.monitoring.services import breach_confirm, breach_dismiss, monitoring_sweep
+from flows.monitoring.services import breach_dismiss, monitoring_sweep
 from flows.repair.services import department_review_approve
 from flows.web.applicant import NEXT_STEP
 from records.models import BindingCapacity, SubjectBinding
@@ -17,6 +17,7 @@ from tests.flows.conftest import (
     draft_with_materials,
     import_rows,
     penalty_row,
+    revoke,
 )
 
 pytestmark = pytest.mark.django_db
@@ -98,21 +99,22 @@ def test_after_the_sweep_at_the_end_it_shows_completed(client_for, applicant, ap
 
 
 def test_an_open_review_shows_only_that_a_review_is_under_way(
-    client_for, applicant, approved, now, enterprise, other_department, other_reviewer
+    client_for, applicant, approved, now, enterprise, sister_department, reviewer
 ):
     client = client_for(applicant)
     now.move_to(at("2027-03-02 09:00"))
-    import_rows(penalty_row(enterprise, other_department, number="济建罚〔2027〕5号"))
+    import_rows(penalty_row(enterprise, sister_department, number="济药罚〔2027〕5号"))
     tr = row(page(client, applicant), approved.monitoring)
-    assert "济南市住房和城乡建设局正在开展履约核查" in tr and "监管中" in tr
+    # The department that decided the repair reviews it.
+    assert "济南市市场监督管理局正在开展履约核查" in tr and "监管中" in tr
     # Nothing of what the review is about: not the new penalty, not its date.
-    assert "济建罚〔2027〕5号" not in tr and "2027-03-01" not in tr
+    assert "济药罚〔2027〕5号" not in tr and "2027-03-01" not in tr
     html = case_page(client, applicant, approved)
-    assert "济南市住房和城乡建设局正在开展履约核查" in html
+    assert "济南市市场监督管理局正在开展履约核查" in html
 
     now.move_to(at("2027-03-03 10:00"))
     breach_dismiss(
-        reviewer=other_reviewer,
+        reviewer=reviewer,
         review=BreachReview.objects.get(),
         reasons=["新增处罚信息与该信用主体无关"],
     )
@@ -127,7 +129,7 @@ def test_a_confirmed_breach_shows_breached_and_the_revoked_message(
     import_rows(penalty_row(enterprise, department))
     now.move_to(at("2027-03-03 10:00"))
     committed(
-        breach_confirm,
+        revoke,
         reviewer=reviewer,
         review=BreachReview.objects.get(),
         reasons=["在信用修复承诺履约监管期内再次受到行政处罚"],

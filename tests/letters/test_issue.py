@@ -74,7 +74,8 @@ def nothing_written():
         ("supplement", "deadline", "deadline"),
         ("repair_decision", "effective_on", "effective_on"),
         ("objection_result", "outcome", "outcome"),
-        ("revocation", "barred_until", "barred_until"),
+        ("revocation", "hearing", "hearing"),
+        ("revocation_notice", "statement_due", "statement_due"),
         ("commitment", "record", "record"),
     ],
 )
@@ -94,6 +95,10 @@ def test_a_missing_required_fact_is_refused_by_name_and_nothing_is_written(
         "outcome": "maintain",
         "repaired_on": "2026-06-01",
         "barred_until": "2029-11-27",
+        "facts": "再次受到行政处罚。",
+        "trigger": {"source": "false_materials"},
+        "hearing": {"noticed_on": "2026-11-20", "statement_due": "2026-11-27T17:00:00+08:00"},
+        "statement_due": "2026-12-04T17:00:00+08:00",
     }
     facts = {name: value for name, value in facts.items() if name in KINDS[kind].required}
     del facts[drop]

@@ -35,6 +35,13 @@ ITEMS = [
     {"name": "授权委托书", "problem": "缺少委托人签章及委托期限。"},
     {"name": "法定代表人身份证明书", "problem": "身份证号码与登记信息不一致。"},
 ]
+# The new penalty a notice of intended revocation and a revocation name.
+NEW_PENALTY = {
+    "decision_number": "济药罚〔2026〕40号",
+    "department": "济南市药品监督管理局",
+    "decision_date": "2026-11-02",
+    "penalty": "罚款",
+}
 KIND_FACTS = {
     LetterKind.ACCEPTANCE: {},
     LetterKind.REFUSAL_TO_ACCEPT: {
@@ -58,11 +65,28 @@ KIND_FACTS = {
         "basis": "《山东省社会信用条例》第三十九条",
         "changes": [{"field": "处罚决定日期", "old": "2026年1月5日", "new": "2026年1月15日"}],
     },
+    LetterKind.REVOCATION_NOTICE: {
+        "facts": "2026年11月2日因同类违法行为再次受到行政处罚。",
+        "trigger": {"source": "new_penalty", "penalty": NEW_PENALTY},
+        "repaired_on": "2026-06-01",
+        "repair_number": "济信修决〔2026〕3号",
+        "statement_due": "2026-12-04T17:00:00+08:00",
+        "statement_days": 5,
+    },
     LetterKind.REVOCATION: {
         "reasons": ["提交的罚款缴纳凭证系伪造。"],
         "basis": BASIS,
         "repaired_on": "2026-06-01",
+        "trigger": {"source": "new_penalty", "penalty": NEW_PENALTY},
+        "hearing": {
+            "notice_number": "济信修拟撤〔2026〕1号",
+            "noticed_on": "2026-11-20",
+            "statement_due": "2026-11-27T17:00:00+08:00",
+            "stated_on": "2026-11-24",
+            "answer": "申辩所称缴款凭证系银行补打，经向银行核实不属实。",
+        },
         "barred_until": "2029-11-27",
+        "bar_basis": "《某市信用修复管理规定》第十二条",
         "repair_number": "济信修决〔2026〕3号",
     },
     LetterKind.COMMITMENT: {
@@ -109,11 +133,28 @@ KIND_TEXT = {
         "经与认定单位核实，处罚决定日期登记有误。",
         "处罚决定日期2026年1月5日2026年1月15日",
     ],
+    LetterKind.REVOCATION_NOTICE: [
+        "已于2026年6月1日完成信用修复（济信修决〔2026〕3号）",
+        "济药罚〔2026〕40号",
+        "济南市药品监督管理局",
+        "2026年11月2日",
+        "经查：2026年11月2日因同类违法行为再次受到行政处罚。",
+        "拟撤销对上述行政处罚信息的信用修复",
+        # A natural person's record is shared, never published (Shandong Art. 20).
+        "该信息恢复作为失信信息共享",
+        "有权进行陈述和申辩",
+        "请于2026年12月4日17时00分前（自本告知书发出之日起5个工作日内）",
+    ],
     LetterKind.REVOCATION: [
         "已于2026年6月1日完成信用修复（济信修决〔2026〕3号）",
+        "济药罚〔2026〕40号",
         "提交的罚款缴纳凭证系伪造。",
+        "于2026年11月20日发出拟撤销信用修复告知书（济信修拟撤〔2026〕1号）",
+        "你于2026年11月24日提出了陈述申辩",
+        "经复核，申辩所称缴款凭证系银行补打，经向银行核实不属实。",
         f"根据{BASIS}的规定",
-        "至2029年11月27日（含当日）不得再次申请信用修复",
+        "该信息恢复作为失信信息共享",
+        "依据《某市信用修复管理规定》第十二条，你至2029年11月27日（含当日）不得再次申请信用修复",
     ],
     LetterKind.COMMITMENT: [
         "所提交的全部申请材料真实",

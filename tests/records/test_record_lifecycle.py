@@ -125,14 +125,18 @@ def test_seed_demo_builds_a_demo_through_the_services(db, capsys, settings, tmp_
     assert "不再作为失信信息共享和使用" in decision.facts["decision"]
     assert "公示" not in render_letter_html(decision)
     assert MonitoringWindow.objects.filter(case=approved).exists()
-    # A new penalty of geren's subject opened a breach review for reviewer's department.
+    # A new penalty of geren's subject opened a breach review for reviewer's
+    # department, which sent the notice of intended revocation: it waits for
+    # geren's statement (陈述申辩).
     review = BreachReview.objects.get(case=approved)
     assert (review.source, review.department.code, review.status) == (
         "new_penalty",
         "JNSCJG",
-        "open",
+        "notified",
     )
-    assert f"/cases/breaches/{review.pk}/" in out
+    assert review.notice_letter.kind == LetterKind.REVOCATION_NOTICE
+    assert review.representation_at is None
+    assert f"/cases/breaches/{review.pk}/" in out and f"/cases/{approved.pk}/" in out
     assert SyncEvent.objects.filter(record=approved.record, kind=SyncKind.REPAIRED).exists()
     # daili's objection is accepted and being checked: the record is flagged.
     objection = ObjectionCase.objects.get(status="accepted")

@@ -21,7 +21,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from flows.models import BreachReview, CaseStatus, MonitoringWindow
-from flows.monitoring.services import breach_confirm, breach_dismiss
+from flows.monitoring.services import breach_dismiss
 from records.identifiers import make_uscc
 from records.models import BindingCapacity, Subject, SubjectBinding, SubjectKind
 from repair_flow.models import Role
@@ -34,6 +34,7 @@ from tests.flows.conftest import (
     draft_with_materials,
     import_rows,
     penalty_row,
+    revoke,
 )
 
 pytestmark = pytest.mark.django_db
@@ -109,7 +110,8 @@ def monitoring_set(
     now.move_to(at("2027-10-12 09:00"))
     import_rows(penalty_row(third, department, number="济市监罚〔2027〕31号", day="2027-10-11"))
     now.move_to(at("2027-10-13 10:00"))
-    breach_confirm(
+    # Revoked after the hearing (the notice and the applicant's statement).
+    revoke(
         reviewer=reviewer,
         review=BreachReview.objects.get(case=c),
         reasons=["在信用修复承诺履约监管期内再次受到行政处罚"],

@@ -15,6 +15,7 @@ from flows.cases.common import case_commitment
 from flows.cases.materials import case_material_add
 from flows.cases.review import preliminary_review_claim, supplement_request
 from flows.models import CLOSED_STATUSES, BreachReview, ObjectionScope, RepairCase
+from flows.monitoring.services import breach_notice_issue
 from flows.objections.services import (
     UNVERIFIABLE_REASONS,
     objection_accept,
@@ -501,7 +502,9 @@ class Command(BaseCommand):
     def report_a_new_penalty(self, today) -> list[str]:
         """geren's repaired subject is penalised again today by reviewer's
         department: the import opens a breach review (履约核查) in reviewer's
-        queue at once (post-repair monitoring)."""
+        queue at once (post-repair monitoring), and reviewer sends the notice
+        of intended revocation: the review waits for geren's statement
+        (陈述申辩) on the case page."""
         case = RepairCase.objects.filter(status="approved", applicant__username="geren").first()
         if case is None:
             return []
@@ -522,9 +525,16 @@ class Command(BaseCommand):
         review = BreachReview.objects.filter(case=case).first()
         if review is None:
             return []
+        review = breach_notice_issue(
+            reviewer=User.objects.get(username="reviewer"),
+            review=review,
+            facts=f"{today.year}年{today.month}月{today.day}日因同类违法行为再次受到行政处罚"
+            f"（{row['decision_number']}），违反信用修复承诺。",
+        )
         return [
-            f"A new penalty of geren's subject opened a breach review for reviewer: "
-            f"/cases/breaches/{review.pk}/"
+            f"A new penalty of geren's subject opened a breach review for reviewer, who sent "
+            f"the notice of intended revocation: /cases/breaches/{review.pk}/; it waits for "
+            f"geren's statement on /cases/{case.pk}/"
         ]
 
     def file_a_case(self, *, applicant, binding, record, details):
