@@ -100,6 +100,14 @@ OBJECTION_BASIS = gettext_lazy("《山东省社会信用条例》第三十九条
 # Which work page a case of each kind is handled on, and its actions' URL names.
 WORK_URLS = {CaseKind.REPAIR: "flows:work", CaseKind.OBJECTION: "flows:objection_work"}
 ACTION_URLS = {CaseKind.REPAIR: "flows:%s", CaseKind.OBJECTION: "flows:objection_%s"}
+# The materials a repair's one-time notice may ask for (domain section 3: the
+# proof of performance; the platform holds the registration data, so no
+# 营业执照 or ID copy).
+REPAIR_SUPPLEMENT_KINDS = (
+    MaterialKind.PERFORMANCE_PROOF,
+    MaterialKind.POWER_OF_ATTORNEY,
+    MaterialKind.OTHER,
+)
 # The materials an objection's one-time notice may ask for.
 OBJECTION_SUPPLEMENT_KINDS = (
     MaterialKind.EVIDENCE,
@@ -193,13 +201,13 @@ def _assignees(case) -> list[User]:
 
 def _supplement_rows(case, post=None) -> list[dict]:
     """One row per material the applicant can supplement: tick it and say
-    what is wrong (the commitment comes after acceptance; a power of
-    attorney only when an agent filed)."""
+    what is wrong (the commitment is signed with the filing, not uploaded; a
+    power of attorney only when an agent filed)."""
     rows = []
     if case.kind == CaseKind.OBJECTION:
         kinds = list(OBJECTION_SUPPLEMENT_KINDS)
     else:
-        kinds = [k for k in MaterialKind if k != MaterialKind.COMMITMENT]
+        kinds = list(REPAIR_SUPPLEMENT_KINDS)
     if case.filed_by_capacity != BindingCapacity.AGENT:
         kinds.remove(MaterialKind.POWER_OF_ATTORNEY)
     for kind in kinds:
