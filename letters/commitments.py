@@ -254,7 +254,7 @@ def display_name_of(user) -> str:
     return (user.get_full_name() or "").strip()
 
 
-def _signer_problem(signer: Signer | None, subject, *, agent_authorised: bool) -> tuple[str, str]:
+def signer_problem(signer: Signer | None, subject, *, agent_authorised: bool) -> tuple[str, str]:
     """Why this account cannot sign for the subject ("", "" when it can)."""
     if signer is None:
         return _("您的账号没有绑定该信用主体，不能代其签署承诺书。"), "not_bound"
@@ -321,7 +321,7 @@ def _signing_problems(
     def refuse(field: str, message: str, code: str) -> None:
         errors.setdefault(field, []).append(ValidationError(message, code=code))
 
-    message, code = _signer_problem(signer, commitment.subject, agent_authorised=agent_authorised)
+    message, code = signer_problem(signer, commitment.subject, agent_authorised=agent_authorised)
     if message:
         refuse(NON_FIELD_ERRORS, message, code)
     if not confirmed:

@@ -21,7 +21,7 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from flows.models import CaseStatus
-from flows.repair.services import case_commitment_sign
+from flows.repair.services import case_commitment_sign, commitment_agent_authorised
 from letters.commitments import (
     commitment_case,
     commitment_create,
@@ -30,6 +30,7 @@ from letters.commitments import (
     commitment_signer,
     letter_get_for_user,
     letters_for_user,
+    signer_problem,
 )
 from letters.links import verify_url
 from letters.models import CommitmentStatus, Letter, LetterKind, OutboundMessage, RenderStatus
@@ -216,6 +217,14 @@ def _sign_context(request, commitment, form):
     )
     signed = commitment.signed
     case = commitment_case(commitment)
+    problem = ""
+    if can_sign:
+        # Said before the applicant reads on, not only after they try.
+        problem, _code = signer_problem(
+            signer,
+            commitment.subject,
+            agent_authorised=commitment_agent_authorised(commitment),
+        )
     return {
         "commitment": commitment,
         "draft": commitment.draft,
@@ -227,6 +236,7 @@ def _sign_context(request, commitment, form):
         "form": form,
         "can_sign": can_sign,
         "signer": signer,
+        "signer_problem": problem,
         "signed_block": (signed.facts.get("signature") or {}).get("block", "") if signed else "",
         "case": case,
         "verify_link": verify_url(signed) if signed and signed.verification_code else "",

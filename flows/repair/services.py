@@ -284,21 +284,29 @@ def department_clock_start(case: RepairCase, *, actor, at: dt.datetime) -> None:
     )
 
 
+def commitment_agent_authorised(commitment: Commitment) -> bool:
+    """An agent signs as agent only under the power of attorney uploaded to
+    the repair filing the commitment belongs to."""
+    case = commitment_case(commitment)
+    return isinstance(case, RepairCase) and (
+        case.materials.filter(kind=MaterialKind.POWER_OF_ATTORNEY).exists()
+    )
+
+
 @transaction.atomic
 def case_commitment_sign(*, commitment: Commitment, user, **signature) -> Commitment:
     """The applicant signs the commitment (letters.commitments.commitment_sign).
 
-    An agent signs as agent only under a power of attorney uploaded to the
-    filing. A case accepted before the commitment became part of the filing
+    A case accepted before the commitment became part of the filing
     (flows migration 0006 moved it on unsigned) gets its department review
     clock from the signature: until then it waited for the applicant.
     """
     case = commitment_case(commitment)
-    authorised = isinstance(case, RepairCase) and (
-        case.materials.filter(kind=MaterialKind.POWER_OF_ATTORNEY).exists()
-    )
     commitment = commitment_sign(
-        commitment=commitment, user=user, agent_authorised=authorised, **signature
+        commitment=commitment,
+        user=user,
+        agent_authorised=commitment_agent_authorised(commitment),
+        **signature,
     )
     if isinstance(case, RepairCase) and case.status == CaseStatus.ACCEPTED:
         department_clock_start(case, actor=user, at=commitment.signed_at or timezone.now())
