@@ -67,7 +67,7 @@ from flows.repair.services import (
     department_review_reject,
     preliminary_review_accept,
 )
-from flows.web.applicant import material_file
+from flows.web.applicant import commitment_slot, material_file
 from flows.web.common import objection_ground_labels, refusal_messages
 from letters.models import Letter
 from records.models import BindingCapacity, CreditRecord, PenaltyType, Severity
@@ -333,6 +333,7 @@ def work_page(request, case, *, errors=None, form=None, status=200):
         context.update(_objection_context(case, form))
     else:
         context.update(_monitoring_context(request.user, case))
+        context["commitment_slot"] = commitment_slot(case)
     return render(request, "flows/task_detail.html", context, status=status)
 
 
@@ -584,7 +585,7 @@ ACTIONS = {
     "claim": (_claim, gettext_lazy("已领取，请在期限内办理。")),
     "release": (_release, gettext_lazy("已退回待领取队列。")),
     "reassign": (_reassign, gettext_lazy("已改派。")),
-    "accept": (_accept, gettext_lazy("已受理，受理通知书和信用修复承诺书已发出。")),
+    "accept": (_accept, gettext_lazy("已受理，受理通知书已发出，案件转认定单位审核。")),
     "refuse": (_refuse, gettext_lazy("已作出不予受理决定，通知书已发出。")),
     "supplement": (_supplement, gettext_lazy("一次性补正告知书已发出，补正期间暂停计时。")),
     "approve": (_approve, gettext_lazy("已准予修复，信用修复决定书已发出。")),
