@@ -46,6 +46,7 @@ def timeline(case) -> list[tuple[str, str, str, str]]:
 def test_a_case_goes_from_draft_to_approved_with_its_clocks_letters_and_timeline(
     applicant, record, officer, reviewer, committed, now, department
 ):
+    now.move_to(at("2026-11-16 09:00"))
     case = committed(draft_with_materials, applicant, record, signed=False)
     assert (case.status, case.number, case.label) == ("draft", None, f"草稿 #{case.pk}")
     assert clock_table(case) == []
