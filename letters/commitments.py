@@ -225,15 +225,13 @@ class Signer:
 
     @property
     def block(self) -> str:
-        """The signature line, as the signed letter prints it."""
+        """The signature line, as the signed letter prints it (the letter is a
+        Chinese document whatever the page's language, so no gettext)."""
         if self.capacity == BindingCapacity.AGENT:
-            return _("受托人：%(name)s（代理 %(principal)s）") % {
-                "name": self.name,
-                "principal": self.principal,
-            }
+            return f"受托人：{self.name}（代理 {self.principal}）"
         if self.capacity == BindingCapacity.LEGAL_REPRESENTATIVE:
-            return _("法定代表人：%(name)s") % {"name": self.name}
-        return _("承诺人：%(name)s") % {"name": self.name}
+            return f"法定代表人：{self.name}"
+        return f"承诺人：{self.name}"
 
 
 def commitment_signer(*, user, subject) -> Signer | None:
