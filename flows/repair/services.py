@@ -9,6 +9,7 @@ result and is refused with a clear message instead of acting twice.
 
 import datetime as dt
 
+from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -45,7 +46,7 @@ from flows.models import (
 )
 from flows.monitoring.services import monitoring_open
 from letters.commitments import commitment_case, commitment_create, commitment_sign
-from letters.models import Commitment, CommitmentStatus, LetterKind
+from letters.models import Commitment, CommitmentStatus, Letter, LetterKind
 from records.disclosure import is_natural_person
 from records.models import BindingCapacity, CreditRecord, RecordStatus, SyncKind
 from records.services import record_status_set
@@ -236,7 +237,12 @@ def repair_case_submit(*, applicant, case: RepairCase, at: dt.datetime | None = 
     if problems:
         # Every problem at once, nothing saved.
         raise ValidationError(problems)
-    return case_number_and_start(case, applicant=applicant, at=at)
+    case = case_number_and_start(case, applicant=applicant, at=at)
+    # The commitment's letters were issued to the draft: they now name the case by its number.
+    Letter.objects.filter(
+        case_type=ContentType.objects.get_for_model(RepairCase), case_id=case.pk
+    ).update(case_label=case.label)
+    return case
 
 
 @transaction.atomic

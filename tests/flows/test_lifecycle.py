@@ -148,6 +148,8 @@ def test_a_case_goes_from_draft_to_approved_with_its_clocks_letters_and_timeline
         ("acceptance", "济信修受〔2026〕1号", applicant.pk),
         ("repair_decision", "济信修决〔2026〕1号", applicant.pk),
     ]
+    # The commitment's letters, issued to the draft, name the case by its number too.
+    assert {x.case_label for x in letters} == {"济信修申〔2026〕1号"}
     decision = letters.last()
     assert case.decision_letter == decision
     assert decision.status == RenderStatus.RENDERED
