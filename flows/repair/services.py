@@ -199,11 +199,17 @@ def commitment_signed_for(case: RepairCase) -> Commitment | None:
     return commitment
 
 
-def commitment_missing_error() -> ValidationError:
-    return ValidationError(
-        _("请先阅读并签署信用修复承诺书：承诺书是申请材料的一部分，未签署的申请不能提交。"),
-        code="commitment_not_signed",
-    )
+def commitment_missing_error(*, staff: bool = False) -> ValidationError:
+    """The refusal naming the unsigned commitment: to the applicant at
+    submission, to the officer or the department on a case accepted before
+    the commitment became part of the filing."""
+    if staff:
+        message = _("申请人尚未签署信用修复承诺书（承诺书是申请材料的一部分），签署后方可办理。")
+    else:
+        message = _(
+            "请先阅读并签署信用修复承诺书：承诺书是申请材料的一部分，未签署的申请不能提交。"
+        )
+    return ValidationError(message, code="commitment_not_signed")
 
 
 @transaction.atomic
@@ -258,7 +264,7 @@ def preliminary_review_accept(*, officer, case: RepairCase) -> RepairCase:
     if problem:
         raise ValidationError(problem, code="not_eligible")
     if commitment_signed_for(case) is None:
-        raise commitment_missing_error()
+        raise commitment_missing_error(staff=True)
     letter = case_letter_issue(case, LetterKind.ACCEPTANCE, actor=officer, at=at)
     clock_stop(case=case, stage=Stage.PRELIMINARY_REVIEW, actor=officer, at=at)
     clock_stop(case=case, stage=Stage.ACCEPTANCE, actor=officer, at=at)
@@ -325,7 +331,7 @@ def department_review_claim(*, reviewer, case: RepairCase) -> RepairCase:
     A case accepted under the old order whose commitment is still unsigned
     waits for the applicant's signature first."""
     if commitment_signed_for(case) is None:
-        raise commitment_missing_error()
+        raise commitment_missing_error(staff=True)
     # A case the migration moved on already signed has no clock yet: it starts now.
     department_clock_start(case, actor=reviewer, at=timezone.now())
     return case_claim(user=reviewer, case=case, task="department_review")
@@ -346,7 +352,7 @@ def department_review_approve(*, reviewer, case: RepairCase, basis: str) -> Repa
     if problem:
         raise ValidationError(problem, code="not_eligible")
     if commitment_signed_for(case) is None:
-        raise commitment_missing_error()
+        raise commitment_missing_error(staff=True)
     day = local_date(at)
     # Shandong Social Credit Regulation Art. 20: a natural person's record was
     # never published; its repair ends its use as a negative record in sharing.

@@ -29,7 +29,7 @@ from tests.flows.conftest import PDF, at, draft_with_materials, local, upload
 pytestmark = pytest.mark.django_db
 
 AGENT_MESSAGE = "您以委托代理人身份申请，须先在申请中上传授权委托书，再以受托人身份签署承诺书。"
-MISSING_MESSAGE = "请先阅读并签署信用修复承诺书：承诺书是申请材料的一部分，未签署的申请不能提交。"
+STAFF_MESSAGE = "申请人尚未签署信用修复承诺书（承诺书是申请材料的一部分），签署后方可办理。"
 
 
 def pdf_text(letter: Letter) -> str:
@@ -216,7 +216,7 @@ def test_a_case_waiting_unsigned_moves_to_accepted_and_waits_for_the_signature(
     # Until the applicant signs, the department can neither claim nor decide it.
     with pytest.raises(ValidationError) as refused:
         department_review_claim(reviewer=reviewer, case=case)
-    assert refused.value.messages == [MISSING_MESSAGE]
+    assert refused.value.messages == [STAFF_MESSAGE]
     page = client_for(applicant).get(reverse("flows:detail", args=[case.pk])).content.decode()
     assert commitment_url(commitment) in page
     assert "您的信用修复承诺书尚未签署，签署后认定单位方可审核。" in page
