@@ -309,9 +309,10 @@ def commitment_agent_authorised(commitment: Commitment) -> bool:
 def case_commitment_sign(*, commitment: Commitment, user, **signature) -> Commitment:
     """The applicant signs the commitment (letters.commitments.commitment_sign).
 
-    A case accepted before the commitment became part of the filing
-    (flows migration 0006 moved it on unsigned) gets its department review
-    clock from the signature: until then it waited for the applicant.
+    A case accepted before the commitment became part of the filing (flows
+    migration *_filing_commitment_at_filing moved it on unsigned) gets its
+    department review clock from the signature: until then it waited for the
+    applicant.
     """
     case = commitment_case(commitment)
     commitment = commitment_sign(

@@ -389,7 +389,8 @@ def case_page(
         case_type=ContentType.objects.get_for_model(type(case)), case_id=case.pk
     )
     # A case accepted before the commitment became part of the filing may
-    # still wait for its signature (flows migration 0006).
+    # still wait for its signature (flows migration
+    # *_filing_commitment_at_filing).
     commitment = case_commitment(case) if isinstance(case, RepairCase) and case.is_open else None
     if commitment is not None and commitment.status != CommitmentStatus.DRAFT:
         commitment = None
