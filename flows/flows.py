@@ -33,11 +33,12 @@ def task_page(request, process_pk: int, **kwargs):
 class RepairFlow(flow.Flow):
     """信用修复
 
-    One online filing per penalty record (一网通办); same-day preliminary
+    One online filing per penalty record (一网通办), the applicant's signed
+    credit commitment part of it (国办发〔2025〕22号); same-day preliminary
     review by the platform; at most one notice of everything to supplement;
-    the applicant's written commitment; substantive review by the department
-    that issued the penalty (谁认定、谁修复); on approval the record's publicity
-    ends, other platforms are told, and the commitment is monitored. Every
+    substantive review by the department that issued the penalty
+    (谁认定、谁修复); on approval the record's publicity ends, other
+    platforms are told, and the commitment is monitored. Every
     step runs against an SLA clock (sla/); warnings and escalations to
     supervisors come from the SLA sweep.
     """
@@ -61,7 +62,7 @@ class RepairFlow(flow.Flow):
         flow.Switch()
         .Annotation(title=_("初审结论"))
         .Case(this.supplement, this.awaits_supplement)
-        .Case(this.commitment, this.awaits_commitment)
+        .Case(this.department_review, this.is_accepted)
         .Default(this.closed)
     )
     supplement = (
@@ -76,20 +77,6 @@ class RepairFlow(flow.Flow):
         flow.If(this.is_resubmitted)
         .Annotation(title=_("是否按期补正"))
         .Then(this.preliminary_review)
-        .Else(this.closed)
-    )
-    commitment = (
-        flow.Handle()
-        .Annotation(
-            title=_("申请人签署信用修复承诺书"),
-            description=_("受理后申请人按规定格式签署承诺书，签署后转认定单位审核。"),
-        )
-        .Next(this.after_commitment)
-    )
-    after_commitment = (
-        flow.If(this.is_accepted)
-        .Annotation(title=_("是否已签署承诺"))
-        .Then(this.department_review)
         .Else(this.closed)
     )
     department_review = (
@@ -121,9 +108,6 @@ class RepairFlow(flow.Flow):
 
     def awaits_supplement(self, activation) -> bool:
         return activation.process.case.status == CaseStatus.AWAITING_SUPPLEMENT
-
-    def awaits_commitment(self, activation) -> bool:
-        return activation.process.case.status == CaseStatus.AWAITING_COMMITMENT
 
     def is_resubmitted(self, activation) -> bool:
         return activation.process.case.status == CaseStatus.RESUBMITTED

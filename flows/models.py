@@ -25,7 +25,6 @@ class CaseStatus(models.TextChoices):
     RESUBMITTED = "resubmitted", _("已补正")
     NOT_ACCEPTED = "not_accepted", _("不予受理")
     LAPSED = "lapsed", _("逾期未补正")
-    AWAITING_COMMITMENT = "awaiting_commitment", _("待签署信用承诺")
     ACCEPTED = "accepted", _("已受理")
     IN_DEPARTMENT_REVIEW = "in_department_review", _("认定单位审核中")
     APPROVED = "approved", _("准予修复")
@@ -70,7 +69,6 @@ WITHDRAWABLE = (
     CaseStatus.IN_PRELIMINARY_REVIEW,
     CaseStatus.AWAITING_SUPPLEMENT,
     CaseStatus.RESUBMITTED,
-    CaseStatus.AWAITING_COMMITMENT,
     CaseStatus.ACCEPTED,
     CaseStatus.IN_DEPARTMENT_REVIEW,
     CaseStatus.IN_VERIFICATION,
@@ -258,19 +256,13 @@ class RepairCase(CaseBase):
         ]
         indexes = [models.Index(fields=["status"], name="flows_repaircase_status")]
 
-    # Repair's own transitions: acceptance awaits the commitment, then the department.
+    # Repair's own transitions: accepted, the case goes to the department. The
+    # commitment was signed with the filing (国办发〔2025〕22号: it is part of the
+    # application), so nothing waits for the applicant after acceptance.
 
-    @transition(
-        field="status",
-        source=CaseStatus.IN_PRELIMINARY_REVIEW,
-        target=CaseStatus.AWAITING_COMMITMENT,
-    )
+    @transition(field="status", source=CaseStatus.IN_PRELIMINARY_REVIEW, target=CaseStatus.ACCEPTED)
     def accept(self, *, at) -> None:
         self.accepted_at = at
-
-    @transition(field="status", source=CaseStatus.AWAITING_COMMITMENT, target=CaseStatus.ACCEPTED)
-    def commitment_signed(self) -> None:
-        pass
 
     @transition(field="status", source=CaseStatus.ACCEPTED, target=CaseStatus.IN_DEPARTMENT_REVIEW)
     def claim_department_review(self, *, reviewer) -> None:
@@ -426,6 +418,9 @@ class ObjectionCase(CaseBase):
 
 class MaterialKind(models.TextChoices):
     # Domain section 3, materials
+    # Domain section 3: no longer asked for (the online filing is the
+    # application; the platform holds the subject's registration data). Kept
+    # for the files of earlier cases.
     APPLICATION_FORM = "application_form", _("信用修复申请书")
     COMMITMENT = "commitment", _("信用修复承诺书")
     PERFORMANCE_PROOF = "performance_proof", _("履行义务证明")
@@ -559,7 +554,10 @@ ACTION_LABELS = {
     "lapse": _("逾期未补正"),
     "refuse": _("不予受理"),
     "accept": _("受理"),
+    # Timeline rows of the retired step after acceptance (flows migration
+    # *_filing_commitment_at_filing).
     "commitment_signed": _("签署信用修复承诺书"),
+    "commitment_at_filing": _("承诺书改为申请时签署"),
     "claim_department_review": _("领取审核"),
     "release_department_review": _("退回审核队列"),
     "approve": _("准予修复"),
@@ -579,6 +577,12 @@ ACTION_LABELS = {
 }
 
 
+# No case is in these any more, but old timeline rows name them: until the
+# commitment became part of the filing, accepted cases waited for it here.
+RETIRED_STATUSES = [("awaiting_commitment", _("待签署信用承诺（原流程）"))]
+EVENT_STATUSES = [*CaseStatus.choices, *RETIRED_STATUSES]
+
+
 class CaseEvent(models.Model):
     """The case timeline: one row per transition."""
 
@@ -594,8 +598,8 @@ class CaseEvent(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
     action = models.CharField(_("操作"), max_length=40)
-    from_status = models.CharField(max_length=30, choices=CaseStatus.choices)
-    to_status = models.CharField(max_length=30, choices=CaseStatus.choices)
+    from_status = models.CharField(max_length=30, choices=EVENT_STATUSES)
+    to_status = models.CharField(max_length=30, choices=EVENT_STATUSES)
     comment = models.TextField(_("说明"), blank=True)
 
     class Meta:

@@ -88,11 +88,14 @@ class DeliveryEventInline(admin.TabularInline):
 
 @admin.register(Commitment)
 class CommitmentAdmin(ReadOnlyAdmin):
-    list_display = ("record", "subject", "status", "signer_name", "signed_at", "created_at")
-    list_filter = ("status",)
+    list_display = (
+        "record", "subject", "status", "signer_name", "signer_capacity", "signed_at", "created_at",
+    )  # fmt: skip
+    list_filter = ("status", "signer_capacity")
     search_fields = ("record__decision_number", "subject__name", "signer_name")
     fields = (
-        "record", "subject", "status", "draft", "signed", "signer_name", "signed_by",
+        "record", "subject", "status", "draft", "signed", "signer_name", "signer_capacity",
+        "signed_by",
         "signed_at", "signed_ip", "signed_user_agent", "signed_sha256", "created_at",
     )  # fmt: skip
 

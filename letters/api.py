@@ -167,14 +167,17 @@ class CommitmentSerializer(ApiModelSerializer):
     status_label = serializers.CharField(source="get_status_display", read_only=True)
     draft = LetterSummarySerializer(read_only=True)
     signed = LetterSummarySerializer(read_only=True, allow_null=True)
+    signer_capacity_label = serializers.CharField(
+        source="get_signer_capacity_display", read_only=True
+    )
     sign_url = serializers.SerializerMethodField()
 
     class Meta:
         model = Commitment
         fields = [
             "id", "record", "status", "status_label", "draft", "signed", "signer_name",
-            "signed_at", "signed_sha256", "signed_ip", "signed_user_agent", "sign_url",
-            "created_at",
+            "signer_capacity", "signer_capacity_label", "signed_at", "signed_sha256",
+            "signed_ip", "signed_user_agent", "sign_url", "created_at",
         ]  # fmt: skip
         extra_kwargs = {"signed_ip": {"required": False}, "signed_user_agent": {"required": False}}
 
@@ -194,13 +197,9 @@ class CommitmentSerializer(ApiModelSerializer):
 
 
 class CommitmentSignSerializer(serializers.Serializer):
-    signer_name = serializers.CharField(
-        max_length=100,
-        required=False,
-        allow_blank=True,
-        default="",
-        help_text=gettext_lazy("签署人姓名：企业为登记的法定代表人，自然人为本人（空格不计）"),
-    )
+    """The signer is the authenticated account, by its registered name, in
+    the capacity of its binding to the subject: no name is sent."""
+
     confirmed = serializers.BooleanField(
         required=False,
         default=False,
@@ -365,16 +364,22 @@ class CommitmentDetailApi(GenericAPIView):
 
 SIGN_DESCRIPTION = """
 Sign the credit commitment: the explicit act of an applicant bound to the
-subject. Send the typed full name (the legal representative's for an
-enterprise, the person's own for a natural person), `confirmed: true`, and
-the `sha256` of the draft the applicant read (from the commitment's `draft`).
+subject, part of the repair filing (sign it before submitting the case). The
+signer is the authenticated account by its registered full name, in the
+capacity of its binding (`self` 本人, `legal_representative` 法定代表人, or
+`agent` 受托人, whose signature block reads "受托人：X（代理 Y）" and who must have
+uploaded the power of attorney to the case first); no name is sent, and a
+`signer_name` in the body is ignored. Send `confirmed: true` and the `sha256`
+of the draft the applicant read (from the commitment's `draft`).
 
-Refused with 400 in the error shape, with messages per field (`signer_name`,
-`confirmed`, `draft_sha256`, `non_field_errors`) when the name does not match, the box is
-not confirmed, the draft changed or is not rendered yet, or the account is
-not bound to the subject; 409 when it is already signed. Nothing is saved
-then. On success (200) the commitment is returned with the numbered signed
-letter, rendered after commit.
+Refused with 400 in the error shape, with messages per field (`confirmed`,
+`draft_sha256`, `non_field_errors`) when the account's name does not match the
+subject's registered person (legal representative or the person themself), an
+agent has no power of attorney on the filing, the box is not confirmed, the
+draft changed or is not rendered yet, or the account is not bound to the
+subject; 409 when it is already signed. Nothing is saved then. On success
+(200) the commitment is returned with the numbered signed letter, rendered
+after commit.
 """
 
 
@@ -398,16 +403,20 @@ class CommitmentSignApi(GenericAPIView):
             OpenApiExample(
                 "Sign",
                 request_only=True,
-                value={"signer_name": "张伟", "confirmed": True, "draft_sha256": "9f2c…"},
+                value={"confirmed": True, "draft_sha256": "9f2c…"},
             ),
             OpenApiExample(
                 "Refused (400)",
                 response_only=True,
                 status_codes=["400"],
                 value={
-                    "detail": "签署人姓名应与该企业登记的法定代表人姓名完全一致。",
-                    "code": "signer_name",
-                    "signer_name": ["签署人姓名应与该企业登记的法定代表人姓名完全一致。"],
+                    "detail": "您以委托代理人身份申请，须先在申请中上传授权委托书，"
+                    "再以受托人身份签署承诺书。",
+                    "code": "non_field_errors",
+                    "non_field_errors": [
+                        "您以委托代理人身份申请，须先在申请中上传授权委托书，"
+                        "再以受托人身份签署承诺书。"
+                    ],
                     "confirmed": ["请阅读承诺书并勾选确认后再签署。"],
                 },
             ),
@@ -421,7 +430,6 @@ class CommitmentSignApi(GenericAPIView):
         commitment = case_commitment_sign(
             commitment=commitment,
             user=request.user,
-            signer_name=data["signer_name"],
             confirmed=data["confirmed"],
             draft_sha256=data["draft_sha256"],
             ip=client_ip(request),

@@ -1,8 +1,10 @@
 """The credit commitment (信用修复承诺书): opening it, signing it, and who sees
 which letters.
 
-Domain section 3: one commitment per penalty record. The applicant reads the
-draft PDF and signs it by an explicit act (typed name, ticked confirmation);
+Domain section 3: one commitment per penalty record, part of the filing. The
+applicant reads the draft PDF and signs it by an explicit act (ticked
+confirmation) as the person their account names, in the capacity their
+binding states (本人, 法定代表人, or 受托人 under a power of attorney);
 the signature keeps the SHA-256 of the exact draft PDF the page showed, and
 the numbered signed letter repeats the draft's frozen facts with the
 signature block.
@@ -10,6 +12,7 @@ signature block.
 
 import datetime as dt
 import unicodedata
+from dataclasses import dataclass
 
 from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
@@ -28,7 +31,7 @@ from letters.models import (
     RenderStatus,
 )
 from letters.services import file_sha256, letter_issue
-from records.models import SubjectBinding
+from records.models import BindingCapacity, SubjectBinding
 from records.selectors import reviewer_department_id
 from repair_flow.audit import audit_record
 from repair_flow.models import Role
@@ -201,47 +204,124 @@ def normalise_name(name: str) -> str:
 
 
 def expected_signer(subject) -> str:
-    """Who signs: the legal representative of an enterprise, the person
-    themself for a natural person."""
+    """Whom an objection's attestation names: the legal representative of an
+    enterprise, the person themself for a natural person."""
     return subject.name if subject.is_person else subject.legal_representative
 
 
+@dataclass(frozen=True)
+class Signer:
+    """Who signs: the logged-in person by the name on their account, in the
+    capacity their binding to the subject states; an agent signs as agent
+    for the subject (`principal`), never in the subject's or anyone's name."""
+
+    name: str
+    capacity: str
+    principal: str
+
+    @property
+    def capacity_label(self) -> str:
+        return str(BindingCapacity(self.capacity).label) if self.capacity else ""
+
+    @property
+    def block(self) -> str:
+        """The signature line, as the signed letter prints it (the letter is a
+        Chinese document whatever the page's language, so no gettext)."""
+        if self.capacity == BindingCapacity.AGENT:
+            return f"受托人：{self.name}（代理 {self.principal}）"
+        if self.capacity == BindingCapacity.LEGAL_REPRESENTATIVE:
+            return f"法定代表人：{self.name}"
+        return f"承诺人：{self.name}"
+
+
+def commitment_signer(*, user, subject) -> Signer | None:
+    """The signer `user` would be for `subject`, or None when their account
+    is not bound to it."""
+    binding = SubjectBinding.objects.filter(user=user, subject=subject).first()
+    if binding is None:
+        return None
+    return Signer(
+        name=" ".join(display_name_of(user).split()),
+        capacity=binding.capacity,
+        principal=subject.name,
+    )
+
+
+def display_name_of(user) -> str:
+    """The account's registered name; never the username (a login, not a name)."""
+    return (user.get_full_name() or "").strip()
+
+
+def signer_problem(signer: Signer | None, subject, *, agent_authorised: bool) -> tuple[str, str]:
+    """Why this account cannot sign for the subject ("", "" when it can)."""
+    if signer is None:
+        return _("您的账号没有绑定该信用主体，不能代其签署承诺书。"), "not_bound"
+    if not signer.name:
+        return (
+            _("您的账号没有登记姓名，不能签署承诺书；请联系信用平台完善账号的实名信息。"),
+            "no_account_name",
+        )
+    if signer.capacity == BindingCapacity.AGENT:
+        if not agent_authorised:
+            return (
+                _("您以委托代理人身份申请，须先在申请中上传授权委托书，再以受托人身份签署承诺书。"),
+                "no_power_of_attorney",
+            )
+        return "", ""
+    if signer.capacity == BindingCapacity.LEGAL_REPRESENTATIVE:
+        if subject.is_person:
+            return _("自然人的承诺书由本人签署。"), "wrong_capacity"
+        if not subject.legal_representative:
+            return (
+                _("该企业未登记法定代表人，无法核对签署人，请联系信用平台更正主体信息。"),
+                "no_legal_representative",
+            )
+        if normalise_name(signer.name) != normalise_name(subject.legal_representative):
+            return (
+                _(
+                    "您的账号姓名“%(name)s”与该企业登记的法定代表人不一致，不能以法定代表人"
+                    "身份签署；他人代为办理的，请以委托代理人身份绑定并上传授权委托书。"
+                )
+                % {"name": signer.name},
+                "name_mismatch",
+            )
+        return "", ""
+    # The person themself (本人).
+    if not subject.is_person:
+        return _("企业的承诺书由法定代表人或受托人签署。"), "wrong_capacity"
+    if normalise_name(signer.name) != normalise_name(subject.name):
+        return (
+            _(
+                "您的账号姓名“%(name)s”与该自然人的姓名不一致，不能以本人身份签署；"
+                "他人代为办理的，请以委托代理人身份绑定并上传授权委托书。"
+            )
+            % {"name": signer.name},
+            "name_mismatch",
+        )
+    return "", ""
+
+
 def _signing_problems(
-    commitment: Commitment, *, user, signer_name: str, confirmed: bool, draft_sha256: str
+    commitment: Commitment,
+    *,
+    signer: Signer | None,
+    confirmed: bool,
+    draft_sha256: str,
+    agent_authorised: bool,
 ) -> dict[str, list[ValidationError]]:
     """Every reason not to sign, by form field: the signer bound to the
-    subject and named as registered, the text read and confirmed, and the
-    signed draft the one on the page and on disk."""
-    subject = commitment.subject
+    subject, named by their account and signing in the capacity it holds,
+    the text read and confirmed, and the signed draft the one on the page
+    and on disk."""
     draft = commitment.draft
     errors: dict[str, list[ValidationError]] = {}
 
     def refuse(field: str, message: str, code: str) -> None:
         errors.setdefault(field, []).append(ValidationError(message, code=code))
 
-    if not SubjectBinding.objects.filter(user=user, subject=subject).exists():
-        refuse(
-            NON_FIELD_ERRORS,
-            _("您的账号没有绑定该信用主体，不能代其签署承诺书。"),
-            "not_bound",
-        )
-    expected = expected_signer(subject)
-    if not signer_name:
-        refuse("signer_name", _("请填写签署人姓名。"), "required")
-    elif not expected:
-        refuse(
-            "signer_name",
-            _("该企业未登记法定代表人，无法核对签署人，请联系信用平台更正主体信息。"),
-            "no_legal_representative",
-        )
-    elif normalise_name(signer_name) != normalise_name(expected):
-        refuse(
-            "signer_name",
-            _("签署人姓名应与该主体的自然人姓名完全一致。")
-            if subject.is_person
-            else _("签署人姓名应与该企业登记的法定代表人姓名完全一致。"),
-            "name_mismatch",
-        )
+    message, code = signer_problem(signer, commitment.subject, agent_authorised=agent_authorised)
+    if message:
+        refuse(NON_FIELD_ERRORS, message, code)
     if not confirmed:
         refuse("confirmed", _("请阅读承诺书并勾选确认后再签署。"), "not_confirmed")
     if draft.status != RenderStatus.RENDERED:
@@ -273,14 +353,18 @@ def _signing_problems(
     return errors
 
 
-def _signed_letter_issue(commitment: Commitment, *, user, signer_name: str, ip, at) -> None:
+def _signed_letter_issue(commitment: Commitment, *, user, signer: Signer, ip, at) -> None:
     """The signed commitment as a letter of its own (the draft's text, the
     signature added), linked to the commitment and audited."""
     draft = commitment.draft
     subject = commitment.subject
     facts = {key: value for key, value in draft.facts.items() if key != "remedies"}
     facts["signature"] = {
-        "name": signer_name,
+        "name": signer.name,
+        "capacity": signer.capacity,
+        "capacity_label": signer.capacity_label,
+        "principal": signer.principal,
+        "block": signer.block,
         "signed_at": at.isoformat(),
         "draft_sha256": draft.sha256,
     }
@@ -304,6 +388,8 @@ def _signed_letter_issue(commitment: Commitment, *, user, signer_name: str, ip, 
         summary={
             "record": commitment.record.decision_number,
             "signed_letter": signed.number,
+            "signer": signer.name,
+            "capacity": signer.capacity,
             "draft_sha256": draft.sha256,
             "ip": ip or "",
         },
@@ -314,22 +400,25 @@ def commitment_sign(
     *,
     commitment: Commitment,
     user,
-    signer_name: str,
     confirmed: bool,
     draft_sha256: str,
     ip: str | None,
     user_agent: str,
+    agent_authorised: bool = False,
     at: dt.datetime | None = None,
 ) -> Commitment:
-    """Sign the commitment: the explicit act of the bound applicant.
+    """Sign the commitment: the explicit act of the bound applicant, by the
+    name on their account and in the capacity of their binding (no typed
+    name: typing someone else's name is not a signature). An agent signs as
+    agent only when the caller found the power of attorney on the filing
+    (`agent_authorised`).
 
-    Raises ValidationError with one message per problem (keys signer_name,
-    confirmed, draft_sha256 and __all__); nothing is saved then. The draft ->
-    signed UPDATE is conditional, so of two signings at once one wins and the
-    other is told the commitment is already signed.
+    Raises ValidationError with one message per problem (keys confirmed,
+    draft_sha256 and __all__); nothing is saved then. The draft -> signed
+    UPDATE is conditional, so of two signings at once one wins and the other
+    is told the commitment is already signed.
     """
     at = at or timezone.now()
-    signer_name = " ".join((signer_name or "").split())
     draft_sha256 = (draft_sha256 or "").strip().lower()
     with transaction.atomic():
         commitment = Commitment.objects.select_related("subject", "record", "draft").get(
@@ -347,19 +436,21 @@ def commitment_sign(
                 }
             )
         draft = commitment.draft
+        signer = commitment_signer(user=user, subject=commitment.subject)
         errors = _signing_problems(
             commitment,
-            user=user,
-            signer_name=signer_name,
+            signer=signer,
             confirmed=confirmed,
             draft_sha256=draft_sha256,
+            agent_authorised=agent_authorised,
         )
         if errors:
             raise ValidationError(errors)
 
         claimed = Commitment.objects.filter(pk=commitment.pk, status=CommitmentStatus.DRAFT).update(
             status=CommitmentStatus.SIGNED,
-            signer_name=signer_name,
+            signer_name=signer.name,
+            signer_capacity=signer.capacity,
             signed_by=user,
             signed_at=at,
             signed_ip=ip or None,
@@ -374,7 +465,7 @@ def commitment_sign(
                     )
                 }
             )
-        _signed_letter_issue(commitment, user=user, signer_name=signer_name, ip=ip, at=at)
+        _signed_letter_issue(commitment, user=user, signer=signer, ip=ip, at=at)
     return Commitment.objects.select_related("draft", "signed", "subject", "record").get(
         pk=commitment.pk
     )

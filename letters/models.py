@@ -15,7 +15,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from records.models import CreditRecord, Subject
+from records.models import BindingCapacity, CreditRecord, Subject
 
 
 class LetterKind(models.TextChoices):
@@ -217,7 +217,12 @@ class Commitment(models.Model):
         on_delete=models.PROTECT,
         related_name="commitment_signed",
     )
+    # Who signed, by the name on their account, and in which capacity their
+    # binding to the subject gives them (an agent signs as agent, 受托人).
     signer_name = models.CharField(_("签署人"), max_length=100, blank=True)
+    signer_capacity = models.CharField(
+        _("签署身份"), max_length=30, choices=BindingCapacity.choices, blank=True
+    )
     signed_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         null=True,

@@ -20,14 +20,17 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
-from flows.repair.services import case_commitment_sign
+from flows.models import CaseStatus
+from flows.repair.services import case_commitment_sign, commitment_agent_authorised
 from letters.commitments import (
+    commitment_case,
     commitment_create,
     commitment_get_for_user,
     commitment_open_for_record,
-    expected_signer,
+    commitment_signer,
     letter_get_for_user,
     letters_for_user,
+    signer_problem,
 )
 from letters.links import verify_url
 from letters.models import CommitmentStatus, Letter, LetterKind, OutboundMessage, RenderStatus
@@ -191,14 +194,9 @@ def message_resend_view(request, pk: int, message_pk: int):
 
 
 class CommitmentSignForm(forms.Form):
-    """Carries what was typed; the rules (and their messages) are the service's."""
+    """Carries the confirmation and the draft's checksum; who signs is the
+    account (no name is typed), and the rules are the service's."""
 
-    signer_name = forms.CharField(
-        label=gettext_lazy("签署人姓名"),
-        max_length=100,
-        required=False,
-        help_text=gettext_lazy("企业请填写法定代表人姓名，自然人请填写本人姓名。"),
-    )
     confirmed = forms.BooleanField(
         label=gettext_lazy(
             "本人已阅读并承诺以上内容真实、准确、完整，如违反承诺，"
@@ -208,21 +206,25 @@ class CommitmentSignForm(forms.Form):
     )
     draft_sha256 = forms.CharField(widget=forms.HiddenInput, required=False, max_length=64)
 
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.fields["signer_name"].error_messages["max_length"] = _(
-            "签署人姓名最多 %(limit_value)d 个字。"
-        )
-
 
 def _sign_context(request, commitment, form):
     user = request.user
+    signer = commitment_signer(user=user, subject=commitment.subject)
     can_sign = (
         user.role == Role.APPLICANT
         and commitment.status == CommitmentStatus.DRAFT
-        and commitment.subject.bindings.filter(user=user).exists()
+        and signer is not None
     )
     signed = commitment.signed
+    case = commitment_case(commitment)
+    problem = ""
+    if can_sign:
+        # Said before the applicant reads on, not only after they try.
+        problem, _code = signer_problem(
+            signer,
+            commitment.subject,
+            agent_authorised=commitment_agent_authorised(commitment),
+        )
     return {
         "commitment": commitment,
         "draft": commitment.draft,
@@ -233,8 +235,10 @@ def _sign_context(request, commitment, form):
         "record": commitment.record,
         "form": form,
         "can_sign": can_sign,
-        "signer_role": _("法定代表人") if not commitment.subject.is_person else _("本人"),
-        "has_signer": bool(expected_signer(commitment.subject)),
+        "signer": signer,
+        "signer_problem": problem,
+        "signed_block": (signed.facts.get("signature") or {}).get("block", "") if signed else "",
+        "case": case,
         "verify_link": verify_url(signed) if signed and signed.verification_code else "",
     }
 
@@ -253,7 +257,6 @@ def commitment_detail(request, pk: int):
                 case_commitment_sign(
                     commitment=commitment,
                     user=request.user,
-                    signer_name=form.cleaned_data["signer_name"],
                     confirmed=form.cleaned_data["confirmed"],
                     draft_sha256=form.cleaned_data["draft_sha256"],
                     ip=client_ip(request),
@@ -262,6 +265,11 @@ def commitment_detail(request, pk: int):
             except ValidationError as error:
                 form.add_error(None, error)
             else:
+                case = commitment_case(commitment)
+                if case is not None and case.status == CaseStatus.DRAFT:
+                    # Signed as part of the filing: back to the filing to submit it.
+                    messages.success(request, _("承诺书已签署，请提交申请。"))
+                    return redirect("flows:materials", pk=case.pk)
                 messages.success(request, _("承诺书已签署。"))
                 return redirect("letters:commitment", pk=commitment.pk)
         status = 400

@@ -194,6 +194,7 @@ SPECTACULAR_SETTINGS = {
         "LetterKindEnum": "letters.models.LetterKind",
         "RenderStatusEnum": "letters.models.RenderStatus",
         "CaseStatusEnum": "flows.models.CaseStatus",
+        "EventStatusEnum": "flows.models.EVENT_STATUSES",
         "MaterialKindEnum": "flows.models.MaterialKind",
         "BindingCapacityEnum": "records.models.BindingCapacity",
         "DecisionChangeKindEnum": "records.models.DecisionChangeKind",

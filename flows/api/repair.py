@@ -5,13 +5,13 @@ POST /api/v1/repair-cases/                          applicant: a draft for a rec
 POST /api/v1/repair-cases/many/                     applicant: drafts for several records at once
 GET  /api/v1/repair-cases/{id}/                     one case: materials, clocks, timeline, letters
 POST /api/v1/repair-cases/{id}/materials/           applicant: attach a file (multipart)
-POST /api/v1/repair-cases/{id}/submit/              applicant: submit the draft
+POST /api/v1/repair-cases/{id}/submit/              applicant: submit the draft (commitment signed)
 POST /api/v1/repair-cases/{id}/supplement-answer/   applicant: the supplement is complete
 POST /api/v1/repair-cases/{id}/withdraw/            applicant: withdraw, with a reason
 POST /api/v1/repair-cases/{id}/claim/               officer or department reviewer: take the case
 POST /api/v1/repair-cases/{id}/supplement-request/  officer (or supervisor override): 一次性告知
 POST /api/v1/repair-cases/{id}/refuse/              officer: not accepted
-POST /api/v1/repair-cases/{id}/accept/              officer: accepted (commitment to sign)
+POST /api/v1/repair-cases/{id}/accept/              officer: accepted, to the department
 POST /api/v1/repair-cases/{id}/approve/             department reviewer: repair the record
 POST /api/v1/repair-cases/{id}/reject/              department reviewer: refuse the repair
 POST /api/v1/repair-cases/{id}/release/             holder or supervisor: back to the queue
@@ -76,7 +76,7 @@ from flows.repair.services import (
     repair_cases_draft_many,
 )
 from letters.api import LetterSummarySerializer
-from letters.models import Letter
+from letters.models import CommitmentStatus, Letter
 from records.models import BindingCapacity, CreditRecord
 from records.selectors import records_visible_to
 from repair_flow.api_common import (
@@ -209,13 +209,20 @@ class CaseDetailSerializer(CaseSummarySerializer):
     open_clocks = serializers.SerializerMethodField()
     timeline = CaseEventSerializer(source="events", many=True, read_only=True)
     letters = serializers.SerializerMethodField()
-    commitment = serializers.SerializerMethodField()
+    commitment = serializers.SerializerMethodField(
+        help_text=gettext_lazy("该记录的信用修复承诺书 id（保存草稿时生成，提交前须签署）")
+    )
+    commitment_status = serializers.SerializerMethodField(
+        help_text=gettext_lazy("承诺书状态：draft 待签署、signed 已签署、void 已作废")
+    )
+    commitment_sign_url = serializers.SerializerMethodField()
 
     class Meta(CaseSummarySerializer.Meta):
         fields = [
             *CaseSummarySerializer.Meta.fields,
             "record_summary", "details", "decision_reasons", "decision_basis", "materials",
             "open_supplement_request", "open_clocks", "timeline", "letters", "commitment",
+            "commitment_status", "commitment_sign_url",
         ]  # fmt: skip
         read_only_fields = fields
 
@@ -245,6 +252,19 @@ class CaseDetailSerializer(CaseSummarySerializer):
     def get_commitment(self, case: RepairCase) -> int | None:
         commitment = case_commitment(case)
         return commitment.pk if commitment is not None else None
+
+    def get_commitment_status(self, case: RepairCase) -> str | None:
+        commitment = case_commitment(case)
+        return commitment.status if commitment is not None else None
+
+    def get_commitment_sign_url(self, case: RepairCase) -> str | None:
+        """Where the applicant signs it (`POST`), while it waits for the signature."""
+        commitment = case_commitment(case)
+        if commitment is None or commitment.status != CommitmentStatus.DRAFT:
+            return None
+        return absolute_url(
+            self.context.get("request"), reverse("api_commitment_sign", args=[commitment.pk])
+        )
 
 
 class RecordScopedSerializer(serializers.Serializer):
@@ -414,7 +434,11 @@ class RepairCaseCollectionApi(CaseCollectionApi):
         description=(
             "Applicants only. The record must be one of the caller's subjects' records (400 "
             "under `record` otherwise), eligible for repair, and have no other open case (409). "
-            "`capacity` must be the caller's binding capacity. Saving again updates the draft."
+            "`capacity` must be the caller's binding capacity. Saving again updates the draft. "
+            "The credit commitment for the record is generated with the draft (one per record, "
+            "part of the application): read the case (`commitment`, `commitment_sign_url`), "
+            "read the commitment's draft letter and sign it "
+            "(`POST /api/v1/commitments/{id}/sign/`) before submitting."
         ),
         request=CaseCreateSerializer,
         responses={201: CaseSummarySerializer},
@@ -456,8 +480,8 @@ class RepairCaseManyApi(GenericAPIView):
         description=(
             "The applicant's drafts for several records of the subjects they act for, each "
             "with the capacity of its binding. All or nothing: when any record is refused, "
-            "`records` lists every refusal and no draft is saved. Then attach materials and "
-            "submit each case."
+            "`records` lists every refusal and no draft is saved. Then, for each case, attach "
+            "its proof of performance, sign its record's credit commitment and submit it."
         ),
         request=CaseCreateManySerializer,
         responses={201: CaseSummarySerializer(many=True)},
@@ -566,7 +590,10 @@ def _action_schema(summary: str, description: str, request=None, examples=None):
 @_action_schema(
     "Submit a draft",
     "The case's applicant. Numbers the case and starts the preliminary review clock. 400 when "
-    "required materials are missing or the record is no longer eligible.",
+    "required materials are missing (the proof of performance; the power of attorney when an "
+    "agent files), the record's credit commitment is not signed (code "
+    "`commitment_not_signed`; every problem is listed at once), or the record is no longer "
+    "eligible.",
 )
 class CaseSubmitApi(CaseActionApi):
     roles = (Role.APPLICANT,)
@@ -673,8 +700,8 @@ class CaseRefuseApi(CaseActionApi):
 
 @_action_schema(
     "Accept a case",
-    "The officer reviewing the case; issues the 受理通知书 and the credit commitment for the "
-    "applicant to sign (`POST /api/v1/commitments/{id}/sign/`).",
+    "The officer reviewing the case; issues the 受理通知书 and sends the case to the issuing "
+    "department's review (the commitment was signed with the filing).",
 )
 class CaseAcceptApi(CaseActionApi):
     roles = (Role.OFFICER,)

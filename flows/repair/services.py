@@ -9,6 +9,7 @@ result and is refused with a clear message instead of acting twice.
 
 import datetime as dt
 
+from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -45,13 +46,13 @@ from flows.models import (
 )
 from flows.monitoring.services import monitoring_open
 from letters.commitments import commitment_case, commitment_create, commitment_sign
-from letters.models import Commitment, CommitmentStatus, LetterKind
+from letters.models import Commitment, CommitmentStatus, Letter, LetterKind
 from records.disclosure import is_natural_person
 from records.models import BindingCapacity, CreditRecord, RecordStatus, SyncKind
 from records.services import record_status_set
 from records.sync import sync_event_queue
 from repair_flow.audit import audit_record
-from sla.clocks import clock_start, clock_stop
+from sla.clocks import clock_start, clock_stop, clocks_for
 from sla.models import Stage
 
 REJECTION_REASONS = (
@@ -61,11 +62,12 @@ REJECTION_REASONS = (
     ("forbidden", gettext_lazy("法律、法规规定不得修复")),
 )
 
-REQUIRED_MATERIALS = (
-    MaterialKind.APPLICATION_FORM,
-    MaterialKind.PERFORMANCE_PROOF,
-    MaterialKind.IDENTITY_DOCUMENT,
-)
+# Domain section 3 (国办发〔2025〕22号 simplified the materials): the proof that
+# the obligations were performed, and the signed commitment (not an upload: it
+# is generated from the filing and signed on the platform). No 营业执照 or ID
+# copy: the platform holds the subject's registration data; the online filing
+# is the application itself.
+REQUIRED_MATERIALS = (MaterialKind.PERFORMANCE_PROOF,)
 
 
 @transaction.atomic
@@ -110,6 +112,9 @@ def repair_case_draft_save(*, applicant, record: CreditRecord, details: str, cap
         draft.details, draft.filed_by_capacity = details, capacity
         draft.save(update_fields=["details", "filed_by_capacity"])
         action = "flows.repair_case.draft_save"
+    # The commitment is part of the filing: generated from it now, read and
+    # signed by the applicant before submission (one per record).
+    commitment_create(record=record, actor=applicant, case=draft)
     audit_record(
         actor=applicant,
         action=action,
@@ -122,12 +127,7 @@ def repair_case_draft_save(*, applicant, record: CreditRecord, details: str, cap
 
 # Materials that are the same for every record of one filing: uploaded once,
 # stored with each case (each case file stays complete on its own).
-SHARED_MATERIALS = (
-    MaterialKind.APPLICATION_FORM,
-    MaterialKind.IDENTITY_DOCUMENT,
-    MaterialKind.POWER_OF_ATTORNEY,
-    MaterialKind.LEGAL_REP_PROOF,
-)
+SHARED_MATERIALS = (MaterialKind.POWER_OF_ATTORNEY,)
 
 MAX_RECORDS_PER_FILING = 50
 
@@ -191,9 +191,31 @@ def required_materials(case: RepairCase) -> list[str]:
     return kinds
 
 
+def commitment_signed_for(case: RepairCase) -> Commitment | None:
+    """The case's record's commitment when it is signed, else None."""
+    commitment = case_commitment(case)
+    if commitment is None or commitment.status != CommitmentStatus.SIGNED:
+        return None
+    return commitment
+
+
+def commitment_missing_error(*, staff: bool = False) -> ValidationError:
+    """The refusal naming the unsigned commitment: to the applicant at
+    submission, to the officer or the department on a case accepted before
+    the commitment became part of the filing."""
+    if staff:
+        message = _("申请人尚未签署信用修复承诺书（承诺书是申请材料的一部分），签署后方可办理。")
+    else:
+        message = _(
+            "请先阅读并签署信用修复承诺书：承诺书是申请材料的一部分，未签署的申请不能提交。"
+        )
+    return ValidationError(message, code="commitment_not_signed")
+
+
 @transaction.atomic
 def repair_case_submit(*, applicant, case: RepairCase, at: dt.datetime | None = None):
-    """Submit a draft: number it and start the same-day preliminary review clock."""
+    """Submit a draft: the materials and the signed commitment complete; number
+    it and start the same-day preliminary review clock."""
     at = at_or_now(at)
     case = case_locked(case)
     require_applicant(case, applicant)
@@ -208,18 +230,32 @@ def repair_case_submit(*, applicant, case: RepairCase, at: dt.datetime | None = 
     missing = [
         str(MaterialKind(kind).label) for kind in required_materials(case) if kind not in have
     ]
+    problems = []
     if missing:
-        raise ValidationError(
-            _("申请材料不齐全，请上传：%(missing)s。") % {"missing": "、".join(missing)},
-            code="missing_materials",
+        problems.append(
+            ValidationError(
+                _("申请材料不齐全，请上传：%(missing)s。") % {"missing": "、".join(missing)},
+                code="missing_materials",
+            )
         )
-    return case_number_and_start(case, applicant=applicant, at=at)
+    if commitment_signed_for(case) is None:
+        problems.append(commitment_missing_error())
+    if problems:
+        # Every problem at once, nothing saved.
+        raise ValidationError(problems)
+    case = case_number_and_start(case, applicant=applicant, at=at)
+    # The commitment's letters were issued to the draft: they now name the case by its number.
+    Letter.objects.filter(
+        case_type=ContentType.objects.get_for_model(RepairCase), case_id=case.pk
+    ).update(case_label=case.label)
+    return case
 
 
 @transaction.atomic
 def preliminary_review_accept(*, officer, case: RepairCase) -> RepairCase:
-    """Accept: the 受理通知书, the commitment draft to sign, and the clocks
-    for the commitment and for the whole decision (10 working days)."""
+    """Accept: the 受理通知书, and the clocks for the department's review and
+    for the whole decision (10 working days). The commitment was signed with
+    the filing."""
     at = timezone.now()
     case = case_locked(case)
     require_holder(officer, case, "preliminary_review")
@@ -227,8 +263,9 @@ def preliminary_review_accept(*, officer, case: RepairCase) -> RepairCase:
     problem = eligibility_problem(case.record, at, filed_at=case.submitted_at)
     if problem:
         raise ValidationError(problem, code="not_eligible")
+    if commitment_signed_for(case) is None:
+        raise commitment_missing_error(staff=True)
     letter = case_letter_issue(case, LetterKind.ACCEPTANCE, actor=officer, at=at)
-    commitment_create(record=case.record, actor=officer, case=case)
     clock_stop(case=case, stage=Stage.PRELIMINARY_REVIEW, actor=officer, at=at)
     clock_stop(case=case, stage=Stage.ACCEPTANCE, actor=officer, at=at)
     transition_fire(
@@ -240,38 +277,15 @@ def preliminary_review_accept(*, officer, case: RepairCase) -> RepairCase:
         summary={"letter": letter.number},
     )
     engine.task_done(case, "preliminary_review", officer)
-    clock_start(case=case, stage=Stage.COMMITMENT, actor=officer, at=at, label=case.label)
     clock_start(case=case, stage=Stage.WHOLE_DECISION, actor=officer, at=at, label=case.label)
+    department_clock_start(case, actor=officer, at=at)
     return case
 
 
-@transaction.atomic
-def case_commitment_sign(*, commitment: Commitment, user, **signature) -> Commitment:
-    """The applicant signs the commitment (letters.commitments.commitment_sign)
-    and a repair case waiting for it moves on in the same transaction: signed
-    and accepted together, or neither."""
-    commitment = commitment_sign(commitment=commitment, user=user, **signature)
-    case = commitment_case(commitment)
-    if isinstance(case, RepairCase) and case.status == CaseStatus.AWAITING_COMMITMENT:
-        case_commitment_signed(case=case, actor=user)
-    return commitment
-
-
-@transaction.atomic
-def case_commitment_signed(*, case: RepairCase, actor) -> RepairCase:
-    """After the applicant signed the commitment (letters.commitments.commitment_sign):
-    the case is accepted and goes to the issuing department ("谁认定、谁修复")."""
-    case = case_locked(case)
-    require_status(case, CaseStatus.AWAITING_COMMITMENT)
-    commitment = case_commitment(case)
-    if commitment is None or commitment.status != CommitmentStatus.SIGNED:
-        raise ValidationError(_("信用修复承诺书尚未签署。"), code="not_signed")
-    at = commitment.signed_at or timezone.now()
-    clock_stop(case=case, stage=Stage.COMMITMENT, actor=actor, at=at)
-    transition_fire(
-        case, "commitment_signed", actor=actor, at=at, summary={"commitment": commitment.pk}
-    )
-    engine.task_done(case, "commitment")
+def department_clock_start(case: RepairCase, *, actor, at: dt.datetime) -> None:
+    """The issuing department's review clock ("谁认定、谁修复"), once per case."""
+    if clocks_for(case).filter(stage=Stage.DEPARTMENT_REVIEW, stopped_at=None).exists():
+        return
     clock_start(
         case=case,
         stage=Stage.DEPARTMENT_REVIEW,
@@ -280,11 +294,47 @@ def case_commitment_signed(*, case: RepairCase, actor) -> RepairCase:
         department=case.record.department,
         label=case.label,
     )
-    return case
 
 
+def commitment_agent_authorised(commitment: Commitment) -> bool:
+    """An agent signs as agent only under the power of attorney uploaded to
+    the repair filing the commitment belongs to."""
+    case = commitment_case(commitment)
+    return isinstance(case, RepairCase) and (
+        case.materials.filter(kind=MaterialKind.POWER_OF_ATTORNEY).exists()
+    )
+
+
+@transaction.atomic
+def case_commitment_sign(*, commitment: Commitment, user, **signature) -> Commitment:
+    """The applicant signs the commitment (letters.commitments.commitment_sign).
+
+    A case accepted before the commitment became part of the filing (flows
+    migration *_filing_commitment_at_filing moved it on unsigned) gets its
+    department review clock from the signature: until then it waited for the
+    applicant.
+    """
+    case = commitment_case(commitment)
+    commitment = commitment_sign(
+        commitment=commitment,
+        user=user,
+        agent_authorised=commitment_agent_authorised(commitment),
+        **signature,
+    )
+    if isinstance(case, RepairCase) and case.status == CaseStatus.ACCEPTED:
+        department_clock_start(case, actor=user, at=commitment.signed_at or timezone.now())
+    return commitment
+
+
+@transaction.atomic
 def department_review_claim(*, reviewer, case: RepairCase) -> RepairCase:
-    """Take an accepted case for the issuing department's review (谁认定、谁修复)."""
+    """Take an accepted case for the issuing department's review (谁认定、谁修复).
+    A case accepted under the old order whose commitment is still unsigned
+    waits for the applicant's signature first."""
+    if commitment_signed_for(case) is None:
+        raise commitment_missing_error(staff=True)
+    # A case the migration moved on already signed has no clock yet: it starts now.
+    department_clock_start(case, actor=reviewer, at=timezone.now())
     return case_claim(user=reviewer, case=case, task="department_review")
 
 
@@ -302,6 +352,8 @@ def department_review_approve(*, reviewer, case: RepairCase, basis: str) -> Repa
     problem = eligibility_problem(record, at, filed_at=case.submitted_at)
     if problem:
         raise ValidationError(problem, code="not_eligible")
+    if commitment_signed_for(case) is None:
+        raise commitment_missing_error(staff=True)
     day = local_date(at)
     # Shandong Social Credit Regulation Art. 20: a natural person's record was
     # never published; its repair ends its use as a negative record in sharing.

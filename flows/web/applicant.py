@@ -42,6 +42,7 @@ from flows.repair.services import (
 from flows.web.common import refusal_messages
 from flows.web.monitoring import case_monitoring
 from letters.commitments import letters_for_user
+from letters.models import CommitmentStatus
 from records.models import BindingCapacity, CreditRecord, SubjectBinding
 from records.selectors import record_get_for_user
 from repair_flow.access import purpose_or_redirect
@@ -53,14 +54,13 @@ FILE_FIELD = "file_"
 
 # What the applicant can expect next, per status (shown in 我的申请 and on the case).
 NEXT_STEP = {
-    CaseStatus.DRAFT: gettext_lazy("上传申请材料后提交申请。"),
+    CaseStatus.DRAFT: gettext_lazy("上传申请材料、阅读并签署信用修复承诺书后提交申请。"),
     CaseStatus.SUBMITTED: gettext_lazy("等待信用平台工作人员初审。"),
     CaseStatus.IN_PRELIMINARY_REVIEW: gettext_lazy("信用平台工作人员正在初审。"),
     CaseStatus.AWAITING_SUPPLEMENT: gettext_lazy("请在补正期限前上传补正材料并提交补正。"),
     CaseStatus.RESUBMITTED: gettext_lazy("已补正，等待信用平台工作人员再次初审。"),
     CaseStatus.NOT_ACCEPTED: gettext_lazy("申请不予受理，详见不予受理通知书。"),
     CaseStatus.LAPSED: gettext_lazy("逾期未补正，申请已终止；如仍需修复，可以重新申请。"),
-    CaseStatus.AWAITING_COMMITMENT: gettext_lazy("请阅读并签署信用修复承诺书。"),
     CaseStatus.ACCEPTED: gettext_lazy("已受理，等待认定单位审核。"),
     CaseStatus.IN_DEPARTMENT_REVIEW: gettext_lazy("认定单位正在审核。"),
     CaseStatus.APPROVED: gettext_lazy("准予修复，详见信用修复决定书。"),
@@ -246,7 +246,10 @@ def case_new_many(request):
             else:
                 messages.success(
                     request,
-                    _("已为 %(n)d 条记录分别保存申请草稿。请逐一上传履行义务证明后提交。")
+                    _(
+                        "已为 %(n)d 条记录分别保存申请草稿。请逐一上传履行义务证明、"
+                        "阅读并签署该条记录的信用修复承诺书后提交。"
+                    )
                     % {"n": len(cases)},
                 )
                 return redirect("flows:list")
@@ -296,6 +299,21 @@ def material_slots(case, required: list[str], upload_errors=None) -> tuple[list,
     return slots, stray
 
 
+def commitment_slot(case) -> dict:
+    """The filing's commitment (part of the application, domain section 3):
+    generated from the draft, read and signed before submission."""
+    commitment = case_commitment(case)
+    signed = commitment is not None and commitment.status == CommitmentStatus.SIGNED
+    return {
+        "commitment": commitment,
+        "signed": signed,
+        "block": (commitment.signed.facts.get("signature") or {}).get("block", "")
+        if signed and commitment.signed
+        else "",
+        "agent": case.filed_by_capacity == BindingCapacity.AGENT,
+    }
+
+
 def _materials_page(request, case, *, upload_errors=None, submit_errors=None, status=200):
     slots, stray = material_slots(case, required_materials(case), upload_errors)
     return render(
@@ -303,6 +321,7 @@ def _materials_page(request, case, *, upload_errors=None, submit_errors=None, st
         "flows/case_materials.html",
         {
             "case": case,
+            "commitment_slot": commitment_slot(case),
             "slots": slots,
             "materials": applicant_materials(case),
             "upload_errors_other": stray,
@@ -369,7 +388,12 @@ def case_page(
     letters = letters_for_user(request.user).filter(
         case_type=ContentType.objects.get_for_model(type(case)), case_id=case.pk
     )
-    commitment = case_commitment(case) if case.status == CaseStatus.AWAITING_COMMITMENT else None
+    # A case accepted before the commitment became part of the filing may
+    # still wait for its signature (flows migration
+    # *_filing_commitment_at_filing).
+    commitment = case_commitment(case) if isinstance(case, RepairCase) and case.is_open else None
+    if commitment is not None and commitment.status != CommitmentStatus.DRAFT:
+        commitment = None
     withdraw = withdraw or {}
     monitoring = case_monitoring(request.user, case)
     return render(

@@ -67,7 +67,7 @@ from flows.repair.services import (
     department_review_reject,
     preliminary_review_accept,
 )
-from flows.web.applicant import material_file
+from flows.web.applicant import commitment_slot, material_file
 from flows.web.common import objection_ground_labels, refusal_messages
 from letters.models import Letter
 from records.models import BindingCapacity, CreditRecord, PenaltyType, Severity
@@ -100,6 +100,14 @@ OBJECTION_BASIS = gettext_lazy("《山东省社会信用条例》第三十九条
 # Which work page a case of each kind is handled on, and its actions' URL names.
 WORK_URLS = {CaseKind.REPAIR: "flows:work", CaseKind.OBJECTION: "flows:objection_work"}
 ACTION_URLS = {CaseKind.REPAIR: "flows:%s", CaseKind.OBJECTION: "flows:objection_%s"}
+# The materials a repair's one-time notice may ask for (domain section 3: the
+# proof of performance; the platform holds the registration data, so no
+# 营业执照 or ID copy).
+REPAIR_SUPPLEMENT_KINDS = (
+    MaterialKind.PERFORMANCE_PROOF,
+    MaterialKind.POWER_OF_ATTORNEY,
+    MaterialKind.OTHER,
+)
 # The materials an objection's one-time notice may ask for.
 OBJECTION_SUPPLEMENT_KINDS = (
     MaterialKind.EVIDENCE,
@@ -193,13 +201,13 @@ def _assignees(case) -> list[User]:
 
 def _supplement_rows(case, post=None) -> list[dict]:
     """One row per material the applicant can supplement: tick it and say
-    what is wrong (the commitment comes after acceptance; a power of
-    attorney only when an agent filed)."""
+    what is wrong (the commitment is signed with the filing, not uploaded; a
+    power of attorney only when an agent filed)."""
     rows = []
     if case.kind == CaseKind.OBJECTION:
         kinds = list(OBJECTION_SUPPLEMENT_KINDS)
     else:
-        kinds = [k for k in MaterialKind if k != MaterialKind.COMMITMENT]
+        kinds = list(REPAIR_SUPPLEMENT_KINDS)
     if case.filed_by_capacity != BindingCapacity.AGENT:
         kinds.remove(MaterialKind.POWER_OF_ATTORNEY)
     for kind in kinds:
@@ -325,6 +333,7 @@ def work_page(request, case, *, errors=None, form=None, status=200):
         context.update(_objection_context(case, form))
     else:
         context.update(_monitoring_context(request.user, case))
+        context["commitment_slot"] = commitment_slot(case)
     return render(request, "flows/task_detail.html", context, status=status)
 
 
@@ -578,7 +587,7 @@ ACTIONS = {
     "claim": (_claim, gettext_lazy("已领取，请在期限内办理。")),
     "release": (_release, gettext_lazy("已退回待领取队列。")),
     "reassign": (_reassign, gettext_lazy("已改派。")),
-    "accept": (_accept, gettext_lazy("已受理，受理通知书和信用修复承诺书已发出。")),
+    "accept": (_accept, gettext_lazy("已受理，受理通知书已发出，案件转认定单位审核。")),
     "refuse": (_refuse, gettext_lazy("已作出不予受理决定，通知书已发出。")),
     "supplement": (_supplement, gettext_lazy("一次性补正告知书已发出，补正期间暂停计时。")),
     "approve": (_approve, gettext_lazy("已准予修复，信用修复决定书已发出。")),

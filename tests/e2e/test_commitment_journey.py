@@ -1,5 +1,6 @@
-"""An applicant reads and signs the credit commitment on a phone, then finds
-the signed letter in 我的文书; anyone verifies it by its code."""
+"""An applicant reads and signs the credit commitment of their filing on a
+phone, as the person their account names, then finds the signed letter in
+我的文书; anyone verifies it by its code."""
 
 import hashlib
 
@@ -24,13 +25,15 @@ def test_an_applicant_signs_the_commitment_and_finds_the_signed_letter(
     login(page, "applicant", PASSWORD)
     page.wait_for_url("**/records/")
 
-    # Open the commitment for their record.
-    page.goto(f"{page.base}/letters/commitments/new/{record.pk}/")
-    assert record.decision_number in page.locator("main").inner_text()
-    page.get_by_role("button", name="生成承诺书").click()
-    page.wait_for_url("**/letters/commitments/*/")
+    # The commitment is generated from the filing: save the draft, then open it from there.
+    page.goto(f"{page.base}/cases/new/{record.pk}/")
+    page.get_by_label("申请说明").fill("罚款已缴清，违法行为已整改。")
+    page.get_by_role("button", name="保存草稿并上传材料").click()
+    page.wait_for_url("**/cases/*/materials/")
     commitment = Commitment.objects.get(record=record)
-    assert page.url.endswith(f"/letters/commitments/{commitment.pk}/")
+    page.locator("section.commitment-slot").get_by_role("link", name="阅读并签署承诺书").click()
+    page.wait_for_url(f"**/letters/commitments/{commitment.pk}/")
+    assert record.decision_number in page.locator("main").inner_text()
 
     # The draft PDF's page as an image (drawn: it has a width), and its content as text.
     image = page.locator(".letter-pages img").first
@@ -40,28 +43,37 @@ def test_an_applicant_signs_the_commitment_and_finds_the_signed_letter(
     facts = page.locator("dl.commitment-facts").inner_text()
     assert record.decision_number in facts and "张伟" in facts
 
-    # A wrong name is refused next to the field.
-    page.get_by_label("签署人姓名").fill("李娜")
-    page.get_by_label("本人已阅读并承诺以上内容真实").check()
+    # Who signs is the account, in its bound capacity: no name to type.
+    assert page.locator(".signer-name").inner_text() == "张伟"
+    assert page.locator(".signer-capacity").inner_text() == "法定代表人"
+    assert page.locator("input[name=signer_name]").count() == 0
+
+    # Not ticked: refused next to the box.
     page.get_by_role("button", name="确认签署").click()
-    error = page.locator("#signer_name-error")
+    error = page.locator("#confirmed-error")
     error.wait_for()
-    assert "签署人姓名应与该企业登记的法定代表人姓名完全一致" in error.inner_text()
+    assert "请阅读承诺书并勾选确认后再签署" in error.inner_text()
     commitment.refresh_from_db()
     assert commitment.status == CommitmentStatus.DRAFT
 
-    # The legal representative's name and the box ticked: signed.
-    page.get_by_label("签署人姓名").fill("张伟")
+    # Ticked: signed, and back to the filing to submit it.
     page.get_by_label("本人已阅读并承诺以上内容真实").check()
     page.get_by_role("button", name="确认签署").click()
-    page.locator("section.signed-letter").wait_for()
-    assert "承诺书已签署。" in page.locator(".messages").inner_text()
-    assert page.locator(".commitment-status").inner_text() == "已签署"
+    page.wait_for_url("**/cases/*/materials/")
+    assert "承诺书已签署，请提交申请。" in page.locator(".messages").inner_text()
+    slot = page.locator("section.commitment-slot")
+    assert "已签署" in slot.inner_text() and "法定代表人：张伟" in slot.inner_text()
     commitment.refresh_from_db()
     signed = commitment.signed
     assert commitment.status == CommitmentStatus.SIGNED and commitment.signer_name == "张伟"
+    assert commitment.signer_capacity == "legal_representative"
     assert "Chrome" in commitment.signed_user_agent and commitment.signed_ip
+    slot.get_by_role("link", name="查看已签署的承诺书").click()
+    page.wait_for_url(f"**/letters/commitments/{commitment.pk}/")
+    page.locator("section.signed-letter").wait_for()
+    assert page.locator(".commitment-status").inner_text() == "已签署"
     assert signed.number in page.locator("section.signed-letter").inner_text()
+    assert "法定代表人：张伟" in page.locator("section.signed-letter").inner_text()
 
     # 我的文书 lists the signed letter with its PDF, and no draft left to sign.
     page.get_by_role("navigation").get_by_role("link", name="文书", exact=True).click()

@@ -7,6 +7,7 @@ from zoneinfo import ZoneInfo
 import pytest
 import time_machine
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.utils import timezone
 from viewflow.workflow.models import Task
 from viewflow.workflow.status import STATUS
 
@@ -23,7 +24,6 @@ from flows.models import (
 )
 from flows.monitoring.services import breach_confirm, breach_notice_issue, breach_statement_submit
 from flows.repair.services import (
-    case_commitment_signed,
     department_review_approve,
     department_review_claim,
     preliminary_review_accept,
@@ -41,11 +41,9 @@ T0 = dt.datetime(2026, 11, 16, 10, 0, tzinfo=TZ)
 PDF = b"%PDF-1.4\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n"
 JPEG = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + b"\x00" * 32
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 32
-FILING = (
-    MaterialKind.APPLICATION_FORM,
-    MaterialKind.PERFORMANCE_PROOF,
-    MaterialKind.IDENTITY_DOCUMENT,
-)
+# Domain section 3: the proof of performance (and the signed commitment,
+# which is not an upload).
+FILING = (MaterialKind.PERFORMANCE_PROOF,)
 
 
 def at(text: str) -> dt.datetime:
@@ -110,12 +108,18 @@ def upload(name: str = "申请书.pdf", content: bytes = PDF) -> SimpleUploadedF
     return SimpleUploadedFile(name, content, content_type="application/octet-stream")
 
 
-def draft_with_materials(applicant, record, *, capacity="legal_representative", kinds=FILING):
+def draft_with_materials(
+    applicant, record, *, capacity="legal_representative", kinds=FILING, signed=True
+):
+    """A draft with its materials and, unless `signed=False`, its commitment
+    signed: ready to submit."""
     case = repair_case_draft_save(
         applicant=applicant, record=record, details="罚款已缴清，已整改。", capacity=capacity
     )
     for kind in kinds:
         case_material_add(case=case, user=applicant, kind=kind, upload=upload(f"{kind}.pdf"))
+    if signed:
+        sign_commitment(case)
     return case
 
 
@@ -125,7 +129,11 @@ def sign_commitment(case) -> Commitment:
     and once end to end in test_lifecycle)."""
     commitment = case_commitment(case)
     Commitment.objects.filter(pk=commitment.pk).update(
-        status=CommitmentStatus.SIGNED, signer_name="张伟", signed_by_id=case.applicant_id
+        status=CommitmentStatus.SIGNED,
+        signer_name=case.applicant.get_full_name(),
+        signer_capacity=case.filed_by_capacity,
+        signed_by_id=case.applicant_id,
+        signed_at=timezone.now(),
     )
     commitment.refresh_from_db()
     return commitment
@@ -138,7 +146,6 @@ def drive(applicant, record, officer, reviewer):
         CaseStatus.DRAFT,
         CaseStatus.SUBMITTED,
         CaseStatus.IN_PRELIMINARY_REVIEW,
-        CaseStatus.AWAITING_COMMITMENT,
         CaseStatus.ACCEPTED,
         CaseStatus.IN_DEPARTMENT_REVIEW,
     ]
@@ -149,10 +156,6 @@ def drive(applicant, record, officer, reviewer):
             lambda c: repair_case_submit(applicant=applicant, case=c),
             lambda c: preliminary_review_claim(officer=officer, case=c),
             lambda c: preliminary_review_accept(officer=officer, case=c),
-            lambda c: (
-                sign_commitment(c),
-                case_commitment_signed(case=c, actor=applicant),
-            )[1],
             lambda c: department_review_claim(reviewer=reviewer, case=c),
         ]
         for step in steps[: order.index(status)]:
@@ -232,8 +235,6 @@ def approve_repair(case, *, officer, reviewer, now=None, on: str | None = None):
     case = repair_case_submit(applicant=applicant, case=case)
     case = preliminary_review_claim(officer=officer, case=case)
     case = preliminary_review_accept(officer=officer, case=case)
-    sign_commitment(case)
-    case = case_commitment_signed(case=case, actor=applicant)
     case = department_review_claim(reviewer=reviewer, case=case)
     if on is not None:
         now.move_to(at(on))

@@ -28,10 +28,11 @@ def test_a_case_goes_from_draft_to_approved_through_the_api(
 ):
     mine, staff, dept = api_for(applicant), api_for(officer), api_for(reviewer)
 
-    response = mine.post(
+    now.move_to(at("2026-11-16 09:00"))
+    response = posted(
+        mine,
         CASES,
         {"record": record.pk, "details": "罚款已缴清。", "capacity": "legal_representative"},
-        format="json",
     )
     assert response.status_code == 201, response.json()
     body = response.json()
@@ -39,19 +40,53 @@ def test_a_case_goes_from_draft_to_approved_through_the_api(
     assert (body["status"], body["status_label"], body["number"]) == ("draft", "草稿", None)
     assert body["decision_number"] == record.decision_number
 
-    for kind in ("application_form", "performance_proof", "identity_document"):
-        response = mine.post(
-            url(case, "materials"),
-            {"kind": kind, "file": upload(f"{kind}.pdf")},
-            format="multipart",
-        )
-        assert response.status_code == 201, response.json()
-        assert response.json()["kind"] == kind
-        assert response.json()["content_type"] == "application/pdf"
-        assert response.json()["round"] == 0
+    # Domain section 3: the proof of performance; no 营业执照 (the platform holds the subject).
+    response = mine.post(
+        url(case, "materials"),
+        {"kind": "performance_proof", "file": upload("performance_proof.pdf")},
+        format="multipart",
+    )
+    assert response.status_code == 201, response.json()
+    assert response.json()["kind"] == "performance_proof"
+    assert response.json()["content_type"] == "application/pdf"
+    assert response.json()["round"] == 0
     # A draft is the applicant's own business.
     assert staff.get(url(case)).status_code == 404
 
+    # The commitment was generated with the draft; unsigned, the filing is refused.
+    detail = mine.get(url(case)).json()
+    commitment = case_commitment(case)
+    assert (detail["commitment"], detail["commitment_status"]) == (commitment.pk, "draft")
+    assert detail["commitment_sign_url"].endswith(f"/api/v1/commitments/{commitment.pk}/sign/")
+    response = posted(mine, url(case, "submit"))
+    assert response.status_code == 400
+    assert response.json()["code"] == "commitment_not_signed"
+    assert response.json()["non_field_errors"] == [
+        "请先阅读并签署信用修复承诺书：承诺书是申请材料的一部分，未签署的申请不能提交。"
+    ]
+    case.refresh_from_db()
+    assert (case.status, case.number) == ("draft", None)
+
+    # The applicant signs through the letters API, as the account (a name sent is ignored).
+    draft = mine.get(f"/api/v1/commitments/{commitment.pk}/").json()["draft"]
+    now.move_to(at("2026-11-16 09:30"))
+    response = posted(
+        mine,
+        f"/api/v1/commitments/{commitment.pk}/sign/",
+        {"signer_name": "李娜", "confirmed": True, "draft_sha256": draft["sha256"]},
+    )
+    assert response.status_code == 200, response.json()
+    signed = response.json()
+    assert (signed["signer_name"], signed["signer_capacity"], signed["signer_capacity_label"]) == (
+        "张伟",
+        "legal_representative",
+        "法定代表人",
+    )
+    detail = mine.get(url(case)).json()
+    assert (detail["status"], detail["commitment_status"]) == ("draft", "signed")
+    assert detail["commitment_sign_url"] is None
+
+    now.move_to(at("2026-11-16 10:00"))
     response = posted(mine, url(case, "submit"))
     assert response.status_code == 200, response.json()
     assert response.json()["status"] == "submitted"
@@ -69,40 +104,23 @@ def test_a_case_goes_from_draft_to_approved_through_the_api(
     now.move_to(at("2026-11-16 11:00"))
     response = posted(staff, url(case, "accept"))
     assert response.status_code == 200, response.json()
-    assert response.json()["status"] == "awaiting_commitment"
+    assert response.json()["status"] == "accepted"
 
     detail = mine.get(url(case)).json()
-    assert detail["status_label"] == "待签署信用承诺"
+    assert detail["status_label"] == "已受理"
     assert detail["record_summary"]["decision_number"] == record.decision_number
     assert detail["record_summary"]["subject_name"] == "济南泉城食品有限公司"
-    assert [m["kind"] for m in detail["materials"]] == [
-        "application_form",
-        "performance_proof",
-        "identity_document",
-    ]
+    assert [m["kind"] for m in detail["materials"]] == ["performance_proof"]
     assert detail["open_supplement_request"] is None
     # Deadlines in Beijing time.
     assert [(c["stage"], c["due_at"]) for c in detail["open_clocks"]] == [
-        ("commitment", "2026-11-23T17:00:00+08:00"),
+        ("department_review", "2026-11-23T17:00:00+08:00"),
         ("whole_decision", "2026-11-30T17:00:00+08:00"),
     ]
-    acceptance = detail["letters"][0]
+    acceptance = detail["letters"][-1]
     assert (acceptance["kind"], acceptance["number"]) == ("acceptance", "济信修受〔2026〕1号")
     assert acceptance["status"] == "rendered"
     assert acceptance["pdf_url"].endswith(f"/api/v1/letters/{acceptance['id']}/pdf/")
-    commitment = case_commitment(case)
-    assert detail["commitment"] == commitment.pk
-
-    # The applicant signs through the letters API; the case moves on with it.
-    draft = mine.get(f"/api/v1/commitments/{commitment.pk}/").json()["draft"]
-    now.move_to(at("2026-11-17 09:30"))
-    response = posted(
-        mine,
-        f"/api/v1/commitments/{commitment.pk}/sign/",
-        {"signer_name": "张伟", "confirmed": True, "draft_sha256": draft["sha256"]},
-    )
-    assert response.status_code == 200, response.json()
-    assert mine.get(url(case)).json()["status"] == "accepted"
 
     now.move_to(at("2026-11-18 10:00"))
     response = posted(dept, url(case, "claim"))
@@ -122,17 +140,16 @@ def test_a_case_goes_from_draft_to_approved_through_the_api(
     assert [(e["action"], e["from_status"], e["to_status"]) for e in detail["timeline"]] == [
         ("submit", "draft", "submitted"),
         ("claim_preliminary_review", "submitted", "in_preliminary_review"),
-        ("accept", "in_preliminary_review", "awaiting_commitment"),
-        ("commitment_signed", "awaiting_commitment", "accepted"),
+        ("accept", "in_preliminary_review", "accepted"),
         ("claim_department_review", "accepted", "in_department_review"),
         ("approve", "in_department_review", "approved"),
     ]
     assert detail["timeline"][0]["at"] == "2026-11-16T10:00:00+08:00"
     assert detail["timeline"][-1]["actor"] == "陈静"
     assert [(x["kind"], x["number"]) for x in detail["letters"]] == [
-        ("acceptance", "济信修受〔2026〕1号"),
         ("commitment", None),
         ("commitment", "济信诺〔2026〕1号"),
+        ("acceptance", "济信修受〔2026〕1号"),
         ("repair_decision", "济信修决〔2026〕1号"),
     ]
     assert detail["letters"][-1]["pdf_url"]
@@ -221,7 +238,8 @@ def test_refusal_rejection_and_withdrawal_through_the_api(
     assert response.status_code == 200, response.json()
     assert response.json()["status"] == "not_accepted"
     letters = api_for(applicant).get(url(case)).json()["letters"]
-    assert [x["kind"] for x in letters] == ["refusal_to_accept"]
+    # The commitment signed with the filing, then the refusal.
+    assert [x["kind"] for x in letters] == ["commitment", "refusal_to_accept"]
 
     case = drive(CaseStatus.IN_DEPARTMENT_REVIEW)
     response = posted(

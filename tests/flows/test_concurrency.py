@@ -410,21 +410,20 @@ def test_the_applicant_withdraws_while_the_officer_accepts(
         assert not failed(withdraw), withdraw
         assert code_of(accept) == "wrong_status"
         assert actions[-1] == "withdraw" and "accept" not in actions
-        assert not Commitment.objects.filter(record=record).exists()
     elif failed(withdraw):
-        # The acceptance went first and the withdrawal was refused: the case
-        # waits for the commitment (not expected: an accepted case may still
-        # be withdrawn).
+        # The acceptance went first and the withdrawal was refused (not
+        # expected: an accepted case may still be withdrawn).
         assert first != 1
-        assert claimed.status == CaseStatus.AWAITING_COMMITMENT
+        assert claimed.status == CaseStatus.ACCEPTED
         pytest.fail(f"withdrawal after acceptance refused: {withdraw!r}")
     else:
-        # Accepted, then withdrawn: the commitment draft is void.
+        # Accepted, then withdrawn.
         assert first != 1
         assert actions[-2:] == ["accept", "withdraw"]
-        assert list(Commitment.objects.filter(record=record).values_list("status", flat=True)) == [
-            CommitmentStatus.VOID
-        ]
+    # The commitment was signed with the filing: the subject did commit, so it stays.
+    assert list(Commitment.objects.filter(record=record).values_list("status", flat=True)) == [
+        CommitmentStatus.SIGNED
+    ]
     assert claimed.status == CaseStatus.WITHDRAWN
     assert open_tasks(claimed) == []
     assert not clocks_for(claimed).filter(stopped_at=None).exists()

@@ -5,14 +5,26 @@ import datetime as dt
 
 import pytest
 
+from flows.cases.common import case_commitment
 from flows.models import CaseMaterial, CaseStatus, MaterialKind, RepairCase
-from tests.conftest import make_record
+from letters.models import Commitment
+from records.models import BindingCapacity, SubjectBinding
+from repair_flow.models import Role
+from tests.conftest import make_record, make_user
 from tests.flows.conftest import PDF, upload
 
 pytestmark = pytest.mark.django_db
 
 PAGE = "/cases/new/"
 API = "/api/v1/repair-cases/many/"
+
+
+@pytest.fixture
+def agent(enterprise):
+    """An agent filing for the enterprise under a power of attorney."""
+    user = make_user("agent", Role.APPLICANT, first_name="刘律师")
+    SubjectBinding.objects.create(user=user, subject=enterprise, capacity=BindingCapacity.AGENT)
+    return user
 
 
 @pytest.fixture
@@ -37,16 +49,25 @@ def test_the_page_lists_the_applicants_records_and_says_why_some_cannot_be_filed
     assert other_record.decision_number not in page
 
 
+def test_no_registration_document_is_asked_for(client_for, applicant, agent, record):
+    # Domain section 3: the platform holds the subject; only an agent's power of attorney
+    # is shared between the records of one filing.
+    page = client_for(applicant).get(PAGE).content.decode()
+    assert 'name="file_' not in page
+    page = client_for(agent).get(PAGE).content.decode()
+    assert 'name="file_power_of_attorney"' in page
+    assert "file_identity_document" not in page and "file_application_form" not in page
+
+
 def test_one_filing_makes_a_draft_per_record_with_the_shared_files(
-    client_for, applicant, record, second_record
+    client_for, agent, record, second_record
 ):
-    response = client_for(applicant).post(
+    response = client_for(agent).post(
         PAGE,
         {
             "record": [record.pk, second_record.pk],
             "details": "罚款均已缴清。",
-            "file_application_form": upload("申请书.pdf"),
-            "file_identity_document": upload("营业执照.pdf"),
+            "file_power_of_attorney": upload("授权委托书.pdf"),
         },
     )
     assert response.status_code == 302 and response["Location"] == "/cases/"
@@ -57,9 +78,12 @@ def test_one_filing_makes_a_draft_per_record_with_the_shared_files(
     ]
     for case in cases:
         kinds = sorted(case.materials.values_list("kind", flat=True))
-        assert kinds == [MaterialKind.APPLICATION_FORM, MaterialKind.IDENTITY_DOCUMENT]
+        assert kinds == [MaterialKind.POWER_OF_ATTORNEY]
         # Each case file holds its own copy of the shared file.
         assert all(m.file.read() == PDF for m in case.materials.all())
+        # One commitment per record, generated with its draft, to be signed before submission.
+        assert case_commitment(case).case_id == case.pk
+    assert Commitment.objects.filter(status="draft").count() == 2
 
 
 def test_one_refused_record_saves_nothing_and_names_every_problem(
@@ -70,7 +94,6 @@ def test_one_refused_record_saves_nothing_and_names_every_problem(
         {
             "record": [record.pk, too_recent.pk],
             "details": "x",
-            "file_application_form": upload("申请书.pdf"),
         },
     )
     assert response.status_code == 400
@@ -81,17 +104,17 @@ def test_one_refused_record_saves_nothing_and_names_every_problem(
     assert not RepairCase.objects.exists() and not CaseMaterial.objects.exists()
 
 
-def test_a_bad_shared_file_saves_nothing(client_for, applicant, record, second_record):
-    response = client_for(applicant).post(
+def test_a_bad_shared_file_saves_nothing(client_for, agent, record, second_record):
+    response = client_for(agent).post(
         PAGE,
         {
             "record": [record.pk, second_record.pk],
-            "file_application_form": upload("申请书.pdf", b"MZ\x90\x00 not a pdf"),
+            "file_power_of_attorney": upload("授权委托书.pdf", b"MZ\x90\x00 not a pdf"),
         },
     )
     assert response.status_code == 400
     assert "不是 PDF、JPEG 或 PNG 文件" in response.content.decode()
-    assert not RepairCase.objects.exists()
+    assert not RepairCase.objects.exists() and not Commitment.objects.exists()
 
 
 def test_nothing_ticked_and_another_subjects_record_are_refused(

@@ -20,14 +20,13 @@ from flows.cases.withdrawal import case_withdraw
 from flows.flows import RepairFlow
 from flows.models import CaseStatus, MaterialKind, RepairProcess
 from flows.repair.services import (
-    case_commitment_signed,
     department_review_approve,
     department_review_claim,
     department_review_reject,
     preliminary_review_accept,
     repair_case_submit,
 )
-from tests.flows.conftest import draft_with_materials, sign_commitment, upload
+from tests.flows.conftest import draft_with_materials, upload
 
 pytestmark = pytest.mark.django_db
 
@@ -76,10 +75,11 @@ def test_the_whole_journey_walks_the_graph(applicant, record, officer, reviewer,
 
     preliminary_review_claim(officer=officer, case=case)
     preliminary_review_accept(officer=officer, case=case)
-    assert tasks(case)[-1] == ("commitment", STATUS.NEW, None)
-    sign_commitment(case)
-    case_commitment_signed(case=case, actor=applicant)
-    assert tasks(case)[-1] == ("department_review", STATUS.NEW, None)
+    # The commitment was signed with the filing: accepted, the case goes to the department.
+    assert tasks(case)[-2:] == [
+        ("preliminary_review", STATUS.DONE, officer.username),
+        ("department_review", STATUS.NEW, None),
+    ]
 
     department_review_claim(reviewer=reviewer, case=case)
     department_review_approve(reviewer=reviewer, case=case, basis="《信用修复管理办法》第十二条")
@@ -155,5 +155,7 @@ def test_release_and_reassign_move_the_task_and_the_case(drive, officer, supervi
 
 def test_the_flow_reads_as_a_graph():
     nodes = {n.name for n in RepairFlow.instance.nodes()}
-    assert {"start", "preliminary_review", "supplement", "commitment", "department_review"} <= nodes
+    assert {"start", "preliminary_review", "supplement", "department_review"} <= nodes
+    # The commitment is part of the filing (国办发〔2025〕22号), not a step after acceptance.
+    assert "commitment" not in nodes and "after_commitment" not in nodes
     assert RepairFlow.preliminary_review.task_title == "初审"

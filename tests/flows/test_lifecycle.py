@@ -46,10 +46,36 @@ def timeline(case) -> list[tuple[str, str, str, str]]:
 def test_a_case_goes_from_draft_to_approved_with_its_clocks_letters_and_timeline(
     applicant, record, officer, reviewer, committed, now, department
 ):
-    case = draft_with_materials(applicant, record)
+    now.move_to(at("2026-11-16 09:00"))
+    case = committed(draft_with_materials, applicant, record, signed=False)
     assert (case.status, case.number, case.label) == ("draft", None, f"草稿 #{case.pk}")
     assert clock_table(case) == []
+    # The commitment is generated from the filing, to be read and signed before submission.
+    commitment = case_commitment(case)
+    assert commitment.case_id == case.pk and commitment.status == CommitmentStatus.DRAFT
+    commitment.draft.refresh_from_db()
+    assert commitment.draft.status == RenderStatus.RENDERED
 
+    now.move_to(at("2026-11-16 09:30"))
+    committed(
+        case_commitment_sign,
+        commitment=commitment,
+        user=applicant,
+        confirmed=True,
+        draft_sha256=commitment.draft.sha256,
+        ip="203.0.113.7",
+        user_agent="test",
+    )
+    commitment.refresh_from_db()
+    assert (commitment.status, commitment.signer_name, commitment.signer_capacity) == (
+        CommitmentStatus.SIGNED,
+        "张伟",
+        "legal_representative",
+    )
+    case.refresh_from_db()
+    assert case.status == CaseStatus.DRAFT and clock_table(case) == []
+
+    now.move_to(at("2026-11-16 10:00"))
     case = repair_case_submit(applicant=applicant, case=case)
     assert case.number == "济信修申〔2026〕1号"
     assert case.submitted_at == at("2026-11-16 10:00")
@@ -66,39 +92,16 @@ def test_a_case_goes_from_draft_to_approved_with_its_clocks_letters_and_timeline
 
     now.move_to(at("2026-11-16 11:00"))
     case = committed(preliminary_review_accept, officer=officer, case=case)
-    assert case.status == CaseStatus.AWAITING_COMMITMENT
-    assert clock_table(case) == [
-        ("preliminary_review", "met", "2026-11-16 17:00", "officer"),
-        ("acceptance", "met", "2026-11-18 17:00", None),
-        ("commitment", "running", "2026-11-23 17:00", None),
-        ("whole_decision", "running", "2026-11-30 17:00", None),
-    ]
-    commitment = case_commitment(case)
-    assert commitment.case_id == case.pk and commitment.status == CommitmentStatus.DRAFT
-    commitment.draft.refresh_from_db()
-    assert commitment.draft.status == RenderStatus.RENDERED
-
-    now.move_to(at("2026-11-17 09:30"))
-    committed(
-        case_commitment_sign,
-        commitment=commitment,
-        user=applicant,
-        signer_name="张伟",
-        confirmed=True,
-        draft_sha256=commitment.draft.sha256,
-        ip="203.0.113.7",
-        user_agent="test",
-    )
-    # Signing moves the case on in the same transaction: signed and accepted together.
-    case.refresh_from_db()
+    # Nothing waits for the applicant after acceptance: the case goes to the department.
     assert case.status == CaseStatus.ACCEPTED
     department_clock = clocks_for(case).get(stage="department_review")
     # 谁认定、谁修复: the review clock belongs to the issuing department.
     assert department_clock.department == department
-    assert clock_table(case)[2:] == [
-        ("commitment", "met", "2026-11-23 17:00", None),
+    assert clock_table(case) == [
+        ("preliminary_review", "met", "2026-11-16 17:00", "officer"),
+        ("acceptance", "met", "2026-11-18 17:00", None),
         ("whole_decision", "running", "2026-11-30 17:00", None),
-        ("department_review", "running", "2026-11-24 17:00", None),
+        ("department_review", "running", "2026-11-23 17:00", None),
     ]
 
     now.move_to(at("2026-11-18 10:00"))
@@ -115,9 +118,8 @@ def test_a_case_goes_from_draft_to_approved_with_its_clocks_letters_and_timeline
     assert clock_table(case) == [
         ("preliminary_review", "met", "2026-11-16 17:00", "officer"),
         ("acceptance", "met", "2026-11-18 17:00", None),
-        ("commitment", "met", "2026-11-23 17:00", None),
         ("whole_decision", "met", "2026-11-30 17:00", None),
-        ("department_review", "met", "2026-11-24 17:00", "reviewer"),
+        ("department_review", "met", "2026-11-23 17:00", "reviewer"),
         ("sync", "running", "2026-11-23 17:00", None),
     ]
 
@@ -141,11 +143,13 @@ def test_a_case_goes_from_draft_to_approved_with_its_clocks_letters_and_timeline
 
     letters = Letter.objects.filter(case_id=case.pk).order_by("pk")
     assert [(x.kind, x.number, x.recipient_id) for x in letters] == [
-        ("acceptance", "济信修受〔2026〕1号", applicant.pk),
         ("commitment", None, None),  # the draft the applicant read
         ("commitment", "济信诺〔2026〕1号", applicant.pk),
+        ("acceptance", "济信修受〔2026〕1号", applicant.pk),
         ("repair_decision", "济信修决〔2026〕1号", applicant.pk),
     ]
+    # The commitment's letters, issued to the draft, name the case by its number too.
+    assert {x.case_label for x in letters} == {"济信修申〔2026〕1号"}
     decision = letters.last()
     assert case.decision_letter == decision
     assert decision.status == RenderStatus.RENDERED
@@ -157,8 +161,7 @@ def test_a_case_goes_from_draft_to_approved_with_its_clocks_letters_and_timeline
     assert timeline(case) == [
         ("submit", "draft", "submitted", "applicant"),
         ("claim_preliminary_review", "submitted", "in_preliminary_review", "officer"),
-        ("accept", "in_preliminary_review", "awaiting_commitment", "officer"),
-        ("commitment_signed", "awaiting_commitment", "accepted", "applicant"),
+        ("accept", "in_preliminary_review", "accepted", "officer"),
         ("claim_department_review", "accepted", "in_department_review", "reviewer"),
         ("approve", "in_department_review", "approved", "reviewer"),
     ]
@@ -170,7 +173,6 @@ def test_a_case_goes_from_draft_to_approved_with_its_clocks_letters_and_timeline
         "flows.repair_case.submit",
         "flows.repair_case.claim_preliminary_review",
         "flows.repair_case.accept",
-        "flows.repair_case.commitment_signed",
         "flows.repair_case.claim_department_review",
         "flows.repair_case.approve",
     ]
@@ -241,7 +243,6 @@ def test_the_department_may_refuse_to_repair(record, reviewer, drive):
     assert {c.stage: c.state for c in clocks_for(case)} == {
         "preliminary_review": ClockState.MET,
         "acceptance": ClockState.MET,
-        "commitment": ClockState.MET,
         "whole_decision": ClockState.MET,
         "department_review": ClockState.MET,
     }
@@ -272,7 +273,6 @@ def test_approval_rechecks_eligibility_and_refuses_a_record_that_changed(record,
         CaseStatus.DRAFT,
         CaseStatus.SUBMITTED,
         CaseStatus.IN_PRELIMINARY_REVIEW,
-        CaseStatus.AWAITING_COMMITMENT,
         CaseStatus.ACCEPTED,
         CaseStatus.IN_DEPARTMENT_REVIEW,
     ],
@@ -288,11 +288,9 @@ def test_the_applicant_may_withdraw_an_open_case_and_its_clocks_are_cancelled(
     assert clocks_for(case).filter(state=ClockState.CANCELLED).count() == open_before
     assert timeline(case)[-1] == ("withdraw", status, "withdrawn", "applicant")
     commitment = case_commitment(case)
-    # An unsigned commitment draft does not outlive the case; a signed one stays.
-    if status == CaseStatus.AWAITING_COMMITMENT:
-        assert commitment is None
-    elif status in (CaseStatus.ACCEPTED, CaseStatus.IN_DEPARTMENT_REVIEW):
-        assert commitment.status == CommitmentStatus.SIGNED
+    # A signed commitment stays (the subject did commit); an unsigned draft's is
+    # voided (test_a_withdrawn_draft_leaves_no_unsigned_commitment).
+    assert commitment.status == CommitmentStatus.SIGNED
 
 
 def test_a_closed_case_cannot_be_withdrawn_and_nothing_changes(applicant, officer, drive):

@@ -110,12 +110,14 @@ def test_materials_are_refused_once_the_case_is_submitted(applicant, record):
 
 
 def test_submission_names_every_missing_material(draft, applicant):
-    case_material_add(case=draft, user=applicant, kind="application_form", upload=upload())
+    case_material_add(case=draft, user=applicant, kind="other", upload=upload())
     before = counts()
     with pytest.raises(ValidationError) as refused:
         repair_case_submit(applicant=applicant, case=draft)
+    # Everything at once: the proof of performance and the unsigned commitment.
     assert refused.value.messages == [
-        "申请材料不齐全，请上传：履行义务证明、主体身份证明（营业执照等）。"
+        "申请材料不齐全，请上传：履行义务证明。",
+        "请先阅读并签署信用修复承诺书：承诺书是申请材料的一部分，未签署的申请不能提交。",
     ]
     assert counts() == before
     draft.refresh_from_db()

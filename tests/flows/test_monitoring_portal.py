@@ -12,6 +12,7 @@ from flows.web.applicant import NEXT_STEP
 from records.models import BindingCapacity, SubjectBinding
 from tests.flows.conftest import (
     BASIS,
+    FILING,
     approve_repair,
     at,
     draft_with_materials,
@@ -221,7 +222,7 @@ def test_the_officers_evidence_of_false_materials_is_kept_from_the_applicant(
     detail = client.get(f"/api/v1/repair-cases/{approved.pk}/")
     assert detail.status_code == 200
     assert "false_material_evidence" not in [m["kind"] for m in detail.json()["materials"]]
-    assert len(detail.json()["materials"]) == 3  # the filing's own
+    assert len(detail.json()["materials"]) == len(FILING)  # the filing's own
     assert client.get(download).status_code == 404
     # The officer downloads it (an enterprise's file: no purpose needed).
     client.force_login(officer)

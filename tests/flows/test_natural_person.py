@@ -10,7 +10,6 @@ from flows.cases.review import REFUSAL_REASONS, preliminary_review_claim
 from flows.models import CaseStatus, ObjectionCase
 from flows.repair.services import (
     REJECTION_REASONS,
-    case_commitment_signed,
     department_review_claim,
     department_review_reject,
     preliminary_review_accept,
@@ -20,7 +19,7 @@ from letters.render import render_letter_html
 from records.models import BindingCapacity, SubjectBinding, SyncEvent
 from repair_flow.models import Role
 from tests.conftest import make_user
-from tests.flows.conftest import approve_repair, draft_with_materials, sign_commitment
+from tests.flows.conftest import approve_repair, draft_with_materials
 
 pytestmark = pytest.mark.django_db
 
@@ -112,8 +111,6 @@ def test_a_refusal_to_repair_a_natural_persons_record_never_speaks_of_publicatio
     case = repair_case_submit(applicant=geren, case=case)
     case = preliminary_review_claim(officer=officer, case=case)
     case = preliminary_review_accept(officer=officer, case=case)
-    sign_commitment(case)
-    case = case_commitment_signed(case=case, actor=geren)
     case = department_review_claim(reviewer=reviewer, case=case)
     case = department_review_reject(
         reviewer=reviewer,

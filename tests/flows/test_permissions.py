@@ -19,7 +19,6 @@ from flows.cases.selectors import case_get_for_user, cases_for_user
 from flows.cases.withdrawal import case_withdraw
 from flows.models import CaseEvent, CaseMaterial, CaseStatus, RepairCase, SupplementRequest
 from flows.repair.services import (
-    case_commitment_signed,
     department_review_approve,
     department_review_claim,
     department_review_reject,
@@ -132,10 +131,10 @@ def test_only_the_reviewer_who_claimed_the_case_may_decide_it(drive, other_revie
 
 
 @pytest.mark.django_db
-def test_the_case_is_not_accepted_before_the_commitment_is_signed(drive, applicant):
-    case = drive(CaseStatus.AWAITING_COMMITMENT)
-    message = refused(case_commitment_signed, error=ValidationError, case=case, actor=applicant)
-    assert "信用修复承诺书尚未签署" in message
+def test_a_filing_is_not_submitted_before_its_commitment_is_signed(applicant, record):
+    case = draft_with_materials(applicant, record, signed=False)
+    message = refused(repair_case_submit, error=ValidationError, applicant=applicant, case=case)
+    assert "请先阅读并签署信用修复承诺书" in message
 
 
 @pytest.mark.django_db

@@ -108,19 +108,24 @@ def test_submit_with_missing_materials_lists_them_all(client_for, applicant, rec
         reverse("flows:new", args=[record.pk]), {"details": "", "capacity": "legal_representative"}
     )
     case = RepairCase.objects.get(record=record)
-    client.post(reverse("flows:materials", args=[case.pk]), files(application_form=("a.pdf", PDF)))
+    client.post(reverse("flows:materials", args=[case.pk]), files(other=("a.pdf", PDF)))
     response = client.post(reverse("flows:submit", args=[case.pk]))
     page = response.content.decode()
     assert response.status_code == 400
-    assert "履行义务证明" in page and "主体身份证明（营业执照等）" in page
-    assert "申请材料不齐全" in page
+    assert "申请材料不齐全，请上传：履行义务证明。" in page
+    assert "请先阅读并签署信用修复承诺书" in page
+    # Domain section 3: the platform holds the subject; no 营业执照 is asked for.
+    assert "营业执照" not in page
     case.refresh_from_db()
     assert case.status == CaseStatus.DRAFT and case.number is None
 
 
-def test_the_whole_filing_draft_upload_submit(client_for, applicant, record):
+def test_the_whole_filing_draft_upload_sign_submit(client_for, applicant, record, committed):
     client = client_for(applicant)
-    client.post(
+    page = client.get(reverse("flows:new", args=[record.pk])).content.decode()
+    assert "信用修复承诺书" in page and "无需提交营业执照复印件" in page
+    committed(
+        client.post,
         reverse("flows:new", args=[record.pk]),
         {"details": "已整改。", "capacity": "legal_representative"},
     )
@@ -133,6 +138,31 @@ def test_the_whole_filing_draft_upload_submit(client_for, applicant, record):
         files(**{kind: (f"{kind}.pdf", PDF) for kind in FILING}),
     )
     assert response.status_code == 302
+    materials = client.get(reverse("flows:materials", args=[case.pk])).content.decode()
+    assert 'name="file_identity_document"' not in materials
+    assert 'name="file_application_form"' not in materials
+    # The commitment generated from the filing, to read and sign before submitting.
+    commitment = case_commitment(case)
+    assert f'href="/letters/commitments/{commitment.pk}/"' in materials
+    assert 'data-status="unsigned"' in materials
+    response = client.post(reverse("flows:submit", args=[case.pk]))
+    assert response.status_code == 400
+    assert "请先阅读并签署信用修复承诺书" in response.content.decode()
+    case.refresh_from_db()
+    assert (case.status, case.number) == (CaseStatus.DRAFT, None)
+
+    page = client.get(f"/letters/commitments/{commitment.pk}/").content.decode()
+    assert "法定代表人：张伟" in page and "返回申请" in page
+    response = committed(
+        client.post,
+        f"/letters/commitments/{commitment.pk}/",
+        {"confirmed": "on", "draft_sha256": commitment.draft.sha256},
+    )
+    # Signed as part of the filing: back to the filing to submit it.
+    assert response.status_code == 302
+    assert response.url == reverse("flows:materials", args=[case.pk])
+    materials = client.get(response.url).content.decode()
+    assert 'data-status="signed"' in materials and "法定代表人：张伟" in materials
     response = client.post(reverse("flows:submit", args=[case.pk]))
     case.refresh_from_db()
     assert response.status_code == 302 and response.url == reverse("flows:detail", args=[case.pk])
@@ -165,7 +195,7 @@ def test_other_applicant_gets_404_and_cannot_upload_or_submit(
     )
     assert client.get(reverse("flows:new", args=[record.pk])).status_code == 404
     case.refresh_from_db()
-    assert case.status == CaseStatus.DRAFT and case.materials.count() == 3
+    assert case.status == CaseStatus.DRAFT and case.materials.count() == len(FILING)
 
 
 @pytest.mark.parametrize("persona", ["officer", "reviewer"])
@@ -185,7 +215,7 @@ def test_nav_shows_my_cases_to_applicants_only(client_for, applicant, officer):
 
 ITEMS = [
     {"material": "performance_proof", "problem": "缴款凭证模糊"},
-    {"material": "identity_document", "name": "营业执照副本", "problem": "已过期"},
+    {"material": "other", "name": "整改情况说明", "problem": "未加盖公章"},
 ]
 
 
@@ -200,8 +230,8 @@ def awaiting(drive, officer):
 def test_supplement_answer_with_the_requested_items(client_for, applicant, awaiting):
     client = client_for(applicant)
     page = client.get(reverse("flows:detail", args=[awaiting.pk])).content.decode()
-    assert 'name="file_performance_proof"' in page and 'name="file_identity_document"' in page
-    assert 'name="file_application_form"' not in page and "营业执照副本" in page
+    assert 'name="file_performance_proof"' in page and 'name="file_other"' in page
+    assert 'name="file_application_form"' not in page and "整改情况说明" in page
 
     # Answering before uploading lists what is missing.
     response = client.post(reverse("flows:supplement_answer", args=[awaiting.pk]))
@@ -217,7 +247,7 @@ def test_supplement_answer_with_the_requested_items(client_for, applicant, await
 
     response = client.post(
         reverse("flows:supplement_upload", args=[awaiting.pk]),
-        files(performance_proof=("凭证.pdf", PDF), identity_document=("执照.pdf", PDF)),
+        files(performance_proof=("凭证.pdf", PDF), other=("说明.pdf", PDF)),
     )
     assert response.status_code == 302
     response = client.post(reverse("flows:supplement_answer", args=[awaiting.pk]))
@@ -244,11 +274,13 @@ def test_withdraw_needs_a_reason_then_withdraws(client_for, applicant, drive):
     assert "已自行更正" in page and reverse("flows:withdraw", args=[case.pk]) not in page
 
 
-def test_awaiting_commitment_links_the_commitment_page(client_for, applicant, drive):
-    case = drive(CaseStatus.AWAITING_COMMITMENT)
+def test_a_draft_with_an_unsigned_commitment_links_the_commitment_page(
+    client_for, applicant, record
+):
+    case = draft_with_materials(applicant, record, signed=False)
     page = client_for(applicant).get(reverse("flows:detail", args=[case.pk])).content.decode()
     assert f"/letters/commitments/{case_commitment(case).pk}/" in page
-    assert "受理通知书" in page
+    assert "信用修复承诺书是申请的一部分：请阅读并签署后再提交申请。" in page
 
 
 def test_submitting_twice_says_why(client_for, applicant, drive, officer):

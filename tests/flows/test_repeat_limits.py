@@ -14,7 +14,6 @@ from flows.cases.limits import PriorRepair, repeat_limit_reason
 from flows.cases.review import preliminary_review_claim
 from flows.models import CaseStatus, RepairCase
 from flows.repair.services import (
-    case_commitment_signed,
     department_review_approve,
     department_review_claim,
     preliminary_review_accept,
@@ -25,7 +24,7 @@ from records.models import RepeatLimitPolicy
 from repair_flow.models import AuditEvent
 from tests.api_errors import field_errors
 from tests.conftest import make_record
-from tests.flows.conftest import LIMITS_BASIS, at, draft_with_materials, sign_commitment
+from tests.flows.conftest import LIMITS_BASIS, at, draft_with_materials
 
 pytestmark = pytest.mark.django_db
 
@@ -50,12 +49,8 @@ def to(applicant, officer):
                 lambda: preliminary_review_claim(officer=officer, case=case),
             ),
             (
-                CaseStatus.AWAITING_COMMITMENT,
-                lambda: preliminary_review_accept(officer=officer, case=case),
-            ),
-            (
                 CaseStatus.ACCEPTED,
-                lambda: (sign_commitment(case), case_commitment_signed(case=case, actor=applicant)),
+                lambda: preliminary_review_accept(officer=officer, case=case),
             ),
             (
                 CaseStatus.IN_DEPARTMENT_REVIEW,

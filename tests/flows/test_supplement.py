@@ -93,7 +93,8 @@ def test_a_notice_without_items_or_problems_is_refused(in_review, officer, items
     assert refused.value.messages == [message]
     in_review.refresh_from_db()
     assert in_review.status == CaseStatus.IN_PRELIMINARY_REVIEW
-    assert not SupplementRequest.objects.exists() and not Letter.objects.exists()
+    assert not SupplementRequest.objects.exists()
+    assert not Letter.objects.filter(kind="supplement").exists()
     assert not SlaClock.objects.filter(stage="supplement").exists()
 
 

@@ -7,15 +7,14 @@ from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 from viewflow.workflow.status import STATUS
 
-from flows.cases.review import preliminary_review_claim
+from flows.cases.review import preliminary_review_claim, supplement_request
 from flows.models import CaseStatus
 from flows.repair.services import (
-    case_commitment_signed,
     preliminary_review_accept,
     repair_case_submit,
 )
 from tests.api_errors import field_errors
-from tests.flows.conftest import at, draft_with_materials, open_task, sign_commitment, snapshot
+from tests.flows.conftest import at, draft_with_materials, open_task, snapshot
 
 pytestmark = pytest.mark.django_db
 
@@ -52,8 +51,6 @@ def file_case(applicant, record):
 def accepted(case, *, officer, applicant):
     preliminary_review_claim(officer=officer, case=case)
     preliminary_review_accept(officer=officer, case=case)
-    sign_commitment(case)
-    case_commitment_signed(case=case, actor=applicant)
     case.refresh_from_db()
     return case
 
@@ -110,7 +107,7 @@ def test_claim_inbox_and_archive(api_for, posted, officer, second_officer, two_c
 
     assert posted(api, url(early, "accept")).status_code == 200
     early.refresh_from_db()
-    assert early.status == CaseStatus.AWAITING_COMMITMENT
+    assert early.status == CaseStatus.ACCEPTED
     assert ids(api.get(TASKS, {"box": "inbox"})) == []
     archive = api.get(TASKS, {"box": "archive"})
     assert ids(archive) == [early.pk]
@@ -336,7 +333,9 @@ def test_a_wrong_assignee_or_a_missing_reason_is_refused_per_field(
 
 
 def test_a_case_without_a_task_cannot_be_assigned(api_for, posted, drive, supervisor, officer):
-    case = drive(CaseStatus.AWAITING_COMMITMENT)
+    # Waiting for the applicant's supplement: no staff task to give anyone.
+    case = drive(CaseStatus.IN_PRELIMINARY_REVIEW)
+    supplement_request(officer=officer, case=case, items=ITEMS)
     before = snapshot()
     response = posted(
         api_for(supervisor), url(case, "reassign"), {"assignee": officer.pk, "reason": "x"}

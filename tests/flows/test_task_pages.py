@@ -14,7 +14,6 @@ from flows.cases.review import REFUSAL_REASONS, preliminary_review_claim, supple
 from flows.models import CaseStatus, MaterialKind, SupplementRequest
 from flows.repair.services import (
     REJECTION_REASONS,
-    case_commitment_signed,
     department_review_claim,
     preliminary_review_accept,
     repair_case_submit,
@@ -33,7 +32,6 @@ from tests.flows.conftest import (
     at,
     draft_with_materials,
     open_task,
-    sign_commitment,
     snapshot,
     upload,
 )
@@ -44,7 +42,7 @@ TASKS = "/cases/tasks/"
 INBOX = "/cases/tasks/inbox/"
 ARCHIVE = "/cases/tasks/archive/"
 PROOF = MaterialKind.PERFORMANCE_PROOF
-IDENTITY = MaterialKind.IDENTITY_DOCUMENT
+OTHER = MaterialKind.OTHER
 
 
 def work(case, action: str = "") -> str:
@@ -87,13 +85,7 @@ def advance(case, status, *, applicant, officer, reviewer):
         CaseStatus.IN_PRELIMINARY_REVIEW: lambda c: preliminary_review_claim(
             officer=officer, case=c
         ),
-        CaseStatus.AWAITING_COMMITMENT: lambda c: preliminary_review_accept(
-            officer=officer, case=c
-        ),
-        CaseStatus.ACCEPTED: lambda c: (
-            sign_commitment(c),
-            case_commitment_signed(case=c, actor=applicant),
-        )[1],
+        CaseStatus.ACCEPTED: lambda c: preliminary_review_accept(officer=officer, case=c),
         CaseStatus.IN_DEPARTMENT_REVIEW: lambda c: department_review_claim(
             reviewer=reviewer, case=c
         ),
@@ -159,7 +151,7 @@ class TestQueues:
         response = c.post(work(early, "accept"))
         assert response.status_code == 302
         early.refresh_from_db()
-        assert early.status == CaseStatus.AWAITING_COMMITMENT
+        assert early.status == CaseStatus.ACCEPTED
         assert rows(c.get(INBOX)) == []
         assert rows(c.get(ARCHIVE)) == [early.pk]
         assert rows(client_for(second_officer).get(ARCHIVE)) == []
@@ -302,8 +294,12 @@ class TestPreliminaryReview:
     ):
         c = client_for(officer)
         c.post(work(case, "claim"))
-        form = supplement_form(performance_proof="缴款凭证模糊", identity_document="营业执照过期")
-        form["problem_other"] = "not ticked, not asked"
+        # Domain section 3: the platform holds the registration data, so the
+        # notice offers no 营业执照, and a posted one is not asked for.
+        assert 'name="item_identity_document"' not in text(c.get(work(case)))
+        form = supplement_form(performance_proof="缴款凭证模糊", other="缺少整改情况说明")
+        form["item_identity_document"] = "1"
+        form["problem_identity_document"] = "not offered, not asked"
         response = c.post(work(case, "supplement"), form)
         assert response.status_code == 302 and response["Location"] == work(case)
         case.refresh_from_db()
@@ -312,7 +308,7 @@ class TestPreliminaryReview:
         notice = SupplementRequest.objects.get(case=case)
         assert notice.items == [
             {"material": PROOF, "name": str(PROOF.label), "problem": "缴款凭证模糊"},
-            {"material": IDENTITY, "name": str(IDENTITY.label), "problem": "营业执照过期"},
+            {"material": OTHER, "name": str(OTHER.label), "problem": "缺少整改情况说明"},
         ]
         assert (notice.requested_by, notice.override_by, notice.override_reason) == (
             officer,
@@ -324,7 +320,7 @@ class TestPreliminaryReview:
         page = text(c.get(work(case)))
         # Nothing more to do while the applicant supplements: no notice form.
         assert f'action="/cases/{case.pk}/work/supplement/"' not in page
-        assert "营业执照过期" in page
+        assert "缺少整改情况说明" in page
 
     def test_a_ticked_item_without_a_problem_is_refused_and_nothing_saved(
         self, client_for, officer, case
@@ -334,7 +330,7 @@ class TestPreliminaryReview:
         before = snapshot()
         response = c.post(
             work(case, "supplement"),
-            supplement_form(performance_proof="模糊", identity_document=None),
+            supplement_form(performance_proof="模糊", other=None),
         )
         assert response.status_code == 400
         assert "第 2 项没有写明问题。" in text(response)
@@ -480,16 +476,18 @@ class TestPreliminaryReview:
         assert ticked(response) == {"reason_scope", "reason_repeat"}
         assert "另查" in text(response)
 
-    def test_accept_awaits_the_commitment(self, client_for, officer, case):
+    def test_accept_sends_the_case_to_the_department(self, client_for, officer, case):
         c = client_for(officer)
         c.post(work(case, "claim"))
+        # The officer sees the commitment the applicant signed with the filing.
+        assert "已签署：张伟" in text(c.get(work(case)))
         response = c.post(work(case, "accept"))
         assert response.status_code == 302
         case.refresh_from_db()
-        assert case.status == CaseStatus.AWAITING_COMMITMENT
+        assert case.status == CaseStatus.ACCEPTED
         assert Letter.objects.filter(case_id=case.pk, kind=LetterKind.ACCEPTANCE).count() == 1
-        assert open_task(case) == ("commitment", STATUS.NEW, None)
-        assert "已受理，受理通知书和信用修复承诺书已发出。" in text(c.get(work(case)))
+        assert open_task(case) == ("department_review", STATUS.NEW, None)
+        assert "已受理，受理通知书已发出，案件转认定单位审核。" in text(c.get(work(case)))
 
 
 # Department review ----------------------------------------------------------------
@@ -768,7 +766,7 @@ class TestReleaseAndReassign:
         # The new holder can decide it; the old one no longer can.
         assert c.post(work(case, "accept")).status_code == 302
         case.refresh_from_db()
-        assert case.status == CaseStatus.AWAITING_COMMITMENT
+        assert case.status == CaseStatus.ACCEPTED
 
     def test_reassignment_needs_a_reason_and_a_person(self, client_for, drive, supervisor, officer):
         case = drive(CaseStatus.SUBMITTED)

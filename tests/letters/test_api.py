@@ -45,7 +45,7 @@ def commitment(committed, record, applicant):
 
 
 def sign(api, commitment, committed, **changes):
-    body = {"signer_name": "张伟", "confirmed": True, "draft_sha256": commitment.draft.sha256}
+    body = {"confirmed": True, "draft_sha256": commitment.draft.sha256}
     body.update(changes)
     return committed(
         api.post,
@@ -216,6 +216,11 @@ def test_signing_through_the_api(api_for, applicant, officer, commitment, commit
     assert response.status_code == 200
     body = response.json()
     assert body["status"] == "signed" and body["signer_name"] == "张伟"
+    # The account's name, in the capacity of its binding (no name is sent).
+    assert (body["signer_capacity"], body["signer_capacity_label"]) == (
+        "legal_representative",
+        "法定代表人",
+    )
     assert body["signed_sha256"] == commitment.draft.sha256
     assert body["signed"]["number"].startswith("济信诺〔")
     # Rendered after the commit: then the PDF is there.
@@ -229,13 +234,18 @@ def test_signing_through_the_api(api_for, applicant, officer, commitment, commit
 
 
 def test_each_refusal_comes_back_as_json_per_field(api_for, applicant, commitment, committed):
+    # The account is not named as the enterprise's legal representative.
+    applicant.first_name = "李娜"
+    applicant.save(update_fields=["first_name"])
     response = sign(
-        api_for(applicant), commitment, committed,
-        signer_name="李娜", confirmed=False, draft_sha256="ab" * 32,
-    )  # fmt: skip
+        api_for(applicant), commitment, committed, confirmed=False, draft_sha256="ab" * 32
+    )
     assert response.status_code == 400
     assert field_errors(response) == {
-        "signer_name": ["签署人姓名应与该企业登记的法定代表人姓名完全一致。"],
+        "non_field_errors": [
+            "您的账号姓名“李娜”与该企业登记的法定代表人不一致，不能以法定代表人身份签署；"
+            "他人代为办理的，请以委托代理人身份绑定并上传授权委托书。"
+        ],
         "confirmed": ["请阅读承诺书并勾选确认后再签署。"],
         "draft_sha256": ["您签署的不是当前版本的承诺书，请刷新页面，重新阅读后再签署。"],
     }
@@ -244,11 +254,9 @@ def test_each_refusal_comes_back_as_json_per_field(api_for, applicant, commitmen
 
 
 def test_a_body_of_the_wrong_shape_is_refused_per_field(api_for, applicant, commitment, committed):
-    response = sign(
-        api_for(applicant), commitment, committed, confirmed="maybe", signer_name="张" * 101
-    )
+    response = sign(api_for(applicant), commitment, committed, confirmed="maybe")
     assert response.status_code == 400
-    assert set(field_errors(response)) == {"confirmed", "signer_name"}
+    assert set(field_errors(response)) == {"confirmed"}
     assert Commitment.objects.get().status == CommitmentStatus.DRAFT
 
 

@@ -1,5 +1,6 @@
 """The credit commitment: opened once per record, signed once by an explicit
-act of the bound applicant, each refusal with its own message and nothing saved."""
+act of the bound applicant, by the name on their account in the capacity of
+their binding, each refusal with its own message and nothing saved."""
 
 import datetime as dt
 import hashlib
@@ -47,7 +48,7 @@ def commitment(committed, record, applicant):
 
 
 def sign_form(commitment, **changes) -> dict:
-    form = {"signer_name": "张伟", "confirmed": "on", "draft_sha256": commitment.draft.sha256}
+    form = {"confirmed": "on", "draft_sha256": commitment.draft.sha256}
     form.update(changes)
     return {k: v for k, v in form.items() if v is not None}
 
@@ -143,15 +144,20 @@ def test_signing_records_signer_time_ip_agent_and_the_hash_of_the_draft_signed(
     commitment, applicant, client_for, committed
 ):
     client = client_for(applicant)
+    page = client.get(f"/letters/commitments/{commitment.pk}/").content.decode()
+    # No name to type: the signer is the account, in the capacity of its binding.
+    assert 'name="signer_name"' not in page
+    assert "法定代表人：张伟" in page
     with time_machine.travel(SIGNED_AT, tick=False):
-        response = post_sign(client, commitment, committed, signer_name="  张 伟 ")
+        # A name in the form is not a signature: it is ignored.
+        response = post_sign(client, commitment, committed, signer_name="李娜")
     assert response.status_code == 302
     assert response["Location"] == f"/letters/commitments/{commitment.pk}/"
 
     commitment.refresh_from_db()
     draft = commitment.draft
     assert commitment.status == CommitmentStatus.SIGNED
-    assert commitment.signer_name == "张 伟"
+    assert (commitment.signer_name, commitment.signer_capacity) == ("张伟", "legal_representative")
     assert commitment.signed_by == applicant
     assert commitment.signed_at == SIGNED_AT
     assert commitment.signed_ip == "203.0.113.7"
@@ -164,11 +170,17 @@ def test_signing_records_signer_time_ip_agent_and_the_hash_of_the_draft_signed(
     assert signed.verification_code and signed.recipient == applicant
     assert signed.status == RenderStatus.RENDERED
     signature = signed.facts["signature"]
-    assert (signature["name"], signature["draft_sha256"]) == ("张 伟", draft.sha256)
+    assert (signature["name"], signature["draft_sha256"]) == ("张伟", draft.sha256)
+    assert (signature["capacity"], signature["block"]) == (
+        "legal_representative",
+        "法定代表人：张伟",
+    )
     assert dt.datetime.fromisoformat(signature["signed_at"]) == SIGNED_AT
     assert signed.facts["record"] == draft.facts["record"]
     text = pdf_text(signed)
-    assert "签署人：张伟" in text and "电子签署" in text
+    assert "法定代表人：张伟电子签署" in text
+    # An enterprise consents to its commitment being published (domain section 9).
+    assert "同意将本承诺书在信用网站向社会公开" in text
     assert "2026年11月27日10时30分" in text
     assert signed.number in text
     event = AuditEvent.objects.get(action="commitment.sign")
@@ -183,12 +195,6 @@ def test_signing_records_signer_time_ip_agent_and_the_hash_of_the_draft_signed(
 @pytest.mark.parametrize(
     ("changes", "field", "message"),
     [
-        (
-            {"signer_name": "李娜"},
-            "signer_name",
-            "签署人姓名应与该企业登记的法定代表人姓名完全一致。",
-        ),
-        ({"signer_name": "  "}, "signer_name", "请填写签署人姓名。"),
         ({"confirmed": None}, "confirmed", "请阅读承诺书并勾选确认后再签署。"),
         (
             {"draft_sha256": "0" * 64},
@@ -197,7 +203,7 @@ def test_signing_records_signer_time_ip_agent_and_the_hash_of_the_draft_signed(
         ),
         ({"draft_sha256": None}, "draft_sha256", "缺少所签承诺书的校验值，请刷新页面后重新签署。"),
     ],
-    ids=["wrong-name", "no-name", "unchecked", "stale-hash", "no-hash"],
+    ids=["unchecked", "stale-hash", "no-hash"],
 )
 def test_each_refusal_says_what_is_wrong_next_to_its_field_and_saves_nothing(
     commitment, applicant, client_for, committed, changes, field, message
@@ -210,12 +216,46 @@ def test_each_refusal_says_what_is_wrong_next_to_its_field_and_saves_nothing(
 
 
 def test_every_problem_at_once_is_reported_at_once(commitment, applicant, client_for, committed):
-    response = post_sign(
-        client_for(applicant), commitment, committed, signer_name="王五", confirmed=None
-    )
+    applicant.first_name = "王五"
+    applicant.save(update_fields=["first_name"])
+    response = post_sign(client_for(applicant), commitment, committed, confirmed=None)
     errors = response.context["form"].errors
-    assert set(errors) == {"signer_name", "confirmed"}
+    assert set(errors) == {"__all__", "confirmed"}
     assert_nothing_signed(commitment)
+
+
+@pytest.mark.parametrize(
+    ("first_name", "message"),
+    [
+        (
+            "李娜",
+            "您的账号姓名“李娜”与该企业登记的法定代表人不一致，不能以法定代表人身份签署；"
+            "他人代为办理的，请以委托代理人身份绑定并上传授权委托书。",
+        ),
+        ("", "您的账号没有登记姓名，不能签署承诺书；请联系信用平台完善账号的实名信息。"),
+    ],
+    ids=["someone-else", "no-name"],
+)
+def test_an_account_not_named_as_the_legal_representative_cannot_sign_as_one(
+    commitment, applicant, client_for, committed, first_name, message
+):
+    applicant.first_name = first_name
+    applicant.save(update_fields=["first_name"])
+    response = post_sign(client_for(applicant), commitment, committed)
+    assert response.status_code == 400
+    assert response.context["form"].errors["__all__"] == [message]
+    assert message in response.content.decode()
+    assert_nothing_signed(commitment)
+
+
+def test_the_account_name_is_compared_as_people_write_it(
+    commitment, applicant, client_for, committed
+):
+    applicant.first_name = " 张 伟　"
+    applicant.save(update_fields=["first_name"])
+    assert post_sign(client_for(applicant), commitment, committed).status_code == 302
+    commitment.refresh_from_db()
+    assert commitment.signer_name == "张 伟"
 
 
 def test_a_draft_not_rendered_yet_cannot_be_signed(record, applicant, client_for, committed):
@@ -244,7 +284,7 @@ def test_staff_who_may_see_the_commitment_still_cannot_sign_it(
 ):
     client = client_for(officer)
     page = client.get(f"/letters/commitments/{commitment.pk}/").content.decode()
-    assert 'name="signer_name"' not in page
+    assert 'name="confirmed"' not in page
     response = post_sign(client, commitment, committed)
     assert response.status_code == 400
     assert "您的账号没有绑定该信用主体" in response.content.decode()
@@ -258,7 +298,6 @@ def test_an_applicant_not_bound_to_the_subject_is_refused_by_the_service(
         commitment_sign(
             commitment=commitment,
             user=other_applicant,
-            signer_name="张伟",
             confirmed=True,
             draft_sha256=commitment.draft.sha256,
             ip="203.0.113.7",
@@ -281,7 +320,7 @@ def test_a_signed_commitment_cannot_be_signed_again(commitment, applicant, clien
     client = client_for(applicant)
     assert post_sign(client, commitment, committed).status_code == 302
     signed_at = Commitment.objects.get().signed_at
-    response = post_sign(client, commitment, committed, signer_name="张伟")
+    response = post_sign(client, commitment, committed)
     assert response.status_code == 400
     assert "这份承诺书已经签署，不能再次签署。" in response.content.decode()
     assert Letter.objects.filter(kind="commitment", number__isnull=False).count() == 1
@@ -289,24 +328,35 @@ def test_a_signed_commitment_cannot_be_signed_again(commitment, applicant, clien
     assert AuditEvent.objects.filter(action="commitment.sign").count() == 1
 
 
-def test_a_natural_person_signs_with_their_own_name(person_record, person, client_for, committed):
-    user = make_user("wangfang", Role.APPLICANT)
+def test_a_natural_person_signs_as_themself_by_their_own_name(
+    person_record, person, client_for, committed
+):
+    user = make_user("wangfang", Role.APPLICANT, first_name="张伟")
     SubjectBinding.objects.create(user=user, subject=person, capacity=BindingCapacity.SELF)
     commitment = committed(commitment_create, record=person_record, actor=user)
     commitment.draft.refresh_from_db()
     client = client_for(user)
     page = client.get(f"/letters/commitments/{commitment.pk}/").content.decode()
     assert person.display_identifier in page and person.identifier not in page
-    response = post_sign(client, commitment, committed, signer_name="张伟")
-    assert response.context["form"].errors["signer_name"] == [
-        "签署人姓名应与该主体的自然人姓名完全一致。"
+    # Shandong Social Credit Regulation Art. 20: no publication clause, no 公示.
+    assert "公示" not in page and "向社会公开" not in page
+    response = post_sign(client, commitment, committed)
+    assert response.context["form"].errors["__all__"] == [
+        "您的账号姓名“张伟”与该自然人的姓名不一致，不能以本人身份签署；"
+        "他人代为办理的，请以委托代理人身份绑定并上传授权委托书。"
     ]
-    response = post_sign(client, commitment, committed, signer_name="王芳")
+    assert_nothing_signed(commitment)
+    user.first_name = "王芳"
+    user.save(update_fields=["first_name"])
+    response = post_sign(client, commitment, committed)
     assert response.status_code == 302
     commitment.refresh_from_db()
-    assert commitment.status == CommitmentStatus.SIGNED
+    assert (commitment.status, commitment.signer_capacity) == (CommitmentStatus.SIGNED, "self")
+    for letter in (commitment.draft, commitment.signed):
+        text = pdf_text(letter)
+        assert "公示" not in text and "向社会公开" not in text
     text = pdf_text(commitment.signed)
-    assert "王芳" in text
+    assert "承诺人：王芳电子签署" in text
     assert person.identifier not in text  # masked on the letter (domain section 8)
 
 
@@ -319,7 +369,7 @@ def test_an_enterprise_without_a_registered_legal_representative_is_told_why(
     page = client.get(f"/letters/commitments/{commitment.pk}/").content.decode()
     assert "该企业未登记法定代表人" in page
     response = post_sign(client, commitment, committed)
-    assert response.context["form"].errors["signer_name"] == [
+    assert response.context["form"].errors["__all__"] == [
         "该企业未登记法定代表人，无法核对签署人，请联系信用平台更正主体信息。"
     ]
     assert_nothing_signed(commitment)
@@ -362,7 +412,6 @@ def test_two_signings_at_once_sign_once(record, applicant):
         return commitment_sign(
             commitment=commitment,
             user=applicant,
-            signer_name="张伟",
             confirmed=True,
             draft_sha256=commitment.draft.sha256,
             ip="203.0.113.7",

@@ -116,7 +116,6 @@ def test_the_commitment_draft_is_listed_to_sign_until_signed(
         commitment_sign,
         commitment=commitment,
         user=applicant,
-        signer_name="张伟",
         confirmed=True,
         draft_sha256=commitment.draft.sha256,
         ip="203.0.113.7",
@@ -144,7 +143,6 @@ def test_the_unsigned_commitment_draft_is_marked_as_a_draft_and_the_signed_one_i
         commitment_sign,
         commitment=commitment,
         user=applicant,
-        signer_name="张伟",
         confirmed=True,
         draft_sha256=commitment.draft.sha256,
         ip=None,
@@ -243,7 +241,9 @@ def test_the_commitment_page_shows_the_pdf_pages_and_repeats_its_content_as_text
     assert client.get(f"/letters/{commitment.draft.pk}/page-2.png").status_code == 404
     assert record.decision_number in page and "济南市市场监督管理局" in page
     assert "张伟" in page and "同意将本承诺书在信用网站向社会公开" in page
-    assert 'name="signer_name"' in page and 'name="confirmed"' in page
+    # The signer is the account, in its bound capacity: no name to type.
+    assert 'name="signer_name"' not in page and 'name="confirmed"' in page
+    assert "法定代表人：张伟" in page
     assert f'name="draft_sha256" value="{commitment.draft.sha256}"' in page
     assert "本人已阅读并承诺以上内容真实" in page
 
@@ -252,7 +252,7 @@ def test_a_draft_still_rendering_shows_no_frame_and_no_form(client_for, applican
     commitment = commitment_create(record=record, actor=applicant)  # render not run
     page = client_for(applicant).get(f"/letters/commitments/{commitment.pk}/").content.decode()
     assert "承诺书正在生成" in page
-    assert "<iframe" not in page and 'name="signer_name"' not in page
+    assert "<iframe" not in page and 'name="confirmed"' not in page
 
 
 @pytest.mark.parametrize(

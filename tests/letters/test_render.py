@@ -163,7 +163,6 @@ KIND_TEXT = {
         "自愿接受有关部门的监督检查",
         "愿意接受撤销信用修复决定",
         "接受信用惩戒",
-        "同意将本承诺书在信用网站向社会公开",
         "签署人：王芳电子签署",
         "签署时间：2026年11月27日09时45分",
         f"SHA-256：{'9f2c' * 16}",
@@ -306,6 +305,8 @@ def test_an_enterprise_is_named_with_its_full_credit_code_and_legal_representati
     assert f"统一社会信用代码{enterprise.identifier}" in text
     assert f"法定代表人{enterprise.legal_representative}" in text
     assert "本单位就上述行政处罚信息申请信用修复" in text
+    # Domain section 9: an enterprise consents to its commitment being published.
+    assert "五、同意将本承诺书在信用网站向社会公开" in text
 
 
 def test_a_commitment_draft_has_no_number_no_code_and_an_empty_signature_line(
@@ -322,6 +323,9 @@ def test_a_commitment_draft_has_no_number_no_code_and_an_empty_signature_line(
     assert "电子签署" not in text.replace("确认并电子签署", "")
     assert "核验码：" not in text and "/verify/" not in text
     assert "本人就上述行政处罚信息申请信用修复" in text
+    # Shandong Social Credit Regulation Art. 20: a natural person's commitment
+    # has no publication clause and never speaks of 公示.
+    assert "公示" not in text and "向社会公开" not in text
     assert ISSUED_ON in text
 
 

@@ -101,7 +101,6 @@ def test_a_signed_commitment_shows_neither_signer_nor_subject(client, record, ap
         commitment_sign,
         commitment=commitment,
         user=applicant,
-        signer_name="张伟",
         confirmed=True,
         draft_sha256=commitment.draft.sha256,
         ip="203.0.113.7",

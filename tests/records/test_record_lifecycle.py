@@ -91,17 +91,26 @@ def test_seed_demo_builds_a_demo_through_the_services(db, capsys, settings, tmp_
     assert User.objects.get(username="qiye").check_password("jinan-demo-2026")
     assert verify_chain().broken_at is None
     assert AuditEvent.objects.filter(action="records.import").exists()
-    # qiye's case waits for the commitment, with its clocks and letters.
+    # qiye's draft filing waits for its commitment to be read and signed before submission.
     from flows.models import BreachReview, MonitoringWindow, ObjectionCase, RepairCase
     from letters.models import Commitment, Letter, LetterKind
     from records.models import SyncEvent, SyncKind
 
-    case = RepairCase.objects.get(status="awaiting_commitment")
+    case = RepairCase.objects.get(status="draft")
     assert case.applicant.username == "qiye"
     commitment = Commitment.objects.get(status="draft")
-    assert commitment.case_id == case.pk
+    assert commitment.case_id == case.pk and commitment.draft.status == "rendered"
     assert f"/letters/commitments/{commitment.pk}/" in out
     assert case.subject.legal_representative == "张伟"
+    # Every filed repair case carries the commitment signed at filing; daili's as agent.
+    for filed in RepairCase.objects.exclude(status="draft"):
+        signed = Commitment.objects.get(case_id=filed.pk)
+        assert signed.status == "signed" and signed.signed_at <= filed.submitted_at
+    by_agent = Commitment.objects.filter(signer_capacity="agent").select_related("signed")
+    assert by_agent.exists()
+    blocks = [c.signed.facts["signature"]["block"] for c in by_agent]
+    assert all(block.startswith("受托人：李娜（代理 ") for block in blocks)
+    assert any(block in out for block in blocks)
     # Two more on records of reviewer's department (JNSCJG), commitments signed:
     # qiye's waits in reviewer's queue, geren's was approved.
     queued = RepairCase.objects.get(status="accepted")

@@ -225,9 +225,7 @@ class Command(BaseCommand):
             commitment = self.open_a_commitment(today)
             queued = self.fill_the_queues(today)
             awaiting_review = self.accept_for_department_review(today)
-        # The commitments are signed over the rendered drafts, and a draft is
-        # rendered after the commit that issued it: so outside that transaction.
-        reviewed = self.sign_and_review(awaiting_review)
+        reviewed = self.review(awaiting_review)
         with transaction.atomic():
             objected = self.file_an_objection()
             breached = self.report_a_new_penalty(today)
@@ -238,7 +236,8 @@ class Command(BaseCommand):
         self.print_accounts()
         if commitment is not None:
             self.stdout.write(
-                f"  qiye has a credit commitment to sign: /letters/commitments/{commitment.pk}/"
+                "  qiye has a draft filing whose credit commitment is to be read and signed "
+                f"before submitting: /letters/commitments/{commitment.pk}/"
             )
         for line in queued + reviewed + objected + breached:
             self.stdout.write(f"  {line}")
@@ -324,11 +323,10 @@ class Command(BaseCommand):
             subject_legal_representative_set(actor="seed_demo", subject=subject, name=name)
 
     def open_a_commitment(self, today):
-        """qiye's repair case, filed and accepted by `officer` through the same
-        services as real use, now waiting for qiye to sign its credit
-        commitment: the demo has a case, its clocks, letters and a commitment."""
+        """qiye's repair filing, a draft with its proof of performance and the
+        credit commitment generated from it, waiting for qiye to read and sign
+        it before submitting (the commitment is part of the application)."""
         qiye = User.objects.get(username="qiye")
-        officer = User.objects.get(username="officer")
         binding = qiye.subject_bindings.get()
         rule_sets = load_rule_sets()
         for record in binding.subject.records.order_by("decision_date"):
@@ -342,25 +340,20 @@ class Command(BaseCommand):
             details="罚款已于规定期限内缴清，违法行为已整改完毕，申请信用修复。",
             capacity=binding.capacity,
         )
-        for kind, name in (
-            ("application_form", "信用修复申请书.pdf"),
-            ("performance_proof", "罚款缴纳凭证.pdf"),
-            ("identity_document", "营业执照.pdf"),
-        ):
-            case_material_add(
-                case=case,
-                user=qiye,
-                kind=kind,
-                upload=SimpleUploadedFile(name, DEMO_PDF, content_type="application/pdf"),
-            )
-        repair_case_submit(applicant=qiye, case=case)
-        preliminary_review_claim(officer=officer, case=case)
-        preliminary_review_accept(officer=officer, case=case)
-        return case_commitment(case)
+        case_material_add(
+            case=case,
+            user=qiye,
+            kind="performance_proof",
+            upload=SimpleUploadedFile("罚款缴纳凭证.pdf", DEMO_PDF, content_type="application/pdf"),
+        )
+        commitment = case_commitment(case)
+        letter_render(letter_id=commitment.draft_id)
+        return commitment
 
     def fill_the_queues(self, today) -> list[str]:
-        """daili (an agent) files for its two enterprises: one case waits in
-        the officers' queue, one waits for its one-time supplement."""
+        """daili (an agent) files for its two enterprises under a power of
+        attorney, signing each commitment as agent (受托人：李娜（代理 …）):
+        one case waits in the officers' queue, one for its one-time supplement."""
         daili = User.objects.get(username="daili")
         officer2 = User.objects.get(username="officer2")
         rule_sets = load_rule_sets()
@@ -379,25 +372,17 @@ class Command(BaseCommand):
             )
             if record is None:
                 continue
-            case = repair_case_draft_save(
+            case = self.file_a_case(
                 applicant=daili,
+                binding=binding,
                 record=record,
                 details="受企业委托申请信用修复，罚款已缴清。",
-                capacity=binding.capacity,
             )
-            for kind in ("application_form", "performance_proof", "identity_document",
-                         "power_of_attorney"):  # fmt: skip
-                case_material_add(
-                    case=case,
-                    user=daili,
-                    kind=kind,
-                    upload=SimpleUploadedFile(
-                        f"{kind}.pdf", DEMO_PDF, content_type="application/pdf"
-                    ),
-                )
-            case = repair_case_submit(applicant=daili, case=case)
+            signed = (
+                f"its commitment signed {case_commitment(case).signed.facts['signature']['block']}"
+            )
             if step == "queue":
-                lines.append(f"{case.number} waits in the officers' queue: /cases/tasks/")
+                lines.append(f"{case.number} waits in the officers' queue, {signed}: /cases/tasks/")
                 continue
             preliminary_review_claim(officer=officer2, case=case)
             supplement_request(
@@ -411,14 +396,14 @@ class Command(BaseCommand):
                     }
                 ],
             )
-            lines.append(f"{case.number} waits for daili's supplement: /cases/{case.pk}/")
+            lines.append(f"{case.number} waits for daili's supplement, {signed}: /cases/{case.pk}/")
         return lines
 
     def accept_for_department_review(self, today) -> list[tuple[str, object]]:
         """Two more cases on records of 济南市市场监督管理局 (JNSCJG, the
         department of `reviewer`), filed and accepted by `officer`: qiye's
         second record will wait in reviewer's queue, geren's will be approved.
-        Returns (step, case) pairs whose commitments are still to be signed.
+        Each commitment was signed with its filing. Returns (step, case) pairs.
 
         geren's, not a third one of qiye's or daili's: an approved repair bars
         the subject's other repairs for a year (flows/cases/limits.py), so the
@@ -453,34 +438,19 @@ class Command(BaseCommand):
             cases.append((step, case))
         return cases
 
-    def sign_and_review(self, cases) -> list[str]:
-        """Each applicant signs the commitment as a person would (the typed
-        name of the signer, over the draft's SHA-256), then `reviewer` claims
-        geren's case and approves it: decision letter, record repaired,
-        monitoring window and sync event; qiye's waits in the queue."""
+    def review(self, cases) -> list[str]:
+        """`reviewer` claims geren's case and approves it: decision letter,
+        record repaired, monitoring window and sync event; qiye's waits in the
+        queue."""
         reviewer = User.objects.get(username="reviewer")
         lines = []
         for step, case in cases:
-            commitment = case_commitment(case)
-            # Rendered already after the commit (in-process tasks), or now if
-            # a worker has not got to it yet; rendering twice is a no-op.
-            letter_render(letter_id=commitment.draft_id)
-            commitment.draft.refresh_from_db()
-            with transaction.atomic():
-                case_commitment_sign(
-                    commitment=commitment,
-                    user=case.applicant,
-                    signer_name=expected_signer(commitment.subject),
-                    confirmed=True,
-                    draft_sha256=commitment.draft.sha256,
-                    ip=None,
-                    user_agent="seed_demo",
+            if step == "department_queue":
+                lines.append(
+                    f"{case.number} waits in reviewer's department review queue: /cases/tasks/"
                 )
-                if step == "department_queue":
-                    lines.append(
-                        f"{case.number} waits in reviewer's department review queue: /cases/tasks/"
-                    )
-                    continue
+                continue
+            with transaction.atomic():
                 department_review_claim(reviewer=reviewer, case=case)
                 department_review_approve(
                     reviewer=reviewer,
@@ -538,7 +508,9 @@ class Command(BaseCommand):
         ]
 
     def file_a_case(self, *, applicant, binding, record, details):
-        """Draft, the materials the case requires, submit."""
+        """Draft, the materials the case requires (an agent's power of
+        attorney among them), the commitment read and signed by the applicant
+        in their bound capacity, submit."""
         case = repair_case_draft_save(
             applicant=applicant, record=record, details=details, capacity=binding.capacity
         )
@@ -549,6 +521,19 @@ class Command(BaseCommand):
                 kind=kind,
                 upload=SimpleUploadedFile(f"{kind}.pdf", DEMO_PDF, content_type="application/pdf"),
             )
+        commitment = case_commitment(case)
+        # A person reads the rendered draft before signing: render it now
+        # (in real use it renders after the commit that issued it).
+        letter_render(letter_id=commitment.draft_id)
+        commitment.draft.refresh_from_db()
+        case_commitment_sign(
+            commitment=commitment,
+            user=applicant,
+            confirmed=True,
+            draft_sha256=commitment.draft.sha256,
+            ip=None,
+            user_agent="seed_demo",
+        )
         return repair_case_submit(applicant=applicant, case=case)
 
     def generate_rows(self, rng, today, n_records, n_subjects):
