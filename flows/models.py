@@ -555,7 +555,7 @@ ACTION_LABELS = {
     "refuse": _("不予受理"),
     "accept": _("受理"),
     # Timeline rows of the retired step after acceptance (flows migration
-    # *_filing_commitment_at_filing).
+    # 0011_commitment_at_filing).
     "commitment_signed": _("签署信用修复承诺书"),
     "commitment_at_filing": _("承诺书改为申请时签署"),
     "claim_department_review": _("领取审核"),

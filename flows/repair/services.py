@@ -310,7 +310,7 @@ def case_commitment_sign(*, commitment: Commitment, user, **signature) -> Commit
     """The applicant signs the commitment (letters.commitments.commitment_sign).
 
     A case accepted before the commitment became part of the filing (flows
-    migration *_filing_commitment_at_filing moved it on unsigned) gets its
+    migration 0011_commitment_at_filing moved it on unsigned) gets its
     department review clock from the signature: until then it waited for the
     applicant.
     """

@@ -390,7 +390,7 @@ def case_page(
     )
     # A case accepted before the commitment became part of the filing may
     # still wait for its signature (flows migration
-    # *_filing_commitment_at_filing).
+    # 0011_commitment_at_filing).
     commitment = case_commitment(case) if isinstance(case, RepairCase) and case.is_open else None
     if commitment is not None and commitment.status != CommitmentStatus.DRAFT:
         commitment = None

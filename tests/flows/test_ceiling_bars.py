@@ -9,10 +9,9 @@ import pytest
 from django.core.exceptions import ValidationError
 
 from flows.models import BreachReview, CaseStatus
-from flows.monitoring.services import breach_confirm
 from flows.repair.services import repair_case_draft_save
 from tests.conftest import make_record
-from tests.flows.conftest import BASIS, at, import_rows, monitored_repair, penalty_row
+from tests.flows.conftest import BASIS, at, import_rows, monitored_repair, penalty_row, revoke
 
 pytestmark = pytest.mark.django_db
 
@@ -26,7 +25,15 @@ pytestmark = pytest.mark.django_db
     ],
 )
 def test_a_bar_ends_at_the_ceiling_of_the_revoked_repairs_record(
-    now, applicant, enterprise, department, other_department, other_reviewer, moment, refused
+    now,
+    applicant,
+    enterprise,
+    department,
+    other_department,
+    other_reviewer,
+    bar_enabled,
+    moment,
+    refused,
 ):
     revoked = make_record(
         department=other_department,
@@ -48,7 +55,7 @@ def test_a_bar_ends_at_the_ceiling_of_the_revoked_repairs_record(
     import_rows(
         penalty_row(enterprise, other_department, number="济建罚〔2026〕50号", day="2026-11-02")
     )
-    review = breach_confirm(
+    review = revoke(
         reviewer=other_reviewer,
         review=BreachReview.objects.get(),
         reasons=["再次受到行政处罚"],

@@ -2,7 +2,7 @@
 sections 3 and 9): who signs it and in which capacity, what a natural
 person's filing asks for and says, and the cases that were waiting for the
 commitment after acceptance when it moved into the filing (flows migration
-*_filing_commitment_at_filing)."""
+0011_commitment_at_filing)."""
 
 import importlib
 import subprocess
@@ -168,7 +168,7 @@ def test_a_natural_person_is_asked_for_no_business_licence_and_commits_to_no_pub
 def retire_the_commitment_step():
     """Run the migration's data step on this database, as `migrate` would."""
     folder = Path(importlib.import_module("flows.migrations").__file__).parent
-    (path,) = folder.glob("*_filing_commitment_at_filing.py")
+    (path,) = folder.glob("*_commitment_at_filing.py")
     migration = importlib.import_module(f"flows.migrations.{path.stem}")
     migration.commitment_step_retire(apps, None)
 

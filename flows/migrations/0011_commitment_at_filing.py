@@ -82,9 +82,9 @@ def commitment_step_retire(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('flows', '0008_clocks_open_checks_from_receipt'),
-        ('letters', '0003_filing_signer_capacity'),
-        ('sla', '0009_clocks_objection_from_receipt'),
+        ('flows', '0010_hearing_breach_review_owner'),
+        ('letters', '0004_commitment_signer_capacity'),
+        ('sla', '0010_hearing_statement_period'),
         ('viewflow', '0015_task_scheduled'),
         ('contenttypes', '0002_remove_content_type_name'),
     ]

@@ -17,7 +17,7 @@ def signer_capacity_fill(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('letters', '0002_default_letter_settings'),
+        ('letters', '0003_hearing_revocation_notice'),
     ]
 
     operations = [
