@@ -95,7 +95,9 @@ class RepairFlow(flow.Flow):
     )
     repaired = flow.End().Annotation(
         title=_("准予修复"),
-        description=_("停止公示、向其他平台同步、开始承诺履约监管。"),
+        description=_(
+            "停止公示（自然人：不再作为失信信息共享使用）、向其他平台同步、开始承诺履约监管。"
+        ),
     )
     closed = flow.End().Annotation(
         title=_("办结"),

@@ -454,7 +454,7 @@ class DecisionChange(models.Model):
     changed_on = models.DateField(_("撤销或变更日期"))
     changes = models.JSONField(_("变更内容"), default=list, blank=True)
     note = models.CharField(_("依据文书"), max_length=300, blank=True)
-    source = models.CharField(_("来源"), max_length=20)
+    source = models.CharField(_("来源"), max_length=100)
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         null=True,

@@ -371,7 +371,7 @@ def test_each_batch_writes_one_audit_event(department, tmp_path):
     assert [e.object_type for e in events] == ["records.CreditRecord"] * 2
     assert events[0].actor_label == "import_records"
     first, second = events[0].summary, events[1].summary
-    assert first["source"] == f"file:{path}"
+    assert first["source"] == f"file:{path.name}"
     assert first["lines"] == [2, 3] and first["created"] == 2 and first["updated"] == 0
     assert sorted(first["created_ids"]) == sorted(
         CreditRecord.objects.exclude(decision_number="济市监罚〔2026〕102号").values_list(

@@ -89,7 +89,8 @@ class Command(BaseCommand):
             result = records_ingest(
                 rows=source.rows,
                 actor=audit_actor,
-                source=f"file:{path}",
+                # The file's name, not its path: a source column holds 100 characters.
+                source=f"file:{file_path.name}"[:100],
                 batch_size=batch_size,
                 on_batch=report,
             )
