@@ -33,7 +33,6 @@ from flows.repair.services import (
     repair_case_submit,
     required_materials,
 )
-from letters.commitments import expected_signer
 from letters.services import letter_render
 from records.identifiers import make_resident_id, make_uscc
 from records.models import (
@@ -306,12 +305,9 @@ class Command(BaseCommand):
                 kind=kind,
                 upload=SimpleUploadedFile(f"{kind}.pdf", DEMO_PDF, content_type="application/pdf"),
             )
-        case = objection_submit(
-            applicant=applicant,
-            case=case,
-            attested_name=expected_signer(binding.subject),
-            confirmed=True,
-        )
+        # Attested as the logged-in account in its binding's capacity (daili:
+        # 受托人 under the power of attorney just uploaded).
+        case = objection_submit(applicant=applicant, case=case, confirmed=True)
         preliminary_review_claim(officer=officer, case=case)
         return case
 
