@@ -236,10 +236,19 @@ if PRELIMINARY_REVIEW_CUTOFF > OFFICE_CLOSE:
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"mask_pii": {"()": "repair_flow.masking.MaskingLogFilter"}},
+    "filters": {
+        "mask_pii": {"()": "repair_flow.masking.MaskingLogFilter"},
+        "forbidden_in_one_line": {"()": "repair_flow.logs.ForbiddenInOneLine"},
+    },
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {
         "console": {"class": "logging.StreamHandler", "filters": ["mask_pii"], "formatter": "plain"}
+    },
+    "loggers": {
+        # Django's own console handler (when DEBUG) would print every line a
+        # second time: the root's console is the one.
+        "django": {"handlers": [], "propagate": True},
+        "django.request": {"filters": ["forbidden_in_one_line"]},
     },
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
 }

@@ -52,6 +52,8 @@ from records.services import (
     subject_legal_representative_set,
 )
 from repair_flow.accounts import account_create
+from repair_flow.celery import task_named
+from repair_flow.logs import info_to_file
 from repair_flow.models import Role, User
 
 # A minimal PDF: every demo material is this one file.
@@ -195,7 +197,19 @@ class Command(BaseCommand):
         parser.add_argument("--records", type=int, default=3000)
         parser.add_argument("--subjects", type=int, default=300)
 
-    def handle(self, *args, if_empty, records, subjects, **options):
+    def handle(self, *args, **options):
+        # The seeding's INFO lines (each PDF's progress, each task) go to a
+        # file, so the accounts and pointers printed last stay on screen;
+        # warnings and errors still show. Celery's first task lookup sets
+        # Django up again, which rebuilds the logging: done before, not inside.
+        task_named("letters.render")
+        with info_to_file(self.log_path()):
+            self.seed(**options)
+
+    def log_path(self):
+        return settings.VAR_DIR / "seed_demo.log"
+
+    def seed(self, *, if_empty, records, subjects, **options):
         if settings.PRODUCTION:
             raise CommandError("seed_demo is for development only (DJANGO_ENV=production)")
         if CreditRecord.objects.exists() or User.objects.exists():
@@ -232,6 +246,7 @@ class Command(BaseCommand):
             f"Seeded {len(departments)} departments, {Subject.objects.count()} subjects, "
             f"{result.created} records ({expired} past their publicity period marked expired)."
         )
+        self.stdout.write(f"The seeding's log: {self.log_path()}")
         self.print_accounts()
         if commitment is not None:
             self.stdout.write(
