@@ -94,7 +94,8 @@ def browser_as(browser, live_server):
         page.set_default_timeout(10_000)
         page.base = live_server.url
         login(page, username, PASSWORD)
-        page.wait_for_url("**/records/")
+        # Each role lands on its own work (repair_flow.views.LANDING).
+        page.wait_for_url(lambda url: "/accounts/login/" not in url)
         return page
 
     yield open_as

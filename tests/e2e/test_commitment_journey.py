@@ -23,7 +23,7 @@ def test_an_applicant_signs_the_commitment_and_finds_the_signed_letter(
 ):
     page = phone_page
     login(page, "applicant", PASSWORD)
-    page.wait_for_url("**/records/")
+    page.wait_for_url("**/cases/")
 
     # The commitment is generated from the filing: save the draft, then open it from there.
     page.goto(f"{page.base}/cases/new/{record.pk}/")

@@ -298,7 +298,7 @@ def test_an_officer_refuses_on_a_phone_and_the_applicant_reads_why(
     case = submitted(applicant, record)
     page = phone_page
     login(page, "officer", PASSWORD)
-    page.wait_for_url("**/records/")
+    page.wait_for_url("**/cases/tasks/")
     open_tasks(page)
     page.screenshot(path=f"{SHOTS}/staff_queue_phone_390.png", full_page=True)
     row(page, case).get_by_role("button", name="领取").click()
