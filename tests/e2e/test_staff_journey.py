@@ -63,11 +63,21 @@ def open_tasks(page):
     assert page.locator("h1").inner_text() == "信用修复办理"
 
 
+# The irreversible steps ask first, in the browser's confirm dialog.
+CONFIRMED = {"accept", "refuse", "approve", "reject"}
+
+
 def submit(page, case, action, button):
-    """Press `button` in the work page's form for `action`; wait for the redirect."""
+    """Press `button` in the work page's form for `action` (saying yes when
+    asked to confirm); wait for the redirect."""
     form = page.locator(f"form[action='/cases/{case.pk}/work/{action}/']")
+    asked = []
+    if action in CONFIRMED:
+        page.once("dialog", lambda dialog: (asked.append(dialog.message), dialog.accept()))
     form.get_by_role("button", name=button, exact=True).click()
     page.wait_for_url(f"**/cases/{case.pk}/work/")
+    if action in CONFIRMED:
+        assert len(asked) == 1 and case.number in asked[0] and "不能撤回" in asked[0]
 
 
 # 1. The whole repair ------------------------------------------------------------------
