@@ -20,7 +20,7 @@ from django.views.decorators.http import require_POST
 
 from flows.cases.common import case_commitment
 from flows.cases.eligibility import filing_answer, filing_answers
-from flows.cases.materials import case_material_add
+from flows.cases.materials import case_material_add, case_material_remove, materials_removable
 from flows.cases.review import supplement_answer
 from flows.cases.selectors import case_get_for_user, cases_for_user, materials_for_user
 from flows.cases.withdrawal import case_withdraw
@@ -324,6 +324,7 @@ def _materials_page(request, case, *, upload_errors=None, submit_errors=None, st
             "commitment_slot": commitment_slot(case),
             "slots": slots,
             "materials": applicant_materials(case),
+            "removable": materials_removable(case, request.user),
             "upload_errors_other": stray,
             "submit_errors": submit_errors or [],
         },
@@ -404,6 +405,7 @@ def case_page(
             "next_step": next_steps.get(case.status, ""),
             "events": case.events.select_related("actor"),
             "materials": applicant_materials(case),
+            "removable": materials_removable(case, request.user),
             "letters": letters.order_by("issued_at", "id"),
             "commitment": commitment,
             "monitoring": monitoring,
@@ -497,6 +499,30 @@ def case_supplement_upload(request, pk: int, kind: CaseKind = REPAIR):
     if errors:
         case.refresh_from_db()
         return kind.page(request, case, upload_errors=errors)
+    return redirect(kind.detail, pk=case.pk)
+
+
+@applicant_required
+@require_POST
+def case_material_remove_view(request, pk: int, material_pk: int, kind: CaseKind = REPAIR):
+    """Take back a file uploaded by mistake, before it is submitted; a
+    refusal is said at the top of the page it came from."""
+    case = case_for_page(request, pk, kind)
+    try:
+        removed = case_material_remove(case=case, user=request.user, material_pk=material_pk)
+    except (ValidationError, PermissionDenied) as error:
+        case.refresh_from_db()
+        for problem in refusal_messages(error):
+            messages.error(request, problem)
+        if case.status == CaseStatus.DRAFT:
+            response = kind.materials_page(request, case, status=400)
+        else:
+            response = kind.page(request, case)
+        response.status_code = 403 if isinstance(error, PermissionDenied) else 400
+        return response
+    messages.success(request, _("已删除文件“%(name)s”。") % {"name": removed.original_name})
+    if case.status == CaseStatus.DRAFT:
+        return redirect(kind.materials, pk=case.pk)
     return redirect(kind.detail, pk=case.pk)
 
 

@@ -15,6 +15,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
+from flows.cases.materials import materials_removable
 from flows.cases.selectors import cases_for_user
 from flows.models import CLOSED_STATUSES, CaseStatus, ObjectionCase
 from flows.objections.services import (
@@ -145,6 +146,7 @@ def _materials_page(request, case, *, upload_errors=None, submit=None, status=20
             "case": case,
             "slots": slots,
             "materials": applicant_materials(case),
+            "removable": materials_removable(case, request.user),
             "upload_errors_other": stray,
             "ground_labels": _ground_labels(case),
             "commitment_text": COMMITMENT_TEXT,
