@@ -24,7 +24,7 @@ from records.models import RecordStatus
 from repair_flow.models import Role
 from sla.clocks import clocks_for
 from tests.conftest import PASSWORD, make_record, make_user
-from tests.e2e.conftest import PHONE, login
+from tests.e2e.conftest import PHONE, login, nav
 from tests.flows.conftest import draft_with_materials, upload
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
@@ -58,7 +58,7 @@ def messages(page):
 
 
 def open_tasks(page):
-    page.get_by_role("navigation").get_by_role("link", name="办理", exact=True).click()
+    nav(page).get_by_role("link", name="办理", exact=True).click()
     page.wait_for_url("**/cases/tasks/")
     assert page.locator("h1").inner_text() == "信用修复办理"
 
