@@ -15,16 +15,20 @@ parsed stylesheet are built once per thread, the QR code is one compact path,
 and the stylesheet keeps bold to a few glyphs (see its header).
 """
 
+import base64
 import datetime as dt
+import re
 import threading
 
 import qrcode
 import qrcode.constants
 from django.conf import settings
+from django.core.files.storage import default_storage
 from django.template.loader import render_to_string
 from django.utils import timezone, translation
 from django.utils.safestring import mark_safe
 
+from letters.issuers import seal_check
 from letters.kinds import KINDS, OUTCOMES
 from letters.links import verify_url
 from letters.models import Letter
@@ -124,9 +128,15 @@ def letter_context(letter: Letter) -> dict:
     record = dict(facts.get("record") or {})
     if record.get("decision_date"):
         record["decision_date_text"] = chinese_date(record["decision_date"])
+    # The issuer as frozen at issue; a letter issued before issuers had none.
+    issued_by = dict(facts.get("issued_by") or {})
     context = {
         "letter": letter,
         "facts": facts,
+        "issued_by": issued_by,
+        # How the issuer speaks of itself (本中心 / 本机关 / 本单位).
+        "organ_self": issued_by.get("self_reference") or "本机关",
+        "seal": seal_data_uri(issued_by.get("seal", "")),
         "addressee": addressee,
         "record": record,
         "title": letter.get_kind_display(),
@@ -145,7 +155,7 @@ def letter_context(letter: Letter) -> dict:
         "matter": facts.get("matter") or "信用修复申请",
         "reasons": list(facts.get("reasons") or []),
         "items": list(facts.get("items") or []),
-        "changes": list(facts.get("changes") or []),
+        "changes": [_change_shown(change) for change in facts.get("changes") or []],
         "signature": facts.get("signature") or {},
     }
     for name in ("received_on", "effective_on", "repaired_on", "barred_until"):
@@ -164,6 +174,30 @@ def letter_context(letter: Letter) -> dict:
         context["verification_code"] = _grouped(letter.verification_code)
         context["qr"] = mark_safe(qr_svg(url))  # noqa: S308 - our own generated SVG
     return context
+
+
+ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+def _change_shown(change: dict) -> dict:
+    """A correction's old and new values; a date (stored ISO) in Chinese."""
+    shown = dict(change)
+    for side in ("old", "new"):
+        value = str(shown.get(side) or "")
+        if ISO_DATE.fullmatch(value):
+            shown[side] = chinese_date(value)
+    return shown
+
+
+def seal_data_uri(name: str) -> str:
+    """The issuer's seal, inline (a data URI: nothing for the renderer to
+    fetch), checked again as on upload; "" for an issuer without one."""
+    if not name:
+        return ""
+    with default_storage.open(name, "rb") as f:
+        data = f.read()
+    media_type = seal_check(data)
+    return f"data:{media_type};base64,{base64.b64encode(data).decode('ascii')}"
 
 
 def _hearing_context(facts: dict) -> dict:

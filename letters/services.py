@@ -19,6 +19,15 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from letters.issuers import (
+    DEPARTMENT,
+    ISSUER_RULES,
+    issuer_facts,
+    issuer_for,
+    issuer_prefix,
+    remedies_text,
+    series_for,
+)
 from letters.kinds import KINDS, missing_facts
 from letters.models import (
     Letter,
@@ -64,10 +73,17 @@ def letter_issue(
     recipient=None,
     at: dt.datetime | None = None,
     draft: bool = False,
-    issuer: str | None = None,
+    department=None,
+    objection: bool = False,
 ) -> Letter:
     """Issue a letter: numbered (unless a commitment draft), facts frozen,
     rendered after commit, and emailed to the recipient once rendered.
+
+    The issuer follows letters.issuers.ISSUER_RULES: `department` is the
+    department that decides (default: the record's) or, for an objection's
+    result, that checked the record. `objection` puts a filing's notices in
+    the objection series. The issuer's name, wording, contact and remedies
+    bodies are frozen with the facts.
 
     Raises ValidationError naming every missing fact; nothing is written then.
     """
@@ -84,24 +100,34 @@ def letter_issue(
     at = at or timezone.now()
     setting = LetterSetting.objects.get(kind=kind)
     year = timezone.localtime(at).year
+    if department is None and ISSUER_RULES[kind] == DEPARTMENT and record is not None:
+        # "谁认定、谁修复": the department that issued the penalty decides.
+        department = record.department
     with transaction.atomic():
+        issuer = issuer_for(kind, department=department)
         numbering = {}
         if not draft:
-            serial = sequence_next(LetterSequence, kind=kind, year=year)
+            prefix = issuer_prefix(issuer, series_for(kind, objection=objection))
+            serial = sequence_next(LetterSequence, prefix=prefix, year=year)
             numbering = {
                 "year": year,
                 "serial": serial,
-                "number": letter_number(prefix=setting.number_prefix, year=year, serial=serial),
+                "number": letter_number(prefix=prefix, year=year, serial=serial),
                 "verification_code": verification_code(),
             }
         letter = Letter.objects.create(
             kind=kind,
-            issuer=issuer or setting.issuer,
+            issuer=issuer.name,
+            issuer_ref=issuer,
             issued_at=at,
             record=record,
             subject=subject or (record.subject if record is not None else None),
             recipient=recipient,
-            facts={**facts, "remedies": setting.remedies},
+            facts={
+                **facts,
+                "issued_by": issuer_facts(issuer),
+                "remedies": remedies_text(setting.remedies, issuer),
+            },
             created_by=actor if getattr(actor, "pk", None) else None,
             next_attempt_at=at,
             **numbering,

@@ -257,7 +257,8 @@ def test_each_kind_renders_one_page_with_every_fact_and_the_verification_box(
     text = pdf_text(letter)
     assert str(LetterKind(kind).label) in text
     assert letter.number in text
-    assert letter.number.startswith(LetterSetting.objects.get(kind=kind).number_prefix + "〔2026〕")
+    prefix = letter.issuer_ref.prefixes.get(series=kind).prefix
+    assert letter.number.startswith(prefix + "〔2026〕")
     # Domain section 8: the resident ID shows its first 6 and last 4 characters, no more.
     masked = mask_resident_id(person.identifier)
     assert masked == person.identifier[:6] + "*" * 8 + person.identifier[-4:]
@@ -269,7 +270,7 @@ def test_each_kind_renders_one_page_with_every_fact_and_the_verification_box(
         assert value in text
     for expected in KIND_TEXT[kind]:
         assert squash(expected) in text, expected
-    remedies = LetterSetting.objects.get(kind=kind).remedies
+    remedies = letter.facts["remedies"]
     if remedies:
         assert squash(remedies) in text
     else:
