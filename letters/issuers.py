@@ -16,11 +16,13 @@ import re
 import xml.etree.ElementTree as ET
 
 from django.core.exceptions import ValidationError
+from django.core.files.base import ContentFile
 from django.db import IntegrityError, transaction
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from letters.models import Issuer, IssuerKind, IssuerPrefix, LetterKind
+from repair_flow.audit import audit_record
 
 INSTITUTION = "institution"
 DEPARTMENT = "department"
@@ -315,3 +317,47 @@ def _svg_check(data: bytes) -> None:
                     _("SVG 印章不能引用外部资源：%(value)s") % {"value": value[:80]},
                     code="seal_svg_content",
                 )
+
+
+# Services (the admin edits issuers directly, audited there)
+
+
+def issuer_seal_set(*, issuer: Issuer, data: bytes, filename: str, actor) -> Issuer:
+    """A new seal for letters issued from now on (issued letters keep the
+    one they name): checked first, nothing saved when it is refused."""
+    media_type = seal_check(data)
+    extension = "png" if media_type == "image/png" else "svg"
+    stem = filename.rsplit(".", 1)[0] or "seal"
+    with transaction.atomic():
+        issuer.seal.save(f"{stem}.{extension}", ContentFile(data), save=False)
+        issuer.save(update_fields=["seal", "updated_at"])
+        audit_record(
+            actor=actor,
+            action="letters.issuer_seal_set",
+            object_type="letters.Issuer",
+            object_id=issuer.pk,
+            summary={"code": issuer.code, "seal": issuer.seal.name, "bytes": len(data)},
+        )
+    return issuer
+
+
+def issuer_prefixes_set(*, issuer: Issuer, prefixes: dict[str, str], actor) -> Issuer:
+    """Set the number prefix of some of the issuer's series."""
+    unknown = sorted(set(prefixes) - set(SERIES))
+    if unknown:
+        raise ValidationError(
+            _("没有这种文书系列：%(series)s") % {"series": "、".join(unknown)}, code="series"
+        )
+    with transaction.atomic():
+        for series, prefix in prefixes.items():
+            IssuerPrefix.objects.update_or_create(
+                issuer=issuer, series=series, defaults={"prefix": prefix}
+            )
+        audit_record(
+            actor=actor,
+            action="letters.issuer_prefixes_set",
+            object_type="letters.Issuer",
+            object_id=issuer.pk,
+            summary={"code": issuer.code, "prefixes": prefixes},
+        )
+    return issuer

@@ -34,7 +34,17 @@ from flows.repair.services import (
     required_materials,
 )
 from letters.commitments import expected_signer
+from letters.issuers import (
+    ISSUER_SERIES,
+    default_prefix,
+    department_issuer,
+    institution_issuer,
+    issuer_prefixes_set,
+    issuer_seal_set,
+)
+from letters.models import IssuerKind
 from letters.services import letter_render
+from letters.specimen import specimen_seal_png
 from records.identifiers import make_resident_id, make_uscc
 from records.models import (
     BindingCapacity,
@@ -212,6 +222,7 @@ class Command(BaseCommand):
                 department_upsert(actor="seed_demo", code=code, name=name, sector=sector)
                 for code, name, sector, _prefix in DEPARTMENTS
             ]
+            self.set_up_issuers(departments)
             rows = list(self.generate_rows(rng, today, records, subjects))
             result = records_ingest(
                 rows=enumerate(rows, start=1), actor="seed_demo", source="seed_demo"
@@ -241,6 +252,34 @@ class Command(BaseCommand):
             )
         for line in queued + reviewed + objected + breached:
             self.stdout.write(f"  {line}")
+
+    def set_up_issuers(self, departments) -> None:
+        """Each demo issuer gets a specimen seal (样章: no demo letter can pass
+        for a real one) and each department its number prefixes from the
+        代字 of its penalty decisions (济市监罚 -> 济市监信修决)."""
+        issuers = [institution_issuer()]
+        for department, (_code, _name, _sector, prefix) in zip(
+            departments, DEPARTMENTS, strict=True
+        ):
+            issuer = department_issuer(department)
+            code = prefix.split("罚")[0]
+            issuer_prefixes_set(
+                issuer=issuer,
+                prefixes={
+                    series: default_prefix(code, series)
+                    for series in ISSUER_SERIES[IssuerKind.DEPARTMENT]
+                },
+                actor="seed_demo",
+            )
+            issuers.append(issuer)
+        for issuer in issuers:
+            if not issuer.seal:
+                issuer_seal_set(
+                    issuer=issuer,
+                    data=specimen_seal_png(issuer.name),
+                    filename=f"{issuer.code}-specimen.png",
+                    actor="seed_demo",
+                )
 
     def file_an_objection(self) -> list[str]:
         """daili objects to two records of its first enterprise that no case
