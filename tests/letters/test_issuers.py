@@ -15,7 +15,7 @@ from PIL import Image
 from letters.issuers import ISSUER_RULES, department_issuer, institution_issuer, issuer_seal_set
 from letters.kinds import addressee_facts, record_facts
 from letters.models import Issuer, IssuerPrefix, Letter, LetterKind, LetterSequence
-from letters.services import letter_issue
+from letters.services import letter_issue, letter_render
 from letters.specimen import specimen_seal_png
 from repair_flow.models import AuditEvent
 from tests.conftest import make_record
@@ -451,3 +451,28 @@ def test_the_admin_refuses_a_prefix_another_series_uses(client_for, administrato
     assert response.status_code == 200
     assert "这个文号前缀已被其他文书系列使用" in response.content.decode()
     assert prefixes[0].prefix == IssuerPrefix.objects.get(pk=prefixes[0].pk).prefix
+
+
+@pytest.mark.parametrize("kind", list(LetterKind))
+def test_no_letter_body_holds_an_iso_date(kind, person_record, officer, committed):
+    facts = dict(KIND_FACTS[kind])
+    if kind == LetterKind.OBJECTION_RESULT:
+        # A corrected date as records store it (records.services._plain: ISO).
+        facts["changes"] = [{"field": "处罚决定日期", "old": "2026-01-05", "new": "2026-01-15"}]
+    letter = letter_issue(
+        kind=kind,
+        facts={
+            "addressee": addressee_facts(person_record.subject),
+            "record": record_facts(person_record),
+            "received_on": "2026-11-20",
+            **facts,
+        },
+        record=person_record,
+        actor=officer,
+    )
+    letter_render(letter_id=letter.pk)
+    letter.refresh_from_db()
+    text = run("pdftotext", "-layout", letter.file.path, "-")
+    assert not re.search(r"\d{4}-\d{2}-\d{2}", text), re.search(r".*\d{4}-\d{2}-\d{2}.*", text)
+    if kind == LetterKind.OBJECTION_RESULT:
+        assert "2026年1月5日" in text
