@@ -118,6 +118,39 @@ def forward(apps, schema_editor):
             setting.save(update_fields=["remedies"])
 
 
+def backward(apps, schema_editor):
+    """Back to one issuer and prefix per kind: the institution's, and the
+    settings' old default prefixes for the department kinds; a sequence of a
+    department's own series cannot be kept and goes."""
+    institution = apps.get_model("letters", "Issuer").objects.get(kind="institution")
+    prefixes = dict(institution.prefixes.values_list("series", "prefix"))
+    old_prefixes = {
+        "repair_decision": "济信修决",
+        "repair_refusal": "济信修不决",
+        "revocation_notice": "济信修拟撤",
+        "revocation": "济信修撤",
+    }
+    for setting in apps.get_model("letters", "LetterSetting").objects.all():
+        setting.issuer = institution.name
+        setting.number_prefix = prefixes.get(setting.kind) or old_prefixes.get(setting.kind, "")
+        setting.remedies = setting.remedies.replace("向{复议机关}", "").replace(
+            "{人民法院}", "人民法院"
+        )
+        setting.save(update_fields=["issuer", "number_prefix", "remedies"])
+    kinds = {
+        prefix: series
+        for series, prefix in prefixes.items()
+        if series == "objection_result" or not series.startswith("objection_")
+    }
+    kinds |= {prefix: kind for kind, prefix in old_prefixes.items()}
+    for sequence in apps.get_model("letters", "LetterSequence").objects.all():
+        if sequence.prefix in kinds:
+            sequence.kind = kinds[sequence.prefix]
+            sequence.save(update_fields=["kind"])
+        else:
+            sequence.delete()
+
+
 def load(apps, schema_editor):
     """The reference data on an empty database (the test suite's flush): the
     settings and the institution, as the migration leaves a fresh install."""
@@ -200,14 +233,30 @@ class Migration(migrations.Migration):
             name='prefix',
             field=models.CharField(default='', max_length=20),
         ),
-        migrations.RunPython(forward, migrations.RunPython.noop),
-        migrations.RemoveConstraint(
-            model_name='letter',
-            name='one_letter_per_number',
-        ),
         migrations.RemoveConstraint(
             model_name='lettersequence',
             name='one_sequence_per_kind_year',
+        ),
+        migrations.RunPython(forward, backward),
+        # Defaults, so that going back can add the columns again (backward fills them).
+        migrations.AlterField(
+            model_name='lettersetting',
+            name='issuer',
+            field=models.CharField(default='', max_length=100, verbose_name='出具机关'),
+        ),
+        migrations.AlterField(
+            model_name='lettersetting',
+            name='number_prefix',
+            field=models.CharField(default='', max_length=20, verbose_name='文号前缀'),
+        ),
+        migrations.AlterField(
+            model_name='lettersequence',
+            name='kind',
+            field=models.CharField(default='', max_length=20),
+        ),
+        migrations.RemoveConstraint(
+            model_name='letter',
+            name='one_letter_per_number',
         ),
         migrations.RemoveField(
             model_name='lettersequence',
