@@ -191,7 +191,7 @@ def issuer_facts(issuer: Issuer) -> dict:
     }
 
 
-REMEDY_FIELDS = {"{复议机关}": "reconsideration_body", "{人民法院}": "court"}
+REMEDY_FIELDS = {"{reconsideration_body}": "reconsideration_body", "{court}": "court"}
 
 
 def remedies_text(template: str, issuer: Issuer) -> str:

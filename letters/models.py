@@ -40,7 +40,7 @@ class LetterSetting(models.Model):
     (Administrative Reconsideration Law Art. 20: 60 days; Administrative
     Litigation Law Art. 46: 6 months) and the law may change them. The line
     names the issuer's reconsideration body and court through the
-    placeholders {复议机关} and {人民法院}.
+    placeholders {reconsideration_body} and {court}.
     """
 
     kind = models.CharField(_("文书种类"), max_length=20, choices=LetterKind.choices, unique=True)
@@ -48,8 +48,8 @@ class LetterSetting(models.Model):
         _("救济途径"),
         blank=True,
         help_text=_(
-            "留空则不印救济途径（如受理通知书、承诺书）。{复议机关}、{人民法院} 印出具机关设置的"
-            "行政复议机关和人民法院。"
+            "留空则不印救济途径（如受理通知书、承诺书）。{reconsideration_body}、{court} "
+            "印出具机关设置的行政复议机关和人民法院。"
         ),
     )
     updated_at = models.DateTimeField(auto_now=True)

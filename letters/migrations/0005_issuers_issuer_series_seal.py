@@ -46,8 +46,8 @@ DEPARTMENT_ENDINGS = {
     "objection_result": "信异",
 }
 REMEDIES = (
-    "如不服本决定，可以自收到本文书之日起六十日内依法向{复议机关}申请行政复议，"
-    "或者自收到本文书之日起六个月内依法向{人民法院}提起行政诉讼。"
+    "如不服本决定，可以自收到本文书之日起六十日内依法向{reconsideration_body}申请行政复议，"
+    "或者自收到本文书之日起六个月内依法向{court}提起行政诉讼。"
 )
 REMEDIES_KINDS = ("refusal_to_accept", "repair_refusal", "objection_result", "revocation")
 KINDS = (
@@ -57,8 +57,8 @@ KINDS = (
 
 
 def name_remedies(text: str) -> str:
-    return text.replace("依法申请行政复议", "依法向{复议机关}申请行政复议").replace(
-        "依法向人民法院提起", "依法向{人民法院}提起"
+    return text.replace("依法申请行政复议", "依法向{reconsideration_body}申请行政复议").replace(
+        "依法向人民法院提起", "依法向{court}提起"
     )
 
 
@@ -133,8 +133,8 @@ def backward(apps, schema_editor):
     for setting in apps.get_model("letters", "LetterSetting").objects.all():
         setting.issuer = institution.name
         setting.number_prefix = prefixes.get(setting.kind) or old_prefixes.get(setting.kind, "")
-        setting.remedies = setting.remedies.replace("向{复议机关}", "").replace(
-            "{人民法院}", "人民法院"
+        setting.remedies = setting.remedies.replace("向{reconsideration_body}", "").replace(
+            "{court}", "人民法院"
         )
         setting.save(update_fields=["issuer", "number_prefix", "remedies"])
     kinds = {
@@ -273,7 +273,7 @@ class Migration(migrations.Migration):
         migrations.AlterField(
             model_name='lettersetting',
             name='remedies',
-            field=models.TextField(blank=True, help_text='留空则不印救济途径（如受理通知书、承诺书）。{复议机关}、{人民法院} 印出具机关设置的行政复议机关和人民法院。', verbose_name='救济途径'),
+            field=models.TextField(blank=True, help_text='留空则不印救济途径（如受理通知书、承诺书）。{reconsideration_body}、{court} 印出具机关设置的行政复议机关和人民法院。', verbose_name='救济途径'),
         ),
         migrations.AddConstraint(
             model_name='lettersequence',

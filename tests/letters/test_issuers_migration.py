@@ -70,8 +70,11 @@ def test_existing_settings_sequences_and_letters_move_to_issuers(record, departm
     assert Letter.objects.get(pk=platform_letter.pk).issuer_ref == centre
     kept = Letter.objects.get(pk=department_letter.pk)
     assert (kept.issuer_ref, kept.issuer, kept.facts) == (dept, department.name, {"remedies": ""})
-    assert "依法向{复议机关}申请行政复议" in LetterSetting.objects.get(kind="revocation").remedies
-    assert "依法向{人民法院}提起行政诉讼" in LetterSetting.objects.get(kind="revocation").remedies
+    assert (
+        "依法向{reconsideration_body}申请行政复议"
+        in LetterSetting.objects.get(kind="revocation").remedies
+    )
+    assert "依法向{court}提起行政诉讼" in LetterSetting.objects.get(kind="revocation").remedies
 
     # The acceptance series runs on, without a gap.
     letter = letter_issue(

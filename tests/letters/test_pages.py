@@ -418,8 +418,8 @@ def test_an_administrator_edits_a_letter_setting_and_the_edit_is_audited(client_
 
     setting = LetterSetting.objects.get(kind="repair_refusal")
     remedies = (
-        "如不服本决定，可以自收到本决定书之日起六十日内向{复议机关}申请行政复议，"
-        "或者自收到本决定书之日起六个月内向{人民法院}提起行政诉讼。"
+        "如不服本决定，可以自收到本决定书之日起六十日内向{reconsideration_body}申请行政复议，"
+        "或者自收到本决定书之日起六个月内向{court}提起行政诉讼。"
     )
     response = client_for(administrator).post(
         f"/admin/letters/lettersetting/{setting.pk}/change/", {"remedies": remedies}
@@ -442,10 +442,10 @@ def test_a_remedies_line_that_names_no_court_is_refused_and_nothing_saved(
     before = setting.remedies
     response = client_for(administrator).post(
         f"/admin/letters/lettersetting/{setting.pk}/change/",
-        {"remedies": "可以在六十日内向{复议机关}申请行政复议，或者六个月内向人民法院起诉。"},
+        {"remedies": "六十日内向{reconsideration_body}申请复议，或者六个月内向人民法院起诉。"},
     )
     assert response.status_code == 200
-    assert "救济途径须写明行政复议机关和人民法院：请保留占位符 {人民法院}。" in (
+    assert "救济途径须写明行政复议机关和人民法院：请保留占位符 {court}。" in (
         response.content.decode()
     )
     setting.refresh_from_db()
