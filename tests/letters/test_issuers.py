@@ -289,8 +289,8 @@ def test_the_seal_lies_over_the_issuer_and_the_date_on_each_kind(
     letter = issue(kind, person_record, officer, committed)
     images = run("pdfimages", "-list", letter.file.path)
     # The seal is the page's one raster image, with its transparency (smask).
-    assert re.search(r"^\s*1\s+\d+\s+image\s+600\s+600\s", images, re.M), images
-    assert re.search(r"\ssmask\s+600\s+600\s", images), images
+    assert re.search(r"^\s*1\s+\d+\s+image\s+400\s+400\s", images, re.M), images
+    assert re.search(r"\ssmask\s+400\s+400\s", images), images
 
     _width, height, rows = red_box(letter.file.path, tmp_path)
     page_height, date_y, date_x, page_width = word_box(letter.file.path, ISSUED_ON)
