@@ -20,6 +20,7 @@ from letters.issuers import (
     SERIES,
     remedies_check,
     seal_check,
+    seal_size_check,
 )
 from letters.models import (
     Commitment,
@@ -111,7 +112,9 @@ class IssuerForm(forms.ModelForm):
     def clean_seal(self):
         seal = self.cleaned_data.get("seal")
         if seal and "seal" in self.changed_data:
-            # A new upload: checked whole before anything is saved.
+            # A new upload: checked whole before anything is saved (its
+            # size first, so an oversized file is not read at all).
+            seal_size_check(seal.size)
             seal.seek(0)
             data = seal.read()
             seal.seek(0)

@@ -223,15 +223,19 @@ SVG_NS = "{http://www.w3.org/2000/svg}"
 XLINK_HREF = "{http://www.w3.org/1999/xlink}href"
 
 
+def seal_size_check(size: int) -> None:
+    if size > SEAL_MAX_BYTES:
+        raise ValidationError(
+            _("印章文件为 %(size)d KB，超过上限 %(limit)d KB。")
+            % {"size": (size + 1023) // 1024, "limit": SEAL_MAX_BYTES // 1024},
+            code="seal_too_large",
+        )
+
+
 def seal_check(data: bytes) -> str:
     """The seal's media type ("image/png" or "image/svg+xml") if the file is
     usable as a seal; a ValidationError saying what is wrong otherwise."""
-    if len(data) > SEAL_MAX_BYTES:
-        raise ValidationError(
-            _("印章文件为 %(size)d KB，超过上限 %(limit)d KB。")
-            % {"size": (len(data) + 1023) // 1024, "limit": SEAL_MAX_BYTES // 1024},
-            code="seal_too_large",
-        )
+    seal_size_check(len(data))
     if data.startswith(b"\x89PNG\r\n\x1a\n"):
         _png_check(data)
         return "image/png"
