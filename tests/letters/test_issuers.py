@@ -476,3 +476,31 @@ def test_no_letter_body_holds_an_iso_date(kind, person_record, officer, committe
     assert not re.search(r"\d{4}-\d{2}-\d{2}", text), re.search(r".*\d{4}-\d{2}-\d{2}.*", text)
     if kind == LetterKind.OBJECTION_RESULT:
         assert "2026年1月5日" in text
+
+
+def test_the_admin_shows_which_body_issues_each_kind(client_for, administrator):
+    page = client_for(administrator).get("/admin/letters/lettersetting/").content.decode()
+    assert page.count("公共信用信息机构") >= 4
+    assert page.count("作出决定的认定单位") == 4
+    assert "核查单位：认定单位核实的由认定单位出具" in page
+
+
+def test_the_demo_gives_every_issuer_a_specimen_seal(db, settings, tmp_path):
+    from django.core.management import call_command
+
+    from letters.issuers import seal_check
+
+    settings.MEDIA_ROOT = tmp_path / "media"
+    call_command("seed_demo", "--if-empty", "--records", "60", "--subjects", "12")
+
+    issuers = Issuer.objects.all()
+    assert issuers.count() == 12  # the institution and the 11 demo departments
+    for issuer in issuers:
+        with issuer.seal.open("rb") as f:
+            assert seal_check(f.read()) == "image/png"
+    # Department series take the 代字 of the department's own decisions.
+    decision = Letter.objects.get(kind=LetterKind.REPAIR_DECISION)
+    assert decision.number.startswith("济市监信修决〔")
+    letter_render(letter_id=decision.pk)  # after commit, which a test never reaches
+    decision.refresh_from_db()
+    assert "image" in run("pdfimages", "-list", decision.file.path)
