@@ -504,3 +504,15 @@ def test_the_demo_gives_every_issuer_a_specimen_seal(db, settings, tmp_path):
     letter_render(letter_id=decision.pk)  # after commit, which a test never reaches
     decision.refresh_from_db()
     assert "image" in run("pdfimages", "-list", decision.file.path)
+
+
+def test_a_long_decision_number_stays_on_one_line_in_its_cell(
+    department, person, officer, committed
+):
+    on = make_record(
+        department=department, subject=person, decision_number="济南市市监罚〔2026〕18888号"
+    )
+    letter = issue(LetterKind.REPAIR_REFUSAL, on, officer, committed)
+    lines = run("pdftotext", "-layout", letter.file.path, "-").splitlines()
+    assert any("济南市市监罚〔2026〕18888号" in line for line in lines)
+    assert any(re.search(r"SCJGJ信修不决〔2026〕\d+号", line) for line in lines)
