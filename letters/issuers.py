@@ -128,7 +128,7 @@ def department_issuer(department) -> Issuer:
     try:
         with transaction.atomic():
             issuer = Issuer.objects.create(
-                code=f"dept-{department.code}".lower()[:40],
+                code=re.sub(r"[^a-z0-9_]", "_", f"dept_{department.code}".lower())[:40],
                 name=department.name,
                 kind=IssuerKind.DEPARTMENT,
                 department=department,

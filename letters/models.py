@@ -10,6 +10,7 @@ import secrets
 
 from django.conf import settings
 from django.contrib.contenttypes.models import ContentType
+from django.core.validators import RegexValidator
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
@@ -78,13 +79,24 @@ class Issuer(models.Model):
     decisions ("谁认定、谁修复"; Shandong Social Credit Regulation Art. 9: the
     platform itself is not an authority). Data, edited in the admin.
 
-    `code` is stable: the PDF signature finds the issuer's key in the
-    environment by it. Letters keep the name and wording they were issued
-    with (their facts); a change here applies to letters issued after it.
+    `code` is stable (letters, digits and underscores, so that it can name
+    an environment variable): the PDF signature finds the issuer's key in
+    the environment by it ("centre"; a department's "dept_<its code>").
+    Letters keep the name and wording they were issued with (their facts);
+    a change here applies to letters issued after it.
     """
 
-    code = models.SlugField(
-        _("代码"), max_length=40, unique=True, help_text=_("稳定的英文代码，签章证书按此代码配置")
+    code = models.CharField(
+        _("代码"),
+        max_length=40,
+        unique=True,
+        validators=[
+            RegexValidator(
+                r"^[a-z][a-z0-9_]*$",
+                _("代码只能由小写英文字母、数字和下划线组成，并以字母开头。"),
+            )
+        ],
+        help_text=_("稳定的英文代码，签章证书按此代码配置"),
     )
     name = models.CharField(_("名称"), max_length=100)
     kind = models.CharField(_("类型"), max_length=12, choices=IssuerKind.choices)
