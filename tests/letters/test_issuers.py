@@ -516,3 +516,32 @@ def test_a_long_decision_number_stays_on_one_line_in_its_cell(
     lines = run("pdftotext", "-layout", letter.file.path, "-").splitlines()
     assert any("济南市市监罚〔2026〕18888号" in line for line in lines)
     assert any(re.search(r"SCJGJ信修不决〔2026〕\d+号", line) for line in lines)
+
+
+def test_the_admin_refuses_a_code_that_cannot_name_an_environment_variable(
+    client_for, administrator, department
+):
+    form = {
+        "name": department.name,
+        "code": "dept-scjgj",
+        "kind": "department",
+        "department": department.pk,
+        "self_reference": "本机关",
+        "contact_office": "济南市市场监督管理局信用监管处",
+        "contact_phone": "0531-12345678",
+        "reconsideration_body": "济南市人民政府",
+        "court": "有管辖权的人民法院",
+        "prefixes-TOTAL_FORMS": "0",
+        "prefixes-INITIAL_FORMS": "0",
+    }
+    response = client_for(administrator).post("/admin/letters/issuer/add/", form)
+    assert "代码只能由小写英文字母、数字和下划线组成" in response.content.decode()
+    assert not Issuer.objects.filter(department=department).exists()
+
+    response = client_for(administrator).post(
+        "/admin/letters/issuer/add/", {**form, "code": "dept_scjgj"}
+    )
+    assert response.status_code == 302
+    issuer = Issuer.objects.get(department=department)
+    assert (issuer.code, issuer.contact_phone) == ("dept_scjgj", "0531-12345678")
+    assert AuditEvent.objects.get(action="letters.issuer_add").summary["code"] == "dept_scjgj"
