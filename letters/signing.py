@@ -42,10 +42,12 @@ from cryptography.hazmat.primitives.serialization import pkcs12
 from cryptography.x509.oid import NameOID
 from django.conf import settings
 from django.utils import timezone
+from django.utils.translation import gettext_lazy
 from pyhanko.keys import load_cert_from_pemder
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign import fields, signers, timestamps, validation
+from pyhanko.sign.validation.status import SignatureCoverageLevel
 from pyhanko_certvalidator import ValidationContext
 
 from letters.models import Letter, LetterKind
@@ -369,12 +371,12 @@ def trust_roots() -> list[asn1_x509.Certificate]:
 
 # Each check in the order a reader asks; the message says what failed.
 CHECKS = {
-    "present": "文件中没有出具机关的电子签名",
-    "intact": "签名验证失败：文件在签名后被改动，或签名已损坏",
-    "signer": "签名人不符：签名证书不是出具这份文书时使用的证书",
-    "trusted": "证书不受信任：签名证书不能追溯到本平台配置的信任根证书",
-    "valid_at_signing": "证书在签名时不在有效期内（已过期或尚未生效）",
-    "revoked": "签名证书已被吊销",
+    "present": gettext_lazy("文件中没有出具机关的电子签名"),
+    "intact": gettext_lazy("签名验证失败：文件在签名后被改动，或签名已损坏"),
+    "signer": gettext_lazy("签名人不符：签名证书不是出具这份文书时使用的证书"),
+    "trusted": gettext_lazy("证书不受信任：签名证书不能追溯到本平台配置的信任根证书"),
+    "valid_at_signing": gettext_lazy("证书在签名时不在有效期内（已过期或尚未生效）"),
+    "revoked": gettext_lazy("签名证书已被吊销"),
 }
 
 
@@ -388,7 +390,8 @@ class SignatureCheck:
     trusted: bool = False
     valid_at_signing: bool = False
     revoked: bool = False
-    signer: str = ""  # the certificate's subject, e.g. CN=…（样章）, O=演示
+    signer: str = ""  # the certificate's common name, e.g. 济南市公共信用信息中心（样章）
+    organisation: str = ""  # its organisation (演示 for a demo certificate)
     signed_at: dt.datetime | None = None  # as the signer reports it
     timestamped: bool = False
     failed: list[str] = field(default_factory=list)  # keys of CHECKS, in order
@@ -399,7 +402,7 @@ class SignatureCheck:
 
     @property
     def problems(self) -> list[str]:
-        return [CHECKS[key] for key in self.failed]
+        return [str(CHECKS[key]) for key in self.failed]
 
 
 _EXPIRY = {"EXPIRED", "OUT_OF_BOUNDS_NO_POE", "NOT_YET_VALID", "OUT_OF_BOUNDS_NOT_REVOKED"}
@@ -437,10 +440,13 @@ def pdf_signature_check(
     except Exception:
         return SignatureCheck(present=True, failed=["intact"])
     indication = getattr(status.trust_problem_indic, "name", "") or ""
-    subject = status.signing_cert.subject.human_friendly
+    subject = status.signing_cert.subject.native
     timestamp = status.timestamp_validity
     matches = not signer_sha256 or signer_sha256 == certificate_sha256(status.signing_cert)
-    intact = bool(status.intact and status.valid)
+    # A letter is signed once, as its last revision: anything appended after
+    # the signature (an incremental update, stray bytes) is a change too.
+    covered = status.coverage == SignatureCoverageLevel.ENTIRE_FILE
+    intact = bool(status.intact and status.valid and covered)
     revoked = indication.startswith("REVOKED")
     expired = indication in _EXPIRY
     trusted = bool(status.trusted)
@@ -463,7 +469,8 @@ def pdf_signature_check(
         trusted=trusted or expired,
         valid_at_signing=not expired and not revoked and trusted,
         revoked=revoked,
-        signer=subject,
+        signer=subject.get("common_name", ""),
+        organisation=subject.get("organization_name", ""),
         signed_at=timestamp.timestamp if timestamp is not None else reported,
         timestamped=timestamp is not None,
         failed=failed,
