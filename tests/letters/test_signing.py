@@ -141,14 +141,14 @@ def test_an_issued_letter_is_signed_by_its_issuer_and_pyhanko_validates_it(lette
     )
     assert status.bottom_line and status.intact and status.valid and status.trusted
     # A demo certificate says so in its name.
-    assert status.signing_cert.subject.native["common_name"] == "济南市公共信用信息平台（样章）"
+    assert status.signing_cert.subject.native["common_name"] == f"{letter.issuer}（样章）"
     assert status.signing_cert.subject.native["organization_name"] == "演示"
     assert embedded.sig_object["/Reason"] == "出具受理通知书"
     assert letter.signer_sha256 == hashlib.sha256(status.signing_cert.dump()).hexdigest()
 
     page = client.get(f"/verify/{letter.verification_code}").content.decode()
     assert "有效：出具机关的电子签名完好，证书可信，签名时证书在有效期内" in page
-    assert "济南市公共信用信息平台（样章）（演示）" in page
+    assert f"{letter.issuer}（样章）（演示）" in page
     assert verify_all()[0] == 0
 
 
@@ -174,7 +174,7 @@ def test_poppler_pdfsig_verifies_the_signature_independently(
     letter, nss_trusting_demo_ca, tmp_path
 ):
     report = pdfsig(letter.file.path, nss_trusting_demo_ca)
-    assert "Signer Certificate Common Name: 济南市公共信用信息平台（样章）" in report
+    assert f"Signer Certificate Common Name: {letter.issuer}（样章）" in report
     assert "Signature Validation: Signature is Valid." in report
     assert "Total document signed" in report
     if nss_trusting_demo_ca is not None:
@@ -318,7 +318,7 @@ def test_without_a_key_and_without_the_demo_no_letter_is_stored(
     settings.LETTER_SIGNING_DEMO = False
     letter = acceptance(record, officer, committed)
     assert letter.status == RenderStatus.FAILED and not letter.file and not letter.sha256
-    assert "未配置出具机关“济南市公共信用信息平台”（centre）的签名证书" in letter.last_error
+    assert f"未配置出具机关“{letter.issuer}”（centre）的签名证书" in letter.last_error
     assert "LETTER_SIGNING_CENTRE_P12" in letter.last_error
     assert letter.next_attempt_at is not None  # retried once a key is configured
 
@@ -383,4 +383,4 @@ def test_the_signed_commitment_carries_the_applicants_block_and_the_institutions
     assert signing.issuer_code(signed) == "centre"
     body = client.get(f"/api/v1/verify/{signed.verification_code}/").json()
     assert body["signature"]["ok"] is True
-    assert body["signature"]["signer"] == "济南市公共信用信息平台（样章）"
+    assert body["signature"]["signer"] == f"{signed.issuer}（样章）"

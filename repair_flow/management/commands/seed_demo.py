@@ -33,7 +33,9 @@ from flows.repair.services import (
     repair_case_submit,
     required_materials,
 )
+from letters import signing
 from letters.commitments import expected_signer
+from letters.models import LetterSetting
 from letters.services import letter_render
 from records.identifiers import make_resident_id, make_uscc
 from records.models import (
@@ -205,6 +207,10 @@ class Command(BaseCommand):
                 self.print_accounts()
                 return
             raise CommandError("the database is not empty; use a fresh database for the demo")
+        # Letters are signed as they are rendered below: the demo CA and the
+        # institution's 样章 certificate first (var/signing/, unless configured).
+        institution = LetterSetting.objects.get(kind="acceptance").issuer
+        made = signing.demo_setup(issuers={signing.DEFAULT_ISSUER_CODE: institution})
         rng = random.Random(2026)
         today = timezone.localdate()
         with transaction.atomic():
@@ -234,6 +240,11 @@ class Command(BaseCommand):
             f"{result.created} records ({expired} past their publicity period marked expired)."
         )
         self.print_accounts()
+        if made:
+            self.stdout.write(
+                f"Letters are signed with demo certificates (样章, not valid for real use) "
+                f"under {made[0].parent}; /verify/<code> trusts its demo-ca.pem."
+            )
         if commitment is not None:
             self.stdout.write(
                 "  qiye has a draft filing whose credit commitment is to be read and signed "
