@@ -11,7 +11,8 @@
     median. Target: signing adds at most 30 %.
 (b) A pool of 2 worker processes (this machine has 2 cores), each warmed up
     with one signed letter: letters per second rendered and signed, against
-    rendered only, for BENCH_LETTERS letters each.
+    rendered only, for BENCH_LETTERS letters each, two rounds taking turns
+    (the faster round of each counts).
 (c) Each kind of letter: its PDF's size unsigned and signed, and its embedded
     fonts (pdffonts): how many CJK subsets.
 No database (the letters are built in memory, as a worker has them after its
@@ -103,6 +104,8 @@ def test_signing_cost_and_pdf_sizes():
 
 
 def run(pool) -> None:
+    # Wait for the workers' warm-up, so it does not share the cores with (a).
+    pool.map(_in_worker, [("signed", letter_of(LetterKind.SUPPLEMENT))] * WORKERS, chunksize=1)
     letter = letter_of(LetterKind.SUPPLEMENT)
 
     # (a) the same letter, render alone and render + sign, taking turns
@@ -122,10 +125,12 @@ def run(pool) -> None:
     # (b) a pool of 2 processes: letters per second
     letters = [letter_of(LetterKind.SUPPLEMENT, n) for n in range(1, LETTERS + 1)]
     pooled = {}
-    for name in ("render", "signed"):
-        with Timer() as timer:
-            cpu = pool.map(_in_worker, [(name, x) for x in letters], chunksize=1)
-        pooled[name] = (timer.wall, sum(cpu))
+    for _round in range(2):  # taking turns; the faster round of each counts
+        for name in ("render", "signed"):
+            with Timer() as timer:
+                cpu = pool.map(_in_worker, [(name, x) for x in letters], chunksize=1)
+            if name not in pooled or timer.wall < pooled[name][0]:
+                pooled[name] = (timer.wall, sum(cpu))
 
     # (c) each kind: size unsigned and signed, embedded fonts
     sizes = []
