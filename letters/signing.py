@@ -126,7 +126,7 @@ def load_signer(source: KeySource) -> signers.SimpleSigner:
         data = source.path.read_bytes()
     except OSError as exc:
         raise SigningUnavailable(
-            f"签名证书文件 {source.path} 无法读取（{source.variable}）：{exc.strerror or exc}。"
+            f"签名证书文件 {source.path} 无法读取（{source.variable}）：{_os_reason(exc)}。"
         ) from None
     try:
         key, certificate, _chain = pkcs12.load_key_and_certificates(
@@ -144,6 +144,18 @@ def load_signer(source: KeySource) -> signers.SimpleSigner:
     return signers.SimpleSigner.load_pkcs12_data(
         data, other_certs=[], passphrase=source.passphrase.encode() or None
     )
+
+
+def _os_reason(exc: OSError) -> str:
+    if isinstance(exc, FileNotFoundError):
+        return "文件或目录不存在"
+    if isinstance(exc, PermissionError):
+        return "没有访问权限"
+    if isinstance(exc, IsADirectoryError):
+        return "这是一个目录，不是文件"
+    if isinstance(exc, NotADirectoryError):
+        return "路径中有一段不是目录"
+    return exc.strerror or str(exc)
 
 
 # The demo CA (development and tests only)
@@ -299,7 +311,7 @@ def demo_certificate(*, code: str, name: str) -> tuple[Path, str]:
             return path, passphrase
     except OSError as exc:
         raise SigningUnavailable(
-            f"无法在 {directory} 创建演示签名证书：{exc.strerror or exc}。"
+            f"无法在 {directory} 创建演示签名证书：{_os_reason(exc)}。"
             "文书未签名，不予出具；请配置出具机关的签名证书（LETTER_SIGNING_<CODE>_P12），"
             "或让该目录可写，之后自动重试。"
         ) from None

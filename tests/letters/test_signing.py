@@ -13,6 +13,7 @@ import pytest
 import time_machine
 from django.conf import settings as django_settings
 from django.core.management import call_command
+from django.core.management.base import SystemCheckError
 from django.utils import timezone
 from pyhanko.keys import load_cert_from_pemder
 from pyhanko.pdf_utils.reader import PdfFileReader
@@ -384,3 +385,17 @@ def test_the_signed_commitment_carries_the_applicants_block_and_the_institutions
     body = client.get(f"/api/v1/verify/{signed.verification_code}/").json()
     assert body["signature"]["ok"] is True
     assert body["signature"]["signer"] == f"{signed.issuer}（样章）"
+
+
+def test_manage_py_check_names_a_key_that_cannot_be_loaded_and_a_missing_one(settings, tmp_path):
+    settings.LETTER_SIGNING_KEYS = {"CENTRE": {"p12": str(tmp_path / "nowhere.p12")}}
+    with pytest.raises(SystemCheckError) as raised:
+        call_command("check")
+    assert "（LETTER_SIGNING_CENTRE_P12）：文件或目录不存在" in str(raised.value)
+
+    settings.LETTER_SIGNING_KEYS = {}
+    settings.LETTER_SIGNING_DEMO = False
+    err = io.StringIO()
+    call_command("check", stderr=err)  # warnings: the server still starts
+    assert "letters.W001" in err.getvalue() and "LETTER_SIGNING_CENTRE_P12" in err.getvalue()
+    assert "letters.W002" in err.getvalue()
