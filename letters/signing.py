@@ -46,7 +46,9 @@ from django.utils.translation import gettext_lazy
 from pyhanko.keys import load_cert_from_pemder
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.pdf_utils.reader import PdfFileReader
-from pyhanko.sign import fields, signers, timestamps, validation
+from pyhanko.sign import fields, signers, validation
+from pyhanko.sign.timestamps.common_utils import TimestampRequestError
+from pyhanko.sign.timestamps.requests_client import RequestsHTTPTimeStamper
 from pyhanko.sign.validation.status import SignatureCoverageLevel
 from pyhanko_certvalidator import ValidationContext
 
@@ -61,6 +63,7 @@ SIGNATURE_FIELD = "IssuerSignature"
 # Demo certificates: EC P-256 (a key in milliseconds, small signatures).
 DEMO_CA_YEARS = 20
 DEMO_CERTIFICATE_YEARS = 5
+TSA_TIMEOUT = 10  # seconds
 
 
 class SigningUnavailable(Exception):
@@ -365,9 +368,19 @@ def pdf_sign(pdf: bytes, *, letter: Letter) -> SignedPdf:
         reason=("见证申请人电子签署本承诺书" if commitment else f"出具{letter.get_kind_display()}"),
     )
     url = settings.LETTER_SIGNING_TSA_URL
-    timestamper = timestamps.HTTPTimeStamper(url) if url else None
+    # requests, not pyHanko's default aiohttp client: signing runs in plain
+    # synchronous workers. A TSA that does not answer fails the render (retried).
+    timestamper = RequestsHTTPTimeStamper(url, timeout=TSA_TIMEOUT) if url else None
     writer = IncrementalPdfFileWriter(io.BytesIO(pdf))
-    signed = signers.PdfSigner(metadata, signer=signer, timestamper=timestamper).sign_pdf(writer)
+    try:
+        signed = signers.PdfSigner(metadata, signer=signer, timestamper=timestamper).sign_pdf(
+            writer
+        )
+    except TimestampRequestError:
+        raise SigningUnavailable(
+            f"时间戳服务 {url}（LETTER_SIGNING_TSA_URL）没有正确应答：文书未签名，不予出具，"
+            "稍后自动重试。"
+        ) from None
     return SignedPdf(signed.getvalue(), certificate_sha256(signer.signing_cert))
 
 

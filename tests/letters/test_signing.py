@@ -7,16 +7,28 @@ import datetime as dt
 import hashlib
 import io
 import shutil
+import socket
 import subprocess
+import threading
+from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import pytest
 import time_machine
+from asn1crypto import tsp
+from asn1crypto import x509 as asn1_x509
+from asn1crypto.keys import PrivateKeyInfo
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from django.conf import settings as django_settings
 from django.core.management import call_command
 from django.core.management.base import SystemCheckError
 from django.utils import timezone
 from pyhanko.keys import load_cert_from_pemder
 from pyhanko.pdf_utils.reader import PdfFileReader
+from pyhanko.sign.timestamps.dummy_client import DummyTimeStamper
 from pyhanko.sign.validation import validate_pdf_signature
 from pyhanko_certvalidator import ValidationContext
 
@@ -399,3 +411,78 @@ def test_manage_py_check_names_a_key_that_cannot_be_loaded_and_a_missing_one(set
     call_command("check", stderr=err)  # warnings: the server still starts
     assert "letters.W001" in err.getvalue() and "LETTER_SIGNING_CENTRE_P12" in err.getvalue()
     assert "letters.W002" in err.getvalue()
+
+
+# An RFC 3161 timestamp
+
+
+@pytest.fixture
+def local_tsa():
+    """A timestamp authority on 127.0.0.1 (pyHanko's DummyTimeStamper behind
+    HTTP), its certificate issued by the demo CA for time stamping."""
+    ca_key, ca_certificate = signing.demo_authority()
+    now = timezone.now()
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)  # the dummy TSA's kind
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "演示时间戳（样章）")]))
+        .issuer_name(ca_certificate.subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(days=1))
+        .not_valid_after(now + dt.timedelta(days=365))
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.TIME_STAMPING]), critical=True)
+        .sign(ca_key, hashes.SHA256())
+    )
+    stamper = DummyTimeStamper(
+        tsa_cert=asn1_x509.Certificate.load(certificate.public_bytes(Encoding.DER)),
+        tsa_key=PrivateKeyInfo.load(
+            key.private_bytes(Encoding.DER, PrivateFormat.PKCS8, NoEncryption())
+        ),
+    )
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self):
+            request = tsp.TimeStampReq.load(self.rfile.read(int(self.headers["Content-Length"])))
+            body = stamper.request_tsa_response(request).dump()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/timestamp-reply")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}/tsa"
+    server.shutdown()
+    thread.join()
+
+
+def test_with_a_timestamp_authority_the_signature_carries_its_time(
+    settings, local_tsa, record, officer, committed, client
+):
+    settings.LETTER_SIGNING_TSA_URL = local_tsa
+    letter = acceptance(record, officer, committed)
+    assert letter.status == RenderStatus.RENDERED
+    body = client.get(f"/api/v1/verify/{letter.verification_code}/").json()
+    assert body["signature"]["ok"] is True and body["signature"]["timestamped"] is True
+    page = client.get(f"/verify/{letter.verification_code}").content.decode()
+    assert "（可信时间戳）" in page
+
+
+def test_a_timestamp_authority_that_does_not_answer_stops_the_letter(
+    settings, record, officer, committed
+):
+    with socket.socket() as unused:
+        unused.bind(("127.0.0.1", 0))
+        port = unused.getsockname()[1]
+    settings.LETTER_SIGNING_TSA_URL = f"http://127.0.0.1:{port}/tsa"
+    letter = acceptance(record, officer, committed)
+    assert letter.status == RenderStatus.FAILED and not letter.file
+    assert f"时间戳服务 http://127.0.0.1:{port}/tsa（LETTER_SIGNING_TSA_URL）没有正确应答" in (
+        letter.last_error
+    )
