@@ -426,7 +426,7 @@ class SignatureCheck:
     revoked: bool = False
     signer: str = ""  # the certificate's common name, e.g. 济南市公共信用信息中心（样章）
     organisation: str = ""  # its organisation (演示 for a demo certificate)
-    signed_at: dt.datetime | None = None  # as the signer reports it
+    signed_at: dt.datetime | None = None  # the timestamp's time, else the signer's claim
     timestamped: bool = False
     failed: list[str] = field(default_factory=list)  # keys of CHECKS, in order
 
@@ -484,18 +484,16 @@ def pdf_signature_check(
     revoked = indication.startswith("REVOKED")
     expired = indication in _EXPIRY
     trusted = bool(status.trusted)
-    failed = []
-    if not intact:
-        failed.append("intact")
+    failed = [] if intact else ["intact"]
     if not matches:
         failed.append("signer")
-    if not intact:
-        pass  # a broken signature vouches for nothing: its chain is beside the point
-    elif revoked:
+    # A broken signature vouches for nothing: its certificate's chain and
+    # dates are beside the point, and pyHanko reports them as unknown anyway.
+    if intact and revoked:
         failed.append("revoked")
-    elif expired:
+    elif intact and expired:
         failed.append("valid_at_signing")
-    elif not trusted:
+    elif intact and not trusted:
         failed.append("trusted")
     return SignatureCheck(
         present=True,
