@@ -34,7 +34,6 @@ from flows.repair.services import (
     required_materials,
 )
 from letters import signing
-from letters.commitments import expected_signer
 from letters.models import LetterSetting
 from letters.services import letter_render
 from records.identifiers import make_resident_id, make_uscc
@@ -317,12 +316,9 @@ class Command(BaseCommand):
                 kind=kind,
                 upload=SimpleUploadedFile(f"{kind}.pdf", DEMO_PDF, content_type="application/pdf"),
             )
-        case = objection_submit(
-            applicant=applicant,
-            case=case,
-            attested_name=expected_signer(binding.subject),
-            confirmed=True,
-        )
+        # Attested as the logged-in account in its binding's capacity (daili:
+        # 受托人 under the power of attorney just uploaded).
+        case = objection_submit(applicant=applicant, case=case, confirmed=True)
         preliminary_review_claim(officer=officer, case=case)
         return case
 
