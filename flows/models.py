@@ -343,8 +343,13 @@ class ObjectionCase(CaseBase):
         verbose_name=_("申请人"),
     )
     grounds = models.JSONField(_("异议理由"), default=list)
-    # The objection commitment (the materials are true), signed by typing a name.
+    # The objection commitment (the materials are true), signed by the
+    # logged-in applicant: the account's name, in the capacity of its binding
+    # (letters.commitments.Signer; an agent under the power of attorney).
     attested_name = models.CharField(_("承诺人"), max_length=100, blank=True)
+    attested_capacity = models.CharField(
+        _("承诺人身份"), max_length=30, choices=BindingCapacity.choices, blank=True
+    )
     attested_at = models.DateTimeField(_("承诺时间"), null=True, blank=True)
     attested_ip = models.GenericIPAddressField(_("承诺 IP"), null=True, blank=True)
     scope = models.CharField(

@@ -21,6 +21,7 @@ from django.db.models import Q, QuerySet
 from django.http import Http404
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import pgettext
 
 from letters.kinds import addressee_facts, record_facts
 from letters.models import (
@@ -252,25 +253,35 @@ def display_name_of(user) -> str:
     return (user.get_full_name() or "").strip()
 
 
-def signer_problem(signer: Signer | None, subject, *, agent_authorised: bool) -> tuple[str, str]:
-    """Why this account cannot sign for the subject ("", "" when it can)."""
+def signer_problem(
+    signer: Signer | None, subject, *, agent_authorised: bool, what: str | None = None
+) -> tuple[str, str]:
+    """Why this account cannot sign for the subject ("", "" when it can).
+    `what` names what is signed (default 承诺书; an objection's 异议承诺), in
+    the "signed document" context: lower case in the English messages."""
+    what = what or pgettext("signed document", "承诺书")
     if signer is None:
-        return _("您的账号没有绑定该信用主体，不能代其签署承诺书。"), "not_bound"
+        return _("您的账号没有绑定该信用主体，不能代其签署%(what)s。") % {"what": what}, "not_bound"
     if not signer.name:
         return (
-            _("您的账号没有登记姓名，不能签署承诺书；请联系信用平台完善账号的实名信息。"),
+            _("您的账号没有登记姓名，不能签署%(what)s；请联系信用平台完善账号的实名信息。")
+            % {"what": what},
             "no_account_name",
         )
     if signer.capacity == BindingCapacity.AGENT:
         if not agent_authorised:
             return (
-                _("您以委托代理人身份申请，须先在申请中上传授权委托书，再以受托人身份签署承诺书。"),
+                _(
+                    "您以委托代理人身份申请，须先在申请中上传授权委托书，"
+                    "再以受托人身份签署%(what)s。"
+                )
+                % {"what": what},
                 "no_power_of_attorney",
             )
         return "", ""
     if signer.capacity == BindingCapacity.LEGAL_REPRESENTATIVE:
         if subject.is_person:
-            return _("自然人的承诺书由本人签署。"), "wrong_capacity"
+            return _("自然人的%(what)s由本人签署。") % {"what": what}, "wrong_capacity"
         if not subject.legal_representative:
             return (
                 _("该企业未登记法定代表人，无法核对签署人，请联系信用平台更正主体信息。"),
@@ -288,7 +299,7 @@ def signer_problem(signer: Signer | None, subject, *, agent_authorised: bool) ->
         return "", ""
     # The person themself (本人).
     if not subject.is_person:
-        return _("企业的承诺书由法定代表人或受托人签署。"), "wrong_capacity"
+        return _("企业的%(what)s由法定代表人或受托人签署。") % {"what": what}, "wrong_capacity"
     if normalise_name(signer.name) != normalise_name(subject.name):
         return (
             _(

@@ -263,6 +263,10 @@ class Letter(models.Model):
     last_error = models.TextField(blank=True)
     file = models.FileField(upload_to=letter_upload_to, blank=True)
     sha256 = models.CharField(max_length=64, blank=True)
+    # The SHA-256 of the certificate that signed the PDF (letters/signing.py):
+    # the signer check compares with it. Empty for letters stored unsigned
+    # before signing existed.
+    signer_sha256 = models.CharField(max_length=64, blank=True)
     size = models.PositiveIntegerField(null=True, blank=True)
     pages = models.PositiveSmallIntegerField(null=True, blank=True)
     rendered_at = models.DateTimeField(null=True, blank=True)

@@ -19,6 +19,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from letters import signing
 from letters.issuers import (
     DEPARTMENT,
     ISSUER_RULES,
@@ -42,6 +43,7 @@ from letters.outbox import (
     letter_render,
     message_for_letter,
 )
+from letters.signing import SignatureCheck
 from repair_flow.audit import audit_record
 from repair_flow.celery import task_named
 from repair_flow.sequences import sequence_next
@@ -161,6 +163,9 @@ class Verification:
     letter: Letter | None
     file_intact: bool = False  # the stored bytes still have the recorded hash
     matches: bool | None = None  # the uploaded file (if any) is the letter
+    # The stored file's PDF signature; None for a letter stored before
+    # letters were signed (it has no signature to check).
+    signature: SignatureCheck | None = None
 
     @property
     def found(self) -> bool:
@@ -185,13 +190,32 @@ def letter_verify(*, code: str, upload: bytes | None = None) -> Verification:
     if letter is None:
         return Verification(None)
     try:
-        intact = file_sha256(letter) == letter.sha256
+        with letter.file.open("rb") as f:
+            stored = f.read()
     except OSError:
-        intact = False
+        stored = None
+    intact = stored is not None and hashlib.sha256(stored).hexdigest() == letter.sha256
     matches = None
     if upload is not None:
         matches = hashlib.sha256(upload).hexdigest() == letter.sha256
-    return Verification(letter, file_intact=intact, matches=matches)
+    return Verification(
+        letter,
+        file_intact=intact,
+        matches=matches,
+        signature=letter_signature_check(letter, stored),
+    )
+
+
+def letter_signature_check(letter: Letter, pdf: bytes | None) -> SignatureCheck | None:
+    """The stored PDF's signature, checked against the certificate it was
+    signed with and the time it was stored. None for a letter stored unsigned
+    before signing existed (no signer recorded, no signature in the file)."""
+    check = signing.pdf_signature_check(
+        pdf or b"", signer_sha256=letter.signer_sha256, signed_at=letter.rendered_at
+    )
+    if not check.present and not letter.signer_sha256:
+        return None
+    return check
 
 
 def letter_retry_render(*, letter: Letter, actor) -> RenderResult:

@@ -40,6 +40,23 @@ def pytest_configure(config):
     override_settings(PASSWORD_HASHERS=["django.contrib.auth.hashers.MD5PasswordHasher"]).enable()
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _letter_signing_demo(tmp_path_factory):
+    """Letters are signed with a demo CA made once per session (per xdist
+    worker) in a temporary folder, whatever the developer's environment
+    configures: one EC P-256 key for the CA and one per issuer, not per test."""
+    override = override_settings(
+        LETTER_SIGNING_DEMO=True,
+        LETTER_SIGNING_DEMO_DIR=tmp_path_factory.mktemp("signing"),
+        LETTER_SIGNING_KEYS={},
+        LETTER_SIGNING_TRUST_ROOTS=[],
+        LETTER_SIGNING_TSA_URL="",
+    )
+    override.enable()
+    yield
+    override.disable()
+
+
 # Reference data that migrations load: the publicity rule sets and the
 # official calendar. Transactional tests (browser journeys, concurrency) end
 # with a flush that empties every table, so they load it again first.

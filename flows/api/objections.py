@@ -6,6 +6,7 @@ GET  /api/v1/objections/{id}/                     one objection: grounds, record
                                                   clocks, timeline, letters
 POST /api/v1/objections/{id}/materials/           applicant: attach evidence (multipart)
 POST /api/v1/objections/{id}/submit/              applicant: submit with the signed commitment
+                                                  (signed as the caller's account and binding)
 POST /api/v1/objections/{id}/supplement-answer/   applicant: the supplement is complete
 POST /api/v1/objections/{id}/withdraw/            applicant: withdraw, with a reason
 POST /api/v1/objections/{id}/claim/               officer (preliminary review, platform check)
@@ -55,6 +56,7 @@ from flows.api.repair import (
 from flows.cases.assignment import case_claim
 from flows.models import CaseStatus, ObjectionCase, ObjectionGround, ObjectionScope
 from flows.objections.services import (
+    attestation_signer,
     objection_accept,
     objection_correct,
     objection_delete,
@@ -63,7 +65,7 @@ from flows.objections.services import (
     objection_submit,
     objection_unverifiable,
 )
-from records.models import CreditRecord
+from records.models import BindingCapacity, CreditRecord
 from records.services import CORRECTABLE_FIELDS
 from repair_flow.api_common import (
     PURPOSE_PARAMETER,
@@ -117,7 +119,25 @@ class ObjectionDetailSerializer(ObjectionSummarySerializer):
     statement = serializers.CharField(source="details", read_only=True)
     # The commitment signed with the filing: the names a repair commitment's signing uses.
     signer_name = serializers.CharField(
-        source="attested_name", read_only=True, help_text=gettext_lazy("承诺人（签署人）姓名")
+        source="attested_name",
+        read_only=True,
+        help_text=gettext_lazy("承诺人（签署人）姓名：提交异议的登录账号的实名姓名"),
+    )
+    signer_capacity = serializers.ChoiceField(
+        source="attested_capacity",
+        choices=BindingCapacity.choices,
+        allow_blank=True,
+        read_only=True,
+        help_text=gettext_lazy(
+            "签署身份：self 本人、legal_representative 法定代表人、agent 委托代理人（受托人）；"
+            "签署前为空"
+        ),
+    )
+    signer_capacity_label = serializers.SerializerMethodField(
+        help_text=gettext_lazy("签署身份名称")
+    )
+    signature_block = serializers.SerializerMethodField(
+        help_text=gettext_lazy("签名栏，如“受托人：王五（代理 某某公司）”；签署前为空")
     )
     signed_at = LocalDateTimeField(
         source="attested_at", read_only=True, allow_null=True, help_text=gettext_lazy("签署时间")
@@ -135,11 +155,20 @@ class ObjectionDetailSerializer(ObjectionSummarySerializer):
     class Meta(ObjectionSummarySerializer.Meta):
         fields = [
             *ObjectionSummarySerializer.Meta.fields,
-            "record_summary", "statement", "signer_name", "signed_at", "decision_reasons",
+            "record_summary", "statement", "signer_name", "signer_capacity",
+            "signer_capacity_label", "signature_block", "signed_at", "decision_reasons",
             "decision_basis", "changes", "evidence", "materials", "open_supplement_request",
             "open_clocks", "timeline", "letters",
         ]  # fmt: skip
         read_only_fields = fields
+
+    def get_signer_capacity_label(self, case: ObjectionCase) -> str:
+        signer = attestation_signer(case)
+        return signer.capacity_label if signer else ""
+
+    def get_signature_block(self, case: ObjectionCase) -> str:
+        signer = attestation_signer(case)
+        return signer.block if signer else ""
 
     # The repair case's readers work on either kind of case.
     get_open_supplement_request = CaseDetailSerializer.get_open_supplement_request
@@ -162,13 +191,10 @@ class ObjectionCreateSerializer(FilingSerializer):
 
 
 class ObjectionSubmitSerializer(serializers.Serializer):
-    """The objection commitment, signed with the same fields as a repair
-    commitment (POST /api/v1/commitments/{id}/sign/)."""
+    """The objection commitment, signed as a repair commitment is (POST
+    /api/v1/commitments/{id}/sign/): the caller's confirmation; the signer is
+    the caller's account in the capacity of its binding, never a typed name."""
 
-    signer_name = serializers.CharField(
-        required=False, allow_blank=True, default="", max_length=100,
-        help_text=gettext_lazy("承诺人姓名：法定代表人姓名，自然人为本人姓名"),
-    )  # fmt: skip
     confirmed = serializers.BooleanField(
         default=False,
         help_text=gettext_lazy(
@@ -323,27 +349,26 @@ def _action_schema(summary: str, description: str, request=None, examples=None):
 @_action_schema(
     "Submit an objection with the signed commitment",
     "The objection's applicant, with the objection commitment (本人承诺所提交的材料真实、准确、"
-    "完整，如有不实，愿承担相应法律责任。): `confirmed` true and `signer_name` the legal "
-    "representative's name (a natural person's own name), the fields a repair commitment is "
-    "signed with. Numbers the objection and starts the "
-    "same-day preliminary review clock. 400 per field (`signer_name`, `confirmed`, "
-    "`statement`; missing evidence under `non_field_errors`); nothing is saved.",
+    "完整，如有不实，愿承担相应法律责任。): `confirmed` true. The signer is the caller: the "
+    "name on their account, in the capacity of their binding to the subject (the person "
+    "themself, the legal representative, whose name must be the enterprise's registered one, "
+    "or an agent, only once a `power_of_attorney` is attached to the objection); the answer's "
+    "`signer_name`, `signer_capacity` and `signature_block` record it. `signer_name`, which "
+    "earlier versions asked for, is ignored if sent: typing someone's name is not a signature. "
+    "Numbers the objection and starts the same-day preliminary review clock. 400 with every "
+    "problem (`confirmed`, `statement`; missing materials and why the caller may not sign "
+    "under `non_field_errors`); nothing is saved.",
     request=ObjectionSubmitSerializer,
 )
 class ObjectionSubmitApi(_ObjectionAction, CaseActionApi):
     roles = (Role.APPLICANT,)
     input_serializer = ObjectionSubmitSerializer
-    error_fields = {
-        "attested_name": "signer_name",
-        "confirmed": "confirmed",
-        "statement": "statement",
-    }
+    error_fields = {"confirmed": "confirmed", "statement": "statement"}
 
     def act(self, user, case, data):
         objection_submit(
             applicant=user,
             case=case,
-            attested_name=data["signer_name"],
             confirmed=data["confirmed"],
             ip=self.request.META.get("REMOTE_ADDR") or None,
         )

@@ -14,7 +14,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, pgettext_lazy
 
 from flows import engine
 from flows.cases.assignment import case_claim, verification_stage
@@ -43,7 +43,7 @@ from flows.models import (
     ObjectionGround,
     ObjectionScope,
 )
-from letters.commitments import expected_signer, normalise_name
+from letters.commitments import Signer, commitment_signer, signer_problem
 from letters.models import LetterKind
 from records.models import BindingCapacity, CreditRecord, RecordStatus, SyncKind
 from records.services import record_correct, record_objection_note_set
@@ -82,6 +82,53 @@ def objection_required_materials(case: ObjectionCase) -> list[str]:
     if case.filed_by_capacity == BindingCapacity.AGENT:
         kinds.append(MaterialKind.POWER_OF_ATTORNEY)
     return kinds
+
+
+# What the applicant signs when filing an objection (letters.commitments.signer_problem's `what`).
+ATTESTATION = pgettext_lazy("signed document", "异议承诺")
+
+
+def objection_agent_authorised(case: ObjectionCase) -> bool:
+    """An agent attests as agent only under the power of attorney uploaded to
+    the objection (the material objection_required_materials asks of an agent)."""
+    return case.materials.filter(kind=MaterialKind.POWER_OF_ATTORNEY).exists()
+
+
+def objection_signer(*, case: ObjectionCase, user) -> tuple[Signer | None, str, str]:
+    """Who attests the objection if `user` does, and why they may not
+    (message and code, "" when they may): the logged-in account's person by
+    their own name, in the capacity of their binding to the subject, as the
+    repair commitment is signed (letters.commitments). Said on the page
+    before the applicant tries, and again when they submit."""
+    signer = commitment_signer(user=user, subject=case.subject)
+    message, code = signer_problem(
+        signer, case.subject, agent_authorised=objection_agent_authorised(case), what=ATTESTATION
+    )
+    if not message and signer.capacity != case.filed_by_capacity:
+        # The binding changed since the draft: the materials asked of the
+        # applicant follow the capacity the objection was filed in.
+        message, code = (
+            _(
+                "您绑定该主体的身份已变更为“%(bound)s”，与本异议的申请人身份“%(filed)s”"
+                "不一致；请以现在的身份重新保存异议后再提交。"
+            )
+            % {
+                "bound": BindingCapacity(signer.capacity).label,
+                "filed": BindingCapacity(case.filed_by_capacity).label,
+            },
+            "capacity_changed",
+        )
+    return signer, message, code
+
+
+def attestation_signer(case: ObjectionCase) -> Signer | None:
+    """The signer of an attested objection as the case recorded them (None
+    before the attestation); `.block` is the signature line."""
+    if case.attested_at is None:
+        return None
+    return Signer(
+        name=case.attested_name, capacity=case.attested_capacity, principal=case.subject.name
+    )
 
 
 def _clean_grounds(grounds) -> list[str]:
@@ -171,25 +218,35 @@ def objection_submit(
     *,
     applicant,
     case: ObjectionCase,
-    attested_name: str,
     confirmed: bool,
     ip: str | None = None,
     at: dt.datetime | None = None,
 ) -> ObjectionCase:
-    """Submit with the objection commitment (the materials are true), signed
-    by typing the legal representative's (or the person's own) name."""
+    """Submit with the objection commitment (the materials are true), attested
+    by the explicit act of the logged-in applicant (`confirmed`), by the name
+    on their account and in the capacity of their binding: an agent only
+    under a power of attorney uploaded to the objection. No typed name:
+    typing someone else's name is not a signature.
+
+    Raises ValidationError with every problem at once; nothing is saved then.
+    """
     at = at_or_now(at)
     case = case_locked(case)
     require_applicant(case, applicant)
     require_status(case, CaseStatus.DRAFT)
     if binding_of(applicant, case.subject) is None:
         raise ValidationError(_("您的账号已不再绑定该信用主体。"), code="not_bound")
+    signer, signer_message, signer_code = objection_signer(case=case, user=applicant)
     problems = []
     if not case.details.strip():
         problems.append(ValidationError(_("请填写异议说明。"), code="statement"))
     have = set(case.materials.values_list("kind", flat=True))
     missing = [
-        str(MaterialKind(k).label) for k in objection_required_materials(case) if k not in have
+        str(MaterialKind(k).label)
+        for k in objection_required_materials(case)
+        if k not in have
+        # The signer's refusal already asks an agent for the power of attorney.
+        and not (k == MaterialKind.POWER_OF_ATTORNEY and signer_code == "no_power_of_attorney")
     ]
     if missing:
         problems.append(
@@ -198,23 +255,24 @@ def objection_submit(
                 code="missing_materials",
             )
         )
+    if signer_message:
+        problems.append(ValidationError(signer_message, code=signer_code))
     if not confirmed:
         problems.append(
             ValidationError(_("请确认承诺：所提交的材料真实、准确、完整。"), code="confirmed")
         )
-    signer = expected_signer(case.subject)
-    if normalise_name(attested_name) != normalise_name(signer or ""):
-        problems.append(
-            ValidationError(
-                _("承诺人姓名须与%(who)s一致。")
-                % {"who": _("本人姓名") if case.subject.is_person else _("法定代表人姓名")},
-                code="attested_name",
-            )
-        )
     if problems:
         raise ValidationError(problems)
-    case.attested_name, case.attested_at, case.attested_ip = normalise_name(attested_name), at, ip
-    case.save(update_fields=["attested_name", "attested_at", "attested_ip"])
+    case.attested_name, case.attested_capacity = signer.name, signer.capacity
+    case.attested_at, case.attested_ip = at, ip
+    case.save(update_fields=["attested_name", "attested_capacity", "attested_at", "attested_ip"])
+    audit_record(
+        actor=applicant,
+        action="flows.objection_case.attest",
+        object_type="flows.ObjectionCase",
+        object_id=case.pk,
+        summary={"signer": signer.name, "capacity": signer.capacity, "ip": ip or ""},
+    )
     return case_number_and_start(case, applicant=applicant, at=at)
 
 

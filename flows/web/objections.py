@@ -18,8 +18,10 @@ from django.views.decorators.http import require_POST
 from flows.cases.selectors import cases_for_user
 from flows.models import CLOSED_STATUSES, CaseStatus, ObjectionCase
 from flows.objections.services import (
+    attestation_signer,
     objection_draft_save,
     objection_required_materials,
+    objection_signer,
     objection_submit,
 )
 from flows.web.applicant import (
@@ -37,7 +39,8 @@ from flows.web.common import objection_ground_choices, objection_ground_labels
 from records.models import BindingCapacity, SubjectBinding
 from records.selectors import record_get_for_user
 
-# The objection commitment the applicant signs by typing their name.
+# The objection commitment the applicant signs: by ticking it, as the
+# logged-in account's person in their binding's capacity (no typed name).
 COMMITMENT_TEXT = gettext_lazy(
     "本人承诺所提交的材料真实、准确、完整，如有不实，愿承担相应法律责任。"
 )
@@ -68,7 +71,7 @@ def _page(request, case, **kwargs):
         case,
         template="flows/objection_detail.html",
         next_steps=OBJECTION_NEXT_STEP,
-        extra={"ground_labels": _ground_labels(case)},
+        extra={"ground_labels": _ground_labels(case), "attestation": attestation_signer(case)},
         **kwargs,
     )
 
@@ -132,6 +135,9 @@ def _materials_page(request, case, *, upload_errors=None, submit=None, status=20
     slots, stray = material_slots(case, objection_required_materials(case), upload_errors)
     submit = submit or {}
     errors = submit.get("errors", {})
+    # Who signs, in which capacity, and why they may not: said before they try.
+    signer, signer_problem, _code = objection_signer(case=case, user=request.user)
+    submit_errors = [e for e in errors.get("", []) if e != signer_problem]
     return render(
         request,
         "flows/objection_materials.html",
@@ -142,11 +148,10 @@ def _materials_page(request, case, *, upload_errors=None, submit=None, status=20
             "upload_errors_other": stray,
             "ground_labels": _ground_labels(case),
             "commitment_text": COMMITMENT_TEXT,
-            "signer_label": _("本人姓名") if case.subject.is_person else _("法定代表人姓名"),
-            "attested_name": submit.get("attested_name", ""),
+            "signer": signer,
+            "signer_problem": signer_problem,
             "confirmed": submit.get("confirmed", False),
-            "submit_errors": errors.get("", []),
-            "name_errors": errors.get("attested_name", []),
+            "submit_errors": submit_errors,
             "confirmed_errors": errors.get("confirmed", []),
             "statement_errors": errors.get("statement", []),
         },
@@ -167,15 +172,14 @@ OBJECTION = CaseKind(
 @applicant_required
 @require_POST
 def objection_submit_view(request, pk: int):
-    """Submit with the objection commitment: the typed name and the confirmation."""
+    """Submit with the objection commitment: the ticked confirmation, signed
+    as the logged-in account (a name typed into the form is not read)."""
     case = _get(request, pk)
-    attested_name = request.POST.get("attested_name", "")
     confirmed = request.POST.get("confirmed") == "on"
     try:
         case = objection_submit(
             applicant=request.user,
             case=case,
-            attested_name=attested_name,
             confirmed=confirmed,
             ip=request.META.get("REMOTE_ADDR") or None,
         )
@@ -185,13 +189,8 @@ def objection_submit_view(request, pk: int):
             for problem in refusal_messages(error):
                 messages.error(request, problem)
             return redirect("flows:objection_detail", pk=case.pk)
-        fields = {"attested_name": "attested_name", "confirmed": "confirmed"}
-        fields |= {"statement": "statement"}
-        submit = {
-            "attested_name": attested_name,
-            "confirmed": confirmed,
-            "errors": _by_field(error, fields),
-        }
+        fields = {"confirmed": "confirmed", "statement": "statement"}
+        submit = {"confirmed": confirmed, "errors": _by_field(error, fields)}
         return _materials_page(request, case, submit=submit, status=400)
     messages.success(request, _("异议已提交，申请编号 %(number)s。") % {"number": case.number})
     return redirect("flows:objection_detail", pk=case.pk)

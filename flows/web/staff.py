@@ -55,6 +55,7 @@ from flows.monitoring.services import REPORT_ROLES, reviews_for_user, window_oth
 from flows.objections.services import (
     MAINTAIN_REASONS,
     UNVERIFIABLE_REASONS,
+    attestation_signer,
     objection_accept,
     objection_correct,
     objection_delete,
@@ -422,6 +423,7 @@ def _objection_context(case: ObjectionCase, form: dict) -> dict:
     revoked = ObjectionGround.DECISION_REVOKED in case.grounds
     return {
         "grounds": objection_ground_labels(case.grounds, case.subject),
+        "attestation": attestation_signer(case),
         "revoked": revoked,
         "scopes": [
             {

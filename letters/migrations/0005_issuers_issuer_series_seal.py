@@ -177,7 +177,7 @@ def load(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('letters', '0004_commitment_signer_capacity'),
+        ('letters', '0005_signing_letter_signer'),
         ('records', '0011_decision_change_source_length'),
     ]
 

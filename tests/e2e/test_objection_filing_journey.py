@@ -1,8 +1,11 @@
 """The applicant's side of an objection (异议), in the browser.
 
-1. On a desktop: the applicant files an objection from the record page
-   (grounds, statement, an evidence PDF, the signed commitment, a first try
-   with the wrong name refused), the officer accepts it for a platform check,
+1. On a desktop: an agent (王五) files an objection for the enterprise from
+   the record page (grounds, statement, an evidence PDF; the commitment is
+   signed as the logged-in agent, and a first try before the power of
+   attorney is uploaded is refused, as the page said beforehand; then the
+   power of attorney, and the signature block reads as an agent's), the
+   officer accepts it for a platform check,
    the record shows 异议处理中 to both, the officer deletes the record, and the
    applicant reads 已删除 and the 异议处理结果告知书.
 2. On a phone: a record already under an accepted objection offers no repair
@@ -20,15 +23,21 @@ from django.utils import timezone
 
 from flows.models import CaseStatus, MaterialKind, ObjectionCase
 from letters.models import Letter, LetterKind
-from records.models import RecordStatus, SyncEvent, SyncKind
+from records.models import BindingCapacity, RecordStatus, SubjectBinding, SyncEvent, SyncKind
+from repair_flow.models import Role
 from sla.clocks import clocks_for
-from tests.conftest import PASSWORD, make_record
+from tests.conftest import PASSWORD, make_record, make_user
 from tests.e2e.conftest import PHONE, login
 from tests.e2e.test_objection_journey import submit, work
 from tests.e2e.test_staff_journey import messages, open_tasks, row
 from tests.flows.test_objections import accepted
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
+
+NO_POWER_OF_ATTORNEY = (
+    "您以委托代理人身份申请，须先在申请中上传授权委托书，再以受托人身份签署异议承诺。"
+)
+AGENT_BLOCK = "受托人：王五（代理 济南泉城食品有限公司）"
 
 # Where the screenshots go; look at them after a run.
 SHOTS = os.environ.get("SCREENSHOT_DIR") or tempfile.gettempdir()
@@ -73,22 +82,26 @@ def record_status(page) -> str:
 # 1. Filed, accepted, deleted ------------------------------------------------------------
 
 
-def test_an_applicant_files_an_objection_and_the_record_is_deleted(
-    page, browser_as, applicant, record, officer, tmp_path
+def test_an_agent_files_an_objection_and_the_record_is_deleted(
+    page, browser_as, enterprise, record, officer, tmp_path
 ):
     evidence = tmp_path / "缴款凭证及说明.pdf"
     evidence.write_bytes(small_pdf())
+    power_of_attorney = tmp_path / "授权委托书.pdf"
+    power_of_attorney.write_bytes(small_pdf())
+    agent = make_user("wangwu", Role.APPLICANT, first_name="王五")
+    SubjectBinding.objects.create(user=agent, subject=enterprise, capacity=BindingCapacity.AGENT)
 
-    # The applicant opens the record and chooses 提出异议.
+    # The agent opens the record and chooses 提出异议.
     me = page
-    login(me, "applicant", PASSWORD)
+    login(me, "wangwu", PASSWORD)
     me.wait_for_url("**/records/")
     me.goto(f"{me.base}/records/{record.pk}/")
     assert record_status(me) == "公示中"
     me.locator("section.objection").get_by_role("link", name="提出异议").click()
     me.wait_for_url(f"**/cases/objections/new/{record.pk}/")
     assert me.locator("h1").inner_text() == "提出异议"
-    assert me.locator(".capacity").inner_text() == "法定代表人"
+    assert me.locator(".capacity").inner_text() == "委托代理人"
 
     # Two grounds and a statement, saved as a draft.
     form = me.locator("form.objection-form")
@@ -119,29 +132,41 @@ def test_an_applicant_files_an_objection_and_the_record_is_deleted(
     (material,) = case.materials.all()
     assert material.kind == MaterialKind.EVIDENCE and material.content_type == "application/pdf"
 
-    # A wrong name (and no confirmation) is refused beside each field; still a draft.
+    # Who signs, shown before the agent tries: the logged-in account's person in
+    # its binding's capacity (no name to type), and why they may not sign yet.
     commitment = me.locator("section.objection-commitment")
-    commitment.get_by_label("承诺人（法定代表人姓名）").fill("张三")
+    assert commitment.locator("input[name=attested_name]").count() == 0
+    assert commitment.locator(".signer-name").inner_text() == "王五"
+    assert commitment.locator(".signer-capacity").inner_text() == "委托代理人"
+    assert commitment.locator(".signer-problem").inner_text() == NO_POWER_OF_ATTORNEY
+    # A first try without the power of attorney (and unticked) is refused; still a draft.
     commitment.get_by_role("button", name="签署承诺并提交异议").click()
-    me.locator("#attested_name-error").wait_for()
-    assert me.locator("#attested_name-error").inner_text() == "承诺人姓名须与法定代表人姓名一致。"
+    me.locator("#confirmed-error").wait_for()
     assert "请确认承诺" in me.locator("#confirmed-error").inner_text()
-    assert me.locator("#attested_name").get_attribute("aria-invalid") == "true"
-    assert me.locator("#attested_name").input_value() == "张三"
+    commitment = me.locator("section.objection-commitment")
+    assert commitment.locator(".signer-problem").inner_text() == NO_POWER_OF_ATTORNEY
+    assert me.get_by_text(NO_POWER_OF_ATTORNEY).count() == 1  # said once, beside the signer
+    assert me.locator("#confirmed").get_attribute("aria-invalid") == "true"
     me.screenshot(path=f"{SHOTS}/objection_submit_refused_1280.png", full_page=True)
     case.refresh_from_db()
     assert case.status == CaseStatus.DRAFT and case.number is None
     assert case.attested_at is None and case.submitted_at is None
 
-    # The legal representative's name and the confirmation: submitted.
+    # The power of attorney: the agent may now sign, as an agent.
+    me.set_input_files("#file_power_of_attorney", str(power_of_attorney))
+    me.get_by_role("button", name="上传", exact=True).click()
+    me.wait_for_url(f"**/cases/objections/{case.pk}/materials/")
+    assert "已上传 1 个文件。" in messages(me)
     commitment = me.locator("section.objection-commitment")
-    commitment.get_by_label("承诺人（法定代表人姓名）").fill("张伟")
+    assert commitment.locator(".signer-problem").count() == 0
+    assert commitment.locator(".signer-block").inner_text() == AGENT_BLOCK
     commitment.get_by_label("本人已阅读并确认上述承诺").check()
     commitment.get_by_role("button", name="签署承诺并提交异议").click()
     me.wait_for_url(f"**/cases/objections/{case.pk}/")
     case.refresh_from_db()
     assert case.status == CaseStatus.SUBMITTED and case.number
-    assert case.attested_name == "张伟"
+    assert (case.attested_name, case.attested_capacity) == ("王五", "agent")
+    assert me.locator(".facts .attestation .signed-block").inner_text() == AGENT_BLOCK
     assert f"异议已提交，申请编号 {case.number}。" in messages(me)
     assert me.locator("h1.case-number").inner_text() == case.number
     assert me.locator(".facts .case-status").inner_text() == "已提交"
@@ -172,7 +197,7 @@ def test_an_applicant_files_an_objection_and_the_record_is_deleted(
     desk.wait_for_url(f"**{work(case)}")
     assert "已领取，请在期限内办理。" in messages(desk)
     assert desk.locator(".facts .grounds").inner_text() == "信息有误、与认定单位数据不一致"
-    assert "张伟" in desk.locator(".facts .attestation").inner_text()
+    assert AGENT_BLOCK in desk.locator(".facts .attestation").inner_text()
     assert evidence.name in desk.locator("table.materials").inner_text()
     desk.locator("section.accept").get_by_label("平台自行核查", exact=False).check()
     submit(desk, case, "accept", "受理")
@@ -240,7 +265,7 @@ def test_an_applicant_files_an_objection_and_the_record_is_deleted(
     assert record.status == RecordStatus.DELETED
     (event,) = SyncEvent.objects.filter(record=record, kind=SyncKind.DELETED)
     assert event.source == f"flows.ObjectionCase:{case.pk}"
-    assert letter.recipient == applicant and letter.record_id == record.pk
+    assert letter.recipient == agent and letter.record_id == record.pk
     assert letter.facts.get("basis") == basis
 
 

@@ -61,7 +61,7 @@ def file_objection(mine, posted, record, grounds=("error",)) -> int:
         format="multipart",
     )
     assert response.status_code == 201, response.json()
-    response = posted(mine, url(case_id, "submit"), {"signer_name": "张伟", "confirmed": True})
+    response = posted(mine, url(case_id, "submit"), {"confirmed": True})
     assert response.status_code == 200, response.json()
     assert response.json()["status"] == "submitted"
     return case_id
@@ -73,6 +73,11 @@ def test_correct_through_the_department(apis, posted, refused, record, now):
     body = a.mine.get(url(case_id)).json()
     assert body["number"] == "济信异申〔2026〕1号" and body["grounds"] == ["error"]
     assert body["signer_name"] == "张伟" and body["materials"][0]["kind"] == "evidence"
+    assert (body["signer_capacity"], body["signer_capacity_label"]) == (
+        "legal_representative",
+        "法定代表人",
+    )
+    assert body["signature_block"] == "法定代表人：张伟"
     assert body["open_clocks"][0]["stage"] == "preliminary_review"
     assert body["timeline"][0]["to_status"] == "submitted"
 
@@ -295,7 +300,9 @@ def test_a_draft_with_bad_input_is_refused_per_field_and_nothing_is_saved(
     response = posted(a.mine, url(case_id, "submit"), {"signer_name": "李四"})
     assert response.status_code == 400
     body = response.json()
-    assert {"signer_name", "confirmed", "statement", "non_field_errors"} <= set(body)
+    # signer_name is ignored (the signer is the caller): no error about it.
+    assert {"confirmed", "statement", "non_field_errors"} <= set(body)
+    assert "signer_name" not in body
     assert "异议证明材料" in body["non_field_errors"][0]
     case = ObjectionCase.objects.get(pk=case_id)
     assert (case.status, case.number, case.attested_name) == ("draft", None, "")
@@ -332,8 +339,14 @@ def test_a_natural_persons_objection_needs_a_purpose_for_staff(
     )
     case_id = response.json()["id"]
     mine.post(url(case_id, "materials"), {"kind": "evidence", "file": upload()}, format="multipart")
-    response = posted(mine, url(case_id, "submit"), {"signer_name": "王芳", "confirmed": True})
+    response = posted(mine, url(case_id, "submit"), {"confirmed": True})
     assert response.status_code == 200, response.json()
+    body = mine.get(url(case_id)).json()
+    assert (body["signer_name"], body["signer_capacity"], body["signature_block"]) == (
+        "王芳",
+        "self",
+        "承诺人：王芳",
+    )
     assert mine.get(url(case_id)).status_code == 200
     response = api_for(officer).get(url(case_id))
     assert response.status_code == 400 and response.json()["code"] == "purpose_required"

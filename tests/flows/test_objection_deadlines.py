@@ -30,7 +30,7 @@ def accepted_at(now, applicant, record, officer, when: str, scope: str, grounds=
         capacity="legal_representative",
     )
     case_material_add(case=case, user=applicant, kind=MaterialKind.EVIDENCE, upload=upload())
-    objection_submit(applicant=applicant, case=case, attested_name="张伟", confirmed=True)
+    objection_submit(applicant=applicant, case=case, confirmed=True)
     preliminary_review_claim(officer=officer, case=case)
     return objection_accept(officer=officer, case=case, scope=scope)
 

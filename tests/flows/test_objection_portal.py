@@ -39,9 +39,7 @@ def draft(applicant, record):
 
 
 def submitted(applicant, record):
-    return objection_submit(
-        applicant=applicant, case=draft(applicant, record), attested_name="张伟", confirmed=True
-    )
+    return objection_submit(applicant=applicant, case=draft(applicant, record), confirmed=True)
 
 
 def accepted(applicant, record, officer, scope="platform"):
@@ -97,20 +95,28 @@ def test_the_whole_filing_from_the_record_page(client_for, applicant, ineligible
     assert (case.status, case.grounds) == ("draft", ["error", "inconsistent"])
 
     page = client.get(response.url).content.decode()
-    assert COMMITMENT in page and 'name="attested_name"' in page and 'name="confirmed"' in page
+    assert COMMITMENT in page and 'name="confirmed"' in page
+    # Who signs, shown before they try: the account's name in its binding's capacity.
+    assert 'name="attested_name"' not in page
+    assert '<dd class="signer-name">张伟</dd>' in page
+    assert '<dd class="signer-capacity">法定代表人</dd>' in page
+    assert '<dd class="signer-block">法定代表人：张伟</dd>' in page
+    assert "signer-problem" not in page
     assert "信息有误" in page and "与认定单位数据不一致" in page
     response = client.post(response.url, files(evidence=("决定书.pdf", PDF)))
     assert response.status_code == 302
     response = client.post(
         reverse("flows:objection_submit", args=[case.pk]),
-        {"attested_name": "张伟", "confirmed": "on"},
+        {"confirmed": "on"},
     )
     case.refresh_from_db()
     assert response.url == reverse("flows:objection_detail", args=[case.pk])
     assert case.status == CaseStatus.SUBMITTED and case.number == "济信异申〔2026〕1号"
     assert case.attested_name == "张伟" and case.attested_ip == "127.0.0.1"
+    assert case.attested_capacity == "legal_representative"
 
     page = client.get(response.url).content.decode()
+    assert '<span class="signed-block">法定代表人：张伟</span>' in page
     assert case.number in page and "已提交" in page and "等待信用平台工作人员初审" in page
     # The same-day preliminary review deadline, in Beijing time.
     assert "2026-11-16 17:00" in page and "北京时间" in page
@@ -139,7 +145,7 @@ def test_a_renamed_executable_is_refused_by_name(client_for, applicant, record):
     assert not CaseMaterial.objects.exists()
 
 
-def test_a_wrong_name_and_no_confirmation_are_listed_per_field_and_nothing_is_saved(
+def test_a_typed_name_is_not_read_and_no_confirmation_is_refused_and_nothing_is_saved(
     client_for, applicant, record
 ):
     case = draft(applicant, record)
@@ -148,12 +154,11 @@ def test_a_wrong_name_and_no_confirmation_are_listed_per_field_and_nothing_is_sa
     )
     page = response.content.decode()
     assert response.status_code == 400
-    assert 'id="attested_name-error"' in page and "承诺人姓名须与法定代表人姓名一致" in page
     assert 'id="confirmed-error"' in page and "请确认承诺" in page
-    assert 'value="李四"' in page  # what was typed is kept
+    assert "李四" not in page  # a typed name is no signature: not read, not kept
     case.refresh_from_db()
     assert case.status == CaseStatus.DRAFT and case.number is None
-    assert (case.attested_name, case.attested_at) == ("", None)
+    assert (case.attested_name, case.attested_capacity, case.attested_at) == ("", "", None)
     assert not case.events.exists()
 
 

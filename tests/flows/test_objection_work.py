@@ -76,7 +76,8 @@ class TestRouting:
         page = text(client_for(officer).get(work(case)))
         assert "信息有误、重复公示" in page
         assert "罚款金额登记错误" in page
-        assert "张伟 于 2026-11-16 10:00 承诺" in page
+        signed = '<span class="signed-block">法定代表人：张伟</span> · 于 2026-11-16 10:00 承诺'
+        assert signed in page
         assert "平台自行核查" in page and "认定单位核实" in page
         assert 'name="scope"' in page and "3 个工作日" in page and "7 个工作日" in page
         # The objection's notice offers its own materials only.

@@ -38,7 +38,7 @@ def filed(applicant, record, *, grounds=("error",)):
         capacity="legal_representative",
     )
     case_material_add(case=case, user=applicant, kind=MaterialKind.EVIDENCE, upload=upload())
-    return objection_submit(applicant=applicant, case=case, attested_name="张伟", confirmed=True)
+    return objection_submit(applicant=applicant, case=case, confirmed=True)
 
 
 def accepted(applicant, record, officer, scope, **kwargs):
@@ -72,11 +72,10 @@ def test_a_filing_needs_grounds_evidence_and_the_signed_commitment(applicant, re
         capacity="legal_representative",
     )
     with pytest.raises(ValidationError) as refused:
-        objection_submit(applicant=applicant, case=case, attested_name="李四", confirmed=False)
+        objection_submit(applicant=applicant, case=case, confirmed=False)
     messages = refused.value.messages
     assert any("异议证明材料" in m for m in messages)
     assert any("请确认承诺" in m for m in messages)
-    assert any("法定代表人姓名" in m for m in messages)
     case.refresh_from_db()
     assert case.status == CaseStatus.DRAFT and case.number is None
 
@@ -84,7 +83,7 @@ def test_a_filing_needs_grounds_evidence_and_the_signed_commitment(applicant, re
 def test_the_whole_objection_is_numbered_reviewed_and_flagged(applicant, record, officer, now):
     case = filed(applicant, record)
     assert case.number == "济信异申〔2026〕1号" and case.status == CaseStatus.SUBMITTED
-    assert case.attested_name == "张伟"
+    assert (case.attested_name, case.attested_capacity) == ("张伟", "legal_representative")
     assert local(clocks_for(case).get(stage="preliminary_review").due_at) == "2026-11-16 17:00"
     assert open_tasks(case) == [("preliminary_review", STATUS.NEW)]
 

@@ -33,7 +33,7 @@ from flows.repair.services import (
     repair_case_submit,
     required_materials,
 )
-from letters.commitments import expected_signer
+from letters import signing
 from letters.issuers import (
     ISSUER_SERIES,
     default_prefix,
@@ -215,6 +215,11 @@ class Command(BaseCommand):
                 self.print_accounts()
                 return
             raise CommandError("the database is not empty; use a fresh database for the demo")
+        # Letters are signed as they are rendered below: the demo CA and the
+        # institution's 样章 certificate first (var/signing/, unless configured).
+        # (A department's certificate is made with its first letter.)
+        institution = institution_issuer()
+        made = signing.demo_setup(issuers={institution.code: institution.name})
         rng = random.Random(2026)
         today = timezone.localdate()
         with transaction.atomic():
@@ -245,6 +250,11 @@ class Command(BaseCommand):
             f"{result.created} records ({expired} past their publicity period marked expired)."
         )
         self.print_accounts()
+        if made:
+            self.stdout.write(
+                f"Letters are signed with demo certificates (样章, not valid for real use) "
+                f"under {made[0].parent}; /verify/<code> trusts its demo-ca.pem."
+            )
         if commitment is not None:
             self.stdout.write(
                 "  qiye has a draft filing whose credit commitment is to be read and signed "
@@ -345,12 +355,9 @@ class Command(BaseCommand):
                 kind=kind,
                 upload=SimpleUploadedFile(f"{kind}.pdf", DEMO_PDF, content_type="application/pdf"),
             )
-        case = objection_submit(
-            applicant=applicant,
-            case=case,
-            attested_name=expected_signer(binding.subject),
-            confirmed=True,
-        )
+        # Attested as the logged-in account in its binding's capacity (daili:
+        # 受托人 under the power of attorney just uploaded).
+        case = objection_submit(applicant=applicant, case=case, confirmed=True)
         preliminary_review_claim(officer=officer, case=case)
         return case
 
