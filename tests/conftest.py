@@ -68,8 +68,8 @@ REFERENCE_DATA = [
     ("sla.SlaPolicy", "sla.migrations.0004_default_policies"),
     ("sla.SlaPolicy", "sla.migrations.0008_monitoring_breach_reviews"),
     ("sla.SlaPolicy", "sla.migrations.0010_hearing_statement_period"),
-    ("letters.LetterSetting", "letters.migrations.0005_issuers_issuer_series_seal"),
-    ("letters.Issuer", "letters.migrations.0005_issuers_issuer_series_seal"),
+    ("letters.LetterSetting", "letters.migrations.0006_issuers_series_seal"),
+    ("letters.Issuer", "letters.migrations.0006_issuers_series_seal"),
     ("flows.MonitoringPolicy", "flows.migrations.0003_monitoring_window"),
 ]
 
