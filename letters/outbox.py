@@ -57,7 +57,7 @@ from letters.models import (
     RenderStatus,
 )
 from repair_flow.audit import audit_record
-from repair_flow.celery import task_named
+from repair_flow.background import task_enqueue
 from repair_flow.models import Role
 from repair_flow.roles import has_role
 
@@ -83,7 +83,7 @@ def _result_unknown() -> str:
 
 
 def _dispatch(message_id: int) -> None:
-    task_named("letters.send").delay(message_id)
+    task_enqueue("letters.send", message_id)
 
 
 def _send_after_commit(message_id: int) -> None:

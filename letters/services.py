@@ -45,7 +45,7 @@ from letters.outbox import (
 )
 from letters.signing import SignatureCheck
 from repair_flow.audit import audit_record
-from repair_flow.celery import task_named
+from repair_flow.background import task_enqueue
 from repair_flow.sequences import sequence_next
 
 
@@ -150,7 +150,8 @@ def letter_issue(
 
 
 def _render_after_commit(letter_pk: int) -> None:
-    task_named("letters.render").delay(letter_pk)
+    # On the embedded worker when it runs: no request waits for WeasyPrint.
+    task_enqueue("letters.render", letter_pk)
 
 
 # Verification

@@ -1,9 +1,10 @@
 import threading
 
+from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
-from repair_flow import scheduler
+from repair_flow import background, scheduler
 
 
 class Command(BaseCommand):
@@ -21,8 +22,13 @@ class Command(BaseCommand):
             self.stdout.write(
                 "Scheduler loop started (" + ", ".join(j.name for j in scheduler.JOBS) + ")"
             )
+        if settings.CELERY_TASK_ALWAYS_EAGER:
+            # No broker: letters render on a thread, after the response.
+            background.start()
+            self.stdout.write("Render worker started")
         self.stdout.write(f"Serving on http://{addr}:{port}/")
         try:
             call_command("runserver", f"{addr}:{port}", use_reloader=False, use_threading=True)
         finally:
             stop.set()
+            background.stop(timeout=5)
