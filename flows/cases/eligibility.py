@@ -17,7 +17,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from flows.cases.common import binding_of, local_date
-from flows.cases.limits import record_repeat_limit
+from flows.cases.limits import record_repeat_limit, subjects_with_limit_history
 from flows.models import CLOSED_STATUSES, CaseStatus, ObjectionCase, RepairCase
 from records.models import CreditRecord, SubjectBinding
 from records.publicity import Answer, Eligibility, RecordFacts, answer, load_rule_sets
@@ -149,7 +149,8 @@ def filing_answers(
     filed_at: dt.datetime | None = None,
 ) -> dict[int, FilingAnswer]:
     """The answer for each record (by id), in a constant number of queries
-    plus one limit check per record that is repairable by its period. With
+    plus one limit check per record that is repairable by its period and
+    whose subject has a past repair or a bar. With
     `filed_at` (a filed case's submission) the limits and bars are those in
     force when it was filed (flows.cases.limits.record_repeat_limit)."""
     records = list(records)
@@ -158,10 +159,14 @@ def filing_answers(
     rule_sets = load_rule_sets()
     open_cases = _open_cases(ids, exclude_case)
     objections = _open_objections(ids)
+    # Only subjects with a past repair or a bar can meet a limit (no N+1).
+    history = subjects_with_limit_history(record.subject_id for record in records)
     answers = {}
     for record in records:
         publicity = answer(RecordFacts.of(record), rule_sets, on)
-        limit = record_repeat_limit(record=record, answer=publicity, filed_at=filed_at)
+        limit = None
+        if record.subject_id in history:
+            limit = record_repeat_limit(record=record, answer=publicity, filed_at=filed_at)
         open_case = open_cases.get(record.pk)
         objection = objections.get(record.pk)
         reasons = []

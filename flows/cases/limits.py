@@ -270,6 +270,19 @@ def record_repeat_limit(
     ) or repeat_limit_problem(record=record, on=on, decided_before=filed_at)
 
 
+def subjects_with_limit_history(subject_ids: Iterable[int]) -> set[int]:
+    """The subjects that may meet a repeat limit or a bar: those with a
+    repaired case or a confirmed breach review, ever. For any other subject
+    `record_repeat_limit` is None, so a list of records asks it only for these
+    (two queries for the page instead of two per record)."""
+    ids = set(subject_ids)
+    repaired = RepairCase.objects.filter(subject_id__in=ids, status__in=REPAIRED_STATUSES)
+    barred = BreachReview.objects.filter(subject_id__in=ids, status=BreachStatus.CONFIRMED)
+    return set(repaired.values_list("subject_id", flat=True)) | set(
+        barred.values_list("subject_id", flat=True)
+    )
+
+
 def bar_problem(
     *, subject_id: int, on: dt.date, decided_before: dt.datetime | None = None
 ) -> str | None:

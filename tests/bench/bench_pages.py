@@ -6,7 +6,7 @@
     BENCH_PER_PATTERN=3 ...           # pages of the same shape (ids aside) per persona (default 3)
     BENCH_EMBEDDED=0 ...              # render letters in the request (eager Celery), as before
 
-`seed_demo` (a smaller city: BENCH_RECORDS records, BENCH_SUBJECTS subjects),
+`seed_demo` (the demo city: BENCH_RECORDS=3000 records, BENCH_SUBJECTS=300 subjects),
 then for each persona: crawl the site from its landing page, following every
 link on the site (pages of the same shape, ids aside, at most
 BENCH_PER_PATTERN times), and the API's GET endpoints from the OpenAPI
@@ -39,8 +39,8 @@ from repair_flow import background
 RUNS = int(os.environ.get("BENCH_RUNS", "10"))
 MAX_PAGES = int(os.environ.get("BENCH_PAGES", "150"))
 PER_PATTERN = int(os.environ.get("BENCH_PER_PATTERN", "3"))
-RECORDS = os.environ.get("BENCH_RECORDS", "600")
-SUBJECTS = os.environ.get("BENCH_SUBJECTS", "80")
+RECORDS = os.environ.get("BENCH_RECORDS", "3000")
+SUBJECTS = os.environ.get("BENCH_SUBJECTS", "300")
 EMBEDDED = os.environ.get("BENCH_EMBEDDED", "1") == "1"
 TARGET_MS = 300
 PERSONAS = ["qiye", "daili", "geren", "officer", "officer2", "reviewer", "supervisor", "admin"]
