@@ -17,12 +17,12 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import urlencode
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext, gettext_lazy
 from django.views.decorators.http import require_POST
 from viewflow.workflow import chart
 
 from flows.cases.assignment import TASKS, case_claim, case_reassign, case_release, case_task
-from flows.cases.guards import holder_role, may_hold
+from flows.cases.guards import assignees_for, holder_role, may_hold, unstaffed_problem
 from flows.cases.review import (
     REFUSAL_REASONS,
     preliminary_review_refuse,
@@ -54,6 +54,7 @@ from flows.models import (
 from flows.monitoring.services import REPORT_ROLES, reviews_for_user, window_other_penalties
 from flows.objections.services import (
     MAINTAIN_REASONS,
+    OBJECTION_REFUSAL_REASONS,
     UNVERIFIABLE_REASONS,
     attestation_signer,
     objection_accept,
@@ -186,18 +187,47 @@ def task_list(request, box: str = "queue"):
 
 
 def _assignees(case) -> list[User]:
-    """Who a supervisor may give the case's task to (not its holder)."""
+    """Who a supervisor may give the case's task to: everyone eligible but
+    the person working on it now (a queued case has nobody, even when a
+    resubmitted case still names its first officer)."""
     task = case_task(case)
     if task is None:
         return []
+    holder = _holder(case)
+    return [u for u in assignees_for(case, task) if holder is None or u.pk != holder.pk]
+
+
+def _no_assignee_reason(case, assignees) -> str:
+    """Why the reassign list is empty, so the supervisor knows what to fix."""
+    task = case_task(case)
+    if assignees or task is None:
+        return ""
     if holder_role(case, task) == Role.OFFICER:
-        people = User.objects.filter(role=Role.OFFICER)
-    else:
-        people = User.objects.filter(
-            role=Role.REVIEWER, department_membership__department_id=case.record.department_id
-        )
-    holder_id = getattr(case, f"{TASKS[task]['holder']}_id")
-    return list(people.exclude(pk=holder_id).filter(is_active=True).order_by("username"))
+        if _holder(case) is not None:
+            return gettext("没有其他在岗的平台工作人员可以改派。")
+        return gettext("没有在岗的平台工作人员：请先请系统管理员启用或添加平台工作人员账号。")
+    department = case.record.department
+    if _holder(case) is not None:
+        return gettext("%(department)s没有其他在岗的审核人可以改派。") % {
+            "department": department.name
+        }
+    if case.kind == CaseKind.OBJECTION:
+        return unstaffed_problem(department, platform_may_check=False)
+    return unstaffed_problem(department)
+
+
+def _routing_warning(case) -> str:
+    """Said where the case is routed: a repair's review goes to the issuing
+    department (谁认定、谁修复), an objection's check may; say so when nobody
+    works there, with the way out."""
+    task = case_task(case)
+    if task is None:
+        return ""
+    if case.kind == CaseKind.REPAIR:
+        return unstaffed_problem(case.record.department)
+    if task == "preliminary_review":
+        return unstaffed_problem(case.record.department, platform_may_check=True)
+    return ""
 
 
 def _supplement_rows(case, post=None) -> list[dict]:
@@ -221,6 +251,11 @@ def _supplement_rows(case, post=None) -> list[dict]:
             }
         )
     return rows
+
+
+def _refusal_reasons(case):
+    """Objection pages offer objection reasons, not the repair's."""
+    return OBJECTION_REFUSAL_REASONS if case.kind == CaseKind.OBJECTION else REFUSAL_REASONS
 
 
 def reason_rows(choices, post=None) -> list[dict]:
@@ -305,6 +340,7 @@ def work_page(request, case, *, errors=None, form=None, status=200):
         "report_false": actions["report_false"],
     }
     objection = case.kind == CaseKind.OBJECTION
+    assignees = _assignees(case)
     context = {
         "case": case,
         "objection": objection,
@@ -320,8 +356,10 @@ def work_page(request, case, *, errors=None, form=None, status=200):
         "letters": Letter.objects.filter(
             case_type=ContentType.objects.get_for_model(case), case_id=case.pk
         ).order_by("issued_at", "id"),
-        "assignees": _assignees(case),
-        "refusal_reasons": reason_rows(REFUSAL_REASONS, form.get("refuse")),
+        "assignees": assignees,
+        "no_assignee_reason": _no_assignee_reason(case, assignees),
+        "routing_warning": _routing_warning(case),
+        "refusal_reasons": reason_rows(_refusal_reasons(case), form.get("refuse")),
         "rejection_reasons": reason_rows(REJECTION_REASONS, form.get("reject")),
         "supplement_rows": _supplement_rows(case, form.get("supplement")),
         "default_basis": OBJECTION_BASIS if objection else DEFAULT_BASIS,
@@ -507,7 +545,7 @@ def _refuse(request, case):
     preliminary_review_refuse(
         officer=request.user,
         case=case,
-        reasons=reasons_picked(request.POST, REFUSAL_REASONS),
+        reasons=reasons_picked(request.POST, _refusal_reasons(case)),
         basis=request.POST.get("basis", ""),
     )
 
@@ -625,6 +663,8 @@ def _act(request, pk: int, action: str, model=RepairCase):
             status=403 if isinstance(error, PermissionDenied) else 400,
         )
     messages.success(request, done)
+    if action == "accept" and case.kind == CaseKind.REPAIR and (warning := _routing_warning(case)):
+        messages.warning(request, warning)
     if action == "release" and request.user.role != Role.SUPERVISOR:
         return redirect("flows:tasks")
     return redirect(work_url(case))
