@@ -165,6 +165,12 @@ class CaseBase(ConcurrentTransitionMixin, models.Model):
     sla_label = label
 
     @property
+    def sla_department(self):
+        """The issuing department: its clocks belong to it, except the
+        platform's own stages (sla.models.PLATFORM_STAGES)."""
+        return self.record.department
+
+    @property
     def is_open(self) -> bool:
         return self.status not in CLOSED_STATUSES
 

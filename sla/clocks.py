@@ -32,6 +32,7 @@ from sla.calendar import (
     weekday_label,
 )
 from sla.models import (
+    PLATFORM_STAGES,
     ClockState,
     DeadlineChange,
     SlaClock,
@@ -158,7 +159,8 @@ def _new_clock(case, *, stage, policy, p: Plan, at, assignee=None, department=No
         case_type=ContentType.objects.get_for_model(case),
         case_id=case.pk,
         case_label=(label or getattr(case, "sla_label", None) or str(case))[:100],
-        department=department or getattr(case, "sla_department", None),
+        department=department
+        or (None if stage in PLATFORM_STAGES else getattr(case, "sla_department", None)),
         assignee=assignee,
         stage=stage,
         policy=policy,
