@@ -121,6 +121,8 @@ PLATFORM_STAGES = frozenset(
     {Stage.PRELIMINARY_REVIEW, Stage.ACCEPTANCE, Stage.SYNC, Stage.OBJECTION_OWN}
 )
 APPLICANT_STAGES = frozenset({Stage.SUPPLEMENT, Stage.COMMITMENT, Stage.STATEMENT})
+# The platform's internal steps, never listed among an applicant's deadlines.
+INTERNAL_STAGES = frozenset({Stage.SYNC})
 
 
 class Rule(models.TextChoices):
