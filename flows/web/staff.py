@@ -26,6 +26,7 @@ from flows.cases.guards import assignees_for, holder_role, may_hold, unstaffed_p
 from flows.cases.review import (
     REFUSAL_REASONS,
     preliminary_review_refuse,
+    supplement_kinds,
     supplement_request,
 )
 from flows.cases.selectors import (
@@ -44,7 +45,6 @@ from flows.models import (
     BreachReview,
     CaseKind,
     CaseStatus,
-    MaterialKind,
     MonitoringWindow,
     ObjectionCase,
     ObjectionGround,
@@ -72,7 +72,7 @@ from flows.repair.services import (
 from flows.web.applicant import commitment_slot, material_file
 from flows.web.common import objection_ground_labels, refusal_messages
 from letters.models import Letter
-from records.models import BindingCapacity, CreditRecord, PenaltyType, Severity
+from records.models import CreditRecord, PenaltyType, Severity
 from records.services import CORRECTABLE_FIELDS
 from repair_flow.access import purpose_or_redirect
 from repair_flow.models import Role, User
@@ -102,21 +102,6 @@ OBJECTION_BASIS = gettext_lazy("《山东省社会信用条例》第三十九条
 # Which work page a case of each kind is handled on, and its actions' URL names.
 WORK_URLS = {CaseKind.REPAIR: "flows:work", CaseKind.OBJECTION: "flows:objection_work"}
 ACTION_URLS = {CaseKind.REPAIR: "flows:%s", CaseKind.OBJECTION: "flows:objection_%s"}
-# The materials a repair's one-time notice may ask for (domain section 3: the
-# proof of performance; the platform holds the registration data, so no
-# 营业执照 or ID copy).
-REPAIR_SUPPLEMENT_KINDS = (
-    MaterialKind.PERFORMANCE_PROOF,
-    MaterialKind.POWER_OF_ATTORNEY,
-    MaterialKind.OTHER,
-)
-# The materials an objection's one-time notice may ask for.
-OBJECTION_SUPPLEMENT_KINDS = (
-    MaterialKind.EVIDENCE,
-    MaterialKind.IDENTITY_DOCUMENT,
-    MaterialKind.POWER_OF_ATTORNEY,
-    MaterialKind.OTHER,
-)
 
 
 def work_url(case) -> str:
@@ -234,23 +219,15 @@ def _supplement_rows(case, post=None) -> list[dict]:
     """One row per material the applicant can supplement: tick it and say
     what is wrong (the commitment is signed with the filing, not uploaded; a
     power of attorney only when an agent filed)."""
-    rows = []
-    if case.kind == CaseKind.OBJECTION:
-        kinds = list(OBJECTION_SUPPLEMENT_KINDS)
-    else:
-        kinds = list(REPAIR_SUPPLEMENT_KINDS)
-    if case.filed_by_capacity != BindingCapacity.AGENT:
-        kinds.remove(MaterialKind.POWER_OF_ATTORNEY)
-    for kind in kinds:
-        rows.append(
-            {
-                "material": kind.value,
-                "label": kind.label,
-                "checked": bool(post and post.get(f"item_{kind.value}")),
-                "problem": (post or {}).get(f"problem_{kind.value}", ""),
-            }
-        )
-    return rows
+    return [
+        {
+            "material": kind,
+            "label": label,
+            "checked": bool(post and post.get(f"item_{kind}")),
+            "problem": (post or {}).get(f"problem_{kind}", ""),
+        }
+        for kind, label in supplement_kinds(case)
+    ]
 
 
 def _refusal_reasons(case):
