@@ -678,12 +678,19 @@ objection_maintain_view = _action_view("maintain", ObjectionCase)
 objection_unverifiable_view = _action_view("unverifiable", ObjectionCase)
 
 
+# The flow chart's branch labels in the page's language.
+CHART_LABELS = {"yes": gettext_lazy("是"), "no": gettext_lazy("否")}
+
+
 @staff_required
 def case_flow_chart(request, pk: int, model=RepairCase):
     """The flow as a graph with the case's passed and current nodes marked."""
     case = staff_case(request, pk, model)
     flow_class = objection_flow() if model is ObjectionCase else repair_flow()
     grid = chart.calc_layout_data(flow_class)
+    for edge in grid.edges:
+        # viewflow labels an If gate's branches in English.
+        edge.label = CHART_LABELS.get(edge.label, edge.label)
     process = getattr(case, "process", None)
     if process is not None:
         chart.calc_cell_status(flow_class, grid, process.pk)
