@@ -29,7 +29,7 @@ INTERNAL_WORDS = (
 )
 STAFF_USERNAMES = ("officer", "officer2", "reviewer", "reviewer_zjj", "supervisor", "admin")
 # Where an applicant's pages lead that are theirs to read; files are not pages.
-APPLICANT_AREAS = ("/cases/", "/letters/", "/notifications/")
+APPLICANT_AREAS = ("/cases/", "/letters/", "/notifications/", "/records/")
 SKIP = re.compile(r"/(materials/\d+|pdf|download|logout)|\.(pdf|svg|png|jpg)$")
 LINK = re.compile(r'href="(/[^"]*)"')
 TAG = re.compile(r"<(script|style)\b.*?</\1>|<[^>]+>", re.S)
