@@ -48,7 +48,7 @@ from records.selectors import record_get_for_user
 from repair_flow.access import purpose_or_redirect
 from repair_flow.models import Role
 from repair_flow.roles import role_required
-from sla.clocks import clocks_for
+from sla.clocks import clock_explain, clocks_for
 from sla.models import APPLICANT_STAGES, INTERNAL_STAGES, ClockState
 
 FILE_FIELD = "file_"
@@ -116,6 +116,8 @@ def applicant_deadlines(case) -> list[dict]:
             "stage": clock.get_stage_display(),
             "yours": clock.stage in APPLICANT_STAGES,
             "paused": clock.state == ClockState.PAUSED,
+            "rule": clock.policy.describe(),
+            "explanation": clock_explain(clock, for_applicant=True),
         }
         for clock in _open_clocks(case)
     ]
