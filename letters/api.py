@@ -7,7 +7,9 @@ GET  /api/v1/letters/{id}/pdf/        its PDF
 GET  /api/v1/commitments/{id}/        a commitment, with its draft and signed letters
 POST /api/v1/commitments/{id}/sign/   sign it (the bound applicant)
 GET  /api/v1/verify/{code}/           public: is this a letter of ours, is the file intact
-POST /api/v1/verify/{code}/           public: is this uploaded PDF exactly that letter
+                                      and its PDF signature valid
+POST /api/v1/verify/{code}/           public: the same, and (with a file) is this uploaded
+                                      PDF exactly that letter
 
 Scoping is the pages' (letters.commitments selectors): 404 for what the caller
 may not see. A staff read of a natural person's letter or commitment needs a
@@ -42,6 +44,7 @@ from letters.models import (
     RenderStatus,
 )
 from letters.services import letter_verify
+from letters.signing import CHECKS
 from letters.views import VerifyUploadForm, client_ip, pdf_response, public_facts
 from repair_flow.api_common import (
     PURPOSE_PARAMETER,
@@ -214,6 +217,34 @@ class CommitmentSignSerializer(serializers.Serializer):
     )
 
 
+class SignatureCheckSerializer(serializers.Serializer):
+    ok = serializers.BooleanField(help_text=gettext_lazy("四项核验全部通过"))
+    present = serializers.BooleanField(help_text=gettext_lazy("文件带有出具机关的电子签名"))
+    intact = serializers.BooleanField(
+        help_text=gettext_lazy("签名完好：签名后文件未被改动，签名值正确")
+    )
+    signer_matches = serializers.BooleanField(
+        help_text=gettext_lazy("签名证书就是出具这份文书时使用的证书")
+    )
+    trusted = serializers.BooleanField(
+        help_text=gettext_lazy("签名证书可追溯到本平台配置的信任根证书")
+    )
+    valid_at_signing = serializers.BooleanField(
+        help_text=gettext_lazy("签名时证书在有效期内且未被吊销")
+    )
+    signer = serializers.CharField(help_text=gettext_lazy("签名证书的通用名称（CN）"))
+    organisation = serializers.CharField(help_text=gettext_lazy("签名证书的单位（O）"))
+    signed_at = LocalDateTimeField(allow_null=True)
+    timestamped = serializers.BooleanField(help_text=gettext_lazy("签名带有可信时间戳（RFC 3161）"))
+    failed = serializers.ListField(
+        child=serializers.ChoiceField(choices=list(CHECKS)),
+        help_text=gettext_lazy("未通过的核验项，按核验顺序"),
+    )
+    problems = serializers.ListField(
+        child=serializers.CharField(), help_text=gettext_lazy("未通过的原因，与 failed 一一对应")
+    )
+
+
 class VerificationSerializer(serializers.Serializer):
     found = serializers.BooleanField()
     kind = serializers.CharField(required=False)
@@ -228,6 +259,11 @@ class VerificationSerializer(serializers.Serializer):
     matches = serializers.BooleanField(
         required=False,
         help_text=gettext_lazy("上传的文件是否与这份文书完全相同（仅 POST）"),
+    )
+    signature = SignatureCheckSerializer(
+        required=False,
+        allow_null=True,
+        help_text=gettext_lazy("存档 PDF 的电子签名核验；null 表示文书出具时尚未启用电子签名"),
     )
     verification_code = serializers.CharField(required=False)
     verify_url = serializers.CharField(required=False)
@@ -457,12 +493,32 @@ def _verification_body(request, result) -> dict:
         "issuer": facts["issuer"],
         "sha256": facts["sha256"],
         "file_intact": result.file_intact,
+        "signature": _signature_body(result.signature),
         "verification_code": letter.verification_code,
         "verify_url": verify_page_url(request, letter.verification_code),
     }
     if result.matches is not None:
         body["matches"] = result.matches
     return VerificationSerializer(body).data
+
+
+def _signature_body(check) -> dict | None:
+    if check is None:
+        return None
+    return {
+        "ok": check.ok,
+        "present": check.present,
+        "intact": check.intact,
+        "signer_matches": check.signer_matches,
+        "trusted": check.trusted,
+        "valid_at_signing": check.valid_at_signing,
+        "signer": check.signer,
+        "organisation": check.organisation,
+        "signed_at": check.signed_at,
+        "timestamped": check.timestamped,
+        "failed": check.failed,
+        "problems": check.problems,
+    }
 
 
 class VerifyApi(GenericAPIView):
@@ -475,7 +531,10 @@ class VerifyApi(GenericAPIView):
         summary="Verify a letter by its code (public)",
         description=(
             "No login. Says whether a letter with this code was issued here, its number, kind, "
-            "issue date, issuer and SHA-256, and whether the stored file still has that hash. "
+            "issue date, issuer and SHA-256, whether the stored file still has that hash, and "
+            "the check of its PDF signature (`signature`: intact, signer, chain to the "
+            "configured trust roots, certificate valid at signing time; `failed` names each "
+            "check that failed). "
             "Never personal data. 404 in the error shape with `found: false` for an unknown "
             "code."
         ),
@@ -491,8 +550,9 @@ class VerifyApi(GenericAPIView):
     @extend_schema(
         summary="Check an uploaded PDF against a letter (public)",
         description=(
-            "Multipart field `file` (a PDF of at most 10 MB). `matches` says whether it is "
-            "exactly this letter, byte for byte. 400 with a message under `file` for a missing, "
+            "The checks of GET (the stored file's hash and PDF signature). With the optional "
+            "multipart field `file` (a PDF of at most 10 MB), `matches` says whether it is "
+            "exactly this letter, byte for byte. 400 with a message under `file` for an "
             "empty, oversized or non-PDF upload."
         ),
         auth=[],
@@ -500,16 +560,17 @@ class VerifyApi(GenericAPIView):
             "multipart/form-data": {
                 "type": "object",
                 "properties": {"file": {"type": "string", "format": "binary"}},
-                "required": ["file"],
             }
         },
         responses={
             200: VerificationSerializer,
-            400: OpenApiResponse(description="no usable file (messages under `file`)"),
+            400: OpenApiResponse(description="an unusable file (messages under `file`)"),
             404: OpenApiResponse(description="no letter with this code (`found: false`)"),
         },
     )
     def post(self, request, code: str):
+        if "file" not in request.FILES:
+            return Response(_verification_body(request, letter_verify(code=code)))
         form = VerifyUploadForm(data=request.POST, files=request.FILES)
         if not form.is_valid():
             raise ValidationError({field: list(errors) for field, errors in form.errors.items()})

@@ -6,4 +6,7 @@ class LettersConfig(AppConfig):
     verbose_name = "文书与通知"
 
     def ready(self) -> None:
-        from letters import tracking  # noqa: F401 - connects the ESP tracking receiver
+        from letters import (  # noqa: F401
+            checks,  # registers the signing keys' system check
+            tracking,  # connects the ESP tracking receiver
+        )

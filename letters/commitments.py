@@ -142,9 +142,9 @@ def commitment_create(*, record, actor, case=None) -> Commitment:
                 case=case,
                 record=record,
                 subject=subject,
-                # The issuer stays the platform (LetterSetting): the commitment
-                # is addressed to it and numbered by it; the subject is the
-                # addressee block and the signer.
+                # The issuer is the institution (letters.issuers): the
+                # commitment is addressed to it and numbered by it; the
+                # subject is the addressee block and the signer.
             )
             link = {}
             if case is not None:
@@ -388,7 +388,6 @@ def _signed_letter_issue(commitment: Commitment, *, user, signer: Signer, ip, at
         subject=subject,
         recipient=user,
         at=at,
-        issuer=draft.issuer,
     )
     Commitment.objects.filter(pk=commitment.pk).update(signed=signed)
     audit_record(

@@ -4,9 +4,11 @@ Facts are plain JSON, frozen when the letter is issued (the case services of
 the next issues build them from the case). Every kind carries the common
 fields of ../shared/domain.md section 9; `letter_issue` refuses a letter with
 a required fact missing or empty, naming it, before anything is written.
-`letter_issue` adds `remedies` (the kind's LetterSetting line, printed only
-when non-empty); the issuer, number, date and verification code are the
-letter's own fields, not facts.
+`letter_issue` adds `remedies` (the kind's LetterSetting line with the
+issuer's reconsideration body and court, printed only when non-empty) and
+`issued_by` (the issuer's name, self-reference, contact, remedies bodies and
+seal, letters.issuers.issuer_facts); the issuer's name, number, date and
+verification code are also the letter's own fields.
 
 Common facts (all kinds):
     addressee: {"name", "identifier", "kind", "legal_representative"}
@@ -18,6 +20,9 @@ Common facts (all kinds):
     received_on: "2026-11-20"                    the date the filing arrived
                                                  (all kinds but revocation
                                                  and commitment)
+    case_number: "济信修申〔2026〕1号"            optional: the application
+                                                 number (申请编号), on every
+                                                 case letter
 Kind facts (required unless marked optional):
     acceptance:        next_step (optional: what happens next; a default
                        sentence otherwise), basis (optional), time_limit
@@ -27,7 +32,8 @@ Kind facts (required unless marked optional):
     refusal_to_accept: reasons [str], basis
     supplement:        items [{"name", "problem"}] (every item, one notice:
                        domain section 4), deadline (ISO datetime),
-                       basis (optional)
+                       window_days (optional: the applicant's working
+                       days), basis (optional)
     repair_decision:   decision, basis, effective_on
     repair_refusal:    reasons [str], basis
     objection_result:  outcome (correct|delete|maintain|unverifiable), reasons

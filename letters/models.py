@@ -10,12 +10,13 @@ import secrets
 
 from django.conf import settings
 from django.contrib.contenttypes.models import ContentType
+from django.core.validators import RegexValidator
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from records.models import BindingCapacity, CreditRecord, Subject
+from records.models import BindingCapacity, CreditRecord, Department, Subject
 
 
 class LetterKind(models.TextChoices):
@@ -32,22 +33,25 @@ class LetterKind(models.TextChoices):
 
 
 class LetterSetting(models.Model):
-    """Per kind: the issuing body, the number's prefix and the remedies line.
+    """Per kind: the remedies line. The issuing body, its wording and its
+    number prefixes are the issuer's (`Issuer`); which issuer signs which
+    kind is the rule in letters/issuers.py.
 
     Data, edited in the admin: the remedies' periods are the law's
     (Administrative Reconsideration Law Art. 20: 60 days; Administrative
-    Litigation Law Art. 46: 6 months) and the law may change them.
+    Litigation Law Art. 46: 6 months) and the law may change them. The line
+    names the issuer's reconsideration body and court through the
+    placeholders {reconsideration_body} and {court}.
     """
 
     kind = models.CharField(_("文书种类"), max_length=20, choices=LetterKind.choices, unique=True)
-    issuer = models.CharField(_("出具机关"), max_length=100)
-    number_prefix = models.CharField(
-        _("文号前缀"),
-        max_length=20,
-        help_text=_("文号为“前缀〔年份〕序号号”，如 济信修受〔2026〕1号"),
-    )
     remedies = models.TextField(
-        _("救济途径"), blank=True, help_text=_("留空则不印救济途径（如受理通知书、承诺书）")
+        _("救济途径"),
+        blank=True,
+        help_text=_(
+            "留空则不印救济途径（如受理通知书、承诺书）。{reconsideration_body}、{court} "
+            "印出具机关设置的行政复议机关和人民法院。"
+        ),
     )
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -60,22 +64,129 @@ class LetterSetting(models.Model):
         return self.get_kind_display()
 
 
-class LetterSequence(models.Model):
-    """The last number issued per kind and year. Incremented in the
-    transaction that writes the letter, so a rollback takes its number back
-    and numbers never skip; the row lock makes concurrent issuers queue."""
+class IssuerKind(models.TextChoices):
+    INSTITUTION = "institution", _("公共信用信息机构")
+    DEPARTMENT = "department", _("认定单位")
 
-    kind = models.CharField(max_length=20, choices=LetterKind.choices)
+
+def seal_upload_to(issuer: "Issuer", filename: str) -> str:
+    return f"seals/{issuer.code}/{filename}"
+
+
+class Issuer(models.Model):
+    """A body that issues letters in its own name: the public credit
+    information institution for the platform's steps, a department for its
+    decisions ("谁认定、谁修复"; Shandong Social Credit Regulation Art. 9: the
+    platform itself is not an authority). Data, edited in the admin.
+
+    `code` is stable (letters, digits and underscores, so that it can name
+    an environment variable): the PDF signature finds the issuer's key in
+    the environment by it ("centre"; a department's "dept_<its code>").
+    Letters keep the name and wording they were issued with (their facts);
+    a change here applies to letters issued after it.
+    """
+
+    code = models.CharField(
+        _("代码"),
+        max_length=40,
+        unique=True,
+        validators=[
+            RegexValidator(
+                r"^[a-z][a-z0-9_]*$",
+                _("代码只能由小写英文字母、数字和下划线组成，并以字母开头。"),
+            )
+        ],
+        help_text=_("稳定的英文代码，签章证书按此代码配置"),
+    )
+    name = models.CharField(_("名称"), max_length=100)
+    kind = models.CharField(_("类型"), max_length=12, choices=IssuerKind.choices)
+    department = models.OneToOneField(
+        Department,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="issuer",
+        verbose_name=_("认定单位"),
+    )
+    self_reference = models.CharField(
+        _("自称"), max_length=10, help_text=_("文书正文中的自称，如 本中心、本机关、本单位")
+    )
+    contact_office = models.CharField(_("联系机构"), max_length=100)
+    contact_phone = models.CharField(_("联系电话"), max_length=40)
+    reconsideration_body = models.CharField(
+        _("行政复议机关"), max_length=100, help_text=_("如 济南市人民政府")
+    )
+    court = models.CharField(
+        _("人民法院"), max_length=100, help_text=_("如 济南市历下区人民法院，或 有管辖权的人民法院")
+    )
+    seal = models.FileField(_("电子印章"), upload_to=seal_upload_to, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["kind", "code"]
+        verbose_name = _("出具机关")
+        verbose_name_plural = _("出具机关")
+        constraints = [
+            # Platform steps are issued by the one institution.
+            models.UniqueConstraint(
+                fields=["kind"],
+                condition=Q(kind="institution"),
+                name="one_institution_issuer",
+            ),
+            models.CheckConstraint(
+                condition=Q(kind="institution", department__isnull=True)
+                | Q(kind="department", department__isnull=False),
+                name="department_issuer_has_department",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class IssuerPrefix(models.Model):
+    """The number prefix of one series (a letter kind, objections apart) of
+    one issuer: 济信修受〔2026〕1号. Unique across issuers, so every series
+    has numbers of its own."""
+
+    issuer = models.ForeignKey(Issuer, on_delete=models.CASCADE, related_name="prefixes")
+    series = models.CharField(_("文书系列"), max_length=40)
+    prefix = models.CharField(
+        _("文号前缀"),
+        max_length=20,
+        unique=True,
+        help_text=_("文号为“前缀〔年份〕序号号”，如 济信修受〔2026〕1号"),
+        error_messages={"unique": _("这个文号前缀已被其他文书系列使用，各系列的前缀不能相同。")},
+    )
+
+    class Meta:
+        ordering = ["issuer", "series"]
+        verbose_name = _("文号前缀")
+        verbose_name_plural = _("文号前缀")
+        constraints = [
+            models.UniqueConstraint(fields=["issuer", "series"], name="one_prefix_per_series")
+        ]
+
+    def __str__(self) -> str:
+        return self.prefix
+
+
+class LetterSequence(models.Model):
+    """The last number issued per series (its prefix) and year. Incremented
+    in the transaction that writes the letter, so a rollback takes its number
+    back and numbers never skip; the row lock makes concurrent issuers queue."""
+
+    prefix = models.CharField(max_length=20)
     year = models.PositiveSmallIntegerField()
     last = models.PositiveIntegerField(default=0)
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["kind", "year"], name="one_sequence_per_kind_year")
+            models.UniqueConstraint(fields=["prefix", "year"], name="one_sequence_per_prefix_year")
         ]
 
     def __str__(self) -> str:
-        return f"{self.kind} {self.year}: {self.last}"
+        return f"{self.prefix} {self.year}: {self.last}"
 
 
 class RenderStatus(models.TextChoices):
@@ -109,6 +220,16 @@ class Letter(models.Model):
     serial = models.PositiveIntegerField(null=True, blank=True)
     verification_code = models.CharField(max_length=12, unique=True, null=True, blank=True)
     issuer = models.CharField(_("出具机关"), max_length=100)
+    # Which issuer (the name above is frozen with the letter); empty only for
+    # letters older than issuers that no issuer's name matched.
+    issuer_ref = models.ForeignKey(
+        Issuer,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="letters",
+        verbose_name=_("出具机关"),
+    )
     issued_at = models.DateTimeField(_("出具时间"), default=timezone.now)
 
     # The case the letter belongs to (any case model), like SlaClock's link.
@@ -142,6 +263,10 @@ class Letter(models.Model):
     last_error = models.TextField(blank=True)
     file = models.FileField(upload_to=letter_upload_to, blank=True)
     sha256 = models.CharField(max_length=64, blank=True)
+    # The SHA-256 of the certificate that signed the PDF (letters/signing.py):
+    # the signer check compares with it. Empty for letters stored unsigned
+    # before signing existed.
+    signer_sha256 = models.CharField(max_length=64, blank=True)
     size = models.PositiveIntegerField(null=True, blank=True)
     pages = models.PositiveSmallIntegerField(null=True, blank=True)
     rendered_at = models.DateTimeField(null=True, blank=True)
@@ -168,9 +293,6 @@ class Letter(models.Model):
             ),
         ]
         constraints = [
-            models.UniqueConstraint(
-                fields=["kind", "year", "serial"], name="one_letter_per_number"
-            ),
             models.CheckConstraint(
                 condition=Q(kind="commitment") | Q(number__isnull=False),
                 name="only_commitment_drafts_have_no_number",

@@ -46,7 +46,7 @@ from django.db.models import Exists, F, OuterRef, Q
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
-from letters import render
+from letters import render, signing
 from letters.links import verify_url
 from letters.models import (
     Channel,
@@ -409,6 +409,9 @@ def letter_render(*, letter_id: int, now: dt.datetime | None = None) -> RenderRe
     letter = Letter.objects.select_related("record__department", "subject").get(pk=letter_id)
     try:
         pdf, pages = render.render_letter_pdf(letter)
+        # Signed before it is stored, or not stored at all: a letter without
+        # its issuer's key waits (the error says which key), never goes unsigned.
+        signed = signing.pdf_sign(pdf, letter=letter)
     except Exception as exc:
         log.exception("letter %s: render failed", letter_id)
         attempts = letter.attempts + 1
@@ -420,6 +423,7 @@ def letter_render(*, letter_id: int, now: dt.datetime | None = None) -> RenderRe
             claimed_at=None,
         )
         return RenderResult(letter_id, rendered=False, error=str(exc))
+    pdf = signed.pdf
     digest = hashlib.sha256(pdf).hexdigest()
     name = f"{letter.kind}-{letter.pk}-{digest[:12]}.pdf"
     with transaction.atomic():
@@ -428,6 +432,7 @@ def letter_render(*, letter_id: int, now: dt.datetime | None = None) -> RenderRe
             return RenderResult(letter_id, rendered=False)
         letter.file.save(name, ContentFile(pdf), save=False)
         letter.sha256 = digest
+        letter.signer_sha256 = signed.certificate_sha256
         letter.size = len(pdf)
         letter.pages = pages
         letter.status = RenderStatus.RENDERED
@@ -438,8 +443,8 @@ def letter_render(*, letter_id: int, now: dt.datetime | None = None) -> RenderRe
         letter.next_attempt_at = None
         letter.save(
             update_fields=[
-                "file", "sha256", "size", "pages", "status", "rendered_at", "attempts",
-                "last_error", "claimed_at", "next_attempt_at",
+                "file", "sha256", "signer_sha256", "size", "pages", "status", "rendered_at",
+                "attempts", "last_error", "claimed_at", "next_attempt_at",
             ]
         )  # fmt: skip
         transaction.on_commit(lambda: messages_release_for_letter(letter_id=letter_id))

@@ -12,19 +12,24 @@ check the embedded fonts with pdffonts.
 Speed (tests/bench/bench_letters.py): a notice costs about 1.4x a bare
 WeasyPrint page of the same text and font. The font configuration and the
 parsed stylesheet are built once per thread, the QR code is one compact path,
-and the stylesheet keeps bold to a few glyphs (see its header).
+and the title's bold is synthetic (`title_svg`), so one CJK face is embedded.
 """
 
+import base64
 import datetime as dt
+import re
 import threading
 
 import qrcode
 import qrcode.constants
 from django.conf import settings
+from django.core.files.storage import default_storage
 from django.template.loader import render_to_string
 from django.utils import timezone, translation
+from django.utils.html import escape
 from django.utils.safestring import mark_safe
 
+from letters.issuers import seal_check
 from letters.kinds import KINDS, OUTCOMES
 from letters.links import verify_url
 from letters.models import Letter
@@ -88,6 +93,20 @@ def qr_svg(data: str, *, size: str = "22mm") -> str:
     )
 
 
+def title_svg(title: str) -> str:
+    """The title in synthetic bold: the regular face filled and stroked (an
+    SVG text, still text in the PDF), so the PDF embeds one CJK subset, not a
+    second one for the bold face (about 85 KiB of every letter; see
+    tests/bench/bench_signing.py). 22 pt across the 160 mm text width."""
+    return (
+        '<svg xmlns="http://www.w3.org/2000/svg" class="title" width="160mm" height="11mm"'
+        ' viewBox="0 0 1600 110"><text x="800" y="82" text-anchor="middle"'
+        ' font-family="Noto Serif CJK SC, Noto Sans CJK SC, WenQuanYi Micro Hei"'
+        ' font-size="77.6" font-weight="400" letter-spacing="7.8" fill="#000" stroke="#000"'
+        f' stroke-width="2.4" stroke-linejoin="round">{escape(title)}</text></svg>'
+    )
+
+
 def chinese_date(value) -> str:
     """2026年11月27日"""
     if isinstance(value, str):
@@ -124,12 +143,19 @@ def letter_context(letter: Letter) -> dict:
     record = dict(facts.get("record") or {})
     if record.get("decision_date"):
         record["decision_date_text"] = chinese_date(record["decision_date"])
+    # The issuer as frozen at issue; a letter issued before issuers had none.
+    issued_by = dict(facts.get("issued_by") or {})
     context = {
         "letter": letter,
         "facts": facts,
+        "issued_by": issued_by,
+        # How the issuer speaks of itself (本中心 / 本机关 / 本单位).
+        "organ_self": issued_by.get("self_reference") or "本机关",
+        "seal": seal_data_uri(issued_by.get("seal", "")),
         "addressee": addressee,
         "record": record,
         "title": letter.get_kind_display(),
+        "title_svg": mark_safe(title_svg(letter.get_kind_display())),  # noqa: S308 - escaped
         "number": letter.number or "",
         "issuer": letter.issuer,
         "issued_on": chinese_date(letter.issued_at),
@@ -145,7 +171,7 @@ def letter_context(letter: Letter) -> dict:
         "matter": facts.get("matter") or "信用修复申请",
         "reasons": list(facts.get("reasons") or []),
         "items": list(facts.get("items") or []),
-        "changes": list(facts.get("changes") or []),
+        "changes": [_change_shown(change) for change in facts.get("changes") or []],
         "signature": facts.get("signature") or {},
     }
     for name in ("received_on", "effective_on", "repaired_on", "barred_until"):
@@ -164,6 +190,30 @@ def letter_context(letter: Letter) -> dict:
         context["verification_code"] = _grouped(letter.verification_code)
         context["qr"] = mark_safe(qr_svg(url))  # noqa: S308 - our own generated SVG
     return context
+
+
+ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+def _change_shown(change: dict) -> dict:
+    """A correction's old and new values; a date (stored ISO) in Chinese."""
+    shown = dict(change)
+    for side in ("old", "new"):
+        value = str(shown.get(side) or "")
+        if ISO_DATE.fullmatch(value):
+            shown[side] = chinese_date(value)
+    return shown
+
+
+def seal_data_uri(name: str) -> str:
+    """The issuer's seal, inline (a data URI: nothing for the renderer to
+    fetch), checked again as on upload; "" for an issuer without one."""
+    if not name:
+        return ""
+    with default_storage.open(name, "rb") as f:
+        data = f.read()
+    media_type = seal_check(data)
+    return f"data:{media_type};base64,{base64.b64encode(data).decode('ascii')}"
 
 
 def _hearing_context(facts: dict) -> dict:

@@ -19,6 +19,16 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from letters import signing
+from letters.issuers import (
+    DEPARTMENT,
+    ISSUER_RULES,
+    issuer_facts,
+    issuer_for,
+    issuer_prefix,
+    remedies_text,
+    series_for,
+)
 from letters.kinds import KINDS, missing_facts
 from letters.models import (
     Letter,
@@ -33,6 +43,7 @@ from letters.outbox import (
     letter_render,
     message_for_letter,
 )
+from letters.signing import SignatureCheck
 from repair_flow.audit import audit_record
 from repair_flow.celery import task_named
 from repair_flow.sequences import sequence_next
@@ -64,10 +75,17 @@ def letter_issue(
     recipient=None,
     at: dt.datetime | None = None,
     draft: bool = False,
-    issuer: str | None = None,
+    department=None,
+    objection: bool = False,
 ) -> Letter:
     """Issue a letter: numbered (unless a commitment draft), facts frozen,
     rendered after commit, and emailed to the recipient once rendered.
+
+    The issuer follows letters.issuers.ISSUER_RULES: `department` is the
+    department that decides (default: the record's) or, for an objection's
+    result, that checked the record. `objection` puts a filing's notices in
+    the objection series. The issuer's name, wording, contact and remedies
+    bodies are frozen with the facts.
 
     Raises ValidationError naming every missing fact; nothing is written then.
     """
@@ -84,24 +102,34 @@ def letter_issue(
     at = at or timezone.now()
     setting = LetterSetting.objects.get(kind=kind)
     year = timezone.localtime(at).year
+    if department is None and ISSUER_RULES[kind] == DEPARTMENT and record is not None:
+        # "谁认定、谁修复": the department that issued the penalty decides.
+        department = record.department
     with transaction.atomic():
+        issuer = issuer_for(kind, department=department)
         numbering = {}
         if not draft:
-            serial = sequence_next(LetterSequence, kind=kind, year=year)
+            prefix = issuer_prefix(issuer, series_for(kind, objection=objection))
+            serial = sequence_next(LetterSequence, prefix=prefix, year=year)
             numbering = {
                 "year": year,
                 "serial": serial,
-                "number": letter_number(prefix=setting.number_prefix, year=year, serial=serial),
+                "number": letter_number(prefix=prefix, year=year, serial=serial),
                 "verification_code": verification_code(),
             }
         letter = Letter.objects.create(
             kind=kind,
-            issuer=issuer or setting.issuer,
+            issuer=issuer.name,
+            issuer_ref=issuer,
             issued_at=at,
             record=record,
             subject=subject or (record.subject if record is not None else None),
             recipient=recipient,
-            facts={**facts, "remedies": setting.remedies},
+            facts={
+                **facts,
+                "issued_by": issuer_facts(issuer),
+                "remedies": remedies_text(setting.remedies, issuer),
+            },
             created_by=actor if getattr(actor, "pk", None) else None,
             next_attempt_at=at,
             **numbering,
@@ -135,6 +163,9 @@ class Verification:
     letter: Letter | None
     file_intact: bool = False  # the stored bytes still have the recorded hash
     matches: bool | None = None  # the uploaded file (if any) is the letter
+    # The stored file's PDF signature; None for a letter stored before
+    # letters were signed (it has no signature to check).
+    signature: SignatureCheck | None = None
 
     @property
     def found(self) -> bool:
@@ -159,13 +190,32 @@ def letter_verify(*, code: str, upload: bytes | None = None) -> Verification:
     if letter is None:
         return Verification(None)
     try:
-        intact = file_sha256(letter) == letter.sha256
+        with letter.file.open("rb") as f:
+            stored = f.read()
     except OSError:
-        intact = False
+        stored = None
+    intact = stored is not None and hashlib.sha256(stored).hexdigest() == letter.sha256
     matches = None
     if upload is not None:
         matches = hashlib.sha256(upload).hexdigest() == letter.sha256
-    return Verification(letter, file_intact=intact, matches=matches)
+    return Verification(
+        letter,
+        file_intact=intact,
+        matches=matches,
+        signature=letter_signature_check(letter, stored),
+    )
+
+
+def letter_signature_check(letter: Letter, pdf: bytes | None) -> SignatureCheck | None:
+    """The stored PDF's signature, checked against the certificate it was
+    signed with and the time it was stored. None for a letter stored unsigned
+    before signing existed (no signer recorded, no signature in the file)."""
+    check = signing.pdf_signature_check(
+        pdf or b"", signer_sha256=letter.signer_sha256, signed_at=letter.rendered_at
+    )
+    if not check.present and not letter.signer_sha256:
+        return None
+    return check
 
 
 def letter_retry_render(*, letter: Letter, actor) -> RenderResult:

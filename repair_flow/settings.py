@@ -220,6 +220,28 @@ if PRODUCTION and EMAIL_BACKEND.startswith("anymail.") and "WEBHOOK_SECRET" not 
         "ANYMAIL_WEBHOOK_SECRET must be set when DJANGO_ENV=production uses an anymail ESP"
     )
 
+# Letter signatures (letters/signing.py): every stored PDF is signed (PAdES)
+# with its issuer's certificate. Per issuer code (letters.signing.issuer_code),
+# LETTER_SIGNING_<CODE>_P12 names a PKCS#12 file and
+# LETTER_SIGNING_<CODE>_PASSPHRASE its passphrase (CODE upper-cased, "-" as
+# "_"). LETTER_SIGNING_TRUST_ROOTS lists the CA certificates (PEM or DER
+# files) a signature must chain to; LETTER_SIGNING_TSA_URL adds an RFC 3161
+# timestamp. Where an issuer has no key, development creates a demo CA and a
+# certificate marked 演示/样章 under LETTER_SIGNING_DEMO_DIR; production never
+# does (LETTER_SIGNING_DEMO=0): the letter waits, unsigned letters are never stored.
+LETTER_SIGNING_KEYS = {
+    name.removeprefix("LETTER_SIGNING_").removesuffix("_P12"): {
+        "p12": value,
+        "passphrase": os.environ.get(name.removesuffix("_P12") + "_PASSPHRASE", ""),
+    }
+    for name, value in os.environ.items()
+    if name.startswith("LETTER_SIGNING_") and name.endswith("_P12") and value
+}
+LETTER_SIGNING_TRUST_ROOTS = env_list("LETTER_SIGNING_TRUST_ROOTS")
+LETTER_SIGNING_TSA_URL = env_str("LETTER_SIGNING_TSA_URL", "")
+LETTER_SIGNING_DEMO = env_bool("LETTER_SIGNING_DEMO", not PRODUCTION)
+LETTER_SIGNING_DEMO_DIR = Path(env_str("LETTER_SIGNING_DEMO_DIR") or VAR_DIR / "signing")
+
 CELERY_BROKER_URL = env_str("CELERY_BROKER_URL")
 CELERY_TASK_ALWAYS_EAGER = not CELERY_BROKER_URL
 
@@ -236,10 +258,19 @@ if PRELIMINARY_REVIEW_CUTOFF > OFFICE_CLOSE:
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"mask_pii": {"()": "repair_flow.masking.MaskingLogFilter"}},
+    "filters": {
+        "mask_pii": {"()": "repair_flow.masking.MaskingLogFilter"},
+        "forbidden_in_one_line": {"()": "repair_flow.logs.ForbiddenInOneLine"},
+    },
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {
         "console": {"class": "logging.StreamHandler", "filters": ["mask_pii"], "formatter": "plain"}
+    },
+    "loggers": {
+        # Django's own console handler (when DEBUG) would print every line a
+        # second time: the root's console is the one.
+        "django": {"handlers": [], "propagate": True},
+        "django.request": {"filters": ["forbidden_in_one_line"]},
     },
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
 }

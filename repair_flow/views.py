@@ -10,11 +10,20 @@ from repair_flow.access import purpose_is_valid, session_purpose_set
 from repair_flow.models import AccessLogEntry, AccessPurpose, Role
 from repair_flow.roles import role_required
 
+# Where each role starts (after login and at /): their own work.
+LANDING = {
+    Role.APPLICANT: "flows:list",
+    Role.OFFICER: "flows:tasks",
+    Role.REVIEWER: "flows:tasks",
+    Role.SUPERVISOR: "sla_board",
+    Role.ADMINISTRATOR: "flows:tasks",
+}
+
 
 def home(request):
     if not request.user.is_authenticated:
         return redirect("deadline_calculator") if request.GET.get("public") else redirect("login")
-    return redirect("record_list")
+    return redirect(LANDING.get(request.user.role, "record_list"))
 
 
 @role_required(Role.OFFICER, Role.REVIEWER, Role.SUPERVISOR, Role.ADMINISTRATOR)

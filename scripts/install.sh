@@ -8,8 +8,9 @@ cd "$(dirname "$0")/.."
 # WeasyPrint needs harfbuzz-subset (without it a CJK page takes ~10 s, not ~0.1 s)
 # and a CJK font (without it every Chinese glyph is an empty box); the browser
 # tests need Debian's Chromium; pdffonts (poppler-utils) checks embedded fonts;
-# msgfmt (gettext) compiles the translations.
-DEB_PACKAGES="libharfbuzz-subset0 libpango-1.0-0 libpangoft2-1.0-0 fonts-noto-cjk chromium poppler-utils gettext"
+# msgfmt (gettext) compiles the translations; certutil (libnss3-tools) lets
+# the tests trust the demo CA in an NSS database for pdfsig's signature check.
+DEB_PACKAGES="libharfbuzz-subset0 libpango-1.0-0 libpangoft2-1.0-0 fonts-noto-cjk chromium poppler-utils gettext libnss3-tools"
 
 missing=""
 for pkg in $DEB_PACKAGES; do

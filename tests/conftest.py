@@ -40,6 +40,23 @@ def pytest_configure(config):
     override_settings(PASSWORD_HASHERS=["django.contrib.auth.hashers.MD5PasswordHasher"]).enable()
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _letter_signing_demo(tmp_path_factory):
+    """Letters are signed with a demo CA made once per session (per xdist
+    worker) in a temporary folder, whatever the developer's environment
+    configures: one EC P-256 key for the CA and one per issuer, not per test."""
+    override = override_settings(
+        LETTER_SIGNING_DEMO=True,
+        LETTER_SIGNING_DEMO_DIR=tmp_path_factory.mktemp("signing"),
+        LETTER_SIGNING_KEYS={},
+        LETTER_SIGNING_TRUST_ROOTS=[],
+        LETTER_SIGNING_TSA_URL="",
+    )
+    override.enable()
+    yield
+    override.disable()
+
+
 # Reference data that migrations load: the publicity rule sets and the
 # official calendar. Transactional tests (browser journeys, concurrency) end
 # with a flush that empties every table, so they load it again first.
@@ -51,8 +68,8 @@ REFERENCE_DATA = [
     ("sla.SlaPolicy", "sla.migrations.0004_default_policies"),
     ("sla.SlaPolicy", "sla.migrations.0008_monitoring_breach_reviews"),
     ("sla.SlaPolicy", "sla.migrations.0010_hearing_statement_period"),
-    ("letters.LetterSetting", "letters.migrations.0002_default_letter_settings"),
-    ("letters.LetterSetting", "letters.migrations.0003_hearing_revocation_notice"),
+    ("letters.LetterSetting", "letters.migrations.0006_issuers_series_seal"),
+    ("letters.Issuer", "letters.migrations.0006_issuers_series_seal"),
     ("flows.MonitoringPolicy", "flows.migrations.0003_monitoring_window"),
 ]
 

@@ -16,6 +16,7 @@ from flows.models import (
     CaseSequence,
     CaseStatus,
     ObjectionCase,
+    ObjectionScope,
     RepairCase,
 )
 from letters.commitments import commitment_open_for_record
@@ -173,11 +174,18 @@ def letter_facts(case, **facts) -> dict:
         "addressee": addressee_facts(case.subject),
         "record": record_facts(case.record),
         "received_on": local_date(case.submitted_at).isoformat(),
+        # Every letter on a case cites its application number (申请编号).
+        "case_number": case.number or "",
         **facts,
     }
 
 
 def case_letter_issue(case: RepairCase, kind: str, *, actor, at: dt.datetime, **facts):
+    """A letter on the case, issued as letters.issuers.ISSUER_RULES says: an
+    objection's notices in the objection series, and its result in the name
+    of the department when the department checked the record."""
+    objection = isinstance(case, ObjectionCase)
+    checked_by_department = objection and case.scope == ObjectionScope.DEPARTMENT
     return letter_issue(
         kind=kind,
         facts=letter_facts(case, **facts),
@@ -186,6 +194,8 @@ def case_letter_issue(case: RepairCase, kind: str, *, actor, at: dt.datetime, **
         record=case.record,
         recipient=case.applicant,
         at=at,
+        objection=objection,
+        department=case.record.department if checked_by_department else None,
     )
 
 

@@ -117,3 +117,56 @@ def material_store(case, *, user, kind: str, upload, name: str, round_: int = 0)
         },
     )
     return material
+
+
+def materials_removable(case: RepairCase, user) -> set[int]:
+    """The files the applicant may still take back: their own uploads not
+    yet submitted (a draft's, or those for the open supplement notice).
+    Submitted files stay: they are what the office reviewed."""
+    if getattr(user, "pk", None) is None or user.pk != case.applicant_id:
+        return set()
+    mine = case.materials.filter(uploaded_by=user)
+    if case.status == CaseStatus.DRAFT:
+        return set(mine.filter(round=0).values_list("pk", flat=True))
+    request = supplement_open(case) if case.status == CaseStatus.AWAITING_SUPPLEMENT else None
+    if request is None:
+        return set()
+    return set(
+        mine.filter(round=1, uploaded_at__gte=request.requested_at).values_list("pk", flat=True)
+    )
+
+
+@transaction.atomic
+def case_material_remove(*, case: RepairCase, user, material_pk: int) -> CaseMaterial:
+    """Take back a file uploaded by mistake before it is submitted (see
+    materials_removable); the removal is audited like the upload, and the
+    stored file deleted once the transaction commits."""
+    case = case_locked(case)
+    require_applicant(case, user)
+    material = case.materials.filter(pk=material_pk).first()
+    if material is None:
+        raise ValidationError(_("没有这份材料。"), code="not_found")
+    require_status(case, CaseStatus.DRAFT, CaseStatus.AWAITING_SUPPLEMENT)
+    if material.pk not in materials_removable(case, user):
+        raise ValidationError(
+            _("文件“%(name)s”已随申请提交，不能删除。") % {"name": material.original_name},
+            code="submitted",
+        )
+    audit_record(
+        actor=user,
+        action="flows.case_material.remove",
+        object_type="flows.CaseMaterial",
+        object_id=material.pk,
+        summary={
+            "case": case.label,
+            "kind": material.kind,
+            "round": material.round,
+            "size": material.size,
+            "sha256": material.sha256,
+        },
+    )
+    stored, storage = material.file.name, material.file.storage
+    material.delete()
+    # The file goes once the row is surely gone; a rollback keeps both.
+    transaction.on_commit(lambda: storage.delete(stored))
+    return material

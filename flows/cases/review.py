@@ -195,6 +195,7 @@ def supplement_request(
         at=at,
         items=[{"name": i["name"], "problem": i["problem"]} for i in items],
         deadline=timezone.localtime(clock.due_at).isoformat(),
+        window_days=clock.policy.n,
     )
     request = SupplementRequest.objects.create(
         **owned_by(case),

@@ -541,7 +541,7 @@ def breach_notice_issue(*, reviewer, review: BreachReview, facts: str) -> Breach
         recipient=case.applicant,
         at=at,
         # Domain section 9: the department that decides issues it.
-        issuer=review.department.name,
+        department=review.department,
     )
     _save_review(review, "notify", by=reviewer, at=at, facts=facts, letter=letter)
     case_note(
@@ -744,7 +744,7 @@ def breach_confirm(
         record=case.record,
         recipient=case.applicant,
         at=at,
-        issuer=review.department.name,
+        department=review.department,
     )
     _save_review(
         review,

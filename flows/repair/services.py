@@ -47,6 +47,7 @@ from flows.models import (
 from flows.monitoring.services import monitoring_open
 from letters.commitments import commitment_case, commitment_create, commitment_sign
 from letters.models import Commitment, CommitmentStatus, Letter, LetterKind
+from letters.render import chinese_date
 from records.disclosure import is_natural_person
 from records.models import BindingCapacity, CreditRecord, RecordStatus, SyncKind
 from records.services import record_status_set
@@ -357,14 +358,13 @@ def department_review_approve(*, reviewer, case: RepairCase, basis: str) -> Repa
     day = local_date(at)
     # Shandong Social Credit Regulation Art. 20: a natural person's record was
     # never published; its repair ends its use as a negative record in sharing.
+    # Literal Chinese with a Chinese date: the decision is the letter's text.
     if is_natural_person(record.subject):
-        decision = _("准予信用修复，自 %(day)s 起该条行政处罚信息不再作为失信信息共享和使用。") % {
-            "day": day.isoformat()
-        }
+        decision = (
+            f"准予信用修复，自{chinese_date(day)}起该条行政处罚信息不再作为失信信息共享和使用。"
+        )
     else:
-        decision = _("准予信用修复，自 %(day)s 起停止公示该条行政处罚信息。") % {
-            "day": day.isoformat()
-        }
+        decision = f"准予信用修复，自{chinese_date(day)}起停止公示该条行政处罚信息。"
     letter = case_letter_issue(
         case,
         LetterKind.REPAIR_DECISION,

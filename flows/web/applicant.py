@@ -20,7 +20,7 @@ from django.views.decorators.http import require_POST
 
 from flows.cases.common import case_commitment
 from flows.cases.eligibility import filing_answer, filing_answers
-from flows.cases.materials import case_material_add
+from flows.cases.materials import case_material_add, case_material_remove, materials_removable
 from flows.cases.review import supplement_answer
 from flows.cases.selectors import case_get_for_user, cases_for_user, materials_for_user
 from flows.cases.withdrawal import case_withdraw
@@ -39,7 +39,7 @@ from flows.repair.services import (
     repair_cases_draft_many,
     required_materials,
 )
-from flows.web.common import refusal_messages
+from flows.web.common import error_summary, refusal_messages, upload_summary
 from flows.web.monitoring import case_monitoring
 from letters.commitments import letters_for_user
 from letters.models import CommitmentStatus
@@ -298,9 +298,12 @@ def case_new_many(request):
     )
 
 
-def material_slots(case, required: list[str], upload_errors=None) -> tuple[list, list]:
+def material_slots(
+    case, required: list[str], upload_errors=None, *, submit_error=None
+) -> tuple[list, list]:
     """The upload slots of a draft (each required kind, then other material,
-    each with its own errors), and the errors about any other kind."""
+    each with its own errors; after a submission refused for missing
+    materials, each missing one says so), and the errors about any other kind."""
     have = {m.kind for m in case.materials.all() if m.round == 0}
     kinds = [*required, MaterialKind.OTHER]
     slots = [
@@ -319,7 +322,24 @@ def material_slots(case, required: list[str], upload_errors=None) -> tuple[list,
         if kind not in kinds
         for message in problems
     ]
+    if messages_for(submit_error, "missing_materials"):
+        for slot in slots:
+            if slot["required"] and not slot["uploaded"]:
+                slot["missing"] = _("尚未上传%(kind)s，提交前请上传。") % {"kind": slot["label"]}
     return slots, stray
+
+
+def messages_for(error, code: str) -> list[str]:
+    """The messages of a refusal that have this code."""
+    if not isinstance(error, ValidationError) or hasattr(error, "error_dict"):
+        return []
+    return [m for item in error.error_list if item.code == code for m in item.messages]
+
+
+def missing_anchor(slots: list[dict]) -> str:
+    """Where the summary's "materials missing" line leads: the first missing slot."""
+    first = next((slot for slot in slots if slot.get("missing")), None)
+    return f"#file_{first['kind']}" if first else ""
 
 
 def commitment_slot(case) -> dict:
@@ -337,18 +357,26 @@ def commitment_slot(case) -> dict:
     }
 
 
-def _materials_page(request, case, *, upload_errors=None, submit_errors=None, status=200):
-    slots, stray = material_slots(case, required_materials(case), upload_errors)
+def _materials_page(request, case, *, upload_errors=None, submit_error=None, status=200):
+    slots, stray = material_slots(
+        case, required_materials(case), upload_errors, submit_error=submit_error
+    )
+    slot = commitment_slot(case)
+    slot["errors"] = messages_for(submit_error, "commitment_not_signed")
+    anchors = {"missing_materials": missing_anchor(slots), "commitment_not_signed": "#commitment"}
     return render(
         request,
         "flows/case_materials.html",
         {
             "case": case,
-            "commitment_slot": commitment_slot(case),
+            "commitment_slot": slot,
             "slots": slots,
             "materials": applicant_materials(case),
+            "removable": materials_removable(case, request.user),
             "upload_errors_other": stray,
-            "submit_errors": submit_errors or [],
+            "submit_errors": refusal_messages(submit_error) if submit_error else [],
+            # At the top of the page, each line leading to its field.
+            "summary": upload_summary(slots, stray) + error_summary(submit_error, anchors),
         },
         status=status,
     )
@@ -366,7 +394,7 @@ def case_submit(request, pk: int):
             for problem in refusal_messages(error):
                 messages.error(request, problem)
             return redirect("flows:detail", pk=case.pk)
-        return _materials_page(request, case, submit_errors=refusal_messages(error), status=400)
+        return _materials_page(request, case, submit_error=error, status=400)
     messages.success(request, _("申请已提交，申请编号 %(number)s。") % {"number": case.number})
     return redirect("flows:detail", pk=case.pk)
 
@@ -427,6 +455,7 @@ def case_page(
             "next_step": next_steps.get(case.status, ""),
             "events": case.events.select_related("actor"),
             "materials": applicant_materials(case),
+            "removable": materials_removable(case, request.user),
             "letters": letters.order_by("issued_at", "id"),
             "commitment": commitment,
             "monitoring": monitoring,
@@ -520,6 +549,30 @@ def case_supplement_upload(request, pk: int, kind: CaseKind = REPAIR):
     if errors:
         case.refresh_from_db()
         return kind.page(request, case, upload_errors=errors)
+    return redirect(kind.detail, pk=case.pk)
+
+
+@applicant_required
+@require_POST
+def case_material_remove_view(request, pk: int, material_pk: int, kind: CaseKind = REPAIR):
+    """Take back a file uploaded by mistake, before it is submitted; a
+    refusal is said at the top of the page it came from."""
+    case = case_for_page(request, pk, kind)
+    try:
+        removed = case_material_remove(case=case, user=request.user, material_pk=material_pk)
+    except (ValidationError, PermissionDenied) as error:
+        case.refresh_from_db()
+        for problem in refusal_messages(error):
+            messages.error(request, problem)
+        if case.status == CaseStatus.DRAFT:
+            response = kind.materials_page(request, case, status=400)
+        else:
+            response = kind.page(request, case)
+        response.status_code = 403 if isinstance(error, PermissionDenied) else 400
+        return response
+    messages.success(request, _("已删除文件“%(name)s”。") % {"name": removed.original_name})
+    if case.status == CaseStatus.DRAFT:
+        return redirect(kind.materials, pk=case.pk)
     return redirect(kind.detail, pk=case.pk)
 
 

@@ -35,6 +35,29 @@ def objection_ground_labels(grounds: Iterable[str], subject) -> list[str]:
     return [labels[ground] for ground in grounds if ground in labels]
 
 
+def error_summary(error: ValidationError | PermissionDenied | None, anchors: dict) -> list[dict]:
+    """A refusal as the lines of the summary at the top of a form: each
+    message, linked to the field its code is about (anchors: code -> "#id")."""
+    if error is None:
+        return []
+    if isinstance(error, ValidationError) and not hasattr(error, "error_dict"):
+        return [
+            {"message": message, "href": anchors.get(item.code, "")}
+            for item in error.error_list
+            for message in item.messages
+        ]
+    return [{"message": message, "href": ""} for message in refusal_messages(error)]
+
+
+def upload_summary(slots: list[dict], stray: list[str]) -> list[dict]:
+    """The upload slots' refusals for the summary, each linked to its slot."""
+    return [
+        {"message": message, "href": f"#file_{slot['kind']}"}
+        for slot in slots
+        for message in slot["errors"]
+    ] + [{"message": message, "href": ""} for message in stray]
+
+
 def refusal_messages(error: ValidationError | PermissionDenied) -> list[str]:
     """A service's refusal as the lines a page shows."""
     if isinstance(error, ValidationError) and hasattr(error, "error_dict"):

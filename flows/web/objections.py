@@ -15,6 +15,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
+from flows.cases.materials import materials_removable
 from flows.cases.selectors import cases_for_user
 from flows.models import CLOSED_STATUSES, CaseStatus, ObjectionCase
 from flows.objections.services import (
@@ -33,9 +34,15 @@ from flows.web.applicant import (
     case_page,
     material_file,
     material_slots,
+    missing_anchor,
     refusal_messages,
 )
-from flows.web.common import objection_ground_choices, objection_ground_labels
+from flows.web.common import (
+    error_summary,
+    objection_ground_choices,
+    objection_ground_labels,
+    upload_summary,
+)
 from records.models import BindingCapacity, SubjectBinding
 from records.selectors import record_get_for_user
 
@@ -44,6 +51,9 @@ from records.selectors import record_get_for_user
 COMMITMENT_TEXT = gettext_lazy(
     "本人承诺所提交的材料真实、准确、完整，如有不实，愿承担相应法律责任。"
 )
+
+
+SIGNER_POINTER = gettext_lazy("当前账号还不能签署本承诺，原因见“异议承诺”中的签署人一栏。")
 
 
 def _by_field(error: ValidationError | PermissionDenied, fields: dict[str, str]) -> dict:
@@ -132,12 +142,22 @@ def objection_new(request, record_pk: int):
 
 
 def _materials_page(request, case, *, upload_errors=None, submit=None, status=200):
-    slots, stray = material_slots(case, objection_required_materials(case), upload_errors)
     submit = submit or {}
+    error = submit.get("error")
+    slots, stray = material_slots(
+        case, objection_required_materials(case), upload_errors, submit_error=error
+    )
     errors = submit.get("errors", {})
     # Who signs, in which capacity, and why they may not: said before they try.
-    signer, signer_problem, _code = objection_signer(case=case, user=request.user)
+    signer, signer_problem, signer_code = objection_signer(case=case, user=request.user)
     submit_errors = [e for e in errors.get("", []) if e != signer_problem]
+    anchors = {
+        "missing_materials": missing_anchor(slots),
+        "confirmed": "#confirmed",
+        "statement": "#statement-error",
+    }
+    if signer_code:
+        anchors[signer_code] = "#signer-problem"
     return render(
         request,
         "flows/objection_materials.html",
@@ -145,6 +165,7 @@ def _materials_page(request, case, *, upload_errors=None, submit=None, status=20
             "case": case,
             "slots": slots,
             "materials": applicant_materials(case),
+            "removable": materials_removable(case, request.user),
             "upload_errors_other": stray,
             "ground_labels": _ground_labels(case),
             "commitment_text": COMMITMENT_TEXT,
@@ -154,6 +175,13 @@ def _materials_page(request, case, *, upload_errors=None, submit=None, status=20
             "submit_errors": submit_errors,
             "confirmed_errors": errors.get("confirmed", []),
             "statement_errors": errors.get("statement", []),
+            # At the top of the page, each line leading to its field.
+            "summary": upload_summary(slots, stray)
+            + [
+                # The signer's problem is said once, beside the signer: pointed to here.
+                {**item, "message": SIGNER_POINTER} if item["message"] == signer_problem else item
+                for item in error_summary(error, anchors)
+            ],
         },
         status=status,
     )
@@ -190,7 +218,7 @@ def objection_submit_view(request, pk: int):
                 messages.error(request, problem)
             return redirect("flows:objection_detail", pk=case.pk)
         fields = {"confirmed": "confirmed", "statement": "statement"}
-        submit = {"confirmed": confirmed, "errors": _by_field(error, fields)}
+        submit = {"confirmed": confirmed, "errors": _by_field(error, fields), "error": error}
         return _materials_page(request, case, submit=submit, status=400)
     messages.success(request, _("异议已提交，申请编号 %(number)s。") % {"number": case.number})
     return redirect("flows:objection_detail", pk=case.pk)

@@ -25,6 +25,12 @@ urlpatterns = [
         objections.objection_material,
         name="objection_material",
     ),
+    path(
+        "objections/<int:pk>/materials/<int:material_pk>/remove/",
+        views.case_material_remove_view,
+        OBJECTION,
+        name="objection_material_remove",
+    ),
     path("objections/<int:pk>/submit/", objections.objection_submit_view, name="objection_submit"),
     path(
         "objections/<int:pk>/supplement/upload/",
@@ -50,6 +56,11 @@ urlpatterns = [
     path("<int:pk>/", views.case_detail, name="detail"),
     path("<int:pk>/materials/", views.case_materials, name="materials"),
     path("<int:pk>/submit/", views.case_submit, name="submit"),
+    path(
+        "<int:pk>/materials/<int:material_pk>/remove/",
+        views.case_material_remove_view,
+        name="material_remove",
+    ),
     path("<int:pk>/supplement/upload/", views.case_supplement_upload, name="supplement_upload"),
     path("<int:pk>/supplement/", views.case_supplement_answer, name="supplement_answer"),
     path("<int:pk>/withdraw/", views.case_withdraw_view, name="withdraw"),

@@ -23,8 +23,10 @@ with five items: a full page, QR code and masked resident ID included.
     in plain paragraphs under a bold <h1> title), both with one reused
     FontConfiguration; best CPU time of BENCH_REPEAT runs each, taking
     turns (the wall-clock time is printed too). Target: within 1.5x.
-    Both embed the regular and bold faces of Noto Serif CJK SC; what we add
-    is the stylesheet, the tables, the template and the QR code.
+    The bare page embeds the regular and bold faces of Noto Serif CJK SC;
+    ours only the regular one (its title is a synthetic bold), so it saves a
+    subset and adds the stylesheet, the tables, the template and the QR code.
+    Signing is measured in bench_signing.py.
 No timed assertions: the figures are printed.
 """
 

@@ -72,6 +72,14 @@ def login(page, username, password):
     page.click("button.primary")
 
 
+def nav(page):
+    """The site's navigation; on a phone it opens from the header's menu button."""
+    button = page.locator("button.menu-button")
+    if button.is_visible() and not page.locator("#site-menu").is_visible():
+        button.click()
+    return page.get_by_role("navigation")
+
+
 DESKTOP = {"width": 1280, "height": 800}
 PHONE = {"width": 390, "height": 844}
 
@@ -94,7 +102,8 @@ def browser_as(browser, live_server):
         page.set_default_timeout(10_000)
         page.base = live_server.url
         login(page, username, PASSWORD)
-        page.wait_for_url("**/records/")
+        # Each role lands on its own work (repair_flow.views.LANDING).
+        page.wait_for_url(lambda url: "/accounts/login/" not in url)
         return page
 
     yield open_as

@@ -8,7 +8,7 @@ import pytest
 
 from letters.models import Commitment, CommitmentStatus
 from tests.conftest import PASSWORD
-from tests.e2e.conftest import login
+from tests.e2e.conftest import login, nav
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -23,7 +23,7 @@ def test_an_applicant_signs_the_commitment_and_finds_the_signed_letter(
 ):
     page = phone_page
     login(page, "applicant", PASSWORD)
-    page.wait_for_url("**/records/")
+    page.wait_for_url("**/cases/")
 
     # The commitment is generated from the filing: save the draft, then open it from there.
     page.goto(f"{page.base}/cases/new/{record.pk}/")
@@ -76,7 +76,7 @@ def test_an_applicant_signs_the_commitment_and_finds_the_signed_letter(
     assert "法定代表人：张伟" in page.locator("section.signed-letter").inner_text()
 
     # 我的文书 lists the signed letter with its PDF, and no draft left to sign.
-    page.get_by_role("navigation").get_by_role("link", name="文书", exact=True).click()
+    nav(page).get_by_role("link", name="文书", exact=True).click()
     page.wait_for_url("**/letters/")
     assert page.locator("h1").inner_text() == "我的文书"
     row = page.locator(f"tr[data-letter='{signed.pk}']")

@@ -94,6 +94,20 @@ def test_a_new_penalty_is_heard_and_the_repair_revoked(
     assert "该处罚所涉行为已于当日整改完毕" in main and "整改说明.pdf" in main
     confirm = desk.locator(f"form[action='/cases/breaches/{review.pk}/confirm/']")
     confirm.get_by_label("在信用修复承诺履约监管期内再次因同类失信行为受到行政处罚").check()
+    # Revoking asks first, naming the case; saying no sends nothing.
+    asked = []
+    desk.once("dialog", lambda dialog: (asked.append(dialog.message), dialog.dismiss()))
+    confirm.get_by_role("button", name="认定违反承诺并撤销修复").click()
+    # Still on the page, the form as it was.
+    assert confirm.get_by_label(
+        "在信用修复承诺履约监管期内再次因同类失信行为受到行政处罚"
+    ).is_checked()
+    assert asked == [
+        f"确认认定违反承诺并撤销 {repaired.number} 的信用修复？"
+        "将发出撤销信用修复决定书，该记录重新披露，不能撤回。"
+    ]
+    assert BreachReview.objects.get().status == BreachStatus.NOTIFIED
+    desk.once("dialog", lambda dialog: dialog.accept())
     confirm.get_by_role("button", name="认定违反承诺并撤销修复").click()
     assert "请填写对陈述申辩的答复" in desk.locator("main").inner_text()
     assert BreachReview.objects.get().status == BreachStatus.NOTIFIED
@@ -101,6 +115,7 @@ def test_a_new_penalty_is_heard_and_the_repair_revoked(
     confirm = desk.locator(f"form[action='/cases/breaches/{review.pk}/confirm/']")
     confirm.get_by_label("在信用修复承诺履约监管期内再次因同类失信行为受到行政处罚").check()
     confirm.get_by_label("对陈述申辩的答复").fill("整改不改变再次违法的事实，申辩理由不成立。")
+    desk.once("dialog", lambda dialog: dialog.accept())
     confirm.get_by_role("button", name="认定违反承诺并撤销修复").click()
     desk.wait_for_url(f"**/cases/breaches/{review.pk}/")
     review.refresh_from_db()

@@ -95,7 +95,7 @@ def test_an_agent_files_an_objection_and_the_record_is_deleted(
     # The agent opens the record and chooses 提出异议.
     me = page
     login(me, "wangwu", PASSWORD)
-    me.wait_for_url("**/records/")
+    me.wait_for_url("**/cases/")
     me.goto(f"{me.base}/records/{record.pk}/")
     assert record_status(me) == "公示中"
     me.locator("section.objection").get_by_role("link", name="提出异议").click()
@@ -287,7 +287,7 @@ def test_a_record_under_objection_offers_no_repair_on_a_phone(
 
     page = phone_page
     login(page, "applicant", PASSWORD)
-    page.wait_for_url("**/records/")
+    page.wait_for_url("**/cases/")
     page.goto(f"{page.base}/records/{free.pk}/")
     assert page.locator("a.repair-apply").count() == 1
 

@@ -28,11 +28,21 @@ def work(case, action: str = "") -> str:
     return f"/cases/objections/{case.pk}/work/" + (f"{action}/" if action else "")
 
 
+# The irreversible steps ask first, in the browser's confirm dialog.
+CONFIRMED = {"accept", "refuse", "delete"}
+
+
 def submit(page, case, action, button):
-    """Press `button` in the work page's form for `action`; wait for the redirect."""
+    """Press `button` in the work page's form for `action` (saying yes when
+    asked to confirm); wait for the redirect."""
     form = page.locator(f"form[action='{work(case, action)}']")
+    asked = []
+    if action in CONFIRMED:
+        page.once("dialog", lambda dialog: (asked.append(dialog.message), dialog.accept()))
     form.get_by_role("button", name=button, exact=True).click()
     page.wait_for_url(f"**{work(case)}")
+    if action in CONFIRMED:
+        assert len(asked) == 1 and case.number in asked[0] and "不能撤回" in asked[0]
 
 
 def test_an_objection_is_routed_to_the_department_and_corrected(

@@ -12,7 +12,8 @@ def test_an_applicant_sees_their_records_and_why_they_can_or_cannot_repair(
 ):
     page = phone_page
     login(page, "applicant", PASSWORD)
-    page.wait_for_url("**/records/")
+    page.wait_for_url("**/cases/")
+    page.goto(f"{page.base}/records/")
     assert page.locator("h1").inner_text() == "我的信用记录"
     assert page.get_by_text(record.decision_number).is_visible()
     assert page.get_by_text(other_record.decision_number).count() == 0
@@ -25,6 +26,8 @@ def test_an_applicant_sees_their_records_and_why_they_can_or_cannot_repair(
 
 def test_an_officer_states_a_purpose_before_seeing_a_person(page, officer, person_record):
     login(page, "officer", PASSWORD)
+    page.wait_for_url("**/cases/tasks/")
+    page.get_by_role("link", name="信用记录").click()
     page.wait_for_url("**/records/")
     page.get_by_text(person_record.decision_number).click()
     page.wait_for_url("**/access-purpose/**")
@@ -49,7 +52,7 @@ def test_a_supervisor_reviews_the_access_register(page, officer, supervisor, per
         channel="page",
     )
     login(page, "supervisor", PASSWORD)
-    page.wait_for_url("**/records/")
+    page.wait_for_url("**/sla/board/")
     page.get_by_role("link", name="查询登记").click()
     page.wait_for_url("**/access-register/")
     rows = page.locator("table.grid tbody tr")

@@ -29,7 +29,7 @@ def test_an_applicant_files_a_repair_and_sees_the_deadline(page, applicant, reco
     proof.write_bytes(PDF)
 
     login(page, "applicant", PASSWORD)
-    page.wait_for_url("**/records/")
+    page.wait_for_url("**/cases/")
     page.goto(f"{page.base}/records/{record.pk}/")
     page.get_by_role("link", name="申请信用修复").click()
     page.wait_for_url(f"**/cases/new/{record.pk}/")

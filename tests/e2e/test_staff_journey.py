@@ -24,7 +24,7 @@ from records.models import RecordStatus
 from repair_flow.models import Role
 from sla.clocks import clocks_for
 from tests.conftest import PASSWORD, make_record, make_user
-from tests.e2e.conftest import PHONE, login
+from tests.e2e.conftest import PHONE, login, nav
 from tests.flows.conftest import draft_with_materials, upload
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
@@ -58,16 +58,26 @@ def messages(page):
 
 
 def open_tasks(page):
-    page.get_by_role("navigation").get_by_role("link", name="办理", exact=True).click()
+    nav(page).get_by_role("link", name="办理", exact=True).click()
     page.wait_for_url("**/cases/tasks/")
     assert page.locator("h1").inner_text() == "信用修复办理"
 
 
+# The irreversible steps ask first, in the browser's confirm dialog.
+CONFIRMED = {"accept", "refuse", "approve", "reject"}
+
+
 def submit(page, case, action, button):
-    """Press `button` in the work page's form for `action`; wait for the redirect."""
+    """Press `button` in the work page's form for `action` (saying yes when
+    asked to confirm); wait for the redirect."""
     form = page.locator(f"form[action='/cases/{case.pk}/work/{action}/']")
+    asked = []
+    if action in CONFIRMED:
+        page.once("dialog", lambda dialog: (asked.append(dialog.message), dialog.accept()))
     form.get_by_role("button", name=button, exact=True).click()
     page.wait_for_url(f"**/cases/{case.pk}/work/")
+    if action in CONFIRMED:
+        assert len(asked) == 1 and case.number in asked[0] and "不能撤回" in asked[0]
 
 
 # 1. The whole repair ------------------------------------------------------------------
@@ -298,7 +308,7 @@ def test_an_officer_refuses_on_a_phone_and_the_applicant_reads_why(
     case = submitted(applicant, record)
     page = phone_page
     login(page, "officer", PASSWORD)
-    page.wait_for_url("**/records/")
+    page.wait_for_url("**/cases/tasks/")
     open_tasks(page)
     page.screenshot(path=f"{SHOTS}/staff_queue_phone_390.png", full_page=True)
     row(page, case).get_by_role("button", name="领取").click()

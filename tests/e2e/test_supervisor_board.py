@@ -79,7 +79,8 @@ def test_a_supervisor_reads_the_board_follows_a_figure_and_resolves_an_escalatio
 ):
     page = laptop_page
     login(page, "supervisor", PASSWORD)
-    page.wait_for_url("**/records/")
+    # The supervisor lands on the board.
+    page.wait_for_url("**/sla/board/")
     page.get_by_role("link", name="时限看板").click()
     page.wait_for_url("**/sla/board/")
     assert page.locator("h1").inner_text() == "时限看板"

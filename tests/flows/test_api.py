@@ -150,7 +150,7 @@ def test_a_case_goes_from_draft_to_approved_through_the_api(
         ("commitment", None),
         ("commitment", "济信诺〔2026〕1号"),
         ("acceptance", "济信修受〔2026〕1号"),
-        ("repair_decision", "济信修决〔2026〕1号"),
+        ("repair_decision", "SCJGJ信修决〔2026〕1号"),
     ]
     assert detail["letters"][-1]["pdf_url"]
     assert [c["stage"] for c in detail["open_clocks"]] == ["sync"]

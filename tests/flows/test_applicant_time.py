@@ -146,7 +146,7 @@ def test_the_check_runs_from_receipt_with_the_supplement_round_paused(
     text = render_letter_html(letter)
     due_text = {"platform": "2026年10月10日17时00分", "department": "2026年10月15日17时00分"}
     assert (
-        f"依据《山东省社会信用条例》第三十九条，本机关自收到异议申请之日起{days}个工作日内"
+        f"依据《山东省社会信用条例》第三十九条，本中心自收到异议申请之日起{days}个工作日内"
         f"（收到次日起算，补正材料期间不计入）处理完毕，办理期限至{due_text[scope]}。"
     ) in text
 

@@ -146,7 +146,7 @@ def test_a_case_goes_from_draft_to_approved_with_its_clocks_letters_and_timeline
         ("commitment", None, None),  # the draft the applicant read
         ("commitment", "济信诺〔2026〕1号", applicant.pk),
         ("acceptance", "济信修受〔2026〕1号", applicant.pk),
-        ("repair_decision", "济信修决〔2026〕1号", applicant.pk),
+        ("repair_decision", "SCJGJ信修决〔2026〕1号", applicant.pk),
     ]
     # The commitment's letters, issued to the draft, name the case by its number too.
     assert {x.case_label for x in letters} == {"济信修申〔2026〕1号"}
@@ -248,7 +248,7 @@ def test_the_department_may_refuse_to_repair(record, reviewer, drive):
     }
     assert (case.decision_letter.kind, case.decision_letter.number) == (
         "repair_refusal",
-        "济信修不决〔2026〕1号",
+        "SCJGJ信修不决〔2026〕1号",
     )
     record.refresh_from_db()
     assert record.status == RecordStatus.PUBLISHED

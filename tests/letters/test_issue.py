@@ -144,7 +144,15 @@ def test_the_letter_keeps_the_facts_and_the_remedies_of_its_kind_as_issued(
 ):
     letter = issue("acceptance", record, officer, recipient=applicant)
 
-    assert letter.facts == {**acceptance_facts(record), "remedies": ""}
+    facts = dict(letter.facts)
+    issued_by = facts.pop("issued_by")
+    assert facts == {**acceptance_facts(record), "remedies": ""}
+    # The issuer as it was when the letter was issued (letters.issuers).
+    assert (issued_by["code"], issued_by["name"], issued_by["self_reference"]) == (
+        "centre",
+        "济南市公共信用信息中心",
+        "本中心",
+    )
     assert (letter.subject, letter.record, letter.recipient) == (record.subject, record, applicant)
     refusal = letter_issue(
         kind="repair_refusal",
@@ -191,7 +199,7 @@ def test_a_rolled_back_letter_gives_its_number_back(record, officer):
     assert (first.serial, again.serial) == (1, 2)
     assert again.number == "济信修受〔2026〕2号"
     assert list(Letter.objects.order_by("serial").values_list("serial", flat=True)) == [1, 2]
-    assert LetterSequence.objects.get(kind="acceptance", year=2026).last == 2
+    assert LetterSequence.objects.get(prefix="济信修受", year=2026).last == 2
 
 
 def test_a_commitment_draft_takes_no_number(record, officer):
@@ -288,7 +296,7 @@ def test_parallel_issuers_get_serials_one_to_two_hundred_without_gap_or_duplicat
     assert serials == list(range(1, workers * each + 1))
     numbers = set(Letter.objects.values_list("number", flat=True))
     assert len(numbers) == workers * each
-    assert LetterSequence.objects.get(kind="acceptance", year=2026).last == workers * each
+    assert LetterSequence.objects.get(prefix="济信修受", year=2026).last == workers * each
 
 
 def test_with_a_broker_the_render_goes_to_a_worker_after_commit_not_into_the_request(

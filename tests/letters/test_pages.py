@@ -416,18 +416,40 @@ def test_a_reviewer_sees_the_page_without_the_render_button(
 def test_an_administrator_edits_a_letter_setting_and_the_edit_is_audited(client_for, administrator):
     from letters.models import LetterSetting
 
-    setting = LetterSetting.objects.get(kind="acceptance")
+    setting = LetterSetting.objects.get(kind="repair_refusal")
+    remedies = (
+        "如不服本决定，可以自收到本决定书之日起六十日内向{reconsideration_body}申请行政复议，"
+        "或者自收到本决定书之日起六个月内向{court}提起行政诉讼。"
+    )
     response = client_for(administrator).post(
-        f"/admin/letters/lettersetting/{setting.pk}/change/",
-        {"issuer": "济南市社会信用中心", "number_prefix": "济信受", "remedies": ""},
+        f"/admin/letters/lettersetting/{setting.pk}/change/", {"remedies": remedies}
     )
     assert response.status_code == 302
     setting.refresh_from_db()
-    assert (setting.issuer, setting.number_prefix) == ("济南市社会信用中心", "济信受")
-    assert setting.kind == "acceptance"  # fixed once made
+    assert setting.remedies == remedies
+    assert setting.kind == "repair_refusal"  # fixed once made
     event = AuditEvent.objects.get(action="letters.setting_change")
     assert event.actor == administrator
-    assert set(event.summary["changed"]) == {"issuer", "number_prefix"}
+    assert set(event.summary["changed"]) == {"remedies"}
+
+
+def test_a_remedies_line_that_names_no_court_is_refused_and_nothing_saved(
+    client_for, administrator
+):
+    from letters.models import LetterSetting
+
+    setting = LetterSetting.objects.get(kind="repair_refusal")
+    before = setting.remedies
+    response = client_for(administrator).post(
+        f"/admin/letters/lettersetting/{setting.pk}/change/",
+        {"remedies": "六十日内向{reconsideration_body}申请复议，或者六个月内向人民法院起诉。"},
+    )
+    assert response.status_code == 200
+    assert "救济途径须写明行政复议机关和人民法院：请保留占位符 {court}。" in (
+        response.content.decode()
+    )
+    setting.refresh_from_db()
+    assert setting.remedies == before
 
 
 def test_letters_commitments_and_messages_are_read_only_in_the_admin(

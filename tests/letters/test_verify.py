@@ -79,7 +79,7 @@ def test_a_valid_code_shows_the_letter_and_an_intact_file(client, letter):
     page = response.content.decode()
     assert "本平台出具的文书" in page
     assert letter.number in page and "受理通知书" in page
-    assert "济南市公共信用信息平台" in page  # the issuer
+    assert "济南市公共信用信息中心" in page  # the issuer
     assert letter.issued_at.strftime("%Y-%m-%d") in page
     assert letter.sha256 in page
     assert "完好：存档文件与出具时的校验值一致" in page
@@ -229,9 +229,23 @@ def test_the_api_gives_the_same_facts_without_login(client, letter):
         "kind_label": "受理通知书",
         "number": letter.number,
         "issued_at": body["issued_at"],
-        "issuer": "济南市公共信用信息平台",
+        "issuer": "济南市公共信用信息中心",
         "sha256": letter.sha256,
         "file_intact": True,
+        "signature": {
+            "ok": True,
+            "present": True,
+            "intact": True,
+            "signer_matches": True,
+            "trusted": True,
+            "valid_at_signing": True,
+            "signer": f"{letter.issuer}（样章）",
+            "organisation": "演示",
+            "signed_at": body["signature"]["signed_at"],
+            "timestamped": False,
+            "failed": [],
+            "problems": [],
+        },
         "verification_code": letter.verification_code,
         "verify_url": f"http://testserver/verify/{letter.verification_code}",
     }

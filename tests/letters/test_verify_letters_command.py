@@ -43,7 +43,11 @@ def test_it_passes_when_every_file_is_intact_and_names_each_changed_or_missing_o
 ):
     settings.MEDIA_ROOT = tmp_path
     first, second, third = (issue(record, officer) for _ in range(3))
-    assert run() == (0, "3 letters verified: every stored file has its recorded hash\n", "")
+    assert run() == (
+        0,
+        "3 letters verified: every stored file has its recorded hash and a valid signature\n",
+        "",
+    )
 
     with open(first.file.path, "r+b") as f:
         f.seek(200)

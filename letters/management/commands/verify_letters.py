@@ -1,37 +1,58 @@
+import hashlib
+
 from django.core.management.base import BaseCommand
 
 from letters.models import Letter, RenderStatus
-from letters.services import file_sha256
+from letters.services import letter_signature_check
 
 
 class Command(BaseCommand):
     help = (
-        "Recompute the SHA-256 of every stored letter; list each one whose file is"
-        " missing or changed and exit 1 if any is."
+        "Check every stored letter: its file still has the recorded SHA-256, and its PDF"
+        " signature is intact, by the certificate it was signed with, chains to the trust"
+        " roots and was valid at signing time. List each failure (which check) and exit 1"
+        " if any letter fails."
     )
 
     def handle(self, *args, **options):
-        checked, bad = 0, []
+        checked, unsigned, bad, failing = 0, 0, [], set()
         letters = (
             Letter.objects.filter(status=RenderStatus.RENDERED)
-            .only("pk", "number", "kind", "file", "sha256")
+            .only("pk", "number", "kind", "file", "sha256", "signer_sha256", "rendered_at")
             .order_by("pk")
         )
         for letter in letters.iterator(chunk_size=500):
             checked += 1
+            name = letter.number or letter.pk
             try:
-                actual = file_sha256(letter)
+                with letter.file.open("rb") as f:
+                    pdf = f.read()
             except OSError as exc:
-                bad.append(f"{letter.number or letter.pk}: file missing ({exc.__class__.__name__})")
+                failing.add(letter.pk)
+                bad.append(f"{name}: file missing ({exc.__class__.__name__})")
                 continue
+            actual = hashlib.sha256(pdf).hexdigest()
             if actual != letter.sha256:
+                failing.add(letter.pk)
                 bad.append(
-                    f"{letter.number or letter.pk}: file changed"
-                    f" (recorded {letter.sha256[:16]}…, now {actual[:16]}…)"
+                    f"{name}: file changed (recorded {letter.sha256[:16]}…, now {actual[:16]}…)"
+                )
+            check = letter_signature_check(letter, pdf)
+            if check is None:
+                unsigned += 1
+            elif not check.ok:
+                failing.add(letter.pk)
+                bad.append(
+                    f"{name}: signature fails: {', '.join(check.failed)}"
+                    f" ({'；'.join(check.problems)})"
                 )
         for line in bad:
             self.stderr.write(line)
         if bad:
-            self.stderr.write(f"{len(bad)} of {checked} letters fail verification")
+            self.stderr.write(f"{len(failing)} of {checked} letters fail verification")
             raise SystemExit(1)
-        self.stdout.write(f"{checked} letters verified: every stored file has its recorded hash")
+        note = f" ({unsigned} stored before letters were signed: hash only)" if unsigned else ""
+        self.stdout.write(
+            f"{checked} letters verified: every stored file has its recorded hash"
+            f" and a valid signature{note}"
+        )

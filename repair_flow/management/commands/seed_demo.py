@@ -33,7 +33,18 @@ from flows.repair.services import (
     repair_case_submit,
     required_materials,
 )
+from letters import signing
+from letters.issuers import (
+    ISSUER_SERIES,
+    default_prefix,
+    department_issuer,
+    institution_issuer,
+    issuer_prefixes_set,
+    issuer_seal_set,
+)
+from letters.models import IssuerKind
 from letters.services import letter_render
+from letters.specimen import specimen_seal_png
 from records.identifiers import make_resident_id, make_uscc
 from records.models import (
     BindingCapacity,
@@ -52,6 +63,8 @@ from records.services import (
     subject_legal_representative_set,
 )
 from repair_flow.accounts import account_create
+from repair_flow.celery import task_named
+from repair_flow.logs import info_to_file
 from repair_flow.models import Role, User
 
 # A minimal PDF: every demo material is this one file.
@@ -195,7 +208,19 @@ class Command(BaseCommand):
         parser.add_argument("--records", type=int, default=3000)
         parser.add_argument("--subjects", type=int, default=300)
 
-    def handle(self, *args, if_empty, records, subjects, **options):
+    def handle(self, *args, **options):
+        # The seeding's INFO lines (each PDF's progress, each task) go to a
+        # file, so the accounts and pointers printed last stay on screen;
+        # warnings and errors still show. Celery's first task lookup sets
+        # Django up again, which rebuilds the logging: done before, not inside.
+        task_named("letters.render")
+        with info_to_file(self.log_path()):
+            self.seed(**options)
+
+    def log_path(self):
+        return settings.VAR_DIR / "seed_demo.log"
+
+    def seed(self, *, if_empty, records, subjects, **options):
         if settings.PRODUCTION:
             raise CommandError("seed_demo is for development only (DJANGO_ENV=production)")
         if CreditRecord.objects.exists() or User.objects.exists():
@@ -204,6 +229,11 @@ class Command(BaseCommand):
                 self.print_accounts()
                 return
             raise CommandError("the database is not empty; use a fresh database for the demo")
+        # Letters are signed as they are rendered below: the demo CA and the
+        # institution's 样章 certificate first (var/signing/, unless configured).
+        # (A department's certificate is made with its first letter.)
+        institution = institution_issuer()
+        made = signing.demo_setup(issuers={institution.code: institution.name})
         rng = random.Random(2026)
         today = timezone.localdate()
         with transaction.atomic():
@@ -211,6 +241,7 @@ class Command(BaseCommand):
                 department_upsert(actor="seed_demo", code=code, name=name, sector=sector)
                 for code, name, sector, _prefix in DEPARTMENTS
             ]
+            self.set_up_issuers(departments)
             rows = list(self.generate_rows(rng, today, records, subjects))
             result = records_ingest(
                 rows=enumerate(rows, start=1), actor="seed_demo", source="seed_demo"
@@ -232,7 +263,13 @@ class Command(BaseCommand):
             f"Seeded {len(departments)} departments, {Subject.objects.count()} subjects, "
             f"{result.created} records ({expired} past their publicity period marked expired)."
         )
+        self.stdout.write(f"The seeding's log: {self.log_path()}")
         self.print_accounts()
+        if made:
+            self.stdout.write(
+                f"Letters are signed with demo certificates (样章, not valid for real use) "
+                f"under {made[0].parent}; /verify/<code> trusts its demo-ca.pem."
+            )
         if commitment is not None:
             self.stdout.write(
                 "  qiye has a draft filing whose credit commitment is to be read and signed "
@@ -240,6 +277,34 @@ class Command(BaseCommand):
             )
         for line in queued + reviewed + objected + breached:
             self.stdout.write(f"  {line}")
+
+    def set_up_issuers(self, departments) -> None:
+        """Each demo issuer gets a specimen seal (样章: no demo letter can pass
+        for a real one) and each department its number prefixes from the
+        代字 of its penalty decisions (济市监罚 -> 济市监信修决)."""
+        issuers = [institution_issuer()]
+        for department, (_code, _name, _sector, prefix) in zip(
+            departments, DEPARTMENTS, strict=True
+        ):
+            issuer = department_issuer(department)
+            code = prefix.split("罚")[0]
+            issuer_prefixes_set(
+                issuer=issuer,
+                prefixes={
+                    series: default_prefix(code, series)
+                    for series in ISSUER_SERIES[IssuerKind.DEPARTMENT]
+                },
+                actor="seed_demo",
+            )
+            issuers.append(issuer)
+        for issuer in issuers:
+            if not issuer.seal:
+                issuer_seal_set(
+                    issuer=issuer,
+                    data=specimen_seal_png(issuer.name),
+                    filename=f"{issuer.code}-specimen.png",
+                    actor="seed_demo",
+                )
 
     def file_an_objection(self) -> list[str]:
         """daili objects to two records of its first enterprise that no case
