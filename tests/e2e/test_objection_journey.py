@@ -154,6 +154,7 @@ def test_routing_to_a_department_without_reviewer_is_refused_with_the_way_out(
     assert way_out in desk.locator("section.accept .unstaffed").inner_text()
     accept = desk.locator("section.accept")
     accept.get_by_label("认定单位核实", exact=False).check()
+    desk.once("dialog", lambda dialog: dialog.accept())  # the confirm dialog
     accept.get_by_role("button", name="受理", exact=True).click()
     desk.wait_for_load_state()
     assert way_out in desk.locator("section.accept .errorlist").inner_text()
