@@ -1,3 +1,5 @@
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.shortcuts import redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -5,6 +7,7 @@ from django.utils.translation import gettext as _
 
 from records.selectors import subject_get_for_user
 from repair_flow.access import purpose_is_valid, session_purpose_set
+from repair_flow.accounts import profile_notifications_set
 from repair_flow.models import AccessLogEntry, AccessPurpose, Role
 from repair_flow.roles import role_required
 
@@ -54,3 +57,15 @@ def access_register(request):
         entries = entries.filter(user__username=user_filter)
     page = Paginator(entries, 50).get_page(request.GET.get("page"))
     return render(request, "access_register.html", {"page": page, "user_filter": user_filter})
+
+
+@login_required
+def profile(request):
+    """The signed-in person's own settings: only ever request.user's."""
+    if request.method == "POST":
+        profile_notifications_set(
+            user=request.user, email_notifications=request.POST.get("email_notifications") == "on"
+        )
+        messages.success(request, _("通知设置已保存。"))
+        return redirect("profile")
+    return render(request, "profile.html", {"person": request.user})
