@@ -9,6 +9,7 @@ an email (with the letter's link; the letter's own email carries the PDF,
 letters.outbox.message_for_letter) and an SMS to their phone.
 """
 
+import datetime as dt
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -24,7 +25,7 @@ from django.utils.translation import gettext_lazy
 from letters.channels import sms_backend
 from letters.models import LetterKind
 from letters.outbox import message_queue
-from sla.models import Notification, NotificationKind
+from sla.models import ClockState, Notification, NotificationKind, SlaClock, Stage
 
 log = logging.getLogger(__name__)
 
@@ -183,3 +184,38 @@ def deliver(event_key: str, *, users, text: str, link: str, channels, letter_id=
             except Exception:
                 log.exception("notify %s: SMS to user %s failed", event_key, user.pk)
     return written
+
+
+# The applicant's own deadlines: a reminder before each one ends.
+
+APPLICANT_STAGES = (Stage.SUPPLEMENT, Stage.STATEMENT)
+REMIND_AHEAD = dt.timedelta(days=2)
+
+
+def applicant_deadlines_notify(*, now: dt.datetime | None = None) -> int:
+    """Periodic: tell applicants of their deadlines (supplement, statement)
+    ending within REMIND_AHEAD. Once per clock and deadline: a deadline
+    that moves is reminded of again. Returns the number of clocks reminded."""
+    now = now or timezone.now()
+    clocks = SlaClock.objects.filter(
+        stage__in=APPLICANT_STAGES,
+        state=ClockState.RUNNING,
+        stopped_at=None,
+        due_at__gt=now,
+        due_at__lte=now + REMIND_AHEAD,
+    ).select_related("case_type")
+    count = 0
+    for clock in clocks:
+        owner = clock.case_type.get_object_for_this_type(pk=clock.case_id)
+        # A statement clock runs on the breach review; its case is the repair.
+        case = owner if hasattr(owner, "applicant") else getattr(owner, "case", None)
+        if case is None:
+            continue
+        notify(
+            Event.DEADLINE,
+            case=case,
+            key=f"clock:{clock.pk}:{clock.due_at.isoformat()}",
+            deadline=clock.due_at,
+        )
+        count += 1
+    return count

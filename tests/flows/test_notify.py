@@ -8,13 +8,22 @@ from django.urls import reverse
 
 from flows.cases.assignment import case_reassign
 from flows.cases.review import preliminary_review_refuse, supplement_request
-from flows.models import CaseStatus
-from flows.notify import Event, deliver, notify
+from flows.models import BreachReview, CaseStatus
+from flows.notify import Event, applicant_deadlines_notify, deliver, notify
+from flows.objections.services import objection_maintain
 from flows.repair.services import department_review_approve, repair_case_submit
 from letters.channels import LocmemSmsBackend
 from letters.models import Letter, LetterKind
 from sla.models import Notification, NotificationKind
-from tests.flows.conftest import BASIS, draft_with_materials
+from tests.flows.conftest import (
+    BASIS,
+    at,
+    draft_with_materials,
+    import_rows,
+    penalty_row,
+    revoke,
+)
+from tests.flows.test_objection_work import verifying
 
 pytestmark = pytest.mark.django_db
 
@@ -173,3 +182,49 @@ def test_the_profile_page_needs_a_login(client, applicant):
     assert response.status_code == 302 and "/accounts/login/" in response["Location"]
     applicant.refresh_from_db()
     assert applicant.email_notifications is True
+
+
+def test_an_objection_result_is_told(applicant, record, officer, committed):
+    case = verifying(applicant, record, officer, officer, "platform")
+    Notification.objects.all().delete()
+    mail.outbox.clear()
+    committed(objection_maintain, verifier=officer, case=case, reasons=["记录无误"], basis=BASIS)
+    result = Letter.objects.get(kind=LetterKind.OBJECTION_RESULT)
+    assert notices(applicant) == [
+        f"异议 {case.label} 已办结（{result.get_kind_display()} {result.number}）。"
+    ]
+    assert any(result.number in m.subject for m in mails_to(applicant))
+    assert notices(officer) == []
+
+
+@pytest.fixture
+def review(approved, now, enterprise, sister_department):
+    """A new penalty of the repaired enterprise: a breach review (as in test_hearing)."""
+    now.move_to(at("2027-03-02 09:00"))
+    import_rows(penalty_row(enterprise, sister_department, number="济环罚〔2027〕8号"))
+    return BreachReview.objects.get()
+
+
+def test_the_notice_of_intended_revocation_and_the_revocation_are_told(
+    review, reviewer, applicant, committed
+):
+    Notification.objects.all().delete()
+    committed(revoke, reviewer=reviewer, review=review, reasons=["再次违法"], basis=BASIS)
+    titles = notices(applicant)
+    assert any("拟撤销信用修复，您可在" in t for t in titles)
+    assert any("的信用修复已撤销" in t for t in titles)
+    assert notices(reviewer) == []
+
+
+def test_the_applicant_is_reminded_of_a_deadline_once(drive, applicant, officer, committed, now):
+    case = drive(CaseStatus.IN_PRELIMINARY_REVIEW)
+    supplement_request(officer=officer, case=case, items=ITEMS)
+    Notification.objects.all().delete()
+    assert applicant_deadlines_notify() == 0  # due 30 November, far off
+    now.move_to(at("2026-11-29 09:00"))
+    assert committed(applicant_deadlines_notify) == 1
+    committed(applicant_deadlines_notify)
+    assert notices(applicant) == [
+        f"申请 {case.label} 的办理期限 2026-11-30 17:00 即将届满，请及时办理。"
+    ]
+    assert notices(officer) == []
