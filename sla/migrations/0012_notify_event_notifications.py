@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('sla', '0010_hearing_statement_period'),
+        ('sla', '0011_board_clock_departments'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('repair_flow', '0002_audit_chain_head'),
+        ('repair_flow', '0003_board_access_channel_labels'),
     ]
 
     operations = [
