@@ -171,9 +171,10 @@ def messages_queue_many(*, messages: Sequence[NewMessage]) -> int:
 
 def message_for_letter(*, letter: Letter) -> OutboundMessage | None:
     """The email telling the recipient their letter is issued, PDF attached.
-    None when the recipient has no email address (the portal still shows it)."""
+    None when the recipient has no email address or has turned email off in
+    their profile (the portal still shows it)."""
     user = letter.recipient
-    if user is None or not user.email:
+    if user is None or not user.email or not getattr(user, "email_notifications", True):
         return None
     with translation.override(MESSAGE_LANGUAGE):
         kind = letter.get_kind_display()
