@@ -5,7 +5,8 @@ about credit repair when the penalty is delivered. The records import runs
 `on_records_saved` (registered in letters.apps as a records hook, so records/
 does not import letters) in its own transaction: each new or changed record
 of a subject the platform can reach gets one notice, issued by the record's
-department (谁认定) and rendered after commit by the render queue; the bound
+department (谁认定) and rendered after commit by the render queue (the
+letters sweep, in the background; never inside the import); the bound
 applicant receives it among their letters and, with an email address, by the
 outbox (`letter_issue` queues that once).
 
@@ -87,4 +88,7 @@ def on_records_saved(*, record_ids: list[int], actor, at: dt.datetime) -> None:
             record=record,
             recipient=users[recipients[record.subject_id]],
             at=at,
+            # An import may tell thousands: the render queue renders them
+            # in the background, not in the import's commit.
+            render_by_sweep=True,
         )

@@ -77,6 +77,7 @@ def letter_issue(
     draft: bool = False,
     department=None,
     objection: bool = False,
+    render_by_sweep: bool = False,
 ) -> Letter:
     """Issue a letter: numbered (unless a commitment draft), facts frozen,
     rendered after commit, and emailed to the recipient once rendered.
@@ -85,7 +86,9 @@ def letter_issue(
     department that decides (default: the record's) or, for an objection's
     result, that checked the record. `objection` puts a filing's notices in
     the objection series. The issuer's name, wording, contact and remedies
-    bodies are frozen with the facts.
+    bodies are frozen with the facts. `render_by_sweep` leaves the rendering
+    to the letters sweep (the render queue, within a minute) instead of
+    after commit: for letters issued in bulk, as an import does.
 
     Raises ValidationError naming every missing fact; nothing is written then.
     """
@@ -144,8 +147,9 @@ def letter_issue(
         )
         if not draft and recipient is not None:
             message_for_letter(letter=letter)
-        letter_pk = letter.pk
-        transaction.on_commit(lambda: _render_after_commit(letter_pk))
+        if not render_by_sweep:
+            letter_pk = letter.pk
+            transaction.on_commit(lambda: _render_after_commit(letter_pk))
     return letter
 
 

@@ -13,6 +13,7 @@ from rest_framework.test import APIClient
 
 from letters.links import verify_url
 from letters.models import Letter, LetterKind, OutboundMessage, RenderStatus
+from letters.outbox import letters_render_due
 from letters.render import render_letter_html
 from records.identifiers import make_resident_id, make_uscc
 from records.models import BindingCapacity, SubjectBinding
@@ -69,8 +70,11 @@ def test_an_import_tells_a_bound_subject_once_and_not_an_unreachable_one(
     assert letter.issuer == department.name
     assert letter.number == "SCJGJ信修告〔2026〕1号"
     assert letter.verification_code
+    # Not rendered inside the import: the render queue does it in the background.
+    assert letter.status == RenderStatus.PENDING
+    assert letters_render_due() == 1
     letter.refresh_from_db()
-    assert letter.status == RenderStatus.RENDERED  # rendered after commit
+    assert letter.status == RenderStatus.RENDERED
 
     # Re-importing the same file never tells twice.
     out = import_csv(tmp_path, *ROWS, committed=committed)
