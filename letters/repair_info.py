@@ -23,7 +23,7 @@ from django.utils import timezone
 
 from letters.kinds import addressee_facts, record_facts
 from letters.models import Letter, LetterKind
-from letters.services import letter_issue
+from letters.services import NewLetter, letters_issue_many
 from records.models import CreditRecord, SubjectBinding, SubjectKind
 from records.publicity import RecordFacts, answer, load_rule_sets
 
@@ -80,15 +80,16 @@ def on_records_saved(*, record_ids: list[int], actor, at: dt.datetime) -> None:
     rule_sets = load_rule_sets()
     as_of = timezone.localdate(at)
     users = get_user_model().objects.in_bulk(set(recipients.values()))
-    for record in records:
-        letter_issue(
-            kind=LetterKind.REPAIR_INFO,
-            facts=repair_info_facts(record, as_of=as_of, rule_sets=rule_sets),
-            actor=actor,
-            record=record,
-            recipient=users[recipients[record.subject_id]],
-            at=at,
-            # An import may tell thousands: the render queue renders them
-            # in the background, not in the import's commit.
-            render_by_sweep=True,
-        )
+    letters_issue_many(
+        kind=LetterKind.REPAIR_INFO,
+        letters=[
+            NewLetter(
+                facts=repair_info_facts(record, as_of=as_of, rule_sets=rule_sets),
+                record=record,
+                recipient=users[recipients[record.subject_id]],
+            )
+            for record in records
+        ],
+        actor=actor,
+        at=at,
+    )
