@@ -42,6 +42,7 @@ from letters.outbox import (
     RenderResult,
     letter_render,
     message_for_letter,
+    messages_for_letters,
 )
 from letters.signing import SignatureCheck
 from repair_flow.audit import AuditEntry, audit_record, audit_record_many
@@ -197,7 +198,7 @@ def letters_issue_many(*, kind: str, letters: list[NewLetter], actor, at: dt.dat
                     issuer_ref=issuer,
                     issued_at=at,
                     record=new.record,
-                    subject_id=new.record.subject_id,
+                    subject=new.record.subject,
                     recipient=new.recipient,
                     facts={**new.facts, **frozen},
                     created_by=actor if getattr(actor, "pk", None) else None,
@@ -221,9 +222,7 @@ def letters_issue_many(*, kind: str, letters: list[NewLetter], actor, at: dt.dat
                 for letter in created
             ],
         )
-        for letter in created:
-            if letter.recipient is not None:
-                message_for_letter(letter=letter)
+        messages_for_letters(letters=created)
     return len(created)
 
 
