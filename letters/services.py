@@ -167,7 +167,7 @@ def letters_issue_many(*, kind: str, letters: list[NewLetter], actor, at: dt.dat
     """Issue many letters of a department-issued `kind`, each on its record
     (the record's department issues it), as `letter_issue` does one: facts
     checked first (nothing written if one is missing), numbers taken a block
-    per issuer, one INSERT per issuer, the audit events in one step, the recipients' emails queued.
+    per issuer, one INSERT and one audit event per issuer, the recipients' emails queued.
     Rendering is the letters sweep's (the render queue), in the background."""
     for new in letters:
         missing = missing_facts(kind, new.facts)
@@ -183,7 +183,7 @@ def letters_issue_many(*, kind: str, letters: list[NewLetter], actor, at: dt.dat
     by_department: dict[int, list[NewLetter]] = {}
     for new in letters:
         by_department.setdefault(new.record.department_id, []).append(new)
-    created = []
+    created, blocks = [], []
     with transaction.atomic():
         for group in by_department.values():
             issuer = issuer_for(kind, department=group[0].record.department)
@@ -191,7 +191,7 @@ def letters_issue_many(*, kind: str, letters: list[NewLetter], actor, at: dt.dat
             frozen = {"issued_by": issuer_facts(issuer)}
             frozen["remedies"] = remedies_text(setting.remedies, issuer)
             serials = sequence_take(LetterSequence, prefix=prefix, year=year, count=len(group))
-            created += Letter.objects.bulk_create(
+            block = Letter.objects.bulk_create(
                 Letter(
                     kind=kind,
                     issuer=issuer.name,
@@ -210,18 +210,21 @@ def letters_issue_many(*, kind: str, letters: list[NewLetter], actor, at: dt.dat
                 )
                 for new, serial in zip(group, serials, strict=True)
             )
-        audit_record_many(
-            actor=actor,
-            entries=[
+            created += block
+            blocks.append(
                 AuditEntry(
-                    "letter.issue",
+                    "letter.issue_many",
                     "letters.Letter",
-                    str(letter.pk),
-                    {"kind": kind, "number": letter.number, "case": ""},
+                    f"{block[0].pk}-{block[-1].pk}",
+                    {
+                        "kind": kind,
+                        "count": len(block),
+                        "numbers": [block[0].number, block[-1].number],
+                    },
                 )
-                for letter in created
-            ],
-        )
+            )
+        # One event per issuer's block, as the import writes one per batch.
+        audit_record_many(actor=actor, entries=blocks)
         messages_for_letters(letters=created)
     return len(created)
 
