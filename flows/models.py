@@ -165,6 +165,12 @@ class CaseBase(ConcurrentTransitionMixin, models.Model):
     sla_label = label
 
     @property
+    def sla_department(self):
+        """The issuing department: its clocks belong to it, except the
+        platform's own stages (sla.models.PLATFORM_STAGES)."""
+        return self.record.department
+
+    @property
     def is_open(self) -> bool:
         return self.status not in CLOSED_STATUSES
 
@@ -988,8 +994,15 @@ class BreachReview(ConcurrentTransitionMixin, models.Model):
         return reverse("flows:breach_detail", args=[self.pk])
 
     @property
+    def ordinal(self) -> int:
+        """Which of the repair's breach reviews this is: the 1st, the 2nd."""
+        return BreachReview.objects.filter(case_id=self.case_id, pk__lte=self.pk).count()
+
+    @property
     def label(self) -> str:
-        return f"{_('履约核查')} {self.pk} · {self.case.number}"
+        """A person's name for it, never the row id: the repair's number and
+        which of its reviews this is."""
+        return _("%(case)s 第%(n)s次履约核查") % {"case": self.case.number, "n": self.ordinal}
 
     @property
     def sla_label(self) -> str:

@@ -116,7 +116,9 @@ class AccessLogEntry(models.Model):
     subject = models.ForeignKey("records.Subject", on_delete=models.PROTECT, related_name="+")
     what = models.CharField(max_length=200)
     purpose = models.CharField(max_length=30, choices=AccessPurpose.choices)
-    channel = models.CharField(max_length=10, choices=[("page", "page"), ("api", "API")])
+    channel = models.CharField(
+        max_length=10, choices=[("page", _("网页")), ("api", _("接口（API）"))]
+    )
     request_id = models.CharField(max_length=64, blank=True)
 
     class Meta:

@@ -1,7 +1,9 @@
+from django.apps import apps
 from django.core.paginator import Paginator
 from django.shortcuts import redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from records.selectors import subject_get_for_user
 from repair_flow.access import purpose_is_valid, session_purpose_set
@@ -53,4 +55,42 @@ def access_register(request):
     if user_filter:
         entries = entries.filter(user__username=user_filter)
     page = Paginator(entries, 50).get_page(request.GET.get("page"))
-    return render(request, "access_register.html", {"page": page, "user_filter": user_filter})
+    rows = [{"entry": e, "what": what_label(e.what)} for e in page]
+    return render(
+        request,
+        "access_register.html",
+        {"page": page, "rows": rows, "user_filter": user_filter},
+    )
+
+
+# What an access register entry's `what` ("record:3001", "api:letter:7:pdf")
+# names: the kind of data read, and the model whose row gives its label.
+WHAT_KINDS = {
+    "record": (gettext_lazy("行政处罚信息"), "records.CreditRecord", "decision_number"),
+    "subject": (gettext_lazy("信用主体信息"), None, None),
+    "repair_case": (gettext_lazy("信用修复申请"), "flows.RepairCase", "number"),
+    "objection_case": (gettext_lazy("异议申请"), "flows.ObjectionCase", "number"),
+    "breach_review": (gettext_lazy("履约核查"), "flows.BreachReview", "label"),
+    "monitoring": (gettext_lazy("履约监管"), "flows.RepairCase", "number"),
+    "letter": (gettext_lazy("文书"), "letters.Letter", "number"),
+    "commitment": (gettext_lazy("信用承诺书"), None, None),
+}
+
+
+def what_label(what: str) -> str:
+    """The register's "what" as a person reads it: "行政处罚信息 济市监罚〔2026〕1号"
+    rather than "record:3001"."""
+    parts = what.split(":")
+    if parts and parts[0] == "api":
+        parts = parts[1:]
+    if len(parts) < 2 or parts[0] not in WHAT_KINDS:
+        return what
+    title, model, field = WHAT_KINDS[parts[0]]
+    label = ""
+    if model and parts[1].isdigit():
+        row = apps.get_model(model).objects.filter(pk=int(parts[1])).first()
+        label = str(getattr(row, field, "") or "") if row is not None else ""
+    text = f"{title} {label}".strip()
+    if parts[2:] == ["pdf"]:
+        text = _("%(what)s（PDF）") % {"what": text}
+    return text

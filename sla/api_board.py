@@ -66,7 +66,7 @@ SlaSummary = inline_serializer(
                     "SlaOpenByDepartment",
                     {
                         "department": serializers.CharField(
-                            help_text='department code; "none" for clocks without one'
+                            help_text='department code; "none" for the platform\'s own stages'
                         ),
                         "name": serializers.CharField(),
                         "count": serializers.IntegerField(),
@@ -90,6 +90,10 @@ SlaSummary = inline_serializer(
         "at_risk": serializers.IntegerField(
             help_text="open, running, not yet due, past the second warning "
             "(warned_level >= 2 or now >= warn2_at)"
+        ),
+        "waiting_applicant": serializers.IntegerField(
+            help_text="open clocks that wait for the applicant (supplement, commitment, "
+            "statement): counted in open, never among the officers"
         ),
         "breached": inline_serializer(
             "SlaSummaryBreached",
@@ -123,7 +127,9 @@ SlaSummary = inline_serializer(
         "officers": inline_serializer(
             "SlaOfficerLoad",
             {
-                "id": serializers.IntegerField(allow_null=True, help_text="null: not assigned"),
+                "id": serializers.IntegerField(
+                    allow_null=True, help_text="null: staff work not assigned"
+                ),
                 "username": serializers.CharField(allow_null=True),
                 "name": serializers.CharField(),
                 "open": serializers.IntegerField(),

@@ -36,13 +36,16 @@ from django.utils.translation import gettext_lazy
 
 from flows.monitoring.services import monitoring_figures
 from records.models import Department
-from repair_flow.models import display_name
-from sla.models import ClockState, SlaClock, Stage
+from repair_flow.models import Role, display_name
+from sla.models import APPLICANT_STAGES, ClockState, SlaClock, Stage
 
 DEFAULT_PERIOD_DAYS = 30
 MAX_PERIOD_DAYS = 366
-# The query value for "no department" and "not assigned".
+# The query value for "no department" (the platform's own stages) and "not assigned".
 NONE = "none"
+# The query value for the clocks that wait for the applicant (supplement,
+# statement): not staff work, so never "not assigned".
+APPLICANT = "applicant"
 
 
 class Metric:
@@ -228,7 +231,7 @@ def _open_groups(scoped: QuerySet[SlaClock], w: Window) -> QuerySet:
 def _stopped_groups(scoped: QuerySet[SlaClock], w: Window, mondays: list[dt.date]) -> QuerySet:
     """The clocks stopped on time or late in the period (a range of
     sla_clock_stopped_board), grouped by assignee, preliminary review or
-    not, and week of the period."""
+    not, the applicant's stage or not, and week of the period."""
     tz = timezone.get_default_timezone()
     week = Case(
         *[
@@ -238,10 +241,11 @@ def _stopped_groups(scoped: QuerySet[SlaClock], w: Window, mondays: list[dt.date
         default=Value(len(mondays) - 1),
     )
     prelim = Case(When(stage=Stage.PRELIMINARY_REVIEW, then=Value(1)), default=Value(0))
+    applicant = Case(When(stage__in=APPLICANT_STAGES, then=Value(1)), default=Value(0))
     return (
         scoped.filter(_rated(w))
-        .annotate(week=week, prelim=prelim)
-        .values_list("assignee_id", "prelim", "week")
+        .annotate(week=week, prelim=prelim, applicant=applicant)
+        .values_list("assignee_id", "prelim", "applicant", "week")
         .annotate(met=Count("stage", filter=Q(state=ClockState.MET)), rated=Count("stage"))
     )
 
@@ -266,19 +270,23 @@ class _Tally:
     def add_open(self, groups) -> None:
         for stage, dept, assignee, n, due_today, at_risk, breached in groups:
             self.totals["open"] += n
+            if stage in APPLICANT_STAGES:
+                self.totals["waiting_applicant"] += n
             self.totals["due_today"] += due_today
             self.totals["at_risk"] += at_risk
             self.totals["breached_open"] += breached
             self.by_stage[stage] += n
             self.by_department[dept] += n
             self.by_stage_department[stage, dept] += n
+            if stage in APPLICANT_STAGES:
+                continue
             row = self.officers[assignee]
             row[0] += n
             row[1] += at_risk
             row[2] += breached
 
     def add_stopped(self, groups) -> None:
-        for assignee, is_prelim, week_index, met, rated in groups:
+        for assignee, is_prelim, is_applicant, week_index, met, rated in groups:
             self.totals["met"] += met
             self.totals["rated"] += rated
             if is_prelim:
@@ -286,6 +294,8 @@ class _Tally:
                 self.totals["prelim_rated"] += rated
             self.weeks[week_index][0] += met
             self.weeks[week_index][1] += rated
+            if is_applicant:
+                continue
             row = self.officers[assignee]
             row[3] += met
             row[4] += rated
@@ -312,7 +322,7 @@ def _open_figures(tally: _Tally) -> dict:
         "by_department": [
             {
                 "department": dept_code(pk),
-                "name": departments[pk].name if pk else _("未指定认定单位"),
+                "name": departments[pk].name if pk else _("市信用平台（平台环节）"),
                 "count": count,
             }
             for pk, count in sorted(tally.by_department.items(), key=lambda x: (-x[1], x[0] or 0))
@@ -351,6 +361,8 @@ def board_summary(*, filters: BoardFilters, now: dt.datetime | None = None) -> d
                "by_department": [{"department", "name", "count"}],
                "by_stage_department": [{"stage", "department", "count"}]},
       "due_today": n, "at_risk": n,
+      "waiting_applicant": open clocks that wait for the applicant (in "open",
+                           never among the officers),
       "breached": {"total", "open", "stopped_in_period"},
       "on_time": {"count": met, "of": met + breached, "rate": 0..1 | null},
       "same_day_preliminary_review": {"count", "of", "rate"},
@@ -362,7 +374,8 @@ def board_summary(*, filters: BoardFilters, now: dt.datetime | None = None) -> d
       "trend": [{"week_start", "week_end", "from", "to", "count", "of", "rate"}],
     }
     `department` is a department code or "none" ("department": "none" in a row
-    is a clock without a department); an officer "id" null is "not assigned".
+    is a clock of the platform's own stages); an officer "id" null is "not
+    assigned" (staff work nobody holds).
     """
     now = now or timezone.now()
     w = Window.of(filters, now)
@@ -386,6 +399,7 @@ def board_summary(*, filters: BoardFilters, now: dt.datetime | None = None) -> d
         "open": open_figures,
         "due_today": totals["due_today"],
         "at_risk": totals["at_risk"],
+        "waiting_applicant": totals["waiting_applicant"],
         "breached": {
             "total": totals["breached_open"] + totals["rated"] - totals["met"],
             "open": totals["breached_open"],
@@ -459,6 +473,32 @@ def _trend(filters: BoardFilters, mondays: list[dt.date], weeks: list[list[int]]
     return trend
 
 
+def departments_without_reviewer(*, filters: BoardFilters) -> list[dict]:
+    """The departments with open staff work and no reviewer in post: their
+    work sits with nobody to take it. [{"department", "name", "open"}]"""
+    open_work = (
+        _scoped(filters)
+        .filter(OPEN, department__isnull=False)
+        .exclude(stage__in=APPLICANT_STAGES)
+        .values("department_id")
+        .annotate(n=Count("stage"))
+    )
+    counts = {row["department_id"]: row["n"] for row in open_work}
+    staffed = set(
+        get_user_model()
+        .objects.filter(
+            is_active=True,
+            role=Role.REVIEWER,
+            department_membership__department_id__in=list(counts),
+        )
+        .values_list("department_membership__department_id", flat=True)
+    )
+    return [
+        {"department": d.code, "name": d.name, "open": counts[d.pk]}
+        for d in Department.objects.filter(pk__in=[pk for pk in counts if pk not in staffed])
+    ]
+
+
 # --- post-repair monitoring ----------------------------------------------------------------
 
 MONITORING_FIGURES = (
@@ -507,7 +547,8 @@ def board_clocks(
     assignee: int | str | None = None,
     now: dt.datetime | None = None,
 ) -> QuerySet[SlaClock]:
-    """The clocks behind a figure; `assignee` is a user id, NONE, or None for all."""
+    """The clocks behind a figure; `assignee` is a user id, NONE (staff work
+    nobody holds), APPLICANT (waiting for the applicant) or None for all."""
     w = Window.of(filters, now or timezone.now())
     scoped = _scoped(filters)
     if metric in (Metric.ONE_TIME, Metric.ONE_TIME_REPEAT):
@@ -523,9 +564,11 @@ def board_clocks(
         stopped = metric in (Metric.RATED, Metric.MET, Metric.SAME_DAY, Metric.SAME_DAY_MET)
         order = ("-stopped_at", "pk") if stopped else ("due_at", "pk")
     if assignee == NONE:
-        clocks = clocks.filter(assignee__isnull=True)
+        clocks = clocks.filter(assignee__isnull=True).exclude(stage__in=APPLICANT_STAGES)
+    elif assignee == APPLICANT:
+        clocks = clocks.filter(stage__in=APPLICANT_STAGES)
     elif assignee is not None:
-        clocks = clocks.filter(assignee_id=assignee)
+        clocks = clocks.filter(assignee_id=assignee).exclude(stage__in=APPLICANT_STAGES)
     return clocks.select_related("department", "assignee").order_by(*order)
 
 
@@ -631,9 +674,11 @@ def assignee_parse(raw: str, errors: dict[str, str]) -> int | str | None:
     raw = (raw or "").strip()
     if not raw:
         return None
-    if raw == NONE:
-        return NONE
+    if raw in (NONE, APPLICANT):
+        return raw
     if raw.isdigit():
         return int(raw)
-    errors["assignee"] = _("承办人应为用户编号或 none，收到“%(value)s”") % {"value": raw}
+    errors["assignee"] = _("承办人应为用户编号、none 或 applicant，收到“%(value)s”") % {
+        "value": raw
+    }
     return None

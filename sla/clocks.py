@@ -32,6 +32,7 @@ from sla.calendar import (
     weekday_label,
 )
 from sla.models import (
+    PLATFORM_STAGES,
     ClockState,
     DeadlineChange,
     SlaClock,
@@ -158,7 +159,8 @@ def _new_clock(case, *, stage, policy, p: Plan, at, assignee=None, department=No
         case_type=ContentType.objects.get_for_model(case),
         case_id=case.pk,
         case_label=(label or getattr(case, "sla_label", None) or str(case))[:100],
-        department=department or getattr(case, "sla_department", None),
+        department=department
+        or (None if stage in PLATFORM_STAGES else getattr(case, "sla_department", None)),
         assignee=assignee,
         stage=stage,
         policy=policy,
@@ -550,9 +552,10 @@ def _pushed_days(calendar: WorkCalendar, after: dt.date, through: dt.date) -> li
     return lines
 
 
-def clock_explain(clock: SlaClock) -> Explanation:
+def clock_explain(clock: SlaClock, *, for_applicant: bool = False) -> Explanation:
     """Start, each counted and skipped day, each pause, the warnings and the
-    result, in the office's time zone."""
+    result, in the office's time zone. `for_applicant`: without the staff's
+    warning points, the policy's basis and its confirmation status."""
     calendar = work_calendar()
     hours = office_hours()
     policy = clock.policy
@@ -569,18 +572,19 @@ def clock_explain(clock: SlaClock) -> Explanation:
         hours=hours,
     )
     moved = p.due_at != unpaused.due_at
-    lines = [
-        Line(
-            _("开始计时：%(at)s；规则：%(rule)s（%(basis)s）")
-            % {
-                "at": _fmt(clock.started_at),
-                "rule": policy.describe(),
-                "basis": policy.legal_basis,
-            },
-            "note",
-        ),
-    ]
-    if policy.unconfirmed:
+    if for_applicant:
+        first = _("开始计时：%(at)s；规则：%(rule)s") % {
+            "at": _fmt(clock.started_at),
+            "rule": policy.describe(),
+        }
+    else:
+        first = _("开始计时：%(at)s；规则：%(rule)s（%(basis)s）") % {
+            "at": _fmt(clock.started_at),
+            "rule": policy.describe(),
+            "basis": policy.legal_basis,
+        }
+    lines = [Line(first, "note")]
+    if policy.unconfirmed and not for_applicant:
         lines.append(Line(_("该时限为合理默认值，法律依据尚未核实"), "note"))
     if p.base is not None:
         base_lines = list(p.base.lines)
@@ -654,7 +658,7 @@ def clock_explain(clock: SlaClock) -> Explanation:
                 "note",
             )
         )
-    if p.warn_at:
+    if p.warn_at and not for_applicant:
         warns = []
         for level, (pct, at) in enumerate(zip(policy.thresholds, p.warn_at, strict=False), 1):
             sent = _("（已预警）") if clock.warned_level >= level else ""

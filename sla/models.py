@@ -113,6 +113,18 @@ class Stage(models.TextChoices):
     STATEMENT = "statement", _("申请人陈述申辩")
 
 
+# Whose work a stage is. The platform's stages have no department on their
+# clocks; every other clock carries the issuing department (the case's record's,
+# or the breach review's deciding department). The applicant's stages wait for
+# the applicant: shown apart from staff work, never "not assigned".
+PLATFORM_STAGES = frozenset(
+    {Stage.PRELIMINARY_REVIEW, Stage.ACCEPTANCE, Stage.SYNC, Stage.OBJECTION_OWN}
+)
+APPLICANT_STAGES = frozenset({Stage.SUPPLEMENT, Stage.COMMITMENT, Stage.STATEMENT})
+# The platform's internal steps, never listed among an applicant's deadlines.
+INTERNAL_STAGES = frozenset({Stage.SYNC})
+
+
 class Rule(models.TextChoices):
     SAME_DAY = calendar.RULE_SAME_DAY, _("当日办结（截止时点前收件）")
     WORKING_DAYS = calendar.RULE_WORKING_DAYS, _("N 个工作日")

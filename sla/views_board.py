@@ -19,6 +19,7 @@ from records.models import Department
 from repair_flow.models import Role, display_name
 from repair_flow.roles import role_required
 from sla.board import (
+    APPLICANT,
     NONE,
     BoardFilters,
     Metric,
@@ -28,6 +29,7 @@ from sla.board import (
     board_monitoring,
     board_summary,
     clock_state_label,
+    departments_without_reviewer,
     duration_label,
     late_by,
 )
@@ -38,7 +40,7 @@ from sla.escalations import (
     escalations_for_queue,
     officers_active,
 )
-from sla.models import Escalation, Stage
+from sla.models import APPLICANT_STAGES, Escalation, Stage
 
 SUPERVISORS = (Role.SUPERVISOR, Role.ADMINISTRATOR)
 LIST_PAGE_SIZE = 50
@@ -93,6 +95,11 @@ def board(request):
         officers=_officers(filters, summary["officers"]),
         matrix=_matrix(filters, summary["open"]),
         monitoring=_monitoring(board_monitoring(filters=filters, now=now)),
+        waiting_applicant_url=_list_url(filters, Metric.OPEN, assignee=APPLICANT),
+        unstaffed=[
+            {**row, "url": _list_url(filters, Metric.OPEN, department=row["department"])}
+            for row in departments_without_reviewer(filters=filters)
+        ],
     )
     return render(request, "sla/board.html", context)
 
@@ -342,6 +349,13 @@ def _who(user) -> str:
     return display_name(user)
 
 
+def _clock_who(clock) -> str:
+    """Who the clock waits on: the applicant's stages are nobody's staff work."""
+    if clock.stage in APPLICANT_STAGES:
+        return _("等待申请人")
+    return _who(clock.assignee)
+
+
 def _cell(value: str) -> str:
     # A cell starting with = + - @ would be run as a formula by Excel.
     return "'" + value if value[:1] in ("=", "+", "-", "@") else value
@@ -362,7 +376,7 @@ def _csv_rows(clocks, now):
             _cell(clock.case_label),
             clock.get_stage_display(),
             clock.department.name if clock.department else "",
-            _cell(_who(clock.assignee)),
+            _cell(_clock_who(clock)),
             _local(clock.started_at),
             _local(clock.due_at),
             clock_state_label(clock, now),
@@ -397,7 +411,7 @@ def board_list(request):
             "clock": clock,
             "state": clock_state_label(clock, now),
             "late": duration_label(late) if late else "",
-            "assignee": _who(clock.assignee),
+            "assignee": _clock_who(clock),
         })  # fmt: skip
     params = filters.params(metric=metric)
     if assignee is not None:
@@ -426,6 +440,8 @@ def _assignee_label(assignee) -> str:
         return ""
     if assignee == NONE:
         return _("未分配")
+    if assignee == APPLICANT:
+        return _("等待申请人")
     user = get_user_model().objects.filter(pk=assignee).first()
     return _who(user) if user else str(assignee)
 

@@ -172,7 +172,10 @@ def case_reassign(*, supervisor, case: RepairCase, assignee, reason: str) -> Rep
             % {"department": case.record.department.name},
             code="assignee",
         )
-    before_holder = getattr(case, f"{spec['holder']}_id")
+    # A queued case has no holder, even when a resubmitted case still names
+    # its first officer: that officer may be given it again.
+    working = case.status == spec["working"]
+    before_holder = getattr(case, f"{spec['holder']}_id") if working else None
     if before_holder == assignee.pk:
         raise ValidationError(
             _("案件 %(case)s 已由该人员办理。") % {"case": case.label}, code="same"

@@ -6,12 +6,13 @@ the API only translate the refusal (PermissionDenied).
 """
 
 from django.core.exceptions import PermissionDenied
+from django.db.models import QuerySet
 from django.utils.translation import gettext as _
 
 from flows.models import ObjectionScope
 from records.models import CreditRecord, SubjectBinding
 from records.selectors import reviewer_department_id
-from repair_flow.models import Role
+from repair_flow.models import Role, User
 
 # Per human task: the case field naming who holds it.
 HOLDER_FIELDS = {
@@ -43,6 +44,36 @@ def may_hold(user, case, task: str) -> bool:
     if holder_role(case, task) == Role.OFFICER:
         return getattr(user, "role", None) == Role.OFFICER
     return is_department_reviewer(user, case.record)
+
+
+def department_reviewers(department_id: int) -> QuerySet[User]:
+    """The department's reviewers in post (active accounts)."""
+    return User.objects.filter(
+        is_active=True, role=Role.REVIEWER, department_membership__department_id=department_id
+    )
+
+
+def unstaffed_problem(department, *, platform_may_check: bool = False) -> str:
+    """Why work routed to `department` would sit with nobody to take it, with
+    the way out; "" when it has a reviewer in post."""
+    if department_reviewers(department.pk).exists():
+        return ""
+    if platform_may_check:
+        return _("%(department)s没有在岗的审核人：请先为其设置审核人，或由平台自行核查。") % {
+            "department": department.name
+        }
+    return _("%(department)s没有在岗的审核人，案件将无人审核：请先请系统管理员为其设置审核人。") % {
+        "department": department.name
+    }
+
+
+def assignees_for(case, task: str) -> list[User]:
+    """Everyone who may be given the task (the service's own rule, may_hold)."""
+    if holder_role(case, task) == Role.OFFICER:
+        people = User.objects.filter(is_active=True, role=Role.OFFICER)
+    else:
+        people = department_reviewers(case.record.department_id)
+    return [u for u in people.order_by("username") if may_hold(u, case, task)]
 
 
 def _not_eligible(case, task: str) -> str:

@@ -43,6 +43,7 @@ from flows.models import (
 )
 from letters.models import LetterKind
 from letters.outbox import message_queue
+from records.models import BindingCapacity
 from repair_flow.audit import audit_record
 from repair_flow.models import Role
 from sla.clocks import clock_start, clock_stop, clocks_for
@@ -65,7 +66,58 @@ def preliminary_review_claim(*, officer, case: RepairCase) -> RepairCase:
     return case_claim(user=officer, case=case, task="preliminary_review")
 
 
-def supplement_items_clean(items) -> list[dict]:
+# The materials a one-time notice may ask for, per case kind. A repair: the
+# proof of performance (domain section 3; the platform holds the registration
+# data, so no 营业执照 or ID copy). An objection: its evidence and the
+# subject's identity. A power of attorney only when an agent filed.
+SUPPLEMENT_KINDS = {
+    CaseKind.REPAIR: (
+        MaterialKind.PERFORMANCE_PROOF,
+        MaterialKind.POWER_OF_ATTORNEY,
+        MaterialKind.OTHER,
+    ),
+    CaseKind.OBJECTION: (
+        MaterialKind.EVIDENCE,
+        MaterialKind.IDENTITY_DOCUMENT,
+        MaterialKind.POWER_OF_ATTORNEY,
+        MaterialKind.OTHER,
+    ),
+}
+# What a notice sent another way (the API) may also name: the subject's
+# identity papers, which a repair does not ask for by default.
+ALSO_ACCEPTED_KINDS = (MaterialKind.IDENTITY_DOCUMENT, MaterialKind.LEGAL_REP_PROOF)
+IDENTITY_LABELS = {
+    # A natural person is never asked for a 营业执照.
+    True: gettext_lazy("本人身份证件"),
+    False: gettext_lazy("营业执照等主体资格证明"),
+}
+
+
+def supplement_kinds(case, *, offered: bool = True) -> list[tuple[str, str]]:
+    """(material, label) the case's one-time notice offers (or, `offered`
+    False, accepts), worded for its kind of subject: an objection's evidence
+    only for an objection, a legal representative's proof never for a
+    natural person."""
+    kinds = []
+    candidates = SUPPLEMENT_KINDS[case.kind]
+    if not offered:
+        candidates = (*candidates, *ALSO_ACCEPTED_KINDS)
+    for kind in dict.fromkeys(candidates):
+        if kind == MaterialKind.LEGAL_REP_PROOF and case.subject.is_person:
+            continue
+        if (
+            kind == MaterialKind.POWER_OF_ATTORNEY
+            and case.filed_by_capacity != BindingCapacity.AGENT
+        ):
+            continue
+        label = kind.label
+        if kind == MaterialKind.IDENTITY_DOCUMENT:
+            label = IDENTITY_LABELS[case.subject.is_person]
+        kinds.append((kind.value, label))
+    return kinds
+
+
+def supplement_items_clean(items, case=None) -> list[dict]:
     if not items:
         raise ValidationError(_("请列明需要补正的全部材料及其问题。"), code="no_items")
     cleaned, errors = [], []
@@ -75,10 +127,22 @@ def supplement_items_clean(items) -> list[dict]:
         if material not in MaterialKind.values:
             errors.append(_("第 %(n)d 项没有写明补正哪种材料。") % {"n": n})
             continue
+        allowed = dict(supplement_kinds(case, offered=False)) if case is not None else None
+        if allowed is not None and material not in allowed:
+            errors.append(
+                _("第 %(n)d 项：本案不能要求补正“%(material)s”，可以要求的是%(allowed)s。")
+                % {
+                    "n": n,
+                    "material": MaterialKind(material).label,
+                    "allowed": "、".join(str(label) for label in allowed.values()),
+                }
+            )
+            continue
         if not problem:
             errors.append(_("第 %(n)d 项没有写明问题。") % {"n": n})
             continue
-        name = " ".join(str(item.get("name") or "").split()) or str(MaterialKind(material).label)
+        label = (allowed or {}).get(material) or MaterialKind(material).label
+        name = " ".join(str(item.get("name") or "").split()) or str(label)
         cleaned.append({"material": material, "name": name, "problem": problem})
     if errors:
         raise ValidationError(errors, code="bad_items")
@@ -101,7 +165,7 @@ def supplement_request(
     case = case_locked(case)
     require_holder(officer, case, "preliminary_review")
     require_status(case, CaseStatus.IN_PRELIMINARY_REVIEW)
-    items = supplement_items_clean(items)
+    items = supplement_items_clean(items, case)
     override_reason = " ".join((override_reason or "").split())
     if case.supplement_requests.exists():
         # Jinan plan: one notice per case; a second one breaks the promise

@@ -34,7 +34,7 @@ from flows.cases.common import (
     require_status,
     transition_fire,
 )
-from flows.cases.guards import require_holder
+from flows.cases.guards import require_holder, unstaffed_problem
 from flows.models import (
     CLOSED_STATUSES,
     CaseStatus,
@@ -53,6 +53,14 @@ from sla.clocks import clock_start
 from sla.models import Stage
 from sla.worktime import Pause
 
+# The usual reasons for not accepting an objection (the repair's, such as its
+# waiting periods and repeat limits, do not apply to an objection).
+OBJECTION_REFUSAL_REASONS = (
+    ("not_credit_information", gettext_lazy("所提事项不属于对公共信用信息的异议")),
+    ("not_applicant", gettext_lazy("申请人不是该信息的信用主体或其授权代理人")),
+    ("no_grounds", gettext_lazy("未说明异议的事实和理由")),
+    ("repeat", gettext_lazy("同一事项已作出异议处理结果，且未提供新的事实或证据")),
+)
 # The usual reasons for maintaining a record, offered as a list (plus free text).
 MAINTAIN_REASONS = (
     ("accurate", gettext_lazy("经核查，该记录与处罚决定书内容一致")),
@@ -306,6 +314,11 @@ def objection_accept(*, officer, case: ObjectionCase, scope: str) -> ObjectionCa
     require_status(case, CaseStatus.IN_PRELIMINARY_REVIEW)
     if scope not in ObjectionScope.values:
         raise ValidationError(_("请选择核查方式：平台自行核查或认定单位核实。"), code="scope")
+    if scope == ObjectionScope.DEPARTMENT:
+        # Routed to a department nobody works for, the check would sit unseen.
+        problem = unstaffed_problem(case.record.department, platform_may_check=True)
+        if problem:
+            raise ValidationError(problem, code="unstaffed")
     record = CreditRecord.objects.get(pk=case.record_id)
     before = record.status
     record_status_change(

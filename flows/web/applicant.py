@@ -49,6 +49,7 @@ from repair_flow.access import purpose_or_redirect
 from repair_flow.models import Role
 from repair_flow.roles import role_required
 from sla.clocks import clock_explain, clocks_for
+from sla.models import APPLICANT_STAGES, INTERNAL_STAGES, ClockState
 
 FILE_FIELD = "file_"
 
@@ -97,7 +98,29 @@ applicant_required = role_required(Role.APPLICANT)
 
 
 def _open_clocks(case) -> list:
-    return list(clocks_for(case).filter(stopped_at=None).order_by("due_at"))
+    """The open clocks an applicant is shown: their own and the office's
+    promises to them, not the platform's internal steps (the sync)."""
+    return list(
+        clocks_for(case)
+        .filter(stopped_at=None)
+        .exclude(stage__in=INTERNAL_STAGES)
+        .order_by("due_at")
+    )
+
+
+def applicant_deadlines(case) -> list[dict]:
+    """Each open deadline as the applicant reads it: theirs or the office's."""
+    return [
+        {
+            "clock": clock,
+            "stage": clock.get_stage_display(),
+            "yours": clock.stage in APPLICANT_STAGES,
+            "paused": clock.state == ClockState.PAUSED,
+            "rule": clock.policy.describe(),
+            "explanation": clock_explain(clock, for_applicant=True),
+        }
+        for clock in _open_clocks(case)
+    ]
 
 
 def applicant_materials(case: RepairCase) -> list:
@@ -442,7 +465,7 @@ def case_page(
                 *(supplement_errors or []),
                 *(m for problems in (upload_errors or {}).values() for m in problems),
             ],
-            "explanations": [clock_explain(clock) for clock in _open_clocks(case)],
+            "deadlines": applicant_deadlines(case),
             "withdrawable": case.status in WITHDRAWABLE,
             "withdraw_reason": withdraw.get("reason", ""),
             "withdraw_errors": withdraw.get("errors", []),

@@ -17,15 +17,16 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import urlencode
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext, gettext_lazy
 from django.views.decorators.http import require_POST
 from viewflow.workflow import chart
 
 from flows.cases.assignment import TASKS, case_claim, case_reassign, case_release, case_task
-from flows.cases.guards import holder_role, may_hold
+from flows.cases.guards import assignees_for, holder_role, may_hold, unstaffed_problem
 from flows.cases.review import (
     REFUSAL_REASONS,
     preliminary_review_refuse,
+    supplement_kinds,
     supplement_request,
 )
 from flows.cases.selectors import (
@@ -44,7 +45,6 @@ from flows.models import (
     BreachReview,
     CaseKind,
     CaseStatus,
-    MaterialKind,
     MonitoringWindow,
     ObjectionCase,
     ObjectionGround,
@@ -54,6 +54,7 @@ from flows.models import (
 from flows.monitoring.services import REPORT_ROLES, reviews_for_user, window_other_penalties
 from flows.objections.services import (
     MAINTAIN_REASONS,
+    OBJECTION_REFUSAL_REASONS,
     UNVERIFIABLE_REASONS,
     attestation_signer,
     objection_accept,
@@ -71,7 +72,7 @@ from flows.repair.services import (
 from flows.web.applicant import commitment_slot, material_file
 from flows.web.common import objection_ground_labels, refusal_messages
 from letters.models import Letter
-from records.models import BindingCapacity, CreditRecord, PenaltyType, Severity
+from records.models import CreditRecord, PenaltyType, Severity
 from records.services import CORRECTABLE_FIELDS
 from repair_flow.access import purpose_or_redirect
 from repair_flow.models import Role, User
@@ -101,21 +102,6 @@ OBJECTION_BASIS = gettext_lazy("《山东省社会信用条例》第三十九条
 # Which work page a case of each kind is handled on, and its actions' URL names.
 WORK_URLS = {CaseKind.REPAIR: "flows:work", CaseKind.OBJECTION: "flows:objection_work"}
 ACTION_URLS = {CaseKind.REPAIR: "flows:%s", CaseKind.OBJECTION: "flows:objection_%s"}
-# The materials a repair's one-time notice may ask for (domain section 3: the
-# proof of performance; the platform holds the registration data, so no
-# 营业执照 or ID copy).
-REPAIR_SUPPLEMENT_KINDS = (
-    MaterialKind.PERFORMANCE_PROOF,
-    MaterialKind.POWER_OF_ATTORNEY,
-    MaterialKind.OTHER,
-)
-# The materials an objection's one-time notice may ask for.
-OBJECTION_SUPPLEMENT_KINDS = (
-    MaterialKind.EVIDENCE,
-    MaterialKind.IDENTITY_DOCUMENT,
-    MaterialKind.POWER_OF_ATTORNEY,
-    MaterialKind.OTHER,
-)
 
 
 def work_url(case) -> str:
@@ -186,41 +172,67 @@ def task_list(request, box: str = "queue"):
 
 
 def _assignees(case) -> list[User]:
-    """Who a supervisor may give the case's task to (not its holder)."""
+    """Who a supervisor may give the case's task to: everyone eligible but
+    the person working on it now (a queued case has nobody, even when a
+    resubmitted case still names its first officer)."""
     task = case_task(case)
     if task is None:
         return []
+    holder = _holder(case)
+    return [u for u in assignees_for(case, task) if holder is None or u.pk != holder.pk]
+
+
+def _no_assignee_reason(case, assignees) -> str:
+    """Why the reassign list is empty, so the supervisor knows what to fix."""
+    task = case_task(case)
+    if assignees or task is None:
+        return ""
     if holder_role(case, task) == Role.OFFICER:
-        people = User.objects.filter(role=Role.OFFICER)
-    else:
-        people = User.objects.filter(
-            role=Role.REVIEWER, department_membership__department_id=case.record.department_id
-        )
-    holder_id = getattr(case, f"{TASKS[task]['holder']}_id")
-    return list(people.exclude(pk=holder_id).filter(is_active=True).order_by("username"))
+        if _holder(case) is not None:
+            return gettext("没有其他在岗的平台工作人员可以改派。")
+        return gettext("没有在岗的平台工作人员：请先请系统管理员启用或添加平台工作人员账号。")
+    department = case.record.department
+    if _holder(case) is not None:
+        return gettext("%(department)s没有其他在岗的审核人可以改派。") % {
+            "department": department.name
+        }
+    if case.kind == CaseKind.OBJECTION:
+        return unstaffed_problem(department, platform_may_check=False)
+    return unstaffed_problem(department)
+
+
+def _routing_warning(case) -> str:
+    """Said where the case is routed: a repair's review goes to the issuing
+    department (谁认定、谁修复), an objection's check may; say so when nobody
+    works there, with the way out."""
+    task = case_task(case)
+    if task is None:
+        return ""
+    if case.kind == CaseKind.REPAIR:
+        return unstaffed_problem(case.record.department)
+    if task == "preliminary_review":
+        return unstaffed_problem(case.record.department, platform_may_check=True)
+    return ""
 
 
 def _supplement_rows(case, post=None) -> list[dict]:
     """One row per material the applicant can supplement: tick it and say
     what is wrong (the commitment is signed with the filing, not uploaded; a
     power of attorney only when an agent filed)."""
-    rows = []
-    if case.kind == CaseKind.OBJECTION:
-        kinds = list(OBJECTION_SUPPLEMENT_KINDS)
-    else:
-        kinds = list(REPAIR_SUPPLEMENT_KINDS)
-    if case.filed_by_capacity != BindingCapacity.AGENT:
-        kinds.remove(MaterialKind.POWER_OF_ATTORNEY)
-    for kind in kinds:
-        rows.append(
-            {
-                "material": kind.value,
-                "label": kind.label,
-                "checked": bool(post and post.get(f"item_{kind.value}")),
-                "problem": (post or {}).get(f"problem_{kind.value}", ""),
-            }
-        )
-    return rows
+    return [
+        {
+            "material": kind,
+            "label": label,
+            "checked": bool(post and post.get(f"item_{kind}")),
+            "problem": (post or {}).get(f"problem_{kind}", ""),
+        }
+        for kind, label in supplement_kinds(case)
+    ]
+
+
+def _refusal_reasons(case):
+    """Objection pages offer objection reasons, not the repair's."""
+    return OBJECTION_REFUSAL_REASONS if case.kind == CaseKind.OBJECTION else REFUSAL_REASONS
 
 
 def reason_rows(choices, post=None) -> list[dict]:
@@ -305,6 +317,7 @@ def work_page(request, case, *, errors=None, form=None, status=200):
         "report_false": actions["report_false"],
     }
     objection = case.kind == CaseKind.OBJECTION
+    assignees = _assignees(case)
     context = {
         "case": case,
         "objection": objection,
@@ -320,8 +333,10 @@ def work_page(request, case, *, errors=None, form=None, status=200):
         "letters": Letter.objects.filter(
             case_type=ContentType.objects.get_for_model(case), case_id=case.pk
         ).order_by("issued_at", "id"),
-        "assignees": _assignees(case),
-        "refusal_reasons": reason_rows(REFUSAL_REASONS, form.get("refuse")),
+        "assignees": assignees,
+        "no_assignee_reason": _no_assignee_reason(case, assignees),
+        "routing_warning": _routing_warning(case),
+        "refusal_reasons": reason_rows(_refusal_reasons(case), form.get("refuse")),
         "rejection_reasons": reason_rows(REJECTION_REASONS, form.get("reject")),
         "supplement_rows": _supplement_rows(case, form.get("supplement")),
         "default_basis": OBJECTION_BASIS if objection else DEFAULT_BASIS,
@@ -507,7 +522,7 @@ def _refuse(request, case):
     preliminary_review_refuse(
         officer=request.user,
         case=case,
-        reasons=reasons_picked(request.POST, REFUSAL_REASONS),
+        reasons=reasons_picked(request.POST, _refusal_reasons(case)),
         basis=request.POST.get("basis", ""),
     )
 
@@ -625,6 +640,8 @@ def _act(request, pk: int, action: str, model=RepairCase):
             status=403 if isinstance(error, PermissionDenied) else 400,
         )
     messages.success(request, done)
+    if action == "accept" and case.kind == CaseKind.REPAIR and (warning := _routing_warning(case)):
+        messages.warning(request, warning)
     if action == "release" and request.user.role != Role.SUPERVISOR:
         return redirect("flows:tasks")
     return redirect(work_url(case))
@@ -661,12 +678,19 @@ objection_maintain_view = _action_view("maintain", ObjectionCase)
 objection_unverifiable_view = _action_view("unverifiable", ObjectionCase)
 
 
+# The flow chart's branch labels in the page's language.
+CHART_LABELS = {"yes": gettext_lazy("是"), "no": gettext_lazy("否")}
+
+
 @staff_required
 def case_flow_chart(request, pk: int, model=RepairCase):
     """The flow as a graph with the case's passed and current nodes marked."""
     case = staff_case(request, pk, model)
     flow_class = objection_flow() if model is ObjectionCase else repair_flow()
     grid = chart.calc_layout_data(flow_class)
+    for edge in grid.edges:
+        # viewflow labels an If gate's branches in English.
+        edge.label = CHART_LABELS.get(edge.label, edge.label)
     process = getattr(case, "process", None)
     if process is not None:
         chart.calc_cell_status(flow_class, grid, process.pk)

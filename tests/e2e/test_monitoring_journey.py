@@ -51,7 +51,7 @@ def test_a_new_penalty_is_heard_and_the_repair_revoked(
     desk.wait_for_url("**/cases/breaches/")
     row = desk.locator("tbody tr").first
     assert repaired.number in row.inner_text() and "济市监罚〔2026〕777号" in row.inner_text()
-    row.get_by_role("link", name=str(review.pk), exact=True).click()
+    row.get_by_role("link", name="第1次", exact=True).click()
     desk.wait_for_url(f"**/cases/breaches/{review.pk}/")
     assert "济市监罚〔2026〕777号" in desk.locator("main").inner_text()
 

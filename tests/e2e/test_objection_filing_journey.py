@@ -176,7 +176,9 @@ def test_an_agent_files_an_objection_and_the_record_is_deleted(
     panel = me.locator(f"#clock-{clock.pk}")
     assert due.strftime("%Y-%m-%d %H:%M") in panel.locator(".due-at").inner_text()
     assert "当日办结" in panel.inner_text()
+    panel.locator("summary").click()  # the deadline explains itself, without staff wording
     assert f"期限届满：{due:%Y-%m-%d}" in panel.locator("ol.explain").inner_text()
+    assert "预警" not in panel.inner_text() and "未经核实" not in panel.inner_text()
     assert due.date() >= timezone.localtime(case.submitted_at).date()
     me.screenshot(path=f"{SHOTS}/objection_submitted_1280.png", full_page=True)
 

@@ -139,3 +139,30 @@ def test_an_officer_checks_on_the_platform_and_maintains(browser_as, applicant, 
     record.refresh_from_db()
     assert record.status == RecordStatus.PUBLISHED
     assert not RecordCorrection.objects.filter(record=record).exists()
+
+
+def test_routing_to_a_department_without_reviewer_is_refused_with_the_way_out(
+    browser_as, applicant, record, officer
+):
+    case = filed(applicant, record)
+    desk = browser_as("officer")
+    open_tasks(desk)
+    row(desk, case).get_by_role("button", name="领取").click()
+    desk.wait_for_url(f"**{work(case)}")
+    way_out = f"{record.department.name}没有在岗的审核人：请先为其设置审核人，或由平台自行核查。"
+    # Warned before choosing, refused on choosing the department, nothing changed.
+    assert way_out in desk.locator("section.accept .unstaffed").inner_text()
+    accept = desk.locator("section.accept")
+    accept.get_by_label("认定单位核实", exact=False).check()
+    desk.once("dialog", lambda dialog: dialog.accept())  # the confirm dialog
+    accept.get_by_role("button", name="受理", exact=True).click()
+    desk.wait_for_load_state()
+    assert way_out in desk.locator("section.accept .errorlist").inner_text()
+    case.refresh_from_db()
+    assert case.status == CaseStatus.IN_PRELIMINARY_REVIEW
+    # The way out: the platform checks it itself.
+    accept = desk.locator("section.accept")
+    accept.get_by_label("平台自行核查", exact=False).check()
+    submit(desk, case, "accept", "受理")
+    case.refresh_from_db()
+    assert (case.status, case.scope) == (CaseStatus.ACCEPTED, "platform")

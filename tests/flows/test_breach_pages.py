@@ -496,3 +496,13 @@ class TestWorkPage:
         body = text(client_for(applicant).get("/cases/"))
         assert '<a href="/cases/monitoring/">履约监管</a>' in body
         assert LIST not in body
+
+
+def test_breach_reviews_have_a_human_number_not_a_row_id(client_for, reviewer, two_reviews):
+    first, second = sorted(BreachReview.objects.all(), key=lambda r: r.pk)
+    number = first.case.number
+    assert (first.label, second.label) == (f"{number} 第1次履约核查", f"{number} 第2次履约核查")
+    page = text(client_for(reviewer).get(detail(second)))
+    assert f'<h1 class="review-label">{number} 第2次履约核查</h1>' in page
+    listed = text(client_for(reviewer).get("/cases/breaches/"))
+    assert "第1次</a>" in listed and "第2次</a>" in listed

@@ -55,7 +55,7 @@ def accepted_at(now, applicant, record, officer, when: str, scope: str, grounds=
     ],
 )
 def test_the_check_is_due_on_the_official_calendar(
-    now, applicant, record, officer, accepted, scope, grounds, stage, due
+    now, applicant, record, officer, reviewer, accepted, scope, grounds, stage, due
 ):
     case = accepted_at(now, applicant, record, officer, accepted, scope, grounds)
     clock = clocks_for(case).get(stage=stage, stopped_at=None)

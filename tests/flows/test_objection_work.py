@@ -248,7 +248,7 @@ def _errors(response) -> list[str]:
 
 class TestRefused:
     def test_another_departments_reviewer_cannot_see_or_claim(
-        self, client_for, applicant, record, officer, other_reviewer
+        self, client_for, applicant, record, officer, reviewer, other_reviewer
     ):
         case = accepted_over_http(client_for, applicant, record, officer, "department")
         client = client_for(other_reviewer)
@@ -258,7 +258,7 @@ class TestRefused:
         assert case.status == CaseStatus.ACCEPTED and case.verifier is None
 
     def test_an_officer_cannot_claim_a_department_check(
-        self, client_for, applicant, record, officer
+        self, client_for, applicant, record, officer, reviewer
     ):
         case = accepted_over_http(client_for, applicant, record, officer, "department")
         client = client_for(officer)

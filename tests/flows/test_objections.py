@@ -182,7 +182,9 @@ def test_maintain_gives_the_record_its_status_back(applicant, record, officer):
     assert record.status == RecordStatus.PUBLISHED and case.status == CaseStatus.MAINTAINED
 
 
-def test_a_revoked_decision_runs_on_the_three_day_change_clock(applicant, record, officer, now):
+def test_a_revoked_decision_runs_on_the_three_day_change_clock(
+    applicant, record, officer, reviewer, now
+):
     case = accepted(applicant, record, officer, "department", grounds=("decision_revoked",))
     # Shandong Social Credit Regulation Art. 40: 3 working days.
     assert local(clocks_for(case).get(stage="record_change").due_at) == "2026-11-19 17:00"

@@ -170,7 +170,9 @@ def test_the_whole_filing_draft_upload_sign_submit(client_for, applicant, record
     page = client.get(response.url).content.decode()
     assert case.number in page and "已提交" in page
     # The same-day preliminary review deadline, in Beijing time.
-    assert "初审 · 办理时限" in page and "2026-11-16 17:00" in page
+    assert "办理机关办理：初审" in page and "2026-11-16 17:00" in page
+    # The applicant reads the deadline, not the staff's warning points or policy flags.
+    assert "预警" not in page and "依据未经核实" not in page
     listing = client.get(reverse("flows:list")).content.decode()
     assert case.number in listing and "等待信用平台工作人员初审" in listing
     assert "2026-11-16 17:00" in listing

@@ -921,3 +921,10 @@ class TestFlowChart:
     def test_another_departments_reviewer_gets_not_found(self, client_for, drive, other_reviewer):
         case = drive(CaseStatus.SUBMITTED)
         assert client_for(other_reviewer).get(f"/cases/{case.pk}/work/flow.svg").status_code == 404
+
+    def test_the_branches_are_labelled_in_chinese(self, client_for, drive, officer):
+        case = drive(CaseStatus.SUBMITTED)
+        svg = text(client_for(officer).get(f"/cases/{case.pk}/work/flow.svg"))
+        labels = re.findall(r"<text[^>]*>([^<]*)</text>", svg)
+        assert "是" in labels and "否" in labels
+        assert "yes" not in labels and "no" not in labels

@@ -134,7 +134,10 @@ class TestAccessRegister:
         c.post(f"/access-purpose/{person_record.subject_id}/", {"purpose": "repair_case"})
         c.get(f"/records/{person_record.pk}/")
         body = client_for(supervisor).get("/access-register/").content.decode()
-        assert "officer" in body and "办理信用修复" in body
+        assert officer.get_full_name() in body and "办理信用修复" in body
+        # Names and labels, not the account, the internal id or the channel code.
+        assert f"行政处罚信息 {person_record.decision_number}" in body and "网页" in body
+        assert ">officer<" not in body and "record:" not in body and ">page<" not in body
         assert person_record.subject.display_identifier in body
         assert person_record.subject.identifier not in body
 

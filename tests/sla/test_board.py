@@ -247,11 +247,13 @@ def test_the_summary_gives_every_figure_of_the_set(board_set, summary, officer, 
     assert body["officers"] == [
         {"id": officer.pk, "username": "officer", "name": "刘洋", "open": 5, "at_risk": 1,
          "breached_open": 1, "on_time": rate(1, 3)},
-        {"id": None, "username": None, "name": "未分配", "open": 2, "at_risk": 0,
-         "breached_open": 1, "on_time": rate(2, 3)},
         {"id": officer2.pk, "username": "officer2", "name": "周强", "open": 1, "at_risk": 1,
          "breached_open": 0, "on_time": rate(1, 1)},
+        # The supplement clocks wait for the applicant: never "not assigned".
+        {"id": None, "username": None, "name": "未分配", "open": 1, "at_risk": 0,
+         "breached_open": 1, "on_time": rate(0, 0)},
     ]  # fmt: skip
+    assert body["waiting_applicant"] == 1
     # S2 stopped on Monday 07:00 in Shanghai (Sunday in UTC): it counts in the week of 12 October.
     assert body["trend"] == [
         {"week_start": "2026-09-28", "week_end": "2026-10-04", "from": "2026-10-01",
@@ -435,7 +437,9 @@ def _board_list(user, **params):
         ("same_day_met", {}, ["S1"]),
         ("open", {"department": "ZJJ"}, ["O3", "O4", "O7"]),
         ("open", {"stage": "department_review", "department": "ZJJ"}, ["O3", "O4"]),
-        ("open", {"assignee": NONE}, ["O4", "Y"]),
+        ("open", {"assignee": NONE}, ["O4"]),
+        ("open", {"assignee": "applicant"}, ["Y"]),
+        ("rated", {"assignee": NONE}, []),
         ("at_risk", {"assignee": "officer2"}, ["O3"]),
         ("rated", {"from": "2026-10-12", "to": "2026-10-14"}, ["S2", "S3", "W"]),
     ],
