@@ -5,6 +5,7 @@ from django.utils import timezone
 
 from flows.cases.review import cases_lapse_due
 from flows.monitoring.services import monitoring_sweep
+from flows.notify import applicant_deadlines_notify
 
 
 @shared_task(name="flows.lapse_due")
@@ -17,3 +18,9 @@ def lapse_due() -> str:
 def monitor_commitments() -> str:
     """Periodic: the post-repair monitoring sweep (flows/monitoring/services.py)."""
     return str(monitoring_sweep(actor="scheduler"))
+
+
+@shared_task(name="flows.notify_deadlines")
+def notify_deadlines() -> str:
+    """Periodic: remind applicants of their deadlines ending soon (flows/notify.py)."""
+    return f"{applicant_deadlines_notify()} deadline reminders"

@@ -172,7 +172,7 @@ def messages_queue_many(*, messages: Sequence[NewMessage]) -> int:
 def _letter_message(letter: Letter) -> dict | None:
     """The email telling the recipient their letter is issued, as fields."""
     user = letter.recipient
-    if user is None or not user.email:
+    if user is None or not user.email or not getattr(user, "email_notifications", True):
         return None
     with translation.override(MESSAGE_LANGUAGE):
         kind = letter.get_kind_display()
@@ -206,7 +206,8 @@ def _letter_message(letter: Letter) -> dict | None:
 
 def message_for_letter(*, letter: Letter) -> OutboundMessage | None:
     """The email telling the recipient their letter is issued, PDF attached.
-    None when the recipient has no email address (the portal still shows it)."""
+    None when the recipient has no email address or has turned email off in
+    their profile (the portal still shows it)."""
     fields = _letter_message(letter)
     return message_queue(**fields) if fields else None
 

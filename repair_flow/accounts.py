@@ -76,3 +76,23 @@ def account_create(
         },
     )
     return user
+
+
+@transaction.atomic
+def profile_notifications_set(*, user: User, email_notifications: bool) -> User:
+    """A person turns their email and SMS notices on or off (their own only:
+    the in-app notices on the 通知 page always arrive)."""
+    if not (user and user.is_authenticated):
+        raise AccountError(_("请先登录。"))
+    email_notifications = bool(email_notifications)
+    if user.email_notifications != email_notifications:
+        user.email_notifications = email_notifications
+        user.save(update_fields=["email_notifications"])
+        audit_record(
+            actor=user,
+            action="profile.notifications",
+            object_type="user",
+            object_id=user.pk,
+            summary={"email_notifications": email_notifications},
+        )
+    return user

@@ -26,6 +26,8 @@ JOBS: tuple[Job, ...] = (
     Job("flows-lapse-due", "flows.lapse_due", 60),
     # Daily in name: hourly, so a window is completed within the hour it ends.
     Job("flows-monitor-commitments", "flows.monitor_commitments", 3600),
+    # Reminders two days ahead: hourly is soon enough, and each is sent once.
+    Job("flows-notify-deadlines", "flows.notify_deadlines", 3600),
 )
 
 

@@ -23,6 +23,8 @@ class User(AbstractUser):
 
     role = models.CharField(_("角色"), max_length=20, choices=Role.choices, default=Role.APPLICANT)
     phone = models.CharField(_("手机号码"), max_length=20, blank=True)
+    # In-app notices always; email and SMS only while this is on (profile page).
+    email_notifications = models.BooleanField(_("接收邮件和短信通知"), default=True)
 
     @property
     def is_platform_staff(self) -> bool:

@@ -207,6 +207,8 @@ SPECTACULAR_SETTINGS = {
 # ANYMAIL["<NAME>"]. ANYMAIL_WEBHOOK_SECRET ("user:password") guards the
 # tracking webhooks at /anymail/<esp>/tracking/.
 EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
+# SMS (letters.channels): a class with send(*, phone, text); console by default.
+SMS_BACKEND = env_str("SMS_BACKEND", "letters.channels.ConsoleSmsBackend")
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "noreply@credit.jinan.example")
 ANYMAIL = {
     name.removeprefix("ANYMAIL_"): value

@@ -1,4 +1,6 @@
 from django.apps import apps
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.shortcuts import redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -7,6 +9,7 @@ from django.utils.translation import gettext_lazy
 
 from records.selectors import subject_get_for_user
 from repair_flow.access import purpose_is_valid, session_purpose_set
+from repair_flow.accounts import profile_notifications_set
 from repair_flow.models import AccessLogEntry, AccessPurpose, Role
 from repair_flow.roles import role_required
 
@@ -94,3 +97,15 @@ def what_label(what: str) -> str:
     if parts[2:] == ["pdf"]:
         text = _("%(what)s（PDF）") % {"what": text}
     return text
+
+
+@login_required
+def profile(request):
+    """The signed-in person's own settings: only ever request.user's."""
+    if request.method == "POST":
+        profile_notifications_set(
+            user=request.user, email_notifications=request.POST.get("email_notifications") == "on"
+        )
+        messages.success(request, _("通知设置已保存。"))
+        return redirect("profile")
+    return render(request, "profile.html", {"person": request.user})

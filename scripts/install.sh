@@ -53,6 +53,20 @@ if [ "$want" != "$have" ]; then
   echo "$want" > .venv/.install-stamp
 fi
 
+# The browser tests inject axe-core (GB/T 37668-2019 checks), pinned in
+# package-lock.json. Reinstall only when node_modules is missing or the lock changed.
+if command -v npm >/dev/null 2>&1; then
+  want=$(sha256sum package-lock.json | cut -d' ' -f1)
+  have=$(cat node_modules/.install-stamp 2>/dev/null || true)
+  if [ ! -d node_modules ] || [ "$want" != "$have" ]; then
+    echo "Installing npm packages from package-lock.json"
+    npm ci --no-audit --no-fund --silent
+    echo "$want" > node_modules/.install-stamp
+  fi
+else
+  echo "npm not found: the browser tests need Node.js 20 and npm for axe-core" >&2
+fi
+
 # Compile translations when a catalogue is newer than its compiled file.
 for po in */locale/*/LC_MESSAGES/django.po; do
   [ -e "$po" ] || continue

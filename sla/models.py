@@ -350,6 +350,7 @@ class NotificationKind(models.TextChoices):
     WARNING = "warning", _("时限预警")
     BREACH = "breach", _("已超时")
     ESCALATION = "escalation", _("超时升级")
+    EVENT = "event", _("办理事项")
 
 
 class Notification(models.Model):
@@ -400,6 +401,10 @@ class Notification(models.Model):
     )
     # Free text, for a notification that is not about a clock.
     title = models.CharField(max_length=200, blank=True, db_default="")
+    # For an event notice (flows.notify): where it leads, and the event's key,
+    # unique per user, so a repeated event notifies once.
+    link = models.CharField(max_length=300, blank=True, db_default="")
+    event_key = models.CharField(max_length=120, blank=True, db_default="")
     created_at = models.DateTimeField(default=timezone.now)
     read_at = models.DateTimeField(null=True, blank=True)
 
@@ -408,7 +413,12 @@ class Notification(models.Model):
         constraints = [
             models.UniqueConstraint(
                 fields=["clock", "kind", "level", "user"], name="one_notification_per_event"
-            )
+            ),
+            models.UniqueConstraint(
+                fields=["event_key", "user"],
+                condition=~models.Q(event_key=""),
+                name="one_notification_per_event_key",
+            ),
         ]
         indexes = [models.Index(fields=["user", "-created_at"], name="sla_notification_user")]
 

@@ -202,11 +202,14 @@ def _emails_create(notifications: Sequence[NewNotification]) -> int:
 
 
 def _addresses(user_ids: set[int]) -> dict[int, str]:
-    """{user id: email} of those who have an address: one query."""
+    """{user id: email} of those who have an address and keep email on
+    (their profile): one query."""
     users = get_user_model()
     if connection.vendor != "postgresql":
         return dict(
-            users.objects.filter(pk__in=user_ids).exclude(email="").values_list("id", "email")
+            users.objects.filter(pk__in=user_ids, email_notifications=True)
+            .exclude(email="")
+            .values_list("id", "email")
         )
     # One array parameter, not IN (%s, ...) per user: a sweep batch names
     # hundreds of users, and this runs in every batch (see pg_array).
@@ -214,7 +217,8 @@ def _addresses(user_ids: set[int]) -> dict[int, str]:
     with connection.cursor() as cursor:
         cursor.execute(
             f"SELECT {qn('id')}, {qn('email')} FROM {qn(users._meta.db_table)}"  # noqa: S608
-            f" WHERE {qn('id')} = ANY(%s::bigint[]) AND {qn('email')} <> ''",
+            f" WHERE {qn('id')} = ANY(%s::bigint[]) AND {qn('email')} <> ''"
+            f" AND {qn('email_notifications')}",
             [pg_array(user_ids)],
         )
         return dict(cursor.fetchall())

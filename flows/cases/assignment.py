@@ -17,6 +17,7 @@ from flows.models import (
     ObjectionScope,
     RepairCase,
 )
+from flows.notify import Event, notify
 from repair_flow.models import Role
 from sla.clocks import clock_assign
 from sla.models import Stage
@@ -197,4 +198,10 @@ def case_reassign(*, supervisor, case: RepairCase, assignee, reason: str) -> Rep
         case_note(case, "reassign", actor=supervisor, at=at, comment=reason, summary=summary)
     clock_assign(case=case, stage=task_stage(case, task), assignee=assignee, actor=supervisor)
     engine.task_assign(case, task, assignee)
+    notify(
+        Event.TASK_ASSIGNED,
+        case=case,
+        key=f"{case.kind}:{case.pk}:{task}:{assignee.pk}:{at.isoformat()}",
+        assignee=assignee,
+    )
     return case

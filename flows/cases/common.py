@@ -19,6 +19,7 @@ from flows.models import (
     ObjectionScope,
     RepairCase,
 )
+from flows.notify import Event, notify, notify_letter
 from letters.commitments import commitment_open_for_record
 from letters.kinds import addressee_facts, record_facts
 from letters.models import Commitment
@@ -186,7 +187,7 @@ def case_letter_issue(case: RepairCase, kind: str, *, actor, at: dt.datetime, **
     of the department when the department checked the record."""
     objection = isinstance(case, ObjectionCase)
     checked_by_department = objection and case.scope == ObjectionScope.DEPARTMENT
-    return letter_issue(
+    letter = letter_issue(
         kind=kind,
         facts=letter_facts(case, **facts),
         actor=actor,
@@ -197,6 +198,9 @@ def case_letter_issue(case: RepairCase, kind: str, *, actor, at: dt.datetime, **
         objection=objection,
         department=case.record.department if checked_by_department else None,
     )
+    due = facts.get("deadline")
+    notify_letter(letter, case=case, deadline=dt.datetime.fromisoformat(due) if due else None)
+    return letter
 
 
 def open_stages(case: RepairCase) -> list[str]:
@@ -256,6 +260,7 @@ def case_number_and_start(case, *, applicant, at: dt.datetime):
     engine.process_start(case)
     clock_start(case=case, stage=Stage.PRELIMINARY_REVIEW, actor=applicant, at=at, label=number)
     acceptance_clock_start(case, actor=applicant, at=at)
+    notify(Event.FILED, case=case, key=f"{case.kind}:{case.pk}")
     return case
 
 

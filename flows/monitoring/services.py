@@ -69,6 +69,7 @@ from flows.models import (
     RepairCase,
     SameKind,
 )
+from flows.notify import notify_letter
 from letters.kinds import record_facts
 from letters.models import Commitment, CommitmentStatus, LetterKind
 from letters.outbox import NewMessage, messages_queue_many
@@ -543,6 +544,7 @@ def breach_notice_issue(*, reviewer, review: BreachReview, facts: str) -> Breach
         # Domain section 9: the department that decides issues it.
         department=review.department,
     )
+    notify_letter(letter, case=case, deadline=clock.due_at)
     _save_review(review, "notify", by=reviewer, at=at, facts=facts, letter=letter)
     case_note(
         case,
@@ -746,6 +748,7 @@ def breach_confirm(
         at=at,
         department=review.department,
     )
+    notify_letter(letter, case=case)
     _save_review(
         review,
         "confirm",

@@ -3,8 +3,11 @@
 Playwright never downloads a browser here: it launches /usr/bin/chromium.
 """
 
+import contextlib
+import json
 import os
 import shutil
+from pathlib import Path
 
 import pytest
 
@@ -26,6 +29,93 @@ CHROMIUM_ARGS = [
 ]
 
 
+# axe-core from the npm registry (package.json, installed by `make install`).
+AXE_JS = Path(__file__).resolve().parents[2] / "node_modules" / "axe-core" / "axe.min.js"
+# GB/T 37668-2019 is at WCAG 2.x level; these are the rule sets axe checks.
+AXE_OPTIONS = {
+    "runOnly": {
+        "type": "tag",
+        "values": ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa", "best-practice"],
+    },
+    "resultTypes": ["violations"],
+}
+AXE_FAIL_IMPACTS = {"serious", "critical"}
+
+# Every top-level page a browser test loads is checked: the axe script is added
+# to each context and runs once the page has loaded, reporting back to Python
+# through `__axeReport`; the context's fixture fails the test on teardown if any
+# page had a serious or critical violation. `axe_check(page)` checks on demand.
+_AXE_ON_LOAD = """
+(() => {
+  if (window.top !== window || !window.axe) return;
+  window.addEventListener("load", () => {
+    window.__axeDone = window.axe.run(document, %s)
+      .then((r) => window.__axeReport && window.__axeReport(location.href, r.violations))
+      .catch(() => {});
+  });
+})();
+"""
+
+
+def _axe_failures(violations):
+    """The serious and critical violations, one line each with their targets."""
+    lines = []
+    for v in violations:
+        if v.get("impact") not in AXE_FAIL_IMPACTS:
+            continue
+        targets = [" ".join(map(str, n.get("target", []))) for n in v.get("nodes", [])]
+        lines.append(f"  [{v['impact']}] {v['id']}: {v['help']} -> {', '.join(targets[:8])}")
+    return lines
+
+
+def axe_check(page):
+    """Run axe-core on the page as it is now; fail listing every serious or
+    critical violation with the elements it concerns."""
+    if not page.evaluate("() => !!window.axe"):
+        page.add_script_tag(path=str(AXE_JS))
+    # axe runs one check at a time: let the on-load check finish first.
+    violations = page.evaluate(
+        "(opts) => Promise.resolve(window.__axeDone)"
+        ".then(() => axe.run(document, opts)).then((r) => r.violations)",
+        AXE_OPTIONS,
+    )
+    failures = _axe_failures(violations)
+    assert not failures, f"axe-core on {page.url}:\n" + "\n".join(failures)
+
+
+def watch_axe(context):
+    """Check every page the context loads; returns the list of failures found."""
+    if not AXE_JS.exists():
+        pytest.fail(f"{AXE_JS} is missing; `make install` installs axe-core with npm")
+    found = []
+
+    def report(source, url, violations):
+        failures = _axe_failures(violations)
+        if failures:
+            found.append(f"axe-core on {url}:\n" + "\n".join(failures))
+
+    context.expose_binding("__axeReport", report)
+    context.add_init_script(path=str(AXE_JS))
+    context.add_init_script(script=_AXE_ON_LOAD % json.dumps(AXE_OPTIONS))
+    return found
+
+
+def _settle(context):
+    """Wait for the check of the page each tab shows last."""
+    for open_page in context.pages:
+        # A page closed or navigating away has nothing left to check.
+        with contextlib.suppress(Exception):
+            open_page.evaluate("() => window.__axeDone")
+
+
+def close_checked(context, found):
+    """Close the context, then fail on every violation found in it."""
+    _settle(context)
+    context.close()
+    if found:
+        pytest.fail("\n".join(dict.fromkeys(found)), pytrace=False)
+
+
 @pytest.fixture(scope="session")
 def browser():
     from playwright.sync_api import sync_playwright
@@ -43,11 +133,12 @@ def page(browser, live_server):
     context = browser.new_context(
         locale="zh-CN", timezone_id="Asia/Shanghai", viewport={"width": 1280, "height": 800}
     )
+    found = watch_axe(context)
     page = context.new_page()
     page.set_default_timeout(10_000)
     page.base = live_server.url
     yield page
-    context.close()
+    close_checked(context, found)
 
 
 @pytest.fixture
@@ -58,11 +149,12 @@ def phone_page(browser, live_server):
         viewport={"width": 390, "height": 844},
         is_mobile=True,
     )
+    found = watch_axe(context)
     page = context.new_page()
     page.set_default_timeout(10_000)
     page.base = live_server.url
     yield page
-    context.close()
+    close_checked(context, found)
 
 
 def login(page, username, password):
@@ -97,7 +189,7 @@ def browser_as(browser, live_server):
             viewport=PHONE if phone else DESKTOP,
             is_mobile=phone,
         )
-        contexts.append(context)
+        contexts.append((context, watch_axe(context)))
         page = context.new_page()
         page.set_default_timeout(10_000)
         page.base = live_server.url
@@ -107,5 +199,10 @@ def browser_as(browser, live_server):
         return page
 
     yield open_as
-    for context in contexts:
+    found = []
+    for context, context_found in contexts:
+        _settle(context)
         context.close()
+        found += context_found
+    if found:
+        pytest.fail("\n".join(dict.fromkeys(found)), pytrace=False)

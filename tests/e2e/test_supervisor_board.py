@@ -13,7 +13,7 @@ from records.models import CreditRecord
 from sla.clocks import policy_for
 from sla.models import ClockState, Escalation, SlaClock, Stage
 from tests.conftest import PASSWORD, make_record
-from tests.e2e.conftest import login
+from tests.e2e.conftest import close_checked, login, watch_axe
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -27,11 +27,12 @@ def laptop_page(browser, live_server):
     context = browser.new_context(
         locale="zh-CN", timezone_id="Asia/Shanghai", viewport=LAPTOP, accept_downloads=True
     )
+    found = watch_axe(context)
     page = context.new_page()
     page.set_default_timeout(10_000)
     page.base = live_server.url
     yield page
-    context.close()
+    close_checked(context, found)
 
 
 def add_clock(record, stage, *, state, started, due, **fields):

@@ -184,6 +184,19 @@ def test_a_recipient_without_an_email_address_gets_no_message(
     assert mail.outbox == []
 
 
+def test_a_recipient_who_turned_email_off_gets_no_letter_email(
+    record, officer, applicant, committed, esp
+):
+    applicant.email = "zhangwei@example.com"
+    applicant.email_notifications = False
+    applicant.save()
+    letter = committed(acceptance, record, officer, applicant)
+    letter.refresh_from_db()
+    assert letter.status == RenderStatus.RENDERED
+    assert not OutboundMessage.objects.exists()
+    assert mail.outbox == []
+
+
 def test_the_same_key_twice_is_refused_and_rolls_the_event_back(
     record, officer, applicant, committed, esp
 ):
@@ -563,6 +576,16 @@ def test_a_breach_emails_those_with_an_address_and_no_one_else(record, officer, 
     escalation = OutboundMessage.objects.get(user=supervisor)
     assert escalation.subject == "【超时升级】R2 · 认定单位审核"
     assert "已升级督办" in escalation.body
+
+
+def test_an_officer_who_turned_email_off_gets_the_notice_but_no_sla_email(record, officer, esp):
+    officer.email = "liuyang@example.com"
+    officer.email_notifications = False
+    officer.save()
+    sla_start(record, officer)
+    clocks_sweep(now=DUE + dt.timedelta(days=1))
+    assert Notification.objects.filter(user=officer, kind="breach").exists()
+    assert not OutboundMessage.objects.filter(user=officer).exists()
 
 
 def touched(queries: CaptureQueriesContext) -> list[str]:

@@ -759,6 +759,8 @@ class Command(BaseCommand):
                 password=DEMO_PASSWORD,
                 role=role,
                 full_name=full_name,
+                # People get an address so the console backend shows their mail.
+                email="" if role == Role.INTEGRATION else f"{username}@demo.credit.example",
                 **extra,
             )
 

@@ -1,0 +1,230 @@
+"""Notices at every step (flows.notify): the applicant and staff are told in
+the app (the 通知 page and its badge) and by email, once, unless they turned
+email off in their profile."""
+
+import pytest
+from django.core import mail
+from django.urls import reverse
+
+from flows.cases.assignment import case_reassign
+from flows.cases.review import preliminary_review_refuse, supplement_request
+from flows.models import BreachReview, CaseStatus
+from flows.notify import Event, applicant_deadlines_notify, deliver, notify
+from flows.objections.services import objection_maintain
+from flows.repair.services import department_review_approve, repair_case_submit
+from letters.channels import LocmemSmsBackend
+from letters.models import Letter, LetterKind
+from sla.models import Notification, NotificationKind
+from tests.flows.conftest import (
+    BASIS,
+    at,
+    draft_with_materials,
+    import_rows,
+    penalty_row,
+    revoke,
+)
+from tests.flows.test_objection_work import verifying
+
+pytestmark = pytest.mark.django_db
+
+ITEMS = [{"material": "performance_proof", "problem": "缴款凭证模糊，无法辨认金额"}]
+
+
+@pytest.fixture(autouse=True)
+def addresses(settings, applicant, officer, reviewer, supervisor):
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    settings.SMS_BACKEND = "letters.channels.LocmemSmsBackend"
+    LocmemSmsBackend.outbox.clear()
+    for user in (applicant, officer, reviewer, supervisor):
+        user.email = f"{user.username}@example.com"
+        user.save()
+    applicant.phone = "13800000000"
+    applicant.save()
+
+
+def notices(user):
+    return list(
+        Notification.objects.filter(user=user, kind=NotificationKind.EVENT).values_list(
+            "title", flat=True
+        )
+    )
+
+
+def mails_to(user):
+    return [m for m in mail.outbox if user.email in m.to]
+
+
+def test_filing_received_tells_the_applicant_only(applicant, record, officer, committed):
+    case = draft_with_materials(applicant, record)
+    committed(repair_case_submit, applicant=applicant, case=case)
+    case.refresh_from_db()
+    assert notices(applicant) == [f"已收到您的申请 {case.number}，平台将尽快审查。"]
+    assert notices(officer) == []
+    (message,) = mails_to(applicant)
+    assert case.number in message.subject
+    assert f"/cases/{case.pk}/" in message.body
+    assert LocmemSmsBackend.outbox == [("13800000000", notices(applicant)[0])]
+
+
+def test_supplement_notice_names_the_deadline_and_mails_the_letter(
+    drive, applicant, officer, committed
+):
+    case = drive(CaseStatus.IN_PRELIMINARY_REVIEW)
+    Notification.objects.all().delete()
+    mail.outbox.clear()
+    request = committed(supplement_request, officer=officer, case=case, items=ITEMS)
+    letter = Letter.objects.get(kind=LetterKind.SUPPLEMENT)
+    (notice,) = Notification.objects.filter(user=applicant, kind=NotificationKind.EVENT)
+    assert "需要补正材料" in notice.title
+    assert "2026-11-30 17:00" in notice.title and letter.number in notice.title
+    assert notice.link == reverse("letters:detail", args=[letter.pk])
+    assert request.deadline is not None
+    (message,) = mails_to(applicant)
+    assert letter.number in message.subject
+    assert message.attachments and message.attachments[0][0].endswith(".pdf")
+    assert notices(officer) == []
+
+
+def test_acceptance_and_decision_are_told(drive, applicant, reviewer, committed):
+    case = committed(drive, CaseStatus.IN_DEPARTMENT_REVIEW)
+    assert any("已受理" in t for t in notices(applicant))
+    committed(department_review_approve, reviewer=reviewer, case=case, basis=BASIS)
+    decision = Letter.objects.get(kind=LetterKind.REPAIR_DECISION)
+    assert any("已作出决定" in t and decision.number in t for t in notices(applicant))
+    assert any(decision.number in m.subject for m in mails_to(applicant))
+    assert notices(reviewer) == []
+
+
+def test_refusal_to_accept_is_told(drive, applicant, officer, committed):
+    case = drive(CaseStatus.IN_PRELIMINARY_REVIEW)
+    committed(
+        preliminary_review_refuse,
+        officer=officer,
+        case=case,
+        reasons=["不属于受理范围"],
+        basis=BASIS,
+    )
+    assert any("不予受理" in t for t in notices(applicant))
+
+
+def test_a_task_assigned_tells_the_assignee(
+    drive, officer, second_officer, supervisor, committed, applicant
+):
+    second_officer.email = "officer2@example.com"
+    second_officer.save()
+    case = drive(CaseStatus.IN_PRELIMINARY_REVIEW)
+    committed(
+        case_reassign, supervisor=supervisor, case=case, assignee=second_officer, reason="请假"
+    )
+    assert notices(second_officer) == [f"案件 {case.label} 已指派给您办理。"]
+    assert notices(officer) == [] and notices(supervisor) == []
+    assert len(mails_to(second_officer)) == 1
+    # Staff are not texted.
+    assert all(phone == applicant.phone for phone, _ in LocmemSmsBackend.outbox)
+
+
+def test_a_repeated_event_notifies_once(drive, applicant, committed):
+    case = drive(CaseStatus.SUBMITTED)
+    Notification.objects.all().delete()
+    mail.outbox.clear()
+    committed(notify, Event.FILED, case=case, key="again")
+    committed(notify, Event.FILED, case=case, key="again")
+    assert len(notices(applicant)) == 1
+    assert len(mails_to(applicant)) == 1
+    assert deliver("filed:again", users=[applicant], text="x", link="/", channels=("app",)) == 0
+
+
+def test_email_off_keeps_the_in_app_notice(applicant, record, committed):
+    applicant.email_notifications = False
+    applicant.save()
+    case = draft_with_materials(applicant, record)
+    committed(repair_case_submit, applicant=applicant, case=case)
+    assert len(notices(applicant)) == 1
+    assert mails_to(applicant) == []
+    assert LocmemSmsBackend.outbox == []
+
+
+def test_the_badge_counts_the_notice(client, applicant, record, committed):
+    case = draft_with_materials(applicant, record)
+    committed(repair_case_submit, applicant=applicant, case=case)
+    client.force_login(applicant)
+    page = client.get(reverse("notifications")).content.decode()
+    assert '<span class="nav-count">1</span>' in page
+    assert f'href="/cases/{case.pk}/"' in page
+
+
+# The profile page
+
+
+def test_a_person_turns_their_own_email_off(client, applicant):
+    client.force_login(applicant)
+    assert "同时通过邮件和短信通知我" in client.get(reverse("profile")).content.decode()
+    response = client.post(reverse("profile"), {})
+    assert response.status_code == 302
+    applicant.refresh_from_db()
+    assert applicant.email_notifications is False
+    client.post(reverse("profile"), {"email_notifications": "on"})
+    applicant.refresh_from_db()
+    assert applicant.email_notifications is True
+
+
+def test_no_one_changes_someone_elses_setting(client, applicant, other_applicant):
+    client.force_login(other_applicant)
+    client.post(reverse("profile"), {"user": applicant.pk, "username": applicant.username})
+    applicant.refresh_from_db()
+    other_applicant.refresh_from_db()
+    assert applicant.email_notifications is True
+    assert other_applicant.email_notifications is False
+
+
+def test_the_profile_page_needs_a_login(client, applicant):
+    response = client.post(reverse("profile"), {})
+    assert response.status_code == 302 and "/accounts/login/" in response["Location"]
+    applicant.refresh_from_db()
+    assert applicant.email_notifications is True
+
+
+def test_an_objection_result_is_told(applicant, record, officer, committed):
+    case = verifying(applicant, record, officer, officer, "platform")
+    Notification.objects.all().delete()
+    mail.outbox.clear()
+    committed(objection_maintain, verifier=officer, case=case, reasons=["记录无误"], basis=BASIS)
+    result = Letter.objects.get(kind=LetterKind.OBJECTION_RESULT)
+    assert notices(applicant) == [
+        f"异议 {case.label} 已办结（{result.get_kind_display()} {result.number}）。"
+    ]
+    assert any(result.number in m.subject for m in mails_to(applicant))
+    assert notices(officer) == []
+
+
+@pytest.fixture
+def review(approved, now, enterprise, sister_department):
+    """A new penalty of the repaired enterprise: a breach review (as in test_hearing)."""
+    now.move_to(at("2027-03-02 09:00"))
+    import_rows(penalty_row(enterprise, sister_department, number="济环罚〔2027〕8号"))
+    return BreachReview.objects.get()
+
+
+def test_the_notice_of_intended_revocation_and_the_revocation_are_told(
+    review, reviewer, applicant, committed
+):
+    Notification.objects.all().delete()
+    committed(revoke, reviewer=reviewer, review=review, reasons=["再次违法"], basis=BASIS)
+    titles = notices(applicant)
+    assert any("拟撤销信用修复，您可在" in t for t in titles)
+    assert any("的信用修复已撤销" in t for t in titles)
+    assert notices(reviewer) == []
+
+
+def test_the_applicant_is_reminded_of_a_deadline_once(drive, applicant, officer, committed, now):
+    case = drive(CaseStatus.IN_PRELIMINARY_REVIEW)
+    supplement_request(officer=officer, case=case, items=ITEMS)
+    Notification.objects.all().delete()
+    assert applicant_deadlines_notify() == 0  # due 30 November, far off
+    now.move_to(at("2026-11-29 09:00"))
+    assert committed(applicant_deadlines_notify) == 1
+    committed(applicant_deadlines_notify)
+    assert notices(applicant) == [
+        f"申请 {case.label} 的办理期限 2026-11-30 17:00 即将届满，请及时办理。"
+    ]
+    assert notices(officer) == []
