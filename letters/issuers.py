@@ -40,6 +40,8 @@ ISSUER_RULES = {
     LetterKind.REVOCATION_NOTICE: DEPARTMENT,
     LetterKind.REVOCATION: DEPARTMENT,
     LetterKind.OBJECTION_RESULT: CHECKER,
+    # 谁认定、谁告知: the department that imposed the penalty tells of repair.
+    LetterKind.REPAIR_INFO: DEPARTMENT,
 }
 
 RULE_LABELS = {
@@ -68,6 +70,7 @@ SERIES = {
     "objection_refusal_to_accept": (gettext_lazy("不予受理通知书（异议）"), "异不受"),
     "objection_supplement": (gettext_lazy("补正材料一次性告知书（异议）"), "异补"),
     "objection_result": (gettext_lazy("异议处理结果告知书"), "异"),
+    "repair_info": (gettext_lazy("信用修复告知书"), "修告"),
 }
 
 # The series each kind of issuer numbers (the checker's result is both's).
@@ -88,6 +91,7 @@ ISSUER_SERIES = {
         "revocation_notice",
         "revocation",
         "objection_result",
+        "repair_info",
     ),
 }
 

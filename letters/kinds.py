@@ -53,6 +53,12 @@ Kind facts (required unless marked optional):
     commitment:        signature {"name", "signed_at", "draft_sha256"} once
                        signed (the draft prints an empty signature line
                        marked 待签署; draft_sha256, optional, is printed)
+    repair_info:       eligibility {"eligibility" (eligible|not_yet|never|
+                       not_needed), "eligible_from" (ISO date or null),
+                       "publicity_ends_on", "published", "reason",
+                       "legal_basis"} (records.publicity.answer on the day
+                       of issue), prepare [str], apply_at (the platform's
+                       address); letters/repair_info.py builds them
 Optional for the notices on a filing: matter, what was filed (default
 "信用修复申请"; "异议申请" for an objection). `basis` is the rule cited, as
 it should read after 根据, e.g. "《信用修复管理办法》第十条".
@@ -104,6 +110,11 @@ KINDS: dict[str, KindSpec] = {
         ("reasons",),
     ),
     LetterKind.COMMITMENT: KindSpec("letters/commitment.html", COMMON),
+    LetterKind.REPAIR_INFO: KindSpec(
+        "letters/repair_info.html",
+        (*COMMON, "eligibility", "prepare", "apply_at"),
+        ("prepare",),
+    ),
 }
 
 OUTCOMES = {

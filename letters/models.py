@@ -30,6 +30,8 @@ class LetterKind(models.TextChoices):
     REVOCATION_NOTICE = "revocation_notice", _("拟撤销信用修复告知书")
     REVOCATION = "revocation", _("撤销信用修复决定书")
     COMMITMENT = "commitment", _("信用修复承诺书")
+    # 两书同送 (国办发〔2025〕22号): told of repair with the penalty.
+    REPAIR_INFO = "repair_info", _("信用修复告知书")
 
 
 class LetterSetting(models.Model):
@@ -296,6 +298,12 @@ class Letter(models.Model):
             models.CheckConstraint(
                 condition=Q(kind="commitment") | Q(number__isnull=False),
                 name="only_commitment_drafts_have_no_number",
+            ),
+            # One credit-repair notice per record, whatever re-imports it.
+            models.UniqueConstraint(
+                fields=["record"],
+                condition=Q(kind="repair_info"),
+                name="one_repair_info_per_record",
             ),
         ]
 

@@ -182,6 +182,13 @@ def letter_context(letter: Letter) -> dict:
     if (facts.get("time_limit") or {}).get("due"):
         context["time_limit_due_text"] = chinese_datetime(facts["time_limit"]["due"])
     context.update(_hearing_context(facts))
+    if facts.get("eligibility"):
+        # The credit-repair notice: when repair may be applied for.
+        eligibility = dict(facts["eligibility"])
+        for name in ("eligible_from", "publicity_ends_on"):
+            if eligibility.get(name):
+                eligibility[f"{name}_text"] = chinese_date(eligibility[name])
+        context["eligibility"] = eligibility
     if context["signature"].get("signed_at"):
         context["signed_at_text"] = chinese_datetime(context["signature"]["signed_at"])
     if letter.verification_code:

@@ -42,11 +42,12 @@ from letters.outbox import (
     RenderResult,
     letter_render,
     message_for_letter,
+    messages_for_letters,
 )
 from letters.signing import SignatureCheck
-from repair_flow.audit import audit_record
+from repair_flow.audit import AuditEntry, audit_record, audit_record_many
 from repair_flow.background import task_enqueue
-from repair_flow.sequences import sequence_next
+from repair_flow.sequences import sequence_next, sequence_take
 
 
 def letter_number(*, prefix: str, year: int, serial: int) -> str:
@@ -77,6 +78,7 @@ def letter_issue(
     draft: bool = False,
     department=None,
     objection: bool = False,
+    render_by_sweep: bool = False,
 ) -> Letter:
     """Issue a letter: numbered (unless a commitment draft), facts frozen,
     rendered after commit, and emailed to the recipient once rendered.
@@ -85,7 +87,9 @@ def letter_issue(
     department that decides (default: the record's) or, for an objection's
     result, that checked the record. `objection` puts a filing's notices in
     the objection series. The issuer's name, wording, contact and remedies
-    bodies are frozen with the facts.
+    bodies are frozen with the facts. `render_by_sweep` leaves the rendering
+    to the letters sweep (the render queue, within a minute) instead of
+    after commit: for letters issued in bulk, as an import does.
 
     Raises ValidationError naming every missing fact; nothing is written then.
     """
@@ -144,9 +148,85 @@ def letter_issue(
         )
         if not draft and recipient is not None:
             message_for_letter(letter=letter)
-        letter_pk = letter.pk
-        transaction.on_commit(lambda: _render_after_commit(letter_pk))
+        if not render_by_sweep:
+            letter_pk = letter.pk
+            transaction.on_commit(lambda: _render_after_commit(letter_pk))
     return letter
+
+
+@dataclass(frozen=True)
+class NewLetter:
+    """One letter to issue in bulk (`letters_issue_many`)."""
+
+    facts: dict
+    record: object
+    recipient: object = None
+
+
+def letters_issue_many(*, kind: str, letters: list[NewLetter], actor, at: dt.datetime) -> int:
+    """Issue many letters of a department-issued `kind`, each on its record
+    (the record's department issues it), as `letter_issue` does one: facts
+    checked first (nothing written if one is missing), numbers taken a block
+    per issuer, one INSERT and one audit event per issuer, the recipients' emails queued.
+    Rendering is the letters sweep's (the render queue), in the background."""
+    for new in letters:
+        missing = missing_facts(kind, new.facts)
+        if missing:
+            raise ValidationError(
+                _("%(kind)s 缺少必填内容：%(missing)s")
+                % {"kind": LetterKind(kind).label, "missing": "、".join(missing)}
+            )
+    if not letters:
+        return 0
+    setting = LetterSetting.objects.get(kind=kind)
+    year = timezone.localtime(at).year
+    by_department: dict[int, list[NewLetter]] = {}
+    for new in letters:
+        by_department.setdefault(new.record.department_id, []).append(new)
+    created, blocks = [], []
+    with transaction.atomic():
+        for group in by_department.values():
+            issuer = issuer_for(kind, department=group[0].record.department)
+            prefix = issuer_prefix(issuer, series_for(kind))
+            frozen = {"issued_by": issuer_facts(issuer)}
+            frozen["remedies"] = remedies_text(setting.remedies, issuer)
+            serials = sequence_take(LetterSequence, prefix=prefix, year=year, count=len(group))
+            block = Letter.objects.bulk_create(
+                Letter(
+                    kind=kind,
+                    issuer=issuer.name,
+                    issuer_ref=issuer,
+                    issued_at=at,
+                    record=new.record,
+                    subject=new.record.subject,
+                    recipient=new.recipient,
+                    facts={**new.facts, **frozen},
+                    created_by=actor if getattr(actor, "pk", None) else None,
+                    next_attempt_at=at,
+                    year=year,
+                    serial=serial,
+                    number=letter_number(prefix=prefix, year=year, serial=serial),
+                    verification_code=verification_code(),
+                )
+                for new, serial in zip(group, serials, strict=True)
+            )
+            created += block
+            blocks.append(
+                AuditEntry(
+                    "letter.issue_many",
+                    "letters.Letter",
+                    f"{block[0].pk}-{block[-1].pk}",
+                    {
+                        "kind": kind,
+                        "count": len(block),
+                        "numbers": [block[0].number, block[-1].number],
+                    },
+                )
+            )
+        # One event per issuer's block, as the import writes one per batch.
+        audit_record_many(actor=actor, entries=blocks)
+        messages_for_letters(letters=created)
+    return len(created)
 
 
 def _render_after_commit(letter_pk: int) -> None:

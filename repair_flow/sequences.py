@@ -23,3 +23,19 @@ def sequence_next(model, *, year: int, **key: str) -> int:
             [value, year],
         )
         return cursor.fetchone()[0]
+
+
+def sequence_take(model, *, year: int, count: int, **key: str) -> range:
+    """`count` consecutive serials of (key, year) at once, as `sequence_next`
+    takes one (same lock, same give-back on rollback)."""
+    ((column, value),) = key.items()
+    table = connection.ops.quote_name(model._meta.db_table)
+    column = connection.ops.quote_name(model._meta.get_field(column).column)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} ({column}, year, last) VALUES (%s, %s, %s)"  # noqa: S608
+            f" ON CONFLICT ({column}, year) DO UPDATE SET last = {table}.last + %s RETURNING last",
+            [value, year, count, count],
+        )
+        last = cursor.fetchone()[0]
+    return range(last - count + 1, last + 1)

@@ -70,6 +70,7 @@ REFERENCE_DATA = [
     ("sla.SlaPolicy", "sla.migrations.0010_hearing_statement_period"),
     ("letters.LetterSetting", "letters.migrations.0006_issuers_series_seal"),
     ("letters.Issuer", "letters.migrations.0006_issuers_series_seal"),
+    ("letters.LetterSetting", "letters.migrations.0007_repair_info_twobooks"),
     ("flows.MonitoringPolicy", "flows.migrations.0003_monitoring_window"),
 ]
 

@@ -151,3 +151,78 @@ def test_import_records_against_bare_bulk_create(tmp_path):
     print(f"bare bulk_create: {bare:7.2f} s  {rate(ROWS, bare):10,.0f} rows/s")
     verdict = "met" if ratio >= TARGET_RATIO else "NOT met"
     print(f"ratio ours/bare: {ratio:.2f} (target >= {TARGET_RATIO}: {verdict})")
+
+
+NOTICE_TARGET = 0.20  # 两书同送: the notice hook slows the import by at most 20 %
+BOUND_SHARE = float(os.environ.get("BENCH_BOUND_SHARE", "0.1"))
+
+
+@pytest.mark.django_db(transaction=True)
+def test_import_records_with_and_without_the_repair_notice(tmp_path):
+    """The same file imported into emptied record tables (a first, untimed
+    import makes the subjects): without the credit-repair notice hook, then
+    with it, a share of the subjects
+    (BENCH_BOUND_SHARE, default 10 %) bound to an applicant account so their
+    records are told. Rendering is left to the letters sweep (not timed)."""
+    from letters.models import Letter, LetterKind
+    from letters.repair_info import on_records_saved
+    from records.hooks import records_saved_hook_replaced
+    from records.models import BindingCapacity, SubjectBinding
+    from repair_flow.models import Role, User
+
+    today = timezone.localdate()
+    codes = [f"DEPT{i:02d}" for i in range(8)]
+    Department.objects.bulk_create(
+        Department(code=code, name=f"济南市测试局{code}", sector=Sector.OTHER) for code in codes
+    )
+    rows = generate(codes, today)
+    path = tmp_path / "records.csv"
+    with path.open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=FIELDS)
+        writer.writeheader()
+        writer.writerows(rows)
+
+    def run(hook) -> float:
+        out, err = io.StringIO(), io.StringIO()
+        with records_saved_hook_replaced("letters.repair_info", hook):
+            started = time.perf_counter()
+            call_command("import_records", str(path), stdout=out, stderr=err)
+            seconds = time.perf_counter() - started
+        assert out.getvalue().splitlines()[-1] == f"imported {ROWS}, updated 0, rejected 0", (
+            err.getvalue()
+        )
+        return seconds
+
+    def empty_records() -> None:
+        Letter.objects.filter(kind=LetterKind.REPAIR_INFO).delete()
+        with connection.cursor() as cursor:
+            cursor.execute(f"DELETE FROM {CreditRecord._meta.db_table}")  # noqa: S608 - ours
+
+    # A first import makes the subjects; both timed runs then find them.
+    run(None)
+    empty_records()
+    without = run(None)
+    empty_records()
+    # Bind a share of the (now existing) subjects, so both runs create the same subjects.
+    subjects = list(Subject.objects.order_by("pk").values_list("pk", flat=True))
+    bound = subjects[: max(1, int(len(subjects) * BOUND_SHARE))]
+    users = User.objects.bulk_create(
+        User(username=f"bench_applicant{n}", role=Role.APPLICANT, email=f"a{n}@example.com")
+        for n in range(len(bound))
+    )
+    SubjectBinding.objects.bulk_create(
+        SubjectBinding(user=user, subject_id=pk, capacity=BindingCapacity.LEGAL_REPRESENTATIVE)
+        for user, pk in zip(users, bound, strict=True)
+    )
+    with_notice = run(on_records_saved)
+    told = Letter.objects.filter(kind=LetterKind.REPAIR_INFO).count()
+    assert told == CreditRecord.objects.filter(subject_id__in=bound).count()
+
+    slowdown = with_notice / without - 1
+    print()
+    print(f"database: {connection.vendor} ({connection.settings_dict['NAME']})")
+    print(f"rows: {ROWS}, subjects: {len(subjects)}, bound: {len(bound)}, notices: {told}")
+    print(f"without the notice hook: {without:7.2f} s  {rate(ROWS, without):10,.0f} rows/s")
+    print(f"with the notice hook:    {with_notice:7.2f} s  {rate(ROWS, with_notice):10,.0f} rows/s")
+    verdict = "met" if slowdown <= NOTICE_TARGET else "NOT met"
+    print(f"slowdown: {slowdown:.1%} (target <= {NOTICE_TARGET:.0%}: {verdict})")

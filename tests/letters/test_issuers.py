@@ -26,6 +26,7 @@ DEPARTMENT_KINDS = {
     LetterKind.REPAIR_REFUSAL,
     LetterKind.REVOCATION_NOTICE,
     LetterKind.REVOCATION,
+    LetterKind.REPAIR_INFO,
 }
 REMEDY_KINDS = {
     LetterKind.REFUSAL_TO_ACCEPT,
@@ -43,6 +44,7 @@ SELF_WORDS = {
     LetterKind.REPAIR_REFUSAL: "本机关决定不予信用修复",
     LetterKind.REVOCATION_NOTICE: "本机关拟撤销",
     LetterKind.REVOCATION: "本机关决定撤销",
+    LetterKind.REPAIR_INFO: "本机关对",
 }
 
 
@@ -481,7 +483,7 @@ def test_no_letter_body_holds_an_iso_date(kind, person_record, officer, committe
 def test_the_admin_shows_which_body_issues_each_kind(client_for, administrator):
     page = client_for(administrator).get("/admin/letters/lettersetting/").content.decode()
     assert page.count("公共信用信息机构") >= 4
-    assert page.count("作出决定的认定单位") == 4
+    assert page.count("作出决定的认定单位") == 5  # with the credit-repair notice
     assert "核查单位：认定单位核实的由认定单位出具" in page
 
 

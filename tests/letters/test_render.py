@@ -96,6 +96,18 @@ KIND_FACTS = {
             "draft_sha256": "9f2c" * 16,
         }
     },
+    LetterKind.REPAIR_INFO: {
+        "eligibility": {
+            "eligibility": "not_yet",
+            "eligible_from": "2026-04-15",
+            "publicity_ends_on": "2027-01-15",
+            "published": True,
+            "reason": "",
+            "legal_basis": BASIS,
+        },
+        "prepare": ["已履行行政处罚决定所规定义务的证明"],
+        "apply_at": "http://127.0.0.1:8000/",
+    },
 }
 # What each kind must print, beyond the common facts, as it reads on the page.
 KIND_TEXT = {
@@ -166,6 +178,11 @@ KIND_TEXT = {
         "签署人：王芳电子签署",
         "签署时间：2026年11月27日09时45分",
         f"SHA-256：{'9f2c' * 16}",
+    ],
+    LetterKind.REPAIR_INFO: [
+        "自2026年4月15日起可以申请信用修复",
+        "已履行行政处罚决定所规定义务的证明",
+        "http://127.0.0.1:8000/",
     ],
 }
 

@@ -1,10 +1,35 @@
+import ipaddress
+import os
 import threading
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
 from repair_flow import background, scheduler
+
+
+def _wildcard(addr: str) -> bool:
+    try:
+        return ipaddress.ip_address(addr).is_unspecified
+    except ValueError:
+        return not addr
+
+
+def site_url_follow(*, addr: str, port: int) -> str:
+    """In the embedded mode the letters' verify links and QR codes point at
+    the address actually served, unless SITE_URL is set in the environment
+    (a deployment behind a proxy names its public address). A wildcard
+    address keeps the configured host."""
+    if os.environ.get("SITE_URL"):
+        return settings.SITE_URL
+    current = urlsplit(settings.SITE_URL)
+    host = (current.hostname or "127.0.0.1") if _wildcard(addr) else addr
+    if ":" in host:
+        host = f"[{host}]"
+    settings.SITE_URL = f"{current.scheme or 'http'}://{host}:{port}"
+    return settings.SITE_URL
 
 
 class Command(BaseCommand):
@@ -16,6 +41,7 @@ class Command(BaseCommand):
         parser.add_argument("--no-scheduler", action="store_true")
 
     def handle(self, *args, addr, port, no_scheduler, **options):
+        site_url_follow(addr=addr, port=port)
         stop = threading.Event()
         if not no_scheduler:
             scheduler.start(stop)
