@@ -23,22 +23,6 @@ TZ = ZoneInfo("Asia/Shanghai")
 SIGNED_AT = dt.datetime(2026, 11, 27, 10, 30, tzinfo=TZ)
 
 
-@pytest.fixture(autouse=True)
-def media(settings, tmp_path):
-    settings.MEDIA_ROOT = tmp_path / "media"
-
-
-@pytest.fixture
-def committed(django_capture_on_commit_callbacks):
-    """Run a call and then its after-commit work (render, send), as a commit would."""
-
-    def run(fn, /, *args, **kwargs):
-        with django_capture_on_commit_callbacks(execute=True):
-            return fn(*args, **kwargs)
-
-    return run
-
-
 @pytest.fixture
 def commitment(committed, record, applicant):
     commitment = committed(commitment_create, record=record, actor=applicant)

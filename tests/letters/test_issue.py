@@ -22,11 +22,6 @@ UTC = dt.UTC
 
 
 @pytest.fixture(autouse=True)
-def media(settings, tmp_path):
-    settings.MEDIA_ROOT = tmp_path / "media"
-
-
-@pytest.fixture(autouse=True)
 def frozen():
     """2026 in Jinan unless a test travels elsewhere."""
     with time_machine.travel(dt.datetime(2026, 11, 27, 10, tzinfo=TZ), tick=False):

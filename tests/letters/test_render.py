@@ -193,17 +193,6 @@ def media(settings, tmp_path):
     return settings.MEDIA_ROOT
 
 
-@pytest.fixture
-def committed(django_capture_on_commit_callbacks):
-    """Run a service and then what it left for after commit (the render)."""
-
-    def run(fn, /, *args, **kwargs):
-        with django_capture_on_commit_callbacks(execute=True):
-            return fn(*args, **kwargs)
-
-    return run
-
-
 def facts_for(kind: str, record) -> dict:
     facts = {"addressee": addressee_facts(record.subject), "record": record_facts(record)}
     if "received_on" in KINDS[kind].required:

@@ -41,20 +41,6 @@ from letters.services import letter_issue
 PASSPHRASE = "correct horse"
 
 
-@pytest.fixture(autouse=True)
-def media(settings, tmp_path):
-    settings.MEDIA_ROOT = tmp_path / "media"
-
-
-@pytest.fixture
-def committed(django_capture_on_commit_callbacks):
-    def run(fn, /, *args, **kwargs):
-        with django_capture_on_commit_callbacks(execute=True):
-            return fn(*args, **kwargs)
-
-    return run
-
-
 def acceptance(record, officer, committed) -> Letter:
     letter = committed(
         letter_issue,
