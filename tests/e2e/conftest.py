@@ -141,12 +141,13 @@ def page(browser, live_server):
     close_checked(context, found)
 
 
-@pytest.fixture
-def phone_page(browser, live_server):
+@contextlib.contextmanager
+def phone(browser, live_server, *, width: int, height: int):
+    """A page in a phone-sized context, checked by axe when it closes."""
     context = browser.new_context(
         locale="zh-CN",
         timezone_id="Asia/Shanghai",
-        viewport={"width": 390, "height": 844},
+        viewport={"width": width, "height": height},
         is_mobile=True,
     )
     found = watch_axe(context)
@@ -155,6 +156,12 @@ def phone_page(browser, live_server):
     page.base = live_server.url
     yield page
     close_checked(context, found)
+
+
+@pytest.fixture
+def phone_page(browser, live_server):
+    with phone(browser, live_server, width=390, height=844) as page:
+        yield page
 
 
 def login(page, username, password):

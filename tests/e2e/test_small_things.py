@@ -9,7 +9,7 @@ from flows.cases.review import preliminary_review_claim
 from flows.models import CaseMaterial, CaseStatus, RepairCase
 from flows.repair.services import repair_case_draft_save
 from tests.conftest import PASSWORD
-from tests.e2e.conftest import close_checked, login, watch_axe
+from tests.e2e.conftest import login, phone
 from tests.e2e.test_staff_journey import PDF, SHOTS, submitted
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
@@ -22,18 +22,8 @@ def media(settings, tmp_path):
 
 @pytest.fixture
 def small_phone(browser, live_server):
-    context = browser.new_context(
-        locale="zh-CN",
-        timezone_id="Asia/Shanghai",
-        viewport={"width": 375, "height": 667},
-        is_mobile=True,
-    )
-    found = watch_axe(context)
-    page = context.new_page()
-    page.set_default_timeout(10_000)
-    page.base = live_server.url
-    yield page
-    close_checked(context, found)
+    with phone(browser, live_server, width=375, height=667) as page:
+        yield page
 
 
 def box(locator) -> dict:
