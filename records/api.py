@@ -19,7 +19,6 @@ section 8); resident ID numbers are always masked.
 """
 
 import datetime as dt
-import re
 from collections import defaultdict
 
 from django.urls import path
@@ -75,6 +74,7 @@ from repair_flow.api_common import (
     query_int,
     stated_purpose,
 )
+from repair_flow.masking import looks_like_identifier
 from repair_flow.models import AccessChannel, AccessPurpose, Role
 from repair_flow.roles import role_permission
 from sla.clocks import clocks_for
@@ -294,8 +294,6 @@ class RecordCollectionApi(GenericAPIView):
 
 # Search by identifier (POST: the identifier in the body, never in a URL) ---------------------
 
-# A resident ID (or most of one) in a query string: refused, the search is a POST.
-IDENTIFIER_LIKE = re.compile(r"\d{14,17}[\dXx]?")
 IDENTIFIER_PARAMETERS = ("subject_identifier", "identifier", "q", "subject_name")
 
 
@@ -303,7 +301,7 @@ def identifier_in_url_refuse(params) -> None:
     """400 for a person's identifier (or name) in a GET's query string: it would
     sit in URLs, proxies' and servers' logs (shared domain reference section 8)."""
     named = [name for name in IDENTIFIER_PARAMETERS if name in params]
-    looks = [name for name, value in params.items() if IDENTIFIER_LIKE.search(value)]
+    looks = [name for name, value in params.items() if looks_like_identifier(value)]
     if named or looks:
         raise ApiError(
             _(

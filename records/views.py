@@ -1,5 +1,4 @@
 import datetime as dt
-import re
 import secrets
 
 from django.conf import settings
@@ -47,6 +46,7 @@ from repair_flow.access import (
     search_what,
     session_purpose,
 )
+from repair_flow.masking import looks_like_identifier
 from repair_flow.models import AccessPurpose, Role
 from sla.clocks import clocks_for
 
@@ -64,9 +64,6 @@ def _purpose_or_redirect(request, subject, what: str):
     return None
 
 
-# A resident ID (or most of one) in a search term: such a search answers only
-# through the purpose form (POST), never from a URL.
-IDENTIFIER_LIKE = re.compile(r"\d{14,17}[\dXx]?")
 SEARCHES_SESSION_KEY = "record_searches"
 # Searches kept per session (each under an opaque id): the newest ones.
 MAX_STORED_SEARCHES = 20
@@ -197,7 +194,7 @@ def record_list(request):
         )
     q = request.GET.get("q", "").strip()
     filters = _list_filters(request.GET)
-    if q and registered(request.user) and IDENTIFIER_LIKE.search(q):
+    if q and registered(request.user) and looks_like_identifier(q):
         return _list_page(
             request,
             q="",

@@ -7,6 +7,13 @@ from records.identifiers import IdentifierError, mask_phone, mask_resident_id, v
 
 _ID_PATTERN = re.compile(r"(?<![0-9A-Za-z])\d{17}[\dXx](?![0-9A-Za-z])")
 _PHONE_PATTERN = re.compile(r"(?<!\d)1[3-9]\d{9}(?!\d)")
+# A resident ID, or most of one, in a search term or a URL's query string:
+# such a search answers only through a POST with a purpose.
+_IDENTIFIER_LIKE = re.compile(r"\d{14,17}[\dXx]?")
+
+
+def looks_like_identifier(text: str) -> bool:
+    return bool(_IDENTIFIER_LIKE.search(text))
 
 
 def _mask_id(match: re.Match) -> str:

@@ -1,6 +1,8 @@
 from django.apps import apps
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.shortcuts import redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -8,7 +10,12 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from records.selectors import subject_get_for_user
-from repair_flow.access import purpose_is_valid, session_purpose_set
+from repair_flow.access import (
+    general_purpose_set,
+    purpose_is_valid,
+    registered,
+    session_purpose_set,
+)
 from repair_flow.accounts import profile_notifications_set
 from repair_flow.models import AccessLogEntry, AccessPurpose, Role
 from repair_flow.roles import role_required
@@ -47,6 +54,36 @@ def access_purpose(request, subject_id: int):
         request,
         "access_purpose.html",
         {"subject": subject, "purposes": AccessPurpose.choices, "next": next_url, "error": error},
+        status=400 if error else 200,
+    )
+
+
+@login_required
+def access_purpose_general(request):
+    """Asks the purpose of a session's work on many people's data (the admin's
+    personal-data pages); it lapses after ACCESS_PURPOSE_SESSION_SECONDS."""
+    if not (request.user.is_staff or registered(request.user)):
+        raise PermissionDenied
+    next_url = request.POST.get("next") or request.GET.get("next") or "/"
+    if not url_has_allowed_host_and_scheme(next_url, allowed_hosts={request.get_host()}):
+        next_url = "/"
+    error = ""
+    if request.method == "POST":
+        purpose = request.POST.get("purpose")
+        if purpose_is_valid(purpose):
+            general_purpose_set(request, purpose)
+            return redirect(next_url)
+        error = _("请从列表中选择查询目的。")
+    return render(
+        request,
+        "access_purpose.html",
+        {
+            "subject": None,
+            "purposes": AccessPurpose.choices,
+            "next": next_url,
+            "error": error,
+            "minutes": settings.ACCESS_PURPOSE_SESSION_SECONDS // 60,
+        },
         status=400 if error else 200,
     )
 
