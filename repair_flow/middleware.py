@@ -6,6 +6,7 @@ from django.utils import translation
 from django.utils.cache import patch_vary_headers
 
 from repair_flow.audit import reset_request_id, set_request_id
+from repair_flow.masking import looks_like_identifier
 
 # What a proxy's or client's X-Request-ID may be: letters, digits and . _ -,
 # 8 to 64 characters. Anything else (spaces, control characters, a resident ID
@@ -14,8 +15,11 @@ CLIENT_REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{8,64}")
 
 
 def client_request_id(value: str) -> str:
-    """The client's request id if it has the strict format, else ""."""
-    return value if CLIENT_REQUEST_ID.fullmatch(value) else ""
+    """The client's request id if it has the strict format (and is not a
+    resident ID someone chose to send), else ""."""
+    if not CLIENT_REQUEST_ID.fullmatch(value) or looks_like_identifier(value):
+        return ""
+    return value
 
 
 class RequestIdMiddleware:
