@@ -384,7 +384,7 @@ class RecordSearchApi(GenericAPIView):
         page = list(self.paginate_queryset(records))
         if staff:
             term = data.get("subject_identifier") or data.get("subject_name")
-            what = search_what("api:records", term, self.paginator.count)
+            what = "api:" + search_what("records", term, self.paginator.count)
             people = {r.subject_id: r.subject for r in page if r.subject.is_person}
             access_register_many(
                 user=request.user,

@@ -123,6 +123,20 @@ def what_label(what: str) -> str:
     parts = what.split(":")
     if parts and parts[0] == "api":
         parts = parts[1:]
+    if parts[:1] == ["search"] and len(parts) >= 4:
+        # "search:records:<masked term>:<found>"; the term never holds a ":".
+        return _("查询“%(term)s”（%(found)s 条结果）") % {
+            "term": ":".join(parts[2:-1]),
+            "found": parts[-1],
+        }
+    if parts[:1] == ["sync_event"] and len(parts) == 2:
+        return _("同步事件 #%(id)s") % {"id": parts[1]}
+    if parts[:1] == ["admin"] and len(parts) == 4:
+        try:
+            name = apps.get_model(parts[1])._meta.verbose_name
+        except (LookupError, ValueError):
+            name = parts[1]
+        return _("管理后台：%(model)s #%(id)s") % {"model": name, "id": parts[2]}
     if len(parts) < 2 or parts[0] not in WHAT_KINDS:
         return what
     title, model, field = WHAT_KINDS[parts[0]]

@@ -52,6 +52,17 @@ def test_a_search_that_finds_nothing_is_registered_too(client_for, officer, pers
     entry = AccessLogEntry.objects.get()
     assert entry.subject is None and entry.purpose == "supervision"
     assert entry.what == "search:records:110105********002X:0"
+    supervisor_page = c.get("/access-register/")
+    assert supervisor_page.status_code == 403  # officers do not read the register
+
+
+def test_the_register_page_names_the_search_masked(client_for, officer, supervisor, person_record):
+    c = client_for(officer)
+    c.get(search(c, person_record.subject.identifier)["Location"])
+    html = client_for(supervisor).get("/access-register/").content.decode()
+    masked = person_record.subject.display_identifier
+    assert f"查询“{masked}”（1 条结果）" in html
+    assert person_record.subject.identifier not in html
 
 
 def test_every_page_of_the_results_seen_is_registered(client_for, officer, person_record):

@@ -41,7 +41,7 @@ def test_a_search_by_resident_id_is_a_post_with_a_purpose_and_registered(
         "repair_case",
         "api",
     )
-    assert entry.what == f"search:api:records:{person.display_identifier}:1"
+    assert entry.what == f"api:search:records:{person.display_identifier}:1"
 
 
 def test_a_search_that_found_nothing_is_registered(api_for, supervisor, person_record):
@@ -53,7 +53,7 @@ def test_a_search_that_found_nothing_is_registered(api_for, supervisor, person_r
     assert response.status_code == 200 and response.json()["results"] == []
     entry = AccessLogEntry.objects.get()
     assert entry.subject is None
-    assert entry.what == "search:api:records:110105********002X:0"
+    assert entry.what == "api:search:records:110105********002X:0"
 
 
 @pytest.mark.parametrize("purpose", [None, "curiosity"])
