@@ -62,7 +62,7 @@ from records.serializers import (
 )
 from records.services import record_decision_change, records_ingest
 from records.sync import MAX_ACK_IDS, SYNC_CONSUMER_ROLES, sync_events_ack, sync_events_pending
-from repair_flow.access import REGISTERED_ROLES, Access, access_register_many, search_what
+from repair_flow.access import REGISTERED_ROLES, search_register, search_what
 from repair_flow.api_common import (
     PURPOSE_PARAMETER,
     ApiError,
@@ -384,11 +384,10 @@ class RecordSearchApi(GenericAPIView):
         page = list(self.paginate_queryset(records))
         if staff:
             term = data.get("subject_identifier") or data.get("subject_name")
-            what = "api:" + search_what("records", term, self.paginator.count)
-            people = {r.subject_id: r.subject for r in page if r.subject.is_person}
-            access_register_many(
+            search_register(
                 user=request.user,
-                accesses=[Access(s, what) for s in people.values()] or [Access(None, what)],
+                what="api:" + search_what("records", term, self.paginator.count),
+                records=page,
                 purpose=purpose,
                 channel=AccessChannel.API,
             )

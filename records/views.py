@@ -35,14 +35,13 @@ from records.selectors import (
 )
 from records.services import record_decision_change
 from repair_flow.access import (
-    Access,
     access_register,
-    access_register_many,
     general_purpose,
     general_purpose_set,
     needs_registration,
     purpose_is_valid,
     registered,
+    search_register,
     search_what,
     session_purpose,
 )
@@ -116,18 +115,6 @@ def _search_store(request, *, q: str, filters: dict, purpose: str | None) -> str
     return search_id
 
 
-def _search_register(request, *, search: dict, page) -> None:
-    """A search by staff is a view of whoever it found (shared domain reference
-    section 8): one row per natural person on the page shown, or one row
-    naming the search when it showed none; one INSERT."""
-    what = search_what("records", search["q"], page.paginator.count)
-    people = {record.subject_id: record.subject for record in page if record.subject.is_person}
-    accesses = [Access(subject, what) for subject in people.values()] or [Access(None, what)]
-    access_register_many(
-        user=request.user, accesses=accesses, purpose=search["purpose"], channel="page"
-    )
-
-
 def _list_page(request, *, q: str, filters: dict, search_id: str = "", status: int = 200, **extra):
     records = _filtered(records_visible_to(request.user), q, filters)
     staff = registered(request.user)
@@ -142,7 +129,13 @@ def _list_page(request, *, q: str, filters: dict, search_id: str = "", status: i
         request.GET.get("page")
     )
     if search_id and staff:
-        _search_register(request, search=extra["search"], page=page)
+        search_register(
+            user=request.user,
+            what=search_what("records", extra["search"]["q"], page.paginator.count),
+            records=page,
+            purpose=extra["search"]["purpose"],
+            channel="page",
+        )
     today = timezone.localdate()
     answers = filing_answers(page, on=today)
     rows = [(record, answers[record.pk]) for record in page]

@@ -111,6 +111,17 @@ def access_register_many(
     return rows
 
 
+def search_register(
+    *, user, what: str, records, purpose: str, channel: str
+) -> list[AccessLogEntry]:
+    """A search by staff is a view of whoever it showed (shared domain
+    reference section 8): one row per natural person among the records shown,
+    or one row naming the search when it showed none; one INSERT."""
+    people = {record.subject_id: record.subject for record in records if record.subject.is_person}
+    accesses = [Access(subject, what) for subject in people.values()] or [Access(None, what)]
+    return access_register_many(user=user, accesses=accesses, purpose=purpose, channel=channel)
+
+
 @transaction.atomic
 def access_register(*, user, subject, what: str, purpose: str, channel: str) -> AccessLogEntry:
     return access_register_many(

@@ -36,10 +36,8 @@ def home(request):
     return redirect(LANDING.get(request.user.role, "record_list"))
 
 
-@role_required(Role.OFFICER, Role.REVIEWER, Role.SUPERVISOR, Role.ADMINISTRATOR)
-def access_purpose(request, subject_id: int):
-    """Asks the purpose of viewing a natural person's data, once per session."""
-    subject = subject_get_for_user(user=request.user, pk=subject_id)
+def _purpose_form(request, *, subject, remember):
+    """The purpose form: on a valid purpose, `remember(purpose)` and go on to `next`."""
     next_url = request.POST.get("next") or request.GET.get("next") or "/"
     if not url_has_allowed_host_and_scheme(next_url, allowed_hosts={request.get_host()}):
         next_url = "/"
@@ -47,14 +45,31 @@ def access_purpose(request, subject_id: int):
     if request.method == "POST":
         purpose = request.POST.get("purpose")
         if purpose_is_valid(purpose):
-            session_purpose_set(request, subject, purpose)
+            remember(purpose)
             return redirect(next_url)
         error = _("请从列表中选择查询目的。")
     return render(
         request,
         "access_purpose.html",
-        {"subject": subject, "purposes": AccessPurpose.choices, "next": next_url, "error": error},
+        {
+            "subject": subject,
+            "purposes": AccessPurpose.choices,
+            "next": next_url,
+            "error": error,
+            "minutes": settings.ACCESS_PURPOSE_SESSION_SECONDS // 60,
+        },
         status=400 if error else 200,
+    )
+
+
+@role_required(Role.OFFICER, Role.REVIEWER, Role.SUPERVISOR, Role.ADMINISTRATOR)
+def access_purpose(request, subject_id: int):
+    """Asks the purpose of viewing a natural person's data, once per session."""
+    subject = subject_get_for_user(user=request.user, pk=subject_id)
+    return _purpose_form(
+        request,
+        subject=subject,
+        remember=lambda purpose: session_purpose_set(request, subject, purpose),
     )
 
 
@@ -64,27 +79,8 @@ def access_purpose_general(request):
     personal-data pages); it lapses after ACCESS_PURPOSE_SESSION_SECONDS."""
     if not (request.user.is_staff or registered(request.user)):
         raise PermissionDenied
-    next_url = request.POST.get("next") or request.GET.get("next") or "/"
-    if not url_has_allowed_host_and_scheme(next_url, allowed_hosts={request.get_host()}):
-        next_url = "/"
-    error = ""
-    if request.method == "POST":
-        purpose = request.POST.get("purpose")
-        if purpose_is_valid(purpose):
-            general_purpose_set(request, purpose)
-            return redirect(next_url)
-        error = _("请从列表中选择查询目的。")
-    return render(
-        request,
-        "access_purpose.html",
-        {
-            "subject": None,
-            "purposes": AccessPurpose.choices,
-            "next": next_url,
-            "error": error,
-            "minutes": settings.ACCESS_PURPOSE_SESSION_SECONDS // 60,
-        },
-        status=400 if error else 200,
+    return _purpose_form(
+        request, subject=None, remember=lambda purpose: general_purpose_set(request, purpose)
     )
 
 
