@@ -295,13 +295,19 @@ class RecordCollectionApi(GenericAPIView):
 # Search by identifier (POST: the identifier in the body, never in a URL) ---------------------
 
 IDENTIFIER_PARAMETERS = ("subject_identifier", "identifier", "q", "subject_name")
+PAGING_PARAMETERS = ("limit", "offset")
 
 
 def identifier_in_url_refuse(params) -> None:
     """400 for a person's identifier (or name) in a GET's query string: it would
     sit in URLs, proxies' and servers' logs (shared domain reference section 8)."""
     named = [name for name in IDENTIFIER_PARAMETERS if name in params]
-    looks = [name for name, value in params.items() if looks_like_identifier(value)]
+    # Paging numbers are checked as numbers (a huge offset is not an identifier).
+    looks = [
+        name
+        for name, value in params.items()
+        if name not in PAGING_PARAMETERS and looks_like_identifier(value)
+    ]
     if named or looks:
         raise ApiError(
             _(

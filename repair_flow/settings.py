@@ -207,6 +207,7 @@ SPECTACULAR_SETTINGS = {
         "MaterialKindEnum": "flows.models.MaterialKind",
         "BindingCapacityEnum": "records.models.BindingCapacity",
         "DecisionChangeKindEnum": "records.models.DecisionChangeKind",
+        "RecordStatusEnum": "records.models.RecordStatus",
     },
 }
 
