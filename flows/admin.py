@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.utils.translation import gettext_lazy as _
 
 from flows.models import BreachReview, MonitoringPolicy, MonitoringWindow
+from repair_flow.admin_access import PersonalDataAdminMixin
 from repair_flow.admin_audit import AuditedAdminMixin
 
 
@@ -39,7 +40,7 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 
 
 @admin.register(MonitoringWindow)
-class MonitoringWindowAdmin(ReadOnlyAdmin):
+class MonitoringWindowAdmin(PersonalDataAdminMixin, ReadOnlyAdmin):
     """Read-only: windows open on approval and close through the monitoring sweep."""
 
     list_display = ("case", "subject", "starts_at", "ends_at", "status")

@@ -31,6 +31,7 @@ from letters.models import (
     LetterSetting,
     OutboundMessage,
 )
+from repair_flow.admin_access import PersonalDataAdminMixin
 from repair_flow.audit import audit_record
 
 
@@ -202,7 +203,7 @@ class IssuerAdmin(admin.ModelAdmin):
 
 
 @admin.register(Letter)
-class LetterAdmin(ReadOnlyAdmin):
+class LetterAdmin(PersonalDataAdminMixin, ReadOnlyAdmin):
     list_display = ("__str__", "kind", "issued_at", "status", "attempts", "case_label")
     list_filter = ("kind", "status")
     search_fields = ("=number", "=verification_code", "case_label")
@@ -227,7 +228,7 @@ class DeliveryEventInline(admin.TabularInline):
 
 
 @admin.register(Commitment)
-class CommitmentAdmin(ReadOnlyAdmin):
+class CommitmentAdmin(PersonalDataAdminMixin, ReadOnlyAdmin):
     list_display = (
         "record", "subject", "status", "signer_name", "signer_capacity", "signed_at", "created_at",
     )  # fmt: skip

@@ -15,6 +15,7 @@ from records.models import (
     SubjectBinding,
     SyncEvent,
 )
+from repair_flow.admin_access import PersonalDataAdminMixin
 from repair_flow.admin_audit import AuditedAdminMixin
 
 
@@ -25,7 +26,8 @@ class DepartmentAdmin(admin.ModelAdmin):
 
 
 @admin.register(Subject)
-class SubjectAdmin(admin.ModelAdmin):
+class SubjectAdmin(PersonalDataAdminMixin, admin.ModelAdmin):
+    subject_path = ""
     list_display = ("name", "kind", "display_identifier")
     list_filter = ("kind",)
     search_fields = ("name", "identifier")
@@ -35,7 +37,7 @@ class SubjectAdmin(admin.ModelAdmin):
 
 
 @admin.register(CreditRecord)
-class CreditRecordAdmin(admin.ModelAdmin):
+class CreditRecordAdmin(PersonalDataAdminMixin, admin.ModelAdmin):
     list_display = (
         "decision_number",
         "department",
@@ -65,13 +67,19 @@ class PublicityRuleSetAdmin(admin.ModelAdmin):
     inlines = [PeriodInline, NonRepairableInline]
 
 
-admin.site.register(SubjectBinding)
+@admin.register(SubjectBinding)
+class SubjectBindingAdmin(PersonalDataAdminMixin, admin.ModelAdmin):
+    pass
+
+
 admin.site.register(DepartmentMembership)
 
 
 @admin.register(SyncEvent)
-class SyncEventAdmin(admin.ModelAdmin):
+class SyncEventAdmin(PersonalDataAdminMixin, admin.ModelAdmin):
     """Read-only: events are written by records.sync in the decision's transaction."""
+
+    subject_path = "record__subject"
 
     list_display = ("id", "kind", "record", "occurred_at", "acknowledged")
     list_filter = ("kind",)
@@ -96,9 +104,11 @@ class SyncEventAdmin(admin.ModelAdmin):
 
 
 @admin.register(DecisionChange)
-class DecisionChangeAdmin(admin.ModelAdmin):
+class DecisionChangeAdmin(PersonalDataAdminMixin, admin.ModelAdmin):
     """Read-only: reported by the issuing department through records.services
     (Art. 40), with the record change, clock and sync event in one transaction."""
+
+    subject_path = "record__subject"
 
     list_display = ("id", "record", "kind", "changed_on", "source", "recorded_at")
     list_filter = ("kind", "source")

@@ -3,6 +3,8 @@
 POST /api/v1/records/       one record object or a list of them (integration,
                             officer and administrator accounts)
 GET  /api/v1/records/       the records the caller may see, paginated
+POST /api/v1/records/search/  by subject identifier or name, in the body, with a
+                            purpose; registered (an identifier in a GET is refused)
 GET  /api/v1/records/{id}/  one of them
 POST /api/v1/records/{id}/decision-change/  the issuing department (its reviewer or its
                             department-bound integration account): the decision was
@@ -60,16 +62,20 @@ from records.serializers import (
 )
 from records.services import record_decision_change, records_ingest
 from records.sync import MAX_ACK_IDS, SYNC_CONSUMER_ROLES, sync_events_ack, sync_events_pending
+from repair_flow.access import REGISTERED_ROLES, search_register, search_what
 from repair_flow.api_common import (
     PURPOSE_PARAMETER,
     ApiError,
     ApiModelSerializer,
     local_iso,
     person_reads_register,
+    purpose_required,
     query_choices,
     query_int,
+    stated_purpose,
 )
-from repair_flow.models import Role
+from repair_flow.masking import looks_like_identifier
+from repair_flow.models import AccessChannel, AccessPurpose, Role
 from repair_flow.roles import role_permission
 from sla.clocks import clocks_for
 
@@ -127,6 +133,7 @@ class RecordCollectionApi(GenericAPIView):
     def get_queryset(self):
         records = records_visible_to(self.request.user).order_by("-decision_date", "-id")
         params = self.request.query_params
+        identifier_in_url_refuse(params)
         choices = query_choices(
             params,
             status=RecordStatus.values,
@@ -283,6 +290,114 @@ class RecordCollectionApi(GenericAPIView):
         else:
             code = status.HTTP_200_OK
         return Response(body, status=code)
+
+
+# Search by identifier (POST: the identifier in the body, never in a URL) ---------------------
+
+IDENTIFIER_PARAMETERS = ("subject_identifier", "identifier", "q", "subject_name")
+PAGING_PARAMETERS = ("limit", "offset")
+
+
+def identifier_in_url_refuse(params) -> None:
+    """400 for a person's identifier (or name) in a GET's query string: it would
+    sit in URLs, proxies' and servers' logs (shared domain reference section 8)."""
+    named = [name for name in IDENTIFIER_PARAMETERS if name in params]
+    # Paging numbers are checked as numbers (a huge offset is not an identifier).
+    looks = [
+        name
+        for name, value in params.items()
+        if name not in PAGING_PARAMETERS and looks_like_identifier(value)
+    ]
+    if named or looks:
+        raise ApiError(
+            _(
+                "查询参数中不能含有身份证号码或姓名（%(names)s）：按主体查询请使用 "
+                "POST /api/v1/records/search/，把号码放在请求体中并说明查询目的 purpose。"
+            )
+            % {"names": pgettext("list separator", "、").join(sorted(set(named + looks)))},
+            code="identifier_in_url",
+            status_code=status.HTTP_400_BAD_REQUEST,
+        )
+
+
+class RecordSearchRequestSerializer(serializers.Serializer):
+    subject_identifier = serializers.CharField(
+        required=False,
+        max_length=30,
+        help_text=gettext_lazy("统一社会信用代码或身份证号码（精确匹配）"),
+    )
+    subject_name = serializers.CharField(
+        required=False, max_length=100, help_text=gettext_lazy("主体名称（包含）")
+    )
+    purpose = serializers.ChoiceField(
+        choices=AccessPurpose.choices,
+        required=False,
+        help_text=gettext_lazy(
+            "查询目的：平台工作人员、认定单位审核人、监督人员、管理员和系统对接账号必填"
+            "（查询本身即为查看个人信息，依法登记，未查到也登记）"
+        ),
+    )
+    status = serializers.ChoiceField(choices=RecordStatus.choices, required=False)
+    severity = serializers.ChoiceField(choices=Severity.choices, required=False)
+    department = serializers.CharField(required=False, max_length=30)
+
+    def validate(self, attrs):
+        for name in ("subject_identifier", "subject_name"):
+            if name in attrs:
+                attrs[name] = attrs[name].strip()
+        if not attrs.get("subject_identifier") and not attrs.get("subject_name"):
+            raise serializers.ValidationError(
+                {"subject_identifier": [_("请填写 subject_identifier 或 subject_name。")]}
+            )
+        return attrs
+
+
+class RecordSearchApi(GenericAPIView):
+    serializer_class = CreditRecordSerializer
+    permission_classes = [IsAuthenticated]
+    parser_classes = [JSONParser]
+
+    @extend_schema(
+        operation_id="records_search",
+        summary="Search the caller's visible records by subject identifier or name",
+        description=(
+            "The identifier is in the body, never in a URL. Staff and system accounts state "
+            "`purpose`; the search is entered in the access register (one row per natural "
+            "person on the page answered, or one row naming the search, masked, when it "
+            "found no natural person). `limit` and `offset` page as the list does."
+        ),
+        request=RecordSearchRequestSerializer,
+        responses={200: CreditRecordSerializer(many=True)},
+    )
+    def post(self, request):
+        serializer = RecordSearchRequestSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        purpose = stated_purpose(request, data.get("purpose"))
+        staff = request.user.role in REGISTERED_ROLES
+        if staff and purpose is None:
+            raise purpose_required(None)
+        records = records_visible_to(request.user).order_by("-decision_date", "-id")
+        if data.get("subject_identifier"):
+            records = records.filter(subject__identifier=data["subject_identifier"].upper())
+        if data.get("subject_name"):
+            records = records.filter(subject__name__icontains=data["subject_name"])
+        for name in ("status", "severity"):
+            if data.get(name):
+                records = records.filter(**{name: data[name]})
+        if data.get("department"):
+            records = records.filter(department__code=data["department"])
+        page = list(self.paginate_queryset(records))
+        if staff:
+            term = data.get("subject_identifier") or data.get("subject_name")
+            search_register(
+                user=request.user,
+                what="api:" + search_what("records", term, self.paginator.count),
+                records=page,
+                purpose=purpose,
+                channel=AccessChannel.API,
+            )
+        return self.get_paginated_response(_serialize(page, many=True) if page else [])
 
 
 class RecordDetailApi(GenericAPIView):
@@ -528,6 +643,10 @@ whose transaction committed after a later one is never skipped. Acknowledge
 what was posted with POST /api/v1/sync-events/ack/.
 
 A natural person's resident ID is masked in the payload; USCCs are in full.
+A page naming a natural person is entered in the access register, one row per
+event, with the purpose configured for the account once
+(INTEGRATION_ACCESS_PURPOSES) or given as `purpose` (400 `purpose_required`
+without either).
 400 answers the API's error shape (`detail`, `code`, messages per parameter);
 401 no credentials; 403 a role other than integration or administrator.
 """
@@ -549,6 +668,7 @@ class SyncEventFeedApi(APIView):
                 OpenApiTypes.INT,
                 description=gettext_lazy("每页条数，1 至 1000，默认 100"),
             ),
+            PURPOSE_PARAMETER,
         ],
         responses={
             200: SyncFeedResponse,
@@ -558,8 +678,19 @@ class SyncEventFeedApi(APIView):
     )
     def get(self, request):
         after, limit = _sync_feed_params(request.query_params)
-        events = list(sync_events_pending(consumer=request.user, after=after)[: limit + 1])
+        events = list(
+            sync_events_pending(consumer=request.user, after=after).select_related(
+                "record__subject"
+            )[: limit + 1]
+        )
         page = events[:limit]
+        # The payloads name natural persons: the page is registered with the
+        # account's purpose (configured once per account, or `purpose`), one INSERT.
+        person_reads_register(
+            request,
+            [(event.record.subject, f"sync_event:{event.pk}") for event in page],
+            channel=AccessChannel.FEED,
+        )
         return Response(
             {
                 "results": SyncEventSerializer(page, many=True).data,
@@ -595,6 +726,7 @@ class SyncEventAckApi(APIView):
 
 urlpatterns = [
     path("records/", RecordCollectionApi.as_view(), name="api_records"),
+    path("records/search/", RecordSearchApi.as_view(), name="api_records_search"),
     path("records/<int:pk>/", RecordDetailApi.as_view(), name="api_record_detail"),
     path(
         "records/<int:pk>/decision-change/",

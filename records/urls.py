@@ -4,6 +4,7 @@ from records import views
 
 urlpatterns = [
     path("", views.record_list, name="record_list"),
+    path("search/", views.record_search, name="record_search"),
     path("<int:pk>/", views.record_detail, name="record_detail"),
     path(
         "<int:pk>/decision-change/",

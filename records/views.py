@@ -1,5 +1,7 @@
 import datetime as dt
+import secrets
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -32,8 +34,19 @@ from records.selectors import (
     subject_get_for_user,
 )
 from records.services import record_decision_change
-from repair_flow.access import access_register, needs_registration, session_purpose
-from repair_flow.models import Role
+from repair_flow.access import (
+    access_register,
+    general_purpose,
+    general_purpose_set,
+    needs_registration,
+    purpose_is_valid,
+    registered,
+    search_register,
+    search_what,
+    session_purpose,
+)
+from repair_flow.masking import looks_like_identifier
+from repair_flow.models import AccessPurpose, Role
 from sla.clocks import clocks_for
 
 
@@ -50,30 +63,79 @@ def _purpose_or_redirect(request, subject, what: str):
     return None
 
 
-@login_required
-def record_list(request):
-    records = records_visible_to(request.user)
-    q = request.GET.get("q", "").strip()
+SEARCHES_SESSION_KEY = "record_searches"
+# Searches kept per session (each under an opaque id): the newest ones.
+MAX_STORED_SEARCHES = 20
+
+
+def _list_filters(params) -> dict:
+    return {name: params[name] for name in ("status", "severity", "department") if params.get(name)}
+
+
+def _filtered(records, q: str, filters: dict):
     if q:
         records = records.filter(
             Q(decision_number__icontains=q)
             | Q(subject__name__icontains=q)
             | Q(subject__identifier=q.upper())
         )
-    filters = {}
-    for name in ("status", "severity", "department"):
-        value = request.GET.get(name, "")
-        if value:
-            filters[name] = value
     if filters.get("status") in RecordStatus.values:
         records = records.filter(status=filters["status"])
     if filters.get("severity") in Severity.values:
         records = records.filter(severity=filters["severity"])
     if filters.get("department"):
         records = records.filter(department__code=filters["department"])
+    return records
+
+
+def _stored_search(request, search_id: str) -> dict | None:
+    search = request.session.get(SEARCHES_SESSION_KEY, {}).get(search_id)
+    if not isinstance(search, dict):
+        return None
+    try:
+        at = dt.datetime.fromisoformat(search["at"])
+    except (KeyError, TypeError, ValueError):
+        return None
+    if timezone.now() >= at + dt.timedelta(seconds=settings.ACCESS_PURPOSE_SESSION_SECONDS):
+        return None
+    return search
+
+
+def _search_store(request, *, q: str, filters: dict, purpose: str | None) -> str:
+    searches = dict(request.session.get(SEARCHES_SESSION_KEY, {}))
+    search_id = secrets.token_urlsafe(12)
+    searches[search_id] = {
+        "q": q,
+        "filters": filters,
+        "purpose": purpose,
+        "at": timezone.now().isoformat(),
+    }
+    newest = sorted(searches.items(), key=lambda item: item[1].get("at", ""))[-MAX_STORED_SEARCHES:]
+    request.session[SEARCHES_SESSION_KEY] = dict(newest)
+    return search_id
+
+
+def _list_page(request, *, q: str, filters: dict, search_id: str = "", status: int = 200, **extra):
+    records = _filtered(records_visible_to(request.user), q, filters)
+    staff = registered(request.user)
+    enterprises_only = staff and bool(q) and not search_id
+    if enterprises_only:
+        # A name search in a URL is for organisations only; people are found
+        # through the purpose form.
+        records = records.exclude(subject__kind=SubjectKind.PERSON)
+    if status != 200:
+        records = records.none()
     page = Paginator(records.order_by("-decision_date", "-id"), 25).get_page(
         request.GET.get("page")
     )
+    if search_id and staff:
+        search_register(
+            user=request.user,
+            what=search_what("records", extra["search"]["q"], page.paginator.count),
+            records=page,
+            purpose=extra["search"]["purpose"],
+            channel="page",
+        )
     today = timezone.localdate()
     answers = filing_answers(page, on=today)
     rows = [(record, answers[record.pk]) for record in page]
@@ -85,21 +147,82 @@ def record_list(request):
         and bindings.exists()
         and not bindings.exclude(subject__kind=SubjectKind.PERSON).exists()
     )
+    query = {"search": search_id} if search_id else {"q": q, **filters}
     return render(
         request,
         "records/record_list.html",
         {
             "page": page,
             "rows": rows,
-            "q": q,
+            # The GET form never shows a term searched through the purpose form.
+            "q": "" if search_id else q,
+            "search_q": extra.get("search_q", q if search_id else ""),
+            "search_id": search_id,
             "filters": filters,
             "statuses": status_choices(person=person_only),
             "severities": Severity.choices,
             "departments": departments,
             "today": today,
-            "query": urlencode({"q": q, **filters}),
+            "query": urlencode(query),
+            "staff_search": staff,
+            "enterprises_only": enterprises_only,
+            "purposes": AccessPurpose.choices,
+            "purpose": extra.get("purpose") or general_purpose(request),
+            "search_error": extra.get("search_error", ""),
         },
+        status=status,
     )
+
+
+@login_required
+def record_list(request):
+    search_id = request.GET.get("search", "")
+    if search_id:
+        search = _stored_search(request, search_id)
+        if search is None:
+            messages.info(request, _("查询已过期或不存在，请重新查询。"))
+            return redirect("record_list")
+        return _list_page(
+            request, q=search["q"], filters=search["filters"], search_id=search_id, search=search
+        )
+    q = request.GET.get("q", "").strip()
+    filters = _list_filters(request.GET)
+    if q and registered(request.user) and looks_like_identifier(q):
+        return _list_page(
+            request,
+            q="",
+            filters=filters,
+            status=400,
+            search_error=_(
+                "按身份证号码查询须使用“按自然人查询”表单并说明查询目的，号码不能出现在网址中。"
+            ),
+        )
+    return _list_page(request, q=q, filters=filters)
+
+
+@login_required
+@require_POST
+def record_search(request):
+    """The search that may find natural persons: the term in the body, never in
+    a URL; staff state a purpose, and the results (at an opaque search id) are
+    registered as views (shared domain reference section 8)."""
+    q = request.POST.get("q", "").strip()[:100]
+    filters = _list_filters(request.POST)
+    purpose = None
+    if registered(request.user):
+        purpose = request.POST.get("purpose")
+        if not purpose_is_valid(purpose):
+            return _list_page(
+                request,
+                q="",
+                filters=filters,
+                status=400,
+                search_q=q,
+                search_error=_("请选择查询目的：查询自然人信息须说明目的，并依法登记。"),
+            )
+        general_purpose_set(request, purpose)
+    search_id = _search_store(request, q=q, filters=filters, purpose=purpose)
+    return redirect(f"{reverse('record_list')}?{urlencode({'search': search_id})}")
 
 
 def _shown_change(change: dict) -> dict:

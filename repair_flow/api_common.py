@@ -25,7 +25,6 @@ from django.conf import settings
 from django.core.exceptions import NON_FIELD_ERRORS
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db import transaction
 from django.db.models import DateTimeField as ModelDateTimeField
 from django.http import Http404, JsonResponse
 from django.urls import Resolver404, resolve
@@ -39,8 +38,13 @@ from rest_framework import exceptions, serializers, status
 from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from repair_flow.access import REGISTERED_ROLES, access_register, purpose_is_valid
-from repair_flow.models import AccessPurpose
+from repair_flow.access import (
+    REGISTERED_ROLES,
+    Access,
+    access_register_many,
+    purpose_is_valid,
+)
+from repair_flow.models import AccessChannel, AccessPurpose, Role
 
 # Errors --------------------------------------------------------------------------------------
 
@@ -415,23 +419,42 @@ def purpose_required(purpose: str | None) -> PurposeRequired:
     return PurposeRequired(message, code="purpose_required")
 
 
-def person_reads_register(request, reads: Iterable[tuple[object, str]]) -> None:
-    """Enter staff and system reads of natural persons' data (subject, what)
-    in the access register; 400 (PurposeRequired) when no valid purpose was
-    stated (shared domain reference section 8)."""
-    purpose = request.query_params.get("purpose")
+def stated_purpose(request, purpose: str | None = None) -> str | None:
+    """The purpose a request states (the body's for a POST search, else the
+    `purpose` query parameter), or the one configured once for the calling
+    integration account (settings.INTEGRATION_ACCESS_PURPOSES); 400 for an
+    unknown one."""
+    if purpose is None:
+        purpose = request.query_params.get("purpose")
     if purpose is not None and not purpose_is_valid(purpose):
         raise purpose_required(purpose)
+    if purpose is None and getattr(request.user, "role", None) == Role.INTEGRATION:
+        purpose = settings.INTEGRATION_ACCESS_PURPOSES.get(request.user.get_username())
+    return purpose
+
+
+def person_reads_register(
+    request,
+    reads: Iterable[tuple[object, str]],
+    *,
+    purpose: str | None = None,
+    channel: str = AccessChannel.API,
+) -> None:
+    """Enter staff and system reads of natural persons' data (subject, what)
+    in the access register, in one INSERT; 400 (PurposeRequired) when no valid
+    purpose was stated (shared domain reference section 8)."""
+    purpose = stated_purpose(request, purpose)
     people = [(s, what) for s, what in reads if s is not None and s.is_person]
     if not people or request.user.role not in REGISTERED_ROLES:
         return
     if purpose is None:
         raise purpose_required(None)
-    with transaction.atomic():
-        for subject, what in people:
-            access_register(
-                user=request.user, subject=subject, what=what, purpose=purpose, channel="api"
-            )
+    access_register_many(
+        user=request.user,
+        accesses=[Access(subject, what) for subject, what in people],
+        purpose=purpose,
+        channel=channel,
+    )
 
 
 def person_read_register(request, subject, what: str) -> None:

@@ -5,3 +5,11 @@ from django.utils.translation import gettext_lazy as _
 class RepairFlowConfig(AppConfig):
     name = "repair_flow"
     verbose_name = _("平台与审计")
+
+    def ready(self):
+        from repair_flow import checks, masking  # noqa: F401  (registers the checks)
+
+        # Every log record is masked where it is made, whatever handler then
+        # writes it (runserver's request lines, gunicorn's access log, Celery's
+        # worker, pytest's capture): shared domain reference section 8.
+        masking.install_record_masking()

@@ -7,7 +7,6 @@ transaction, so an event exists exactly when the change it describes does.
 import contextvars
 import hashlib
 import json
-import uuid
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
@@ -17,35 +16,27 @@ from django.utils import timezone
 from repair_flow.models import AuditChainHead, AuditEvent
 
 GENESIS_HASH = "0" * 64
-_request_id: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="")
+# (the server's id, the id the client or proxy sent); set per request by
+# repair_flow.middleware.RequestIdMiddleware.
+_request_ids: contextvars.ContextVar[tuple[str, str]] = contextvars.ContextVar(
+    "request_ids", default=("", "")
+)
 
 
 def current_request_id() -> str:
-    return _request_id.get()
+    return _request_ids.get()[0]
 
 
-def set_request_id(value: str) -> contextvars.Token:
-    return _request_id.set(value)
+def current_client_request_id() -> str:
+    return _request_ids.get()[1]
 
 
-class RequestIdMiddleware:
-    """Takes X-Request-ID from the proxy (or makes one) and puts it on the
-    response and on every audit event written while serving the request."""
+def set_request_id(value: str, client: str = "") -> contextvars.Token:
+    return _request_ids.set((value, client))
 
-    def __init__(self, get_response):
-        self.get_response = get_response
 
-    def __call__(self, request):
-        incoming = request.headers.get("X-Request-ID", "")
-        rid = incoming if 0 < len(incoming) <= 64 and incoming.isprintable() else uuid.uuid4().hex
-        request.request_id = rid
-        token = _request_id.set(rid)
-        try:
-            response = self.get_response(request)
-        finally:
-            _request_id.reset(token)
-        response["X-Request-ID"] = rid
-        return response
+def reset_request_id(token: contextvars.Token) -> None:
+    _request_ids.reset(token)
 
 
 def _event_hash(event: AuditEvent) -> str:
@@ -61,7 +52,9 @@ def _event_hash(event: AuditEvent) -> str:
             event.summary,
             event.request_id,
             event.prev_hash,
-        ],
+        ]
+        # Sealed only where sent, so events written before the field existed keep their hash.
+        + ([event.client_request_id] if event.client_request_id else []),
         ensure_ascii=False,
         sort_keys=True,
         separators=(",", ":"),
@@ -101,7 +94,7 @@ def audit_record_many(*, actor, entries: Iterable[AuditEntry]) -> list[AuditEven
         )
         seq, prev = head.last_seq, head.last_hash
         now = timezone.now()
-        rid = current_request_id()
+        rid, client_rid = _request_ids.get()
         events = []
         for entry in entries:
             seq += 1
@@ -115,6 +108,7 @@ def audit_record_many(*, actor, entries: Iterable[AuditEntry]) -> list[AuditEven
                 object_id=entry.object_id,
                 summary=_jsonable(entry.summary or {}),
                 request_id=rid,
+                client_request_id=client_rid,
                 prev_hash=prev,
             )
             event.hash = prev = _event_hash(event)

@@ -55,6 +55,17 @@ def env_list(name: str, default: str = "") -> list[str]:
     return [item.strip() for item in raw.split(",") if item.strip()]
 
 
+def env_mapping(name: str, default: str = "") -> dict[str, str]:
+    """`key=value,key=value` as a dict; an item without `=` is refused."""
+    mapping = {}
+    for item in env_list(name, default):
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip() or not value.strip():
+            raise ImproperlyConfigured(f"{name}: {item!r} is not key=value")
+        mapping[key.strip()] = value.strip()
+    return mapping
+
+
 def env_choice(name: str, default: str, choices: tuple[str, ...]) -> str:
     raw = os.environ.get(name, default)
     if raw not in choices:

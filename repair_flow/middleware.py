@@ -1,6 +1,52 @@
+import re
+import uuid
+
 from django.conf import settings
 from django.utils import translation
 from django.utils.cache import patch_vary_headers
+
+from repair_flow.audit import reset_request_id, set_request_id
+from repair_flow.masking import looks_like_identifier
+
+# What a proxy's or client's X-Request-ID may be: letters, digits and . _ -,
+# 8 to 64 characters. Anything else (spaces, control characters, a resident ID
+# a client chose to send, markup) is dropped, never stored.
+CLIENT_REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{8,64}")
+
+
+def client_request_id(value: str) -> str:
+    """The client's request id if it has the strict format (and is not a
+    resident ID someone chose to send), else ""."""
+    if not CLIENT_REQUEST_ID.fullmatch(value) or looks_like_identifier(value):
+        return ""
+    return value
+
+
+class RequestIdMiddleware:
+    """Every request gets a server-generated id, stored on every register row
+    and audit event written while serving it. A client's or proxy's
+    X-Request-ID is kept beside it (never instead of it), and only when it
+    has the strict format, so the register's and the audit's own ids are
+    never chosen by a client. The response carries the server's id in
+    X-Request-ID and the accepted client id in X-Client-Request-ID."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        rid = uuid.uuid4().hex
+        client = client_request_id(request.headers.get("X-Request-ID", ""))
+        request.request_id = rid
+        request.client_request_id = client
+        token = set_request_id(rid, client)
+        try:
+            response = self.get_response(request)
+        finally:
+            reset_request_id(token)
+        response["X-Request-ID"] = rid
+        if client:
+            response["X-Client-Request-ID"] = client
+        return response
 
 
 class LanguageMiddleware:

@@ -65,7 +65,10 @@ class AuditEvent(models.Model):
     object_type = models.CharField(max_length=80)
     object_id = models.CharField(max_length=64, blank=True)
     summary = models.JSONField(default=dict)
+    # The server's own id for the request, and beside it the id a proxy or
+    # client sent (only when it had the strict format: repair_flow/middleware.py).
     request_id = models.CharField(max_length=64, blank=True)
+    client_request_id = models.CharField(max_length=64, blank=True)
     prev_hash = models.CharField(max_length=64)
     hash = models.CharField(max_length=64)
 
@@ -108,6 +111,14 @@ class AccessPurpose(models.TextChoices):
     DATA_MAINTENANCE = "data_maintenance", _("信息核对与维护")
 
 
+class AccessChannel(models.TextChoices):
+    PAGE = "page", _("网页")
+    API = "api", _("接口（API）")
+    ADMIN = "admin", _("管理后台")
+    EXPORT = "export", _("导出文件")
+    FEED = "feed", _("同步接口")
+
+
 class AccessLogEntry(models.Model):
     """The access register: every staff view of a natural person's identifiers
     or records (shared domain reference section 8, modelled on the Credit
@@ -115,13 +126,17 @@ class AccessLogEntry(models.Model):
 
     at = models.DateTimeField(db_index=True)
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
-    subject = models.ForeignKey("records.Subject", on_delete=models.PROTECT, related_name="+")
+    # Empty for a search that found no natural person: the search itself is a
+    # view (shared domain reference section 8), and `what` says what was
+    # searched, masked.
+    subject = models.ForeignKey(
+        "records.Subject", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
     what = models.CharField(max_length=200)
     purpose = models.CharField(max_length=30, choices=AccessPurpose.choices)
-    channel = models.CharField(
-        max_length=10, choices=[("page", _("网页")), ("api", _("接口（API）"))]
-    )
+    channel = models.CharField(max_length=10, choices=AccessChannel.choices)
     request_id = models.CharField(max_length=64, blank=True)
+    client_request_id = models.CharField(max_length=64, blank=True)
 
     class Meta:
         ordering = ["-at", "-id"]

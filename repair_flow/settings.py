@@ -11,6 +11,7 @@ from repair_flow.env import (
     env_choice,
     env_int,
     env_list,
+    env_mapping,
     env_str,
     env_time,
     parse_database_url,
@@ -70,7 +71,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
-    "repair_flow.audit.RequestIdMiddleware",
+    "repair_flow.middleware.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -157,6 +158,14 @@ STORAGES = {
 SESSION_COOKIE_SECURE = PRODUCTION
 CSRF_COOKIE_SECURE = PRODUCTION
 SESSION_COOKIE_AGE = env_int("SESSION_COOKIE_AGE", 8 * 3600, minimum=300)
+# How long a purpose stated for a session's work on many people's data (the
+# admin's personal-data pages, record searches) lasts before it is asked again
+# (shared domain reference section 8: every view registered with its purpose).
+ACCESS_PURPOSE_SESSION_SECONDS = env_int("ACCESS_PURPOSE_SESSION_SECONDS", 2 * 3600, minimum=60)
+# The purpose each integration account states, once, for its reads of the sync
+# feed: `username=purpose,...` with a purpose of repair_flow.models.AccessPurpose
+# (checked at start). An account without one passes `purpose` per request.
+INTEGRATION_ACCESS_PURPOSES = env_mapping("INTEGRATION_ACCESS_PURPOSES")
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if PRODUCTION else None
 
 REST_FRAMEWORK = {
@@ -198,6 +207,7 @@ SPECTACULAR_SETTINGS = {
         "MaterialKindEnum": "flows.models.MaterialKind",
         "BindingCapacityEnum": "records.models.BindingCapacity",
         "DecisionChangeKindEnum": "records.models.DecisionChangeKind",
+        "RecordStatusEnum": "records.models.RecordStatus",
     },
 }
 
@@ -264,15 +274,36 @@ LOGGING = {
         "mask_pii": {"()": "repair_flow.masking.MaskingLogFilter"},
         "forbidden_in_one_line": {"()": "repair_flow.logs.ForbiddenInOneLine"},
     },
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        "django.server": {
+            "()": "django.utils.log.ServerFormatter",
+            "format": "[{server_time}] {message}",
+            "style": "{",
+        },
+    },
+    # Every handler masks identifiers (shared domain reference section 8), as
+    # every record is masked where it is made (RepairFlowConfig.ready): the
+    # request line of /verify/<resident ID> included.
     "handlers": {
-        "console": {"class": "logging.StreamHandler", "filters": ["mask_pii"], "formatter": "plain"}
+        "console": {
+            "class": "logging.StreamHandler",
+            "filters": ["mask_pii"],
+            "formatter": "plain",
+        },
+        "django.server": {
+            "class": "logging.StreamHandler",
+            "filters": ["mask_pii"],
+            "formatter": "django.server",
+        },
     },
     "loggers": {
         # Django's own console handler (when DEBUG) would print every line a
         # second time: the root's console is the one.
         "django": {"handlers": [], "propagate": True},
         "django.request": {"filters": ["forbidden_in_one_line"]},
+        # runserver's request lines: Django's default handler had no mask.
+        "django.server": {"handlers": ["django.server"], "level": "INFO", "propagate": False},
     },
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
 }

@@ -24,6 +24,7 @@ urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),
     path("access-register/", views.access_register, name="access_register"),
+    path("access-purpose/", views.access_purpose_general, name="access_purpose_general"),
     path("access-purpose/<int:subject_id>/", views.access_purpose, name="access_purpose"),
     path("records/", include("records.urls")),
     path("deadlines/", include("sla.urls")),

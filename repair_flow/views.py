@@ -1,6 +1,8 @@
 from django.apps import apps
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.shortcuts import redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -8,7 +10,12 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from records.selectors import subject_get_for_user
-from repair_flow.access import purpose_is_valid, session_purpose_set
+from repair_flow.access import (
+    general_purpose_set,
+    purpose_is_valid,
+    registered,
+    session_purpose_set,
+)
 from repair_flow.accounts import profile_notifications_set
 from repair_flow.models import AccessLogEntry, AccessPurpose, Role
 from repair_flow.roles import role_required
@@ -29,10 +36,8 @@ def home(request):
     return redirect(LANDING.get(request.user.role, "record_list"))
 
 
-@role_required(Role.OFFICER, Role.REVIEWER, Role.SUPERVISOR, Role.ADMINISTRATOR)
-def access_purpose(request, subject_id: int):
-    """Asks the purpose of viewing a natural person's data, once per session."""
-    subject = subject_get_for_user(user=request.user, pk=subject_id)
+def _purpose_form(request, *, subject, remember):
+    """The purpose form: on a valid purpose, `remember(purpose)` and go on to `next`."""
     next_url = request.POST.get("next") or request.GET.get("next") or "/"
     if not url_has_allowed_host_and_scheme(next_url, allowed_hosts={request.get_host()}):
         next_url = "/"
@@ -40,14 +45,42 @@ def access_purpose(request, subject_id: int):
     if request.method == "POST":
         purpose = request.POST.get("purpose")
         if purpose_is_valid(purpose):
-            session_purpose_set(request, subject, purpose)
+            remember(purpose)
             return redirect(next_url)
         error = _("请从列表中选择查询目的。")
     return render(
         request,
         "access_purpose.html",
-        {"subject": subject, "purposes": AccessPurpose.choices, "next": next_url, "error": error},
+        {
+            "subject": subject,
+            "purposes": AccessPurpose.choices,
+            "next": next_url,
+            "error": error,
+            "minutes": settings.ACCESS_PURPOSE_SESSION_SECONDS // 60,
+        },
         status=400 if error else 200,
+    )
+
+
+@role_required(Role.OFFICER, Role.REVIEWER, Role.SUPERVISOR, Role.ADMINISTRATOR)
+def access_purpose(request, subject_id: int):
+    """Asks the purpose of viewing a natural person's data, once per session."""
+    subject = subject_get_for_user(user=request.user, pk=subject_id)
+    return _purpose_form(
+        request,
+        subject=subject,
+        remember=lambda purpose: session_purpose_set(request, subject, purpose),
+    )
+
+
+@login_required
+def access_purpose_general(request):
+    """Asks the purpose of a session's work on many people's data (the admin's
+    personal-data pages); it lapses after ACCESS_PURPOSE_SESSION_SECONDS."""
+    if not (request.user.is_staff or registered(request.user)):
+        raise PermissionDenied
+    return _purpose_form(
+        request, subject=None, remember=lambda purpose: general_purpose_set(request, purpose)
     )
 
 
@@ -86,6 +119,20 @@ def what_label(what: str) -> str:
     parts = what.split(":")
     if parts and parts[0] == "api":
         parts = parts[1:]
+    if parts[:1] == ["search"] and len(parts) >= 4:
+        # "search:records:<masked term>:<found>"; the term never holds a ":".
+        return _("查询“%(term)s”（%(found)s 条结果）") % {
+            "term": ":".join(parts[2:-1]),
+            "found": parts[-1],
+        }
+    if parts[:1] == ["sync_event"] and len(parts) == 2:
+        return _("同步事件 #%(id)s") % {"id": parts[1]}
+    if parts[:1] == ["admin"] and len(parts) == 4:
+        try:
+            name = apps.get_model(parts[1])._meta.verbose_name
+        except (LookupError, ValueError):
+            name = parts[1]
+        return _("管理后台：%(model)s #%(id)s") % {"model": name, "id": parts[2]}
     if len(parts) < 2 or parts[0] not in WHAT_KINDS:
         return what
     title, model, field = WHAT_KINDS[parts[0]]

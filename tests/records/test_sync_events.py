@@ -106,7 +106,8 @@ def test_an_event_carries_what_an_integration_posts(record, officer, integration
     assert audit.summary["key"] == "repair:12:repaired"
 
 
-def test_a_natural_persons_resident_id_is_masked(person_record, officer, integration):
+def test_a_natural_persons_resident_id_is_masked(person_record, officer, integration, settings):
+    settings.INTEGRATION_ACCESS_PURPOSES = {integration.username: "data_maintenance"}
     queue(person_record, actor=officer)
     full_id = person_record.subject.identifier
 

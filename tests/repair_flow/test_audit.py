@@ -114,8 +114,11 @@ def test_the_application_cannot_update_or_delete_events(officer):
 def test_every_response_carries_a_request_id(client, db):
     response = client.get("/deadlines/")
     assert len(response["X-Request-ID"]) == 32
+    # A proxy's id is kept beside the server's, never instead of it
+    # (tests/repair_flow/test_request_id.py).
     response = client.get("/deadlines/", HTTP_X_REQUEST_ID="from-proxy-1")
-    assert response["X-Request-ID"] == "from-proxy-1"
+    assert len(response["X-Request-ID"]) == 32
+    assert response["X-Client-Request-ID"] == "from-proxy-1"
 
 
 @pytest.mark.postgres
