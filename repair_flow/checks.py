@@ -1,0 +1,35 @@
+"""`manage.py check` (and every server start, `migrate` included) refuses to
+run without the audit chain's keys: an event that cannot be sealed would fail
+every write, and an unkeyed chain can be re-sealed by anyone with SQL access."""
+
+from django.conf import settings
+from django.core.checks import Error, register
+
+
+@register()
+def audit_keys_check(app_configs=None, **kwargs):
+    problems = []
+    if not settings.AUDIT_CHAIN_KEY:
+        problems.append(
+            Error(
+                "未配置审计日志链密钥（AUDIT_CHAIN_KEY 或 AUDIT_CHAIN_KEY_FILE）。",
+                hint="生成一个随机密钥，保存在数据库以外；核验审计日志也需要它。",
+                id="repair_flow.E001",
+            )
+        )
+    if not settings.AUDIT_ANCHOR_KEY:
+        problems.append(
+            Error(
+                "未配置审计日志锚定签名密钥（AUDIT_ANCHOR_KEY 或 AUDIT_ANCHOR_KEY_FILE）。",
+                hint="与审计日志链密钥不同的另一个随机密钥。",
+                id="repair_flow.E002",
+            )
+        )
+    if settings.AUDIT_CHAIN_KEY and settings.AUDIT_CHAIN_KEY == settings.AUDIT_ANCHOR_KEY:
+        problems.append(
+            Error(
+                "审计日志锚定签名密钥不得与链密钥相同。",
+                id="repair_flow.E003",
+            )
+        )
+    return problems
