@@ -1,5 +1,7 @@
 from django.contrib import admin
 from django.utils.translation import gettext_lazy as _
+from viewflow.workflow.admin import ProcessAdmin, TaskAdmin
+from viewflow.workflow.models import Process, Task
 
 from flows.models import BreachReview, MonitoringPolicy, MonitoringWindow
 from repair_flow.admin_audit import AuditedAdminMixin
@@ -53,3 +55,28 @@ class BreachReviewAdmin(ReadOnlyAdmin):
 
     list_display = ("id", "case", "source", "department", "status", "opened_at", "decided_at")
     list_filter = ("status", "source", "found_via")
+
+
+# viewflow's own admin lets a process or task be edited or deleted, which
+# would move a case's work behind its FSM and audit: read-only here (issue 17,
+# finding 3). Tasks move through the flow's views and services only.
+admin.site.unregister(Process)
+admin.site.unregister(Task)
+
+
+@admin.register(Process)
+class ReadOnlyProcessAdmin(ProcessAdmin):
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Task)
+class ReadOnlyTaskAdmin(TaskAdmin):
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

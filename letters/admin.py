@@ -31,6 +31,7 @@ from letters.models import (
     LetterSetting,
     OutboundMessage,
 )
+from repair_flow.admin_audit import form_diff, formset_diff
 from repair_flow.audit import audit_record
 
 
@@ -91,7 +92,7 @@ class LetterSettingAdmin(admin.ModelAdmin):
             action="letters.setting_change" if change else "letters.setting_add",
             object_type="letters.LetterSetting",
             object_id=obj.pk,
-            summary={"kind": obj.kind, "changed": form.changed_data},
+            summary={"kind": obj.kind, **form_diff(form, change=change)},
         )
 
 
@@ -194,7 +195,8 @@ class IssuerAdmin(admin.ModelAdmin):
             summary={
                 "code": obj.code,
                 "name": obj.name,
-                "changed": form.changed_data,
+                **form_diff(form, change=change),
+                "inlines": formset_diff(formsets),
                 "seal": obj.seal.name if obj.seal else "",
                 "prefixes": dict(obj.prefixes.values_list("series", "prefix")),
             },

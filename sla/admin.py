@@ -4,6 +4,7 @@
 from django.contrib import admin
 from django.utils.translation import gettext_lazy as _
 
+from repair_flow.admin_audit import form_diff
 from repair_flow.audit import audit_record
 from sla.calendar import weekday_label
 from sla.models import CalendarDay, CalendarYear, SlaClock, SlaPolicy
@@ -134,7 +135,7 @@ class SlaPolicyAdmin(admin.ModelAdmin):
             action="sla.policy_change" if change else "sla.policy_add",
             object_type="sla.SlaPolicy",
             object_id=obj.pk,
-            summary={"changed": form.changed_data, "policy": str(obj)},
+            summary={**form_diff(form, change=change), "policy": str(obj)},
         )
 
 
