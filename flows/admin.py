@@ -4,7 +4,7 @@ from viewflow.workflow.admin import ProcessAdmin, TaskAdmin
 from viewflow.workflow.models import Process, Task
 
 from flows.models import BreachReview, MonitoringPolicy, MonitoringWindow
-from repair_flow.admin_audit import AuditedAdminMixin
+from repair_flow.admin_audit import AuditedAdminMixin, ReadOnlyAdmin, ReadOnlyMixin
 
 
 @admin.register(MonitoringPolicy)
@@ -27,17 +27,6 @@ class MonitoringPolicyAdmin(AuditedAdminMixin, admin.ModelAdmin):
     @admin.display(description=_("未经核实"), ordering="unconfirmed")
     def unconfirmed_flag(self, obj: MonitoringPolicy) -> str:
         return _("未经核实") if obj.unconfirmed else _("已核实")
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(MonitoringWindow)
@@ -65,18 +54,10 @@ admin.site.unregister(Task)
 
 
 @admin.register(Process)
-class ReadOnlyProcessAdmin(ProcessAdmin):
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
+class ReadOnlyProcessAdmin(ReadOnlyMixin, ProcessAdmin):
+    pass
 
 
 @admin.register(Task)
-class ReadOnlyTaskAdmin(TaskAdmin):
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
+class ReadOnlyTaskAdmin(ReadOnlyMixin, TaskAdmin):
+    pass

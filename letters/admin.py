@@ -31,19 +31,8 @@ from letters.models import (
     LetterSetting,
     OutboundMessage,
 )
-from repair_flow.admin_audit import form_diff, formset_diff
+from repair_flow.admin_audit import ReadOnlyAdmin, form_diff, formset_diff
 from repair_flow.audit import audit_record
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 class LetterSettingForm(forms.ModelForm):

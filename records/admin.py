@@ -42,19 +42,8 @@ from records.services import (
     subject_binding_remove,
     subject_legal_representative_set,
 )
-from repair_flow.admin_audit import AuditedAdminMixin
+from repair_flow.admin_audit import AuditedAdminMixin, ReadOnlyAdmin
 from repair_flow.models import Role
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(Department)

@@ -26,7 +26,7 @@ from repair_flow.accounts import (
     group_change_record,
     group_snapshot,
 )
-from repair_flow.admin_audit import form_diff
+from repair_flow.admin_audit import ReadOnlyAdmin, form_diff
 from repair_flow.audit import audit_record
 from repair_flow.models import AccessLogEntry, AuditEvent, User
 
@@ -137,17 +137,6 @@ class AuditedTokenAdmin(TokenAdmin):
     def delete_model(self, request, obj):
         self._audit(request, obj, "account.token_delete")
         super().delete_model(request, obj)
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(AuditEvent)

@@ -4,7 +4,26 @@ inlines, writes an audit event with the old and the new values (issue 17,
 finding 3). The admin wraps each save in one transaction, so the event
 commits exactly when the edit does."""
 
+from django.contrib import admin
+
 from repair_flow.audit import audit_record
+
+
+class ReadOnlyMixin:
+    """For models that change only through their services: the admin shows them."""
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+class ReadOnlyAdmin(ReadOnlyMixin, admin.ModelAdmin):
+    pass
 
 
 def plain(value) -> str:

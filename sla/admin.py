@@ -4,7 +4,7 @@
 from django.contrib import admin
 from django.utils.translation import gettext_lazy as _
 
-from repair_flow.admin_audit import form_diff
+from repair_flow.admin_audit import ReadOnlyAdmin, form_diff
 from repair_flow.audit import audit_record
 from sla.calendar import weekday_label
 from sla.models import CalendarDay, CalendarYear, SlaClock, SlaPolicy
@@ -140,18 +140,9 @@ class SlaPolicyAdmin(admin.ModelAdmin):
 
 
 @admin.register(SlaClock)
-class SlaClockAdmin(admin.ModelAdmin):
+class SlaClockAdmin(ReadOnlyAdmin):
     """Read-only: clocks change only through sla.clocks and the sweep."""
 
     list_display = ("case_label", "stage", "state", "due_at", "assignee", "provisional")
     list_filter = ("state", "stage", "provisional")
     search_fields = ("case_label",)
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False

@@ -4,6 +4,10 @@ trigger refuses UPDATE and DELETE of audit rows."""
 
 import hashlib
 import json
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 import time_machine
@@ -143,6 +147,40 @@ def test_the_system_check_refuses_to_start_without_the_keys(settings):
     settings.AUDIT_ANCHOR_KEY = b"k1"
     with pytest.raises(SystemCheckError, match=r"repair_flow\.E003"):
         call_command("check")
+
+
+def manage_check(tmp_path, **env):
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("AUDIT_", "DJANGO_ENV"))}
+    return subprocess.run(
+        [sys.executable, "manage.py", "check"],
+        cwd=Path(__file__).resolve().parents[2],
+        env={
+            **clean,
+            "DJANGO_ENV": "production",
+            "SECRET_KEY": "x" * 50,
+            "ALLOWED_HOSTS": "credit.example",
+            "VAR_DIR": str(tmp_path),
+            **env,
+        },
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_production_starts_only_with_both_keys_from_the_environment_or_a_file(tmp_path):
+    """Two fresh interpreters (about 3 s each): the check runs as a server's start does."""
+    refused = manage_check(tmp_path)
+    assert refused.returncode != 0
+    assert "repair_flow.E001" in refused.stderr and "repair_flow.E002" in refused.stderr
+    key_file = tmp_path / "chain.key"
+    key_file.write_text("chain-key-from-a-file\n")
+    started = manage_check(
+        tmp_path, AUDIT_CHAIN_KEY_FILE=str(key_file), AUDIT_ANCHOR_KEY="anchor-key"
+    )
+    assert started.returncode == 0, started.stderr
+    # Production never generates a key of its own.
+    assert not list(tmp_path.glob("dev-audit-*"))
 
 
 def test_the_daily_anchor_is_written_once_a_day_and_signed(officer, anchor_dir, capsys):
