@@ -1,9 +1,11 @@
 from django.contrib import admin
 from django.utils.translation import gettext_lazy as _
+from viewflow.workflow.admin import ProcessAdmin, TaskAdmin
+from viewflow.workflow.models import Process, Task
 
 from flows.models import BreachReview, MonitoringPolicy, MonitoringWindow
 from repair_flow.admin_access import PersonalDataAdminMixin
-from repair_flow.admin_audit import AuditedAdminMixin
+from repair_flow.admin_audit import AuditedAdminMixin, ReadOnlyAdmin, ReadOnlyMixin
 
 
 @admin.register(MonitoringPolicy)
@@ -28,17 +30,6 @@ class MonitoringPolicyAdmin(AuditedAdminMixin, admin.ModelAdmin):
         return _("未经核实") if obj.unconfirmed else _("已核实")
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-
 @admin.register(MonitoringWindow)
 class MonitoringWindowAdmin(PersonalDataAdminMixin, ReadOnlyAdmin):
     """Read-only: windows open on approval and close through the monitoring sweep."""
@@ -54,3 +45,20 @@ class BreachReviewAdmin(ReadOnlyAdmin):
 
     list_display = ("id", "case", "source", "department", "status", "opened_at", "decided_at")
     list_filter = ("status", "source", "found_via")
+
+
+# viewflow's own admin lets a process or task be edited or deleted, which
+# would move a case's work behind its FSM and audit: read-only here (issue 17,
+# finding 3). Tasks move through the flow's views and services only.
+admin.site.unregister(Process)
+admin.site.unregister(Task)
+
+
+@admin.register(Process)
+class ReadOnlyProcessAdmin(ReadOnlyMixin, ProcessAdmin):
+    pass
+
+
+@admin.register(Task)
+class ReadOnlyTaskAdmin(ReadOnlyMixin, TaskAdmin):
+    pass

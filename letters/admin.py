@@ -32,18 +32,8 @@ from letters.models import (
     OutboundMessage,
 )
 from repair_flow.admin_access import PersonalDataAdminMixin
+from repair_flow.admin_audit import ReadOnlyAdmin, form_diff, formset_diff
 from repair_flow.audit import audit_record
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 class LetterSettingForm(forms.ModelForm):
@@ -92,7 +82,7 @@ class LetterSettingAdmin(admin.ModelAdmin):
             action="letters.setting_change" if change else "letters.setting_add",
             object_type="letters.LetterSetting",
             object_id=obj.pk,
-            summary={"kind": obj.kind, "changed": form.changed_data},
+            summary={"kind": obj.kind, **form_diff(form, change=change)},
         )
 
 
@@ -195,7 +185,8 @@ class IssuerAdmin(admin.ModelAdmin):
             summary={
                 "code": obj.code,
                 "name": obj.name,
-                "changed": form.changed_data,
+                **form_diff(form, change=change),
+                "inlines": formset_diff(formsets),
                 "seal": obj.seal.name if obj.seal else "",
                 "prefixes": dict(obj.prefixes.values_list("series", "prefix")),
             },

@@ -17,19 +17,23 @@ from django.utils.translation import gettext_lazy
 from records.hooks import records_saved_hooks_run
 from records.ingest import RecordRow, RowError, ValidationContext, validate_row
 from records.models import (
+    BindingCapacity,
     CreditRecord,
     DecisionChange,
     DecisionChangeKind,
     Department,
+    DepartmentMembership,
     RecordCorrection,
     RecordStatus,
     Subject,
+    SubjectBinding,
     SubjectKind,
     SyncKind,
 )
 from records.selectors import issuing_department_id
 from records.sync import sync_event_queue
 from repair_flow.audit import AuditEntry, audit_record, audit_record_many
+from repair_flow.models import Role
 from sla.clocks import clock_start, clock_stop
 from sla.models import Stage
 from sla.office import office_hours
@@ -714,6 +718,172 @@ def subject_legal_representative_set(*, actor, subject: Subject, name: str) -> S
         summary={"before": before, "after": name},
     )
     return subject
+
+
+# Who an applicant account may be for a subject: a natural person acts as
+# themself or through an agent; an enterprise through its legal representative
+# or an agent (shared domain reference section 1).
+BINDING_CAPACITIES = {
+    SubjectKind.PERSON: (BindingCapacity.SELF, BindingCapacity.AGENT),
+    SubjectKind.ENTERPRISE: (BindingCapacity.LEGAL_REPRESENTATIVE, BindingCapacity.AGENT),
+}
+
+
+def subject_binding_check(*, user, subject: Subject, capacity: str) -> None:
+    """Raise ValidationError naming what is wrong with binding `user` to `subject`."""
+    errors: dict[str, list[str]] = {}
+    if getattr(user, "role", None) != Role.APPLICANT:
+        errors["user"] = [_("只有申请人账号可以绑定信用主体。")]
+    if capacity not in BINDING_CAPACITIES[subject.kind]:
+        errors["capacity"] = [
+            _("%(kind)s不能以“%(capacity)s”身份绑定。")
+            % {
+                "kind": SubjectKind(subject.kind).label,
+                "capacity": BindingCapacity(capacity).label
+                if capacity in BindingCapacity.values
+                else capacity,
+            }
+        ]
+    if (
+        capacity == BindingCapacity.SELF
+        and SubjectBinding.objects.filter(subject=subject, capacity=BindingCapacity.SELF)
+        .exclude(user=user)
+        .exists()
+    ):
+        errors["capacity"] = [_("该自然人已有本人账号；其他账号只能作为委托代理人绑定。")]
+    if errors:
+        raise ValidationError(errors)
+
+
+def _binding_audit(*, actor, action: str, user, subject: Subject, before, after) -> None:
+    # What the account may see follows its bindings (flows.cases.selectors,
+    # records.selectors): the event names the subjects it acts for afterwards.
+    audit_record(
+        actor=actor,
+        action=action,
+        object_type="records.SubjectBinding",
+        object_id=f"{user.pk}:{subject.pk}",
+        summary={
+            "user": user.get_username(),
+            "subject": subject.pk,
+            "subject_label": str(subject),
+            "before": before,
+            "after": after,
+            "subjects_now": sorted(
+                SubjectBinding.objects.filter(user=user).values_list("subject_id", flat=True)
+            ),
+        },
+    )
+
+
+@transaction.atomic
+def subject_binding_add(*, actor, user, subject: Subject, capacity: str) -> SubjectBinding:
+    """Let an applicant account act for a subject (it then sees the subject's
+    records, cases and letters), audited."""
+    subject_binding_check(user=user, subject=subject, capacity=capacity)
+    if SubjectBinding.objects.filter(user=user, subject=subject).exists():
+        raise ValidationError(_("该账号已绑定这个信用主体。"))
+    binding = SubjectBinding.objects.create(user=user, subject=subject, capacity=capacity)
+    _binding_audit(
+        actor=actor,
+        action="records.binding_add",
+        user=user,
+        subject=subject,
+        before=None,
+        after={"capacity": capacity},
+    )
+    return binding
+
+
+@transaction.atomic
+def subject_binding_capacity_set(*, actor, binding: SubjectBinding, capacity: str):
+    """Change the capacity an account acts in for a subject, audited."""
+    binding = (
+        SubjectBinding.objects.select_for_update()
+        .select_related("user", "subject")
+        .get(pk=binding.pk)
+    )
+    subject_binding_check(user=binding.user, subject=binding.subject, capacity=capacity)
+    before = binding.capacity
+    if before == capacity:
+        return binding
+    binding.capacity = capacity
+    binding.save(update_fields=["capacity"])
+    _binding_audit(
+        actor=actor,
+        action="records.binding_change",
+        user=binding.user,
+        subject=binding.subject,
+        before={"capacity": before},
+        after={"capacity": capacity},
+    )
+    return binding
+
+
+@transaction.atomic
+def subject_binding_remove(*, actor, binding: SubjectBinding) -> None:
+    """End an account's acting for a subject: from the next request it no
+    longer sees the subject's records, cases or letters. Audited."""
+    binding = (
+        SubjectBinding.objects.select_for_update()
+        .select_related("user", "subject")
+        .get(pk=binding.pk)
+    )
+    user, subject, capacity = binding.user, binding.subject, binding.capacity
+    binding.delete()
+    _binding_audit(
+        actor=actor,
+        action="records.binding_remove",
+        user=user,
+        subject=subject,
+        before={"capacity": capacity},
+        after=None,
+    )
+
+
+@transaction.atomic
+def department_membership_set(*, actor, user, department: Department) -> DepartmentMembership:
+    """Put a reviewer (or a department's system account) in a department, or
+    move it: it then sees and decides that department's records. Audited."""
+    if getattr(user, "role", None) not in (Role.REVIEWER, Role.INTEGRATION):
+        raise ValidationError({"user": [_("只有认定单位审核人和系统对接账号可以属于认定单位")]})
+    membership = DepartmentMembership.objects.select_for_update().filter(user=user).first()
+    before = membership.department.code if membership else None
+    if membership is None:
+        membership = DepartmentMembership.objects.create(user=user, department=department)
+    elif membership.department_id != department.pk:
+        membership.department = department
+        membership.save(update_fields=["department"])
+    else:
+        return membership
+    audit_record(
+        actor=actor,
+        action="records.membership_set",
+        object_type="records.DepartmentMembership",
+        object_id=membership.pk,
+        summary={
+            "user": user.get_username(),
+            "before": {"department": before},
+            "after": {"department": department.code},
+        },
+    )
+    return membership
+
+
+@transaction.atomic
+def department_membership_remove(*, actor, membership: DepartmentMembership) -> None:
+    membership = DepartmentMembership.objects.select_related("user", "department").get(
+        pk=membership.pk
+    )
+    pk, username, code = membership.pk, membership.user.get_username(), membership.department.code
+    membership.delete()
+    audit_record(
+        actor=actor,
+        action="records.membership_remove",
+        object_type="records.DepartmentMembership",
+        object_id=pk,
+        summary={"user": username, "before": {"department": code}, "after": None},
+    )
 
 
 NOT_ISSUER = gettext_lazy(

@@ -2,6 +2,8 @@
 
 from collections.abc import Sequence
 
+from django.contrib.auth.models import Group
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils.translation import gettext as _
 from rest_framework.authtoken.models import Token
@@ -96,3 +98,123 @@ def profile_notifications_set(*, user: User, email_notifications: bool) -> User:
             summary={"email_notifications": email_notifications},
         )
     return user
+
+
+# What decides what an account may see and do: its role, whether it may log
+# in, the admin flags, its groups and permissions, its department and the
+# subjects it acts for.
+ACCESS_KEYS = (
+    "role", "is_active", "is_staff", "is_superuser", "groups", "user_permissions",
+    "department", "subjects",
+)  # fmt: skip
+
+
+def account_access_snapshot(user: User) -> dict:
+    """An account's access as stored now (read from the database, not from
+    an instance a form may have changed)."""
+    stored = User.objects.get(pk=user.pk)
+    membership = DepartmentMembership.objects.filter(user=stored).select_related("department")
+    return {
+        "role": stored.role,
+        "is_active": stored.is_active,
+        "is_staff": stored.is_staff,
+        "is_superuser": stored.is_superuser,
+        "groups": sorted(stored.groups.values_list("name", flat=True)),
+        "user_permissions": sorted(
+            f"{app}.{codename}"
+            for app, codename in stored.user_permissions.values_list(
+                "content_type__app_label", "codename"
+            )
+        ),
+        "department": next((m.department.code for m in membership), None),
+        "subjects": sorted(
+            SubjectBinding.objects.filter(user=stored).values_list("subject_id", flat=True)
+        ),
+    }
+
+
+def account_access_check(*, role: str, is_staff: bool, is_superuser: bool) -> None:
+    """The admin site and every permission are for administrators only
+    (account_create gives them to that role and no other)."""
+    if (is_staff or is_superuser) and role != Role.ADMINISTRATOR:
+        raise ValidationError(
+            {
+                "role": [
+                    _(
+                        "只有系统管理员角色可以进入管理后台或拥有全部权限（职员状态、超级用户状态）。"
+                    )
+                ]
+            }
+        )
+
+
+def account_access_record(*, actor, user: User, before: dict | None, details: dict) -> None:
+    """Audit a change of an account made elsewhere in this transaction (the
+    admin's user form): every access key that changed, old and new, plus the
+    other fields the form changed (`details`: their old and new values)."""
+    account_access_check(role=user.role, is_staff=user.is_staff, is_superuser=user.is_superuser)
+    after = account_access_snapshot(user)
+    if before is None:
+        changed = {key: {"before": None, "after": after[key]} for key in ACCESS_KEYS}
+        action = "account.create"
+    else:
+        changed = {
+            key: {"before": before[key], "after": after[key]}
+            for key in ACCESS_KEYS
+            if before[key] != after[key]
+        }
+        action = "account.access_change" if changed else "account.change"
+    if not changed and not details:
+        return
+    audit_record(
+        actor=actor,
+        action=action,
+        object_type="repair_flow.User",
+        object_id=user.pk,
+        summary={"username": user.get_username(), "access": changed, "details": details},
+    )
+
+
+@transaction.atomic
+def account_password_set_record(*, actor, user: User) -> None:
+    """Audit an administrator setting an account's password (never the password)."""
+    audit_record(
+        actor=actor,
+        action="account.password_set",
+        object_type="repair_flow.User",
+        object_id=user.pk,
+        summary={"username": user.get_username()},
+    )
+
+
+def group_snapshot(group: Group) -> dict:
+    return {
+        "name": group.name,
+        "permissions": sorted(
+            f"{app}.{codename}"
+            for app, codename in Group.objects.get(pk=group.pk).permissions.values_list(
+                "content_type__app_label", "codename"
+            )
+        ),
+    }
+
+
+def group_change_record(*, actor, group: Group, before: dict | None, deleted: bool = False):
+    """Audit a group's name or permissions changing (every member's
+    permissions change with it): old and new, and who the members are."""
+    after = None if deleted else group_snapshot(group)
+    if before is not None and before == after:
+        return
+    audit_record(
+        actor=actor,
+        action="account.group_delete"
+        if deleted
+        else ("account.group_change" if before else "account.group_add"),
+        object_type="auth.Group",
+        object_id=group.pk,
+        summary={
+            "before": before,
+            "after": after,
+            "members": sorted(group.user_set.values_list("username", flat=True)),
+        },
+    )

@@ -1,27 +1,142 @@
-from django.contrib import admin
-from django.contrib.auth.admin import UserAdmin
-from django.utils.translation import gettext_lazy as _
+"""Accounts, groups, API tokens and the audit trail in the admin.
 
+Every change of what an account may see or do (role, active, admin flags,
+groups, permissions; a group's permissions; an API token) is audited with its
+old and new values through repair_flow.accounts (issue 17, finding 3); the
+admin site and permissions are for the administrator role only. Departments
+and subject bindings are changed on their own pages through records.services.
+The audit trail and the access register are read-only.
+"""
+
+from django.contrib import admin
+from django.contrib.auth.admin import GroupAdmin, UserAdmin
+from django.contrib.auth.forms import UserChangeForm
+from django.contrib.auth.models import Group
+from django.db import transaction
+from django.utils.translation import gettext_lazy as _
+from rest_framework.authtoken.admin import TokenAdmin
+from rest_framework.authtoken.models import TokenProxy
+
+from repair_flow.accounts import (
+    ACCESS_KEYS,
+    account_access_check,
+    account_access_record,
+    account_access_snapshot,
+    account_password_set_record,
+    group_change_record,
+    group_snapshot,
+)
+from repair_flow.admin_audit import ReadOnlyAdmin, form_diff
+from repair_flow.audit import audit_record
 from repair_flow.models import AccessLogEntry, AuditEvent, User
+
+
+class AccountChangeForm(UserChangeForm):
+    def clean(self):
+        cleaned = super().clean()
+        account_access_check(
+            role=cleaned.get("role", self.instance.role),
+            is_staff=cleaned.get("is_staff", self.instance.is_staff),
+            is_superuser=cleaned.get("is_superuser", self.instance.is_superuser),
+        )
+        return cleaned
 
 
 @admin.register(User)
 class AccountAdmin(UserAdmin):
+    form = AccountChangeForm
     list_display = ("username", "get_full_name", "role", "is_active", "last_login")
     list_filter = ("role", "is_active")
     fieldsets = (*UserAdmin.fieldsets, (_("角色"), {"fields": ("role", "phone")}))
     add_fieldsets = (*UserAdmin.add_fieldsets, (_("角色"), {"fields": ("role",)}))
 
+    def save_model(self, request, obj, form, change):
+        # Read before the save: the database still holds the old access.
+        form.access_before = account_access_snapshot(obj) if change else None
+        super().save_model(request, obj, form, change)
 
-class ReadOnlyAdmin(admin.ModelAdmin):
-    def has_add_permission(self, request):
-        return False
+    def save_related(self, request, form, formsets, change):
+        super().save_related(request, form, formsets, change)
+        diff = form_diff(form, change=change)
+        details = {
+            name: {"before": diff["before"].get(name), "after": diff["after"][name]}
+            for name in diff["changed"]
+            if name not in ACCESS_KEYS and not name.startswith("password")
+        }
+        account_access_record(
+            actor=request.user, user=form.instance, before=form.access_before, details=details
+        )
 
-    def has_change_permission(self, request, obj=None):
-        return False
+    def user_change_password(self, request, id, form_url=""):
+        with transaction.atomic():
+            response = super().user_change_password(request, id, form_url)
+            if request.method == "POST" and response.status_code == 302:
+                account_password_set_record(actor=request.user, user=User.objects.get(pk=id))
+        return response
 
-    def has_delete_permission(self, request, obj=None):
-        return False
+    def delete_model(self, request, obj):
+        audit_record(
+            actor=request.user,
+            action="account.delete",
+            object_type="repair_flow.User",
+            object_id=obj.pk,
+            summary={"username": obj.get_username(), "before": account_access_snapshot(obj)},
+        )
+        super().delete_model(request, obj)
+
+    def delete_queryset(self, request, queryset):
+        for obj in queryset:
+            self.delete_model(request, obj)
+
+
+admin.site.unregister(Group)
+
+
+@admin.register(Group)
+class AuditedGroupAdmin(GroupAdmin):
+    """A group's permissions are every member's: each change is audited."""
+
+    def save_model(self, request, obj, form, change):
+        form.group_before = group_snapshot(obj) if change else None
+        super().save_model(request, obj, form, change)
+
+    def save_related(self, request, form, formsets, change):
+        super().save_related(request, form, formsets, change)
+        group_change_record(actor=request.user, group=form.instance, before=form.group_before)
+
+    def delete_model(self, request, obj):
+        group_change_record(actor=request.user, group=obj, before=group_snapshot(obj), deleted=True)
+        super().delete_model(request, obj)
+
+    def delete_queryset(self, request, queryset):
+        for obj in queryset:
+            self.delete_model(request, obj)
+
+
+admin.site.unregister(TokenProxy)
+
+
+@admin.register(TokenProxy)
+class AuditedTokenAdmin(TokenAdmin):
+    """An API token is a system account's credential: issuing and revoking
+    one is audited (the key itself never is)."""
+
+    def _audit(self, request, obj, action: str) -> None:
+        audit_record(
+            actor=request.user,
+            action=action,
+            object_type="authtoken.Token",
+            object_id=obj.user_id,
+            summary={"username": obj.user.get_username()},
+        )
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        self._audit(request, obj, "account.token_change" if change else "account.token_add")
+
+    def delete_model(self, request, obj):
+        self._audit(request, obj, "account.token_delete")
+        super().delete_model(request, obj)
 
 
 @admin.register(AuditEvent)

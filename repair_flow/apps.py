@@ -6,8 +6,9 @@ class RepairFlowConfig(AppConfig):
     name = "repair_flow"
     verbose_name = _("平台与审计")
 
-    def ready(self):
-        from repair_flow import checks, masking  # noqa: F401  (registers the checks)
+    def ready(self) -> None:
+        # Registers the system checks (the audit keys, integration purposes).
+        from repair_flow import checks, masking  # noqa: F401
 
         # Every log record is masked where it is made, whatever handler then
         # writes it (runserver's request lines, gunicorn's access log, Celery's

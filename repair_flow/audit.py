@@ -2,20 +2,51 @@
 
 Every service writes its events through `audit_record` inside its own
 transaction, so an event exists exactly when the change it describes does.
+
+What protects the trail, and what each measure defeats (issue 17, finding 4):
+
+- The chain (each event links to the one before) catches an edited, removed
+  or reordered row, but alone anyone with SQL access could recompute it.
+- The link is an HMAC-SHA256 under AUDIT_CHAIN_KEY, a key kept out of the
+  database (environment or a key file). Defeats: a database administrator or
+  an intruder with SQL access but not the application's environment editing
+  or deleting events and re-sealing the chain. Does not defeat: whoever holds
+  the key as well (the application host's administrators can re-seal
+  everything after the last anchor), nor deleting the newest rows and
+  rewinding the head row, which needs no key: the anchors catch that.
+- The daily anchor (repair_flow/anchors.py): the head's seq and link in a
+  file signed with a second key (AUDIT_ANCHOR_KEY) outside the database and,
+  when AUDIT_ANCHOR_EMAIL is set, mailed to an auditor. Defeats: removing the
+  newest events (and rewinding the head) back past an anchor, and re-sealing
+  with a stolen chain key any event up to an anchor (the anchored link would
+  change). Does not defeat: removing events written after the last anchor
+  (within the day), or someone who can also rewrite the anchor directory and
+  holds the anchor key (the mailed copy is then the evidence).
+- On PostgreSQL a trigger refuses UPDATE and DELETE of audit rows (payload
+  blanking for retention excepted). Defeats: the application's own bugs and
+  an intruder using the application's database role. Does not defeat: a
+  role that may drop the trigger or TRUNCATE the table (the table's owner, a
+  superuser): the chain and the anchors are the check for that. SQLite has
+  no trigger: Django's test flush deletes rows with DELETE.
+- The model's queryset and save() refuse updates and deletes: only a guard
+  against the application's own code.
+
+The link covers a digest of the payload, not the payload, so retention may
+blank a payload (summary NULL) and the chain still verifies.
 """
 
 import contextvars
-import hashlib
 import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from repair_flow.audit_seal import GENESIS_HASH, chain_link, payload_digest
 from repair_flow.models import AuditChainHead, AuditEvent
 
-GENESIS_HASH = "0" * 64
 # (the server's id, the id the client or proxy sent); set per request by
 # repair_flow.middleware.RequestIdMiddleware.
 _request_ids: contextvars.ContextVar[tuple[str, str]] = contextvars.ContextVar(
@@ -39,8 +70,10 @@ def reset_request_id(token: contextvars.Token) -> None:
     _request_ids.reset(token)
 
 
-def _event_hash(event: AuditEvent) -> str:
-    payload = json.dumps(
+def event_link(event: AuditEvent, key: bytes | None = None) -> str:
+    """The HMAC this event's `hash` must hold (AUDIT_CHAIN_KEY unless `key`)."""
+    return chain_link(
+        settings.AUDIT_CHAIN_KEY if key is None else key,
         [
             event.seq,
             event.at.isoformat(),
@@ -49,18 +82,13 @@ def _event_hash(event: AuditEvent) -> str:
             event.action,
             event.object_type,
             str(event.object_id),
-            event.summary,
+            event.payload_digest,
             event.request_id,
             event.prev_hash,
         ]
-        # Sealed only where sent, so events written before the field existed keep their hash.
+        # Sealed only where sent, so events written before the field existed keep their link.
         + ([event.client_request_id] if event.client_request_id else []),
-        ensure_ascii=False,
-        sort_keys=True,
-        separators=(",", ":"),
-        default=str,
     )
-    return hashlib.sha256(payload.encode()).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -111,7 +139,8 @@ def audit_record_many(*, actor, entries: Iterable[AuditEntry]) -> list[AuditEven
                 client_request_id=client_rid,
                 prev_hash=prev,
             )
-            event.hash = prev = _event_hash(event)
+            event.payload_digest = payload_digest(event.summary)
+            event.hash = prev = event_link(event)
             events.append(event)
         AuditEvent.objects.bulk_create(events)
         head.last_seq, head.last_hash = seq, prev
@@ -129,10 +158,14 @@ class ChainReport:
     verified: int
     broken_at: int | None = None
     reason: str = ""
+    head_hash: str = GENESIS_HASH
 
 
-def verify_chain(events: Iterator[AuditEvent] | None = None) -> ChainReport:
-    """Recompute every hash in sequence order; stop at the first broken link."""
+def verify_chain(
+    events: Iterator[AuditEvent] | None = None, *, key: bytes | None = None
+) -> ChainReport:
+    """Recompute every link in sequence order; stop at the first broken one.
+    Raises AuditKeyMissing when no key is configured."""
     if events is None:
         events = AuditEvent.objects.order_by("seq").iterator(chunk_size=5000)
     expected_seq, prev = 1, GENESIS_HASH
@@ -150,8 +183,12 @@ def verify_chain(events: Iterator[AuditEvent] | None = None) -> ChainReport:
                 event.seq,
                 f"event #{event.seq} does not link to the hash of #{event.seq - 1}",
             )
-        digest = _event_hash(event)
-        if digest != event.hash:
+        # A destroyed payload (retention) is NULL; its kept digest is still linked.
+        if event.summary is not None and payload_digest(event.summary) != event.payload_digest:
+            return ChainReport(
+                count, event.seq, f"event #{event.seq}'s payload was altered after it was written"
+            )
+        if event_link(event, key) != event.hash:
             return ChainReport(
                 count, event.seq, f"event #{event.seq} was altered after it was written"
             )
@@ -165,4 +202,4 @@ def verify_chain(events: Iterator[AuditEvent] | None = None) -> ChainReport:
             count + 1,
             f"events after #{count} were removed (the chain head records #{head.last_seq})",
         )
-    return ChainReport(count)
+    return ChainReport(count, head_hash=prev)

@@ -28,6 +28,9 @@ JOBS: tuple[Job, ...] = (
     Job("flows-monitor-commitments", "flows.monitor_commitments", 3600),
     # Reminders two days ahead: hourly is soon enough, and each is sent once.
     Job("flows-notify-deadlines", "flows.notify_deadlines", 3600),
+    # The audit chain's daily anchor: hourly, and the first run of each day
+    # writes it (a restarted scheduler never skips a day).
+    Job("audit-anchor", "repair_flow.anchor_audit", 3600),
 )
 
 

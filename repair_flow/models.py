@@ -49,10 +49,13 @@ class AuditEventQuerySet(models.QuerySet):
 
 
 class AuditEvent(models.Model):
-    """Append-only, hash-chained: each event stores the hash of the one before.
+    """Append-only, keyed chain: each event's `hash` is an HMAC (key outside
+    the database) over its fields, its payload digest and the link before.
 
     Rows are written only by `repair_flow.audit.audit_record`; the queryset and
-    `save` refuse updates and deletes. `verify_audit` recomputes the chain.
+    `save` refuse updates and deletes, and on PostgreSQL a trigger refuses
+    them too (except blanking the payload, for retention). `verify_audit`
+    recomputes the chain and checks the daily anchors.
     """
 
     seq = models.PositiveBigIntegerField(unique=True)
@@ -64,7 +67,9 @@ class AuditEvent(models.Model):
     action = models.CharField(max_length=80, db_index=True)
     object_type = models.CharField(max_length=80)
     object_id = models.CharField(max_length=64, blank=True)
-    summary = models.JSONField(default=dict)
+    # Null once retention has destroyed it; payload_digest stays in the chain.
+    summary = models.JSONField(default=dict, null=True)
+    payload_digest = models.CharField(max_length=64, default="")
     # The server's own id for the request, and beside it the id a proxy or
     # client sent (only when it had the strict format: repair_flow/middleware.py).
     request_id = models.CharField(max_length=64, blank=True)

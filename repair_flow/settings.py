@@ -43,6 +43,42 @@ def _secret_key() -> str:
 
 
 SECRET_KEY = _secret_key()
+
+
+def _audit_key(name: str) -> bytes:
+    """A key of the audit chain (repair_flow/audit.py): never in the database.
+    From NAME (the key itself) or NAME_FILE (a file holding it); in development
+    a key generated once under var/, like the dev secret key; in production
+    empty when unset, and the system check repair_flow.E001 refuses to start."""
+    key = env_str(name)
+    path = env_str(f"{name}_FILE")
+    if key:
+        return key.encode()
+    if path:
+        try:
+            return Path(path).read_bytes().strip()
+        except OSError as exc:
+            raise ImproperlyConfigured(f"{name}_FILE={path!r} cannot be read: {exc}") from None
+    if PRODUCTION:
+        return b""
+    VAR_DIR.mkdir(parents=True, exist_ok=True)
+    dev_path = VAR_DIR / f"dev-{name.lower().replace('_', '-')}"
+    try:
+        # O_EXCL: parallel test workers starting together agree on one key.
+        with open(dev_path, "x") as handle:
+            handle.write(secrets.token_urlsafe(48))
+    except FileExistsError:
+        pass
+    return dev_path.read_bytes().strip()
+
+
+# Each audit event's link is an HMAC with AUDIT_CHAIN_KEY; the daily anchor of
+# the chain's head (a file under AUDIT_ANCHOR_DIR, and an email to
+# AUDIT_ANCHOR_EMAIL when set) is signed with AUDIT_ANCHOR_KEY.
+AUDIT_CHAIN_KEY = _audit_key("AUDIT_CHAIN_KEY")
+AUDIT_ANCHOR_KEY = _audit_key("AUDIT_ANCHOR_KEY")
+AUDIT_ANCHOR_DIR = Path(env_str("AUDIT_ANCHOR_DIR") or VAR_DIR / "audit-anchors")
+AUDIT_ANCHOR_EMAIL = env_str("AUDIT_ANCHOR_EMAIL", "")
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "" if PRODUCTION else "127.0.0.1,localhost,testserver")
 if PRODUCTION and not ALLOWED_HOSTS:
     raise ImproperlyConfigured("ALLOWED_HOSTS must be set when DJANGO_ENV=production")

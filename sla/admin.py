@@ -4,6 +4,7 @@
 from django.contrib import admin
 from django.utils.translation import gettext_lazy as _
 
+from repair_flow.admin_audit import ReadOnlyAdmin, form_diff
 from repair_flow.audit import audit_record
 from sla.calendar import weekday_label
 from sla.models import CalendarDay, CalendarYear, SlaClock, SlaPolicy
@@ -134,23 +135,14 @@ class SlaPolicyAdmin(admin.ModelAdmin):
             action="sla.policy_change" if change else "sla.policy_add",
             object_type="sla.SlaPolicy",
             object_id=obj.pk,
-            summary={"changed": form.changed_data, "policy": str(obj)},
+            summary={**form_diff(form, change=change), "policy": str(obj)},
         )
 
 
 @admin.register(SlaClock)
-class SlaClockAdmin(admin.ModelAdmin):
+class SlaClockAdmin(ReadOnlyAdmin):
     """Read-only: clocks change only through sla.clocks and the sweep."""
 
     list_display = ("case_label", "stage", "state", "due_at", "assignee", "provisional")
     list_filter = ("state", "stage", "provisional")
     search_fields = ("case_label",)
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False

@@ -177,5 +177,5 @@ def test_an_account_without_a_purpose_is_refused_a_page_with_people(
 
 def test_a_misconfigured_purpose_fails_the_system_check(settings):
     settings.INTEGRATION_ACCESS_PURPOSES = {"dept_system": "curiosity"}
-    errors = [e for e in run_checks() if e.id == "repair_flow.E001"]
+    errors = [e for e in run_checks() if e.id == "repair_flow.E004"]
     assert errors and "curiosity" in errors[0].msg
