@@ -516,7 +516,13 @@ class CaseMaterialApi(GenericAPIView):
     serializer_class = MaterialUploadSerializer
     parser_classes = [MultiPartParser, FormParser]
     model: type = RepairCase  # or ObjectionCase (flows/api_objections.py)
-    error_fields = {"too_large": "file", "empty": "file", "file_type": "file"}
+    error_fields = {
+        "too_large": "file",
+        "empty": "file",
+        "file_type": "file",
+        "quota": "file",
+        "staff_only": "kind",
+    }
 
     def get_permissions(self):
         return [IsAuthenticated(), role_permission(Role.APPLICANT)()]
