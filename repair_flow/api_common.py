@@ -207,6 +207,8 @@ ERROR_DESCRIPTIONS = {
     403: "this role or person may not do this",
     404: "not found or not visible to the caller",
     409: "not in a state for this (already claimed, decided or signed; another case open)",
+    413: "the body is larger than this path takes (refused before it is read)",
+    429: "too many requests from this caller (`retry_after` seconds, also in Retry-After)",
 }
 
 
@@ -240,7 +242,9 @@ def error_responses_hook(result, generator, request, public):
                 continue
             # auth=[] (no authentication at all) leaves "security" out.
             public_operation = not operation.get("security") or operation["security"] == [{}]
-            codes = {400}
+            codes = {400, 429}
+            if method in {"post", "put", "patch"}:
+                codes.add(413)
             if not public_operation:
                 codes |= {401, 403}
             if "{" in path:

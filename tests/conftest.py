@@ -259,6 +259,16 @@ def integration(db):
 
 
 @pytest.fixture
+def department_system(department):
+    """The issuing department's own system: an integration account bound to
+    it, which may import that department's records only."""
+    user = make_user("scjgj_system", Role.INTEGRATION)
+    Token.objects.create(user=user)
+    DepartmentMembership.objects.create(user=user, department=department)
+    return user
+
+
+@pytest.fixture
 def client_for(client):
     """`client_for(user)`: a Django test client logged in as that user."""
 
