@@ -39,6 +39,19 @@ class LanguageMiddleware:
         return response
 
 
+def client_address(request) -> str | None:
+    """The caller's address for the login lockout: REMOTE_ADDR, or behind
+    TRUSTED_PROXY_COUNT proxies the X-Forwarded-For entry the nearest one
+    added (counted from the right; what lies left of it the client wrote)."""
+    count = settings.TRUSTED_PROXY_COUNT
+    forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
+    if count and forwarded:
+        hops = [hop.strip() for hop in forwarded.split(",") if hop.strip()]
+        if hops:
+            return hops[-min(count, len(hops))]
+    return request.META.get("REMOTE_ADDR")
+
+
 def body_limit(path: str, content_type: str) -> int:
     """The largest body this path takes (settings: REQUEST_BODY_LIMITS by path,
     else MAX_UPLOAD_BODY_BYTES for files, else MAX_REQUEST_BODY_BYTES)."""

@@ -154,12 +154,11 @@ AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "registration/lockout.html"
 AXES_HTTP_RESPONSE_CODE = 429
-# Behind the proxy (production) the client's address is the X-Forwarded-For
-# entry the proxy added: one trusted hop unless said otherwise.
-AXES_IPWARE_PROXY_COUNT = env_int("LOGIN_PROXY_COUNT", 1 if PRODUCTION else 0, minimum=0) or None
-AXES_IPWARE_META_PRECEDENCE_ORDER = (
-    ["HTTP_X_FORWARDED_FOR", "REMOTE_ADDR"] if AXES_IPWARE_PROXY_COUNT else ["REMOTE_ADDR"]
-)
+# Behind TRUSTED_PROXY_COUNT proxies (production: 1, the web server in front)
+# the client's address is the X-Forwarded-For entry the nearest proxy added,
+# counted from the right: entries further left are the client's own word.
+TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 1 if PRODUCTION else 0, minimum=0)
+AXES_CLIENT_IP_CALLABLE = "repair_flow.middleware.client_address"
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -205,6 +204,7 @@ REST_FRAMEWORK = {
     # Per caller: anonymous callers by address, people by account, system
     # accounts by token, each at its rate in API_THROTTLE_RATES.
     "DEFAULT_THROTTLE_CLASSES": ["repair_flow.api_common.CallerRateThrottle"],
+    "NUM_PROXIES": TRUSTED_PROXY_COUNT,
 }
 # Requests per caller; "<n>/<second|minute|hour|day>".
 API_THROTTLE_RATES = {

@@ -7,30 +7,10 @@ import json
 
 import pytest
 
-from letters.models import DeliveryEvent, MessageStatus, OutboundMessage
+from letters.models import DeliveryEvent, MessageStatus
+from tests.letters.test_webhooks import delivery, sent
 
 pytestmark = pytest.mark.django_db
-
-POSTMARK_ID = "883953f4-6105-42a2-a16a-77a8eac79483"
-DELIVERY = {
-    "RecordType": "Delivery",
-    "MessageID": POSTMARK_ID,
-    "Recipient": "zhangwei@example.com",
-    "DeliveredAt": "2026-11-20T02:01:07Z",
-    "Details": "smtp;250 2.0.0 OK",
-}
-
-
-def sent() -> OutboundMessage:
-    return OutboundMessage.objects.create(
-        idempotency_key="test:hook",
-        to="zhangwei@example.com",
-        subject="受理通知书",
-        body="正文",
-        status=MessageStatus.SENT,
-        attempts=1,
-        esp_message_id=POSTMARK_ID,
-    )
 
 
 def post(client, url="/anymail/postmark/tracking/", auth=None):
@@ -38,7 +18,7 @@ def post(client, url="/anymail/postmark/tracking/", auth=None):
     if auth:
         token = base64.b64encode(":".join(auth).encode()).decode()
         headers["HTTP_AUTHORIZATION"] = f"Basic {token}"
-    return client.post(url, data=json.dumps(DELIVERY), content_type="application/json", **headers)
+    return client.post(url, data=json.dumps(delivery()), content_type="application/json", **headers)
 
 
 @pytest.mark.parametrize("debug", [True, False])

@@ -153,3 +153,31 @@ def test_anonymous_callers_are_throttled_by_address(low_rates, client, db):
     assert codes == [400, 400, 400, 429]
     assert client.get(url, REMOTE_ADDR="10.1.1.1").json()["code"] == "throttled"
     assert client.get(url, REMOTE_ADDR="10.1.1.2").status_code == 400
+
+
+def test_behind_the_proxy_the_address_is_the_one_the_proxy_saw(settings, applicant, officer):
+    settings.TRUSTED_PROXY_COUNT = 1
+    proxy = "10.0.0.254"
+    for n in range(LIMIT):
+        # The client writes its own X-Forwarded-For; the proxy appends the real one.
+        Client().post(
+            LOGIN,
+            {"username": f"guess{n}", "password": "wrong-password"},
+            REMOTE_ADDR=proxy,
+            HTTP_X_FORWARDED_FOR=f"192.0.2.{n}, 203.0.113.9",
+        )
+    locked = Client().post(
+        LOGIN,
+        {"username": "officer", "password": PASSWORD},
+        REMOTE_ADDR=proxy,
+        HTTP_X_FORWARDED_FOR="203.0.113.9",
+    )
+    assert locked.status_code == 429
+    # Another client behind the same proxy is not locked out with it.
+    other = Client().post(
+        LOGIN,
+        {"username": "officer", "password": PASSWORD},
+        REMOTE_ADDR=proxy,
+        HTTP_X_FORWARDED_FOR="203.0.113.10",
+    )
+    assert other.status_code == 302
