@@ -352,6 +352,8 @@ LOGGING = {
         # second time: the root's console is the one.
         "django": {"handlers": [], "propagate": True},
         "django.request": {"filters": ["forbidden_in_one_line"]},
+        # django-axes says INFO at every login; its failures and lockouts are WARNING.
+        "axes": {"level": "WARNING"},
     },
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
 }
