@@ -449,12 +449,15 @@ class MaterialKind(models.TextChoices):
 STAFF_ONLY_MATERIALS = frozenset({MaterialKind.FALSE_MATERIAL_EVIDENCE})
 
 
+# The extension of each accepted type (flows.cases.materials.MAGIC): stored
+# and downloaded names take it from the detected type, never from the upload.
+MATERIAL_EXTENSIONS = {"application/pdf": "pdf", "image/jpeg": "jpg", "image/png": "png"}
+
+
 def material_path(instance: "CaseMaterial", filename: str) -> str:
     # The stored name is the digest: the applicant's file name is kept in
     # original_name only, never in a path.
-    extension = {"application/pdf": "pdf", "image/jpeg": "jpg", "image/png": "png"}.get(
-        instance.content_type, "bin"
-    )
+    extension = MATERIAL_EXTENSIONS.get(instance.content_type, "bin")
     folder = (
         f"cases/{instance.case_id}" if instance.case_id else f"objections/{instance.objection_id}"
     )

@@ -45,6 +45,17 @@ class Subject(models.Model):
     identifier = models.CharField(_("证件号码"), max_length=18, unique=True)
     name = models.CharField(_("名称"), max_length=200)
     legal_representative = models.CharField(_("法定代表人"), max_length=100, blank=True)
+    # The subject's issuing source: the department whose import first
+    # supplied it (for subjects registered before, the department of its
+    # earliest record). Only it may rename the subject by an import.
+    source_department = models.ForeignKey(
+        "Department",
+        verbose_name=_("报送来源单位"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="supplied_subjects",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -123,14 +123,27 @@ def records_ingest(
     Rows are handled in batches, each in one transaction with one audit event
     ("records.import"); `on_batch` is called after each batch commits.
     `actor` is the user (or a label such as "import_records") for the audit trail.
+
+    A department's system account (role integration) writes only its own
+    department's records: a row of another department is refused naming
+    both, and an account bound to no department writes nothing. An existing
+    subject is renamed only by a row of its issuing source (the department
+    that first supplied it), with the old and new names in the audit; a
+    rename from any other department is refused.
     """
     context = ValidationContext.load()
+    scope = IngestScope.of(actor)
     known_subjects: dict[str, Subject] = {}
     result = IngestResult()
     iterator = iter(rows)
     while batch := list(islice(iterator, batch_size)):
         outcome = _ingest_batch(
-            batch, context=context, known_subjects=known_subjects, actor=actor, source=source
+            batch,
+            context=context,
+            known_subjects=known_subjects,
+            actor=actor,
+            source=source,
+            scope=scope,
         )
         result.extend(outcome)
         if on_batch is not None:
@@ -138,8 +151,62 @@ def records_ingest(
     return result
 
 
+def department_names(ids: Iterable[int | None]) -> dict[int, str]:
+    wanted = {pk for pk in ids if pk is not None}
+    return dict(Department.objects.filter(pk__in=wanted).values_list("pk", "name"))
+
+
+@dataclass(frozen=True)
+class IngestScope:
+    """Which departments' records an import may write: all (platform staff,
+    an operator's file) or one (a department's system account)."""
+
+    scoped: bool = False
+    department_id: int | None = None
+
+    @classmethod
+    def of(cls, actor) -> "IngestScope":
+        if getattr(actor, "role", None) != Role.INTEGRATION:
+            return cls()
+        return cls(scoped=True, department_id=issuing_department_id(actor))
+
+    def refusals(self, rows: list[RecordRow]) -> dict[int, RowError]:
+        """The rows outside this scope, by line, each with its reason."""
+        if not self.scoped:
+            return {}
+        outside = [row for row in rows if row.department_id != self.department_id]
+        if not outside:
+            return {}
+        if self.department_id is None:
+            message = _("本系统对接账号未绑定认定单位，不能导入记录；请管理员为其指定所属认定单位")
+            return {
+                row.line: RowError(row.line, "department_code", message, "no_department")
+                for row in outside
+            }
+        names = department_names([self.department_id, *(row.department_id for row in outside)])
+        return {
+            row.line: RowError(
+                row.line,
+                "department_code",
+                _(
+                    "本系统对接账号属于“%(own)s”，只能导入该单位的记录；"
+                    "本行的认定单位是“%(other)s”，未导入"
+                )
+                % {"own": names.get(self.department_id, ""), "other": names.get(row.department_id)},
+                "other_department",
+            )
+            for row in outside
+        }
+
+
 def _ingest_batch(
-    batch, *, context: ValidationContext, known_subjects: dict[str, Subject], actor, source: str
+    batch,
+    *,
+    context: ValidationContext,
+    known_subjects: dict[str, Subject],
+    actor,
+    source: str,
+    scope: IngestScope,
 ) -> IngestResult:
     rejected: list[RowError] = []
     valid: list[RecordRow] = []
@@ -158,6 +225,11 @@ def _ingest_batch(
                 changed.append(checked)
             else:
                 valid.append(checked)
+    outside = scope.refusals(valid + changed)
+    if outside:
+        rejected.extend(outside.values())
+        valid = [row for row in valid if row.line not in outside]
+        changed = [row for row in changed if row.line not in outside]
 
     saved: list[SavedRow] = []
     if valid:
@@ -287,7 +359,7 @@ def _subjects_of(valid: list[RecordRow], known: dict[str, Subject]) -> dict[str,
         subjects.update(
             (subject.identifier, subject)
             for subject in Subject.objects.filter(identifier__in=unknown)
-            .only("id", "kind", "identifier", "name")
+            .only("id", "kind", "identifier", "name", "source_department_id")
             .order_by()
         )
     return subjects
@@ -310,27 +382,59 @@ class _SubjectWrites:
     conflicts: list[RowError] = field(default_factory=list)
     created: dict[str, Subject] = field(default_factory=dict)
     renamed: dict[str, Subject] = field(default_factory=dict)
+    # identifier -> (subject id, name before this batch, name after)
+    renames: dict[str, list] = field(default_factory=dict)
+
+
+def _not_source(row: RecordRow, subject: Subject) -> RowError:
+    names = department_names([subject.source_department_id])
+    if subject.source_department_id is None:
+        message = _(
+            "该主体登记的名称为“%(old)s”，本行为“%(new)s”；该主体没有报送来源单位，"
+            "导入不能更改其名称，请联系平台管理员"
+        ) % {"old": subject.name, "new": row.subject_name}
+    else:
+        message = _(
+            "该主体登记的名称为“%(old)s”，本行为“%(new)s”；主体名称只能由其报送来源单位"
+            "“%(source)s”更改，本行未导入"
+        ) % {
+            "old": subject.name,
+            "new": row.subject_name,
+            "source": names.get(subject.source_department_id, ""),
+        }
+    return RowError(row.line, "subject_name", message, "not_subject_source")
 
 
 def _save_subjects(valid: list[RecordRow], subjects: dict[str, Subject], now) -> _SubjectWrites:
     """Create the new subjects and rename the renamed, in two statements; a row
-    whose subject exists with the other kind is refused. `subjects` gains the new ones."""
+    whose subject exists with the other kind, or that would rename a subject
+    it is not the issuing source of, is refused. `subjects` gains the new ones."""
     writes = _SubjectWrites()
     for row in valid:
         subject = subjects.get(row.subject_identifier)
         if subject is None:
             subject = Subject(
-                kind=row.subject_kind, identifier=row.subject_identifier, name=row.subject_name
+                kind=row.subject_kind,
+                identifier=row.subject_identifier,
+                name=row.subject_name,
+                source_department_id=row.department_id,
             )
             subjects[row.subject_identifier] = writes.created[row.subject_identifier] = subject
         elif subject.kind != row.subject_kind:
             writes.conflicts.append(_kind_conflict(row, subject.kind))
             continue
         elif subject.name != row.subject_name:
-            subject.name = row.subject_name
+            if subject.source_department_id != row.department_id:
+                writes.conflicts.append(_not_source(row, subject))
+                continue
             if row.subject_identifier not in writes.created:
+                change = writes.renames.setdefault(
+                    row.subject_identifier, [subject.pk, subject.name, None]
+                )
+                change[2] = row.subject_name
                 subject.updated_at = now
                 writes.renamed[row.subject_identifier] = subject
+            subject.name = row.subject_name
         writes.accepted.append((row, subject))
     if writes.created:
         Subject.objects.bulk_create(writes.created.values())
@@ -433,6 +537,11 @@ def _save_batch(
             ),
             "subjects_created": len(subject_writes.created),
             "subjects_renamed": len(subject_writes.renamed),
+            # Each rename with the name it replaced (issue 17, finding 6).
+            "renamed_subjects": [
+                {"subject": pk, "old_name": old, "new_name": new}
+                for pk, old, new in subject_writes.renames.values()
+            ],
             "created_ids": [record.pk for record in record_writes.created.values()],
             "updated_ids": [record.pk for record in record_writes.changed.values()],
         }

@@ -36,6 +36,7 @@ from django_fsm import TransitionNotAllowed
 from drf_spectacular.utils import OpenApiParameter
 from rest_framework import exceptions, serializers, status
 from rest_framework.pagination import LimitOffsetPagination
+from rest_framework.throttling import SimpleRateThrottle
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from repair_flow.access import (
@@ -179,6 +180,10 @@ def exception_handler(exc, context):
     response = drf_exception_handler(exc, context)
     if response is not None and isinstance(exc, exceptions.APIException):
         response.data = error_body(exc)
+        if isinstance(exc, exceptions.Throttled):
+            wait = max(1, round(exc.wait or 1))
+            response.data["detail"] = _("请求过于频繁，请在 %(wait)d 秒后再试。") % {"wait": wait}
+            response.data["retry_after"] = wait
     return response
 
 
@@ -206,6 +211,8 @@ ERROR_DESCRIPTIONS = {
     403: "this role or person may not do this",
     404: "not found or not visible to the caller",
     409: "not in a state for this (already claimed, decided or signed; another case open)",
+    413: "the body is larger than this path takes (refused before it is read)",
+    429: "too many requests from this caller (`retry_after` seconds, also in Retry-After)",
 }
 
 
@@ -239,7 +246,9 @@ def error_responses_hook(result, generator, request, public):
                 continue
             # auth=[] (no authentication at all) leaves "security" out.
             public_operation = not operation.get("security") or operation["security"] == [{}]
-            codes = {400}
+            codes = {400, 429}
+            if method in {"post", "put", "patch"}:
+                codes.add(413)
             if not public_operation:
                 codes |= {401, 403}
             if "{" in path:
@@ -263,6 +272,40 @@ def error_responses_hook(result, generator, request, public):
                 if content is None or content == {"type": "object", "additionalProperties": {}}:
                     answer["content"] = ref
     return result
+
+
+# Throttling ---------------------------------------------------------------------------------
+
+
+class CallerRateThrottle(SimpleRateThrottle):
+    """Requests per caller at the rate settings.API_THROTTLE_RATES gives its
+    scope: `anon` per address, `integration` per system account's token,
+    `user` per person. Beyond it: 429 in the one error shape, code
+    `throttled`, with Retry-After. Rates are read per request, so a changed
+    setting needs no restart of the class."""
+
+    def get_rate(self):
+        return None  # chosen per request in allow_request
+
+    def scope_of(self, request) -> str:
+        user = request.user
+        if not user or not user.is_authenticated:
+            return "anon"
+        return "integration" if user.role == Role.INTEGRATION else "user"
+
+    def allow_request(self, request, view):
+        self.scope = self.scope_of(request)
+        self.rate = settings.API_THROTTLE_RATES.get(self.scope)
+        if not self.rate:
+            return True
+        self.num_requests, self.duration = self.parse_rate(self.rate)
+        return super().allow_request(request, view)
+
+    def get_cache_key(self, request, view):
+        # A system account has one token (rest_framework.authtoken); a person
+        # may hold several sessions: either way the account counts.
+        ident = self.get_ident(request) if self.scope == "anon" else request.user.pk
+        return f"throttle_{self.scope}_{ident}"
 
 
 # Query parameters ---------------------------------------------------------------------------

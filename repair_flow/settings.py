@@ -1,6 +1,8 @@
 """One settings module, driven by environment variables (see .env.example)."""
 
+import datetime as dt
 import os
+import re
 import secrets
 from pathlib import Path
 
@@ -97,6 +99,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "rest_framework.authtoken",
     "drf_spectacular",
+    "axes",
     "viewflow",
     "viewflow.workflow",
     "repair_flow",
@@ -108,6 +111,9 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "repair_flow.middleware.RequestIdMiddleware",
+    # Before anything reads the body: an oversized upload is refused from its
+    # Content-Length (413), not read whole and then refused.
+    "repair_flow.middleware.BodySizeLimitMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -117,6 +123,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes asks: it answers a locked-out login with the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "repair_flow.urls"
@@ -164,6 +172,30 @@ AUTH_USER_MODEL = "repair_flow.User"
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
+
+# Login throttling (django-axes): after LOGIN_FAILURE_LIMIT wrong passwords for
+# one user name, or from one address, further logins of that user or from that
+# address are refused (429, the lockout page) for LOGIN_LOCKOUT_MINUTES, even
+# with the right password. An administrator unlocks earlier: the admin's
+# "Access attempts" (delete the row) or `manage.py axes_reset_username <name>`
+# / `axes_reset_ip <address>`.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_ENABLED = env_bool("LOGIN_LOCKOUT_ENABLED", True)
+AXES_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 5, minimum=1)
+AXES_COOLOFF_TIME = dt.timedelta(minutes=env_int("LOGIN_LOCKOUT_MINUTES", 30, minimum=1))
+# Either counts: a user name tried from many addresses, or one address trying many names.
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "registration/lockout.html"
+AXES_HTTP_RESPONSE_CODE = 429
+# Behind TRUSTED_PROXY_COUNT proxies (production: 1, the web server in front)
+# the client's address is the X-Forwarded-For entry the nearest proxy added,
+# counted from the right: entries further left are the client's own word.
+TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 1 if PRODUCTION else 0, minimum=0)
+AXES_CLIENT_IP_CALLABLE = "repair_flow.middleware.client_address"
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -214,7 +246,54 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "repair_flow.api_common.ApiPagination",
     "PAGE_SIZE": 50,
     "EXCEPTION_HANDLER": "repair_flow.api_common.exception_handler",
+    # Per caller: anonymous callers by address, people by account, system
+    # accounts by token, each at its rate in API_THROTTLE_RATES.
+    "DEFAULT_THROTTLE_CLASSES": ["repair_flow.api_common.CallerRateThrottle"],
+    "NUM_PROXIES": TRUSTED_PROXY_COUNT,
 }
+# Requests per caller; "<n>/<second|minute|hour|day>".
+API_THROTTLE_RATES = {
+    "anon": env_str("API_THROTTLE_ANON", "60/minute"),
+    "user": env_str("API_THROTTLE_USER", "300/minute"),
+    "integration": env_str("API_THROTTLE_INTEGRATION", "1200/minute"),
+}
+for _scope, _rate in API_THROTTLE_RATES.items():
+    if not re.fullmatch(r"[1-9][0-9]*/(s|sec|second|m|min|minute|h|hour|d|day)", _rate):
+        raise ImproperlyConfigured(
+            f"API_THROTTLE_{_scope.upper()}={_rate!r}: use <requests>/<second|minute|hour|day>"
+        )
+# The throttles' counters live in the cache: the process's memory by default;
+# with several server processes set CACHE_URL (redis://...) so they share one.
+_cache_url = env_str("CACHE_URL")
+CACHES = {
+    "default": (
+        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": _cache_url}
+        if _cache_url
+        else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+    )
+}
+
+# Request bodies: refused (413) from their Content-Length before a byte is
+# read, by repair_flow.middleware.BodySizeLimitMiddleware: a multipart body
+# (files) beyond MAX_UPLOAD_BODY_BYTES, any other beyond MAX_REQUEST_BODY_BYTES;
+# REQUEST_BODY_LIMITS sets a path's own cap (first matching pattern). Django
+# itself refuses form fields beyond DATA_UPLOAD_MAX_MEMORY_SIZE. The proxy in
+# front caps at the largest (nginx: `client_max_body_size 25m;`).
+DATA_UPLOAD_MAX_MEMORY_SIZE = env_int(
+    "DATA_UPLOAD_MAX_MEMORY_SIZE", 2621440, minimum=1024
+)  # Django's default, 2.5 MB
+MAX_REQUEST_BODY_BYTES = env_int("MAX_REQUEST_BODY_BYTES", 5 * 1024 * 1024, minimum=1024)
+MAX_UPLOAD_BODY_BYTES = env_int("MAX_UPLOAD_BODY_BYTES", 25 * 1024 * 1024, minimum=1024)
+# (path regex, bytes): record ingest takes up to 1,000 records a request.
+REQUEST_BODY_LIMITS = [(r"^/api/v1/records/$", 10 * 1024 * 1024)]
+# One material file, and what one case may hold (materials of the applicant
+# and the officers together): the per-case quota.
+MAX_MATERIAL_BYTES = env_int("MAX_MATERIAL_BYTES", 10 * 1024 * 1024, minimum=1024)
+CASE_MATERIALS_MAX_COUNT = env_int("CASE_MATERIALS_MAX_COUNT", 40, minimum=1)
+CASE_MATERIALS_MAX_BYTES = env_int("CASE_MATERIALS_MAX_BYTES", 100 * 1024 * 1024, minimum=1024)
+# Stored files readable by the server's user and group only, never the world.
+FILE_UPLOAD_PERMISSIONS = 0o640
+FILE_UPLOAD_DIRECTORY_PERMISSIONS = 0o750
 SPECTACULAR_SETTINGS = {
     "TITLE": "Credit repair and objection API",
     "DESCRIPTION": (
@@ -340,6 +419,8 @@ LOGGING = {
         "django.request": {"filters": ["forbidden_in_one_line"]},
         # runserver's request lines: Django's default handler had no mask.
         "django.server": {"handlers": ["django.server"], "level": "INFO", "propagate": False},
+        # django-axes says INFO at every login; its failures and lockouts are WARNING.
+        "axes": {"level": "WARNING"},
     },
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
 }

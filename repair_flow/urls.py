@@ -3,6 +3,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView
 
+from letters.webhooks import esp_tracking_webhook
 from repair_flow import views
 from repair_flow.api_common import api_not_found
 
@@ -34,8 +35,9 @@ urlpatterns = [
     path("letters/", include("letters.urls")),
     path("cases/", include("flows.web.urls")),
     path("verify/", include("letters.urls_verify")),
-    # ESP tracking webhooks (anymail checks ANYMAIL_WEBHOOK_SECRET).
-    path("anymail/", include("anymail.urls")),
+    # The configured ESP's tracking webhook, only with ANYMAIL_WEBHOOK_SECRET
+    # (anymail checks it); any other anymail path is a 404.
+    path("anymail/<slug:esp>/tracking/", esp_tracking_webhook, name="esp_tracking_webhook"),
     path("api/v1/", include(api_patterns)),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
 ]

@@ -11,6 +11,7 @@ import importlib
 
 import pytest
 from django.apps import apps as django_apps
+from django.core.cache import cache
 from django.test.utils import override_settings
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
@@ -95,6 +96,13 @@ def _reference_data(request):
     if transactional or "live_server" in request.fixturenames:
         request.getfixturevalue("transactional_db")
         ensure_reference_data()
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache():
+    """The API throttles count in the cache (process memory in tests): each
+    test starts with none of another test's requests counted."""
+    cache.clear()
 
 
 def make_user(username: str, role: str, **extra) -> User:
@@ -247,6 +255,16 @@ def administrator(db):
 def integration(db):
     user = make_user("dept_system", Role.INTEGRATION)
     Token.objects.create(user=user)
+    return user
+
+
+@pytest.fixture
+def department_system(department):
+    """The issuing department's own system: an integration account bound to
+    it, which may import that department's records only."""
+    user = make_user("scjgj_system", Role.INTEGRATION)
+    Token.objects.create(user=user)
+    DepartmentMembership.objects.create(user=user, department=department)
     return user
 
 

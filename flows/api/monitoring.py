@@ -85,6 +85,7 @@ EVIDENCE_ERRORS = {
     "too_large": "evidence",
     "empty": "evidence",
     "file_type": "evidence",
+    "quota": "evidence",
 }
 
 

@@ -516,7 +516,13 @@ class CaseMaterialApi(GenericAPIView):
     serializer_class = MaterialUploadSerializer
     parser_classes = [MultiPartParser, FormParser]
     model: type = RepairCase  # or ObjectionCase (flows/api_objections.py)
-    error_fields = {"too_large": "file", "empty": "file", "file_type": "file"}
+    error_fields = {
+        "too_large": "file",
+        "empty": "file",
+        "file_type": "file",
+        "quota": "file",
+        "staff_only": "kind",
+    }
 
     def get_permissions(self):
         return [IsAuthenticated(), role_permission(Role.APPLICANT)()]
@@ -526,7 +532,9 @@ class CaseMaterialApi(GenericAPIView):
         description=(
             "The case's applicant, while drafting or while a supplement notice asks for this "
             "kind of material. 400 under `file` for an empty, oversized or non-PDF/JPEG/PNG "
-            "file (recognised by content), under `kind` for an unknown kind."
+            "file (recognised by content) or one beyond the case's quota (code `quota`), "
+            "under `kind` for an unknown kind or a staff-only one (code `staff_only`). A body "
+            "beyond the upload cap is refused with 413 before it is read."
         ),
         request={"multipart/form-data": MaterialUploadSerializer},
         responses={201: CaseMaterialSerializer},

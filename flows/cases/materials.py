@@ -1,16 +1,21 @@
-"""Case materials: each upload checked (size, content by its first bytes),
-stored with its SHA-256 and registered.
+"""Case materials: each upload checked (who may give this kind, size, content
+by its first bytes, the case's quota), stored under a name of the server's
+(its SHA-256, with the extension of its detected type) and registered.
 """
 
 import hashlib
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import Count, Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from flows.cases.common import case_locked, owned_by, require_applicant, require_status
 from flows.models import (
+    MATERIAL_EXTENSIONS,
+    STAFF_ONLY_MATERIALS,
     CaseMaterial,
     CaseStatus,
     MaterialKind,
@@ -19,9 +24,9 @@ from flows.models import (
 )
 from repair_flow.audit import audit_record
 
-MAX_MATERIAL_BYTES = 10 * 1024 * 1024  # 10 MB per file
-
-# Content is recognised by its first bytes, never by the name or the browser's word.
+# Content is recognised by its first bytes, never by the name or the browser's
+# word. Only these three: a browser would run HTML or SVG (script) and an
+# executable has no place in a case file.
 MAGIC = (
     (b"%PDF-", "application/pdf"),
     (b"\xff\xd8\xff", "image/jpeg"),
@@ -34,6 +39,45 @@ def content_type_of(head: bytes) -> str | None:
         if head.startswith(magic):
             return content_type
     return None
+
+
+def material_download_name(material: CaseMaterial) -> str:
+    """The name a material downloads under: the applicant's name without its
+    extension, then the extension of the type detected at upload ("x.html"
+    holding a PDF downloads as "x.pdf")."""
+    stem = material.original_name.rsplit(".", 1)[0].strip() or material.kind
+    return f"{stem}.{MATERIAL_EXTENSIONS.get(material.content_type, 'bin')}"
+
+
+def megabytes(size: int) -> str:
+    return f"{size / (1024 * 1024):g}"
+
+
+def quota_check(case, *, name: str, size: int) -> None:
+    """The case's quota (settings CASE_MATERIALS_MAX_COUNT files and
+    CASE_MATERIALS_MAX_BYTES in all, whoever uploaded them): one more file
+    of `size` must fit."""
+    held = case.materials.aggregate(count=Count("id"), total=Sum("size"))
+    count, total = held["count"], held["total"] or 0
+    if count + 1 > settings.CASE_MATERIALS_MAX_COUNT:
+        raise ValidationError(
+            _("文件“%(name)s”：本件已有 %(count)d 份材料，达到每件 %(max)d 份的上限。")
+            % {"name": name, "count": count, "max": settings.CASE_MATERIALS_MAX_COUNT},
+            code="quota",
+        )
+    if total + size > settings.CASE_MATERIALS_MAX_BYTES:
+        raise ValidationError(
+            _(
+                "文件“%(name)s”：本件材料合计将超过 %(max)s MB 的上限"
+                "（已有 %(total)s MB），请压缩后上传或删除不需要的文件。"
+            )
+            % {
+                "name": name,
+                "max": megabytes(settings.CASE_MATERIALS_MAX_BYTES),
+                "total": f"{total / (1024 * 1024):.1f}",
+            },
+            code="quota",
+        )
 
 
 def supplement_open(case: RepairCase) -> SupplementRequest | None:
@@ -50,6 +94,14 @@ def case_material_add(*, case: RepairCase, user, kind: str, upload) -> CaseMater
     name = (getattr(upload, "name", "") or "").rsplit("/", 1)[-1][:255] or _("（未命名）")
     if kind not in MaterialKind.values:
         raise ValidationError(_("文件“%(name)s”的材料类型无效。") % {"name": name})
+    if kind in STAFF_ONLY_MATERIALS:
+        # An officer's evidence of false materials (flows.monitoring) is
+        # theirs to give; an applicant's file of that kind would stand as it.
+        raise ValidationError(
+            _("文件“%(name)s”：“%(kind)s”只能由工作人员提交，申请人不能上传此类材料。")
+            % {"name": name, "kind": MaterialKind(kind).label},
+            code="staff_only",
+        )
     round_ = 0
     if case.status == CaseStatus.AWAITING_SUPPLEMENT:
         round_ = 1
@@ -63,13 +115,16 @@ def case_material_add(*, case: RepairCase, user, kind: str, upload) -> CaseMater
 
 
 def material_store(case, *, user, kind: str, upload, name: str, round_: int = 0) -> CaseMaterial:
-    """Check one uploaded file (size, content by its first bytes), store it
-    with its SHA-256 and register it; the caller has checked who and when."""
+    """Check one uploaded file (size, content by its first bytes, the case's
+    quota), store it with its SHA-256 and register it; the caller has checked
+    who and when. The caller holds the case's lock (case_locked), so two
+    uploads never both fit the last of the quota."""
     size = upload.size
-    if size is None or size > MAX_MATERIAL_BYTES:
+    limit = settings.MAX_MATERIAL_BYTES
+    if size is None or size > limit:
         raise ValidationError(
-            _("文件“%(name)s”超过 %(limit)d MB，请压缩或分开上传。")
-            % {"name": name, "limit": MAX_MATERIAL_BYTES // (1024 * 1024)},
+            _("文件“%(name)s”超过 %(limit)s MB，请压缩或分开上传。")
+            % {"name": name, "limit": megabytes(limit)},
             code="too_large",
         )
     if size == 0:
@@ -83,6 +138,7 @@ def material_store(case, *, user, kind: str, upload, name: str, round_: int = 0)
             % {"name": name},
             code="file_type",
         )
+    quota_check(case, name=name, size=size)
     upload.seek(0)
     digest = hashlib.sha256()
     for chunk in (

@@ -20,7 +20,12 @@ from django.views.decorators.http import require_POST
 
 from flows.cases.common import case_commitment
 from flows.cases.eligibility import filing_answer, filing_answers
-from flows.cases.materials import case_material_add, case_material_remove, materials_removable
+from flows.cases.materials import (
+    case_material_add,
+    case_material_remove,
+    material_download_name,
+    materials_removable,
+)
 from flows.cases.review import supplement_answer
 from flows.cases.selectors import case_get_for_user, cases_for_user, materials_for_user
 from flows.cases.withdrawal import case_withdraw
@@ -484,12 +489,16 @@ def material_file(request, case, material_pk: int, purpose: str):
     response = purpose_or_redirect(request, case.subject, f"{purpose}:{material.pk}")
     if response is not None:
         return response
-    return FileResponse(
+    response = FileResponse(
         material.file.open("rb"),
         content_type=material.content_type,
-        as_attachment=request.GET.get("download") == "1",
-        filename=material.original_name,
+        # Always a download: the browser neither renders it in our origin nor
+        # guesses another type (nosniff), whatever the file holds.
+        as_attachment=True,
+        filename=material_download_name(material),
     )
+    response["X-Content-Type-Options"] = "nosniff"
+    return response
 
 
 # The applicant's views shared by a repair case and an objection, each given its kind.

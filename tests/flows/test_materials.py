@@ -5,10 +5,11 @@ import datetime as dt
 import hashlib
 
 import pytest
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
-from flows.cases.materials import MAX_MATERIAL_BYTES, case_material_add
+from flows.cases.materials import case_material_add
 from flows.models import CaseEvent, CaseMaterial, CaseSequence, CaseStatus, RepairCase
 from flows.repair.services import repair_case_draft_save, repair_case_submit
 from records.models import BindingCapacity, SubjectBinding
@@ -17,6 +18,8 @@ from tests.conftest import make_record, make_user
 from tests.flows.conftest import FILING, JPEG, PDF, PNG, draft_with_materials, upload
 
 pytestmark = pytest.mark.django_db
+
+MAX_MATERIAL_BYTES = settings.MAX_MATERIAL_BYTES
 
 
 def counts():

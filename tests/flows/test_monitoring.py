@@ -28,7 +28,7 @@ from flows.monitoring.services import (
 )
 from flows.repair.services import department_review_approve, repair_case_draft_save
 from letters.models import Letter, LetterKind, OutboundMessage
-from records.models import CreditRecord, RecordStatus, SyncEvent
+from records.models import CreditRecord, DepartmentMembership, RecordStatus, SyncEvent
 from repair_flow.audit import AuditEvent
 from sla.models import SlaClock
 from tests.conftest import make_record, make_user
@@ -460,6 +460,7 @@ def test_import_through_the_api_opens_a_review(approved, now, enterprise, depart
     now.move_to(at("2027-03-02 09:00"))
     # The department's system pushes its penalties over the API.
     pusher = make_user("pusher", "integration")
+    DepartmentMembership.objects.create(user=pusher, department=department)
     client.force_login(pusher)
     response = client.post(
         "/api/v1/records/",

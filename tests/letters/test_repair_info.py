@@ -133,10 +133,10 @@ def test_a_natural_persons_notice_never_speaks_of_publication(
 
 
 def test_a_record_posted_through_the_api_tells_the_bound_subject(
-    department, applicant, integration, django_capture_on_commit_callbacks
+    department, applicant, department_system, django_capture_on_commit_callbacks
 ):
     api = APIClient()
-    api.credentials(HTTP_AUTHORIZATION=f"Token {integration.auth_token.key}")
+    api.credentials(HTTP_AUTHORIZATION=f"Token {department_system.auth_token.key}")
     item = {
         "decision_number": "济市监罚〔2026〕301号",
         "department_code": "SCJGJ",

@@ -92,10 +92,10 @@ def test_a_minor_remedied_flag_that_is_not_a_yes_or_no_says_so(department, tmp_p
     assert not CreditRecord.objects.exists()
 
 
-def test_the_api_refuses_them_too(api_for, integration, department):
+def test_the_api_refuses_them_too(api_for, department_system, department):
     row = dict(zip(HEADER.split(","), ROW.split(","), strict=True))
     body = [{**row, "procedure": "simplified"}, {**row, "minor_remedied": True}]
-    response = api_for(integration).post("/api/v1/records/", body, format="json")
+    response = api_for(department_system).post("/api/v1/records/", body, format="json")
     assert response.status_code == 400
     errors = [item["errors"][0] for item in response.json()["results"]]
     assert [(e["field"], e["code"]) for e in errors] == [
@@ -276,7 +276,7 @@ def test_an_order_to_close_is_no_longer_an_invented_refusal(
     [("2026-11-30", True), ("2026-12-01", False), ("2026-12-02", False)],
 )
 def test_at_the_ceiling_the_record_leaves_what_other_systems_are_given(
-    today, api_for, integration, department, enterprise, day, listed
+    today, api_for, department_system, department, enterprise, day, listed
 ):
     record = make_record(
         department=department,
@@ -288,7 +288,7 @@ def test_at_the_ceiling_the_record_leaves_what_other_systems_are_given(
     )
     sync_event_queue(record=record, kind="corrected", source="test", key="k1", actor="test")
     today.move_to(moment(day))
-    api = api_for(integration)
+    api = api_for(department_system)
     numbers = [r["decision_number"] for r in api.get("/api/v1/records/").json()["results"]]
     assert (record.decision_number in numbers) is listed
     events = api.get("/api/v1/sync-events/").json()["results"]

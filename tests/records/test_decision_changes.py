@@ -187,12 +187,12 @@ def test_the_departments_own_system_reports_through_the_import_api(
     api_for, record, department, integration, at_due
 ):
     revoked = row(record, decision_change="revoked", decision_change_date=REVOKED_ON)
-    # An integration account not bound to the department: the row is refused.
+    # An integration account bound to no department imports nothing.
     response = api_for(integration).post("/api/v1/records/", revoked, format="json")
     assert response.status_code == 400
     [error] = response.json()["results"][0]["errors"]
-    assert (error["field"], error["code"]) == ("decision_change", "not_issuer")
-    assert "只有作出该处罚决定的认定单位" in error["message"]
+    assert (error["field"], error["code"]) == ("department_code", "no_department")
+    assert "未绑定认定单位" in error["message"]
     # A date without the change, an unknown change, a change without its date.
     own = api_for(system_of(department))
     for extra, field, code in [

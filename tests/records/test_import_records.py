@@ -323,7 +323,9 @@ def test_batches_behave_like_one_pass(department, tmp_path):
     assert CreditRecord.objects.get(decision_number="济市监罚〔2026〕101号").fine_amount == 7000
 
 
-def test_an_existing_subject_is_renamed(department, enterprise, tmp_path):
+def test_an_existing_subject_is_renamed_by_its_source(department, enterprise, tmp_path):
+    # The department that first supplied the subject (its issuing source).
+    Subject.objects.filter(pk=enterprise.pk).update(source_department=department)
     row = GOOD_ROWS[0].replace(USCC_A, enterprise.identifier)
 
     assert run(write_csv(tmp_path, row))[0] == 0
@@ -381,10 +383,20 @@ def test_each_batch_writes_one_audit_event(department, tmp_path):
     assert second["lines"] == [5, 6] and second["created"] == 1 and second["rejected"] == 1
 
 
-def test_the_audit_actor_can_be_named(department, integration, tmp_path):
-    assert run(write_csv(tmp_path, GOOD_ROWS[0]), "--actor", integration.username)[0] == 0
+def test_the_audit_actor_can_be_named(department, department_system, tmp_path):
+    assert run(write_csv(tmp_path, GOOD_ROWS[0]), "--actor", department_system.username)[0] == 0
 
-    assert AuditEvent.objects.get(action="records.import").actor == integration
+    assert AuditEvent.objects.get(action="records.import").actor == department_system
+
+
+def test_a_named_system_account_imports_only_its_departments_rows(
+    department, integration, tmp_path
+):
+    # The account's scope holds for a file too (issue 17, finding 6).
+    code, _, err = run(write_csv(tmp_path, GOOD_ROWS[0]), "--actor", integration.username)
+    assert code == 1
+    assert "未绑定认定单位" in err
+    assert not CreditRecord.objects.exists()
 
 
 @pytest.mark.parametrize(

@@ -46,9 +46,9 @@ def detail_url(record):
 # Ingest ------------------------------------------------------------------------------------
 
 
-def test_an_integration_account_posts_one_record_with_its_token(department, integration):
+def test_an_integration_account_posts_one_record_with_its_token(department, department_system):
     api = APIClient()
-    api.credentials(HTTP_AUTHORIZATION=f"Token {integration.auth_token.key}")
+    api.credentials(HTTP_AUTHORIZATION=f"Token {department_system.auth_token.key}")
 
     response = api.post(URL, item(), format="json")
 
@@ -62,7 +62,7 @@ def test_an_integration_account_posts_one_record_with_its_token(department, inte
     }
     assert record.fine_amount == 8000 and record.publicity_ends_on == dt.date(2027, 5, 20)
     event = AuditEvent.objects.get(action="records.import")
-    assert event.actor == integration
+    assert event.actor == department_system
     assert event.summary["source"] == "api" and event.summary["created_ids"] == [record.pk]
 
 
@@ -83,10 +83,10 @@ def test_an_officer_posts_a_list_and_a_repeat_is_an_update(department, officer, 
     )
 
 
-def test_valid_items_are_saved_and_invalid_ones_reported(department, integration, api_for):
+def test_valid_items_are_saved_and_invalid_ones_reported(department, department_system, api_for):
     bad_uscc = make_uscc(serial=7002)[:-1] + "Z"
 
-    response = api_for(integration).post(
+    response = api_for(department_system).post(
         URL,
         [
             item(),
@@ -124,8 +124,8 @@ def test_valid_items_are_saved_and_invalid_ones_reported(department, integration
     assert CreditRecord.objects.count() == 2
 
 
-def test_all_items_invalid_is_400_and_nothing_is_saved(department, integration, api_for):
-    response = api_for(integration).post(
+def test_all_items_invalid_is_400_and_nothing_is_saved(department, department_system, api_for):
+    response = api_for(department_system).post(
         URL, item(subject_type="person", subject_identifier="37010219900308041"), format="json"
     )
 
@@ -141,8 +141,8 @@ def test_all_items_invalid_is_400_and_nothing_is_saved(department, integration, 
 
 
 @pytest.mark.parametrize("body", [[], "text", 5])
-def test_a_body_that_is_not_records_is_400(department, integration, api_for, body):
-    response = api_for(integration).post(URL, body, format="json")
+def test_a_body_that_is_not_records_is_400(department, department_system, api_for, body):
+    response = api_for(department_system).post(URL, body, format="json")
 
     assert response.status_code == 400
     assert "detail" in response.json()
@@ -285,8 +285,8 @@ def test_the_list_filters_by_department_and_decision_number(officer, record, oth
     assert [r["id"] for r in by_number["results"]] == [record.pk]
 
 
-def test_a_record_posted_through_the_api_reads_back_masked(department, integration, api_for):
-    api = api_for(integration)
+def test_a_record_posted_through_the_api_reads_back_masked(department, department_system, api_for):
+    api = api_for(department_system)
     posted = api.post(
         URL,
         item(subject_type="person", subject_identifier=PERSON_ID.lower(), subject_name="李某"),
