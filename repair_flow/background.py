@@ -26,6 +26,8 @@ invisible to another process: there the thread runs tasks itself.
 
 import logging
 import multiprocessing
+import multiprocessing.connection
+import os
 import pickle
 import queue
 import threading
@@ -64,9 +66,18 @@ def settings_snapshot() -> dict:
 
 def child_setup(snapshot: dict) -> None:
     """The child process: this process's settings, then Django."""
+    threading.Thread(target=exit_with_parent, name="parent-watch", daemon=True).start()
     for name, value in snapshot.items():
         setattr(settings, name, value)
     django.setup()
+
+
+def exit_with_parent() -> None:
+    """A server stopped by a signal never reaches `stop()`: the child ends
+    when its parent does instead of living on (what it had queued stays
+    pending for the sweep)."""
+    multiprocessing.connection.wait([multiprocessing.parent_process().sentinel])
+    os._exit(0)
 
 
 def child_run(name: str, args: tuple) -> str:
