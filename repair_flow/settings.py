@@ -371,6 +371,10 @@ LETTER_SIGNING_DEMO_DIR = Path(env_str("LETTER_SIGNING_DEMO_DIR") or VAR_DIR / "
 
 CELERY_BROKER_URL = env_str("CELERY_BROKER_URL")
 CELERY_TASK_ALWAYS_EAGER = not CELERY_BROKER_URL
+# Without a broker `serve` renders letters after the response: in a child
+# process ("process"), so a render never holds the GIL that requests need,
+# or on the worker thread itself ("thread"). See repair_flow/background.py.
+RENDER_WORKER = env_choice("RENDER_WORKER", "process", ("process", "thread"))
 
 # Office hours for deadlines (shared domain reference section 5): filings
 # received on a working day by the cut-off are due at office close that day.

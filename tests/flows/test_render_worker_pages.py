@@ -39,7 +39,7 @@ def worker():
         pytest.skip(
             "the render thread needs PostgreSQL here: SQLite's test database is one shared cache"
         )
-    background.start()
+    background.start("thread")  # the gate and spies below live in this process
     yield background.worker
     background.stop(timeout=30)
 

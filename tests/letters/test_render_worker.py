@@ -27,7 +27,7 @@ def worker():
         pytest.skip(
             "the render thread needs PostgreSQL here: SQLite's test database is one shared cache"
         )
-    background.start()
+    background.start("thread")  # the gate and spies below live in this process
     yield background.worker
     background.stop(timeout=30)
     assert not background.worker.running()
@@ -138,3 +138,46 @@ def test_without_the_worker_letters_render_in_the_caller_as_before(record, offic
     assert letter.status == RenderStatus.RENDERED
     assert Letter.objects.filter(status=RenderStatus.RENDERED).count() == 1
     assert not Commitment.objects.exists()
+
+
+def test_with_the_process_worker_letters_render_in_a_child_process_not_in_this_one(
+    record, officer, monkeypatch
+):
+    """`serve`'s mode: a render holds the GIL for seconds, so it runs in a
+    child process and requests answered meanwhile keep their speed."""
+    if connection.vendor == "sqlite":
+        pytest.skip("a child process cannot see SQLite's in-memory test database")
+
+    def here(letter):
+        raise AssertionError("rendered in the web process")
+
+    # The child imports its own letters.render: this patch only bites here.
+    monkeypatch.setattr(render, "render_letter_pdf", here)
+    background.start("process")
+    try:
+        first = acceptance(record, officer)
+        second = acceptance(record, officer)
+        background.worker.join()
+    finally:
+        background.stop(timeout=60)
+
+    for letter in (first, second):
+        letter.refresh_from_db()
+        assert letter.status == RenderStatus.RENDERED
+        assert letter.file and letter.sha256
+    assert not background.worker.running()
+
+
+def test_on_an_in_memory_database_the_process_mode_runs_tasks_on_the_thread(settings):
+    """The tests' SQLite database lives in this process's memory: a child
+    could not see it, so the worker keeps the task on its own thread."""
+    if connection.vendor != "sqlite" or not connection.is_in_memory_db():
+        pytest.skip("only an in-memory SQLite database keeps the task on the thread")
+    settings.RENDER_WORKER = "process"
+    background.start()
+    try:
+        assert background.worker.running()
+        assert background.worker.pool is None
+    finally:
+        background.stop(timeout=30)
+    assert not background.worker.running()
