@@ -55,7 +55,11 @@ def events(action):
 
 @pytest.fixture
 def admin_client(client_for, administrator):
-    return client_for(administrator)
+    client = client_for(administrator)
+    # The admin's pages of subjects and records first ask a purpose (issue 17):
+    # stated once for the session, as an administrator does.
+    client.post("/access-purpose/", {"purpose": "data_maintenance"})
+    return client
 
 
 # Penalty records -----------------------------------------------------------
@@ -171,6 +175,7 @@ def test_a_bindings_capacity_change_and_removal_are_audited_and_close_the_subjec
 
     assert client_for(applicant).get(f"/records/{record.pk}/").status_code == 200
     admin_client.force_login(User.objects.get(username="administrator"))
+    admin_client.post("/access-purpose/", {"purpose": "data_maintenance"})  # a new session
     response = admin_client.post(
         f"/admin/records/subjectbinding/{binding.pk}/delete/", {"post": "yes"}
     )
