@@ -6,7 +6,6 @@ the thread nor loses the letter (marked failed, retried by the sweep)."""
 import threading
 
 import pytest
-from django.db import connection
 
 from letters import render
 from letters.commitments import commitment_create
@@ -18,15 +17,8 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 
 @pytest.fixture
-def worker():
-    if connection.vendor == "sqlite":
-        # SQLite's in-memory test database is one shared cache: a second
-        # thread writing meets "database table is locked" at once instead of
-        # waiting, so these runs were flaky there; a file database (the
-        # embedded mode's) waits on its busy timeout, and PostgreSQL is CI's.
-        pytest.skip(
-            "the render thread needs PostgreSQL here: SQLite's test database is one shared cache"
-        )
+def worker(embedded_database):
+    # On SQLite a database file with a busy timeout, as `manage.py serve` runs.
     background.start()
     yield background.worker
     background.stop(timeout=30)
