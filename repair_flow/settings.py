@@ -263,10 +263,15 @@ LOGGING = {
     "filters": {
         "mask_pii": {"()": "repair_flow.masking.MaskingLogFilter"},
         "forbidden_in_one_line": {"()": "repair_flow.logs.ForbiddenInOneLine"},
+        "library_warning_in_one_line": {"()": "repair_flow.logs.LibraryWarningInOneLine"},
     },
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {
-        "console": {"class": "logging.StreamHandler", "filters": ["mask_pii"], "formatter": "plain"}
+        "console": {
+            "class": "logging.StreamHandler",
+            "filters": ["mask_pii", "library_warning_in_one_line"],
+            "formatter": "plain",
+        }
     },
     "loggers": {
         # Django's own console handler (when DEBUG) would print every line a
