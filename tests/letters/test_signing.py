@@ -446,6 +446,7 @@ def local_tsa():
     thread.start()
     yield f"http://127.0.0.1:{server.server_port}/tsa"
     server.shutdown()
+    server.server_close()
     thread.join()
 
 
@@ -518,7 +519,8 @@ def test_letters_are_signed_and_checked_from_a_thread_that_runs_an_event_loop(
     import asyncio
 
     letter = acceptance(record, officer, committed)
-    pdf = letter.file.read()
+    with letter.file.open("rb") as stored:
+        pdf = stored.read()
     unsigned, _pages = render.render_letter_pdf(letter)
     assert letter.issuer_ref is not None  # loaded here: no query in the event loop
 
