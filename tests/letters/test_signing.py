@@ -234,9 +234,8 @@ def test_an_expired_certificate_is_reported_as_expired(
     reported_everywhere(client, letter, "valid_at_signing")
 
 
-def test_an_untrusted_certificate_is_reported_as_untrusted(
-    settings, tmp_path, record, officer, committed, client
-):
+def untrusted_letter(settings, tmp_path, record, officer, committed) -> Letter:
+    """A letter signed with a certificate that chains to no trusted root."""
     now = timezone.now()
     use_key(
         settings,
@@ -247,7 +246,13 @@ def test_an_untrusted_certificate_is_reported_as_untrusted(
             not_after=now + dt.timedelta(days=365),
         ),
     )
-    letter = acceptance(record, officer, committed)
+    return acceptance(record, officer, committed)
+
+
+def test_an_untrusted_certificate_is_reported_as_untrusted(
+    settings, tmp_path, record, officer, committed, client
+):
+    letter = untrusted_letter(settings, tmp_path, record, officer, committed)
     body = client.get(f"/api/v1/verify/{letter.verification_code}/").json()
     assert body["file_intact"] is True
     assert body["signature"]["failed"] == ["trusted"] and body["signature"]["signer"] == "外来证书"
@@ -482,17 +487,7 @@ def test_the_verify_page_logs_an_untrusted_signature_in_one_line_without_traceba
     """pyHanko warns with certvalidator's traceback; the console shows one line."""
     import logging
 
-    now = timezone.now()
-    use_key(
-        settings,
-        p12_file(
-            tmp_path,
-            name="外来证书",
-            not_before=now - dt.timedelta(days=1),
-            not_after=now + dt.timedelta(days=365),
-        ),
-    )
-    letter = acceptance(record, officer, committed)
+    letter = untrusted_letter(settings, tmp_path, record, officer, committed)
     console = next(
         h
         for h in logging.getLogger().handlers
