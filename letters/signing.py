@@ -21,6 +21,7 @@ and it was within its validity at signing time (the timestamp's time when
 there is one, else our own record of when the letter was signed).
 """
 
+import asyncio
 import datetime as dt
 import fcntl
 import hashlib
@@ -30,6 +31,7 @@ import os
 import re
 import secrets
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -354,6 +356,22 @@ class SignedPdf:
     certificate_sha256: str  # the signer's certificate (DER), for the signer check
 
 
+def _off_the_event_loop(call, *args):
+    """pyHanko's synchronous calls (sign_pdf, validate_pdf_signature) wrap
+    their coroutines in asyncio.run(), which refuses to start in a thread
+    that already runs an event loop (an ASGI server's thread; Playwright's
+    sync API in the browser tests): it raised "cannot be called from a
+    running event loop", the coroutine was never awaited and the letter was
+    left unsigned. There the call runs on a thread of its own, where
+    asyncio.run() may start its loop; everywhere else it runs here."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return call(*args)
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="pyhanko") as pool:
+        return pool.submit(call, *args).result()
+
+
 def pdf_sign(pdf: bytes, *, letter: Letter) -> SignedPdf:
     """The letter's PDF signed by its issuer (PAdES B-B; B-T with a TSA).
 
@@ -373,9 +391,8 @@ def pdf_sign(pdf: bytes, *, letter: Letter) -> SignedPdf:
     timestamper = RequestsHTTPTimeStamper(url, timeout=TSA_TIMEOUT) if url else None
     writer = IncrementalPdfFileWriter(io.BytesIO(pdf))
     try:
-        signed = signers.PdfSigner(metadata, signer=signer, timestamper=timestamper).sign_pdf(
-            writer
-        )
+        pdf_signer = signers.PdfSigner(metadata, signer=signer, timestamper=timestamper)
+        signed = _off_the_event_loop(pdf_signer.sign_pdf, writer)
     except TimestampRequestError:
         raise SigningUnavailable(
             f"时间戳服务 {url}（LETTER_SIGNING_TSA_URL）没有正确应答：文书未签名，不予出具，"
@@ -470,7 +487,7 @@ def pdf_signature_check(
         moment=signed_at or reported,
     )
     try:
-        status = validation.validate_pdf_signature(embedded, context)
+        status = _off_the_event_loop(validation.validate_pdf_signature, embedded, context)
     except Exception:
         return SignatureCheck(present=True, failed=["intact"])
     indication = getattr(status.trust_problem_indic, "name", "") or ""

@@ -1,12 +1,12 @@
 """The embedded worker: after-commit tasks run in a thread, after the response.
 
-Without a Celery broker (CELERY_TASK_ALWAYS_EAGER) `.delay()` runs a task in
-the caller, so a step that issues a letter would wait for WeasyPrint inside
+Without a Celery broker (CELERY_TASK_ALWAYS_EAGER) a task runs in the
+caller (`.apply()`), so a step that issues a letter would wait for WeasyPrint inside
 the request. `manage.py serve` starts this worker instead: `task_enqueue`
 puts the task's name and arguments on an in-process queue, and one daemon
-thread runs them in order, as a Celery worker would. With a broker, or when
-no worker is running (tests, management commands), `task_enqueue` is plain
-`.delay()`.
+thread runs them in order, as a Celery worker would. With a broker, `task_enqueue`
+is plain `.delay()`; with none and no worker running (tests, management
+commands), the task runs in the caller.
 
 A task that raises is logged and the thread goes on with the next one; the
 task's own bookkeeping (a render marked failed with its next attempt) and the
@@ -192,8 +192,15 @@ def task_enqueue(name: str, *args) -> None:
     when it runs, else through Celery (a broker, or eagerly here)."""
     if worker.running():
         worker.queue.put((name, args))
+        return
+    task = task_named(name)
+    if task.app.conf.task_always_eager:
+        # No broker configured: run here. `.delay()` would still take a
+        # producer on Celery's default broker (amqp://, no host) only to
+        # serialise the arguments, and kombu warns "No hostname was supplied".
+        task.apply(args=args)
     else:
-        task_named(name).delay(*args)
+        task.delay(*args)
 
 
 def start(mode: str | None = None) -> threading.Thread:

@@ -21,6 +21,28 @@ class ForbiddenInOneLine(logging.Filter):
         return True
 
 
+class LibraryWarningInOneLine(logging.Filter):
+    """pyHanko logs a certificate it cannot trust or whose dates have passed
+    (met on the public verification page, where the page says so) as a
+    warning carrying certvalidator's traceback. An expected answer, not a
+    fault: one line, with the error's own words, no traceback. Set on the
+    handler, as a logger's filter would not see its children's records."""
+
+    LOGGERS = ("pyhanko", "pyhanko_certvalidator")
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        library = record.name.split(".", 1)[0]
+        if library in self.LOGGERS and record.levelno < logging.ERROR and record.exc_info:
+            error = record.exc_info[1]
+            record.msg = f"{record.getMessage()} ({type(error).__name__}: {error})".replace(
+                "\n", " "
+            )
+            record.args = None
+            record.exc_info = None
+            record.exc_text = None
+        return True
+
+
 @contextmanager
 def info_to_file(path: Path) -> Iterator[None]:
     """While the block runs, INFO lines (WeasyPrint's progress, Celery's
@@ -37,6 +59,7 @@ def info_to_file(path: Path) -> Iterator[None]:
     to_file = logging.FileHandler(path, encoding="utf-8")
     to_file.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
     to_file.addFilter(MaskingLogFilter())
+    to_file.addFilter(LibraryWarningInOneLine())
     root.addHandler(to_file)
     for handler in consoles:
         handler.setLevel(max(handler.level, logging.WARNING))

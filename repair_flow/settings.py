@@ -392,6 +392,7 @@ LOGGING = {
     "filters": {
         "mask_pii": {"()": "repair_flow.masking.MaskingLogFilter"},
         "forbidden_in_one_line": {"()": "repair_flow.logs.ForbiddenInOneLine"},
+        "library_warning_in_one_line": {"()": "repair_flow.logs.LibraryWarningInOneLine"},
     },
     "formatters": {
         "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
@@ -407,7 +408,7 @@ LOGGING = {
     "handlers": {
         "console": {
             "class": "logging.StreamHandler",
-            "filters": ["mask_pii"],
+            "filters": ["mask_pii", "library_warning_in_one_line"],
             "formatter": "plain",
         },
         "django.server": {

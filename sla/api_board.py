@@ -92,8 +92,13 @@ SlaSummary = inline_serializer(
             "(warned_level >= 2 or now >= warn2_at)"
         ),
         "waiting_applicant": serializers.IntegerField(
-            help_text="open clocks that wait for the applicant (supplement, commitment, "
-            "statement): counted in open, never among the officers"
+            help_text="open clocks that wait for the applicant: those of the applicant's "
+            "stages (supplement, commitment, statement) and the office clocks paused while "
+            "the case waits for the applicant; counted in open, never among the officers "
+            "nor as not assigned"
+        ),
+        "paused_for_applicant": serializers.IntegerField(
+            help_text="of waiting_applicant, the office clocks paused for the applicant"
         ),
         "breached": inline_serializer(
             "SlaSummaryBreached",

@@ -43,8 +43,8 @@ DEFAULT_PERIOD_DAYS = 30
 MAX_PERIOD_DAYS = 366
 # The query value for "no department" (the platform's own stages) and "not assigned".
 NONE = "none"
-# The query value for the clocks that wait for the applicant (supplement,
-# statement): not staff work, so never "not assigned".
+# The query value for the clocks that wait for the applicant: not staff work,
+# so never "not assigned".
 APPLICANT = "applicant"
 
 
@@ -162,6 +162,14 @@ def _due_today_if_open(w: Window) -> Q:
     return ~Q(state=ClockState.PAUSED) & Q(due_at__gte=w.today_start, due_at__lt=w.today_end)
 
 
+# An open clock waits for the applicant when its stage is the applicant's own
+# (supplement, commitment, statement), or when it is an office clock paused
+# while the case waits for them: every pause is one (flows.cases.common
+# clocks_wait_for_applicant, the breach review's statement period; domain
+# section 5, the applicant's time never counts against the office).
+WAITING_FOR_APPLICANT = Q(stage__in=APPLICANT_STAGES) | Q(state=ClockState.PAUSED)
+
+
 def _stopped_in(w: Window) -> Q:
     return Q(stopped_at__gte=w.start, stopped_at__lt=w.end)
 
@@ -214,11 +222,14 @@ def _mondays(filters: BoardFilters) -> list[dt.date]:
 
 def _open_groups(scoped: QuerySet[SlaClock], w: Window) -> QuerySet:
     """The open clocks in one pass, grouped by the three dimensions the board
-    shows (an index-only scan of sla_clock_open_board). COUNT(stage), never
-    null, because the primary key is not in the index."""
+    shows and whether the clock is paused (an index-only scan of
+    sla_clock_open_board, which holds the state). COUNT(stage), never null,
+    because the primary key is not in the index."""
+    paused = Case(When(state=ClockState.PAUSED, then=Value(1)), default=Value(0))
     return (
         scoped.filter(OPEN)
-        .values_list("stage", "department_id", "assignee_id")
+        .annotate(paused=paused)
+        .values_list("stage", "department_id", "assignee_id", "paused")
         .annotate(
             n=Count("stage"),
             due_today=Count("stage", filter=_due_today_if_open(w)),
@@ -268,17 +279,22 @@ class _Tally:
     )
 
     def add_open(self, groups) -> None:
-        for stage, dept, assignee, n, due_today, at_risk, breached in groups:
+        for stage, dept, assignee, paused, n, due_today, at_risk, breached in groups:
             self.totals["open"] += n
-            if stage in APPLICANT_STAGES:
-                self.totals["waiting_applicant"] += n
             self.totals["due_today"] += due_today
             self.totals["at_risk"] += at_risk
             self.totals["breached_open"] += breached
             self.by_stage[stage] += n
             self.by_department[dept] += n
             self.by_stage_department[stage, dept] += n
+            # Waiting for the applicant is nobody's work in the office: shown
+            # apart, never in an officer's row nor "not assigned".
             if stage in APPLICANT_STAGES:
+                self.totals["waiting_applicant"] += n
+                continue
+            if paused:
+                self.totals["waiting_applicant"] += n
+                self.totals["paused_for_applicant"] += n
                 continue
             row = self.officers[assignee]
             row[0] += n
@@ -362,7 +378,9 @@ def board_summary(*, filters: BoardFilters, now: dt.datetime | None = None) -> d
                "by_stage_department": [{"stage", "department", "count"}]},
       "due_today": n, "at_risk": n,
       "waiting_applicant": open clocks that wait for the applicant (in "open",
-                           never among the officers),
+                           never among the officers): of the applicant's stages,
+                           and office clocks paused for the applicant,
+      "paused_for_applicant": of them, the office clocks paused,
       "breached": {"total", "open", "stopped_in_period"},
       "on_time": {"count": met, "of": met + breached, "rate": 0..1 | null},
       "same_day_preliminary_review": {"count", "of", "rate"},
@@ -400,6 +418,7 @@ def board_summary(*, filters: BoardFilters, now: dt.datetime | None = None) -> d
         "due_today": totals["due_today"],
         "at_risk": totals["at_risk"],
         "waiting_applicant": totals["waiting_applicant"],
+        "paused_for_applicant": totals["paused_for_applicant"],
         "breached": {
             "total": totals["breached_open"] + totals["rated"] - totals["met"],
             "open": totals["breached_open"],
@@ -563,12 +582,14 @@ def board_clocks(
         clocks = scoped.filter(metric_q(metric, w))
         stopped = metric in (Metric.RATED, Metric.MET, Metric.SAME_DAY, Metric.SAME_DAY_MET)
         order = ("-stopped_at", "pk") if stopped else ("due_at", "pk")
+    # A stopped clock is never paused, so for the period's figures this
+    # splits by stage alone, as `_stopped_groups` does.
     if assignee == NONE:
-        clocks = clocks.filter(assignee__isnull=True).exclude(stage__in=APPLICANT_STAGES)
+        clocks = clocks.filter(assignee__isnull=True).exclude(WAITING_FOR_APPLICANT)
     elif assignee == APPLICANT:
-        clocks = clocks.filter(stage__in=APPLICANT_STAGES)
+        clocks = clocks.filter(WAITING_FOR_APPLICANT)
     elif assignee is not None:
-        clocks = clocks.filter(assignee_id=assignee).exclude(stage__in=APPLICANT_STAGES)
+        clocks = clocks.filter(assignee_id=assignee).exclude(WAITING_FOR_APPLICANT)
     return clocks.select_related("department", "assignee").order_by(*order)
 
 

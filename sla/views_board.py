@@ -96,6 +96,7 @@ def board(request):
         matrix=_matrix(filters, summary["open"]),
         monitoring=_monitoring(board_monitoring(filters=filters, now=now)),
         waiting_applicant_url=_list_url(filters, Metric.OPEN, assignee=APPLICANT),
+        waiting_applicant_stages=summary["waiting_applicant"] - summary["paused_for_applicant"],
         unstaffed=[
             {**row, "url": _list_url(filters, Metric.OPEN, department=row["department"])}
             for row in departments_without_reviewer(filters=filters)

@@ -8,6 +8,7 @@ integration account with an API token.
 
 import datetime as dt
 import importlib
+import sqlite3
 
 import pytest
 from django.apps import apps as django_apps
@@ -306,3 +307,47 @@ def django_db_setup(django_db_setup, django_db_blocker):
                     "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
                     " WHERE datname = current_database() AND pid <> pg_backend_pid()"
                 )
+
+
+def status_of(response) -> int:
+    """The status of a response whose body the test does not read. A streamed
+    file (a letter's PDF: FileResponse) is closed here, as the WSGI server
+    closes it once sent; unread, it stayed open (ResourceWarning)."""
+    response.close()
+    return response.status_code
+
+
+@pytest.fixture
+def embedded_database(transactional_db, tmp_path):
+    """On SQLite, the test runs against a database FILE, as the embedded mode
+    does (`manage.py serve`: WAL and a busy timeout, settings.DATABASES), so
+    a second thread that writes waits for the lock instead of meeting
+    "database table is locked" at once, as it does in the in-memory test
+    database (one shared cache). The file starts as a copy of the test
+    database as it stands (reference data and the fixtures made so far); the
+    in-memory database is kept open aside, untouched, and comes back after.
+    On PostgreSQL the test database already is the real thing: nothing to do."""
+    from django.db import connection
+
+    if connection.vendor != "sqlite":
+        yield None
+        return
+    path = tmp_path / "embedded.sqlite3"
+    connection.ensure_connection()
+    copy = sqlite3.connect(path)
+    connection.connection.backup(copy)
+    copy.close()
+    settings_dict = connection.settings_dict  # shared by every thread's connection
+    in_memory_name, in_memory = settings_dict["NAME"], connection.connection
+    # Closing the in-memory connection would destroy that database: set it aside.
+    connection.connection = None
+    settings_dict["NAME"] = str(path)
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("PRAGMA journal_mode")
+            assert cursor.fetchone()[0] == "wal", "the embedded database runs in WAL mode"
+        yield path
+    finally:
+        connection.close()
+        settings_dict["NAME"] = in_memory_name
+        connection.connection = in_memory

@@ -13,8 +13,8 @@ from django.db.migrations.executor import MigrationExecutor
 from flows.cases.review import preliminary_review_claim, supplement_request
 from flows.models import MaterialKind
 from flows.repair.services import preliminary_review_accept, repair_case_submit
-from sla.clocks import clocks_for
-from sla.models import SlaClock, Stage
+from sla.clocks import clock_assign, clocks_for
+from sla.models import ClockState, SlaClock, Stage
 from tests.flows.conftest import draft_with_materials
 
 BOARD = "/sla/board/"
@@ -75,13 +75,36 @@ class TestBoardPage:
         assert "未指定认定单位" not in page
         assert "另有" in page and "项计时在等待申请人" in page
         summary = client_for(supervisor).get("/api/v1/sla/summary/").json()
-        assert summary["waiting_applicant"] == 1
+        # The supplementing case's supplement clock (the applicant's stage) and
+        # its acceptance clock, paused while the case waits for the applicant.
+        assert summary["waiting_applicant"] == 2
+        assert summary["paused_for_applicant"] == 1
         unassigned = [o for o in summary["officers"] if o["id"] is None]
-        # The unclaimed case's preliminary review and acceptance, and the other
-        # case's acceptance (paused); its supplement clock is the applicant's.
-        assert unassigned and unassigned[0]["open"] == 3
-        listed = client_for(supervisor).get("/sla/board/list/?metric=open&assignee=applicant")
-        assert "等待申请人" in text(listed)
+        # Only the unclaimed case's preliminary review and acceptance: the
+        # paused acceptance is nobody's work until the applicant answers.
+        assert unassigned and unassigned[0]["open"] == 2
+        assert "1 项是申请人的环节" in page and "1 项是暂停等待申请人的办理计时" in page
+        listed = text(client_for(supervisor).get("/sla/board/list/?metric=open&assignee=applicant"))
+        assert "等待申请人" in listed
+        assert listed.count("申请人补正") >= 1 and "受理决定" in listed
+        nobody = client_for(supervisor).get("/sla/board/list/?metric=open&assignee=none")
+        assert nobody.context["page"].paginator.count == 2
+
+    def test_a_paused_office_clock_held_by_an_officer_leaves_their_row(
+        self, client_for, applicant, record, officer, supervisor
+    ):
+        case = supplementing(applicant, record, officer)
+        # The clock's holder as the task would leave it (sla.clocks service).
+        clock_assign(case=case, stage=Stage.ACCEPTANCE, assignee=officer, actor=officer)
+        paused = clocks_for(case).get(stage=Stage.ACCEPTANCE, stopped_at=None)
+        assert paused.state == ClockState.PAUSED and paused.assignee_id == officer.pk
+        summary = client_for(supervisor).get("/api/v1/sla/summary/").json()
+        assert summary["waiting_applicant"] == 2 and summary["paused_for_applicant"] == 1
+        assert [o for o in summary["officers"] if o["open"]] == []
+        page = text(client_for(supervisor).get(BOARD))
+        assert "1 项是暂停等待申请人的办理计时" in page
+        mine = client_for(supervisor).get(f"/sla/board/list/?metric=open&assignee={officer.pk}")
+        assert mine.context["page"].paginator.count == 0
 
     def test_departments_with_open_work_and_no_reviewer_are_listed(
         self, client_for, applicant, record, officer, supervisor, reviewer

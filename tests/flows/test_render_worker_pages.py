@@ -5,7 +5,6 @@ embedded render worker makes it after the response); the case page says
 import threading
 
 import pytest
-from django.db import connection
 
 from flows.models import CaseStatus
 from letters import render
@@ -30,15 +29,8 @@ def gate(monkeypatch):
 
 
 @pytest.fixture
-def worker():
-    if connection.vendor == "sqlite":
-        # SQLite's in-memory test database is one shared cache: a second
-        # thread writing meets "database table is locked" at once instead of
-        # waiting, so these runs were flaky there; a file database (the
-        # embedded mode's) waits on its busy timeout, and PostgreSQL is CI's.
-        pytest.skip(
-            "the render thread needs PostgreSQL here: SQLite's test database is one shared cache"
-        )
+def worker(embedded_database):
+    # On SQLite a database file with a busy timeout, as `manage.py serve` runs.
     background.start("thread")  # the gate and spies below live in this process
     yield background.worker
     background.stop(timeout=30)

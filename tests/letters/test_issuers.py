@@ -8,13 +8,14 @@ import subprocess
 import threading
 
 import pytest
+from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection
 from PIL import Image
 
 from letters.issuers import ISSUER_RULES, department_issuer, institution_issuer, issuer_seal_set
 from letters.kinds import addressee_facts, record_facts
-from letters.models import Issuer, IssuerPrefix, Letter, LetterKind, LetterSequence
+from letters.models import Issuer, IssuerKind, IssuerPrefix, Letter, LetterKind, LetterSequence
 from letters.services import letter_issue, letter_render
 from letters.specimen import specimen_seal_png
 from repair_flow.models import AuditEvent
@@ -506,6 +507,35 @@ def test_the_demo_gives_every_issuer_a_specimen_seal(db, settings, tmp_path):
     letter_render(letter_id=decision.pk)  # after commit, which a test never reaches
     decision.refresh_from_db()
     assert "image" in run("pdfimages", "-list", decision.file.path)
+    # Each department answers for its own letters: its own demo office and
+    # telephone, never the centre's 12345.
+    departments = issuers.filter(kind=IssuerKind.DEPARTMENT)
+    contacts = {(i.contact_office, i.contact_phone) for i in departments}
+    assert len(contacts) == departments.count() == 11
+    for issuer in departments:
+        assert issuer.contact_office.startswith(issuer.name)
+        assert "演示" in issuer.contact_office
+        assert re.fullmatch(r"0531-\d{8}", issuer.contact_phone)
+    assert issuers.get(kind=IssuerKind.INSTITUTION).contact_phone == "12345"
+    text = run("pdftotext", decision.file.path, "-").replace("\n", "")
+    scjg = departments.get(department__code="JNSCJG")
+    assert f"联系电话：{scjg.contact_phone}" in text and "联系电话：12345" not in text
+
+
+def test_a_contact_telephone_that_is_not_a_number_is_refused_and_nothing_saved(department):
+    from letters.issuers import issuer_contact_set
+
+    issuer = department_issuer(department)
+    before = (issuer.contact_office, issuer.contact_phone)
+    with pytest.raises(ValidationError) as refused:
+        issuer_contact_set(issuer=issuer, office="  ", phone="请致电", actor="test")
+    assert set(refused.value.message_dict) == {"contact_office", "contact_phone"}
+    assert "请致电" in refused.value.message_dict["contact_phone"][0]
+    issuer.refresh_from_db()
+    assert (issuer.contact_office, issuer.contact_phone) == before
+    issuer_contact_set(issuer=issuer, office="信用科", phone="(0531) 8888 6666", actor="test")
+    issuer.refresh_from_db()
+    assert issuer.contact_phone == "(0531) 8888 6666"
 
 
 def test_a_long_decision_number_stays_on_one_line_in_its_cell(

@@ -15,6 +15,7 @@ from letters.models import (
 )
 from letters.outbox import message_queue
 from repair_flow.models import AccessLogEntry, AuditEvent
+from tests.conftest import status_of
 from tests.letters.conftest import acceptance
 
 
@@ -183,7 +184,8 @@ def test_the_pdf_is_streamed_inline_under_its_number(client_for, applicant, lett
     )
     assert response.streaming
     body = b"".join(response.streaming_content)
-    assert body == letter.file.open("rb").read() and body.startswith(b"%PDF-")
+    with letter.file.open("rb") as stored:
+        assert body == stored.read() and body.startswith(b"%PDF-")
 
 
 @pytest.mark.parametrize("persona", ["other_applicant", "other_reviewer"])
@@ -196,7 +198,7 @@ def test_someone_elses_pdf_or_page_image_is_not_found(request, client_for, lette
 @pytest.mark.parametrize("persona", ["reviewer", "officer", "supervisor"])
 def test_staff_who_may_see_the_letter_get_its_pdf(request, client_for, letter, persona):
     user = request.getfixturevalue(persona)
-    assert client_for(user).get(f"/letters/{letter.pk}/pdf").status_code == 200
+    assert status_of(client_for(user).get(f"/letters/{letter.pk}/pdf")) == 200
 
 
 def test_staff_state_a_purpose_before_a_natural_persons_letter(
@@ -211,7 +213,7 @@ def test_staff_state_a_purpose_before_a_natural_persons_letter(
         f"/access-purpose/{person_record.subject_id}/",
         {"purpose": "repair_case", "next": f"/letters/{letter.pk}/"},
     )
-    assert client.get(f"/letters/{letter.pk}/pdf").status_code == 200
+    assert status_of(client.get(f"/letters/{letter.pk}/pdf")) == 200
     assert client.get(f"/letters/{letter.pk}/").status_code == 200
     entries = AccessLogEntry.objects.filter(user=officer, purpose="repair_case")
     assert sorted(entries.values_list("what", flat=True)) == [

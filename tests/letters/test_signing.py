@@ -10,6 +10,7 @@ import shutil
 import socket
 import subprocess
 import threading
+import warnings
 from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import pytest
@@ -32,7 +33,7 @@ from pyhanko.sign.timestamps.dummy_client import DummyTimeStamper
 from pyhanko.sign.validation import validate_pdf_signature
 from pyhanko_certvalidator import ValidationContext
 
-from letters import signing
+from letters import render, signing
 from letters.commitments import commitment_create, commitment_sign
 from letters.kinds import addressee_facts, record_facts
 from letters.models import Letter, RenderStatus
@@ -233,9 +234,8 @@ def test_an_expired_certificate_is_reported_as_expired(
     reported_everywhere(client, letter, "valid_at_signing")
 
 
-def test_an_untrusted_certificate_is_reported_as_untrusted(
-    settings, tmp_path, record, officer, committed, client
-):
+def untrusted_letter(settings, tmp_path, record, officer, committed) -> Letter:
+    """A letter signed with a certificate that chains to no trusted root."""
     now = timezone.now()
     use_key(
         settings,
@@ -246,7 +246,13 @@ def test_an_untrusted_certificate_is_reported_as_untrusted(
             not_after=now + dt.timedelta(days=365),
         ),
     )
-    letter = acceptance(record, officer, committed)
+    return acceptance(record, officer, committed)
+
+
+def test_an_untrusted_certificate_is_reported_as_untrusted(
+    settings, tmp_path, record, officer, committed, client
+):
+    letter = untrusted_letter(settings, tmp_path, record, officer, committed)
     body = client.get(f"/api/v1/verify/{letter.verification_code}/").json()
     assert body["file_intact"] is True
     assert body["signature"]["failed"] == ["trusted"] and body["signature"]["signer"] == "外来证书"
@@ -445,6 +451,7 @@ def local_tsa():
     thread.start()
     yield f"http://127.0.0.1:{server.server_port}/tsa"
     server.shutdown()
+    server.server_close()
     thread.join()
 
 
@@ -472,3 +479,55 @@ def test_a_timestamp_authority_that_does_not_answer_stops_the_letter(
     assert f"时间戳服务 http://127.0.0.1:{port}/tsa（LETTER_SIGNING_TSA_URL）没有正确应答" in (
         letter.last_error
     )
+
+
+def test_the_verify_page_logs_an_untrusted_signature_in_one_line_without_traceback(
+    settings, tmp_path, record, officer, committed, client
+):
+    """pyHanko warns with certvalidator's traceback; the console shows one line."""
+    import logging
+
+    letter = untrusted_letter(settings, tmp_path, record, officer, committed)
+    console = next(
+        h
+        for h in logging.getLogger().handlers
+        if any(type(f).__name__ == "LibraryWarningInOneLine" for f in h.filters)
+    )
+    printed = io.StringIO()
+    stream = console.setStream(printed)
+    try:
+        page = client.get(f"/verify/{letter.verification_code}")
+    finally:
+        console.setStream(stream)
+    assert page.status_code == 200
+    log = printed.getvalue()
+    assert "pyhanko" in log, "the untrusted certificate is still logged"
+    assert "Traceback" not in log
+    assert all(line.split(" ", 2)[0][:2] == "20" for line in log.splitlines()), log
+
+
+def test_letters_are_signed_and_checked_from_a_thread_that_runs_an_event_loop(
+    record, officer, committed
+):
+    """An ASGI thread, or Playwright's sync API in the browser tests, runs an
+    event loop: pyHanko's asyncio.run() may not start there."""
+    import asyncio
+
+    letter = acceptance(record, officer, committed)
+    with letter.file.open("rb") as stored:
+        pdf = stored.read()
+    unsigned, _pages = render.render_letter_pdf(letter)
+    assert letter.issuer_ref is not None  # loaded here: no query in the event loop
+
+    async def check_and_sign():
+        return (
+            signing.pdf_signature_check(pdf, signer_sha256=letter.signer_sha256),
+            signing.pdf_sign(unsigned, letter=letter),
+        )
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        check, signed = asyncio.run(check_and_sign())
+    assert check.intact and check.trusted and not check.failed
+    assert signed.certificate_sha256 == letter.signer_sha256
+    assert signing.pdf_signature_check(signed.pdf).intact

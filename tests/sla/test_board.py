@@ -8,7 +8,8 @@ open    O1 preliminary  D1 officer   running  due 10-14 17:00  warn2 15:30    ->
         O3 dept review  D2 officer2  running  due 10-16 17:00  warned_level 2 -> at risk
         O4 dept review  D2 -         breached due 10-13 17:00                 -> breached
         O5 acceptance   D1 officer   running  due 10-14 12:00 (not swept) -> due today, breached
-        O6 preliminary  D1 officer   paused   due 10-14 17:00                 -> open only
+        O6 preliminary  D1 officer   paused   due 10-14 17:00                 -> open, waits for
+                                                                         the applicant
         O7 preliminary  D2 officer   running  due 10-15 17:00                 -> open only
         Y2 supplement   D1 -         running  started 10-09                   -> open only
 stopped S1 preliminary  D1 officer   met       10-09 15:00
@@ -245,7 +246,8 @@ def test_the_summary_gives_every_figure_of_the_set(board_set, summary, officer, 
     assert body["same_day_preliminary_review"] == rate(1, 3)
     assert body["one_time_notification"] == {**rate(1, 3), "repeat": 2}
     assert body["officers"] == [
-        {"id": officer.pk, "username": "officer", "name": "刘洋", "open": 5, "at_risk": 1,
+        # O6 is paused while the case waits for the applicant: not the officer's work now.
+        {"id": officer.pk, "username": "officer", "name": "刘洋", "open": 4, "at_risk": 1,
          "breached_open": 1, "on_time": rate(1, 3)},
         {"id": officer2.pk, "username": "officer2", "name": "周强", "open": 1, "at_risk": 1,
          "breached_open": 0, "on_time": rate(1, 1)},
@@ -253,7 +255,8 @@ def test_the_summary_gives_every_figure_of_the_set(board_set, summary, officer, 
         {"id": None, "username": None, "name": "未分配", "open": 1, "at_risk": 0,
          "breached_open": 1, "on_time": rate(0, 0)},
     ]  # fmt: skip
-    assert body["waiting_applicant"] == 1
+    assert body["waiting_applicant"] == 2  # Y2 (the applicant's stage) and O6 (paused)
+    assert body["paused_for_applicant"] == 1
     # S2 stopped on Monday 07:00 in Shanghai (Sunday in UTC): it counts in the week of 12 October.
     assert body["trend"] == [
         {"week_start": "2026-09-28", "week_end": "2026-10-04", "from": "2026-10-01",
@@ -438,7 +441,8 @@ def _board_list(user, **params):
         ("open", {"department": "ZJJ"}, ["O3", "O4", "O7"]),
         ("open", {"stage": "department_review", "department": "ZJJ"}, ["O3", "O4"]),
         ("open", {"assignee": NONE}, ["O4"]),
-        ("open", {"assignee": "applicant"}, ["Y"]),
+        ("open", {"assignee": "applicant"}, ["Y", "O6"]),
+        ("open", {"assignee": "officer"}, ["O1", "O2", "O5", "O7"]),
         ("rated", {"assignee": NONE}, []),
         ("at_risk", {"assignee": "officer2"}, ["O3"]),
         ("rated", {"from": "2026-10-12", "to": "2026-10-14"}, ["S2", "S3", "W"]),
@@ -447,8 +451,8 @@ def _board_list(user, **params):
 def test_each_list_holds_the_clocks_behind_its_figure(
     request, client_for, supervisor, board_set, cases, metric, params, expected
 ):
-    if params.get("assignee") == "officer2":
-        params = {"assignee": request.getfixturevalue("officer2").pk}
+    if params.get("assignee") in ("officer", "officer2"):
+        params = {"assignee": request.getfixturevalue(params["assignee"]).pk}
     names = {record.decision_number: name for name, record in cases.records.items()}
     with time_machine.travel(NOW, tick=False):
         response = client_for(supervisor).get(

@@ -39,6 +39,7 @@ from letters.issuers import (
     default_prefix,
     department_issuer,
     institution_issuer,
+    issuer_contact_set,
     issuer_prefixes_set,
     issuer_seal_set,
 )
@@ -85,6 +86,15 @@ DEPARTMENTS = [
     ("JNRSJ", "济南市人力资源和社会保障局", Sector.OTHER, "济人社监罚"),
     ("JNZRZY", "济南市自然资源和规划局", Sector.OTHER, "济自然资罚"),
 ]
+
+
+# Each demo department's own contact for its letters, not the centre's
+# 12345: the office that handles credit repair, marked 演示, and a made-up
+# number in Jinan's 0531 area (8 digits), one per department.
+def demo_contact(index: int, name: str) -> tuple[str, str]:
+    return f"{name}信用修复窗口（演示）", f"0531-6600{index + 1:04d}"
+
+
 DISTRICTS = [
     "历下",
     "市中",
@@ -287,6 +297,8 @@ class Command(BaseCommand):
             departments, DEPARTMENTS, strict=True
         ):
             issuer = department_issuer(department)
+            office, phone = demo_contact(len(issuers) - 1, department.name)
+            issuer_contact_set(issuer=issuer, office=office, phone=phone, actor="seed_demo")
             code = prefix.split("罚")[0]
             issuer_prefixes_set(
                 issuer=issuer,
