@@ -1,3 +1,4 @@
+from django import forms
 from django.contrib import admin
 from django.db.models import Count
 from django.utils.translation import gettext_lazy as _
@@ -15,6 +16,7 @@ from records.models import (
     SubjectBinding,
     SyncEvent,
 )
+from records.services import subject_contact_set
 from repair_flow.admin_audit import AuditedAdminMixin
 
 
@@ -24,14 +26,47 @@ class DepartmentAdmin(admin.ModelAdmin):
     search_fields = ("code", "name")
 
 
+class SubjectForm(forms.ModelForm):
+    """The mobile number is never shown in full (section 8): the field starts
+    empty, its help names the masked number, and empty keeps it."""
+
+    clear_phone = forms.BooleanField(label=_("删除联系手机号码"), required=False)
+
+    class Meta:
+        model = Subject
+        fields = ("kind", "name", "legal_representative", "contact_email", "contact_phone")
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        current = self.instance.display_phone if self.instance.pk else ""
+        self.initial["contact_phone"] = ""
+        if current:
+            self.fields["contact_phone"].help_text = _("当前：%(phone)s；留空保持不变。") % {
+                "phone": current
+            }
+
+
 @admin.register(Subject)
 class SubjectAdmin(admin.ModelAdmin):
-    list_display = ("name", "kind", "display_identifier")
+    form = SubjectForm
+    list_display = ("name", "kind", "display_identifier", "contact_email", "display_phone")
     list_filter = ("kind",)
     search_fields = ("name", "identifier")
     # The full resident ID is never shown (shared domain reference section 8).
-    exclude = ("identifier",)
     readonly_fields = ("display_identifier",)
+
+    def save_model(self, request, obj, form, change):
+        # The contact goes through its service (validated, audited, masked).
+        email = form.cleaned_data.get("contact_email", "")
+        phone = form.cleaned_data.get("contact_phone", "")
+        if change:
+            before = Subject.objects.get(pk=obj.pk)
+            obj.contact_email, obj.contact_phone = before.contact_email, before.contact_phone
+            if not phone and not form.cleaned_data.get("clear_phone"):
+                phone = before.contact_phone
+        super().save_model(request, obj, form, change)
+        if (email, phone) != (obj.contact_email, obj.contact_phone):
+            subject_contact_set(actor=request.user, subject=obj, email=email, phone=phone)
 
 
 @admin.register(CreditRecord)

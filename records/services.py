@@ -8,6 +8,7 @@ from functools import reduce
 from itertools import islice
 
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.validators import validate_email
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -15,6 +16,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from records.hooks import records_saved_hooks_run
+from records.identifiers import IdentifierError, validate_mobile
 from records.ingest import RecordRow, RowError, ValidationContext, validate_row
 from records.models import (
     CreditRecord,
@@ -283,7 +285,7 @@ def _subjects_of(valid: list[RecordRow], known: dict[str, Subject]) -> dict[str,
         subjects.update(
             (subject.identifier, subject)
             for subject in Subject.objects.filter(identifier__in=unknown)
-            .only("id", "kind", "identifier", "name")
+            .only("id", "kind", "identifier", "name", "contact_email", "contact_phone")
             .order_by()
         )
     return subjects
@@ -306,6 +308,7 @@ class _SubjectWrites:
     conflicts: list[RowError] = field(default_factory=list)
     created: dict[str, Subject] = field(default_factory=dict)
     renamed: dict[str, Subject] = field(default_factory=dict)
+    contact_set: dict[str, Subject] = field(default_factory=dict)
 
 
 def _save_subjects(valid: list[RecordRow], subjects: dict[str, Subject], now) -> _SubjectWrites:
@@ -316,23 +319,45 @@ def _save_subjects(valid: list[RecordRow], subjects: dict[str, Subject], now) ->
         subject = subjects.get(row.subject_identifier)
         if subject is None:
             subject = Subject(
-                kind=row.subject_kind, identifier=row.subject_identifier, name=row.subject_name
+                kind=row.subject_kind,
+                identifier=row.subject_identifier,
+                name=row.subject_name,
+                contact_email=row.subject_email,
+                contact_phone=row.subject_phone,
             )
             subjects[row.subject_identifier] = writes.created[row.subject_identifier] = subject
         elif subject.kind != row.subject_kind:
             writes.conflicts.append(_kind_conflict(row, subject.kind))
             continue
-        elif subject.name != row.subject_name:
-            subject.name = row.subject_name
-            if row.subject_identifier not in writes.created:
+        else:
+            if subject.name != row.subject_name:
+                subject.name = row.subject_name
+                if row.subject_identifier not in writes.created:
+                    subject.updated_at = now
+                    writes.renamed[row.subject_identifier] = subject
+            if _contact_from_row(subject, row) and row.subject_identifier not in writes.created:
                 subject.updated_at = now
-                writes.renamed[row.subject_identifier] = subject
+                writes.contact_set[row.subject_identifier] = subject
         writes.accepted.append((row, subject))
     if writes.created:
         Subject.objects.bulk_create(writes.created.values())
-    if writes.renamed:
-        Subject.objects.bulk_update(writes.renamed.values(), ["name", "updated_at"])
+    updated = {**writes.renamed, **writes.contact_set}
+    if updated:
+        fields = ["name", "updated_at"]
+        if writes.contact_set:
+            fields += ["contact_email", "contact_phone"]
+        Subject.objects.bulk_update(updated.values(), fields)
     return writes
+
+
+def _contact_from_row(subject: Subject, row: RecordRow) -> bool:
+    """A row's contact replaces the subject's; an empty one leaves it. True if changed."""
+    changed = False
+    if row.subject_email and row.subject_email != subject.contact_email:
+        subject.contact_email, changed = row.subject_email, True
+    if row.subject_phone and row.subject_phone != subject.contact_phone:
+        subject.contact_phone, changed = row.subject_phone, True
+    return changed
 
 
 @dataclass
@@ -429,6 +454,7 @@ def _save_batch(
             ),
             "subjects_created": len(subject_writes.created),
             "subjects_renamed": len(subject_writes.renamed),
+            "subjects_contact_set": len(subject_writes.contact_set),
             "created_ids": [record.pk for record in record_writes.created.values()],
             "updated_ids": [record.pk for record in record_writes.changed.values()],
         }
@@ -712,6 +738,39 @@ def subject_legal_representative_set(*, actor, subject: Subject, name: str) -> S
         object_type="records.Subject",
         object_id=subject.pk,
         summary={"before": before, "after": name},
+    )
+    return subject
+
+
+@transaction.atomic
+def subject_contact_set(*, actor, subject: Subject, email: str, phone: str) -> Subject:
+    """Record how the platform reaches a subject (两书同送): an email address
+    and a mainland mobile number, each optional; empty clears it."""
+    email = (email or "").strip()
+    phone = (phone or "").strip()
+    errors = {}
+    if email:
+        try:
+            validate_email(email)
+        except ValidationError:
+            errors["contact_email"] = _("不是有效的电子邮件地址")
+    if phone:
+        try:
+            phone = validate_mobile(phone)
+        except IdentifierError as error:
+            errors["contact_phone"] = error.message
+    if errors:
+        raise ValidationError(errors)
+    before = {"email": subject.contact_email, "phone": subject.display_phone}
+    subject.contact_email, subject.contact_phone = email, phone
+    subject.save(update_fields=["contact_email", "contact_phone", "updated_at"])
+    # The audit trail names the number masked, as every log does (domain.md section 8).
+    audit_record(
+        actor=actor,
+        action="records.subject.contact",
+        object_type="records.Subject",
+        object_id=subject.pk,
+        summary={"before": before, "after": {"email": email, "phone": subject.display_phone}},
     )
     return subject
 
