@@ -6,11 +6,13 @@ inside their transaction and does its work after commit: an in-app notice
 on the 通知 page (sla.models.Notification, unique per event key and user, so
 a repeated event notifies once), and for a person who keeps email/SMS on,
 an email (with the letter's link; the letter's own email carries the PDF,
-letters.outbox.message_for_letter) and an SMS to their phone.
+letters.outbox.message_for_letter) and an SMS to their phone, both outbox
+rows written with the notice. A notice stores the event's message id and
+parameters; its sentence is written in the reader's language when read
+(sla.notices).
 """
 
 import datetime as dt
-import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
@@ -20,14 +22,11 @@ from django.db import IntegrityError, transaction
 from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
 
-from letters.channels import sms_backend
-from letters.models import LetterKind
+from letters.models import Channel, Letter, LetterKind
 from letters.outbox import message_queue
 from sla.models import ClockState, Notification, NotificationKind, SlaClock, Stage
-
-log = logging.getLogger(__name__)
+from sla.notices import notice_params, notice_text
 
 LANGUAGE = "zh-hans"
 
@@ -50,10 +49,11 @@ EMAIL, SMS, APP = "email", "sms", "app"
 
 @dataclass(frozen=True)
 class Rule:
-    """Who: a function of the event's facts to the users told."""
+    """Who: a function of the event's facts to the users told. What they
+    read is the event's message in sla.notices (its id is the event's value),
+    written in each reader's language when read."""
 
     recipients: Callable[[dict], list]
-    text: str  # with %(case)s, %(letter)s, %(deadline)s
     channels: tuple[str, ...] = (APP, EMAIL, SMS)
 
 
@@ -67,26 +67,17 @@ def _assignee(facts: dict) -> list:
 
 
 NOTIFY: dict[Event, Rule] = {
-    Event.FILED: Rule(_applicant, gettext_lazy("已收到您的申请 %(case)s，平台将尽快审查。")),
-    Event.SUPPLEMENT: Rule(
-        _applicant,
-        gettext_lazy("申请 %(case)s 需要补正材料，请在 %(deadline)s 前提交（%(letter)s）。"),
-    ),
-    Event.ACCEPTED: Rule(_applicant, gettext_lazy("申请 %(case)s 已受理（%(letter)s）。")),
-    Event.REFUSED: Rule(_applicant, gettext_lazy("申请 %(case)s 不予受理（%(letter)s）。")),
-    Event.DECISION: Rule(_applicant, gettext_lazy("申请 %(case)s 已作出决定（%(letter)s）。")),
-    Event.OBJECTION_RESULT: Rule(_applicant, gettext_lazy("异议 %(case)s 已办结（%(letter)s）。")),
-    Event.REVOCATION_NOTICE: Rule(
-        _applicant,
-        gettext_lazy("%(case)s 拟撤销信用修复，您可在 %(deadline)s 前陈述申辩（%(letter)s）。"),
-    ),
-    Event.REVOCATION: Rule(_applicant, gettext_lazy("%(case)s 的信用修复已撤销（%(letter)s）。")),
-    Event.DEADLINE: Rule(
-        _applicant, gettext_lazy("申请 %(case)s 的办理期限 %(deadline)s 即将届满，请及时办理。")
-    ),
-    Event.TASK_ASSIGNED: Rule(
-        _assignee, gettext_lazy("案件 %(case)s 已指派给您办理。"), channels=(APP, EMAIL)
-    ),
+    Event.FILED: Rule(_applicant),
+    Event.SUPPLEMENT: Rule(_applicant),
+    Event.ACCEPTED: Rule(_applicant),
+    Event.REFUSED: Rule(_applicant),
+    Event.DECISION: Rule(_applicant),
+    Event.OBJECTION_RESULT: Rule(_applicant),
+    Event.REVOCATION_NOTICE: Rule(_applicant),
+    Event.REVOCATION: Rule(_applicant),
+    Event.DEADLINE: Rule(_applicant),
+    # Staff are told in the app and by email, not texted.
+    Event.TASK_ASSIGNED: Rule(_assignee, channels=(APP, EMAIL)),
 }
 
 # The event a letter on a case tells its recipient of.
@@ -117,19 +108,15 @@ def notify(event: Event, *, case, key: str, letter=None, deadline=None, **facts)
     if not users:
         return
     link = reverse("letters:detail", args=[letter.pk]) if letter is not None else case_link(case)
-    with translation.override(LANGUAGE):
-        text = str(rule.text) % {
-            "case": case.label,
-            "letter": f"{letter.get_kind_display()} {letter.number}" if letter else "",
-            "deadline": timezone.localtime(deadline).strftime("%Y-%m-%d %H:%M") if deadline else "",
-        }
+    params = notice_params(case_label=case.label, letter=letter, deadline=deadline)
     event_key = f"{event}:{key}"[:120]
     letter_id = letter.pk if letter is not None else None
     transaction.on_commit(
         lambda: deliver(
             event_key,
             users=users,
-            text=text,
+            message=str(event),
+            params=params,
             link=link,
             channels=rule.channels,
             letter_id=letter_id,
@@ -144,46 +131,71 @@ def notify_letter(letter, *, case, deadline=None) -> None:
         notify(event, case=case, key=f"letter:{letter.pk}", letter=letter, deadline=deadline)
 
 
-def deliver(event_key: str, *, users, text: str, link: str, channels, letter_id=None) -> int:
-    """Write the notices; for each one new, send its email and SMS. Returns
+def deliver(
+    event_key: str, *, users, message: str, params: dict, link: str, channels, letter_id=None
+) -> int:
+    """Write the notices and, with each one new, in the same transaction, its
+    email and SMS as outbox rows (sent after commit by the letters sender
+    and sweep, retried with backoff, never twice: letters.outbox). Returns
     the number of notices written (0 for a repeated event)."""
     written = 0
     base = settings.SITE_URL.rstrip("/")
+    # An SMS about a letter is listed with the letter's messages, where
+    # officers see a failure and resend it, as they do the letter's email.
+    letter = Letter.objects.only("pk", "status").get(pk=letter_id) if letter_id else None
     for user in users:
         with transaction.atomic():
             _notice, created = Notification.objects.get_or_create(
                 user=user,
                 event_key=event_key,
-                defaults={"kind": NotificationKind.EVENT, "title": text[:200], "link": link},
+                defaults={
+                    "kind": NotificationKind.EVENT,
+                    "message": message,
+                    "params": params,
+                    "link": link,
+                },
             )
             if not created:
                 continue
             written += 1
             if not user.email_notifications:
                 continue
-            # A letter's recipient gets the letter's own email (PDF attached).
-            if EMAIL in channels and user.email and letter_id is None:
-                try:
-                    with transaction.atomic(), translation.override(LANGUAGE):
-                        message_queue(
-                            key=f"notify:{event_key}:{user.pk}"[:120],
-                            to=user.email,
-                            subject=_("【信用修复平台】%(text)s") % {"text": text[:60]},
-                            body=_(
-                                "您好：\n\n%(text)s\n\n查看详情：%(link)s\n\n"
-                                "本邮件由系统自动发送，请勿直接回复。"
-                            )
-                            % {"text": text, "link": base + link},
-                            user=user,
+            # No language preference is kept per person: mail and texts go
+            # out in Chinese, the platform's language (the page follows the reader).
+            with translation.override(LANGUAGE):
+                text = notice_text(message, params) or ""
+                # A letter's recipient gets the letter's own email (PDF attached).
+                if EMAIL in channels and user.email and letter_id is None:
+                    _queue_once(
+                        key=f"notify:{event_key}:{user.pk}",
+                        to=user.email,
+                        subject=_("【信用修复平台】%(text)s") % {"text": text[:60]},
+                        body=_(
+                            "您好：\n\n%(text)s\n\n查看详情：%(link)s\n\n"
+                            "本邮件由系统自动发送，请勿直接回复。"
                         )
-                except IntegrityError:
-                    pass  # sent before
-        if SMS in channels and user.phone and user.email_notifications:
-            try:
-                sms_backend().send(phone=user.phone, text=text)
-            except Exception:
-                log.exception("notify %s: SMS to user %s failed", event_key, user.pk)
+                        % {"text": text, "link": base + link},
+                        user=user,
+                    )
+                if SMS in channels and user.phone:
+                    _queue_once(
+                        key=f"sms:{event_key}:{user.pk}",
+                        to=user.phone,
+                        subject=text[:60],
+                        body=_("%(text)s 详情：%(link)s") % {"text": text, "link": base + link},
+                        user=user,
+                        letter=letter,
+                        channel=Channel.SMS,
+                    )
     return written
+
+
+def _queue_once(*, key: str, **fields) -> None:
+    try:
+        with transaction.atomic():
+            message_queue(key=key[:120], **fields)
+    except IntegrityError:
+        pass  # written before (the notice was deleted and the event repeated)
 
 
 # The applicant's own deadlines: a reminder before each one ends.

@@ -234,7 +234,15 @@ class CommitmentAdmin(PersonalDataAdminMixin, ReadOnlyAdmin):
 
 @admin.register(OutboundMessage)
 class OutboundMessageAdmin(ReadOnlyAdmin):
-    list_display = ("subject", "channel", "to", "status", "attempts", "sent_at", "created_at")
+    list_display = (
+        "subject",
+        "channel",
+        "display_to",
+        "status",
+        "attempts",
+        "sent_at",
+        "created_at",
+    )
     list_filter = ("status", "channel")
     search_fields = ("to", "subject", "idempotency_key", "esp_message_id")
     fields = (

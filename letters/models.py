@@ -16,6 +16,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from records.identifiers import mask_phone
 from records.models import BindingCapacity, CreditRecord, Department, Subject
 
 
@@ -449,7 +450,12 @@ class OutboundMessage(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.get_channel_display()} → {self.to}: {self.subject}"
+        return f"{self.get_channel_display()} → {self.display_to}: {self.subject}"
+
+    @property
+    def display_to(self) -> str:
+        """A phone number shows its first 3 and last 4 digits (domain.md section 8)."""
+        return mask_phone(self.to) if self.channel == Channel.SMS else self.to
 
 
 class DeliveryEvent(models.Model):

@@ -1,6 +1,7 @@
 """The outbox: every message is a row written with the event that causes it,
-sent after commit through Django's email API (django-anymail in production),
-retried with backoff, never sent twice.
+sent after commit through Django's email API (django-anymail in production)
+or, for an SMS, the SMS backend (letters.channels), retried with backoff,
+never sent twice.
 
 - Written in the caller's transaction (`message_for_letter`, `message_queue`,
   `messages_queue_many`): the event and its message commit or roll back
@@ -47,6 +48,7 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from letters import render, signing
+from letters.channels import SmsRejected, sms_backend
 from letters.links import verify_url
 from letters.models import (
     Channel,
@@ -169,10 +171,18 @@ def messages_queue_many(*, messages: Sequence[NewMessage]) -> int:
     return len(messages)
 
 
-def _letter_message(letter: Letter) -> dict | None:
-    """The email telling the recipient their letter is issued, as fields."""
+def _letter_message(letter: Letter, *, reach_subject: bool = False) -> dict | None:
+    """The email telling the recipient their letter is issued, as fields.
+    With `reach_subject`, a letter without a recipient goes to its subject's
+    own contact email (两书同送 to a subject with no account)."""
     user = letter.recipient
-    if user is None or not user.email or not getattr(user, "email_notifications", True):
+    if user is not None:
+        if not user.email or not getattr(user, "email_notifications", True):
+            return None
+        to = user.email
+    elif reach_subject and letter.subject is not None and letter.subject.contact_email:
+        to = letter.subject.contact_email
+    else:
         return None
     with translation.override(MESSAGE_LANGUAGE):
         kind = letter.get_kind_display()
@@ -196,7 +206,7 @@ def _letter_message(letter: Letter) -> dict | None:
         }
     return {
         "key": f"letter:{letter.pk}:email",
-        "to": user.email,
+        "to": to,
         "subject": subject,
         "body": body,
         "user": user,
@@ -212,27 +222,64 @@ def message_for_letter(*, letter: Letter) -> OutboundMessage | None:
     return message_queue(**fields) if fields else None
 
 
+def _letter_sms(letter: Letter) -> dict | None:
+    """The text telling the recipient (or, with none, the subject at its own
+    number) that the letter is issued, with the link to its verification page."""
+    user = letter.recipient
+    if user is not None:
+        if not user.phone or not getattr(user, "email_notifications", True):
+            return None
+        to = user.phone
+    elif letter.subject is not None and letter.subject.contact_phone:
+        to = letter.subject.contact_phone
+    else:
+        return None
+    with translation.override(MESSAGE_LANGUAGE):
+        kind = letter.get_kind_display()
+        body = _(
+            "【%(issuer)s】%(name)s：您的《%(kind)s》（文号 %(number)s）已出具，请查看：%(link)s"
+        ) % {
+            "issuer": letter.issuer,
+            "name": letter.subject.name if letter.subject else "",
+            "kind": kind,
+            "number": letter.number,
+            "link": verify_url(letter),
+        }
+    return {
+        "key": f"letter:{letter.pk}:sms",
+        "to": to,
+        "subject": f"{kind} {letter.number}",
+        "body": body,
+        "user": user,
+    }
+
+
 def messages_for_letters(*, letters: Sequence[Letter]) -> int:
     """`message_for_letter` for many letters not yet rendered (an import's
-    notices), in one INSERT per 500: each waits for its PDF, as one does."""
+    notices), in one INSERT per 500: each waits for its PDF, as one does.
+    Each goes to the recipient, or, for a letter without one, to the subject's
+    own contact (两书同送): an email with the PDF and a text with the link."""
     now = timezone.now()
     messages = []
     for letter in letters:
-        fields = _letter_message(letter)
-        if fields is None:
-            continue
-        messages.append(
-            OutboundMessage(
-                channel=Channel.EMAIL,
-                idempotency_key=fields["key"],
-                user=fields["user"],
-                to=fields["to"],
-                subject=fields["subject"][:200],
-                body=fields["body"],
-                letter=letter,
-                next_attempt_at=now,
+        for channel, fields in (
+            (Channel.EMAIL, _letter_message(letter, reach_subject=True)),
+            (Channel.SMS, _letter_sms(letter)),
+        ):
+            if fields is None:
+                continue
+            messages.append(
+                OutboundMessage(
+                    channel=channel,
+                    idempotency_key=fields["key"],
+                    user=fields["user"],
+                    to=fields["to"],
+                    subject=fields["subject"][:200],
+                    body=fields["body"],
+                    letter=letter,
+                    next_attempt_at=now,
+                )
             )
-        )
     OutboundMessage.objects.bulk_create(messages, batch_size=500)
     return len(messages)
 
@@ -278,7 +325,10 @@ def message_resend(*, message: OutboundMessage, actor) -> OutboundMessage:
         if resends.filter(pk__gt=old.pk).exists():
             raise ValidationError(_("这条消息已经重发过，请查看最新的一条。"))
         key = f"{base}{RESEND_MARK}{resends.count() + 1}"
-        to = old.user.email if old.user is not None and old.user.email else old.to
+        current = (
+            (old.user.phone if old.channel == Channel.SMS else old.user.email) if old.user else ""
+        )
+        to = current or old.to
         try:
             with transaction.atomic():
                 new = message_queue(
@@ -323,6 +373,16 @@ def _email(message: OutboundMessage) -> EmailMessage:
         with letter.file.open("rb") as f:
             email.attach(f"{letter.number}.pdf", f.read(), "application/pdf")
     return email
+
+
+def _deliver(message: OutboundMessage) -> str:
+    """Hand the message to its channel's provider; the provider's id for it."""
+    if message.channel == Channel.SMS:
+        provider_id = sms_backend().send(phone=message.to, text=message.body)
+        return "" if provider_id is None else str(provider_id)[:200]
+    email = _email(message)
+    email.send(fail_silently=False)
+    return _esp_message_id(email)
 
 
 def _esp_message_id(email: EmailMessage) -> str:
@@ -375,14 +435,13 @@ def message_send(*, message_id: int, now: dt.datetime | None = None) -> SendResu
     message = OutboundMessage.objects.select_related("letter").get(pk=message_id)
     mine = OutboundMessage.objects.filter(pk=message_id, attempts=message.attempts)
     try:
-        email = _email(message)
-        email.send(fail_silently=False)
+        provider_id = _deliver(message)
     except Exception as exc:
         error = f"{type(exc).__name__}: {exc}"[:2000]
         log.warning("outbox %s: send failed (attempt %s): %s", message_id, message.attempts, error)
         if _outcome_unknown(exc):
             status, error = MessageStatus.FAILED, f"{_result_unknown()}\n{error}"
-        elif isinstance(exc, AnymailRecipientsRefused | AnymailInvalidAddress):
+        elif isinstance(exc, AnymailRecipientsRefused | AnymailInvalidAddress | SmsRejected):
             status = MessageStatus.FAILED  # the same address would be refused again
         elif message.attempts >= MAX_ATTEMPTS:
             status = MessageStatus.FAILED
@@ -402,7 +461,7 @@ def message_send(*, message_id: int, now: dt.datetime | None = None) -> SendResu
     mine.filter(status__in=[MessageStatus.SENDING, MessageStatus.FAILED]).update(
         status=MessageStatus.SENT,
         sent_at=timezone.now(),
-        esp_message_id=_esp_message_id(email),
+        esp_message_id=provider_id,
         last_error="",
         claimed_at=None,
     )

@@ -10,9 +10,11 @@ letters sweep, in the background; never inside the import); the bound
 applicant receives it among their letters and, with an email address, by the
 outbox (`letter_issue` queues that once).
 
-Reachable: a subject bound to an applicant account (records.SubjectBinding).
-A subject carries no email or phone of its own, so an unbound subject is not
-told here.
+Reachable: a subject bound to an applicant account (records.SubjectBinding),
+or one with a contact email or mobile number of its own (from the import or
+the admin): that subject gets the letter by email (PDF attached) and a text
+with the link to the verification page, each once per letter (its
+idempotency key), and a record has one notice, so a re-import tells no one twice.
 """
 
 import datetime as dt
@@ -64,7 +66,15 @@ def on_records_saved(*, record_ids: list[int], actor, at: dt.datetime) -> None:
     ).order_by("pk")
     for subject_id, user_id in bound.values_list("subject_id", "user_id"):
         recipients.setdefault(subject_id, user_id)
-    if not recipients:
+    # Subjects with no account but an email or a phone: told at that address
+    # (letters.outbox.messages_for_letters), the letter with no recipient.
+    unbound = set(
+        CreditRecord.objects.filter(pk__in=record_ids)
+        .exclude(subject_id__in=recipients)
+        .exclude(subject__contact_email="", subject__contact_phone="")
+        .values_list("subject_id", flat=True)
+    )
+    if not recipients and not unbound:
         return
     told = set(
         Letter.objects.filter(kind=LetterKind.REPAIR_INFO, record_id__in=record_ids).values_list(
@@ -72,7 +82,7 @@ def on_records_saved(*, record_ids: list[int], actor, at: dt.datetime) -> None:
         )
     )
     records = (
-        CreditRecord.objects.filter(pk__in=record_ids, subject_id__in=recipients)
+        CreditRecord.objects.filter(pk__in=record_ids, subject_id__in=[*recipients, *unbound])
         .exclude(pk__in=told)
         .select_related("subject", "department")
         .order_by("pk")
@@ -86,7 +96,7 @@ def on_records_saved(*, record_ids: list[int], actor, at: dt.datetime) -> None:
             NewLetter(
                 facts=repair_info_facts(record, as_of=as_of, rule_sets=rule_sets),
                 record=record,
-                recipient=users[recipients[record.subject_id]],
+                recipient=users.get(recipients.get(record.subject_id)),
             )
             for record in records
         ],

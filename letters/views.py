@@ -186,7 +186,7 @@ def message_resend_view(request, pk: int, message_pk: int):
     except ValidationError as error:
         messages.error(request, " ".join(error.messages))
     else:
-        messages.success(request, _("已重新排队发送至 %(to)s。") % {"to": new.to})
+        messages.success(request, _("已重新排队发送至 %(to)s。") % {"to": new.display_to})
     return redirect("letters:detail", pk=letter.pk)
 
 

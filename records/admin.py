@@ -7,7 +7,8 @@ import or an objection correction, or not at all.
   each with its sync event), a subject's identity (kind, identifier, name: set
   by the import), sync events, decision changes.
 - Through a service: departments (department_upsert), a subject's legal
-  representative (subject_legal_representative_set), subject bindings
+  representative (subject_legal_representative_set), its contact email and
+  mobile (subject_contact_set), subject bindings
   (subject_binding_*), department memberships (department_membership_*).
 - Audited with old and new values (repair_flow.admin_audit): publicity rule
   sets with their periods and not-repairable rules, repeat limits.
@@ -40,6 +41,7 @@ from records.services import (
     subject_binding_capacity_set,
     subject_binding_check,
     subject_binding_remove,
+    subject_contact_set,
     subject_legal_representative_set,
 )
 from repair_flow.admin_access import PersonalDataAdminMixin
@@ -69,19 +71,49 @@ class DepartmentAdmin(admin.ModelAdmin):
         return False
 
 
+class SubjectForm(forms.ModelForm):
+    """The mobile number is never shown in full (section 8): the field starts
+    empty, its help names the masked number, and empty keeps it."""
+
+    clear_phone = forms.BooleanField(label=_("删除联系手机号码"), required=False)
+
+    class Meta:
+        model = Subject
+        fields = ("legal_representative", "contact_email", "contact_phone")
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        current = self.instance.display_phone if self.instance.pk else ""
+        self.initial["contact_phone"] = ""
+        if current:
+            self.fields["contact_phone"].help_text = _("当前：%(phone)s；留空保持不变。") % {
+                "phone": current
+            }
+
+
 @admin.register(Subject)
 class SubjectAdmin(PersonalDataAdminMixin, admin.ModelAdmin):
     """A subject's identity comes from the issuing department's import; only
-    an enterprise's legal representative is edited here, through
-    subject_legal_representative_set (audited)."""
+    an enterprise's legal representative (subject_legal_representative_set)
+    and the contact the platform reaches it at (subject_contact_set) are
+    edited here, each through its service (validated, audited)."""
 
     subject_path = ""
 
-    list_display = ("name", "kind", "display_identifier")
+    form = SubjectForm
+    list_display = ("name", "kind", "display_identifier", "contact_email", "display_phone")
     list_filter = ("kind",)
     search_fields = ("name", "identifier")
     # The full resident ID is never shown (shared domain reference section 8).
-    fields = ("kind", "display_identifier", "name", "legal_representative")
+    fields = (
+        "kind",
+        "display_identifier",
+        "name",
+        "legal_representative",
+        "contact_email",
+        "contact_phone",
+        "clear_phone",
+    )
     readonly_fields = ("kind", "display_identifier", "name")
 
     def get_readonly_fields(self, request, obj=None):
@@ -96,12 +128,34 @@ class SubjectAdmin(PersonalDataAdminMixin, admin.ModelAdmin):
         return False
 
     def save_model(self, request, obj, form, change):
+        before = Subject.objects.get(pk=obj.pk)
         if "legal_representative" in form.changed_data:
             subject_legal_representative_set(
                 actor=request.user,
-                subject=Subject.objects.get(pk=obj.pk),
+                subject=before,
                 name=form.cleaned_data["legal_representative"],
             )
+        email = form.cleaned_data.get("contact_email", "")
+        phone = form.cleaned_data.get("contact_phone", "")
+        if not phone and not form.cleaned_data.get("clear_phone"):
+            phone = before.contact_phone
+        if (email, phone) != (before.contact_email, before.contact_phone):
+            subject_contact_set(
+                actor=request.user, subject=Subject.objects.get(pk=obj.pk), email=email, phone=phone
+            )
+
+    def save_model(self, request, obj, form, change):
+        # The contact goes through its service (validated, audited, masked).
+        email = form.cleaned_data.get("contact_email", "")
+        phone = form.cleaned_data.get("contact_phone", "")
+        if change:
+            before = Subject.objects.get(pk=obj.pk)
+            obj.contact_email, obj.contact_phone = before.contact_email, before.contact_phone
+            if not phone and not form.cleaned_data.get("clear_phone"):
+                phone = before.contact_phone
+        super().save_model(request, obj, form, change)
+        if (email, phone) != (obj.contact_email, obj.contact_phone):
+            subject_contact_set(actor=request.user, subject=obj, email=email, phone=phone)
 
 
 @admin.register(CreditRecord)

@@ -6,6 +6,7 @@ Each failure raises `IdentifierError` naming the rule that failed.
 """
 
 import datetime as dt
+import re
 
 from django.utils.translation import gettext as _
 from django.utils.translation import pgettext
@@ -145,6 +146,19 @@ def mask_resident_id(number: str) -> str:
     if len(number) <= 10:
         return "*" * len(number)
     return number[:6] + "*" * (len(number) - 10) + number[-4:]
+
+
+# A mainland China mobile number: 11 digits, 1 then 3-9 (the numbering plan's mobile blocks).
+MOBILE_PATTERN = r"1[3-9]\d{9}"
+MOBILE_RE = re.compile(MOBILE_PATTERN)
+
+
+def validate_mobile(value: str) -> str:
+    """Return the mobile number without spaces or hyphens, or raise IdentifierError."""
+    number = re.sub(r"[\s-]", "", value or "")
+    if not MOBILE_RE.fullmatch(number):
+        raise IdentifierError("mobile", _("手机号码应为11位中国大陆手机号（1开头，第二位为3至9）"))
+    return number
 
 
 def mask_phone(number: str) -> str:

@@ -34,6 +34,10 @@ Optional fields, each with its default when absent or empty:
   Shandong Social Credit Regulation Art. 13: penalties under the simplified
   procedure, and minor ones whose harm was actively removed, are not collected
   as public credit information: such a row is refused (code `not_collected`).
+- `subject_email`, `subject_phone` (a mainland mobile number, 1[3-9] and 9
+  digits; spaces and hyphens forgiven): how the platform reaches the subject
+  when no account is bound to it, to send the credit-repair notice (两书同送).
+  Empty leaves a contact already known as it is; a value replaces it.
 
 This module also reads import files (CSV with a header, or JSON Lines) into
 `(line number, row)` pairs. It never writes to the database.
@@ -49,11 +53,18 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import pgettext
 
-from records.identifiers import IdentifierError, validate_resident_id, validate_uscc
+from records.identifiers import (
+    IdentifierError,
+    validate_mobile,
+    validate_resident_id,
+    validate_uscc,
+)
 from records.models import Department, PenaltyType, Severity, SubjectKind
 from records.publicity import NoRuleSetError, RuleSet, load_rule_sets, publicity_window
 
@@ -74,6 +85,8 @@ FIELDS = (
     "conduct_end_date",
     "procedure",
     "minor_remedied",
+    "subject_email",
+    "subject_phone",
 )
 OPTIONAL_FIELDS = frozenset(
     {
@@ -85,6 +98,8 @@ OPTIONAL_FIELDS = frozenset(
         "conduct_end_date",
         "procedure",
         "minor_remedied",
+        "subject_email",
+        "subject_phone",
     }
 )
 DECISION_CHANGES = ("revoked", "changed")  # records.models.DecisionChangeKind
@@ -141,6 +156,9 @@ class RecordRow:
     decision_change: str = ""
     decision_change_date: dt.date | None = None
     decision_change_basis: str = ""
+    # How to reach the subject (两书同送); "" leaves a known contact as it is.
+    subject_email: str = ""
+    subject_phone: str = ""
 
     @property
     def key(self) -> tuple[int, str]:
@@ -506,6 +524,28 @@ def _decision_change(
     return kind, parsed, basis
 
 
+def _has_contact(raw: Mapping) -> bool:
+    # Most rows carry no contact: two lookups, no work.
+    return bool(raw.get("subject_email") or raw.get("subject_phone"))
+
+
+def _contact(raw: Mapping, line: int, errors: list[RowError]) -> tuple[str, str]:
+    """The subject's optional email and mobile number, checked."""
+    email = _text(raw, "subject_email", line, errors)
+    if email:
+        try:
+            validate_email(email)
+        except ValidationError:
+            errors.append(RowError(line, "subject_email", _("不是有效的电子邮件地址"), "invalid"))
+    phone = _text(raw, "subject_phone", line, errors)
+    if phone:
+        try:
+            phone = validate_mobile(phone)
+        except IdentifierError as error:
+            errors.append(RowError(line, "subject_phone", error.message, error.rule))
+    return email, phone
+
+
 def validate_row(
     raw: Mapping, *, line: int, context: ValidationContext
 ) -> RecordRow | list[RowError]:
@@ -550,6 +590,7 @@ def validate_row(
     facts = _text(raw, "facts", line, errors)
     change, change_date, change_basis = _decision_change(raw, decision_date, line, context, errors)
     _not_collected(raw, line, errors)
+    email, phone = _contact(raw, line, errors) if _has_contact(raw) else ("", "")
     if errors:
         return errors
     return RecordRow(
@@ -570,6 +611,8 @@ def validate_row(
         decision_change=change,
         decision_change_date=change_date,
         decision_change_basis=change_basis,
+        subject_email=email,
+        subject_phone=phone,
     )
 
 

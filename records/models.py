@@ -1,9 +1,10 @@
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.core.validators import RegexValidator
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
-from records.identifiers import mask_resident_id
+from records.identifiers import MOBILE_PATTERN, mask_phone, mask_resident_id
 
 
 class Sector(models.TextChoices):
@@ -56,6 +57,15 @@ class Subject(models.Model):
         on_delete=models.PROTECT,
         related_name="supplied_subjects",
     )
+    # How the platform reaches a subject no account is bound to (两书同送,
+    # 国办发〔2025〕22号): from the import or the admin (subject_contact_set).
+    contact_email = models.EmailField(_("联系邮箱"), blank=True)
+    contact_phone = models.CharField(
+        _("联系手机号码"),
+        max_length=11,
+        blank=True,
+        validators=[RegexValidator(rf"^{MOBILE_PATTERN}\Z", _("手机号码应为11位中国大陆手机号"))],
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -75,6 +85,15 @@ class Subject(models.Model):
     def display_identifier(self) -> str:
         """Resident IDs are never shown in full (section 8); USCCs are public."""
         return mask_resident_id(self.identifier) if self.is_person else self.identifier
+
+    @property
+    def display_phone(self) -> str:
+        """The first 3 and last 4 digits (shared domain reference section 8)."""
+        return mask_phone(self.contact_phone) if self.contact_phone else ""
+
+    @property
+    def reachable(self) -> bool:
+        return bool(self.contact_email or self.contact_phone)
 
 
 class BindingCapacity(models.TextChoices):

@@ -24,6 +24,18 @@ class RecordIngestSerializer(serializers.Serializer):
         help_text=_("enterprise：统一社会信用代码（GB 32100）；person：居民身份证号码（GB 11643）")
     )
     subject_name = serializers.CharField(max_length=200)
+    subject_email = serializers.EmailField(
+        required=False,
+        allow_blank=True,
+        help_text=_("可选：主体的联系邮箱，用于发送信用修复告知书（两书同送）；留空不改变已有的"),
+    )
+    subject_phone = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        help_text=_(
+            "可选：主体的中国大陆手机号码（1[3-9]开头的11位），用于短信告知；留空不改变已有的"
+        ),
+    )
     decision_date = serializers.DateField(help_text=_("YYYY-MM-DD，不晚于今天"))
     fine_amount = serializers.DecimalField(
         max_digits=14,

@@ -8,6 +8,7 @@ from functools import reduce
 from itertools import islice
 
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.validators import validate_email
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -15,6 +16,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from records.hooks import records_saved_hooks_run
+from records.identifiers import IdentifierError, validate_mobile
 from records.ingest import RecordRow, RowError, ValidationContext, validate_row
 from records.models import (
     BindingCapacity,
@@ -359,7 +361,15 @@ def _subjects_of(valid: list[RecordRow], known: dict[str, Subject]) -> dict[str,
         subjects.update(
             (subject.identifier, subject)
             for subject in Subject.objects.filter(identifier__in=unknown)
-            .only("id", "kind", "identifier", "name", "source_department_id")
+            .only(
+                "id",
+                "kind",
+                "identifier",
+                "name",
+                "source_department_id",
+                "contact_email",
+                "contact_phone",
+            )
             .order_by()
         )
     return subjects
@@ -384,6 +394,7 @@ class _SubjectWrites:
     renamed: dict[str, Subject] = field(default_factory=dict)
     # identifier -> (subject id, name before this batch, name after)
     renames: dict[str, list] = field(default_factory=dict)
+    contact_set: dict[str, Subject] = field(default_factory=dict)
 
 
 def _not_source(row: RecordRow, subject: Subject) -> RowError:
@@ -418,29 +429,49 @@ def _save_subjects(valid: list[RecordRow], subjects: dict[str, Subject], now) ->
                 identifier=row.subject_identifier,
                 name=row.subject_name,
                 source_department_id=row.department_id,
+                contact_email=row.subject_email,
+                contact_phone=row.subject_phone,
             )
             subjects[row.subject_identifier] = writes.created[row.subject_identifier] = subject
         elif subject.kind != row.subject_kind:
             writes.conflicts.append(_kind_conflict(row, subject.kind))
             continue
-        elif subject.name != row.subject_name:
-            if subject.source_department_id != row.department_id:
-                writes.conflicts.append(_not_source(row, subject))
-                continue
-            if row.subject_identifier not in writes.created:
-                change = writes.renames.setdefault(
-                    row.subject_identifier, [subject.pk, subject.name, None]
-                )
-                change[2] = row.subject_name
+        else:
+            if subject.name != row.subject_name:
+                if subject.source_department_id != row.department_id:
+                    writes.conflicts.append(_not_source(row, subject))
+                    continue
+                if row.subject_identifier not in writes.created:
+                    change = writes.renames.setdefault(
+                        row.subject_identifier, [subject.pk, subject.name, None]
+                    )
+                    change[2] = row.subject_name
+                    subject.updated_at = now
+                    writes.renamed[row.subject_identifier] = subject
+                subject.name = row.subject_name
+            if _contact_from_row(subject, row) and row.subject_identifier not in writes.created:
                 subject.updated_at = now
-                writes.renamed[row.subject_identifier] = subject
-            subject.name = row.subject_name
+                writes.contact_set[row.subject_identifier] = subject
         writes.accepted.append((row, subject))
     if writes.created:
         Subject.objects.bulk_create(writes.created.values())
-    if writes.renamed:
-        Subject.objects.bulk_update(writes.renamed.values(), ["name", "updated_at"])
+    updated = {**writes.renamed, **writes.contact_set}
+    if updated:
+        fields = ["name", "updated_at"]
+        if writes.contact_set:
+            fields += ["contact_email", "contact_phone"]
+        Subject.objects.bulk_update(updated.values(), fields)
     return writes
+
+
+def _contact_from_row(subject: Subject, row: RecordRow) -> bool:
+    """A row's contact replaces the subject's; an empty one leaves it. True if changed."""
+    changed = False
+    if row.subject_email and row.subject_email != subject.contact_email:
+        subject.contact_email, changed = row.subject_email, True
+    if row.subject_phone and row.subject_phone != subject.contact_phone:
+        subject.contact_phone, changed = row.subject_phone, True
+    return changed
 
 
 @dataclass
@@ -542,6 +573,7 @@ def _save_batch(
                 {"subject": pk, "old_name": old, "new_name": new}
                 for pk, old, new in subject_writes.renames.values()
             ],
+            "subjects_contact_set": len(subject_writes.contact_set),
             "created_ids": [record.pk for record in record_writes.created.values()],
             "updated_ids": [record.pk for record in record_writes.changed.values()],
         }
@@ -993,6 +1025,39 @@ def department_membership_remove(*, actor, membership: DepartmentMembership) -> 
         object_id=pk,
         summary={"user": username, "before": {"department": code}, "after": None},
     )
+
+
+@transaction.atomic
+def subject_contact_set(*, actor, subject: Subject, email: str, phone: str) -> Subject:
+    """Record how the platform reaches a subject (两书同送): an email address
+    and a mainland mobile number, each optional; empty clears it."""
+    email = (email or "").strip()
+    phone = (phone or "").strip()
+    errors = {}
+    if email:
+        try:
+            validate_email(email)
+        except ValidationError:
+            errors["contact_email"] = _("不是有效的电子邮件地址")
+    if phone:
+        try:
+            phone = validate_mobile(phone)
+        except IdentifierError as error:
+            errors["contact_phone"] = error.message
+    if errors:
+        raise ValidationError(errors)
+    before = {"email": subject.contact_email, "phone": subject.display_phone}
+    subject.contact_email, subject.contact_phone = email, phone
+    subject.save(update_fields=["contact_email", "contact_phone", "updated_at"])
+    # The audit trail names the number masked, as every log does (domain.md section 8).
+    audit_record(
+        actor=actor,
+        action="records.subject.contact",
+        object_type="records.Subject",
+        object_id=subject.pk,
+        summary={"before": before, "after": {"email": email, "phone": subject.display_phone}},
+    )
+    return subject
 
 
 NOT_ISSUER = gettext_lazy(

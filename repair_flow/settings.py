@@ -332,7 +332,9 @@ SPECTACULAR_SETTINGS = {
 # ANYMAIL["<NAME>"]. ANYMAIL_WEBHOOK_SECRET ("user:password") guards the
 # tracking webhooks at /anymail/<esp>/tracking/.
 EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
-# SMS (letters.channels): a class with send(*, phone, text); console by default.
+# SMS (letters.channels): a class with send(*, phone, text) -> provider id, sent
+# through the outbox like email; console by default. A deployment plugs in its
+# provider (Alibaba Cloud alibabacloud-dysmsapi20170525, Tencent Cloud tencentcloud-sdk-python).
 SMS_BACKEND = env_str("SMS_BACKEND", "letters.channels.ConsoleSmsBackend")
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "noreply@credit.jinan.example")
 ANYMAIL = {

@@ -9,6 +9,7 @@ from django.utils.translation import gettext_lazy as _
 
 from repair_flow.models import display_name
 from sla import calendar
+from sla.notices import notice_text
 
 
 def new_stamp() -> int:
@@ -405,6 +406,11 @@ class Notification(models.Model):
     # unique per user, so a repeated event notifies once.
     link = models.CharField(max_length=300, blank=True, db_default="")
     event_key = models.CharField(max_length=120, blank=True, db_default="")
+    # An event notice stores its message id and parameters (sla.notices), not
+    # a sentence: it is written when read, in the reader's language. Notices
+    # written before these columns keep their sentence in `title`.
+    message = models.CharField(max_length=40, blank=True, db_default="")
+    params = models.JSONField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     read_at = models.DateTimeField(null=True, blank=True)
 
@@ -434,6 +440,8 @@ class Notification(models.Model):
         page of them wants select_related("clock", "assignee")
         (sla.notifications.notifications_for_user does it).
         """
+        if self.message:
+            return notice_text(self.message, self.params) or self.title
         clock = self.clock
         if clock is None or self.due_at is None:
             return self.title

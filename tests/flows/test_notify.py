@@ -2,7 +2,10 @@
 the app (the 通知 page and its badge) and by email, once, unless they turned
 email off in their profile."""
 
+import datetime as dt
+
 import pytest
+from django.conf import settings
 from django.core import mail
 from django.urls import reverse
 
@@ -12,8 +15,9 @@ from flows.models import BreachReview, CaseStatus
 from flows.notify import Event, applicant_deadlines_notify, deliver, notify
 from flows.objections.services import objection_maintain
 from flows.repair.services import department_review_approve, repair_case_submit
-from letters.channels import LocmemSmsBackend
-from letters.models import Letter, LetterKind
+from letters.channels import LocmemSmsBackend, SmsRejected
+from letters.models import Channel, Letter, LetterKind, MessageStatus, OutboundMessage
+from letters.outbox import letters_sweep
 from sla.models import Notification, NotificationKind
 from tests.flows.conftest import (
     BASIS,
@@ -43,11 +47,8 @@ def addresses(settings, applicant, officer, reviewer, supervisor):
 
 
 def notices(user):
-    return list(
-        Notification.objects.filter(user=user, kind=NotificationKind.EVENT).values_list(
-            "title", flat=True
-        )
-    )
+    """The user's event notices as they read them (in Chinese, the default)."""
+    return [n.headline for n in Notification.objects.filter(user=user, kind=NotificationKind.EVENT)]
 
 
 def mails_to(user):
@@ -63,7 +64,9 @@ def test_filing_received_tells_the_applicant_only(applicant, record, officer, co
     (message,) = mails_to(applicant)
     assert case.number in message.subject
     assert f"/cases/{case.pk}/" in message.body
-    assert LocmemSmsBackend.outbox == [("13800000000", notices(applicant)[0])]
+    assert LocmemSmsBackend.outbox == [
+        ("13800000000", f"{notices(applicant)[0]} 详情：{settings.SITE_URL}/cases/{case.pk}/")
+    ]
 
 
 def test_supplement_notice_names_the_deadline_and_mails_the_letter(
@@ -75,8 +78,8 @@ def test_supplement_notice_names_the_deadline_and_mails_the_letter(
     request = committed(supplement_request, officer=officer, case=case, items=ITEMS)
     letter = Letter.objects.get(kind=LetterKind.SUPPLEMENT)
     (notice,) = Notification.objects.filter(user=applicant, kind=NotificationKind.EVENT)
-    assert "需要补正材料" in notice.title
-    assert "2026-11-30 17:00" in notice.title and letter.number in notice.title
+    assert "需要补正材料" in notice.headline
+    assert "2026-11-30 17:00" in notice.headline and letter.number in notice.headline
     assert notice.link == reverse("letters:detail", args=[letter.pk])
     assert request.deadline is not None
     (message,) = mails_to(applicant)
@@ -131,7 +134,17 @@ def test_a_repeated_event_notifies_once(drive, applicant, committed):
     committed(notify, Event.FILED, case=case, key="again")
     assert len(notices(applicant)) == 1
     assert len(mails_to(applicant)) == 1
-    assert deliver("filed:again", users=[applicant], text="x", link="/", channels=("app",)) == 0
+    assert (
+        deliver(
+            "filed:again",
+            users=[applicant],
+            message="filed",
+            params={"case": case.label},
+            link="/",
+            channels=("app",),
+        )
+        == 0
+    )
 
 
 def test_email_off_keeps_the_in_app_notice(applicant, record, committed):
@@ -228,3 +241,132 @@ def test_the_applicant_is_reminded_of_a_deadline_once(drive, applicant, officer,
         f"申请 {case.label} 的办理期限 2026-11-30 17:00 即将届满，请及时办理。"
     ]
     assert notices(officer) == []
+
+
+# A notice is data, written in the reader's language
+
+
+def test_each_reader_reads_the_notice_in_their_language(
+    client, applicant, other_applicant, record, committed
+):
+    case = draft_with_materials(applicant, record)
+    committed(repair_case_submit, applicant=applicant, case=case)
+    case.refresh_from_db()
+    (notice,) = Notification.objects.filter(user=applicant, kind=NotificationKind.EVENT)
+    assert notice.message == "filed" and notice.params == {"case": case.label}
+    client.force_login(applicant)
+    chinese = f"已收到您的申请 {case.number}，平台将尽快审查。"
+    english = f"We have received your application {case.number}"
+    page = client.get(reverse("notifications")).content.decode()
+    assert chinese in page and english not in page
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
+    page = client.get(reverse("notifications")).content.decode()
+    assert english in page and chinese not in page
+    (item,) = client.get("/api/v1/notifications/").json()["results"]
+    assert item["headline"].startswith(english)
+    assert item["message"] == "filed" and item["link"] == f"/cases/{case.pk}/"
+    # The email went out in Chinese, whoever reads the page in English later.
+    (message,) = mails_to(applicant)
+    assert chinese in message.body
+    # Another person's notices are not theirs to read.
+    client.force_login(other_applicant)
+    assert client.get("/api/v1/notifications/").json()["results"] == []
+
+
+def test_the_notifications_api_needs_a_login(client):
+    assert client.get("/api/v1/notifications/").status_code in (401, 403)
+
+
+def test_a_notice_written_before_keeps_its_sentence(client, applicant):
+    # Rows from before message/params (migration sla 0013) carry only a title.
+    Notification.objects.create(
+        user=applicant, kind=NotificationKind.EVENT, title="旧通知：申请已受理", event_key="old:1"
+    )
+    client.force_login(applicant)
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
+    assert "旧通知：申请已受理" in client.get(reverse("notifications")).content.decode()
+
+
+def test_the_letter_and_deadline_read_in_english(client, drive, applicant, officer, committed):
+    case = drive(CaseStatus.IN_PRELIMINARY_REVIEW)
+    committed(supplement_request, officer=officer, case=case, items=ITEMS)
+    letter = Letter.objects.get(kind=LetterKind.SUPPLEMENT)
+    client.force_login(applicant)
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
+    page = client.get(reverse("notifications")).content.decode()
+    # The deadline in Beijing time, the letter's kind in English.
+    assert (
+        f"please submit them by 2026-11-30 17:00 (One-time supplement notice {letter.number})"
+        in page
+    )
+
+
+# SMS through the outbox
+
+
+class FailingSms:
+    """A provider that is down."""
+
+    def send(self, *, phone, text):
+        raise ConnectionError("短信网关无响应")
+
+
+class RefusingSms:
+    """A provider that refuses the number."""
+
+    def send(self, *, phone, text):
+        raise SmsRejected("isv.MOBILE_NUMBER_ILLEGAL")
+
+
+def test_an_sms_that_fails_is_retried_with_backoff(settings, applicant, record, committed, now):
+    settings.SMS_BACKEND = "tests.flows.test_notify.FailingSms"
+    case = draft_with_materials(applicant, record)
+    committed(repair_case_submit, applicant=applicant, case=case)
+    (sms,) = OutboundMessage.objects.filter(channel=Channel.SMS)
+    assert (sms.status, sms.attempts, sms.to) == (MessageStatus.QUEUED, 1, "13800000000")
+    assert "短信网关无响应" in sms.last_error
+    settings.SMS_BACKEND = "letters.channels.LocmemSmsBackend"
+    # Not before its backoff (one minute) has passed.
+    letters_sweep()
+    assert LocmemSmsBackend.outbox == []
+    now.shift(dt.timedelta(seconds=61))
+    letters_sweep()
+    letters_sweep()
+    sms.refresh_from_db()
+    assert sms.status == MessageStatus.SENT and sms.attempts == 2
+    assert len(LocmemSmsBackend.outbox) == 1
+
+
+def test_a_refused_number_fails_at_once_and_an_officer_sees_and_resends_it(
+    settings, client, drive, applicant, officer, committed
+):
+    settings.SMS_BACKEND = "tests.flows.test_notify.RefusingSms"
+    case = drive(CaseStatus.IN_PRELIMINARY_REVIEW)
+    committed(supplement_request, officer=officer, case=case, items=ITEMS)
+    letter = Letter.objects.get(kind=LetterKind.SUPPLEMENT)
+    (sms,) = OutboundMessage.objects.filter(channel=Channel.SMS, letter=letter)
+    assert sms.status == MessageStatus.FAILED and sms.attempts == 1
+    client.force_login(officer)
+    page = client.get(reverse("letters:detail", args=[letter.pk])).content.decode()
+    row = page[page.index(f'data-message="{sms.pk}"') :].split("</tr>")[0]
+    assert "短信" in row and "发送失败" in row and "isv.MOBILE_NUMBER_ILLEGAL" in row
+    # The number is masked on screen (3 + 4).
+    assert "138****0000" in row and "13800000000" not in page
+    # The applicant corrects the number; the officer resends to it.
+    applicant.phone = "13900000000"
+    applicant.save()
+    settings.SMS_BACKEND = "letters.channels.LocmemSmsBackend"
+    response = committed(client.post, reverse("letters:message_resend", args=[letter.pk, sms.pk]))
+    assert response.status_code == 302
+    assert [phone for phone, _ in LocmemSmsBackend.outbox] == ["13900000000"]
+
+
+def test_an_applicant_may_not_resend(client, drive, applicant, officer, committed, settings):
+    settings.SMS_BACKEND = "tests.flows.test_notify.RefusingSms"
+    case = drive(CaseStatus.IN_PRELIMINARY_REVIEW)
+    committed(supplement_request, officer=officer, case=case, items=ITEMS)
+    sms = OutboundMessage.objects.get(channel=Channel.SMS)
+    client.force_login(applicant)
+    response = client.post(reverse("letters:message_resend", args=[sms.letter_id, sms.pk]))
+    assert response.status_code == 403
+    assert OutboundMessage.objects.filter(channel=Channel.SMS).count() == 1
