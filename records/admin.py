@@ -144,19 +144,6 @@ class SubjectAdmin(PersonalDataAdminMixin, admin.ModelAdmin):
                 actor=request.user, subject=Subject.objects.get(pk=obj.pk), email=email, phone=phone
             )
 
-    def save_model(self, request, obj, form, change):
-        # The contact goes through its service (validated, audited, masked).
-        email = form.cleaned_data.get("contact_email", "")
-        phone = form.cleaned_data.get("contact_phone", "")
-        if change:
-            before = Subject.objects.get(pk=obj.pk)
-            obj.contact_email, obj.contact_phone = before.contact_email, before.contact_phone
-            if not phone and not form.cleaned_data.get("clear_phone"):
-                phone = before.contact_phone
-        super().save_model(request, obj, form, change)
-        if (email, phone) != (obj.contact_email, obj.contact_phone):
-            subject_contact_set(actor=request.user, subject=obj, email=email, phone=phone)
-
 
 @admin.register(CreditRecord)
 class CreditRecordAdmin(PersonalDataAdminMixin, ReadOnlyAdmin):
