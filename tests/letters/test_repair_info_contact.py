@@ -126,10 +126,10 @@ def test_a_bad_contact_rejects_the_row_saying_why(
 
 
 def test_the_api_takes_the_contact_and_refuses_a_bad_one(
-    department, integration, django_capture_on_commit_callbacks
+    department, department_system, django_capture_on_commit_callbacks
 ):
     api = APIClient()
-    api.credentials(HTTP_AUTHORIZATION=f"Token {integration.auth_token.key}")
+    api.credentials(HTTP_AUTHORIZATION=f"Token {department_system.auth_token.key}")
     item = {
         "decision_number": "济市监罚〔2026〕302号",
         "department_code": "SCJGJ",
@@ -168,6 +168,7 @@ def test_an_administrator_sets_the_contact_in_the_admin_masked_and_audited(
     import_csv(tmp_path, row(), committed=committed)
     subject = Subject.objects.get(identifier=UNBOUND)
     client = client_for(administrator)
+    client.post("/access-purpose/", {"purpose": "data_maintenance"})  # the admin's gate
     url = f"/admin/records/subject/{subject.pk}/change/"
     form = {
         "kind": "enterprise",
