@@ -212,31 +212,6 @@ def message_for_letter(*, letter: Letter) -> OutboundMessage | None:
     return message_queue(**fields) if fields else None
 
 
-def messages_for_letters(*, letters: Sequence[Letter]) -> int:
-    """`message_for_letter` for many letters not yet rendered (an import's
-    notices), in one INSERT per 500: each waits for its PDF, as one does."""
-    now = timezone.now()
-    messages = []
-    for letter in letters:
-        fields = _letter_message(letter)
-        if fields is None:
-            continue
-        messages.append(
-            OutboundMessage(
-                channel=Channel.EMAIL,
-                idempotency_key=fields["key"],
-                user=fields["user"],
-                to=fields["to"],
-                subject=fields["subject"][:200],
-                body=fields["body"],
-                letter=letter,
-                next_attempt_at=now,
-            )
-        )
-    OutboundMessage.objects.bulk_create(messages, batch_size=500)
-    return len(messages)
-
-
 def messages_release_for_letter(*, letter_id: int) -> int:
     """After a letter's PDF is stored: send its waiting messages now."""
     ids = list(
@@ -462,6 +437,11 @@ def letter_render(*, letter_id: int, now: dt.datetime | None = None) -> RenderRe
         letter = Letter.objects.select_for_update().get(pk=letter_id)
         if letter.status == RenderStatus.RENDERED:  # another worker's lease ran out and it won
             return RenderResult(letter_id, rendered=False)
+        if letter.number and letter.recipient_id and not letter.messages.exists():
+            # A letter issued in bulk (an import's notices) has its email
+            # queued here, once its PDF exists, not in the issuing
+            # transaction; the key (letter:<pk>:email) keeps it to one.
+            message_for_letter(letter=letter)
         letter.file.save(name, ContentFile(pdf), save=False)
         letter.sha256 = digest
         letter.signer_sha256 = signed.certificate_sha256
