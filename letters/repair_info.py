@@ -27,7 +27,7 @@ from django.utils import timezone
 from letters.kinds import addressee_facts, record_facts
 from letters.models import Letter, LetterKind
 from letters.services import NewLetter, letters_issue_many
-from records.models import CreditRecord, SubjectBinding, SubjectKind
+from records.models import CreditRecord, Department, Subject, SubjectBinding, SubjectKind
 from records.publicity import RecordFacts, answer, load_rule_sets
 
 PREPARE_COMMON = (
@@ -63,9 +63,9 @@ def on_records_saved(*, record_ids: list[int], actor, at: dt.datetime) -> None:
 
     Runs inside the import's batch transaction, so it does only what must be
     there, in a handful of statements per batch: one query for the records
-    to tell (with their recipient, skipping those told already), one for the
-    recipients, then `letters_issue_many` (numbers, one INSERT, one audit
-    event). Rendering, signing and the email come after commit.
+    to tell (with their recipient, skipping those told already), one each
+    for their subjects, departments and recipients, then `letters_issue_many`
+    (numbers, one INSERT, one audit event). Rendering, signing and the email come after commit.
     """
     # The subject's first bound account receives it.
     first_binding = SubjectBinding.objects.filter(subject_id=OuterRef("subject_id")).order_by("pk")
@@ -75,11 +75,17 @@ def on_records_saved(*, record_ids: list[int], actor, at: dt.datetime) -> None:
         .annotate(recipient_id=Subquery(first_binding.values("user_id")[:1]))
         .filter(recipient_id__isnull=False)
         .exclude(Exists(told))  # one per record, never twice on re-import
-        .select_related("subject", "department")
         .order_by("pk")
     )
     if not records:
         return
+    # A batch's records share a few subjects and departments: one instance
+    # each, not one per record as select_related would build.
+    subjects = Subject.objects.in_bulk({record.subject_id for record in records})
+    departments = Department.objects.in_bulk({record.department_id for record in records})
+    for record in records:
+        record.subject = subjects[record.subject_id]
+        record.department = departments[record.department_id]
     rule_sets = load_rule_sets()
     as_of = timezone.localdate(at)
     users = get_user_model().objects.in_bulk({record.recipient_id for record in records})
