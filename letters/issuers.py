@@ -181,6 +181,29 @@ def issuer_prefix(issuer: Issuer, series: str) -> str:
     return prefix
 
 
+def department_issuers_with_prefix(departments, series: str) -> dict[int, tuple[Issuer, str]]:
+    """For each of `departments` (by id): its issuer and that issuer's prefix
+    for `series`, in two queries whatever their number (a batch of notices
+    spans many departments); an issuer or prefix missing is made or refused
+    as `department_issuer` and `issuer_prefix` do one."""
+    departments = {department.pk: department for department in departments}
+    issuers: dict[int, Issuer] = {}
+    for issuer in Issuer.objects.filter(department_id__in=departments).order_by("pk"):
+        issuers.setdefault(issuer.department_id, issuer)  # the first, as department_issuer
+    for pk, department in departments.items():
+        if pk not in issuers:
+            issuers[pk] = department_issuer(department)
+    prefixes = dict(
+        IssuerPrefix.objects.filter(
+            issuer__in=[issuers[pk] for pk in departments], series=series
+        ).values_list("issuer_id", "prefix")
+    )
+    return {
+        pk: (issuers[pk], prefixes.get(issuers[pk].pk) or issuer_prefix(issuers[pk], series))
+        for pk in departments
+    }
+
+
 def issuer_facts(issuer: Issuer) -> dict:
     """What a letter keeps of its issuer (frozen with the letter's facts)."""
     return {

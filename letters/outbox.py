@@ -54,6 +54,7 @@ from letters.models import (
     Channel,
     DeliveryEvent,
     Letter,
+    LetterKind,
     MessageStatus,
     OutboundMessage,
     RenderStatus,
@@ -254,34 +255,22 @@ def _letter_sms(letter: Letter) -> dict | None:
     }
 
 
-def messages_for_letters(*, letters: Sequence[Letter]) -> int:
-    """`message_for_letter` for many letters not yet rendered (an import's
-    notices), in one INSERT per 500: each waits for its PDF, as one does.
-    Each goes to the recipient, or, for a letter without one, to the subject's
-    own contact (两书同送): an email with the PDF and a text with the link."""
-    now = timezone.now()
-    messages = []
-    for letter in letters:
-        for channel, fields in (
-            (Channel.EMAIL, _letter_message(letter, reach_subject=True)),
-            (Channel.SMS, _letter_sms(letter)),
-        ):
-            if fields is None:
-                continue
-            messages.append(
-                OutboundMessage(
-                    channel=channel,
-                    idempotency_key=fields["key"],
-                    user=fields["user"],
-                    to=fields["to"],
-                    subject=fields["subject"][:200],
-                    body=fields["body"],
-                    letter=letter,
-                    next_attempt_at=now,
-                )
-            )
-    OutboundMessage.objects.bulk_create(messages, batch_size=500)
-    return len(messages)
+def messages_for_bulk_letter(*, letter: Letter) -> int:
+    """At render, the messages of a letter issued in bulk (an import's
+    credit-repair notices, whose issuing transaction writes none): an email
+    with the PDF and a text with the link, to the recipient or, for a letter
+    without one, to the subject's own contact (两书同送). The keys
+    (letter:<pk>:email|sms) keep each to one. Returns the number written."""
+    written = 0
+    for channel, fields in (
+        (Channel.EMAIL, _letter_message(letter, reach_subject=True)),
+        (Channel.SMS, _letter_sms(letter)),
+    ):
+        if fields is not None:
+            fields = {**fields, "letter": letter}
+            message_queue(channel=channel, **fields)
+            written += 1
+    return written
 
 
 def messages_release_for_letter(*, letter_id: int) -> int:
@@ -521,6 +510,14 @@ def letter_render(*, letter_id: int, now: dt.datetime | None = None) -> RenderRe
         letter = Letter.objects.select_for_update().get(pk=letter_id)
         if letter.status == RenderStatus.RENDERED:  # another worker's lease ran out and it won
             return RenderResult(letter_id, rendered=False)
+        if letter.number and not letter.messages.exists():
+            # A letter issued in bulk (an import's notices) has its messages
+            # queued here, once its PDF exists, not in the issuing
+            # transaction; the keys (letter:<pk>:email|sms) keep each to one.
+            if letter.kind == LetterKind.REPAIR_INFO:
+                messages_for_bulk_letter(letter=letter)
+            elif letter.recipient_id:
+                message_for_letter(letter=letter)
         letter.file.save(name, ContentFile(pdf), save=False)
         letter.sha256 = digest
         letter.signer_sha256 = signed.certificate_sha256

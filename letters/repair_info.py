@@ -5,10 +5,12 @@ about credit repair when the penalty is delivered. The records import runs
 `on_records_saved` (registered in letters.apps as a records hook, so records/
 does not import letters) in its own transaction: each new or changed record
 of a subject the platform can reach gets one notice, issued by the record's
-department (谁认定) and rendered after commit by the render queue (the
-letters sweep, in the background; never inside the import); the bound
-applicant receives it among their letters and, with an email address, by the
-outbox (`letter_issue` queues that once).
+department (谁认定) and rendered after commit in the background (one render
+task per batch where a worker or broker runs, else the letters sweep; never
+inside the import: an import of 100,000 rows may be slowed by at most 20 %,
+tests/bench/bench_import.py); the bound applicant receives it among their
+letters and, with an email address, by the outbox once the PDF exists
+(`letter_render` queues that email once).
 
 Reachable: a subject bound to an applicant account (records.SubjectBinding),
 or one with a contact email or mobile number of its own (from the import or
@@ -21,12 +23,13 @@ import datetime as dt
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.db.models import Exists, OuterRef, Q, Subquery
 from django.utils import timezone
 
 from letters.kinds import addressee_facts, record_facts
 from letters.models import Letter, LetterKind
 from letters.services import NewLetter, letters_issue_many
-from records.models import CreditRecord, SubjectBinding, SubjectKind
+from records.models import CreditRecord, Department, Subject, SubjectBinding, SubjectKind
 from records.publicity import RecordFacts, answer, load_rule_sets
 
 PREPARE_COMMON = (
@@ -58,45 +61,48 @@ def repair_info_facts(record, *, as_of: dt.date, rule_sets=None) -> dict:
 
 
 def on_records_saved(*, record_ids: list[int], actor, at: dt.datetime) -> None:
-    """Issue the notice for each record of a reachable subject that has none."""
+    """Issue the notice for each record of a reachable subject that has none.
+
+    Runs inside the import's batch transaction, so it does only what must be
+    there, in a handful of statements per batch: one query for the records
+    to tell (with their recipient, skipping those told already), one each
+    for their subjects, departments and recipients, then `letters_issue_many`
+    (numbers, one INSERT, one audit event). Rendering, signing and the email come after commit.
+    """
     # The subject's first bound account receives it.
-    recipients: dict[int, int] = {}
-    bound = SubjectBinding.objects.filter(
-        subject_id__in=CreditRecord.objects.filter(pk__in=record_ids).values("subject_id")
-    ).order_by("pk")
-    for subject_id, user_id in bound.values_list("subject_id", "user_id"):
-        recipients.setdefault(subject_id, user_id)
-    # Subjects with no account but an email or a phone: told at that address
-    # (letters.outbox.messages_for_letters), the letter with no recipient.
-    unbound = set(
+    first_binding = SubjectBinding.objects.filter(subject_id=OuterRef("subject_id")).order_by("pk")
+    told = Letter.objects.filter(kind=LetterKind.REPAIR_INFO, record_id=OuterRef("pk"))
+    # A subject with no account but an email or a phone is told at that
+    # address (letters.outbox.messages_for_bulk_letter), the letter with no recipient.
+    reachable = ~Q(subject__contact_email="") | ~Q(subject__contact_phone="")
+    records = list(
         CreditRecord.objects.filter(pk__in=record_ids)
-        .exclude(subject_id__in=recipients)
-        .exclude(subject__contact_email="", subject__contact_phone="")
-        .values_list("subject_id", flat=True)
-    )
-    if not recipients and not unbound:
-        return
-    told = set(
-        Letter.objects.filter(kind=LetterKind.REPAIR_INFO, record_id__in=record_ids).values_list(
-            "record_id", flat=True
-        )
-    )
-    records = (
-        CreditRecord.objects.filter(pk__in=record_ids, subject_id__in=[*recipients, *unbound])
-        .exclude(pk__in=told)
-        .select_related("subject", "department")
+        .annotate(recipient_id=Subquery(first_binding.values("user_id")[:1]))
+        .filter(Q(recipient_id__isnull=False) | reachable)
+        .exclude(Exists(told))  # one per record, never twice on re-import
         .order_by("pk")
     )
+    if not records:
+        return
+    # A batch's records share a few subjects and departments: one instance
+    # each, not one per record as select_related would build.
+    subjects = Subject.objects.in_bulk({record.subject_id for record in records})
+    departments = Department.objects.in_bulk({record.department_id for record in records})
+    for record in records:
+        record.subject = subjects[record.subject_id]
+        record.department = departments[record.department_id]
     rule_sets = load_rule_sets()
     as_of = timezone.localdate(at)
-    users = get_user_model().objects.in_bulk(set(recipients.values()))
+    users = get_user_model().objects.in_bulk(
+        {record.recipient_id for record in records if record.recipient_id is not None}
+    )
     letters_issue_many(
         kind=LetterKind.REPAIR_INFO,
         letters=[
             NewLetter(
                 facts=repair_info_facts(record, as_of=as_of, rule_sets=rule_sets),
                 record=record,
-                recipient=users.get(recipients.get(record.subject_id)),
+                recipient=users.get(record.recipient_id),
             )
             for record in records
         ],

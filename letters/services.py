@@ -11,6 +11,7 @@ letter for ever (never re-rendered), and their SHA-256 is what
 
 import datetime as dt
 import hashlib
+from collections import Counter
 from dataclasses import dataclass
 
 from django.contrib.contenttypes.models import ContentType
@@ -23,6 +24,7 @@ from letters import signing
 from letters.issuers import (
     DEPARTMENT,
     ISSUER_RULES,
+    department_issuers_with_prefix,
     issuer_facts,
     issuer_for,
     issuer_prefix,
@@ -42,12 +44,11 @@ from letters.outbox import (
     RenderResult,
     letter_render,
     message_for_letter,
-    messages_for_letters,
 )
 from letters.signing import SignatureCheck
 from repair_flow.audit import AuditEntry, audit_record, audit_record_many
-from repair_flow.background import task_enqueue
-from repair_flow.sequences import sequence_next, sequence_take
+from repair_flow.background import task_enqueue, task_enqueue_in_background
+from repair_flow.sequences import sequence_next, sequence_take_many
 
 
 def letter_number(*, prefix: str, year: int, serial: int) -> str:
@@ -165,10 +166,17 @@ class NewLetter:
 
 def letters_issue_many(*, kind: str, letters: list[NewLetter], actor, at: dt.datetime) -> int:
     """Issue many letters of a department-issued `kind`, each on its record
-    (the record's department issues it), as `letter_issue` does one: facts
-    checked first (nothing written if one is missing), numbers taken a block
-    per issuer, one INSERT and one audit event per issuer, the recipients' emails queued.
-    Rendering is the letters sweep's (the render queue), in the background."""
+    (the record's department issues it), as `letter_issue` does one, in a
+    few statements whatever their number (an import's batch of notices runs
+    this inside the batch's transaction): facts checked first (nothing
+    written if one is missing), the issuers and prefixes read at once, every
+    series' numbers reserved in one statement, one INSERT, one audit event.
+
+    Everything slow happens after commit, in the background: rendering and
+    signing (one render task for the lot where a worker or broker runs, the
+    letters sweep otherwise), then each recipient's email, queued by the
+    render once the PDF exists (letters.outbox.letter_render).
+    """
     for new in letters:
         missing = missing_facts(kind, new.facts)
         if missing:
@@ -178,54 +186,81 @@ def letters_issue_many(*, kind: str, letters: list[NewLetter], actor, at: dt.dat
             )
     if not letters:
         return 0
+    if ISSUER_RULES[kind] != DEPARTMENT:
+        raise ValueError(f"letters_issue_many issues department letters, not {kind}")
     setting = LetterSetting.objects.get(kind=kind)
     year = timezone.localtime(at).year
-    by_department: dict[int, list[NewLetter]] = {}
-    for new in letters:
-        by_department.setdefault(new.record.department_id, []).append(new)
-    created, blocks = [], []
+    created_by = actor if getattr(actor, "pk", None) else None
     with transaction.atomic():
-        for group in by_department.values():
-            issuer = issuer_for(kind, department=group[0].record.department)
-            prefix = issuer_prefix(issuer, series_for(kind))
-            frozen = {"issued_by": issuer_facts(issuer)}
-            frozen["remedies"] = remedies_text(setting.remedies, issuer)
-            serials = sequence_take(LetterSequence, prefix=prefix, year=year, count=len(group))
-            block = Letter.objects.bulk_create(
+        issuers = department_issuers_with_prefix(
+            {new.record.department_id: new.record.department for new in letters}.values(),
+            series_for(kind),
+        )
+        frozen = {
+            department_id: {
+                "issued_by": issuer_facts(issuer),
+                "remedies": remedies_text(setting.remedies, issuer),
+            }
+            for department_id, (issuer, _prefix) in issuers.items()
+        }
+        # Numbers in the order given, per series: gap-free, as one by one.
+        counts = Counter(issuers[new.record.department_id][1] for new in letters)
+        serials = {
+            prefix: iter(taken)
+            for prefix, taken in sequence_take_many(
+                LetterSequence, year=year, counts=counts, column="prefix"
+            ).items()
+        }
+        rows = []
+        for new in letters:
+            issuer, prefix = issuers[new.record.department_id]
+            serial = next(serials[prefix])
+            rows.append(
                 Letter(
                     kind=kind,
                     issuer=issuer.name,
                     issuer_ref=issuer,
                     issued_at=at,
                     record=new.record,
-                    subject=new.record.subject,
+                    subject_id=new.record.subject_id,
                     recipient=new.recipient,
-                    facts={**new.facts, **frozen},
-                    created_by=actor if getattr(actor, "pk", None) else None,
+                    facts={**new.facts, **frozen[new.record.department_id]},
+                    created_by=created_by,
                     next_attempt_at=at,
                     year=year,
                     serial=serial,
                     number=letter_number(prefix=prefix, year=year, serial=serial),
                     verification_code=verification_code(),
                 )
-                for new, serial in zip(group, serials, strict=True)
             )
-            created += block
-            blocks.append(
+        created = Letter.objects.bulk_create(rows)
+        by_issuer: dict[str, list[Letter]] = {}
+        for letter in created:
+            by_issuer.setdefault(letter.issuer, []).append(letter)
+        # One event for the lot, as the import writes one per batch.
+        audit_record_many(
+            actor=actor,
+            entries=[
                 AuditEntry(
                     "letter.issue_many",
                     "letters.Letter",
-                    f"{block[0].pk}-{block[-1].pk}",
+                    f"{created[0].pk}-{created[-1].pk}",
                     {
                         "kind": kind,
-                        "count": len(block),
-                        "numbers": [block[0].number, block[-1].number],
+                        "count": len(created),
+                        "issuers": {
+                            name: {
+                                "count": len(block),
+                                "numbers": [block[0].number, block[-1].number],
+                            }
+                            for name, block in by_issuer.items()
+                        },
                     },
                 )
-            )
-        # One event per issuer's block, as the import writes one per batch.
-        audit_record_many(actor=actor, entries=blocks)
-        messages_for_letters(letters=created)
+            ],
+        )
+        letter_ids = [letter.pk for letter in created]
+        transaction.on_commit(lambda: task_enqueue_in_background("letters.render_many", letter_ids))
     return len(created)
 
 

@@ -10,6 +10,13 @@ def render_letter(letter_id: int) -> str:
     return "rendered" if result.rendered else (result.error or "nothing to do")
 
 
+@shared_task(name="letters.render_many")
+def render_letters(letter_ids: list[int]) -> str:
+    """Render letters issued in bulk (an import's batch of notices), in order."""
+    rendered = sum(letter_render(letter_id=pk).rendered for pk in letter_ids)
+    return f"rendered {rendered} of {len(letter_ids)}"
+
+
 @shared_task(name="letters.send")
 def send_message(message_id: int) -> str:
     """Send one outbox message (after the commit that wrote it, or its letter's render)."""

@@ -203,6 +203,18 @@ def task_enqueue(name: str, *args) -> None:
         task.delay(*args)
 
 
+def task_enqueue_in_background(name: str, *args) -> bool:
+    """`task_enqueue` where the task runs in the background (the embedded
+    worker, or a broker's workers); False, and nothing run, where it would
+    run in the caller (an eager Celery: management commands, tests), whose
+    work is then left to the periodic sweep. For work a bulk writer (an
+    import) must not wait for."""
+    if not worker.running() and settings.CELERY_TASK_ALWAYS_EAGER:
+        return False
+    task_enqueue(name, *args)
+    return True
+
+
 def start(mode: str | None = None) -> threading.Thread:
     return worker.start(mode)
 

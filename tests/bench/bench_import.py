@@ -155,13 +155,16 @@ def test_import_records_against_bare_bulk_create(tmp_path):
 
 NOTICE_TARGET = 0.20  # 两书同送: the notice hook slows the import by at most 20 %
 BOUND_SHARE = float(os.environ.get("BENCH_BOUND_SHARE", "0.1"))
+# Runs without and with the hook, alternated; the best of each is compared,
+# so a burst of load from another process on a shared machine weighs less.
+REPEAT = int(os.environ.get("BENCH_REPEAT", "2"))
 
 
 @pytest.mark.django_db(transaction=True)
 def test_import_records_with_and_without_the_repair_notice(tmp_path):
     """The same file imported into emptied record tables (a first, untimed
-    import makes the subjects): without the credit-repair notice hook, then
-    with it, a share of the subjects
+    import makes the subjects): without the credit-repair notice hook and
+    with it, alternated BENCH_REPEAT times (default 2), a share of the subjects
     (BENCH_BOUND_SHARE, default 10 %) bound to an applicant account so their
     records are told. Rendering is left to the letters sweep (not timed)."""
     from letters.models import Letter, LetterKind
@@ -198,12 +201,10 @@ def test_import_records_with_and_without_the_repair_notice(tmp_path):
         with connection.cursor() as cursor:
             cursor.execute(f"DELETE FROM {CreditRecord._meta.db_table}")  # noqa: S608 - ours
 
-    # A first import makes the subjects; both timed runs then find them.
+    # A first import makes the subjects; every timed run then finds them.
     run(None)
     empty_records()
-    without = run(None)
-    empty_records()
-    # Bind a share of the (now existing) subjects, so both runs create the same subjects.
+    # Bind a share of the (now existing) subjects; the hook is all that differs.
     subjects = list(Subject.objects.order_by("pk").values_list("pk", flat=True))
     bound = subjects[: max(1, int(len(subjects) * BOUND_SHARE))]
     users = User.objects.bulk_create(
@@ -214,15 +215,24 @@ def test_import_records_with_and_without_the_repair_notice(tmp_path):
         SubjectBinding(user=user, subject_id=pk, capacity=BindingCapacity.LEGAL_REPRESENTATIVE)
         for user, pk in zip(users, bound, strict=True)
     )
-    with_notice = run(on_records_saved)
-    told = Letter.objects.filter(kind=LetterKind.REPAIR_INFO).count()
-    assert told == CreditRecord.objects.filter(subject_id__in=bound).count()
+    withouts, withs = [], []
+    for _ in range(REPEAT):
+        withouts.append(run(None))
+        empty_records()
+        withs.append(run(on_records_saved))
+        told = Letter.objects.filter(kind=LetterKind.REPAIR_INFO).count()
+        assert told == CreditRecord.objects.filter(subject_id__in=bound).count()
+        empty_records()
+    without, with_notice = min(withouts), min(withs)
 
     slowdown = with_notice / without - 1
     print()
     print(f"database: {connection.vendor} ({connection.settings_dict['NAME']})")
     print(f"rows: {ROWS}, subjects: {len(subjects)}, bound: {len(bound)}, notices: {told}")
+    print(f"best of {REPEAT} runs each")
     print(f"without the notice hook: {without:7.2f} s  {rate(ROWS, without):10,.0f} rows/s")
     print(f"with the notice hook:    {with_notice:7.2f} s  {rate(ROWS, with_notice):10,.0f} rows/s")
+    print("runs (s), without: " + ", ".join(f"{t:.2f}" for t in withouts)
+          + "; with: " + ", ".join(f"{t:.2f}" for t in withs))  # fmt: skip
     verdict = "met" if slowdown <= NOTICE_TARGET else "NOT met"
     print(f"slowdown: {slowdown:.1%} (target <= {NOTICE_TARGET:.0%}: {verdict})")

@@ -3,21 +3,24 @@ imported (CSV) or posted (API) for a subject the platform can reach."""
 
 import datetime as dt
 import io
+import threading
 from unittest import mock
 from zoneinfo import ZoneInfo
 
 import pytest
 import time_machine
 from django.core.management import call_command
+from django.db import connection, connections
 from rest_framework.test import APIClient
 
 from letters.links import verify_url
-from letters.models import Letter, LetterKind, OutboundMessage, RenderStatus
+from letters.models import Letter, LetterKind, LetterSequence, OutboundMessage, RenderStatus
 from letters.outbox import letters_render_due
 from letters.render import render_letter_html
 from records.identifiers import make_resident_id, make_uscc
 from records.models import BindingCapacity, SubjectBinding
 from repair_flow.management.commands import serve
+from repair_flow.models import AuditEvent
 from tests.conftest import make_user
 
 TODAY = dt.datetime(2026, 6, 1, 10, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
@@ -42,12 +45,12 @@ def frozen_today():
         yield
 
 
-def import_csv(tmp_path, *rows, committed):
-    path = tmp_path / "records.csv"
+def import_csv(tmp_path, *rows, committed, options=(), name="records.csv"):
+    path = tmp_path / name
     path.write_text("\n".join([HEADER, *rows]) + "\n", encoding="utf-8")
     out, err = io.StringIO(), io.StringIO()
     try:
-        committed(call_command, "import_records", str(path), stdout=out, stderr=err)
+        committed(call_command, "import_records", str(path), *options, stdout=out, stderr=err)
     except SystemExit:
         pytest.fail(err.getvalue())
     assert err.getvalue() == ""
@@ -169,6 +172,11 @@ def test_the_applicant_sees_the_notice_among_their_letters_and_by_email_others_d
     applicant.save(update_fields=["email"])
     import_csv(tmp_path, ROWS[0], committed=committed)
     letter = notices().get()
+    # The import writes the notice only; its email is queued once the
+    # background has rendered the PDF it attaches.
+    assert not OutboundMessage.objects.filter(letter=letter).exists()
+    assert letters_render_due() == 1
+    assert letters_render_due() == 0
 
     message = OutboundMessage.objects.get(letter=letter)
     assert message.to == "zhangwei@example.com"
@@ -206,3 +214,155 @@ def test_a_site_url_set_in_the_environment_is_kept(settings, monkeypatch):
     assert serve.site_url_follow(addr=wildcard, port=8123) == "https://xyxf.jinan.gov.cn"
     monkeypatch.delenv("SITE_URL")
     assert serve.site_url_follow(addr=wildcard, port=8124) == "https://xyxf.jinan.gov.cn:8124"
+
+
+def bound_row(serial: int, code: str = "SCJGJ", fine: int = 5000) -> str:
+    return (
+        f"济罚〔2026〕{serial}号,{code},enterprise,{BOUND},济南泉城食品有限公司,2026-05-10,"
+        f"{fine},general,fine,超范围经营。"
+    )
+
+
+def test_notices_are_numbered_per_department_in_order_without_gaps_across_batches(
+    department, other_department, applicant, tmp_path, committed
+):
+    # Interleaved departments, two rows a batch: each batch reserves its
+    # numbers for both series in one go.
+    rows = [bound_row(n, "SCJGJ" if n % 2 else "ZJJ") for n in range(1, 8)]
+    import_csv(tmp_path, *rows, committed=committed, options=["--batch-size", "2"])
+
+    def numbers(code):
+        return list(
+            notices()
+            .filter(record__department__code=code)
+            .order_by("record__pk")
+            .values_list("number", flat=True)
+        )
+
+    assert numbers("SCJGJ") == [f"SCJGJ信修告〔2026〕{n}号" for n in (1, 2, 3, 4)]
+    # A department with no issuer yet gets one (and its prefixes) on its first notice.
+    assert numbers("ZJJ") == [f"ZJJ信修告〔2026〕{n}号" for n in (1, 2, 3)]
+    # One audit event per batch for its notices, naming the numbers per issuer.
+    events = AuditEvent.objects.filter(action="letter.issue_many").order_by("seq")
+    assert [e.summary["count"] for e in events] == [2, 2, 2, 1]
+    assert events[0].summary["issuers"] == {
+        department.name: {"count": 1, "numbers": ["SCJGJ信修告〔2026〕1号"] * 2},
+        other_department.name: {"count": 1, "numbers": ["ZJJ信修告〔2026〕1号"] * 2},
+    }
+
+    # A later import goes on where the series stopped.
+    import_csv(tmp_path, bound_row(8), committed=committed, name="later.csv")
+    assert numbers("SCJGJ")[-1] == "SCJGJ信修告〔2026〕5号"
+    assert LetterSequence.objects.get(prefix="SCJGJ信修告", year=2026).last == 5
+
+
+def test_a_record_changed_or_repeated_on_re_import_is_not_told_again(
+    department, applicant, tmp_path, committed
+):
+    # The same record twice in one file is one record, told once.
+    out = import_csv(tmp_path, bound_row(1), bound_row(1), committed=committed)
+    assert "imported 1" in out
+    assert notices().count() == 1
+
+    # A corrected row (a new fine) updates the record: still the one notice.
+    out = import_csv(tmp_path, bound_row(1, fine=6000), committed=committed, name="again.csv")
+    assert "updated 1" in out
+    letter = notices().get()
+    assert letter.record.fine_amount == 6000
+    assert letter.number == "SCJGJ信修告〔2026〕1号"
+    assert LetterSequence.objects.get(prefix="SCJGJ信修告", year=2026).last == 1
+
+
+def test_a_record_posted_again_changed_through_the_api_is_not_told_again(
+    department, applicant, integration, django_capture_on_commit_callbacks
+):
+    api = APIClient()
+    api.credentials(HTTP_AUTHORIZATION=f"Token {integration.auth_token.key}")
+    item = {
+        "decision_number": "济市监罚〔2026〕401号",
+        "department_code": "SCJGJ",
+        "subject_type": "enterprise",
+        "subject_identifier": BOUND,
+        "subject_name": "济南泉城食品有限公司",
+        "decision_date": "2026-05-20",
+        "fine_amount": 8000,
+        "severity": "general",
+        "penalty_types": ["fine"],
+        "facts": "虚假宣传。",
+    }
+    with django_capture_on_commit_callbacks(execute=True):
+        first = api.post("/api/v1/records/", item, format="json")
+        changed = api.post("/api/v1/records/", {**item, "fine_amount": 9000}, format="json")
+
+    assert first.status_code == 201, first.json()
+    assert changed.status_code in (200, 201), changed.json()
+    assert notices().get().record.fine_amount == 9000
+
+
+def test_with_a_broker_each_batch_queues_one_render_task_after_commit(
+    department, applicant, tmp_path, settings, django_capture_on_commit_callbacks
+):
+    """Scale-out (CELERY_BROKER_URL set): a worker renders a batch's notices,
+    queued once the batch has committed; nothing renders in the import."""
+    from repair_flow.celery import app
+
+    settings.CELERY_TASK_ALWAYS_EAGER = False
+    sent = []
+    app.conf.task_always_eager = False
+    original = app.send_task
+    app.send_task = lambda name, args=None, kwargs=None, **kw: sent.append((name, list(args)))
+    try:
+        path = tmp_path / "records.csv"
+        rows = [bound_row(n) for n in (1, 2, 3)]
+        path.write_text("\n".join([HEADER, *rows]) + "\n", encoding="utf-8")
+        with django_capture_on_commit_callbacks(execute=True):
+            call_command("import_records", str(path), "--batch-size", "2", stdout=io.StringIO())
+    finally:
+        app.send_task = original
+        app.conf.task_always_eager = True
+
+    ids = list(notices().order_by("pk").values_list("pk", flat=True))
+    assert sent == [("letters.render_many", [ids[:2]]), ("letters.render_many", [ids[2:]])]
+    assert set(notices().values_list("status", flat=True)) == {RenderStatus.PENDING}
+    assert not OutboundMessage.objects.exists()
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_imports_running_at_once_number_their_notices_without_gap_or_duplicate(
+    department, other_department, applicant, tmp_path
+):
+    if connection.vendor != "postgresql":
+        pytest.skip("concurrency needs PostgreSQL: SQLite serialises writers anyway")
+    workers, each = 4, 12
+    paths = []
+    for w in range(workers):
+        path = tmp_path / f"records{w}.csv"
+        rows = [bound_row(w * 100 + n, "SCJGJ" if n % 3 else "ZJJ") for n in range(each)]
+        path.write_text("\n".join([HEADER, *rows]) + "\n", encoding="utf-8")
+        paths.append(path)
+    barrier = threading.Barrier(workers)
+    errors = []
+
+    def importer(path):
+        try:
+            barrier.wait()
+            call_command("import_records", str(path), "--batch-size", "3", stdout=io.StringIO())
+        except BaseException as exc:  # SystemExit included: a rejected row
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=importer, args=(path,)) for path in paths]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+
+    assert errors == []
+    assert notices().count() == workers * each
+    for code in ("SCJGJ", "ZJJ"):
+        serials = sorted(
+            notices().filter(record__department__code=code).values_list("serial", flat=True)
+        )
+        assert serials == list(range(1, len(serials) + 1))
