@@ -404,6 +404,8 @@ def test_a_broker_that_is_down_does_not_fail_the_event_and_the_sweep_sends_it(
         raise ConnectionRefusedError("[Errno 111] Connection refused")
 
     monkeypatch.setattr(send_task, "delay", broker_down)
+    # A broker is configured (tasks are not run eagerly here), and it is down.
+    monkeypatch.setitem(send_task.app.conf, "task_always_eager", False)
     with time_machine.travel(T0, tick=False) as clock:
         message = committed(queue)  # the event commits; its caller sees no error
         assert state(message) == (MessageStatus.QUEUED, 0, T0)

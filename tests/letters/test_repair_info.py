@@ -274,10 +274,10 @@ def test_a_record_changed_or_repeated_on_re_import_is_not_told_again(
 
 
 def test_a_record_posted_again_changed_through_the_api_is_not_told_again(
-    department, applicant, integration, django_capture_on_commit_callbacks
+    department, applicant, department_system, django_capture_on_commit_callbacks
 ):
     api = APIClient()
-    api.credentials(HTTP_AUTHORIZATION=f"Token {integration.auth_token.key}")
+    api.credentials(HTTP_AUTHORIZATION=f"Token {department_system.auth_token.key}")
     item = {
         "decision_number": "济市监罚〔2026〕401号",
         "department_code": "SCJGJ",
