@@ -22,6 +22,7 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from flows.cases.guards import assignees_for
 from letters.channels import sms_backend
 from letters.models import LetterKind
 from letters.outbox import message_queue
@@ -43,6 +44,7 @@ class Event(StrEnum):
     REVOCATION = "revocation"
     DEADLINE = "deadline"
     TASK_ASSIGNED = "task_assigned"
+    TASK_QUEUED = "task_queued"
 
 
 EMAIL, SMS, APP = "email", "sms", "app"
@@ -55,6 +57,8 @@ class Rule:
     recipients: Callable[[dict], list]
     text: str  # with %(case)s, %(letter)s, %(deadline)s
     channels: tuple[str, ...] = (APP, EMAIL, SMS)
+    # The page the notice opens when no letter is attached (default: case_link).
+    link: Callable | None = None
 
 
 def _applicant(facts: dict) -> list:
@@ -64,6 +68,19 @@ def _applicant(facts: dict) -> list:
 
 def _assignee(facts: dict) -> list:
     return [facts["assignee"]] if facts.get("assignee") is not None else []
+
+
+def _task_holders(facts: dict) -> list:
+    """Everyone who may take the new task from its queue: the platform's
+    officers, or the issuing department's reviewers in post (谁认定、谁修复);
+    the same people a supervisor may assign it to."""
+    return assignees_for(facts["case"], facts["task"])
+
+
+def work_link(case) -> str:
+    """Staff open a case at its work page (the applicant's page is theirs alone)."""
+    name = "flows:objection_work" if case.kind == "objection" else "flows:work"
+    return reverse(name, args=[case.pk])
 
 
 NOTIFY: dict[Event, Rule] = {
@@ -85,7 +102,16 @@ NOTIFY: dict[Event, Rule] = {
         _applicant, gettext_lazy("申请 %(case)s 的办理期限 %(deadline)s 即将届满，请及时办理。")
     ),
     Event.TASK_ASSIGNED: Rule(
-        _assignee, gettext_lazy("案件 %(case)s 已指派给您办理。"), channels=(APP, EMAIL)
+        _assignee,
+        gettext_lazy("案件 %(case)s 已指派给您办理。"),
+        channels=(APP, EMAIL),
+        link=work_link,
+    ),
+    Event.TASK_QUEUED: Rule(
+        _task_holders,
+        gettext_lazy("新的待办：案件 %(case)s 已进入您的待办队列，请及时领取办理。"),
+        channels=(APP, EMAIL),
+        link=work_link,
     ),
 }
 
@@ -116,7 +142,10 @@ def notify(event: Event, *, case, key: str, letter=None, deadline=None, **facts)
     users = [u for u in rule.recipients({"case": case, **facts}) if u is not None]
     if not users:
         return
-    link = reverse("letters:detail", args=[letter.pk]) if letter is not None else case_link(case)
+    if letter is not None:
+        link = reverse("letters:detail", args=[letter.pk])
+    else:
+        link = (rule.link or case_link)(case)
     with translation.override(LANGUAGE):
         text = str(rule.text) % {
             "case": case.label,
@@ -184,6 +213,19 @@ def deliver(event_key: str, *, users, text: str, link: str, channels, letter_id=
             except Exception:
                 log.exception("notify %s: SMS to user %s failed", event_key, user.pk)
     return written
+
+
+def task_queued_notify(*, case, task) -> None:
+    """A human task was created (viewflow's onCreate on each task node of
+    flows/flows.py, so every way work reaches a queue is covered: a filing, a
+    resubmission, an acceptance routed to a department): the people who may
+    take it are told, once per task."""
+    notify(
+        Event.TASK_QUEUED,
+        case=case,
+        key=f"task:{task.pk}",
+        task=task.flow_task.name,
+    )
 
 
 # The applicant's own deadlines: a reminder before each one ends.
