@@ -22,7 +22,7 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from flows.cases.guards import assignees_for
+from flows.cases.guards import assignees_for, department_reviewers
 from letters.channels import sms_backend
 from letters.models import LetterKind
 from letters.outbox import message_queue
@@ -45,6 +45,7 @@ class Event(StrEnum):
     DEADLINE = "deadline"
     TASK_ASSIGNED = "task_assigned"
     TASK_QUEUED = "task_queued"
+    BREACH_REVIEW = "breach_review"
 
 
 EMAIL, SMS, APP = "email", "sms", "app"
@@ -75,6 +76,16 @@ def _task_holders(facts: dict) -> list:
     officers, or the issuing department's reviewers in post (谁认定、谁修复);
     the same people a supervisor may assign it to."""
     return assignees_for(facts["case"], facts["task"])
+
+
+def _breach_deciders(facts: dict) -> list:
+    """The reviewers in post of the department that made the repair decision
+    (it decides the breach review: guards.may_decide_breach)."""
+    return list(department_reviewers(facts["department_id"]).order_by("username"))
+
+
+def breach_list_link(case) -> str:
+    return reverse("flows:breach_list")
 
 
 def work_link(case) -> str:
@@ -112,6 +123,12 @@ NOTIFY: dict[Event, Rule] = {
         gettext_lazy("新的待办：案件 %(case)s 已进入您的待办队列，请及时领取办理。"),
         channels=(APP, EMAIL),
         link=work_link,
+    ),
+    Event.BREACH_REVIEW: Rule(
+        _breach_deciders,
+        gettext_lazy("新的履约核查：已修复的案件 %(case)s 在监管期内出现新情况，请及时核查。"),
+        channels=(APP, EMAIL),
+        link=breach_list_link,
     ),
 }
 

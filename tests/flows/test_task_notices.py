@@ -7,11 +7,11 @@ import pytest
 from django.core import mail
 
 from flows.cases.review import preliminary_review_claim, supplement_request
-from flows.models import CaseStatus
+from flows.models import BreachReview, CaseStatus
 from repair_flow.models import Role
 from sla.models import Notification
 from tests.conftest import make_user
-from tests.flows.conftest import draft_with_materials, upload
+from tests.flows.conftest import at, draft_with_materials, import_rows, penalty_row, upload
 from tests.flows.test_objections import filed
 
 pytestmark = pytest.mark.django_db
@@ -162,3 +162,41 @@ def test_an_objections_check_goes_to_those_who_make_it(
     for name in who:
         assert told(request.getfixturevalue(name)) == [*before[name], QUEUED % case.label]
     assert told(other_reviewer) == []
+
+
+def test_a_breach_review_tells_the_deciding_departments_reviewers(
+    client_for,
+    django_capture_on_commit_callbacks,
+    approved,
+    now,
+    enterprise,
+    sister_department,
+    sister_reviewer,
+    reviewer,
+    colleague,
+    other_reviewer,
+):
+    sister_reviewer.email = "sister@example.com"
+    sister_reviewer.save()
+    now.move_to(at("2027-03-02 09:00"))
+    row = penalty_row(enterprise, sister_department, number="济环罚〔2027〕8号")
+    with django_capture_on_commit_callbacks(execute=True):
+        import_rows(row)
+    review = BreachReview.objects.get()
+    text = f"新的履约核查：已修复的案件 {approved.label} 在监管期内出现新情况，请及时核查。"
+    for person in (reviewer, colleague):
+        assert told(person).count(text) == 1
+        assert len([m for m in mails_to(person) if "新的履约核查" in m.body]) == 1
+    # The department that issued the new penalty is informed on the review,
+    # not asked to decide it; nobody else is told.
+    for person in (sister_reviewer, other_reviewer):
+        assert all("履约核查" not in t for t in told(person))
+    notice = Notification.objects.get(user=reviewer, title=text)
+    page = client_for(reviewer).get(notice.link).content.decode()
+    assert f"/cases/breaches/{review.pk}/" in page
+
+    # The same record pushed again opens nothing new and tells nobody again.
+    with django_capture_on_commit_callbacks(execute=True):
+        import_rows(row)
+    assert BreachReview.objects.count() == 1
+    assert told(reviewer).count(text) == 1
