@@ -16,6 +16,7 @@ from viewflow import this
 from viewflow.workflow import flow
 
 from flows.models import CaseStatus, ObjectionProcess, RepairProcess
+from flows.notify import task_queued_notify
 
 # Where viewflow sends someone who opens a human task: the case's work page
 # (flows/web/staff.py), found by URL name, so the graph imports no view.
@@ -52,6 +53,7 @@ class RepairFlow(flow.Flow):
     )
     preliminary_review = (
         flow.View(task_page)
+        .onCreate(this.task_created)
         .Annotation(
             title=_("初审"),
             description=_("平台工作人员当日完成初审：受理、不予受理或一次性告知补正。"),
@@ -81,6 +83,7 @@ class RepairFlow(flow.Flow):
     )
     department_review = (
         flow.View(task_page)
+        .onCreate(this.task_created)
         .Annotation(
             title=_("认定单位审核"),
             description=_("作出处罚决定的部门审核：准予修复或不予修复，并说明依据。"),
@@ -107,6 +110,11 @@ class RepairFlow(flow.Flow):
     def start_case(self, activation, *, case):
         activation.process.case = case
         return activation.process
+
+    def task_created(self, activation):
+        # Every human task is born here, whichever service moved the flow:
+        # the people who may take it are told (flows.notify.NOTIFY).
+        task_queued_notify(case=activation.process.case, task=activation.task)
 
     def awaits_supplement(self, activation) -> bool:
         return activation.process.case.status == CaseStatus.AWAITING_SUPPLEMENT
@@ -143,6 +151,7 @@ class ObjectionFlow(flow.Flow):
     )
     preliminary_review = (
         flow.View(task_page)
+        .onCreate(this.task_created)
         .Annotation(
             title=_("初审"),
             description=_(
@@ -167,6 +176,7 @@ class ObjectionFlow(flow.Flow):
     )
     verification = (
         flow.View(task_page)
+        .onCreate(this.task_created)
         .Annotation(
             title=_("异议核查"),
             description=_("平台或认定单位核查：更正、删除或维持，并说明理由。"),
@@ -191,6 +201,11 @@ class ObjectionFlow(flow.Flow):
     def start_case(self, activation, *, case):
         activation.process.case = case
         return activation.process
+
+    def task_created(self, activation):
+        # Every human task is born here, whichever service moved the flow:
+        # the people who may take it are told (flows.notify.NOTIFY).
+        task_queued_notify(case=activation.process.case, task=activation.task)
 
     def awaits_supplement(self, activation) -> bool:
         return activation.process.case.status == CaseStatus.AWAITING_SUPPLEMENT

@@ -23,6 +23,7 @@ from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
+from flows.cases.guards import assignees_for, department_reviewers
 from letters.models import Channel, Letter, LetterKind
 from letters.outbox import message_queue
 from sla.models import ClockState, Notification, NotificationKind, SlaClock, Stage
@@ -42,6 +43,8 @@ class Event(StrEnum):
     REVOCATION = "revocation"
     DEADLINE = "deadline"
     TASK_ASSIGNED = "task_assigned"
+    TASK_QUEUED = "task_queued"
+    BREACH_REVIEW = "breach_review"
 
 
 EMAIL, SMS, APP = "email", "sms", "app"
@@ -55,6 +58,8 @@ class Rule:
 
     recipients: Callable[[dict], list]
     channels: tuple[str, ...] = (APP, EMAIL, SMS)
+    # The page the notice opens when no letter is attached (default: case_link).
+    link: Callable | None = None
 
 
 def _applicant(facts: dict) -> list:
@@ -64,6 +69,29 @@ def _applicant(facts: dict) -> list:
 
 def _assignee(facts: dict) -> list:
     return [facts["assignee"]] if facts.get("assignee") is not None else []
+
+
+def _task_holders(facts: dict) -> list:
+    """Everyone who may take the new task from its queue: the platform's
+    officers, or the issuing department's reviewers in post (谁认定、谁修复);
+    the same people a supervisor may assign it to."""
+    return assignees_for(facts["case"], facts["task"])
+
+
+def _breach_deciders(facts: dict) -> list:
+    """The reviewers in post of the department that made the repair decision
+    (it decides the breach review: guards.may_decide_breach)."""
+    return list(department_reviewers(facts["department_id"]).order_by("username"))
+
+
+def breach_list_link(case) -> str:
+    return reverse("flows:breach_list")
+
+
+def work_link(case) -> str:
+    """Staff open a case at its work page (the applicant's page is theirs alone)."""
+    name = "flows:objection_work" if case.kind == "objection" else "flows:work"
+    return reverse(name, args=[case.pk])
 
 
 NOTIFY: dict[Event, Rule] = {
@@ -76,8 +104,10 @@ NOTIFY: dict[Event, Rule] = {
     Event.REVOCATION_NOTICE: Rule(_applicant),
     Event.REVOCATION: Rule(_applicant),
     Event.DEADLINE: Rule(_applicant),
-    # Staff are told in the app and by email, not texted.
-    Event.TASK_ASSIGNED: Rule(_assignee, channels=(APP, EMAIL)),
+    # Staff are told in the app and by email, not texted, and open the work page.
+    Event.TASK_ASSIGNED: Rule(_assignee, channels=(APP, EMAIL), link=work_link),
+    Event.TASK_QUEUED: Rule(_task_holders, channels=(APP, EMAIL), link=work_link),
+    Event.BREACH_REVIEW: Rule(_breach_deciders, channels=(APP, EMAIL), link=breach_list_link),
 }
 
 # The event a letter on a case tells its recipient of.
@@ -107,7 +137,10 @@ def notify(event: Event, *, case, key: str, letter=None, deadline=None, **facts)
     users = [u for u in rule.recipients({"case": case, **facts}) if u is not None]
     if not users:
         return
-    link = reverse("letters:detail", args=[letter.pk]) if letter is not None else case_link(case)
+    if letter is not None:
+        link = reverse("letters:detail", args=[letter.pk])
+    else:
+        link = (rule.link or case_link)(case)
     params = notice_params(case_label=case.label, letter=letter, deadline=deadline)
     event_key = f"{event}:{key}"[:120]
     letter_id = letter.pk if letter is not None else None
@@ -196,6 +229,19 @@ def _queue_once(*, key: str, **fields) -> None:
             message_queue(key=key[:120], **fields)
     except IntegrityError:
         pass  # written before (the notice was deleted and the event repeated)
+
+
+def task_queued_notify(*, case, task) -> None:
+    """A human task was created (viewflow's onCreate on each task node of
+    flows/flows.py, so every way work reaches a queue is covered: a filing, a
+    resubmission, an acceptance routed to a department): the people who may
+    take it are told, once per task."""
+    notify(
+        Event.TASK_QUEUED,
+        case=case,
+        key=f"task:{task.pk}",
+        task=task.flow_task.name,
+    )
 
 
 # The applicant's own deadlines: a reminder before each one ends.

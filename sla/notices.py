@@ -34,6 +34,10 @@ EVENT_MESSAGES = {
     "revocation": gettext_lazy("%(case)s 的信用修复已撤销（%(letter)s）。"),
     "deadline": gettext_lazy("申请 %(case)s 的办理期限 %(deadline)s 即将届满，请及时办理。"),
     "task_assigned": gettext_lazy("案件 %(case)s 已指派给您办理。"),
+    "task_queued": gettext_lazy("新的待办：案件 %(case)s 已进入您的待办队列，请及时领取办理。"),
+    "breach_review": gettext_lazy(
+        "新的履约核查：已修复的案件 %(case)s 在监管期内出现新情况，请及时核查。"
+    ),
 }
 
 

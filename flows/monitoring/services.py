@@ -69,7 +69,7 @@ from flows.models import (
     RepairCase,
     SameKind,
 )
-from flows.notify import notify_letter
+from flows.notify import Event, notify, notify_letter
 from letters.kinds import record_facts
 from letters.models import Commitment, CommitmentStatus, LetterKind
 from letters.outbox import NewMessage, messages_queue_many
@@ -309,6 +309,14 @@ def _opened(ids: list[int], *, actor, at: dt.datetime) -> list[BreachReview]:
             for review in reviews
         ],
     )
+    # Work routed to the deciding department's queue: its reviewers are told.
+    for review in reviews:
+        notify(
+            Event.BREACH_REVIEW,
+            case=review.case,
+            key=f"breach:{review.pk}",
+            department_id=review.department_id,
+        )
     return reviews
 
 

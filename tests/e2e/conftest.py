@@ -213,3 +213,53 @@ def browser_as(browser, live_server):
         found += context_found
     if found:
         pytest.fail("\n".join(dict.fromkeys(found)), pytrace=False)
+
+
+# Being told: the 通知 link's badge, the 通知 page, the email ------------------------
+
+
+def unread(page) -> int:
+    """The number on the 通知 link's badge as the page shows it now (0: no badge)."""
+    badge = nav(page).get_by_role("link", name="通知").locator(".nav-count")
+    return int(badge.inner_text()) if badge.count() else 0
+
+
+def notices(page) -> list[str]:
+    """The person's notices as the 通知 page lists them, opened from the site's
+    navigation (axe checks the page as it loads)."""
+    nav(page).get_by_role("link", name="通知").click()
+    page.wait_for_url("**/notifications/")
+    return page.locator("table.notifications tbody tr td:nth-child(3)").all_inner_texts()
+
+
+def told(page, text: str, *, unread_now: int) -> str:
+    """Assert the badge reads `unread_now` and one notice on the 通知 page says
+    `text`; return that notice."""
+    listed = notices(page)
+    assert unread(page) == unread_now, listed
+    matching = [n for n in listed if text in n]
+    assert len(matching) == 1, (text, listed)
+    return matching[0]
+
+
+@pytest.fixture
+def mailbox(settings):
+    """`mailbox(*users)`: give the users addresses (as the demo's have) and
+    return a function listing the subjects and bodies mailed to one of them.
+    The live server runs in this process, its tasks eagerly after commit, so
+    what it sends is in Django's locmem outbox by the time a page has loaded."""
+    from django.core import mail
+
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+
+    def give(*users):
+        for user in users:
+            user.email = f"{user.username}@example.com"
+            user.save(update_fields=["email"])
+
+        def mails_to(user) -> list[str]:
+            return [f"{m.subject}\n{m.body}" for m in mail.outbox if user.email in m.to]
+
+        return mails_to
+
+    return give

@@ -14,8 +14,10 @@ import pytest
 from django.utils import timezone
 
 from flows.models import BreachReview, BreachStatus, CaseStatus
+from flows.monitoring.services import statement_clock
 from letters.models import Letter, LetterKind
 from records.models import RecordStatus
+from tests.e2e.conftest import told
 from tests.e2e.test_staff_journey import PDF
 from tests.flows.conftest import (
     approve_repair,
@@ -33,20 +35,25 @@ def media(settings, tmp_path):
 
 
 @pytest.fixture
-def repaired(applicant, record, officer, reviewer):
+def repaired(mailbox, applicant, record, officer, reviewer):
+    mailbox(applicant, reviewer)
     case = draft_with_materials(applicant, record)
     return approve_repair(case, officer=officer, reviewer=reviewer)
 
 
 def test_a_new_penalty_is_heard_and_the_repair_revoked(
-    browser_as, repaired, enterprise, department, record, tmp_path
+    browser_as, mailbox, repaired, applicant, reviewer, enterprise, department, record, tmp_path
 ):
+    mails_to = mailbox(applicant, reviewer)
     today = timezone.localdate().isoformat()
     import_rows(penalty_row(enterprise, department, number="济市监罚〔2026〕777号", day=today))
     review = BreachReview.objects.get()
 
-    # The department's reviewer finds it from the menu, first in the list.
+    # The department's reviewer is told (besides the repair's review task of
+    # before), then finds it from the menu, first in the list.
     desk = browser_as("reviewer")
+    told(desk, f"新的履约核查：已修复的案件 {repaired.number}", unread_now=2)
+    assert [m for m in mails_to(reviewer) if "新的履约核查" in m]
     desk.get_by_role("navigation").get_by_role("link", name="履约核查").click()
     desk.wait_for_url("**/cases/breaches/")
     row = desk.locator("tbody tr").first
@@ -71,9 +78,12 @@ def test_a_new_penalty_is_heard_and_the_repair_revoked(
     assert review.status == BreachStatus.NOTIFIED
     notice_letter = Letter.objects.get(kind=LetterKind.REVOCATION_NOTICE)
 
-    # The applicant reads the notice on their case page and states their case
-    # with evidence.
+    # The applicant is told, with the last day for a statement, and mailed the
+    # notice; reads it on their case page and states their case with evidence.
     me = browser_as("applicant")
+    by = timezone.localtime(statement_clock(review).due_at).strftime("%Y-%m-%d %H:%M")
+    told(me, f"{repaired.number} 拟撤销信用修复，您可在 {by} 前陈述申辩", unread_now=4)
+    assert [m for m in mails_to(applicant) if "拟撤销信用修复告知书" in m]
     me.goto(f"{me.base}/cases/{repaired.pk}/")
     hearing = me.locator(f".hearing[data-review='{review.pk}']")
     assert notice_letter.number in hearing.inner_text()
@@ -128,6 +138,10 @@ def test_a_new_penalty_is_heard_and_the_repair_revoked(
     assert letter.number in desk.locator("main").inner_text()
     assert "认定违反信用承诺" in desk.locator("main").inner_text()
     assert letter.facts["hearing"]["answer"] == "整改不改变再次违法的事实，申辩理由不成立。"
+
+    # The applicant is told of the revocation and mailed its letter.
+    told(me, f"{repaired.number} 的信用修复已撤销（撤销信用修复决定书", unread_now=5)
+    assert [m for m in mails_to(applicant) if "撤销信用修复决定书" in m]
 
     # The applicant sees the commitment breached and the repair revoked, and
     # opens the revocation letter.

@@ -13,6 +13,7 @@ import pytest
 
 from flows.models import CaseStatus, ObjectionCase
 from records.models import RecordCorrection, RecordStatus
+from tests.e2e.conftest import told
 from tests.e2e.test_staff_journey import messages, open_tasks, row
 from tests.flows.test_objections import filed
 
@@ -46,8 +47,9 @@ def submit(page, case, action, button):
 
 
 def test_an_objection_is_routed_to_the_department_and_corrected(
-    browser_as, applicant, record, officer, reviewer
+    browser_as, mailbox, applicant, record, officer, reviewer
 ):
+    mails_to = mailbox(applicant, reviewer)
     case = filed(applicant, record)
 
     # The officer finds the objection in the queue, marked as one, and claims it.
@@ -74,8 +76,11 @@ def test_an_objection_is_routed_to_the_department_and_corrected(
     # It left the officer's hands: no claim for them on a department check.
     assert desk.locator(f"form[action='{work(case, 'claim')}']").count() == 0
 
-    # The department's reviewer finds it in their queue and claims it.
+    # The department's reviewer is told of the check routed to them, finds
+    # it in their queue and claims it.
     dept = browser_as("reviewer")
+    told(dept, f"新的待办：案件 {case.number} 已进入您的待办队列", unread_now=1)
+    assert [m for m in mails_to(reviewer) if case.number in m and "待办队列" in m]
     open_tasks(dept)
     queued = row(dept, case)
     assert "异议核查" in queued.inner_text() and queued.locator("td.kind").inner_text() == "异议"
@@ -108,8 +113,12 @@ def test_an_objection_is_routed_to_the_department_and_corrected(
     assert case.number in history.inner_text() and "陈静" in history.inner_text()
     assert "处罚决定书原件" in history.inner_text()
 
-    # The applicant sees the same history on their record.
+    # The applicant is told of the result, in the app and with the letter by email.
     me = browser_as("applicant")
+    told(me, f"异议 {case.number} 已办结（异议处理结果告知书", unread_now=3)
+    assert [m for m in mails_to(applicant) if "异议处理结果告知书" in m]
+
+    # The applicant sees the same history on their record.
     me.goto(me.base + f"/records/{record.pk}/")
     assert "5000.00" in me.locator("section.corrections").inner_text()
 

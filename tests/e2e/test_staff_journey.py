@@ -24,7 +24,7 @@ from records.models import RecordStatus
 from repair_flow.models import Role
 from sla.clocks import clocks_for
 from tests.conftest import PASSWORD, make_record, make_user
-from tests.e2e.conftest import PHONE, login, nav
+from tests.e2e.conftest import PHONE, login, nav, notices, told, unread
 from tests.flows.conftest import draft_with_materials, upload
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
@@ -84,20 +84,29 @@ def submit(page, case, action, button):
 
 
 def test_a_repair_from_the_queue_to_the_decision_letter(
-    browser_as, applicant, record, officer, reviewer, tmp_path
+    browser_as, mailbox, applicant, record, officer, reviewer, tmp_path
 ):
+    mails_to = mailbox(applicant, officer, reviewer)
     case = submitted(applicant, record)
     _, preliminary_due = due(case, "preliminary_review")
+    queued_text = f"新的待办：案件 {case.number} 已进入您的待办队列"
+
+    # The applicant is told the filing was received, in the app and by email.
+    me = browser_as("applicant")
+    told(me, f"已收到您的申请 {case.number}", unread_now=1)
+    assert any("已收到您的申请" in m for m in mails_to(applicant))
 
     # The applicant sees the filed case in 我的申请.
-    me = browser_as("applicant")
     me.get_by_role("navigation").get_by_role("link", name="我的申请").click()
     me.wait_for_url("**/cases/")
     mine = me.locator(f"tr[data-case='{case.pk}']").inner_text()
     assert case.number in mine and "已提交" in mine
 
-    # The officer finds it in the queue with its deadline, and claims it.
+    # The officer is told of the new task, then finds it in the queue with
+    # its deadline, and claims it.
     desk = browser_as("officer")
+    told(desk, queued_text, unread_now=1)
+    assert [m for m in mails_to(officer) if queued_text in m and f"/cases/{case.pk}/work/" in m]
     open_tasks(desk)
     assert desk.locator("nav.tabs a.active").get_attribute("data-box") == "queue"
     queued = row(desk, case)
@@ -134,11 +143,15 @@ def test_a_repair_from_the_queue_to_the_decision_letter(
     (notice_row,) = case.supplement_requests.all()
     assert [i["material"] for i in notice_row.items] == [MaterialKind.PERFORMANCE_PROOF]
 
+    # The applicant is told, with the deadline, and mailed the notice letter.
+    deadline = timezone.localtime(notice_row.deadline).strftime("%Y-%m-%d %H:%M")
+    told(me, f"需要补正材料，请在 {deadline} 前提交", unread_now=2)
+    assert [m for m in mails_to(applicant) if "补正材料一次性告知书" in m]
+
     # The applicant uploads the requested file on the case page and submits the supplement.
     me.goto(f"{me.base}/cases/{case.pk}/")
     panel = me.locator("section.supplement")
     assert "缴款凭证不清晰，请上传加盖银行印章的凭证" in panel.inner_text()
-    deadline = timezone.localtime(notice_row.deadline).strftime("%Y-%m-%d %H:%M")
     assert deadline in panel.inner_text()
     proof = tmp_path / "缴款凭证（盖章）.pdf"
     proof.write_bytes(PDF)
@@ -155,6 +168,10 @@ def test_a_repair_from_the_queue_to_the_decision_letter(
     case.refresh_from_db()
     assert case.status == CaseStatus.RESUBMITTED
 
+    # The officers are told of the resubmission: new work in their queue.
+    queued_notice = queued_text + "，请及时领取办理。"
+    assert [n for n in notices(desk) if queued_text in n] == [queued_notice] * 2
+    assert unread(desk) == 2
     # The officer finds it back in the queue, claims it again and accepts.
     open_tasks(desk)
     queued = row(desk, case)
@@ -174,9 +191,16 @@ def test_a_repair_from_the_queue_to_the_decision_letter(
     # Nothing waits for the applicant after acceptance: the case goes to the department.
     assert case.status == CaseStatus.ACCEPTED
 
+    # The applicant is told of the acceptance; the reviewers of the issuing
+    # department of the task now in their queue.
+    told(me, f"申请 {case.number} 已受理", unread_now=3)
+    assert [m for m in mails_to(applicant) if "受理通知书" in m]
+    desk2 = browser_as("reviewer")
+    told(desk2, queued_text, unread_now=1)
+    assert [m for m in mails_to(reviewer) if queued_text in m]
+
     # The reviewer of the issuing department sees it in their queue, claims and approves.
     _, review_due = due(case, "department_review")
-    desk2 = browser_as("reviewer")
     open_tasks(desk2)
     queued = row(desk2, case)
     assert "认定单位审核" in queued.inner_text() and "已受理" in queued.inner_text()
@@ -194,6 +218,14 @@ def test_a_repair_from_the_queue_to_the_decision_letter(
     assert desk2.locator(".facts .case-status").inner_text() == "准予修复"
     desk2.goto(f"{desk2.base}/cases/tasks/archive/")
     assert case.number in row(desk2, case).inner_text()
+
+    # The applicant is told of the decision and mailed the letter; the officer
+    # and the reviewer were told of nothing more.
+    told(me, f"申请 {case.number} 已作出决定", unread_now=4)
+    assert [m for m in mails_to(applicant) if "信用修复决定书" in m]
+    desk.reload()
+    desk2.reload()
+    assert unread(desk) == 2 and unread(desk2) == 1
 
     # The applicant sees 准予修复 and opens the decision letter's PDF.
     me.goto(f"{me.base}/cases/{case.pk}/")
@@ -220,9 +252,10 @@ def test_a_repair_from_the_queue_to_the_decision_letter(
 
 
 def test_a_supervisor_reassigns_a_case_and_approves_a_second_notice(
-    browser_as, applicant, record, department, enterprise, officer, supervisor
+    browser_as, mailbox, applicant, record, department, enterprise, officer, supervisor
 ):
     officer_b = make_user("officer_b", Role.OFFICER, first_name="周强")
+    mails_to = mailbox(officer_b)
     held = preliminary_review_claim(officer=officer, case=submitted(applicant, record))
 
     boss = browser_as("supervisor")
@@ -246,7 +279,11 @@ def test_a_supervisor_reassigns_a_case_and_approves_a_second_notice(
     held.refresh_from_db()
     assert held.officer == officer_b and held.status == CaseStatus.IN_PRELIMINARY_REVIEW
 
+    # The officer named is told (besides the filing's new task, of which
+    # every officer was told), in the app and by email; the work is theirs.
     desk_b = browser_as("officer_b")
+    told(desk_b, f"案件 {held.number} 已指派给您办理。", unread_now=2)
+    assert [m for m in mails_to(officer_b) if "已指派给您办理" in m and held.number in m]
     open_tasks(desk_b)
     desk_b.locator("nav.tabs a[data-box=inbox]").click()
     desk_b.wait_for_url("**/cases/tasks/inbox/")

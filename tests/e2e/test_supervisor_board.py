@@ -9,11 +9,13 @@ import pytest
 from django.contrib.contenttypes.models import ContentType
 from django.utils import timezone
 
+from letters.outbox import letters_sweep
 from records.models import CreditRecord
 from sla.clocks import policy_for
 from sla.models import ClockState, Escalation, SlaClock, Stage
+from sla.sweep import clocks_sweep
 from tests.conftest import PASSWORD, make_record
-from tests.e2e.conftest import close_checked, login, watch_axe
+from tests.e2e.conftest import close_checked, login, told, watch_axe
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -51,7 +53,8 @@ def add_clock(record, stage, *, state, started, due, **fields):
 
 
 @pytest.fixture
-def board_data(department, enterprise, officer):
+def board_data(mailbox, supervisor, department, enterprise, officer):
+    mailbox(supervisor)
     now = timezone.now()
     day = dt.timedelta(days=1)
     late, running, done = (
@@ -60,15 +63,15 @@ def board_data(department, enterprise, officer):
         )
         for n in (301, 302, 303)
     )
-    late_clock = add_clock(late, Stage.PRELIMINARY_REVIEW, state=ClockState.BREACHED,
-                           started=now - 3 * day, due=now - 2 * day, breached_at=now - 2 * day,
-                           warned_level=3, assignee=officer)  # fmt: skip
+    # The late one is moved into breach by the sweep, which escalates it.
+    add_clock(late, Stage.PRELIMINARY_REVIEW, state=ClockState.RUNNING, started=now - 3 * day,
+              due=now - 2 * day, next_check_at=now - 2 * day, assignee=officer)  # fmt: skip
     add_clock(running, Stage.DEPARTMENT_REVIEW, state=ClockState.RUNNING, started=now - day,
               due=now + 5 * day, warn2_at=now + 4 * day, assignee=officer)  # fmt: skip
     add_clock(done, Stage.ACCEPTANCE, state=ClockState.MET, started=now - 4 * day,
               due=now - day, stopped_at=now - 2 * day, assignee=officer)  # fmt: skip
-    escalation = Escalation.objects.create(clock=late_clock, created_at=now - 2 * day)
-    return escalation
+    clocks_sweep(now=now)
+    return Escalation.objects.get()
 
 
 def figure(page, metric):
@@ -76,12 +79,18 @@ def figure(page, metric):
 
 
 def test_a_supervisor_reads_the_board_follows_a_figure_and_resolves_an_escalation(
-    laptop_page, supervisor, board_data
+    laptop_page, mailbox, supervisor, board_data
 ):
+    mails_to = mailbox(supervisor)
     page = laptop_page
     login(page, "supervisor", PASSWORD)
     # The supervisor lands on the board.
     page.wait_for_url("**/sla/board/")
+    # The escalation reached them: in the app, and by email when the outbox is
+    # next swept (as the scheduler does every minute).
+    told(page, "超时升级：济市监罚〔2026〕301号 · 初审", unread_now=1)
+    letters_sweep()
+    assert [m for m in mails_to(supervisor) if "【超时升级】济市监罚〔2026〕301号" in m]
     page.get_by_role("link", name="时限看板").click()
     page.wait_for_url("**/sla/board/")
     assert page.locator("h1").inner_text() == "时限看板"
