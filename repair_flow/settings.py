@@ -248,7 +248,7 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "repair_flow.api_common.exception_handler",
     # Per caller: anonymous callers by address, people by account, system
     # accounts by token, each at its rate in API_THROTTLE_RATES.
-    "DEFAULT_THROTTLE_CLASSES": ["repair_flow.api_common.CallerRateThrottle"],
+    "DEFAULT_THROTTLE_CLASSES": ["repair_flow.throttles.CallerRateThrottle"],
     "NUM_PROXIES": TRUSTED_PROXY_COUNT,
 }
 # Requests per caller; "<n>/<second|minute|hour|day>".

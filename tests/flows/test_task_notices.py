@@ -42,9 +42,7 @@ def post(client_for, django_capture_on_commit_callbacks):
 
 
 def told(user) -> list[str]:
-    return list(
-        Notification.objects.filter(user=user).order_by("id").values_list("title", flat=True)
-    )
+    return [notice.headline for notice in Notification.objects.filter(user=user).order_by("id")]
 
 
 def mails_to(user) -> list:

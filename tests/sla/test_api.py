@@ -176,7 +176,8 @@ def test_the_endpoint_is_documented_as_public(client):
     schema = client.get("/api/schema/", {"format": "json"}).json()
     operation = schema["paths"]["/api/v1/deadlines/"]["get"]
     assert {p["name"] for p in operation["parameters"]} == {"received", "rule", "n"}
-    assert set(operation["responses"]) == {"200", "400"}
+    # 429: anonymous callers are throttled per address too (issue 17, finding 2).
+    assert set(operation["responses"]) == {"200", "400", "429"}
     assert not operation.get("security")
 
 
