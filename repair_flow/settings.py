@@ -178,7 +178,16 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "repair_flow.api_common.ApiPagination",
     "PAGE_SIZE": 50,
     "EXCEPTION_HANDLER": "repair_flow.api_common.exception_handler",
+    # JSON bodies nested deeper than API_JSON_MAX_DEPTH are a 400, not a
+    # RecursionError (a 500) in the parser or the serializers.
+    "DEFAULT_PARSER_CLASSES": [
+        "repair_flow.parsers.DepthLimitedJSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
 }
+# No request body of this API nests deeper than a few levels; 32 leaves room.
+API_JSON_MAX_DEPTH = env_int("API_JSON_MAX_DEPTH", 32, minimum=2)
 SPECTACULAR_SETTINGS = {
     "TITLE": "Credit repair and objection API",
     "DESCRIPTION": (
@@ -217,6 +226,14 @@ SPECTACULAR_SETTINGS = {
 # ANYMAIL["<NAME>"]. ANYMAIL_WEBHOOK_SECRET ("user:password") guards the
 # tracking webhooks at /anymail/<esp>/tracking/.
 EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
+# The one ESP whose webhooks are served at /anymail/<esp>/...: by default the
+# ESP of EMAIL_BACKEND; every other ESP's route answers 404 (an unconfigured
+# ESP's view would fail with a 500 for want of its keys).
+EMAIL_WEBHOOK_ESP = env_str("EMAIL_WEBHOOK_ESP", "") or (
+    EMAIL_BACKEND.split(".")[2]
+    if EMAIL_BACKEND.startswith("anymail.backends.") and EMAIL_BACKEND.count(".") >= 3
+    else ""
+)
 # SMS (letters.channels): a class with send(*, phone, text); console by default.
 SMS_BACKEND = env_str("SMS_BACKEND", "letters.channels.ConsoleSmsBackend")
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "noreply@credit.jinan.example")

@@ -25,6 +25,7 @@ pytestmark = pytest.mark.django_db
 def postmark(settings):
     """Postmark as the ESP (anymail's test backend stands in for its API)."""
     settings.EMAIL_BACKEND = "anymail.backends.test.EmailBackend"
+    settings.EMAIL_WEBHOOK_ESP = "postmark"
     settings.ANYMAIL = {
         "POSTMARK_SERVER_TOKEN": "server-token",
         "WEBHOOK_SECRET": ":".join(SECRET),
