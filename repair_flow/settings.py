@@ -74,6 +74,7 @@ MIDDLEWARE = [
     "repair_flow.middleware.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    "repair_flow.middleware.ResponseHeadersMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "repair_flow.middleware.LanguageMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -167,6 +168,19 @@ ACCESS_PURPOSE_SESSION_SECONDS = env_int("ACCESS_PURPOSE_SESSION_SECONDS", 2 * 3
 # (checked at start). An account without one passes `purpose` per request.
 INTEGRATION_ACCESS_PURPOSES = env_mapping("INTEGRATION_ACCESS_PURPOSES")
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if PRODUCTION else None
+# Production is served over HTTPS only: plain HTTP is redirected, and browsers
+# are told (HSTS) never to try HTTP for a year (check --deploy W004, W008).
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", PRODUCTION)
+SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 365 * 24 * 3600 if PRODUCTION else 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", PRODUCTION)
+# The header only allows a submission to the browsers' preload list (W021).
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", PRODUCTION)
+# Browser features no page of ours uses, switched off for every page.
+PERMISSIONS_POLICY = env_str(
+    "PERMISSIONS_POLICY",
+    "camera=(), microphone=(), geolocation=(), payment=(), usb=(), "
+    "interest-cohort=(), browsing-topics=()",
+)
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
@@ -234,6 +248,10 @@ EMAIL_WEBHOOK_ESP = env_str("EMAIL_WEBHOOK_ESP", "") or (
     if EMAIL_BACKEND.startswith("anymail.backends.") and EMAIL_BACKEND.count(".") >= 3
     else ""
 )
+# A letter render claimed this long ago is taken over by the letters sweep
+# (its worker died): a crash delays a letter by the lease plus one sweep.
+# Longer than a render with signing and timestamp takes (a few seconds).
+LETTER_RENDER_LEASE_SECONDS = env_int("LETTER_RENDER_LEASE_SECONDS", 30, minimum=5)
 # SMS (letters.channels): a class with send(*, phone, text); console by default.
 SMS_BACKEND = env_str("SMS_BACKEND", "letters.channels.ConsoleSmsBackend")
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "noreply@credit.jinan.example")
