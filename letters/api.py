@@ -25,7 +25,7 @@ from rest_framework import serializers, status
 from rest_framework.exceptions import ValidationError
 from rest_framework.generics import GenericAPIView
 from rest_framework.negotiation import BaseContentNegotiation
-from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
 
@@ -57,6 +57,7 @@ from repair_flow.api_common import (
     query_choices,
 )
 from repair_flow.models import STAFF_ROLES, Role
+from repair_flow.parsers import DepthLimitedJSONParser
 from repair_flow.roles import role_permission
 
 # Serializers
@@ -421,7 +422,7 @@ after commit.
 
 class CommitmentSignApi(GenericAPIView):
     serializer_class = CommitmentSignSerializer
-    parser_classes = [JSONParser, FormParser, MultiPartParser]
+    parser_classes = [DepthLimitedJSONParser, FormParser, MultiPartParser]
 
     def get_permissions(self):
         return [IsAuthenticated(), role_permission(Role.APPLICANT)()]

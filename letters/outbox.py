@@ -71,8 +71,6 @@ MAX_ATTEMPTS = 8
 BACKOFF_SECONDS = 60
 BACKOFF_MAX_SECONDS = 3600
 SEND_LEASE = dt.timedelta(minutes=10)
-# A render claimed this long ago without finishing was lost with its worker.
-RENDER_LEASE = dt.timedelta(minutes=10)
 # Waiting for a letter's PDF is not an attempt.
 WAIT_FOR_LETTER = dt.timedelta(minutes=1)
 MESSAGE_LANGUAGE = "zh-hans"
@@ -467,6 +465,16 @@ class RenderResult:
     error: str = ""
 
 
+def render_lease() -> dt.timedelta:
+    """How long a claimed render may run before the sweep takes it over: a
+    render claimed this long ago without finishing was lost with its worker
+    (settings.LETTER_RENDER_LEASE_SECONDS). Short, so that a crash delays the
+    letter by about a minute (the lease plus the next sweep), not ten. A
+    render that outlives it only does the work twice: the bytes stored first
+    are kept, the other worker finds the letter rendered and stores nothing."""
+    return dt.timedelta(seconds=settings.LETTER_RENDER_LEASE_SECONDS)
+
+
 def letter_render(*, letter_id: int, now: dt.datetime | None = None) -> RenderResult:
     """Render one letter if it still needs it. Safe to call twice at once.
 
@@ -477,7 +485,7 @@ def letter_render(*, letter_id: int, now: dt.datetime | None = None) -> RenderRe
     """
     now = now or timezone.now()
     claimable = Q(status__in=[RenderStatus.PENDING, RenderStatus.FAILED]) | Q(
-        status=RenderStatus.RENDERING, claimed_at__lt=now - RENDER_LEASE
+        status=RenderStatus.RENDERING, claimed_at__lt=now - render_lease()
     )
     claimed = (
         Letter.objects.filter(claimable, pk=letter_id)
@@ -548,7 +556,7 @@ def letters_render_due(*, now: dt.datetime | None = None, limit: int = 100) -> i
         .filter(next_attempt_at__lte=now)
         .filter(
             Q(status__in=[RenderStatus.PENDING, RenderStatus.FAILED])
-            | Q(claimed_at__lt=now - RENDER_LEASE)
+            | Q(claimed_at__lt=now - render_lease())
         )
         .order_by("next_attempt_at")
         .values_list("pk", flat=True)[:limit]

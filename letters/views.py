@@ -122,9 +122,8 @@ def letter_page_image(request, pk: int, page: int):
         path = letter_page_png(letter, page)
     except PreviewUnavailable:
         raise Http404(_("文书正在生成，请稍后再试。")) from None
-    response = FileResponse(path.open("rb"), content_type="image/png")
-    response["Cache-Control"] = "private, max-age=86400"
-    return response
+    # A page of a letter is personal data: never cached (the middleware's no-store).
+    return FileResponse(path.open("rb"), content_type="image/png")
 
 
 @role_required(*STAFF)

@@ -37,7 +37,6 @@ from drf_spectacular.utils import (
 from rest_framework import serializers, status
 from rest_framework.exceptions import ParseError, ValidationError
 from rest_framework.generics import GenericAPIView
-from rest_framework.parsers import JSONParser
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -76,6 +75,7 @@ from repair_flow.api_common import (
 )
 from repair_flow.masking import looks_like_identifier
 from repair_flow.models import AccessChannel, AccessPurpose, Role
+from repair_flow.parsers import DepthLimitedJSONParser
 from repair_flow.roles import role_permission
 from sla.clocks import clocks_for
 
@@ -123,7 +123,7 @@ Every answer lists each item by its `index` (0 for a single object) with
 
 class RecordCollectionApi(GenericAPIView):
     serializer_class = CreditRecordSerializer
-    parser_classes = [JSONParser]
+    parser_classes = [DepthLimitedJSONParser]
 
     def get_permissions(self):
         if self.request is not None and self.request.method == "POST":
@@ -355,7 +355,7 @@ class RecordSearchRequestSerializer(serializers.Serializer):
 class RecordSearchApi(GenericAPIView):
     serializer_class = CreditRecordSerializer
     permission_classes = [IsAuthenticated]
-    parser_classes = [JSONParser]
+    parser_classes = [DepthLimitedJSONParser]
 
     @extend_schema(
         operation_id="records_search",
@@ -479,7 +479,7 @@ class DecisionChangeSerializer(ApiModelSerializer):
 
 class RecordDecisionChangeApi(APIView):
     permission_classes = [IsAuthenticated]
-    parser_classes = [JSONParser]
+    parser_classes = [DepthLimitedJSONParser]
 
     @extend_schema(
         summary="Report the penalty decision revoked or changed (Art. 40)",
@@ -702,7 +702,7 @@ class SyncEventFeedApi(APIView):
 
 class SyncEventAckApi(APIView):
     permission_classes = [IsAuthenticated, role_permission(*SYNC_CONSUMER_ROLES)]
-    parser_classes = [JSONParser]
+    parser_classes = [DepthLimitedJSONParser]
 
     @extend_schema(
         operation_id="sync_events_ack",

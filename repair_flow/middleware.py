@@ -4,7 +4,7 @@ import uuid
 from django.conf import settings
 from django.http import HttpResponse, JsonResponse
 from django.utils import translation
-from django.utils.cache import patch_vary_headers
+from django.utils.cache import add_never_cache_headers, patch_vary_headers
 from django.utils.translation import gettext as _
 
 from repair_flow.audit import reset_request_id, set_request_id
@@ -142,4 +142,27 @@ class BodySizeLimitMiddleware:
             response = JsonResponse(body, status=413, json_dumps_params={"ensure_ascii": False})
         else:
             response = HttpResponse(detail, status=413, content_type="text/plain; charset=utf-8")
+        return response
+
+
+class ResponseHeadersMiddleware:
+    """Headers every page and file of ours carries (issue 17, finding 12).
+
+    - `Cache-Control: no-store` (Django's never-cache set) unless the view chose
+      its own: case pages, letters, materials, the register and the admin show
+      personal data (PIPL Art. 51: protect it by technical means), which no
+      browser or shared proxy may keep. Static files are served before this
+      (WhiteNoise sits above it) and stay cacheable.
+    - `Permissions-Policy` (settings.PERMISSIONS_POLICY): no page of ours needs
+      a camera, microphone, location or payment, so none may use them."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        if "Cache-Control" not in response:
+            add_never_cache_headers(response)
+        if settings.PERMISSIONS_POLICY:
+            response.setdefault("Permissions-Policy", settings.PERMISSIONS_POLICY)
         return response

@@ -116,6 +116,7 @@ MIDDLEWARE = [
     "repair_flow.middleware.BodySizeLimitMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    "repair_flow.middleware.ResponseHeadersMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "repair_flow.middleware.LanguageMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -235,6 +236,19 @@ ACCESS_PURPOSE_SESSION_SECONDS = env_int("ACCESS_PURPOSE_SESSION_SECONDS", 2 * 3
 # (checked at start). An account without one passes `purpose` per request.
 INTEGRATION_ACCESS_PURPOSES = env_mapping("INTEGRATION_ACCESS_PURPOSES")
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if PRODUCTION else None
+# Production is served over HTTPS only: plain HTTP is redirected, and browsers
+# are told (HSTS) never to try HTTP for a year (check --deploy W004, W008).
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", PRODUCTION)
+SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 365 * 24 * 3600 if PRODUCTION else 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", PRODUCTION)
+# The header only allows a submission to the browsers' preload list (W021).
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", PRODUCTION)
+# Browser features no page of ours uses, switched off for every page.
+PERMISSIONS_POLICY = env_str(
+    "PERMISSIONS_POLICY",
+    "camera=(), microphone=(), geolocation=(), payment=(), usb=(), "
+    "interest-cohort=(), browsing-topics=()",
+)
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
@@ -250,7 +264,16 @@ REST_FRAMEWORK = {
     # accounts by token, each at its rate in API_THROTTLE_RATES.
     "DEFAULT_THROTTLE_CLASSES": ["repair_flow.throttles.CallerRateThrottle"],
     "NUM_PROXIES": TRUSTED_PROXY_COUNT,
+    # JSON bodies nested deeper than API_JSON_MAX_DEPTH are a 400, not a
+    # RecursionError (a 500) in the parser or the serializers.
+    "DEFAULT_PARSER_CLASSES": [
+        "repair_flow.parsers.DepthLimitedJSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
 }
+# No request body of this API nests deeper than a few levels; 32 leaves room.
+API_JSON_MAX_DEPTH = env_int("API_JSON_MAX_DEPTH", 32, minimum=2)
 # Requests per caller; "<n>/<second|minute|hour|day>".
 API_THROTTLE_RATES = {
     "anon": env_str("API_THROTTLE_ANON", "60/minute"),
@@ -332,6 +355,10 @@ SPECTACULAR_SETTINGS = {
 # ANYMAIL["<NAME>"]. ANYMAIL_WEBHOOK_SECRET ("user:password") guards the
 # tracking webhooks at /anymail/<esp>/tracking/.
 EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
+# A letter render claimed this long ago is taken over by the letters sweep
+# (its worker died): a crash delays a letter by the lease plus one sweep.
+# Longer than a render with signing and timestamp takes (a few seconds).
+LETTER_RENDER_LEASE_SECONDS = env_int("LETTER_RENDER_LEASE_SECONDS", 30, minimum=5)
 # SMS (letters.channels): a class with send(*, phone, text) -> provider id, sent
 # through the outbox like email; console by default. A deployment plugs in its
 # provider (Alibaba Cloud alibabacloud-dysmsapi20170525, Tencent Cloud tencentcloud-sdk-python).

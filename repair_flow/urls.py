@@ -17,6 +17,7 @@ api_patterns = [
     re_path(r"^", api_not_found),
 ]
 
+
 urlpatterns = [
     path("", views.home, name="home"),
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),

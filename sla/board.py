@@ -691,15 +691,19 @@ def board_filters_parse(
     return BoardFilters(start=start, end=end, department=department, stage=stage), {}
 
 
+MAX_USER_ID = 2**31 - 1
+
+
 def assignee_parse(raw: str, errors: dict[str, str]) -> int | str | None:
     raw = (raw or "").strip()
     if not raw:
         return None
     if raw in (NONE, APPLICANT):
         return raw
-    if raw.isdigit():
+    # A user id fits every database's integer (an overflow was a 500).
+    if raw.isascii() and raw.isdigit() and int(raw) <= MAX_USER_ID:
         return int(raw)
     errors["assignee"] = _("承办人应为用户编号、none 或 applicant，收到“%(value)s”") % {
-        "value": raw
+        "value": raw[:40]
     }
     return None

@@ -16,6 +16,7 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from records.models import Department
+from repair_flow.csv_cells import csv_row
 from repair_flow.models import Role, display_name
 from repair_flow.roles import role_required
 from sla.board import (
@@ -357,11 +358,6 @@ def _clock_who(clock) -> str:
     return _who(clock.assignee)
 
 
-def _cell(value: str) -> str:
-    # A cell starting with = + - @ would be run as a formula by Excel.
-    return "'" + value if value[:1] in ("=", "+", "-", "@") else value
-
-
 class _Echo:
     def write(self, value):
         return value
@@ -370,19 +366,20 @@ class _Echo:
 def _csv_rows(clocks, now):
     writer = csv.writer(_Echo())
     yield "\ufeff"  # the BOM: Excel then reads the file as UTF-8
-    yield writer.writerow([str(h) for h in CSV_HEADER])
+    yield writer.writerow(csv_row(CSV_HEADER))
     for clock in clocks.iterator(chunk_size=2000):
         late = late_by(clock, now)
-        yield writer.writerow([
-            _cell(clock.case_label),
+        # Every cell through csv_row: names come from imports and admin edits.
+        yield writer.writerow(csv_row([
+            clock.case_label,
             clock.get_stage_display(),
             clock.department.name if clock.department else "",
-            _cell(_clock_who(clock)),
+            _clock_who(clock),
             _local(clock.started_at),
             _local(clock.due_at),
             clock_state_label(clock, now),
             duration_label(late) if late else "",
-        ])  # fmt: skip
+        ]))  # fmt: skip
 
 
 @role_required(*SUPERVISORS)

@@ -36,7 +36,7 @@ from drf_spectacular.utils import (
 )
 from rest_framework import serializers, status
 from rest_framework.generics import GenericAPIView
-from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 
@@ -76,6 +76,7 @@ from repair_flow.api_common import (
     query_choices,
 )
 from repair_flow.models import STAFF_ROLES, Role
+from repair_flow.parsers import DepthLimitedJSONParser
 from repair_flow.roles import role_permission
 from sla.models import SlaClock, Stage
 
@@ -460,7 +461,7 @@ class _BreachDecideApi(GenericAPIView):
     """One POST, one decision service; the answer is the review as it now is."""
 
     serializer_class = DecisionInputSerializer
-    parser_classes = [JSONParser, FormParser, MultiPartParser]
+    parser_classes = [DepthLimitedJSONParser, FormParser, MultiPartParser]
 
     def get_permissions(self):
         return [IsAuthenticated(), role_permission(Role.REVIEWER)()]
@@ -561,7 +562,7 @@ class BreachDismissApi(_BreachDecideApi):
 
 class BreachStatementApi(GenericAPIView):
     serializer_class = StatementInputSerializer
-    parser_classes = [MultiPartParser, FormParser, JSONParser]
+    parser_classes = [MultiPartParser, FormParser, DepthLimitedJSONParser]
     error_fields = EVIDENCE_ERRORS
     conflict_codes = ("already_stated", "statement_late")
 

@@ -33,7 +33,7 @@ from drf_spectacular.utils import (
 )
 from rest_framework import serializers, status
 from rest_framework.generics import GenericAPIView
-from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 
@@ -88,6 +88,7 @@ from repair_flow.api_common import (
     query_choices,
 )
 from repair_flow.models import Role, User
+from repair_flow.parsers import DepthLimitedJSONParser
 from repair_flow.roles import role_permission
 from sla.clocks import clocks_for
 from sla.models import SlaClock
@@ -373,7 +374,7 @@ class CaseCollectionApi(GenericAPIView):
 
     model: type = RepairCase  # or ObjectionCase (flows/api_objections.py)
     serializer_class = CaseSummarySerializer
-    parser_classes = [JSONParser, FormParser, MultiPartParser]
+    parser_classes = [DepthLimitedJSONParser, FormParser, MultiPartParser]
 
     def get_permissions(self):
         if self.request is not None and self.request.method == "POST":
@@ -469,7 +470,7 @@ class RepairCaseCollectionApi(CaseCollectionApi):
 
 class RepairCaseManyApi(GenericAPIView):
     serializer_class = CaseCreateManySerializer
-    parser_classes = [JSONParser]
+    parser_classes = [DepthLimitedJSONParser]
     error_fields = {"records": "records", "no_records": "records"}
 
     def get_permissions(self):
@@ -559,7 +560,7 @@ class CaseActionApi(GenericAPIView):
     input_serializer: type[serializers.Serializer] | None = None
     error_fields: dict[str, str] = {}
     serializer_class = CaseSummarySerializer
-    parser_classes = [JSONParser, FormParser, MultiPartParser]
+    parser_classes = [DepthLimitedJSONParser, FormParser, MultiPartParser]
     # The kind of case; an objection action sets ObjectionCase and its own serializer_class.
     model: type = RepairCase
 

@@ -25,7 +25,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone, translation
 
 from letters.kinds import addressee_facts, record_facts
-from letters.models import MessageStatus, OutboundMessage, RenderStatus
+from letters.models import Letter, MessageStatus, OutboundMessage, RenderStatus
 from letters.outbox import (
     MAX_ATTEMPTS,
     SEND_LEASE,
@@ -516,6 +516,37 @@ def test_the_sweep_renders_a_letter_whose_render_task_was_lost_and_then_emails_i
     assert hashlib.sha256(mail.outbox[0].attachments[0][1]).hexdigest() == letter.sha256
     assert letters_sweep(now=T0 + dt.timedelta(hours=1)).sent == 0
     assert esp.calls == 1
+
+
+def test_a_render_lost_with_its_worker_is_taken_over_within_a_minute(
+    record, officer, applicant, esp, django_capture_on_commit_callbacks
+):
+    """Issue 17 finding 16: a crash mid-render left the letter unavailable for
+    the ten-minute lease. The lease is LETTER_RENDER_LEASE_SECONDS (30): the
+    sweep after it renders the letter."""
+    with django_capture_on_commit_callbacks():  # the render task is lost
+        letter = acceptance(record, officer, applicant)
+    # A worker claimed the render at T0 and died before storing anything.
+    Letter.objects.filter(pk=letter.pk).update(status=RenderStatus.RENDERING, claimed_at=T0)
+    lease = dt.timedelta(seconds=30)
+    for at, rendered in ((T0 + lease - SECOND, 0), (T0 + lease, 0), (T0 + lease + SECOND, 1)):
+        with time_machine.travel(at, tick=False):
+            assert letters_sweep().rendered == rendered, at
+    letter.refresh_from_db()
+    assert letter.status == RenderStatus.RENDERED
+
+
+def test_the_render_lease_is_a_setting(
+    record, officer, applicant, esp, settings, django_capture_on_commit_callbacks
+):
+    settings.LETTER_RENDER_LEASE_SECONDS = 120
+    with django_capture_on_commit_callbacks():
+        letter = acceptance(record, officer, applicant)
+    Letter.objects.filter(pk=letter.pk).update(status=RenderStatus.RENDERING, claimed_at=T0)
+    with time_machine.travel(T0 + MINUTE, tick=False):
+        assert letters_sweep().rendered == 0  # still within its worker's lease
+    with time_machine.travel(T0 + 2 * MINUTE + SECOND, tick=False):
+        assert letters_sweep().rendered == 1
 
 
 # SLA notification emails

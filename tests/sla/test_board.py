@@ -35,6 +35,7 @@ from django.test.utils import CaptureQueriesContext
 from rest_framework.test import APIClient
 
 from records.models import CreditRecord
+from repair_flow.csv_cells import csv_cell, csv_row
 from repair_flow.models import Role
 from sla.board import NONE, BoardFilters, board_summary
 from sla.clocks import clock_start, clock_stop, policy_for
@@ -587,6 +588,34 @@ def test_a_formula_in_a_case_label_is_defused_in_the_csv(client_for, supervisor,
     with time_machine.travel(NOW, tick=False):
         rows = _board_list(supervisor, metric="open", department=NONE)
     assert rows[0].startswith("'=HYPERLINK(1)")
+
+
+@pytest.mark.parametrize("start", ["=", "+", "-", "@", "\t", "\r"])
+def test_a_formula_in_a_department_or_assignee_name_is_defused_in_the_csv(
+    client_for, supervisor, record, department, officer, start
+):
+    """Issue 17 finding 13: department names reached the CSV raw."""
+    add_clock(record, Stage.ACCEPTANCE, department=department, assignee=officer,
+              state=ClockState.RUNNING, started="2026-10-13T09:00",
+              due="2026-10-15T17:00")  # fmt: skip
+    department.name = start + "HYPERLINK(1)"
+    department.save(update_fields=["name"])
+    officer.first_name, officer.last_name = "", start + "cmd"
+    officer.save(update_fields=["first_name", "last_name"])
+    with time_machine.travel(NOW, tick=False):
+        response = client_for(supervisor).get(
+            "/sla/board/list/", {**PERIOD, "metric": "open", "format": "csv"}
+        )
+    raw = b"".join(response.streaming_content).decode("utf-8-sig")
+    row = list(csv.reader(io.StringIO(raw, newline="")))[1]
+    assert row[2] == "'" + start + "HYPERLINK(1)"
+    # get_full_name() strips a leading tab or CR, leaving nothing to defuse.
+    assert row[3] == ("'" + start + "cmd" if start.strip() else "cmd")
+
+
+def test_csv_cells_only_touch_formula_starts():
+    assert csv_row(["济南", "1-2", "a=b", "", None, 3]) == ["济南", "1-2", "a=b", "", "", "3"]
+    assert csv_cell("-5") == "'-5"
 
 
 def test_a_bad_metric_is_refused(client_for, supervisor):
