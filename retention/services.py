@@ -25,7 +25,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from flows.models import CaseMaterial, ObjectionCase, RepairCase
+from flows.models import BreachReview, CaseMaterial, CaseStatus, ObjectionCase, RepairCase
 from letters.models import Letter
 from records.models import CreditRecord
 from repair_flow.audit import audit_payloads_blank, audit_record
@@ -64,13 +64,35 @@ def end_of_day(day: dt.date) -> dt.datetime:
 
 
 def closed_cases(model, before: dt.datetime):
-    return model.objects.filter(closed_at__lt=before).values("id")
+    """The ids of the cases of `model` that ended before `before`."""
+    ended = Q(closed_at__lt=before)
+    if model is RepairCase:
+        # A repair granted ends with its monitoring (completed, or revoked
+        # for a breach): the case itself keeps no closing time then.
+        ended |= Q(
+            closed_at__isnull=True,
+            status__in=[CaseStatus.COMPLETED, CaseStatus.REVOKED],
+            monitoring__closed_at__lt=before,
+        )
+    return model.objects.filter(ended).values("id")
 
 
 def materials_due(rule: RetentionRule, before: dt.datetime) -> list[DueItem]:
-    rows = CaseMaterial.objects.filter(
-        Q(case__closed_at__lt=before) | Q(objection__closed_at__lt=before)
-    ).order_by("id")
+    # Evidence of a breach review stays with the review (its links protect
+    # it): breach reviews are not destroyed by this job yet.
+    evidence = BreachReview.objects.filter(evidence__isnull=False).values("evidence")
+    statements = BreachReview.objects.filter(representation_evidence__isnull=False).values(
+        "representation_evidence"
+    )
+    rows = (
+        CaseMaterial.objects.filter(
+            Q(case__in=closed_cases(RepairCase, before))
+            | Q(objection__in=closed_cases(ObjectionCase, before))
+        )
+        .exclude(id__in=evidence)
+        .exclude(id__in=statements)
+        .order_by("id")
+    )
     return [
         DueItem(
             rule,

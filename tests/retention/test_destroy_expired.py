@@ -14,13 +14,14 @@ from django.utils import timezone
 
 from flows.cases.review import preliminary_review_claim, preliminary_review_refuse
 from flows.models import CaseMaterial
+from flows.monitoring.services import breach_dismiss, false_materials_report
 from flows.repair.services import repair_case_submit
 from letters.models import Letter
 from repair_flow.access import access_register
 from repair_flow.celery import task_named
 from repair_flow.models import AccessChannel, AccessLogEntry, AccessPurpose, AuditEvent
 from retention.models import DestructionEntry, DestructionRun, RetentionRule
-from tests.flows.conftest import TZ, draft_with_materials
+from tests.flows.conftest import TZ, at, draft_with_materials, upload
 
 # The case is refused at T0 (Monday 16 November 2026, Jinan); with every
 # period set to 1 year, all of it is due on 16 November 2027.
@@ -222,3 +223,28 @@ def test_records_and_case_files_due_are_counted_not_destroyed(refused, now, reco
     out = run("--dry-run")
     assert "due but not destroyed by this job yet: record: 1" in out
     assert "due but not destroyed by this job yet: case_file: 1" in out
+
+
+def test_a_monitored_repair_ends_with_its_window_and_breach_evidence_stays(
+    approved, now, officer, reviewer, one_year
+):
+    """A granted repair has no closing time of its own: it ends when its
+    monitoring completes. Evidence held by a breach review is kept with it."""
+    now.move_to(at("2027-01-05 10:00"))
+    review = false_materials_report(
+        officer=officer, case=approved, statement="缴款凭证系伪造", evidence=upload("核查.pdf")
+    )
+    breach_dismiss(reviewer=reviewer, review=review, reasons=["经核查材料属实"])
+    now.move_to(at("2027-11-18 15:00"))  # the window's end (approved 2026-11-18 15:00)
+    call_command("monitor_commitments", stdout=StringIO())
+    approved.refresh_from_db()
+    assert approved.status == "completed"
+    filed = approved.materials.exclude(pk=review.evidence_id).get()
+
+    now.move_to(at("2028-11-17 23:59"))
+    assert f"flows.CaseMaterial #{filed.pk}" not in run("--dry-run")
+    now.move_to(at("2028-11-18 00:01"))
+    out = run()
+    assert "material 1" in out
+    assert not CaseMaterial.objects.filter(pk=filed.pk).exists()
+    assert CaseMaterial.objects.filter(pk=review.evidence_id).exists()
