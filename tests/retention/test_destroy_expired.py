@@ -153,6 +153,7 @@ def test_what_is_due_is_destroyed_files_removed_and_registered(refused, now, whe
     names = files_of(refused)
     letter_id, material_id = refused.decision_letter_id, refused.materials.get().pk
     letters = letters_of(refused).count()
+    rendered = letters_of(refused).filter(status="rendered").count()
     audited = set(AuditEvent.objects.values_list("id", flat=True))
     now.move_to(when)
     out = run()
@@ -189,6 +190,9 @@ def test_what_is_due_is_destroyed_files_removed_and_registered(refused, now, whe
     # The chain still verifies: payloads destroyed, digests and links kept.
     call_command("verify_audit")
     assert "verified" in capsys.readouterr().out
+    # The letters' check skips the PDFs retention destroyed, and says so.
+    call_command("verify_letters")
+    assert f"; {rendered} destroyed under their retention rule" in capsys.readouterr().out
     # A second run finds nothing more (the job's own audit event is new).
     assert "0 items destroyed" in run()
     assert DestructionEntry.objects.count() == len(register)
