@@ -308,7 +308,8 @@ def letter_verify(*, code: str, upload: bytes | None = None) -> Verification:
     try:
         with letter.file.open("rb") as f:
             stored = f.read()
-    except OSError:
+    # ValueError: no file at all (its PDF destroyed at the end of retention).
+    except (OSError, ValueError):
         stored = None
     intact = stored is not None and hashlib.sha256(stored).hexdigest() == letter.sha256
     matches = None

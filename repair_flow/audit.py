@@ -41,7 +41,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.db import transaction
+from django.db import models, transaction
 from django.utils import timezone
 
 from repair_flow.audit_seal import GENESIS_HASH, chain_link, payload_digest
@@ -146,6 +146,18 @@ def audit_record_many(*, actor, entries: Iterable[AuditEntry]) -> list[AuditEven
         head.last_seq, head.last_hash = seq, prev
         head.save(update_fields=["last_seq", "last_hash"])
     return events
+
+
+def audit_payloads_blank(*, event_ids: Iterable[int]) -> int:
+    """Retention (PIPL Art. 47): destroy these events' payloads (summary set
+    NULL). Their payload digests and links stay, so the chain still verifies;
+    the PostgreSQL trigger lets exactly this update through. The model's
+    guard queryset refuses every update, so this one goes around it."""
+    return (
+        models.QuerySet(AuditEvent)
+        .filter(id__in=list(event_ids), summary__isnull=False)
+        .update(summary=None)
+    )
 
 
 def _jsonable(value):

@@ -31,6 +31,9 @@ JOBS: tuple[Job, ...] = (
     # The audit chain's daily anchor: hourly, and the first run of each day
     # writes it (a restarted scheduler never skips a day).
     Job("audit-anchor", "repair_flow.anchor_audit", 3600),
+    # Retention periods are counted in days: hourly is soon enough, and what
+    # one run destroyed is not due for the next.
+    Job("retention-destroy-expired", "retention.destroy_expired", 3600),
 )
 
 

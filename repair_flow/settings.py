@@ -107,6 +107,7 @@ INSTALLED_APPS = [
     "sla",
     "flows",
     "letters",
+    "retention",
 ]
 
 MIDDLEWARE = [

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from django.conf import settings
 
-PACKAGES = ("repair_flow", "records", "sla", "flows", "letters")
+PACKAGES = ("repair_flow", "records", "sla", "flows", "letters", "retention")
 
 
 def project_modules() -> dict[str, Path]:
