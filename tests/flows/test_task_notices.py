@@ -189,7 +189,7 @@ def test_a_breach_review_tells_the_deciding_departments_reviewers(
     # not asked to decide it; nobody else is told.
     for person in (sister_reviewer, other_reviewer):
         assert all("履约核查" not in t for t in told(person))
-    notice = Notification.objects.get(user=reviewer, title=text)
+    (notice,) = [n for n in Notification.objects.filter(user=reviewer) if n.headline == text]
     page = client_for(reviewer).get(notice.link).content.decode()
     assert f"/cases/breaches/{review.pk}/" in page
 
