@@ -13,6 +13,8 @@ import sqlite3
 import pytest
 from django.apps import apps as django_apps
 from django.core.cache import cache
+from django.core.signals import request_finished
+from django.db import close_old_connections
 from django.test.utils import override_settings
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
@@ -312,8 +314,15 @@ def django_db_setup(django_db_setup, django_db_blocker):
 def status_of(response) -> int:
     """The status of a response whose body the test does not read. A streamed
     file (a letter's PDF: FileResponse) is closed here, as the WSGI server
-    closes it once sent; unread, it stayed open (ResourceWarning)."""
-    response.close()
+    closes it once sent; unread, it stayed open (ResourceWarning). Closing a
+    response sends request_finished, whose close_old_connections would close
+    the test's database connection mid-test (as Django's test client avoids
+    too): it is held off while the file is closed."""
+    request_finished.disconnect(close_old_connections)
+    try:
+        response.close()
+    finally:
+        request_finished.connect(close_old_connections)
     return response.status_code
 
 
