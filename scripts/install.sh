@@ -48,8 +48,16 @@ want=$(sha256sum requirements.lock | cut -d' ' -f1)
 have=$(cat .venv/.install-stamp 2>/dev/null || true)
 if [ "$want" != "$have" ]; then
   echo "Installing Python packages from requirements.lock"
-  .venv/bin/python -m pip install -q --disable-pip-version-check \
-    --require-hashes -r requirements.lock
+  # uv installs the lock in ~15 s where pip takes ~100 s (a fresh CI clone
+  # makes a fresh venv every run). uv itself comes first, by pip, pinned and
+  # hash-checked from its own stanza of the lock.
+  if [ ! -x .venv/bin/uv ]; then
+    uv_req=$(mktemp)
+    awk '/^uv==/{on=1} on{print} on && !/\\$/{exit}' requirements.lock > "$uv_req"
+    .venv/bin/python -m pip install -q --disable-pip-version-check --require-hashes -r "$uv_req"
+    rm -f "$uv_req"
+  fi
+  .venv/bin/uv pip install -q --python .venv/bin/python --require-hashes -r requirements.lock
   echo "$want" > .venv/.install-stamp
 fi
 
