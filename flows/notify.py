@@ -23,7 +23,7 @@ from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
-from flows.cases.guards import assignees_for, department_reviewers
+from flows.holders import assignees_for, department_reviewers
 from letters.models import Channel, Letter, LetterKind
 from letters.outbox import message_queue
 from sla.models import ClockState, Notification, NotificationKind, SlaClock, Stage

@@ -8,7 +8,8 @@ from django.utils.translation import gettext_lazy
 
 from flows import engine
 from flows.cases.common import case_locked, case_note, clean_text, require_status, transition_fire
-from flows.cases.guards import holder_role, may_hold, require_may_hold
+from flows.cases.guards import require_may_hold
+from flows.holders import holder_role, may_hold
 from flows.models import (
     CaseKind,
     CaseStatus,

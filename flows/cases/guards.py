@@ -6,51 +6,17 @@ the API only translate the refusal (PermissionDenied).
 """
 
 from django.core.exceptions import PermissionDenied
-from django.db.models import QuerySet
 from django.utils.translation import gettext as _
 
+from flows.holders import (
+    HOLDER_FIELDS,
+    department_reviewers,
+    may_hold,
+)
 from flows.models import ObjectionScope
-from records.models import CreditRecord, SubjectBinding
+from records.models import SubjectBinding
 from records.selectors import reviewer_department_id
-from repair_flow.models import Role, User
-
-# Per human task: the case field naming who holds it.
-HOLDER_FIELDS = {
-    "preliminary_review": "officer",
-    "department_review": "reviewer",
-    "verification": "verifier",
-}
-
-
-def is_department_reviewer(user, record: CreditRecord) -> bool:
-    """A reviewer of the department that issued the record (谁认定、谁修复)."""
-    department_id = reviewer_department_id(user)
-    return department_id is not None and department_id == record.department_id
-
-
-def holder_role(case, task: str) -> str:
-    """Who works the task: platform officers, or the issuing department's reviewers."""
-    if task == "preliminary_review" or (
-        task == "verification" and case.scope == ObjectionScope.PLATFORM
-    ):
-        return Role.OFFICER
-    return Role.REVIEWER
-
-
-def may_hold(user, case, task: str) -> bool:
-    """May `user` work `task` of `case` at all (claim it, be assigned it)?"""
-    if not getattr(user, "is_active", False):
-        return False
-    if holder_role(case, task) == Role.OFFICER:
-        return getattr(user, "role", None) == Role.OFFICER
-    return is_department_reviewer(user, case.record)
-
-
-def department_reviewers(department_id: int) -> QuerySet[User]:
-    """The department's reviewers in post (active accounts)."""
-    return User.objects.filter(
-        is_active=True, role=Role.REVIEWER, department_membership__department_id=department_id
-    )
+from repair_flow.models import Role
 
 
 def unstaffed_problem(department, *, platform_may_check: bool = False) -> str:
@@ -65,15 +31,6 @@ def unstaffed_problem(department, *, platform_may_check: bool = False) -> str:
     return _("%(department)s没有在岗的审核人，案件将无人审核：请先请系统管理员为其设置审核人。") % {
         "department": department.name
     }
-
-
-def assignees_for(case, task: str) -> list[User]:
-    """Everyone who may be given the task (the service's own rule, may_hold)."""
-    if holder_role(case, task) == Role.OFFICER:
-        people = User.objects.filter(is_active=True, role=Role.OFFICER)
-    else:
-        people = department_reviewers(case.record.department_id)
-    return [u for u in people.order_by("username") if may_hold(u, case, task)]
 
 
 def _not_eligible(case, task: str) -> str:

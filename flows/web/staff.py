@@ -22,7 +22,7 @@ from django.views.decorators.http import require_POST
 from viewflow.workflow import chart
 
 from flows.cases.assignment import TASKS, case_claim, case_reassign, case_release, case_task
-from flows.cases.guards import assignees_for, holder_role, may_hold, unstaffed_problem
+from flows.cases.guards import unstaffed_problem
 from flows.cases.review import (
     REFUSAL_REASONS,
     preliminary_review_refuse,
@@ -39,6 +39,7 @@ from flows.cases.selectors import (
     tasks_for_user,
 )
 from flows.engine import HUMAN_NODES, objection_flow, repair_flow
+from flows.holders import assignees_for, holder_role, may_hold
 from flows.models import (
     PENDING_BREACH_STATUSES,
     REPAIRED_STATUSES,

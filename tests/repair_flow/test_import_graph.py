@@ -115,3 +115,36 @@ def test_the_checks_catch_a_cycle_and_a_private_import(tmp_path, settings):
     )
     assert cycles(graph) == [["records.a", "records.b"]]
     assert private == ["records.a imports _hidden from records.b"]
+
+
+# The floors above the flow engine (design.md: models <- engine <- kernel <-
+# case kinds <- web/API/tasks).
+ABOVE_ENGINE = (
+    "flows.cases",
+    "flows.repair",
+    "flows.objections",
+    "flows.monitoring",
+    "flows.web",
+    "flows.api",
+    "flows.tasks",
+)
+
+
+def reachable(graph: dict[str, set[str]], start: str) -> set[str]:
+    seen, todo = set(), [start]
+    while todo:
+        for other in graph[todo.pop()] - seen:
+            seen.add(other)
+            todo.append(other)
+    return seen
+
+
+def test_the_flow_engine_stands_below_the_case_kernel():
+    graph, _private = imports(project_modules())
+    above = {
+        module
+        for engine in ("flows.flows", "flows.engine")
+        for module in reachable(graph, engine)
+        if module.startswith(ABOVE_ENGINE)
+    }
+    assert above == set()
