@@ -386,6 +386,15 @@ def db_template_clone(*, shared: Path, worker: str) -> str:
             connection.close()
             connection.creation.clone_test_db(suffix=worker, verbosity=0)
             connection.settings_dict.update(connection.creation.get_test_db_clone_settings(worker))
+            # A test database need not survive a crash of the server: its
+            # commits (browser journeys, transactional tests) need not wait
+            # for the WAL to reach the disk. Every later session inherits it.
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    f'ALTER DATABASE "{connection.settings_dict["NAME"]}"'
+                    " SET synchronous_commit = off"
+                )
+            connection.close()
             (shared / "template").write_text(template)
         (shared / "ready").touch()
         users.write_text(str(int(users.read_text() or 0) + 1 if users.exists() else 1))
