@@ -17,8 +17,9 @@ from pathlib import Path
 import pytest
 from django.apps import apps as django_apps
 from django.core.cache import cache
+from django.core.management import call_command
 from django.core.signals import request_finished
-from django.db import close_old_connections, connection
+from django.db import close_old_connections, connection, transaction
 from django.test.utils import override_settings, setup_databases, teardown_databases
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
@@ -419,6 +420,31 @@ def db_template_release(*, shared: Path, original_name: str) -> None:
         else:
             connection.settings_dict["NAME"] = (shared / "template").read_text()
             connection.creation.destroy_test_db(old_database_name=original_name, verbosity=0)
+
+
+@pytest.fixture(scope="module")
+def small_demo(django_db_setup, django_db_blocker, tmp_path_factory):
+    """The demo at a small size (60 records, 12 subjects), seeded once for a
+    module's tests inside a transaction that is rolled back after them. Each
+    test still runs in its own savepoint of it (pytest-django's `db`), so what
+    one test changes the next never sees; seeding it per test cost ~5 s each."""
+    with (
+        django_db_blocker.unblock(),
+        override_settings(MEDIA_ROOT=tmp_path_factory.mktemp("demo-media")),
+    ):
+        seeded = transaction.atomic()
+        seeded.__enter__()
+        try:
+            call_command("seed_demo", "--if-empty", "--records", "60", "--subjects", "12")
+            yield
+        finally:
+            transaction.set_rollback(True)
+            seeded.__exit__(None, None, None)
+
+
+@pytest.fixture
+def demo(small_demo, db):
+    """The small demo, for a test that reads it (and may change it)."""
 
 
 def status_of(response) -> int:

@@ -5,7 +5,6 @@ every record of the demo and every persona who sees it."""
 import re
 
 import pytest
-from django.core.management import call_command
 from rest_framework.test import APIClient
 
 from records.models import CreditRecord
@@ -13,12 +12,6 @@ from repair_flow.models import User
 
 ROW = re.compile(r'href="/records/(\d+)/".*?data-eligibility="([a-z_]+)"', re.S)
 BADGE = re.compile(r'<section class="card answer[^"]*">.*?data-eligibility="([a-z_]+)"', re.S)
-
-
-@pytest.fixture
-def demo(db, settings, tmp_path):
-    settings.MEDIA_ROOT = tmp_path / "media"
-    call_command("seed_demo", "--if-empty", "--records", "60", "--subjects", "12")
 
 
 def list_answers(client) -> dict[int, str]:

@@ -8,7 +8,6 @@ import re
 from urllib.parse import urldefrag, urlsplit
 
 import pytest
-from django.core.management import call_command
 
 from repair_flow.models import User
 
@@ -33,12 +32,6 @@ APPLICANT_AREAS = ("/cases/", "/letters/", "/notifications/", "/records/")
 SKIP = re.compile(r"/(materials/\d+|pdf|download|logout)|\.(pdf|svg|png|jpg)$")
 LINK = re.compile(r'href="(/[^"]*)"')
 TAG = re.compile(r"<(script|style)\b.*?</\1>|<[^>]+>", re.S)
-
-
-@pytest.fixture
-def demo(db, settings, tmp_path):
-    settings.MEDIA_ROOT = tmp_path / "media"
-    call_command("seed_demo", "--if-empty", "--records", "60", "--subjects", "12")
 
 
 def visible_text(page: str) -> str:
