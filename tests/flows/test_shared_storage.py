@@ -21,7 +21,7 @@ from flows.models import CaseMaterial
 from flows.repair.services import repair_case_submit
 from letters.models import Letter
 from repair_flow.env import S3_BACKEND, default_storage_from_env
-from retention.models import RetentionRule
+from retention.models import DestructionEntry, RetentionRule
 from tests.flows.conftest import PDF, PNG, draft_with_materials
 
 pytestmark = pytest.mark.django_db
@@ -290,14 +290,21 @@ def test_a_letter_whose_object_was_altered_or_is_gone_has_no_page_image_and_veri
 # Retention
 
 
-def test_destroying_an_expired_case_file_deletes_its_objects(refused, bucket, now):
+def test_destroying_an_expired_case_file_deletes_its_objects(
+    client_for, applicant, refused, bucket, now
+):
     RetentionRule.objects.update(period_years=1)
     letter = Letter.objects.get(pk=refused.decision_letter_id)
-    names = [m.file.name for m in refused.materials.all()] + [letter.file.name]
+    # The page image the applicant looked at is a copy of the letter: it goes too.
+    assert client_for(applicant).get(f"/letters/{letter.pk}/page-1.png").status_code == 200
+    image = f"letter-previews/{letter.sha256}-1.png"
+    names = [m.file.name for m in refused.materials.all()] + [letter.file.name, image]
     assert set(names) <= bucket.names()
 
     now.move_to("2028-01-04T10:00:00+08:00")
     call_command("destroy_expired", stdout=StringIO())
+    entry = DestructionEntry.objects.get(object_type="letters.Letter", object_id=str(letter.pk))
+    assert entry.files_removed == 2  # the PDF and its page image
 
     assert not set(names) & bucket.names()
     assert not CaseMaterial.objects.filter(case=refused).exists()
