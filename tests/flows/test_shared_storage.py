@@ -222,7 +222,7 @@ def refused(applicant, record, officer, committed, bucket):
 
 
 def test_a_rendered_letter_is_a_private_pdf_object_served_through_its_views(
-    client_for, applicant, other_applicant, refused, bucket, settings
+    client_for, api_for, applicant, other_applicant, refused, bucket, settings
 ):
     letter = Letter.objects.get(pk=refused.decision_letter_id)
     key = letter.file.name
@@ -249,6 +249,11 @@ def test_a_rendered_letter_is_a_private_pdf_object_served_through_its_views(
 
     for what in ("pdf", "page-1.png"):
         assert client_for(other_applicant).get(f"/letters/{letter.pk}/{what}").status_code == 404
+
+    # The API's PDF is the same object, with the same check.
+    api = api_for(applicant).get(f"/api/v1/letters/{letter.pk}/pdf/")
+    assert api.status_code == 200 and body_of(api) == pdf
+    assert api_for(other_applicant).get(f"/api/v1/letters/{letter.pk}/pdf/").status_code == 404
     assert nothing_on_disk(settings)
 
 
@@ -263,9 +268,13 @@ def test_the_public_verification_reads_the_object(client, refused, bucket):
     ).content.decode()
     assert "完好" in with_upload and "校验未通过" not in with_upload
 
+    api = client.get(f"/api/v1/verify/{letter.verification_code}/").json()
+    assert api["file_intact"] is True and api["signature"]["ok"] is True
+
     bucket.put(letter.file.name, b"%PDF-1.7 altered")
     page = client.get(f"/verify/{letter.verification_code}").content.decode()
     assert "校验未通过：存档文件与出具时的校验值不一致" in page
+    assert client.get(f"/api/v1/verify/{letter.verification_code}/").json()["file_intact"] is False
 
 
 def test_a_letter_whose_object_was_altered_or_is_gone_has_no_page_image_and_verify_fails(
