@@ -8,6 +8,7 @@ variables an operator sets (repair_flow.env.default_storage_from_env).
 """
 
 import socket
+import subprocess
 import uuid
 from io import StringIO
 
@@ -19,7 +20,9 @@ from django.core.management import call_command
 from flows.cases.review import preliminary_review_claim, preliminary_review_refuse
 from flows.models import CaseMaterial
 from flows.repair.services import repair_case_submit
+from letters.issuers import institution_issuer, issuer_seal_set
 from letters.models import Letter
+from letters.specimen import specimen_seal_png
 from repair_flow.env import S3_BACKEND, default_storage_from_env
 from retention.models import DestructionEntry, RetentionRule
 from tests.flows.conftest import PDF, PNG, draft_with_materials
@@ -209,6 +212,10 @@ def test_the_same_content_twice_is_two_objects_and_removing_one_keeps_the_other(
 @pytest.fixture
 def refused(applicant, record, officer, committed, bucket):
     """A repair case refused: its refusal letter rendered into the bucket."""
+    return refuse(applicant, record, officer, committed)
+
+
+def refuse(applicant, record, officer, committed):
     case = draft_with_materials(applicant, record)
     case = repair_case_submit(applicant=applicant, case=case)
     case = preliminary_review_claim(officer=officer, case=case)
@@ -255,6 +262,27 @@ def test_a_rendered_letter_is_a_private_pdf_object_served_through_its_views(
     assert api.status_code == 200 and body_of(api) == pdf
     assert api_for(other_applicant).get(f"/api/v1/letters/{letter.pk}/pdf/").status_code == 404
     assert nothing_on_disk(settings)
+
+
+def test_an_issuers_seal_is_an_object_and_is_drawn_from_it_into_the_letter(
+    applicant, record, officer, committed, bucket, tmp_path
+):
+    issuer = institution_issuer()
+    issuer_seal_set(
+        issuer=issuer, data=specimen_seal_png(issuer.name), filename="seal.png", actor="test"
+    )
+    assert issuer.seal.name in bucket.names()
+    assert bucket.get(issuer.seal.name)["ContentType"] == "image/png"
+    case = refuse(applicant, record, officer, committed)
+    letter = Letter.objects.get(pk=case.decision_letter_id)
+    assert letter.facts["issued_by"]["seal"] == issuer.seal.name
+    pdf = tmp_path / "letter.pdf"
+    pdf.write_bytes(bucket.body(letter.file.name))
+    listing = subprocess.run(
+        ["pdfimages", "-list", str(pdf)], capture_output=True, text=True, check=True
+    ).stdout
+    # The seal is the letter's one raster image.
+    assert "image" in listing.split("\n", 2)[2]
 
 
 def test_the_public_verification_reads_the_object(client, refused, bucket):
