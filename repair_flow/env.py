@@ -7,6 +7,7 @@ import datetime as dt
 import os
 from urllib.parse import parse_qsl, unquote, urlsplit
 
+from botocore.config import Config
 from django.core.exceptions import ImproperlyConfigured
 
 _TRUE = {"1", "true", "yes", "on"}
@@ -151,9 +152,18 @@ def default_storage_from_env() -> dict:
         "access_key": access_key or None,
         "secret_key": secret_key or None,
         "location": (env_str("STORAGE_S3_PREFIX", "") or "").strip().strip("/"),
-        # Most self-hosted stores (MinIO, Ceph) need path-style addressing.
-        "addressing_style": env_choice(
-            "STORAGE_S3_ADDRESSING_STYLE", "auto", ("auto", "path", "virtual")
+        "client_config": Config(
+            # Most self-hosted stores (MinIO, Ceph) need path-style addressing.
+            s3={
+                "addressing_style": env_choice(
+                    "STORAGE_S3_ADDRESSING_STYLE", "auto", ("auto", "path", "virtual")
+                )
+            },
+            # botocore waits 60 s to connect and to read, five times over: a
+            # store that is down would hold every sync web worker for minutes.
+            connect_timeout=env_int("STORAGE_S3_CONNECT_TIMEOUT", 5, minimum=1),
+            read_timeout=env_int("STORAGE_S3_READ_TIMEOUT", 30, minimum=1),
+            retries={"max_attempts": 3, "mode": "standard"},
         ),
         "default_acl": "private",
         "querystring_auth": False,

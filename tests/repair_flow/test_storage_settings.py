@@ -22,6 +22,8 @@ VARIABLES = (
     "STORAGE_S3_ADDRESSING_STYLE",
     "STORAGE_S3_SPOOL_BYTES",
     "STORAGE_S3_SERVER_SIDE_ENCRYPTION",
+    "STORAGE_S3_CONNECT_TIMEOUT",
+    "STORAGE_S3_READ_TIMEOUT",
 )
 
 
@@ -57,7 +59,10 @@ def test_a_bucket_switches_to_a_private_object_store_with_no_signed_urls(environ
     assert options["bucket_name"] == "repair-flow"
     assert options["endpoint_url"] == "https://s3.internal.example:9000"
     assert options["location"] == "jinan"
-    assert options["addressing_style"] == "path"
+    config = options["client_config"]
+    assert config.s3 == {"addressing_style": "path"}
+    assert (config.connect_timeout, config.read_timeout) == (5, 30)
+    assert config.retries == {"max_attempts": 3, "mode": "standard"}
     assert options["default_acl"] == "private"
     assert options["querystring_auth"] is False
     assert options["file_overwrite"] is False
@@ -92,6 +97,7 @@ def test_without_keys_boto3_finds_its_own_credentials(environ):
             "STORAGE_S3_ADDRESSING_STYLE='dns' must be one of",
         ),
         ({"STORAGE_S3_SPOOL_BYTES": "2MB"}, "STORAGE_S3_SPOOL_BYTES='2MB' is not an integer"),
+        ({"STORAGE_S3_READ_TIMEOUT": "0"}, "STORAGE_S3_READ_TIMEOUT=0 must be at least 1"),
         ({"STORAGE_S3_SERVER_SIDE_ENCRYPTION": "yes"}, "STORAGE_S3_SERVER_SIDE_ENCRYPTION='yes'"),
     ],
 )
