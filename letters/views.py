@@ -119,11 +119,13 @@ def letter_page_image(request, pk: int, page: int):
     if response is not None:
         return response
     try:
-        path = letter_page_png(letter, page)
+        image = letter_page_png(letter, page)
     except PreviewUnavailable:
         raise Http404(_("文书正在生成，请稍后再试。")) from None
     # A page of a letter is personal data: never cached (the middleware's no-store).
-    return FileResponse(path.open("rb"), content_type="image/png")
+    response = FileResponse(image, content_type="image/png")
+    response["X-Content-Type-Options"] = "nosniff"
+    return response
 
 
 @role_required(*STAFF)

@@ -7,6 +7,7 @@ import datetime as dt
 import os
 from urllib.parse import parse_qsl, unquote, urlsplit
 
+from botocore.config import Config
 from django.core.exceptions import ImproperlyConfigured
 
 _TRUE = {"1", "true", "yes", "on"}
@@ -113,3 +114,66 @@ def parse_database_url(url: str) -> dict:
         "CONN_MAX_AGE": 60,
         "CONN_HEALTH_CHECKS": True,
     }
+
+
+S3_BACKEND = "storages.backends.s3.S3Storage"
+FILESYSTEM_BACKEND = "django.core.files.storage.FileSystemStorage"
+
+
+def default_storage_from_env() -> dict:
+    """The STORAGES["default"] entry: where uploads, letters' PDFs and their
+    page images are kept. The local disk (MEDIA_ROOT) unless
+    STORAGE_S3_BUCKET is set; then an S3-compatible object store, so that
+    every web server and worker of a scale-out reads and writes the same files.
+
+    The objects are private and served only through the app's views (the
+    access checks and the access register stay in Django), so no URL is
+    signed: a URL the storage makes is refused by the store."""
+    bucket = (env_str("STORAGE_S3_BUCKET", "") or "").strip()
+    if not bucket:
+        return {"BACKEND": FILESYSTEM_BACKEND}
+    endpoint = (env_str("STORAGE_S3_ENDPOINT_URL", "") or "").strip()
+    if endpoint and urlsplit(endpoint).scheme not in ("http", "https"):
+        raise ImproperlyConfigured(
+            f"STORAGE_S3_ENDPOINT_URL={endpoint!r} is not an http:// or https:// URL"
+        )
+    access_key = (env_str("STORAGE_S3_ACCESS_KEY_ID", "") or "").strip()
+    secret_key = (env_str("STORAGE_S3_SECRET_ACCESS_KEY", "") or "").strip()
+    if bool(access_key) != bool(secret_key):
+        raise ImproperlyConfigured(
+            "STORAGE_S3_ACCESS_KEY_ID and STORAGE_S3_SECRET_ACCESS_KEY go together; "
+            "set both, or neither for boto3's own credentials (an instance role, AWS_* variables)"
+        )
+    encryption = env_choice("STORAGE_S3_SERVER_SIDE_ENCRYPTION", "", ("", "AES256", "aws:kms"))
+    options = {
+        "bucket_name": bucket,
+        "endpoint_url": endpoint or None,
+        "region_name": (env_str("STORAGE_S3_REGION", "") or "").strip() or None,
+        "access_key": access_key or None,
+        "secret_key": secret_key or None,
+        "location": (env_str("STORAGE_S3_PREFIX", "") or "").strip().strip("/"),
+        "client_config": Config(
+            # Most self-hosted stores (MinIO, Ceph) need path-style addressing.
+            s3={
+                "addressing_style": env_choice(
+                    "STORAGE_S3_ADDRESSING_STYLE", "auto", ("auto", "path", "virtual")
+                )
+            },
+            # botocore waits 60 s to connect and to read, five times over: a
+            # store that is down would hold every sync web worker for minutes.
+            connect_timeout=env_int("STORAGE_S3_CONNECT_TIMEOUT", 5, minimum=1),
+            read_timeout=env_int("STORAGE_S3_READ_TIMEOUT", 30, minimum=1),
+            retries={"max_attempts": 3, "mode": "standard"},
+        ),
+        "default_acl": "private",
+        "querystring_auth": False,
+        # Two materials with the same content have the same name (their
+        # SHA-256): the second gets a name of its own, as on the local disk,
+        # so deleting one never deletes the other's object.
+        "file_overwrite": False,
+        # A file read for download is held in memory up to this size, then
+        # spooled to a temporary file: a 10 MB upload never sits in memory.
+        "max_memory_size": env_int("STORAGE_S3_SPOOL_BYTES", 2 * 1024 * 1024, minimum=0),
+        "object_parameters": {"ServerSideEncryption": encryption} if encryption else {},
+    }
+    return {"BACKEND": S3_BACKEND, "OPTIONS": options}

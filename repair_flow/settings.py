@@ -9,6 +9,7 @@ from pathlib import Path
 from django.core.exceptions import ImproperlyConfigured
 
 from repair_flow.env import (
+    default_storage_from_env,
     env_bool,
     env_choice,
     env_int,
@@ -219,8 +220,11 @@ STATIC_ROOT = VAR_DIR / "static"
 STATIC_ROOT.mkdir(parents=True, exist_ok=True)
 MEDIA_ROOT = Path(env_str("MEDIA_ROOT", str(VAR_DIR / "media")))
 MEDIA_URL = "media/"
+# Uploads, letters' PDFs and their page images, only ever through Django's
+# storage API: the local disk under MEDIA_ROOT, or with STORAGE_S3_BUCKET an
+# S3-compatible object store that every server and worker shares.
 STORAGES = {
-    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "default": default_storage_from_env(),
     # viewflow's static files break the manifest storage; the compressed one works.
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
 }

@@ -27,6 +27,7 @@ from django.utils import timezone
 
 from flows.models import BreachReview, CaseMaterial, CaseStatus, ObjectionCase, RepairCase
 from letters.models import Letter
+from letters.preview import letter_preview_names
 from records.models import CreditRecord
 from repair_flow.audit import audit_payloads_blank, audit_record
 from repair_flow.models import AccessLogEntry, AuditEvent
@@ -117,7 +118,7 @@ def letters_due(rule: RetentionRule, before: dt.datetime) -> list[DueItem]:
         Letter.objects.filter(of_closed_case)
         .exclude(file="", facts={})  # already anonymised
         .order_by("id")
-        .only("id", "file")
+        .only("id", "file", "sha256", "pages")
     )
     return [
         DueItem(
@@ -125,10 +126,20 @@ def letters_due(rule: RetentionRule, before: dt.datetime) -> list[DueItem]:
             Letter._meta.label,
             row.id,
             DestructionAction.ANONYMISED,
-            (row.file.name,) if row.file else (),
+            letter_files(row),
         )
         for row in rows
     ]
+
+
+def letter_files(letter: Letter) -> tuple[str, ...]:
+    """A letter's PDF and the page images made from it (copies of its
+    content, letters/preview.py): all go when the letter is anonymised."""
+    if not letter.file:
+        return ()
+    storage = letter.file.storage
+    images = [name for name in letter_preview_names(letter) if storage.exists(name)]
+    return (letter.file.name, *images)
 
 
 def access_entries_due(rule: RetentionRule, before: dt.datetime) -> list[DueItem]:

@@ -7,6 +7,7 @@ import hashlib
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.core.files import File
 from django.db import transaction
 from django.db.models import Count, Sum
 from django.utils import timezone
@@ -157,7 +158,10 @@ def material_store(case, *, user, kind: str, upload, name: str, round_: int = 0)
         uploaded_at=timezone.now(),
         round=round_,
     )
-    material.file.save(name, upload, save=False)
+    # Wrapped: an object store would otherwise record the browser's word
+    # for the type (an upload's content_type); the stored name's extension,
+    # from the detected type, is all the storage goes by.
+    material.file.save(name, File(upload), save=False)
     material.save()
     audit_record(
         actor=user,

@@ -489,8 +489,13 @@ def material_file(request, case, material_pk: int, purpose: str):
     response = purpose_or_redirect(request, case.subject, f"{purpose}:{material.pk}")
     if response is not None:
         return response
+    try:
+        handle = material.file.open("rb")
+    except OSError:
+        # Gone from the disk or the object store: a clear 404, never a 500.
+        raise Http404(_("材料文件暂时无法读取，请联系信用平台。")) from None
     response = FileResponse(
-        material.file.open("rb"),
+        handle,
         content_type=material.content_type,
         # Always a download: the browser neither renders it in our origin nor
         # guesses another type (nosniff), whatever the file holds.

@@ -1,6 +1,8 @@
 """Letter pages: 我的文书, the PDF, the commitment page, and the staff view of
 a letter's rendering and messages; each rule with the persona refused."""
 
+import stat
+
 import pytest
 
 from letters import render as render_module
@@ -472,3 +474,21 @@ def test_letters_commitments_and_messages_are_read_only_in_the_admin(
     assert person_letter.number in page
     assert person_record.subject.identifier not in page
     assert person_record.subject.display_identifier in page
+
+
+def test_a_page_image_is_kept_beside_the_pdf_and_not_world_readable(
+    client_for, applicant, letter, settings
+):
+    # Made once through the storage API (the local disk here, an object store
+    # in a scale-out: tests/flows/test_shared_storage.py), with the uploads'
+    # permissions (FILE_UPLOAD_PERMISSIONS), then served from storage.
+    client = client_for(applicant)
+    first = b"".join(client.get(f"/letters/{letter.pk}/page-1.png").streaming_content)
+    path = settings.MEDIA_ROOT / "letter-previews" / f"{letter.sha256}-1.png"
+    assert path.read_bytes() == first and first.startswith(b"\x89PNG")
+    assert stat.S_IMODE(path.stat().st_mode) == 0o640
+    assert stat.S_IMODE(path.parent.stat().st_mode) == 0o750
+    again = client.get(f"/letters/{letter.pk}/page-1.png")
+    assert again["X-Content-Type-Options"] == "nosniff"
+    assert b"".join(again.streaming_content) == first
+    assert sorted(p.name for p in path.parent.iterdir()) == [path.name]
