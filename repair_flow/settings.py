@@ -100,6 +100,7 @@ INSTALLED_APPS = [
     "rest_framework.authtoken",
     "drf_spectacular",
     "axes",
+    "csp",
     "viewflow",
     "viewflow.workflow",
     "repair_flow",
@@ -125,6 +126,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # The Content-Security-Policy header (CONTENT_SECURITY_POLICY below).
+    "csp.middleware.CSPMiddleware",
     # Last, as django-axes asks: it answers a locked-out login with the lockout page.
     "axes.middleware.AxesMiddleware",
 ]
@@ -250,6 +253,52 @@ PERMISSIONS_POLICY = env_str(
     "camera=(), microphone=(), geolocation=(), payment=(), usb=(), "
     "interest-cohort=(), browsing-topics=()",
 )
+
+# Content-Security-Policy (issue 17, finding 12): the browser runs and loads
+# only what our own origin serves, so an injected `<script>`, `onclick=` or
+# `style=` does nothing. Our pages have no inline script, event handler or
+# style: scripts are static files (repair_flow/static/js/), styles are
+# static/css/app.css. The Django admin (5.2) is all external scripts too; its
+# few `<script>` tags carry data in `data-` attributes, not code.
+# - img-src data:: letter pages show QR codes as data: images.
+# - object-src 'none', base-uri 'self': no plugins; an injected `<base>` cannot
+#   point our relative script URLs elsewhere.
+# - frame-ancestors 'none': no site may frame ours (clickjacking; the header
+#   supersedes X-Frame-Options: DENY, which stays for old browsers).
+# - form-action 'self': an injected form cannot post (a password) elsewhere.
+# viewflow: the project uses its engine, admin and chart only (not its
+# Material frontend, whose templates hold inline scripts); the flow chart SVG
+# needs its own inline `<style>`, allowed on that one response only
+# (flows.web.staff.FLOW_CHART_CSP).
+# The DRF browsable API (/api/, a developer's tool) keeps the same policy:
+# its scripts are static files; a few layout `style=` attributes in DRF's
+# templates are ignored there, which leaves the page usable.
+# CSP_REPORT_ONLY=true sends the policy as Content-Security-Policy-Report-Only
+# for a rollout: browsers report violations (to CSP_REPORT_URI when set) and
+# block nothing. Enforcing is the default.
+CSP_REPORT_ONLY = env_bool("CSP_REPORT_ONLY", False)
+CSP_REPORT_URI = env_str("CSP_REPORT_URI", "")
+_csp_policy = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:"],
+        "font-src": ["'self'"],
+        "connect-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "frame-ancestors": ["'none'"],
+        "form-action": ["'self'"],
+        **({"report-uri": [CSP_REPORT_URI]} if CSP_REPORT_URI else {}),
+    }
+}
+if CSP_REPORT_ONLY:
+    CONTENT_SECURITY_POLICY = None
+    CONTENT_SECURITY_POLICY_REPORT_ONLY = _csp_policy
+else:
+    CONTENT_SECURITY_POLICY = _csp_policy
+    CONTENT_SECURITY_POLICY_REPORT_ONLY = None
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
