@@ -260,7 +260,9 @@ PERMISSIONS_POLICY = env_str(
 # style: scripts are static files (repair_flow/static/js/), styles are
 # static/css/app.css. The Django admin (5.2) is all external scripts too; its
 # few `<script>` tags carry data in `data-` attributes, not code.
-# - img-src data:: letter pages show QR codes as data: images.
+# - img-src 'self' only, no data:: no page shows a data: image (QR codes and
+#   seals are data: URLs inside the letter PDFs, drawn by WeasyPrint, not by
+#   the browser; letter pages show page images from our own URLs).
 # - object-src 'none', base-uri 'self': no plugins; an injected `<base>` cannot
 #   point our relative script URLs elsewhere.
 # - frame-ancestors 'none': no site may frame ours (clickjacking; the header
@@ -283,7 +285,7 @@ _csp_policy = {
         "default-src": ["'self'"],
         "script-src": ["'self'"],
         "style-src": ["'self'"],
-        "img-src": ["'self'", "data:"],
+        "img-src": ["'self'"],
         "font-src": ["'self'"],
         "connect-src": ["'self'"],
         "object-src": ["'none'"],
