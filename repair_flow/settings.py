@@ -278,8 +278,10 @@ PERMISSIONS_POLICY = env_str(
 # CSP_REPORT_ONLY=true sends the policy as Content-Security-Policy-Report-Only
 # for a rollout: browsers report violations (to CSP_REPORT_URI when set) and
 # block nothing. Enforcing is the default.
-CSP_REPORT_ONLY = env_bool("CSP_REPORT_ONLY", False)
-CSP_REPORT_URI = env_str("CSP_REPORT_URI", "")
+# (Read into lower-case names: django-csp's check csp.E001 takes any CSP_*
+# setting for its 3.x format.)
+_csp_report_only = env_bool("CSP_REPORT_ONLY", False)
+_csp_report_uri = env_str("CSP_REPORT_URI", "")
 _csp_policy = {
     "DIRECTIVES": {
         "default-src": ["'self'"],
@@ -292,10 +294,10 @@ _csp_policy = {
         "base-uri": ["'self'"],
         "frame-ancestors": ["'none'"],
         "form-action": ["'self'"],
-        **({"report-uri": [CSP_REPORT_URI]} if CSP_REPORT_URI else {}),
+        **({"report-uri": [_csp_report_uri]} if _csp_report_uri else {}),
     }
 }
-if CSP_REPORT_ONLY:
+if _csp_report_only:
     CONTENT_SECURITY_POLICY = None
     CONTENT_SECURITY_POLICY_REPORT_ONLY = _csp_policy
 else:

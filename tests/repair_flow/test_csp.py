@@ -146,8 +146,10 @@ def test_report_only_switch_for_a_rollout(value, header, absent):
     if value is not None:
         env["CSP_REPORT_ONLY"] = value
         env["CSP_REPORT_URI"] = "https://csp-reports.example/r"
+    # The system checks first: django-csp's csp.E001 refuses its 3.x settings.
     script = (
         "import django, json; django.setup();"
+        "from django.core.management import call_command; call_command('check');"
         "from django.test import Client;"
         "r = Client().get('/accounts/login/');"
         "print(json.dumps(dict(r.headers)))"
