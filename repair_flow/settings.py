@@ -273,8 +273,10 @@ PERMISSIONS_POLICY = env_str(
 # needs its own inline `<style>`, allowed on that one response only
 # (flows.web.staff.FLOW_CHART_CSP).
 # The DRF browsable API (/api/, a developer's tool) keeps the same policy:
-# its scripts are static files; a few layout `style=` attributes in DRF's
-# templates are ignored there, which leaves the page usable.
+# its scripts are static files; what its templates style inline (a few layout
+# `style=` attributes, the code highlighting's <style>) is dropped there,
+# which leaves the page usable: not worth 'unsafe-inline' on pages that show
+# personal data.
 # CSP_REPORT_ONLY=true sends the policy as Content-Security-Policy-Report-Only
 # for a rollout: browsers report violations (to CSP_REPORT_URI when set) and
 # block nothing. Enforcing is the default.

@@ -188,3 +188,16 @@ def test_a_bad_report_only_value_is_refused():
     )
     assert result.returncode != 0
     assert "CSP_REPORT_ONLY='perhaps' is not a boolean" in result.stderr
+
+
+def test_the_browsable_api_runs_only_its_script_files(client_for, administrator):
+    """DRF's HTML view of the API (a developer's tool) keeps the strict
+    policy: its scripts are files; what the policy drops there is styling
+    only, a few layout style="" attributes and the <style> of its code
+    highlighting (settings.py says why that is kept)."""
+    response = client_for(administrator).get("/api/v1/records/", HTTP_ACCEPT="text/html")
+    assert response.status_code == 200
+    assert response["Content-Type"].startswith("text/html")
+    assert_strict(response)
+    found = inline_code(response.content.decode())
+    assert found and all(" style=" in line or "<style>" in line for line in found), found
