@@ -268,8 +268,8 @@ PERMISSIONS_POLICY = env_str(
 # - frame-ancestors 'none': no site may frame ours (clickjacking; the header
 #   supersedes X-Frame-Options: DENY, which stays for old browsers).
 # - form-action 'self': an injected form cannot post (a password) elsewhere.
-# viewflow: the project uses its engine, admin and chart only (not its
-# Material frontend, whose templates hold inline scripts); the flow chart SVG
+# viewflow: the project uses its engine, admin and chart only (its Material
+# frontend, viewflow.urls.Site, is not mounted); the flow chart SVG
 # needs its own inline `<style>`, allowed on that one response only
 # (flows.web.staff.FLOW_CHART_CSP).
 # The DRF browsable API (/api/, a developer's tool) keeps the same policy:
