@@ -101,6 +101,7 @@ INSTALLED_APPS = [
     "rest_framework.authtoken",
     "drf_spectacular",
     "axes",
+    "csp",
     "viewflow",
     "viewflow.workflow",
     "repair_flow",
@@ -126,6 +127,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # The Content-Security-Policy header (CONTENT_SECURITY_POLICY below).
+    "csp.middleware.CSPMiddleware",
     # Last, as django-axes asks: it answers a locked-out login with the lockout page.
     "axes.middleware.AxesMiddleware",
 ]
@@ -254,6 +257,58 @@ PERMISSIONS_POLICY = env_str(
     "camera=(), microphone=(), geolocation=(), payment=(), usb=(), "
     "interest-cohort=(), browsing-topics=()",
 )
+
+# Content-Security-Policy (issue 17, finding 12): the browser runs and loads
+# only what our own origin serves, so an injected `<script>`, `onclick=` or
+# `style=` does nothing. Our pages have no inline script, event handler or
+# style: scripts are static files (repair_flow/static/js/), styles are
+# static/css/app.css. The Django admin (5.2) is all external scripts too; its
+# few `<script>` tags carry data in `data-` attributes, not code.
+# - img-src 'self' only, no data:: no page shows a data: image (QR codes and
+#   seals are data: URLs inside the letter PDFs, drawn by WeasyPrint, not by
+#   the browser; letter pages show page images from our own URLs).
+# - object-src 'none', base-uri 'self': no plugins; an injected `<base>` cannot
+#   point our relative script URLs elsewhere.
+# - frame-ancestors 'none': no site may frame ours (clickjacking; the header
+#   supersedes X-Frame-Options: DENY, which stays for old browsers).
+# - form-action 'self': an injected form cannot post (a password) elsewhere.
+# viewflow: the project uses its engine, admin and chart only (its Material
+# frontend, viewflow.urls.Site, is not mounted); the flow chart SVG
+# needs its own inline `<style>`, allowed on that one response only
+# (flows.web.staff.FLOW_CHART_CSP).
+# The DRF browsable API (/api/, a developer's tool) keeps the same policy:
+# its scripts are static files; what its templates style inline (a few layout
+# `style=` attributes, the code highlighting's <style>) is dropped there,
+# which leaves the page usable: not worth 'unsafe-inline' on pages that show
+# personal data.
+# CSP_REPORT_ONLY=true sends the policy as Content-Security-Policy-Report-Only
+# for a rollout: browsers report violations (to CSP_REPORT_URI when set) and
+# block nothing. Enforcing is the default.
+# (Read into lower-case names: django-csp's check csp.E001 takes any CSP_*
+# setting for its 3.x format.)
+_csp_report_only = env_bool("CSP_REPORT_ONLY", False)
+_csp_report_uri = env_str("CSP_REPORT_URI", "")
+_csp_policy = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'"],
+        "font-src": ["'self'"],
+        "connect-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "frame-ancestors": ["'none'"],
+        "form-action": ["'self'"],
+        **({"report-uri": [_csp_report_uri]} if _csp_report_uri else {}),
+    }
+}
+if _csp_report_only:
+    CONTENT_SECURITY_POLICY = None
+    CONTENT_SECURITY_POLICY_REPORT_ONLY = _csp_policy
+else:
+    CONTENT_SECURITY_POLICY = _csp_policy
+    CONTENT_SECURITY_POLICY_REPORT_ONLY = None
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [

@@ -83,11 +83,47 @@ def axe_check(page):
     assert not failures, f"axe-core on {page.url}:\n" + "\n".join(failures)
 
 
+# Every page a browser test loads also reports each Content-Security-Policy
+# violation (issue 17, finding 12): the browser fires `securitypolicyviolation`
+# for whatever the policy refused (an inline script or handler, a style="",
+# a load from another origin) and logs it to the console; either fails the
+# test on teardown, so every journey checks that the policy breaks nothing.
+_CSP_ON_LOAD = """
+(() => {
+  document.addEventListener("securitypolicyviolation", (e) => {
+    // The report's promise: a test can wait until Python has recorded it.
+    window.__cspReported = window.__cspReport && window.__cspReport(location.href, [
+      e.effectiveDirective, e.disposition, e.blockedURI || "inline",
+      `${e.sourceFile || ""}:${e.lineNumber}`, e.sample || "",
+    ].join(" "));
+  }, true);
+})();
+"""
+
+
+def watch_csp(context, found):
+    """Add every CSP violation of a page the context loads to `found`."""
+
+    def report(source, url, violation):
+        found.append(f"Content-Security-Policy violation on {url}: {violation}")
+
+    def console(message):
+        if "Content Security Policy" in message.text:
+            found.append(f"console on {message.page.url if message.page else '?'}: {message.text}")
+
+    context.expose_binding("__cspReport", report)
+    context.add_init_script(script=_CSP_ON_LOAD)
+    context.on("console", console)
+    return found
+
+
 def watch_axe(context):
-    """Check every page the context loads; returns the list of failures found."""
+    """Check every page the context loads (axe-core, and the CSP through
+    watch_csp); returns the list of failures found."""
     if not AXE_JS.exists():
         pytest.fail(f"{AXE_JS} is missing; `make install` installs axe-core with npm")
     found = []
+    watch_csp(context, found)
 
     def report(source, url, violations):
         failures = _axe_failures(violations)
