@@ -64,7 +64,9 @@ class LetterSettingAdmin(admin.ModelAdmin):
 
     @admin.display(description=_("出具机关"))
     def issuer_rule(self, obj: LetterSetting) -> str:
-        return str(RULE_LABELS[ISSUER_RULES[obj.kind]])
+        # The add page shows an unsaved row with no kind yet.
+        rule = ISSUER_RULES.get(obj.kind)
+        return str(RULE_LABELS[rule]) if rule else "—"
 
     def get_readonly_fields(self, request, obj=None):
         # The kind names the row issuing looks up: fixed once made.
