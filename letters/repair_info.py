@@ -64,6 +64,11 @@ def repair_info_facts(record, *, as_of: dt.date, rule_sets=None) -> dict:
     }
 
 
+# A subject with no account but an email or a phone is told at that address
+# (letters.outbox.messages_for_bulk_letter), the letter with no recipient.
+REACHABLE_AT_OWN_ADDRESS = ~Q(subject__contact_email="") | ~Q(subject__contact_phone="")
+
+
 def on_records_saved(*, record_ids: list[int], actor, at: dt.datetime) -> None:
     """Mark the notice due for each record of a reachable subject that has none.
 
@@ -74,7 +79,15 @@ def on_records_saved(*, record_ids: list[int], actor, at: dt.datetime) -> None:
     the background, `repair_info_issue_due`; what a crash leaves due, the
     `letters-repair-info-due` job issues (repair_flow/jobs.py).
     """
-    due = list(records_to_tell(record_ids).values_list("pk", flat=True))
+    # Which records, not who is told (the background finds the recipient):
+    # an EXISTS per record instead of the recipient's subquery.
+    bound = SubjectBinding.objects.filter(subject_id=OuterRef("subject_id"))
+    due = list(
+        CreditRecord.objects.filter(pk__in=record_ids)
+        .filter(Exists(bound) | REACHABLE_AT_OWN_ADDRESS)
+        .exclude(Exists(notice_of_record()))
+        .values_list("pk", flat=True)
+    )
     if not due:
         return
     actor_id = getattr(actor, "pk", None)
@@ -97,17 +110,18 @@ def records_to_tell(record_ids):
     account told, or None for a subject told at its own address)."""
     # The subject's first bound account receives it.
     first_binding = SubjectBinding.objects.filter(subject_id=OuterRef("subject_id")).order_by("pk")
-    told = Letter.objects.filter(kind=LetterKind.REPAIR_INFO, record_id=OuterRef("pk"))
-    # A subject with no account but an email or a phone is told at that
-    # address (letters.outbox.messages_for_bulk_letter), the letter with no recipient.
-    reachable = ~Q(subject__contact_email="") | ~Q(subject__contact_phone="")
     return (
         CreditRecord.objects.filter(pk__in=record_ids)
         .annotate(recipient_id=Subquery(first_binding.values("user_id")[:1]))
-        .filter(Q(recipient_id__isnull=False) | reachable)
-        .exclude(Exists(told))  # one per record, never twice on re-import
+        .filter(Q(recipient_id__isnull=False) | REACHABLE_AT_OWN_ADDRESS)
+        .exclude(Exists(notice_of_record()))  # one per record, never twice on re-import
         .order_by("pk")
     )
+
+
+def notice_of_record():
+    """The credit-repair notice of the outer query's record (at most one)."""
+    return Letter.objects.filter(kind=LetterKind.REPAIR_INFO, record_id=OuterRef("pk"))
 
 
 def repair_info_issue_due(*, batch_size: int = 500, now: dt.datetime | None = None) -> list[int]:
