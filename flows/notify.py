@@ -193,9 +193,9 @@ def deliver(
             written += 1
             if not user.email_notifications:
                 continue
-            # No language preference is kept per person: mail and texts go
-            # out in Chinese, the platform's language (the page follows the reader).
-            with translation.override(LANGUAGE):
+            # Mail and texts in the language the person chose on their
+            # profile page (the 通知 page follows the reader's switcher).
+            with translation.override(user.language or LANGUAGE):
                 text = notice_text(message, params) or ""
                 # A letter's recipient gets the letter's own email (PDF attached).
                 if EMAIL in channels and user.email and letter_id is None:

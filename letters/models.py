@@ -480,3 +480,35 @@ class DeliveryEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.message_id}: {self.event_type}"
+
+
+class RepairInfoDue(models.Model):
+    """A credit-repair notice (两书同送) due for a record: what the import
+    commits in its own transaction instead of the letter itself.
+
+    A row is a few bytes where a letter is 27 columns and its frozen facts:
+    the import writes these (an import of 100,000 rows may be slowed by at
+    most 20 %, tests/bench/bench_import.py), and the background
+    (letters.repair_info.repair_info_issue_due, after commit, and the
+    `letters-repair-info-due` job for what a crash left) turns them into
+    numbered letters, deleting each row in the transaction that issues its
+    letter, so a record is told once.
+    """
+
+    record = models.OneToOneField(
+        CreditRecord, primary_key=True, on_delete=models.CASCADE, related_name="+"
+    )
+    due_at = models.DateTimeField()
+    # Who imported the record: the notice's audit event names them.
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    # An actor with no account: the command's name ("import_records").
+    actor_label = models.CharField(max_length=150, blank=True)
+
+    class Meta:
+        verbose_name = _("待发信用修复告知书")
+        verbose_name_plural = _("待发信用修复告知书")
+
+    def __str__(self) -> str:
+        return f"{self.record_id}: {self.due_at:%Y-%m-%d %H:%M}"

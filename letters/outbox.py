@@ -170,6 +170,12 @@ def messages_queue_many(*, messages: Sequence[NewMessage]) -> int:
     return len(messages)
 
 
+def message_language(user) -> str:
+    """The language of a message to `user`: the one they chose on their
+    profile page; Chinese for a subject told at its own address."""
+    return getattr(user, "language", "") or MESSAGE_LANGUAGE
+
+
 def _letter_message(letter: Letter, *, reach_subject: bool = False) -> dict | None:
     """The email telling the recipient their letter is issued, as fields.
     With `reach_subject`, a letter without a recipient goes to its subject's
@@ -183,7 +189,7 @@ def _letter_message(letter: Letter, *, reach_subject: bool = False) -> dict | No
         to = letter.subject.contact_email
     else:
         return None
-    with translation.override(MESSAGE_LANGUAGE):
+    with translation.override(message_language(user)):
         kind = letter.get_kind_display()
         subject = _("【%(issuer)s】%(kind)s %(number)s") % {
             "issuer": letter.issuer,
@@ -233,7 +239,7 @@ def _letter_sms(letter: Letter) -> dict | None:
         to = letter.subject.contact_phone
     else:
         return None
-    with translation.override(MESSAGE_LANGUAGE):
+    with translation.override(message_language(user)):
         kind = letter.get_kind_display()
         body = _(
             "【%(issuer)s】%(name)s：您的《%(kind)s》（文号 %(number)s）已出具，请查看：%(link)s"

@@ -164,13 +164,14 @@ class NewLetter:
     recipient: object = None
 
 
-def letters_issue_many(*, kind: str, letters: list[NewLetter], actor, at: dt.datetime) -> int:
+def letters_issue_many(*, kind: str, letters: list[NewLetter], actor, at: dt.datetime) -> list[int]:
     """Issue many letters of a department-issued `kind`, each on its record
     (the record's department issues it), as `letter_issue` does one, in a
-    few statements whatever their number (an import's batch of notices runs
-    this inside the batch's transaction): facts checked first (nothing
+    few statements whatever their number (the background's batch of
+    credit-repair notices, letters.repair_info): facts checked first (nothing
     written if one is missing), the issuers and prefixes read at once, every
     series' numbers reserved in one statement, one INSERT, one audit event.
+    The letters' ids, in order.
 
     Everything slow happens after commit, in the background: rendering and
     signing (one render task for the lot where a worker or broker runs, the
@@ -185,7 +186,7 @@ def letters_issue_many(*, kind: str, letters: list[NewLetter], actor, at: dt.dat
                 % {"kind": LetterKind(kind).label, "missing": "、".join(missing)}
             )
     if not letters:
-        return 0
+        return []
     if ISSUER_RULES[kind] != DEPARTMENT:
         raise ValueError(f"letters_issue_many issues department letters, not {kind}")
     setting = LetterSetting.objects.get(kind=kind)
@@ -261,7 +262,7 @@ def letters_issue_many(*, kind: str, letters: list[NewLetter], actor, at: dt.dat
         )
         letter_ids = [letter.pk for letter in created]
         transaction.on_commit(lambda: task_enqueue_in_background("letters.render_many", letter_ids))
-    return len(created)
+    return letter_ids
 
 
 def _render_after_commit(letter_pk: int) -> None:

@@ -1,6 +1,7 @@
 from celery import shared_task
 
 from letters.outbox import letter_render, letters_sweep, message_send
+from letters.repair_info import repair_info_issue_due
 
 
 @shared_task(name="letters.render")
@@ -27,3 +28,13 @@ def send_message(message_id: int) -> str:
 def sweep() -> str:
     """Periodic: retry failed renders and sends whose time has come."""
     return str(letters_sweep(actor="scheduler"))
+
+
+@shared_task(name="letters.repair_info_issue_due")
+def issue_repair_info_due() -> str:
+    """After an import's commit, and periodically for what a crash left:
+    issue the credit-repair notices due, then render them here, already in
+    the background (a render another worker claimed first is skipped)."""
+    issued = repair_info_issue_due()
+    rendered = sum(letter_render(letter_id=pk).rendered for pk in issued)
+    return f"issued {len(issued)}, rendered {rendered}"

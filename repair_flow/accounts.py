@@ -2,6 +2,7 @@
 
 from collections.abc import Sequence
 
+from django.conf import settings
 from django.contrib.auth.models import Group
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -81,21 +82,35 @@ def account_create(
 
 
 @transaction.atomic
-def profile_notifications_set(*, user: User, email_notifications: bool) -> User:
-    """A person turns their email and SMS notices on or off (their own only:
-    the in-app notices on the 通知 page always arrive)."""
+def profile_notifications_set(
+    *, user: User, email_notifications: bool, language: str | None = None
+) -> User:
+    """A person turns their email and SMS notices on or off, and chooses the
+    language they are written in (their own only: the in-app notices on the
+    通知 page always arrive). A language the platform does not offer is
+    refused, nothing saved."""
     if not (user and user.is_authenticated):
         raise AccountError(_("请先登录。"))
     email_notifications = bool(email_notifications)
+    language = user.language if language is None else language
+    if language not in dict(settings.LANGUAGES):
+        message = _("不支持的通知语言：%(language)s") % {"language": language}
+        raise ValidationError({"language": message})
+    changed = {}
     if user.email_notifications != email_notifications:
-        user.email_notifications = email_notifications
-        user.save(update_fields=["email_notifications"])
+        changed["email_notifications"] = email_notifications
+    if user.language != language:
+        changed["language"] = language
+    if changed:
+        for field, value in changed.items():
+            setattr(user, field, value)
+        user.save(update_fields=list(changed))
         audit_record(
             actor=user,
             action="profile.notifications",
             object_type="user",
             object_id=user.pk,
-            summary={"email_notifications": email_notifications},
+            summary=changed,
         )
     return user
 

@@ -22,6 +22,10 @@ JOBS: tuple[Job, ...] = (
     # Publicity periods end on a date: every five minutes is soon enough.
     Job("records-expire-due", "records.expire_due", 300),
     Job("sla-sweep", "sla.sweep", 60),
+    # 两书同送: notices an import marked due that no worker issued after
+    # commit (no worker running, or a crash between the two); before the
+    # letters sweep, which then renders and sends what it issued.
+    Job("letters-repair-info-due", "letters.repair_info_issue_due", 60),
     Job("letters-sweep", "letters.sweep", 60),
     Job("flows-lapse-due", "flows.lapse_due", 60),
     # Daily in name: hourly, so a window is completed within the hour it ends.

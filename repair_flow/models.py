@@ -25,6 +25,11 @@ class User(AbstractUser):
     phone = models.CharField(_("手机号码"), max_length=20, blank=True)
     # In-app notices always; email and SMS only while this is on (profile page).
     email_notifications = models.BooleanField(_("接收邮件和短信通知"), default=True)
+    # The language of the emails and texts this person receives (profile
+    # page); pages follow the language switcher.
+    language = models.CharField(
+        _("通知语言"), max_length=10, choices=settings.LANGUAGES, default="zh-hans"
+    )
 
     @property
     def is_platform_staff(self) -> bool:

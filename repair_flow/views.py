@@ -2,7 +2,7 @@ from django.apps import apps
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.shortcuts import redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -149,10 +149,23 @@ def what_label(what: str) -> str:
 @login_required
 def profile(request):
     """The signed-in person's own settings: only ever request.user's."""
+    error = None
     if request.method == "POST":
-        profile_notifications_set(
-            user=request.user, email_notifications=request.POST.get("email_notifications") == "on"
-        )
-        messages.success(request, _("通知设置已保存。"))
-        return redirect("profile")
-    return render(request, "profile.html", {"person": request.user})
+        try:
+            profile_notifications_set(
+                user=request.user,
+                email_notifications=request.POST.get("email_notifications") == "on",
+                language=request.POST.get("language", request.user.language),
+            )
+        except ValidationError as invalid:
+            error = invalid.message_dict["language"][0]
+            request.user.refresh_from_db()
+        else:
+            messages.success(request, _("通知设置已保存。"))
+            return redirect("profile")
+    return render(
+        request,
+        "profile.html",
+        {"person": request.user, "languages": settings.LANGUAGES, "error": error},
+        status=400 if error else 200,
+    )

@@ -187,41 +187,43 @@ def _emails_create(notifications: Sequence[NewNotification]) -> int:
     }
     base = settings.SITE_URL.rstrip("/")
     messages = []
-    with translation.override(EMAIL_LANGUAGE):
-        for n in mailed:
-            case, stage = clocks[n.clock_id]
+    for n in mailed:
+        case, stage = clocks[n.clock_id]
+        email, language = addresses[n.user_id]
+        # In the language the recipient chose on their profile page.
+        with translation.override(language or EMAIL_LANGUAGE):
             subject, body = _email_text(
                 n, case=case, stage=Stage(stage).label, link=f"{base}/sla/clocks/{n.clock_id}/"
             )
-            messages.append(
-                NewMessage(
-                    email_key(n), addresses[n.user_id], subject, body, n.user_id, n.created_at
-                )
-            )
+        messages.append(NewMessage(email_key(n), email, subject, body, n.user_id, n.created_at))
     return messages_queue_many(messages=messages)
 
 
-def _addresses(user_ids: set[int]) -> dict[int, str]:
-    """{user id: email} of those who have an address and keep email on
-    (their profile): one query."""
+def _addresses(user_ids: set[int]) -> dict[int, tuple[str, str]]:
+    """{user id: (email, language)} of those who have an address and keep
+    email on (their profile): one query."""
     users = get_user_model()
     if connection.vendor != "postgresql":
-        return dict(
-            users.objects.filter(pk__in=user_ids, email_notifications=True)
+        return {
+            pk: (email, language)
+            for pk, email, language in users.objects.filter(
+                pk__in=user_ids, email_notifications=True
+            )
             .exclude(email="")
-            .values_list("id", "email")
-        )
+            .values_list("id", "email", "language")
+        }
     # One array parameter, not IN (%s, ...) per user: a sweep batch names
     # hundreds of users, and this runs in every batch (see pg_array).
     qn = connection.ops.quote_name
     with connection.cursor() as cursor:
         cursor.execute(
-            f"SELECT {qn('id')}, {qn('email')} FROM {qn(users._meta.db_table)}"  # noqa: S608
+            f"SELECT {qn('id')}, {qn('email')}, {qn('language')}"  # noqa: S608 - our names
+            f" FROM {qn(users._meta.db_table)}"
             f" WHERE {qn('id')} = ANY(%s::bigint[]) AND {qn('email')} <> ''"
             f" AND {qn('email_notifications')}",
             [pg_array(user_ids)],
         )
-        return dict(cursor.fetchall())
+        return {pk: (email, language) for pk, email, language in cursor.fetchall()}
 
 
 def _email_text(n: NewNotification, *, case: str, stage: str, link: str) -> tuple[str, str]:

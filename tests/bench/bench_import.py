@@ -17,8 +17,10 @@ import datetime as dt
 import io
 import os
 import random
+import statistics
 import time
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 from django.core.management import call_command
@@ -87,27 +89,41 @@ def rate(count: int, seconds: float) -> float:
     return count / seconds if seconds else float("inf")
 
 
-@pytest.mark.django_db(transaction=True)
-def test_import_records_against_bare_bulk_create(tmp_path):
-    today = timezone.localdate()
+def departments_and_file(tmp_path) -> tuple[list[dict], Path]:
+    """Eight departments in the database and ROWS generated rows, also
+    written to a CSV file for the import."""
     codes = [f"DEPT{i:02d}" for i in range(8)]
     Department.objects.bulk_create(
         Department(code=code, name=f"济南市测试局{code}", sector=Sector.OTHER) for code in codes
     )
-    rows = generate(codes, today)
+    rows = generate(codes, timezone.localdate())
     path = tmp_path / "records.csv"
     with path.open("w", encoding="utf-8", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=FIELDS)
         writer.writeheader()
         writer.writerows(rows)
+    return rows, path
 
+
+def timed_import(path: Path) -> tuple[float, float]:
+    """`import_records` of the whole file: its wall time and this process's
+    CPU time (which another process's load on a shared machine barely
+    moves; on SQLite it includes the database's work, on PostgreSQL not),
+    checked to have imported every row."""
     out, err = io.StringIO(), io.StringIO()
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     call_command("import_records", str(path), stdout=out, stderr=err)
-    ours = time.perf_counter() - started
+    seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
     assert out.getvalue().splitlines()[-1] == f"imported {ROWS}, updated 0, rejected 0", (
         err.getvalue()
     )
+    return seconds, cpu
+
+
+@pytest.mark.django_db(transaction=True)
+def test_import_records_against_bare_bulk_create(tmp_path):
+    rows, path = departments_and_file(tmp_path)
+    ours, _cpu = timed_import(path)
     assert CreditRecord.objects.count() == ROWS
     batches = AuditEvent.objects.filter(action="records.import").count()
 
@@ -155,49 +171,43 @@ def test_import_records_against_bare_bulk_create(tmp_path):
 
 NOTICE_TARGET = 0.20  # 两书同送: the notice hook slows the import by at most 20 %
 BOUND_SHARE = float(os.environ.get("BENCH_BOUND_SHARE", "0.1"))
-# Runs without and with the hook, alternated; the best of each is compared,
-# so a burst of load from another process on a shared machine weighs less.
-REPEAT = int(os.environ.get("BENCH_REPEAT", "2"))
+# Pairs of runs, without the hook then with it (A/B/A/B...): each pair's
+# ratio compares two runs made under the same load, so a burst from another
+# process on a shared machine shows as spread, not as a false verdict.
+REPEAT = int(os.environ.get("BENCH_REPEAT", "3"))
 
 
 @pytest.mark.django_db(transaction=True)
 def test_import_records_with_and_without_the_repair_notice(tmp_path):
     """The same file imported into emptied record tables (a first, untimed
     import makes the subjects): without the credit-repair notice hook and
-    with it, alternated BENCH_REPEAT times (default 2), a share of the subjects
+    with it, in BENCH_REPEAT pairs (default 3), a share of the subjects
     (BENCH_BOUND_SHARE, default 10 %) bound to an applicant account so their
-    records are told. Rendering is left to the letters sweep (not timed)."""
-    from letters.models import Letter, LetterKind
-    from letters.repair_info import on_records_saved
+    records are told. The import commits only the notices' markers; issuing
+    and rendering them is the background's (timed apart, not part of the
+    import's cost)."""
+    from letters.models import Letter, LetterKind, RepairInfoDue
+    from letters.repair_info import on_records_saved, repair_info_issue_due
     from records.hooks import records_saved_hook_replaced
     from records.models import BindingCapacity, SubjectBinding
     from repair_flow.models import Role, User
 
-    today = timezone.localdate()
-    codes = [f"DEPT{i:02d}" for i in range(8)]
-    Department.objects.bulk_create(
-        Department(code=code, name=f"济南市测试局{code}", sector=Sector.OTHER) for code in codes
-    )
-    rows = generate(codes, today)
-    path = tmp_path / "records.csv"
-    with path.open("w", encoding="utf-8", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=FIELDS)
-        writer.writeheader()
-        writer.writerows(rows)
+    _rows, path = departments_and_file(tmp_path)
+    in_hook = [0.0]
 
-    def run(hook) -> float:
-        out, err = io.StringIO(), io.StringIO()
+    def timed_hook(**kwargs) -> None:
+        # The hook's own share of the import, free of the noise between runs.
+        started = time.perf_counter()
+        on_records_saved(**kwargs)
+        in_hook[0] += time.perf_counter() - started
+
+    def run(hook) -> tuple[float, float]:
         with records_saved_hook_replaced("letters.repair_info", hook):
-            started = time.perf_counter()
-            call_command("import_records", str(path), stdout=out, stderr=err)
-            seconds = time.perf_counter() - started
-        assert out.getvalue().splitlines()[-1] == f"imported {ROWS}, updated 0, rejected 0", (
-            err.getvalue()
-        )
-        return seconds
+            return timed_import(path)
 
     def empty_records() -> None:
         Letter.objects.filter(kind=LetterKind.REPAIR_INFO).delete()
+        RepairInfoDue.objects.all().delete()
         with connection.cursor() as cursor:
             cursor.execute(f"DELETE FROM {CreditRecord._meta.db_table}")  # noqa: S608 - ours
 
@@ -215,24 +225,50 @@ def test_import_records_with_and_without_the_repair_notice(tmp_path):
         SubjectBinding(user=user, subject_id=pk, capacity=BindingCapacity.LEGAL_REPRESENTATIVE)
         for user, pk in zip(users, bound, strict=True)
     )
-    withouts, withs = [], []
+    told = 0
+    pairs, issuing, hook_share = [], [], []
     for _ in range(REPEAT):
-        withouts.append(run(None))
+        without = run(None)
         empty_records()
-        withs.append(run(on_records_saved))
-        told = Letter.objects.filter(kind=LetterKind.REPAIR_INFO).count()
-        assert told == CreditRecord.objects.filter(subject_id__in=bound).count()
+        in_hook[0] = 0.0
+        with_notice = run(timed_hook)
+        hook_share.append(in_hook[0] / with_notice[0])
+        told = CreditRecord.objects.filter(subject_id__in=bound).count()
+        assert RepairInfoDue.objects.count() == told
+        # The background's part, timed apart: what a worker does after commit.
+        started = time.perf_counter()
+        assert len(repair_info_issue_due()) == told
+        issuing.append(time.perf_counter() - started)
+        assert Letter.objects.filter(kind=LetterKind.REPAIR_INFO).count() == told
         empty_records()
-    without, with_notice = min(withouts), min(withs)
+        pairs.append((without, with_notice))
 
-    slowdown = with_notice / without - 1
+    def spread(ratios: list[float]) -> str:
+        ratios = sorted(ratios)
+        return (
+            f"median {statistics.median(ratios) - 1:+.1%}, "
+            f"spread {ratios[0] - 1:+.1%} .. {ratios[-1] - 1:+.1%}"
+        )
+
+    wall_ratios = [w[0] / wo[0] for wo, w in pairs]
+    cpu_ratios = [w[1] / wo[1] for wo, w in pairs]
+    slowdown = statistics.median(wall_ratios) - 1
     print()
     print(f"database: {connection.vendor} ({connection.settings_dict['NAME']})")
     print(f"rows: {ROWS}, subjects: {len(subjects)}, bound: {len(bound)}, notices: {told}")
-    print(f"best of {REPEAT} runs each")
-    print(f"without the notice hook: {without:7.2f} s  {rate(ROWS, without):10,.0f} rows/s")
-    print(f"with the notice hook:    {with_notice:7.2f} s  {rate(ROWS, with_notice):10,.0f} rows/s")
-    print("runs (s), without: " + ", ".join(f"{t:.2f}" for t in withouts)
-          + "; with: " + ", ".join(f"{t:.2f}" for t in withs))  # fmt: skip
+    print(f"{REPEAT} pairs, each without the notice hook then with it (wall s / CPU s)")
+    for n, (without, with_notice) in enumerate(pairs, 1):
+        wall, cpu = with_notice[0] / without[0], with_notice[1] / without[1]
+        print(f"  pair {n}: without {without[0]:7.2f} / {without[1]:7.2f}, "
+              f"with {with_notice[0]:7.2f} / {with_notice[1]:7.2f}, "
+              f"ratio {wall:.3f} / {cpu:.3f}")  # fmt: skip
+    best = min(w[0] for w, _ in pairs), min(w[0] for _, w in pairs)
+    print(f"without the notice hook, best: {best[0]:7.2f} s  {rate(ROWS, best[0]):10,.0f} rows/s")
+    print(f"with the notice hook, best:    {best[1]:7.2f} s  {rate(ROWS, best[1]):10,.0f} rows/s")
+    print(f"slowdown, wall: {spread(wall_ratios)}")
+    print(f"slowdown, CPU:  {spread(cpu_ratios)}")
+    print(f"time inside the hook: median {statistics.median(hook_share):.1%} of the import")
+    print(f"background issue of {told} notices (not in the import): "
+          f"best {min(issuing):.2f} s")  # fmt: skip
     verdict = "met" if slowdown <= NOTICE_TARGET else "NOT met"
-    print(f"slowdown: {slowdown:.1%} (target <= {NOTICE_TARGET:.0%}: {verdict})")
+    print(f"target: median wall slowdown <= {NOTICE_TARGET:.0%}: {verdict}")

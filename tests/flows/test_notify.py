@@ -28,6 +28,7 @@ from tests.flows.conftest import (
     revoke,
 )
 from tests.flows.test_objection_work import verifying
+from tests.repair_flow.test_english import compiled_catalogue  # noqa: F401 - English mail
 
 pytestmark = pytest.mark.django_db
 
@@ -371,3 +372,73 @@ def test_an_applicant_may_not_resend(client, drive, applicant, officer, committe
     response = client.post(reverse("letters:message_resend", args=[sms.letter_id, sms.pk]))
     assert response.status_code == 403
     assert OutboundMessage.objects.filter(channel=Channel.SMS).count() == 1
+
+
+# The language of emails and texts (profile page)
+
+
+def test_a_person_who_chooses_english_is_mailed_and_texted_in_english(
+    client, applicant, record, committed
+):
+    client.force_login(applicant)
+    page = client.get(reverse("profile")).content.decode()
+    assert '<option value="zh-hans" lang="zh-hans" selected>' in page
+    response = client.post(reverse("profile"), {"email_notifications": "on", "language": "en"})
+    assert response.status_code == 302
+    applicant.refresh_from_db()
+    assert applicant.language == "en"
+
+    case = draft_with_materials(applicant, record)
+    committed(repair_case_submit, applicant=applicant, case=case)
+    case.refresh_from_db()
+    (message,) = mails_to(applicant)
+    text = f"We have received your application {case.number}"
+    assert message.subject.startswith("[Credit repair platform] " + text)
+    assert text in message.body and "您好" not in message.body
+    assert LocmemSmsBackend.outbox == [
+        ("13800000000", f"{text}; the platform will review it shortly. "
+                        f"Details: {settings.SITE_URL}/cases/{case.pk}/")
+    ]  # fmt: skip
+    # The stored notice is the reader's page's business: in Chinese by default.
+    assert notices(applicant) == [f"已收到您的申请 {case.number}，平台将尽快审查。"]
+
+
+def test_a_letter_mailed_through_the_outbox_is_in_the_recipients_language(
+    drive, applicant, officer, committed
+):
+    applicant.language = "en"
+    applicant.save(update_fields=["language"])
+    case = drive(CaseStatus.IN_PRELIMINARY_REVIEW)
+    mail.outbox.clear()
+    committed(supplement_request, officer=officer, case=case, items=ITEMS)
+    letter = Letter.objects.get(kind=LetterKind.SUPPLEMENT)
+
+    message = OutboundMessage.objects.get(letter=letter, channel=Channel.EMAIL)
+    assert message.subject == f"[{letter.issuer}] One-time supplement notice {letter.number}"
+    assert "One-time supplement notice" in message.body and "您好" not in message.body
+    (sent,) = mails_to(applicant)
+    assert sent.subject == message.subject
+    # Chinese stays the default for everyone else.
+    officer.refresh_from_db()
+    assert officer.language == "zh-hans"
+
+
+def test_a_language_not_offered_is_refused_and_nothing_saved(client, applicant):
+    client.force_login(applicant)
+    response = client.post(reverse("profile"), {"language": "fr"})
+    assert response.status_code == 400
+    page = response.content.decode()
+    assert "不支持的通知语言：fr" in page and 'aria-invalid="true"' in page
+    applicant.refresh_from_db()
+    # The email switch posted with it (off) is not saved either.
+    assert (applicant.language, applicant.email_notifications) == ("zh-hans", True)
+
+
+def test_no_one_changes_someone_elses_language(client, applicant, other_applicant):
+    client.force_login(other_applicant)
+    client.post(
+        reverse("profile"), {"user": applicant.pk, "language": "en", "email_notifications": "on"}
+    )
+    applicant.refresh_from_db()
+    other_applicant.refresh_from_db()
+    assert (applicant.language, other_applicant.language) == ("zh-hans", "en")

@@ -1,8 +1,10 @@
 """Shared by the letters tests: stored files in a temporary folder, after-commit
-work run as a commit would run it, and an acceptance notice to issue."""
+work run as a commit would run it, and an acceptance notice to issue (with
+its after-commit render run, or not)."""
 
 import pytest
 
+from letters.commitments import commitment_create, commitment_sign
 from letters.kinds import addressee_facts, record_facts
 from letters.models import Letter
 from letters.services import letter_issue
@@ -36,3 +38,28 @@ def acceptance(record, officer, **extra) -> Letter:
         actor=officer,
         **extra,
     )
+
+
+def acceptance_committed(record, officer, committed) -> Letter:
+    """An acceptance notice issued and its after-commit work (the render) run, re-read."""
+    letter = committed(acceptance, record, officer)
+    letter.refresh_from_db()
+    return letter
+
+
+def commitment_signed(record, applicant, committed) -> Letter:
+    """The applicant's credit commitment on `record`, drafted and signed
+    from 203.0.113.7: the signed letter, re-read."""
+    commitment = committed(commitment_create, record=record, actor=applicant)
+    commitment.draft.refresh_from_db()
+    signed = committed(
+        commitment_sign,
+        commitment=commitment,
+        user=applicant,
+        confirmed=True,
+        draft_sha256=commitment.draft.sha256,
+        ip="203.0.113.7",
+        user_agent="test",
+    ).signed
+    signed.refresh_from_db()
+    return signed

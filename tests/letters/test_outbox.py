@@ -47,6 +47,7 @@ from sla.notifications import NewNotification, notifications_create
 from sla.sweep import clocks_sweep
 from tests.conftest import make_record, make_user
 from tests.letters.backends import FlakyBackend
+from tests.repair_flow.test_english import compiled_catalogue  # noqa: F401 - English mail
 
 TZ = ZoneInfo("Asia/Shanghai")
 T0 = dt.datetime(2026, 11, 20, 10, 0, tzinfo=TZ)
@@ -609,6 +610,22 @@ def test_a_breach_emails_those_with_an_address_and_no_one_else(record, officer, 
     escalation = OutboundMessage.objects.get(user=supervisor)
     assert escalation.subject == "【超时升级】R2 · 认定单位审核"
     assert "已升级督办" in escalation.body
+
+
+def test_an_sla_email_is_in_the_language_its_recipient_chose(record, officer, supervisor, esp):
+    officer.email, officer.language = "liuyang@example.com", "en"
+    officer.save(update_fields=["email", "language"])
+    supervisor.email = "sunmin@example.com"
+    supervisor.save(update_fields=["email"])
+    clock = sla_start(record, officer)
+    clocks_sweep(now=DUE + dt.timedelta(days=1))
+
+    breach = OutboundMessage.objects.get(idempotency_key=f"sla:{clock.pk}:breach:0:{officer.pk}")
+    assert breach.subject == "[Breached] 济市监罚〔2026〕1号 · Issuing-department review"
+    assert "has passed its deadline 2026-11-09 17:00 (Beijing time)" in breach.body
+    # The supervisor kept the default: Chinese.
+    escalation = OutboundMessage.objects.get(user=supervisor)
+    assert escalation.subject.startswith("【超时升级】")
 
 
 def test_an_officer_who_turned_email_off_gets_the_notice_but_no_sla_email(record, officer, esp):

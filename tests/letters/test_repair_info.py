@@ -14,9 +14,17 @@ from django.db import connection, connections
 from rest_framework.test import APIClient
 
 from letters.links import verify_url
-from letters.models import Letter, LetterKind, LetterSequence, OutboundMessage, RenderStatus
+from letters.models import (
+    Letter,
+    LetterKind,
+    LetterSequence,
+    OutboundMessage,
+    RenderStatus,
+    RepairInfoDue,
+)
 from letters.outbox import letters_render_due
 from letters.render import render_letter_html
+from letters.repair_info import repair_info_issue_due
 from records.identifiers import make_resident_id, make_uscc
 from records.models import BindingCapacity, SubjectBinding
 from repair_flow.management.commands import serve
@@ -45,7 +53,9 @@ def frozen_today():
         yield
 
 
-def import_csv(tmp_path, *rows, committed, options=(), name="records.csv"):
+def import_csv(tmp_path, *rows, committed, options=(), name="records.csv", background=True):
+    """Import `rows`; then, unless `background` is False, the background's
+    part (the notices the import marked due are issued, not yet rendered)."""
     path = tmp_path / name
     path.write_text("\n".join([HEADER, *rows]) + "\n", encoding="utf-8")
     out, err = io.StringIO(), io.StringIO()
@@ -54,6 +64,8 @@ def import_csv(tmp_path, *rows, committed, options=(), name="records.csv"):
     except SystemExit:
         pytest.fail(err.getvalue())
     assert err.getvalue() == ""
+    if background:
+        repair_info_issue_due()
     return out.getvalue()
 
 
@@ -135,13 +147,17 @@ def test_a_natural_persons_notice_never_speaks_of_publication(
     assert "本人身份证件" in html and "营业执照" not in html and "法定代表人" not in html
 
 
-def test_a_record_posted_through_the_api_tells_the_bound_subject(
-    department, applicant, department_system, django_capture_on_commit_callbacks
-):
+def system_api(system) -> APIClient:
+    """The department's system account on the records API."""
     api = APIClient()
-    api.credentials(HTTP_AUTHORIZATION=f"Token {department_system.auth_token.key}")
-    item = {
-        "decision_number": "济市监罚〔2026〕301号",
+    api.credentials(HTTP_AUTHORIZATION=f"Token {system.auth_token.key}")
+    return api
+
+
+def api_item(serial: int) -> dict:
+    """A penalty of the bound subject as the records API takes it."""
+    return {
+        "decision_number": f"济市监罚〔2026〕{serial}号",
         "department_code": "SCJGJ",
         "subject_type": "enterprise",
         "subject_identifier": BOUND,
@@ -152,11 +168,19 @@ def test_a_record_posted_through_the_api_tells_the_bound_subject(
         "penalty_types": ["fine"],
         "facts": "虚假宣传。",
     }
+
+
+def test_a_record_posted_through_the_api_tells_the_bound_subject(
+    department, applicant, department_system, django_capture_on_commit_callbacks
+):
+    api = system_api(department_system)
+    item = api_item(301)
     unbound = {**item, "decision_number": "济市监罚〔2026〕302号", "subject_identifier": UNBOUND}
 
     with django_capture_on_commit_callbacks(execute=True):
         response = api.post("/api/v1/records/", [item, unbound], format="json")
         again = api.post("/api/v1/records/", item, format="json")
+    repair_info_issue_due()
 
     assert response.status_code == 201, response.json()
     assert again.status_code in (200, 201), again.json()
@@ -229,7 +253,8 @@ def test_notices_are_numbered_per_department_in_order_without_gaps_across_batche
     # Interleaved departments, two rows a batch: each batch reserves its
     # numbers for both series in one go.
     rows = [bound_row(n, "SCJGJ" if n % 2 else "ZJJ") for n in range(1, 8)]
-    import_csv(tmp_path, *rows, committed=committed, options=["--batch-size", "2"])
+    import_csv(tmp_path, *rows, committed=committed, background=False)
+    assert repair_info_issue_due(batch_size=2)
 
     def numbers(code):
         return list(
@@ -276,34 +301,25 @@ def test_a_record_changed_or_repeated_on_re_import_is_not_told_again(
 def test_a_record_posted_again_changed_through_the_api_is_not_told_again(
     department, applicant, department_system, django_capture_on_commit_callbacks
 ):
-    api = APIClient()
-    api.credentials(HTTP_AUTHORIZATION=f"Token {department_system.auth_token.key}")
-    item = {
-        "decision_number": "济市监罚〔2026〕401号",
-        "department_code": "SCJGJ",
-        "subject_type": "enterprise",
-        "subject_identifier": BOUND,
-        "subject_name": "济南泉城食品有限公司",
-        "decision_date": "2026-05-20",
-        "fine_amount": 8000,
-        "severity": "general",
-        "penalty_types": ["fine"],
-        "facts": "虚假宣传。",
-    }
+    api = system_api(department_system)
+    item = api_item(401)
     with django_capture_on_commit_callbacks(execute=True):
         first = api.post("/api/v1/records/", item, format="json")
         changed = api.post("/api/v1/records/", {**item, "fine_amount": 9000}, format="json")
+    repair_info_issue_due()
 
     assert first.status_code == 201, first.json()
     assert changed.status_code in (200, 201), changed.json()
     assert notices().get().record.fine_amount == 9000
 
 
-def test_with_a_broker_each_batch_queues_one_render_task_after_commit(
+def test_with_a_broker_each_batch_queues_one_issue_task_after_commit(
     department, applicant, tmp_path, settings, django_capture_on_commit_callbacks
 ):
-    """Scale-out (CELERY_BROKER_URL set): a worker renders a batch's notices,
-    queued once the batch has committed; nothing renders in the import."""
+    """Scale-out (CELERY_BROKER_URL set): the import's batch commits only
+    the notices' markers and queues the task that issues them; a worker
+    issues and renders them, nothing of it in the import."""
+    from letters.tasks import issue_repair_info_due
     from repair_flow.celery import app
 
     settings.CELERY_TASK_ALWAYS_EAGER = False
@@ -321,15 +337,67 @@ def test_with_a_broker_each_batch_queues_one_render_task_after_commit(
         app.send_task = original
         app.conf.task_always_eager = True
 
-    ids = list(notices().order_by("pk").values_list("pk", flat=True))
-    assert sent == [("letters.render_many", [ids[:2]]), ("letters.render_many", [ids[2:]])]
-    assert set(notices().values_list("status", flat=True)) == {RenderStatus.PENDING}
+    assert sent == [("letters.repair_info_issue_due", [])] * 2
+    assert not notices().exists()
+    assert RepairInfoDue.objects.count() == 3
     assert not OutboundMessage.objects.exists()
+
+    # The worker's task: the three notices issued, numbered and rendered.
+    assert issue_repair_info_due.apply().get() == "issued 3, rendered 3"
+    assert set(notices().values_list("status", flat=True)) == {RenderStatus.RENDERED}
+    assert not RepairInfoDue.objects.exists()
+
+
+def test_a_notice_left_due_by_a_crash_is_issued_by_the_scheduled_job_once(
+    department, applicant, tmp_path, committed, settings, django_capture_on_commit_callbacks
+):
+    """No worker took the notices after commit (none running, or the
+    process died between the import and the background): the markers stay,
+    and the periodic job issues them, once, however often it runs."""
+    from repair_flow.scheduler import JOBS, run_job
+
+    applicant.email = "zhangwei@example.com"
+    applicant.save(update_fields=["email"])
+    import_csv(tmp_path, bound_row(1), bound_row(2), committed=committed, background=False)
+    assert not notices().exists()
+    assert (
+        list(RepairInfoDue.objects.values_list("actor_label", flat=True)) == ["import_records"] * 2
+    )
+    # Imported again before the background ran: still one marker each.
+    import_csv(tmp_path, bound_row(1), committed=committed, background=False, name="again.csv")
+    assert RepairInfoDue.objects.count() == 2
+
+    job = next(j for j in JOBS if j.name == "letters-repair-info-due")
+    assert settings.CELERY_BEAT_SCHEDULE["letters-repair-info-due"]["task"] == job.task
+    with django_capture_on_commit_callbacks(execute=True):
+        assert run_job(job) == "issued 2, rendered 2"
+        assert run_job(job) == "issued 0, rendered 0"
+
+    assert notices().count() == 2
+    assert [letter.number for letter in notices().order_by("record__pk")] == [
+        "SCJGJ信修告〔2026〕1号",
+        "SCJGJ信修告〔2026〕2号",
+    ]
+    event = AuditEvent.objects.get(action="letter.issue_many")
+    assert event.actor_label == "import_records"
+    # The subject is told once the letter exists, by the outbox.
+    assert OutboundMessage.objects.filter(to="zhangwei@example.com").count() == 2
+
+
+def test_a_subject_no_longer_reachable_when_the_background_runs_is_not_told(
+    department, applicant, tmp_path, committed
+):
+    import_csv(tmp_path, bound_row(1), committed=committed, background=False)
+    SubjectBinding.objects.filter(user=applicant).delete()
+
+    assert repair_info_issue_due() == []
+    assert not notices().exists()
+    assert not RepairInfoDue.objects.exists()
 
 
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
-def test_imports_running_at_once_number_their_notices_without_gap_or_duplicate(
+def test_imports_and_background_runs_at_once_number_notices_without_gap_or_duplicate(
     department, other_department, applicant, tmp_path
 ):
     if connection.vendor != "postgresql":
@@ -341,7 +409,7 @@ def test_imports_running_at_once_number_their_notices_without_gap_or_duplicate(
         rows = [bound_row(w * 100 + n, "SCJGJ" if n % 3 else "ZJJ") for n in range(each)]
         path.write_text("\n".join([HEADER, *rows]) + "\n", encoding="utf-8")
         paths.append(path)
-    barrier = threading.Barrier(workers)
+    barrier = threading.Barrier(workers * 2)
     errors = []
 
     def importer(path):
@@ -353,14 +421,28 @@ def test_imports_running_at_once_number_their_notices_without_gap_or_duplicate(
         finally:
             connections.close_all()
 
+    def background():
+        # Runners claiming markers while the imports still write them.
+        try:
+            barrier.wait()
+            for _ in range(3):
+                repair_info_issue_due(batch_size=4)
+        except BaseException as exc:
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
     threads = [threading.Thread(target=importer, args=(path,)) for path in paths]
+    threads += [threading.Thread(target=background) for _ in range(workers)]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
+    repair_info_issue_due()  # what the runners left: the scheduled job's part
 
     assert errors == []
     assert notices().count() == workers * each
+    assert not RepairInfoDue.objects.exists()
     for code in ("SCJGJ", "ZJJ"):
         serials = sorted(
             notices().filter(record__department__code=code).values_list("serial", flat=True)

@@ -17,6 +17,7 @@ from letters.channels import ConsoleSmsBackend, LocmemSmsBackend
 from letters.links import verify_url
 from letters.models import Channel, Letter, LetterKind, MessageStatus, OutboundMessage
 from letters.outbox import letters_sweep
+from letters.repair_info import repair_info_issue_due
 from records.identifiers import make_uscc
 from records.models import Subject
 from repair_flow.models import AuditEvent
@@ -51,6 +52,7 @@ def import_csv(tmp_path, *rows, committed, rejected=False):
     except SystemExit:
         if not rejected:
             pytest.fail(err.getvalue())
+    repair_info_issue_due()  # the background's part: the notices the import marked due
     return out.getvalue() + err.getvalue()
 
 
@@ -148,6 +150,7 @@ def test_the_api_takes_the_contact_and_refuses_a_bad_one(
     assert notices().count() == 0
     with django_capture_on_commit_callbacks(execute=True):
         good = api.post("/api/v1/records/", {**item, "subject_phone": "13900001234"}, format="json")
+    repair_info_issue_due()
     assert good.status_code == 201, good.json()
     letter = notices().get()
     letters_sweep()

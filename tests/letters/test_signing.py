@@ -34,33 +34,15 @@ from pyhanko.sign.validation import validate_pdf_signature
 from pyhanko_certvalidator import ValidationContext
 
 from letters import render, signing
-from letters.commitments import commitment_create, commitment_sign
-from letters.kinds import addressee_facts, record_facts
 from letters.models import Letter, RenderStatus
-from letters.services import letter_issue
+from tests.letters.conftest import acceptance_committed, commitment_signed
 
 PASSPHRASE = "correct horse"
 
 
-def acceptance(record, officer, committed) -> Letter:
-    letter = committed(
-        letter_issue,
-        kind="acceptance",
-        facts={
-            "addressee": addressee_facts(record.subject),
-            "record": record_facts(record),
-            "received_on": "2026-11-20",
-        },
-        record=record,
-        actor=officer,
-    )
-    letter.refresh_from_db()
-    return letter
-
-
 @pytest.fixture
 def letter(record, officer, committed):
-    letter = acceptance(record, officer, committed)
+    letter = acceptance_committed(record, officer, committed)
     assert letter.status == RenderStatus.RENDERED
     return letter
 
@@ -225,7 +207,7 @@ def test_an_expired_certificate_is_reported_as_expired(
             not_after=now - dt.timedelta(days=400),
         ),
     )
-    letter = acceptance(record, officer, committed)
+    letter = acceptance_committed(record, officer, committed)
     assert letter.status == RenderStatus.RENDERED
     body = client.get(f"/api/v1/verify/{letter.verification_code}/").json()
     assert body["file_intact"] is True
@@ -246,7 +228,7 @@ def untrusted_letter(settings, tmp_path, record, officer, committed) -> Letter:
             not_after=now + dt.timedelta(days=365),
         ),
     )
-    return acceptance(record, officer, committed)
+    return acceptance_committed(record, officer, committed)
 
 
 def test_an_untrusted_certificate_is_reported_as_untrusted(
@@ -282,7 +264,7 @@ def test_a_configured_trust_root_is_trusted(settings, tmp_path, record, officer,
         ),
     )
     settings.LETTER_SIGNING_TRUST_ROOTS = [str(pem)]
-    acceptance(record, officer, committed)
+    acceptance_committed(record, officer, committed)
     assert verify_all()[0] == 0
 
 
@@ -321,7 +303,7 @@ def test_without_a_key_and_without_the_demo_no_letter_is_stored(
     settings, record, officer, committed
 ):
     settings.LETTER_SIGNING_DEMO = False
-    letter = acceptance(record, officer, committed)
+    letter = acceptance_committed(record, officer, committed)
     assert letter.status == RenderStatus.FAILED and not letter.file and not letter.sha256
     assert f"未配置出具机关“{letter.issuer}”（centre）的签名证书" in letter.last_error
     assert "LETTER_SIGNING_CENTRE_P12" in letter.last_error
@@ -333,7 +315,7 @@ def test_a_demo_ca_that_cannot_be_made_stops_the_letter(
 ):
     (tmp_path / "a-file").write_text("")
     settings.LETTER_SIGNING_DEMO_DIR = tmp_path / "a-file" / "signing"
-    letter = acceptance(record, officer, committed)
+    letter = acceptance_committed(record, officer, committed)
     assert letter.status == RenderStatus.FAILED and not letter.file
     assert "无法在" in letter.last_error and "创建演示签名证书" in letter.last_error
 
@@ -356,7 +338,7 @@ def test_a_bad_key_file_says_what_is_wrong(
         not_after=now + dt.timedelta(days=365),
     )
     use_key(settings, str(tmp_path / "nowhere.p12") if missing else path, passphrase)
-    letter = acceptance(record, officer, committed)
+    letter = acceptance_committed(record, officer, committed)
     assert letter.status == RenderStatus.FAILED and not letter.file
     assert message in letter.last_error
 
@@ -367,18 +349,7 @@ def test_a_bad_key_file_says_what_is_wrong(
 def test_the_signed_commitment_carries_the_applicants_block_and_the_institutions_signature(
     record, applicant, committed, client
 ):
-    commitment = committed(commitment_create, record=record, actor=applicant)
-    commitment.draft.refresh_from_db()
-    signed = committed(
-        commitment_sign,
-        commitment=commitment,
-        user=applicant,
-        confirmed=True,
-        draft_sha256=commitment.draft.sha256,
-        ip="203.0.113.7",
-        user_agent="test",
-    ).signed
-    signed.refresh_from_db()
+    signed = commitment_signed(record, applicant, committed)
     text = subprocess.run(
         ["pdftotext", "-layout", signed.file.path, "-"], capture_output=True, text=True, check=True
     ).stdout
@@ -459,7 +430,7 @@ def test_with_a_timestamp_authority_the_signature_carries_its_time(
     settings, local_tsa, record, officer, committed, client
 ):
     settings.LETTER_SIGNING_TSA_URL = local_tsa
-    letter = acceptance(record, officer, committed)
+    letter = acceptance_committed(record, officer, committed)
     assert letter.status == RenderStatus.RENDERED
     body = client.get(f"/api/v1/verify/{letter.verification_code}/").json()
     assert body["signature"]["ok"] is True and body["signature"]["timestamped"] is True
@@ -474,7 +445,7 @@ def test_a_timestamp_authority_that_does_not_answer_stops_the_letter(
         unused.bind(("127.0.0.1", 0))
         port = unused.getsockname()[1]
     settings.LETTER_SIGNING_TSA_URL = f"http://127.0.0.1:{port}/tsa"
-    letter = acceptance(record, officer, committed)
+    letter = acceptance_committed(record, officer, committed)
     assert letter.status == RenderStatus.FAILED and not letter.file
     assert f"时间戳服务 http://127.0.0.1:{port}/tsa（LETTER_SIGNING_TSA_URL）没有正确应答" in (
         letter.last_error
@@ -513,7 +484,7 @@ def test_letters_are_signed_and_checked_from_a_thread_that_runs_an_event_loop(
     event loop: pyHanko's asyncio.run() may not start there."""
     import asyncio
 
-    letter = acceptance(record, officer, committed)
+    letter = acceptance_committed(record, officer, committed)
     with letter.file.open("rb") as stored:
         pdf = stored.read()
     unsigned, _pages = render.render_letter_pdf(letter)

@@ -4,26 +4,14 @@ check a letter and an uploaded file against it, and learn nothing personal."""
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
-from letters.commitments import commitment_create, commitment_sign
-from letters.kinds import addressee_facts, record_facts
+from letters.commitments import commitment_create
 from letters.models import Letter, RenderStatus
-from letters.services import letter_issue
 from tests.api_errors import field_errors
+from tests.letters.conftest import acceptance_committed, commitment_signed
 
 
 def issue_acceptance(record, officer, committed) -> Letter:
-    letter = committed(
-        letter_issue,
-        kind="acceptance",
-        facts={
-            "addressee": addressee_facts(record.subject),
-            "record": record_facts(record),
-            "received_on": "2026-11-20",
-        },
-        record=record,
-        actor=officer,
-    )
-    letter.refresh_from_db()
+    letter = acceptance_committed(record, officer, committed)
     assert letter.status == RenderStatus.RENDERED
     return letter
 
@@ -81,18 +69,7 @@ def test_the_page_shows_no_personal_data(client, letter, person_letter):
 
 
 def test_a_signed_commitment_shows_neither_signer_nor_subject(client, record, applicant, committed):
-    commitment = committed(commitment_create, record=record, actor=applicant)
-    commitment.draft.refresh_from_db()
-    signed = committed(
-        commitment_sign,
-        commitment=commitment,
-        user=applicant,
-        confirmed=True,
-        draft_sha256=commitment.draft.sha256,
-        ip="203.0.113.7",
-        user_agent="test",
-    ).signed
-    signed.refresh_from_db()
+    signed = commitment_signed(record, applicant, committed)
     page = client.get(f"/verify/{signed.verification_code}").content.decode()
     assert signed.number in page and "信用修复承诺书" in page
     for value in [*personal_data(signed), "张伟", "203.0.113.7"]:

@@ -14,7 +14,7 @@ def test_the_scheduler_and_celery_beat_run_the_same_jobs():
     }
     embedded = {(job.name, job.task, float(job.every_seconds)) for job in scheduler.JOBS}
     assert beat == embedded
-    assert len(beat) == len(scheduler.JOBS) == 8
+    assert len(beat) == len(scheduler.JOBS) == 9
 
 
 def test_every_job_names_a_registered_task():
@@ -40,7 +40,12 @@ def test_a_due_job_runs_its_task_and_a_failing_one_does_not_stop_the_others(db, 
     assert ran == [job.task for job in scheduler.JOBS]
     ran.clear()
     scheduler.run_due_jobs(last_run, now=10_000.0 + 60)
-    assert ran == ["sla.sweep", "letters.sweep", "flows.lapse_due"]
+    assert ran == [
+        "sla.sweep",
+        "letters.repair_info_issue_due",
+        "letters.sweep",
+        "flows.lapse_due",
+    ]
     ran.clear()
     scheduler.run_due_jobs(last_run, now=10_000.0 + 300)
     assert "records.expire_due" in ran and "flows.monitor_commitments" not in ran

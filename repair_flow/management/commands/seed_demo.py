@@ -54,6 +54,7 @@ from records.models import (
     RecordStatus,
     Sector,
     Subject,
+    SubjectBinding,
 )
 from records.publicity import Eligibility, RecordFacts, answer, load_rule_sets
 from records.services import (
@@ -268,6 +269,7 @@ class Command(BaseCommand):
         reviewed = self.review(awaiting_review)
         with transaction.atomic():
             objected = self.file_an_objection()
+            told = self.tell_subjects_of_new_penalties(today)
             breached = self.report_a_new_penalty(today)
         self.stdout.write(
             f"Seeded {len(departments)} departments, {Subject.objects.count()} subjects, "
@@ -285,7 +287,7 @@ class Command(BaseCommand):
                 "  qiye has a draft filing whose credit commitment is to be read and signed "
                 f"before submitting: /letters/commitments/{commitment.pk}/"
             )
-        for line in queued + reviewed + objected + breached:
+        for line in told + queued + reviewed + objected + breached:
             self.stdout.write(f"  {line}")
 
     def set_up_issuers(self, departments) -> None:
@@ -541,6 +543,47 @@ class Command(BaseCommand):
                 f"{case.number} was approved by reviewer ({what}, monitored): /cases/{case.pk}/"
             )
         return lines
+
+    def tell_subjects_of_new_penalties(self, today) -> list[str]:
+        """两书同送 in the demo: today's penalties of two subjects with no
+        account (an enterprise and a person), sent with their contact email
+        and mobile number, so the import marks their credit-repair notices
+        due. `make run`'s scheduler issues them within a minute and the
+        console shows each email and text; the seeding itself sends nothing
+        (it stays quiet, the accounts last)."""
+        bound = SubjectBinding.objects.values("subject_id")
+        unbound = Subject.objects.exclude(pk__in=bound).order_by("id")
+        subjects = [
+            *unbound.filter(kind="enterprise")[:1],
+            *unbound.filter(kind="person")[:1],
+        ]
+        rows = []
+        for n, subject in enumerate(subjects, start=1):
+            rows.append({
+                "decision_number": f"济市监罚〔{today.year}〕{9100 + n}号",
+                "department_code": SHOWCASE_DEPARTMENT,
+                "subject_type": subject.kind,
+                "subject_identifier": subject.identifier,
+                "subject_name": subject.name,
+                "decision_date": today.isoformat(),
+                "fine_amount": "2000.00",
+                "severity": "general",
+                "penalty_types": "fine",
+                "facts": FACTS["general"][0],
+                "subject_email": f"subject{n}@demo.credit.example",
+                "subject_phone": f"1390000{n:04d}",
+            })  # fmt: skip
+        if not rows:
+            return []
+        result = records_ingest(rows=enumerate(rows, 1), actor="seed_demo", source="seed_demo")
+        if result.rejected:
+            raise CommandError(f"demo rows rejected: {result.rejected[:3]}")
+        names = "、".join(subject.name for subject in subjects)
+        return [
+            f"Penalties imported today for {names} (no account; email and phone sent with the "
+            f"record): `make run` sends each its credit-repair notice within a minute, by email "
+            f"and text, shown on the console"
+        ]
 
     def report_a_new_penalty(self, today) -> list[str]:
         """geren's repaired subject is penalised again today by reviewer's
