@@ -200,8 +200,9 @@ def test_a_bound_subject_stays_and_a_record_with_a_running_case_waits(
     assert RepairCase.objects.get(pk=case.pk).details
 
 
+@pytest.mark.parametrize("late", [0, 1], ids=["on the day", "the day after"])
 def test_a_case_file_is_anonymised_after_its_period_the_bound_subject_stays(
-    drive, record, now, applicant
+    drive, record, now, applicant, late
 ):
     RetentionRule.objects.filter(kind="case_file").update(period_years=1)
     case = case_withdraw(applicant=applicant, case=drive("submitted"), reason="已自行整改")
@@ -209,7 +210,7 @@ def test_a_case_file_is_anonymised_after_its_period_the_bound_subject_stays(
     due = dt.datetime.combine(closed.replace(year=closed.year + 1), dt.time(0, 1), tzinfo=TZ)
     now.move_to(due - dt.timedelta(minutes=2))
     assert f"flows.RepairCase #{case.pk}" not in run("--dry-run")
-    now.move_to(due)
+    now.move_to(due + dt.timedelta(days=late))
     run()
     case.refresh_from_db()
     assert case.details == "" and case.decision_reasons == []
