@@ -16,9 +16,10 @@ law's own traces stay:
   decision's reasons, attestations, supplement items, breach-review
   statements, commitment signatures, the workflow's data;
 - letters of a case, and credit-repair notices that have no case (the PDF
-  removed, the frozen facts emptied, the subject link cleared; the number,
-  hash and code stay, so the series has no gap and a verification says the
-  letter existed);
+  removed, the frozen facts and the messages that carried them emptied, the
+  subject link cleared when the subject goes; the number, hash and code
+  stay, so the series has no gap and a verification says the letter
+  existed);
 - audit events (the payload destroyed, the digest and link kept, so the
   chain still verifies);
 - subjects with nothing left (every record destroyed, every case file and
@@ -58,7 +59,14 @@ from flows.models import (
     RepairProcess,
     SupplementRequest,
 )
-from letters.models import Commitment, Letter, LetterKind
+from letters.models import (
+    Commitment,
+    DeliveryEvent,
+    Letter,
+    LetterKind,
+    MessageStatus,
+    OutboundMessage,
+)
 from records.models import (
     CreditRecord,
     DecisionChange,
@@ -415,6 +423,19 @@ def case_files_anonymise(model, ids: list[int]) -> None:
     Task.objects.filter(process__in=processes).update(data={})
 
 
+def letters_anonymise(ids: list[int]) -> None:
+    """The PDF and frozen facts go, and the messages that carried the letter
+    (the address it went to, its text); a message still waiting is never
+    sent empty: it is failed."""
+    Letter.objects.filter(id__in=ids).update(file="", facts={})
+    messages = OutboundMessage.objects.filter(letter_id__in=ids)
+    messages.filter(status__in=[MessageStatus.QUEUED, MessageStatus.SENDING]).update(
+        status=MessageStatus.FAILED
+    )
+    messages.update(to="", subject="", body="", last_error="")
+    DeliveryEvent.objects.filter(message__in=messages.values("id")).update(description="")
+
+
 def subjects_destroy(ids: list[int]) -> dict[int, str]:
     """Delete each subject, or anonymise it where an anonymised case file or
     the access register (kept for its own period) still points at it.
@@ -476,7 +497,7 @@ def expired_destroy(*, trigger: str, today: dt.date | None = None) -> Destructio
         if ids := plan.ids(DataKind.MATERIAL):
             CaseMaterial.objects.filter(id__in=ids).delete()
         if ids := plan.ids(DataKind.LETTER) + plan.ids(DataKind.REPAIR_NOTICE):
-            Letter.objects.filter(id__in=ids).update(file="", facts={})
+            letters_anonymise(ids)
         if ids := plan.ids(DataKind.ACCESS_REGISTER):
             AccessLogEntry.objects.filter(id__in=ids).delete()
         if ids := plan.ids(DataKind.AUDIT_PAYLOAD):

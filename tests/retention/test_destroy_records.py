@@ -17,7 +17,7 @@ from django.test import TestCase
 
 from flows.cases.withdrawal import case_withdraw
 from flows.models import CaseEvent, RepairCase
-from letters.models import Letter, LetterKind
+from letters.models import Letter, LetterKind, OutboundMessage
 from letters.outbox import letters_render_due
 from records.identifiers import make_resident_id, make_uscc
 from records.models import CreditRecord, RecordStatus, Subject, destroyed_decision_number
@@ -108,6 +108,7 @@ def test_a_record_is_destroyed_when_its_disclosure_ends_and_found_nowhere(
 ):
     notice = Letter.objects.get(record=imported)
     pdf, subject_id = notice.file.name, imported.subject_id
+    assert OutboundMessage.objects.filter(letter=notice, to="yi@example.com").exists()
     now.move_to(day_after(imported, days))
     out = run()
     assert "3 items destroyed" in out and "record 1, repair_notice 1, subject 1" in out
@@ -126,6 +127,8 @@ def test_a_record_is_destroyed_when_its_disclosure_ends_and_found_nowhere(
     assert notice.number and notice.verification_code
     assert not default_storage.exists(pdf)
     assert not PendingFileDeletion.objects.exists()
+    # The email that carried it: address and text gone.
+    assert not OutboundMessage.objects.filter(letter=notice).exclude(to="", body="").exists()
 
     c = client_for(officer)  # signed in after the run
     search = c.post("/records/search/", {"q": UNBOUND, "purpose": "supervision"})
