@@ -264,3 +264,26 @@ def test_on_postgresql_the_audit_trigger_still_holds_after_a_destruction(importe
         cursor.execute("DELETE FROM repair_flow_auditevent WHERE id = %s", [event.pk])
     call_command("verify_audit")
     assert "verified" in capsys.readouterr().out
+
+
+def test_the_subject_rule_only_takes_no_period_and_pending_files_are_shown_to_admins(
+    administrator, officer, client_for
+):
+    rule = RetentionRule.objects.get(kind="subject")
+    url = f"/admin/retention/retentionrule/{rule.pk}/change/"
+    form = {
+        "period_years": 1,
+        "counted_from": "nothing_left",
+        "legal_source": rule.legal_source,
+        "unconfirmed": "on",
+    }
+    admin = client_for(administrator)
+    refused = admin.post(url, form)
+    assert refused.status_code == 200
+    assert "保存期限只能为0" in refused.content.decode()
+    rule.refresh_from_db()
+    assert rule.period_years == 0
+
+    pending = "/admin/retention/pendingfiledeletion/"
+    assert admin.get(pending).status_code == 200
+    assert client_for(officer).get(pending).status_code == 302  # to the admin's login
