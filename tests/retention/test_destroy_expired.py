@@ -245,3 +245,23 @@ def test_a_monitored_repair_ends_with_its_window_and_breach_evidence_stays(
     assert "material 1" in out
     assert not CaseMaterial.objects.filter(pk=filed.pk).exists()
     assert CaseMaterial.objects.filter(pk=review.evidence_id).exists()
+
+
+def test_a_backlog_goes_over_several_runs_in_bounded_shares(refused, now, settings, capsys):
+    settings.RETENTION_MAX_PER_RUN = 1
+    audited = AuditEvent.objects.count()
+    now.move_to(ON_THE_DAY)
+    out = run()
+    assert f"due, left for the next runs: audit_payload: {audited - 1}" in out
+    assert "audit_payload 1," in out and "material 1" in out
+    assert AuditEvent.objects.filter(summary__isnull=True).count() == 1
+    runs = 1
+    while "0 items destroyed" not in out:
+        out = run()
+        runs += 1
+    assert runs == audited + 1  # one payload a run, then a run that finds nothing
+    assert "left for the next runs" not in out
+    # The job's own events are from today: not due.
+    assert AuditEvent.objects.filter(summary__isnull=True).count() == audited
+    call_command("verify_audit")
+    assert "verified" in capsys.readouterr().out

@@ -30,16 +30,23 @@ class Command(BaseCommand):
                 )
             if plan.pending_files:
                 self.stdout.write(f"files left by earlier runs, to remove: {plan.pending_files}")
-            self.report(plan.counts(), plan.held, verb="would be destroyed")
+            self.report(plan.counts(), plan.held, plan.left, verb="would be destroyed")
             return
         run = expired_destroy(trigger="command")
         if left := run.counts["files_left_by_earlier_runs"]:
             self.stdout.write(f"files left by earlier runs, removed: {left}")
-        self.report(run.counts["destroyed"], run.counts["held"], verb=f"destroyed (run #{run.pk})")
+        self.report(
+            run.counts["destroyed"],
+            run.counts["held"],
+            run.counts["left_for_next_run"],
+            verb=f"destroyed (run #{run.pk})",
+        )
 
-    def report(self, counts: dict, held: dict, *, verb: str) -> None:
+    def report(self, counts: dict, held: dict, left: dict, *, verb: str) -> None:
         for kind, count in sorted(held.items()):
             self.stdout.write(f"due but held by a running case or monitoring: {kind}: {count}")
+        for kind, count in sorted(left.items()):
+            self.stdout.write(f"due, left for the next runs: {kind}: {count}")
         total = sum(counts.values())
         detail = ", ".join(f"{kind} {count}" for kind, count in sorted(counts.items()))
         self.stdout.write(f"{total} items {verb}" + (f": {detail}" if detail else ""))
