@@ -1,3 +1,5 @@
+import hashlib
+
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator
@@ -162,6 +164,28 @@ class RecordStatus(models.TextChoices):
     EXPIRED = "expired", _("公示期满")
     DELETED = "deleted", _("已删除")
     UNDER_OBJECTION = "under_objection", _("异议处理中")
+    # Shandong Social Credit Regulation Art. 38: deleted when its disclosure
+    # period ends. The row stays as a tombstone with no personal content
+    # (retention/services.py), hidden from every query by the default manager.
+    DESTROYED = "destroyed", _("已销毁")
+
+
+class LiveRecordManager(models.Manager):
+    """Records not destroyed under their retention rule: a destroyed record
+    is no longer queryable (Shandong Social Credit Regulation Art. 38), so
+    every list, search, page and API that reads `CreditRecord.objects` skips
+    it. Links to it (a case's `record`) still resolve through the base
+    manager; the retention job reads `all_objects`."""
+
+    def get_queryset(self):
+        return super().get_queryset().exclude(status=RecordStatus.DESTROYED)
+
+
+def destroyed_decision_number(department_id: int, decision_number: str) -> str:
+    """What a destroyed record keeps of its decision number: a digest, so a
+    re-import of the same decision is recognised without keeping the number."""
+    digest = hashlib.sha256(f"{department_id}:{decision_number}".encode()).hexdigest()
+    return f"sha256:{digest}"
 
 
 class CreditRecord(models.Model):
@@ -171,8 +195,14 @@ class CreditRecord(models.Model):
         Department, on_delete=models.PROTECT, related_name="records", verbose_name=_("认定单位")
     )
     decision_number = models.CharField(_("处罚决定书文号"), max_length=100)
+    # Empty only once the record is destroyed (retention): the tombstone no
+    # longer says whose penalty it was.
     subject = models.ForeignKey(
-        Subject, on_delete=models.PROTECT, related_name="records", verbose_name=_("信用主体")
+        Subject,
+        null=True,
+        on_delete=models.PROTECT,
+        related_name="records",
+        verbose_name=_("信用主体"),
     )
     decision_date = models.DateField(_("处罚决定日期"))
     # Shandong Social Credit Regulation Art. 38: disclosure ends at most five
@@ -200,7 +230,12 @@ class CreditRecord(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
+    all_objects = models.Manager()
+    objects = LiveRecordManager()
+
     class Meta:
+        base_manager_name = "all_objects"
+        default_manager_name = "objects"
         ordering = ["-decision_date", "-id"]
         verbose_name = _("行政处罚信息")
         verbose_name_plural = _("行政处罚信息")

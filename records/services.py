@@ -31,6 +31,7 @@ from records.models import (
     SubjectBinding,
     SubjectKind,
     SyncKind,
+    destroyed_decision_number,
 )
 from records.selectors import issuing_department_id
 from records.sync import sync_event_queue
@@ -227,7 +228,7 @@ def _ingest_batch(
                 changed.append(checked)
             else:
                 valid.append(checked)
-    outside = scope.refusals(valid + changed)
+    outside = scope.refusals(valid + changed) | _destroyed_refusals(valid + changed)
     if outside:
         rejected.extend(outside.values())
         valid = [row for row in valid if row.line not in outside]
@@ -270,6 +271,29 @@ def _ingest_batch(
     return IngestResult(
         first_line=batch[0][0], last_line=batch[-1][0], saved=saved, rejected=rejected
     )
+
+
+def _destroyed_refusals(rows: list[RecordRow]) -> dict[int, RowError]:
+    """Rows re-importing a decision whose record was destroyed at the end of
+    its disclosure (Shandong Social Credit Regulation Art. 38): refused, or
+    the penalty would be shown again. One indexed query per batch."""
+    if not rows:
+        return {}
+    digests: dict[str, list[RecordRow]] = {}
+    for row in rows:
+        digest = destroyed_decision_number(row.department_id, row.decision_number)
+        digests.setdefault(digest, []).append(row)
+    found = CreditRecord.all_objects.filter(
+        status=RecordStatus.DESTROYED,
+        department_id__in={row.department_id for row in rows},
+        decision_number__in=digests,
+    ).values_list("decision_number", flat=True)
+    message = _("该处罚决定的信用信息已于公示期届满后销毁，不再导入")
+    return {
+        row.line: RowError(row.line, "decision_number", message, "destroyed")
+        for digest in found
+        for row in digests[digest]
+    }
 
 
 def _decision_change_row(row: RecordRow, *, actor, source: str) -> SavedRow | list[RowError]:

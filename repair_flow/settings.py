@@ -239,6 +239,10 @@ SESSION_COOKIE_AGE = env_int("SESSION_COOKIE_AGE", 8 * 3600, minimum=300)
 # admin's personal-data pages, record searches) lasts before it is asked again
 # (shared domain reference section 8: every view registered with its purpose).
 ACCESS_PURPOSE_SESSION_SECONDS = env_int("ACCESS_PURPOSE_SESSION_SECONDS", 2 * 3600, minimum=60)
+# At most this many items of each kind per run of destroy_expired (hourly): a
+# backlog (the first run, a rule shortened) goes over several runs in bounded
+# transactions and statements, never one run holding every row.
+RETENTION_MAX_PER_RUN = env_int("RETENTION_MAX_PER_RUN", 5000, minimum=100)
 # The purpose each integration account states, once, for its reads of the sync
 # feed: `username=purpose,...` with a purpose of repair_flow.models.AccessPurpose
 # (checked at start). An account without one passes `purpose` per request.

@@ -1,7 +1,12 @@
 from django.contrib import admin
 
 from repair_flow.admin_audit import AuditedAdminMixin, ReadOnlyAdmin
-from retention.models import DestructionEntry, DestructionRun, RetentionRule
+from retention.models import (
+    DestructionEntry,
+    DestructionRun,
+    PendingFileDeletion,
+    RetentionRule,
+)
 
 
 @admin.register(RetentionRule)
@@ -48,3 +53,11 @@ class DestructionEntryAdmin(ReadOnlyAdmin):
     list_display = ["at", "object_type", "object_id", "action", "rule", "run"]
     list_filter = ["object_type", "action"]
     search_fields = ["object_id"]
+
+
+@admin.register(PendingFileDeletion)
+class PendingFileDeletionAdmin(ReadOnlyAdmin):
+    """Files a run could not remove yet (a crash, a storage error): the next
+    run retries them; an administrator sees what is waiting and why."""
+
+    list_display = ["id", "field", "run", "attempts", "last_error"]

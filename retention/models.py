@@ -17,14 +17,19 @@ class DataKind(models.TextChoices):
     CASE_FILE = "case_file", _("案卷")
     MATERIAL = "material", _("申请材料")
     LETTER = "letter", _("文书")
+    # The credit-repair notice (信用修复告知书) sent with a penalty, before
+    # any case: it tells of the record, so it goes with the record.
+    REPAIR_NOTICE = "repair_notice", _("信用修复告知书（无案件）")
     ACCESS_REGISTER = "access_register", _("查阅登记")
     AUDIT_PAYLOAD = "audit_payload", _("审计事件内容")
+    SUBJECT = "subject", _("信用主体")
 
 
 class CountedFrom(models.TextChoices):
     DISCLOSURE_END = "disclosure_end", _("公示截止日")
     CASE_CLOSED = "case_closed", _("案件办结日")
     ENTRY_TIME = "entry_time", _("登记时间")
+    NOTHING_LEFT = "nothing_left", _("其余信息均已销毁")
 
 
 # Which starting point each kind has a date for; the rule's form refuses others.
@@ -33,9 +38,14 @@ ALLOWED_START = {
     DataKind.CASE_FILE: {CountedFrom.CASE_CLOSED},
     DataKind.MATERIAL: {CountedFrom.CASE_CLOSED},
     DataKind.LETTER: {CountedFrom.CASE_CLOSED},
+    DataKind.REPAIR_NOTICE: {CountedFrom.DISCLOSURE_END},
     DataKind.ACCESS_REGISTER: {CountedFrom.ENTRY_TIME},
     DataKind.AUDIT_PAYLOAD: {CountedFrom.ENTRY_TIME},
+    DataKind.SUBJECT: {CountedFrom.NOTHING_LEFT},
 }
+# Kinds destroyed the moment their starting point is reached: a subject has
+# no date of its own, it goes in the run that destroys the last of its data.
+IMMEDIATE = {DataKind.SUBJECT}
 
 
 def years_before(day: dt.date, years: int) -> dt.date:
@@ -80,6 +90,10 @@ class RetentionRule(models.Model):
                     }
                 }
             )
+        if self.kind in IMMEDIATE and self.period_years:
+            raise ValidationError(
+                {"period_years": _("信用主体在其余信息均已销毁时即处理，保存期限只能为0")}
+            )
 
     def cutoff(self, today: dt.date) -> dt.date:
         """Data whose starting day is on or before this day is due today."""
@@ -100,6 +114,32 @@ class DestructionRun(models.Model):
 
     def __str__(self) -> str:
         return f"#{self.pk} {self.started_at:%Y-%m-%d %H:%M}"
+
+
+class PendingFileDeletion(models.Model):
+    """A file whose row the destruction removed or anonymised, still to be
+    removed from storage. Written in the destruction's transaction, so a
+    crash between the commit and the removal leaves this row, and the next
+    run removes the file (removing a missing file is no error)."""
+
+    field = models.CharField(_("文件字段"), max_length=100)  # "app_label.Model.field"
+    name = models.CharField(_("文件名"), max_length=255)
+    run = models.ForeignKey(
+        DestructionRun,
+        on_delete=models.PROTECT,
+        related_name="pending_files",
+        verbose_name=_("批次"),
+    )
+    attempts = models.PositiveSmallIntegerField(default=0)
+    last_error = models.CharField(max_length=300, blank=True)
+
+    class Meta:
+        ordering = ["id"]
+        verbose_name = _("待删除文件")
+        verbose_name_plural = _("待删除文件")
+
+    def __str__(self) -> str:
+        return f"{self.field} #{self.pk}"
 
 
 class DestructionAction(models.TextChoices):
