@@ -328,7 +328,7 @@ def test_a_letter_whose_object_was_altered_or_is_gone_has_no_page_image_and_veri
 
 
 def test_destroying_an_expired_case_file_deletes_its_objects(
-    client_for, applicant, refused, bucket, now
+    client_for, applicant, refused, bucket, now, django_capture_on_commit_callbacks
 ):
     RetentionRule.objects.update(period_years=1)
     letter = Letter.objects.get(pk=refused.decision_letter_id)
@@ -339,7 +339,9 @@ def test_destroying_an_expired_case_file_deletes_its_objects(
     assert set(names) <= bucket.names()
 
     now.move_to("2028-01-04T10:00:00+08:00")
-    call_command("destroy_expired", stdout=StringIO())
+    # The files go after the run's commit (retention.services.pending_files_remove).
+    with django_capture_on_commit_callbacks(execute=True):
+        call_command("destroy_expired", stdout=StringIO())
     entry = DestructionEntry.objects.get(object_type="letters.Letter", object_id=str(letter.pk))
     assert entry.files_removed == 2  # the PDF and its page image
 

@@ -19,6 +19,7 @@ from flows.cases.withdrawal import case_withdraw
 from flows.models import CaseEvent, RepairCase
 from letters.models import Letter, LetterKind, OutboundMessage
 from letters.outbox import letters_render_due
+from letters.repair_info import repair_info_issue_due
 from records.identifiers import make_resident_id, make_uscc
 from records.models import CreditRecord, RecordStatus, Subject, destroyed_decision_number
 from repair_flow.models import AuditEvent
@@ -64,7 +65,9 @@ def imported(department, now, tmp_path, committed):
     (sent to its email, rendered)."""
     now.move_to(IMPORTED_AT)
     import_rows(tmp_path, ROW, committed=committed)
-    # The background render queue, as it runs after the import.
+    # The background's part of 两书同送 (issue the notice), then its render
+    # queue, as they run after the import.
+    assert len(committed(repair_info_issue_due)) == 1
     assert committed(letters_render_due) == 1
     record = CreditRecord.objects.get(decision_number=NUMBER)
     notice = Letter.objects.get(kind=LetterKind.REPAIR_INFO, record=record)
