@@ -240,6 +240,9 @@ SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if PRODUCTION else
 # Production is served over HTTPS only: plain HTTP is redirected, and browsers
 # are told (HSTS) never to try HTTP for a year (check --deploy W004, W008).
 SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", PRODUCTION)
+# The proxy probes the server directly over plain HTTP: /healthz answers it
+# instead of redirecting it (it holds no session and no personal data).
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
 SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 365 * 24 * 3600 if PRODUCTION else 0)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", PRODUCTION)
 # The header only allows a submission to the browsers' preload list (W021).
