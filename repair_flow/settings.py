@@ -14,8 +14,10 @@ from repair_flow.env import (
     env_int,
     env_list,
     env_mapping,
+    env_origins,
     env_str,
     env_time,
+    env_url,
     parse_database_url,
 )
 from repair_flow.jobs import beat_schedule
@@ -84,8 +86,11 @@ AUDIT_ANCHOR_EMAIL = env_str("AUDIT_ANCHOR_EMAIL", "")
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "" if PRODUCTION else "127.0.0.1,localhost,testserver")
 if PRODUCTION and not ALLOWED_HOSTS:
     raise ImproperlyConfigured("ALLOWED_HOSTS must be set when DJANGO_ENV=production")
-CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
-SITE_URL = env_str("SITE_URL", "http://127.0.0.1:8000")
+# Behind the HTTPS proxy: the public origin (https://credit.example.gov.cn),
+# which Django's CSRF check compares with the browser's Origin header.
+CSRF_TRUSTED_ORIGINS = env_origins("CSRF_TRUSTED_ORIGINS")
+# The public address printed in letters, emails and QR codes.
+SITE_URL = env_url("SITE_URL", "http://127.0.0.1:8000")
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -403,6 +408,12 @@ LETTER_SIGNING_DEMO = env_bool("LETTER_SIGNING_DEMO", not PRODUCTION)
 LETTER_SIGNING_DEMO_DIR = Path(env_str("LETTER_SIGNING_DEMO_DIR") or VAR_DIR / "signing")
 
 CELERY_BROKER_URL = env_str("CELERY_BROKER_URL")
+# Celery beat keeps its last-run times in a file: under VAR_DIR (never the
+# checkout, where `celery beat` would otherwise write it), or where
+# CELERY_BEAT_SCHEDULE_FILENAME says (a directory only beat writes).
+CELERY_BEAT_SCHEDULE_FILENAME = env_str("CELERY_BEAT_SCHEDULE_FILENAME") or str(
+    VAR_DIR / "celerybeat-schedule"
+)
 CELERY_TASK_ALWAYS_EAGER = not CELERY_BROKER_URL
 # Without a broker `serve` renders letters after the response: in a child
 # process ("process"), so a render never holds the GIL that requests need,
