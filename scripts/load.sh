@@ -85,9 +85,11 @@ start beat .venv/bin/celery -A repair_flow beat -l warning
 echo "[${SECONDS}s] == seed_demo --allow-production ($RECORDS records)"
 $PY manage.py seed_demo --allow-production --records "$RECORDS" >"$WORK/seed.log" 2>&1 \
   || { cat "$WORK/seed.log"; exit 1; }
+# Codes of letters the worker has rendered (a pending one verifies as 404).
 LOAD_VERIFY_CODES=$($PY manage.py shell -c "
 from letters.models import Letter
-print(','.join(Letter.objects.exclude(verification_code=None).values_list('verification_code', flat=True)[:50]))")
+rendered = Letter.objects.filter(status='rendered').exclude(verification_code=None)
+print(','.join(rendered.values_list('verification_code', flat=True)[:50]))")
 export LOAD_VERIFY_CODES
 
 echo "[${SECONDS}s] == gunicorn ($WEB_CONCURRENCY workers) on $GUNICORN_BIND"
