@@ -86,7 +86,7 @@ echo "[${SECONDS}s] == seed_demo --allow-production ($RECORDS records)"
 $PY manage.py seed_demo --allow-production --records "$RECORDS" >"$WORK/seed.log" 2>&1 \
   || { cat "$WORK/seed.log"; exit 1; }
 # Codes of letters the worker has rendered (a pending one verifies as 404).
-LOAD_VERIFY_CODES=$($PY manage.py shell -c "
+LOAD_VERIFY_CODES=$($PY manage.py shell -v 0 -c "
 from letters.models import Letter
 rendered = Letter.objects.filter(status='rendered').exclude(verification_code=None)
 print(','.join(rendered.values_list('verification_code', flat=True)[:50]))")
