@@ -2,7 +2,7 @@
 PY := .venv/bin/python
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: install lock run test lint fmt bench migrate seed
+.PHONY: install lock run test lint fmt bench load migrate seed
 
 install:
 	@bash scripts/install.sh
@@ -41,3 +41,11 @@ fmt: install
 
 bench: install
 	$(PY) -m pytest tests/bench -s -p no:cacheprovider -o addopts=""
+
+# The scale-out stack on this machine under a bounded locust run (tests/load/):
+# p50/p95/p99 per endpoint and the errors; stops everything it started.
+LOAD_USERS ?= 20
+LOAD_SECONDS ?= 30
+
+load: install
+	LOAD_USERS=$(LOAD_USERS) LOAD_SECONDS=$(LOAD_SECONDS) bash scripts/load.sh

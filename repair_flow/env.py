@@ -74,6 +74,46 @@ def env_choice(name: str, default: str, choices: tuple[str, ...]) -> str:
     return raw
 
 
+def is_http_url(value: str, *, origin_only: bool = False) -> bool:
+    """An absolute http(s) URL with a host, no credentials, query or fragment;
+    `origin_only`: scheme, host and port only (no path)."""
+    try:
+        parts = urlsplit(value)
+        port_ok = parts.port is None or parts.port > 0
+    except ValueError:
+        return False
+    return (
+        port_ok
+        and parts.scheme in ("http", "https")
+        and bool(parts.hostname)
+        and not (parts.username or parts.password or parts.query or parts.fragment)
+        and not any(ch.isspace() for ch in value)
+        and not (origin_only and parts.path not in ("", "/"))
+    )
+
+
+def env_url(name: str, default: str) -> str:
+    """An absolute http(s) URL such as `https://credit.example.gov.cn`: links
+    in letters and emails are built on it, so a typo (no scheme, a space, a
+    query) must stop the start, not print a dead link on every notice."""
+    raw = os.environ.get(name, default)
+    if not is_http_url(raw.strip()):
+        raise ImproperlyConfigured(f"{name}={raw!r} is not a URL like https://host[:port][/path]")
+    return raw.strip()
+
+
+def env_origins(name: str, default: str = "") -> list[str]:
+    """Comma-separated origins (CSRF_TRUSTED_ORIGINS): scheme and host, no path."""
+    origins = env_list(name, default)
+    for origin in origins:
+        # Django accepts a leading wildcard label: https://*.example.gov.cn
+        if not is_http_url(origin.replace("://*.", "://wildcard.", 1), origin_only=True):
+            raise ImproperlyConfigured(
+                f"{name}: {origin!r} is not an origin like https://host[:port]"
+            )
+    return origins
+
+
 _ENGINES = {
     "postgres": "django.db.backends.postgresql",
     "postgresql": "django.db.backends.postgresql",

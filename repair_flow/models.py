@@ -1,5 +1,6 @@
 from django.conf import settings
 from django.contrib.auth.models import AbstractUser
+from django.contrib.auth.models import UserManager as AuthUserManager
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
@@ -16,6 +17,15 @@ class Role(models.TextChoices):
 STAFF_ROLES = frozenset({Role.OFFICER, Role.REVIEWER, Role.SUPERVISOR, Role.ADMINISTRATOR})
 
 
+class UserManager(AuthUserManager):
+    def create_superuser(self, username, email=None, password=None, **extra_fields):
+        # `manage.py createsuperuser` must give a working administrator: the
+        # role, not is_superuser, opens the staff pages (repair_flow.roles), and
+        # an applicant with is_superuser would meet 403 on every one of them.
+        extra_fields.setdefault("role", Role.ADMINISTRATOR)
+        return super().create_superuser(username, email, password, **extra_fields)
+
+
 class User(AbstractUser):
     """A person or a system account. The role decides what the account may see
     and do; department reviewers also have a department membership
@@ -30,6 +40,8 @@ class User(AbstractUser):
     language = models.CharField(
         _("通知语言"), max_length=10, choices=settings.LANGUAGES, default="zh-hans"
     )
+
+    objects = UserManager()
 
     @property
     def is_platform_staff(self) -> bool:

@@ -15,8 +15,10 @@ from repair_flow.env import (
     env_int,
     env_list,
     env_mapping,
+    env_origins,
     env_str,
     env_time,
+    env_url,
     parse_database_url,
 )
 from repair_flow.jobs import beat_schedule
@@ -85,8 +87,11 @@ AUDIT_ANCHOR_EMAIL = env_str("AUDIT_ANCHOR_EMAIL", "")
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "" if PRODUCTION else "127.0.0.1,localhost,testserver")
 if PRODUCTION and not ALLOWED_HOSTS:
     raise ImproperlyConfigured("ALLOWED_HOSTS must be set when DJANGO_ENV=production")
-CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
-SITE_URL = env_str("SITE_URL", "http://127.0.0.1:8000")
+# Behind the HTTPS proxy: the public origin (https://credit.example.gov.cn),
+# which Django's CSRF check compares with the browser's Origin header.
+CSRF_TRUSTED_ORIGINS = env_origins("CSRF_TRUSTED_ORIGINS")
+# The public address printed in letters, emails and QR codes.
+SITE_URL = env_url("SITE_URL", "http://127.0.0.1:8000")
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -251,6 +256,9 @@ SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if PRODUCTION else
 # Production is served over HTTPS only: plain HTTP is redirected, and browsers
 # are told (HSTS) never to try HTTP for a year (check --deploy W004, W008).
 SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", PRODUCTION)
+# The proxy probes the server directly over plain HTTP: /healthz answers it
+# instead of redirecting it (it holds no session and no personal data).
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
 SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 365 * 24 * 3600 if PRODUCTION else 0)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", PRODUCTION)
 # The header only allows a submission to the browsers' preload list (W021).
@@ -463,6 +471,12 @@ LETTER_SIGNING_DEMO = env_bool("LETTER_SIGNING_DEMO", not PRODUCTION)
 LETTER_SIGNING_DEMO_DIR = Path(env_str("LETTER_SIGNING_DEMO_DIR") or VAR_DIR / "signing")
 
 CELERY_BROKER_URL = env_str("CELERY_BROKER_URL")
+# Celery beat keeps its last-run times in a file: under VAR_DIR (never the
+# checkout, where `celery beat` would otherwise write it), or where
+# CELERY_BEAT_SCHEDULE_FILENAME says (a directory only beat writes).
+CELERY_BEAT_SCHEDULE_FILENAME = env_str("CELERY_BEAT_SCHEDULE_FILENAME") or str(
+    VAR_DIR / "celerybeat-schedule"
+)
 CELERY_TASK_ALWAYS_EAGER = not CELERY_BROKER_URL
 # Without a broker `serve` renders letters after the response: in a child
 # process ("process"), so a render never holds the GIL that requests need,

@@ -4,10 +4,12 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
+from django.http import JsonResponse
 from django.shortcuts import redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
+from django.views.decorators.http import require_safe
 
 from records.selectors import subject_get_for_user
 from repair_flow.access import (
@@ -17,6 +19,7 @@ from repair_flow.access import (
     session_purpose_set,
 )
 from repair_flow.accounts import profile_notifications_set
+from repair_flow.health import health
 from repair_flow.models import AccessLogEntry, AccessPurpose, Role
 from repair_flow.roles import role_required
 
@@ -28,6 +31,17 @@ LANDING = {
     Role.SUPERVISOR: "sla_board",
     Role.ADMINISTRATOR: "flows:tasks",
 }
+
+
+@require_safe
+def healthz(request):
+    """For the proxy and the orchestrator: 200 when the database, the broker
+    (when configured) and the storage answer, else 503. No login, no personal
+    data, no detail of a failure (that goes to the log)."""
+    well, checks = health()
+    return JsonResponse(
+        {"status": "ok" if well else "fail", "checks": checks}, status=200 if well else 503
+    )
 
 
 def home(request):

@@ -6,7 +6,15 @@ from pathlib import Path
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 
-from repair_flow.env import env_bool, env_int, env_time, parse_database_url
+from repair_flow.celery import app as celery_app
+from repair_flow.env import (
+    env_bool,
+    env_int,
+    env_origins,
+    env_time,
+    env_url,
+    parse_database_url,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -117,3 +125,48 @@ def test_the_openapi_schema_validates_without_warnings():
         timeout=120,
     )
     assert result.returncode == 0, result.stderr
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "credit.example.gov.cn",
+        "ftp://credit.example",
+        "https://",
+        "https://a b.example",
+        "https://credit.example/?x=1",
+        "https://user:pw@credit.example",
+        "https://credit.example:0",
+    ],
+)
+def test_a_bad_site_url_is_refused(monkeypatch, value):
+    monkeypatch.setenv("SITE_URL", value)
+    with pytest.raises(ImproperlyConfigured, match=r"SITE_URL=.* is not a URL like https://host"):
+        env_url("SITE_URL", "http://127.0.0.1:8000")
+
+
+def test_good_site_urls_and_origins_are_kept(monkeypatch):
+    monkeypatch.setenv("SITE_URL", "https://xyxf.jinan.gov.cn/credit")
+    assert env_url("SITE_URL", "") == "https://xyxf.jinan.gov.cn/credit"
+    monkeypatch.setenv("ORIGINS", "https://xyxf.jinan.gov.cn, https://*.jinan.gov.cn:8443")
+    assert env_origins("ORIGINS") == ["https://xyxf.jinan.gov.cn", "https://*.jinan.gov.cn:8443"]
+
+
+@pytest.mark.parametrize("value", ["xyxf.jinan.gov.cn", "https://xyxf.jinan.gov.cn/path"])
+def test_a_bad_trusted_origin_is_refused(monkeypatch, value):
+    monkeypatch.setenv("ORIGINS", f"https://ok.example,{value}")
+    with pytest.raises(ImproperlyConfigured, match="is not an origin like https://host"):
+        env_origins("ORIGINS")
+
+
+def test_a_bad_site_url_stops_the_start():
+    result = start_django(SITE_URL="credit.example.gov.cn")
+    assert result.returncode != 0
+    assert "SITE_URL='credit.example.gov.cn' is not a URL" in result.stderr
+
+
+def test_beat_keeps_its_schedule_under_var_not_in_the_checkout(settings):
+    # What `celery -A repair_flow beat` opens when no -s is given.
+    schedule = Path(celery_app.conf.beat_schedule_filename)
+    assert schedule == Path(settings.VAR_DIR) / "celerybeat-schedule"
+    assert schedule.parent != ROOT

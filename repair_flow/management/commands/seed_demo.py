@@ -216,6 +216,12 @@ class Command(BaseCommand):
         parser.add_argument(
             "--if-empty", action="store_true", help="do nothing when the database already has data"
         )
+        parser.add_argument(
+            "--allow-production",
+            action="store_true",
+            help="seed a staging database that runs with DJANGO_ENV=production "
+            "(never one real people use: every demo account has the same known password)",
+        )
         parser.add_argument("--records", type=int, default=3000)
         parser.add_argument("--subjects", type=int, default=300)
 
@@ -231,9 +237,15 @@ class Command(BaseCommand):
     def log_path(self):
         return settings.VAR_DIR / "seed_demo.log"
 
-    def seed(self, *, if_empty, records, subjects, **options):
-        if settings.PRODUCTION:
-            raise CommandError("seed_demo is for development only (DJANGO_ENV=production)")
+    def seed(self, *, if_empty, records, subjects, allow_production=False, **options):
+        # A production database holds real people's data and accounts: the
+        # demo's shared password must never reach it by accident. A staging
+        # copy of the scale-out stack (and `make load`) asks for it explicitly.
+        if settings.PRODUCTION and not allow_production:
+            raise CommandError(
+                "seed_demo is for development only (DJANGO_ENV=production); "
+                "for a staging database pass --allow-production"
+            )
         if CreditRecord.objects.exists() or User.objects.exists():
             if if_empty:
                 self.stdout.write("Demo data already present; not seeding again.")
@@ -277,6 +289,11 @@ class Command(BaseCommand):
         )
         self.stdout.write(f"The seeding's log: {self.log_path()}")
         self.print_accounts()
+        if settings.PRODUCTION:
+            self.stderr.write(
+                f"Staging only: every demo account's password is {DEMO_PASSWORD}; "
+                "never let real people use this database."
+            )
         if made:
             self.stdout.write(
                 f"Letters are signed with demo certificates (样章, not valid for real use) "
