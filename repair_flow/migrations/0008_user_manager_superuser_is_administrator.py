@@ -7,7 +7,7 @@ from django.db import migrations
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('repair_flow', '0006_audit_chain_keyed'),
+        ('repair_flow', '0007_user_language'),
     ]
 
     operations = [
