@@ -52,9 +52,9 @@ CHECKS = [
     response_headers_conformance,
     response_schema_conformance,
 ]
-GENERATED_EXAMPLES = 3
+GENERATED_EXAMPLES = 2
 KNOWN_ID_EXAMPLES = 3
-NEGATIVE_EXAMPLES = 3
+NEGATIVE_EXAMPLES = 2
 ROLES = ["applicant", "officer", "reviewer", "supervisor", "integration"]
 
 
