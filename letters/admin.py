@@ -235,7 +235,13 @@ class CommitmentAdmin(PersonalDataAdminMixin, ReadOnlyAdmin):
 
 
 @admin.register(OutboundMessage)
-class OutboundMessageAdmin(ReadOnlyAdmin):
+class OutboundMessageAdmin(PersonalDataAdminMixin, ReadOnlyAdmin):
+    """Every message goes to someone's address and tells of their case: the
+    pages ask a purpose and register each message shown, under the letter's
+    subject when that is a natural person."""
+
+    subject_path = "letter__subject"
+    every_row_personal = True
     list_display = (
         "subject",
         "channel",

@@ -583,20 +583,22 @@ SyncFeedResponse = inline_serializer(
         "has_more": serializers.BooleanField(),
     },
 )
-SyncAckRequest = inline_serializer(
-    "SyncAckRequest",
-    {
-        "ids": serializers.ListField(
-            child=serializers.IntegerField(min_value=1), max_length=MAX_ACK_IDS
-        )
-    },
-)
+
 SyncAckResponse = inline_serializer(
     "SyncAckResponse",
     {"acknowledged": serializers.IntegerField(help_text="acks newly recorded (0 on a repeat)")},
 )
 # Event ids are 64-bit: a larger `after` is refused, not sent to the database.
 MAX_EVENT_ID = 2**63 - 1
+SyncAckRequest = inline_serializer(
+    "SyncAckRequest",
+    {
+        "ids": serializers.ListField(
+            child=serializers.IntegerField(min_value=1, max_value=MAX_EVENT_ID),
+            max_length=MAX_ACK_IDS,
+        )
+    },
+)
 
 
 def _sync_feed_params(params) -> tuple[int | None, int]:
@@ -624,11 +626,23 @@ def _ack_ids(data) -> list[int]:
     ids = data.get("ids") if isinstance(data, dict) else None
     if not isinstance(ids, list) or not ids:
         raise ValidationError({"ids": [_('请求体应为 {"ids": [...]}，列出至少一个事件编号')]})
-    # bool is an int in Python; true is not an event id.
-    bad = [v for v in ids if not isinstance(v, int) or isinstance(v, bool) or v < 1]
+    # bool is an int in Python; true is not an event id. An id beyond 64 bits
+    # is refused here: the database driver cannot even bind it (a 500).
+    bad = [
+        v
+        for v in ids
+        if not isinstance(v, int) or isinstance(v, bool) or not 1 <= v <= MAX_EVENT_ID
+    ]
     if bad:
         values = pgettext("list separator", "、").join(str(v)[:40] for v in bad[:10])
-        raise ValidationError({"ids": [_("事件编号应为正整数：%(values)s") % {"values": values}]})
+        raise ValidationError(
+            {
+                "ids": [
+                    _("事件编号应为 1 至 %(max)d 之间的整数：%(values)s")
+                    % {"max": MAX_EVENT_ID, "values": values}
+                ]
+            }
+        )
     return ids
 
 

@@ -118,10 +118,16 @@ def _search_store(request, *, q: str, filters: dict, purpose: str | None) -> str
 def _list_page(request, *, q: str, filters: dict, search_id: str = "", status: int = 200, **extra):
     records = _filtered(records_visible_to(request.user), q, filters)
     staff = registered(request.user)
-    enterprises_only = staff and bool(q) and not search_id
+    # Staff see natural persons only through the purpose form (shared domain
+    # reference section 8: every view of a person's data has a stated purpose
+    # and is registered). The plain list and a search in a URL list
+    # organisations; the plain list says how many persons' records it leaves
+    # out (a count over the filters only, so it tells nothing of anyone).
+    enterprises_only = staff and not search_id
+    persons_hidden = 0
     if enterprises_only:
-        # A name search in a URL is for organisations only; people are found
-        # through the purpose form.
+        if not q and status == 200:
+            persons_hidden = records.filter(subject__kind=SubjectKind.PERSON).count()
         records = records.exclude(subject__kind=SubjectKind.PERSON)
     if status != 200:
         records = records.none()
@@ -165,7 +171,8 @@ def _list_page(request, *, q: str, filters: dict, search_id: str = "", status: i
             "today": today,
             "query": urlencode(query),
             "staff_search": staff,
-            "enterprises_only": enterprises_only,
+            "enterprises_only": enterprises_only and bool(q),
+            "persons_hidden": persons_hidden,
             "purposes": AccessPurpose.choices,
             "purpose": extra.get("purpose") or general_purpose(request),
             "search_error": extra.get("search_error", ""),

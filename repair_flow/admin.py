@@ -26,9 +26,10 @@ from repair_flow.accounts import (
     group_change_record,
     group_snapshot,
 )
+from repair_flow.admin_access import PersonalDataAdminMixin
 from repair_flow.admin_audit import ReadOnlyAdmin, form_diff
 from repair_flow.audit import audit_record
-from repair_flow.models import AccessLogEntry, AuditEvent, User
+from repair_flow.models import AccessLogEntry, ApiToken, AuditEvent, User
 
 
 class AccountChangeForm(UserChangeForm):
@@ -43,8 +44,14 @@ class AccountChangeForm(UserChangeForm):
 
 
 @admin.register(User)
-class AccountAdmin(UserAdmin):
+class AccountAdmin(PersonalDataAdminMixin, UserAdmin):
+    """Accounts are people: names, email addresses, phone numbers. Their
+    pages ask a purpose and register each account shown (shared domain
+    reference section 8), as the subjects' pages do."""
+
     form = AccountChangeForm
+    subject_path = ""
+    every_row_personal = True
     list_display = ("username", "get_full_name", "role", "is_active", "last_login")
     list_filter = ("role", "is_active")
     fieldsets = (*UserAdmin.fieldsets, (_("角色"), {"fields": ("role", "phone")}))
@@ -88,6 +95,10 @@ class AccountAdmin(UserAdmin):
         for obj in queryset:
             self.delete_model(request, obj)
 
+    def subject_of(self, obj):
+        # An account is registered as itself (`what` names it), not as a subject.
+        return None
+
 
 admin.site.unregister(Group)
 
@@ -116,10 +127,17 @@ class AuditedGroupAdmin(GroupAdmin):
 admin.site.unregister(TokenProxy)
 
 
-@admin.register(TokenProxy)
+@admin.register(ApiToken)
 class AuditedTokenAdmin(TokenAdmin):
     """An API token is a system account's credential: issuing and revoking
-    one is audited (the key itself never is)."""
+    one is audited (the key itself never is), and the admin shows only the
+    first characters of a key (ApiToken), on the list as on every page."""
+
+    list_display = ("key_shown", "user", "created")
+
+    @admin.display(description=_("令牌（前几位）"))
+    def key_shown(self, obj) -> str:
+        return obj.key_prefix
 
     def _audit(self, request, obj, action: str) -> None:
         audit_record(

@@ -20,6 +20,10 @@ class PersonalDataAdminMixin:
     # The path from a row to its records.Subject ("" for Subject itself),
     # e.g. "subject" or "record__subject".
     subject_path = "subject"
+    # Rows that are a person's data even when they name no natural person as
+    # a subject (an account, a message to someone's address): each one shown
+    # is registered, under no subject, `what` naming the row.
+    every_row_personal = False
 
     def subject_of(self, obj):
         for name in self.subject_path.split("__") if self.subject_path else []:
@@ -46,6 +50,8 @@ class PersonalDataAdminMixin:
             subject = self.subject_of(obj)
             if subject is not None and subject.is_person:
                 accesses.append(Access(subject, f"admin:{label}:{obj.pk}:{what}"))
+            elif self.every_row_personal:
+                accesses.append(Access(None, f"admin:{label}:{obj.pk}:{what}"))
         access_register_many(
             user=request.user, accesses=accesses, purpose=purpose, channel=AccessChannel.ADMIN
         )

@@ -211,6 +211,7 @@ ERROR_DESCRIPTIONS = {
     404: "not found or not visible to the caller",
     409: "not in a state for this (already claimed, decided or signed; another case open)",
     413: "the body is larger than this path takes (refused before it is read)",
+    415: "the body is in a media type this path does not read (see its request body)",
     429: "too many requests from this caller (`retry_after` seconds, also in Retry-After)",
 }
 
@@ -224,8 +225,10 @@ PURPOSE_400 = (
 def error_responses_hook(result, generator, request, public):
     """drf-spectacular postprocessing: every operation documents its 4xx in
     the one shape: 400 for each; 401 and 403 unless public; 404 with a path
-    parameter; 409 for each POST on one object. Declared bodies of other
-    shapes are kept (record ingest answers per item)."""
+    parameter; 409 for each POST on one object; 413 and 415 for each body
+    (too large; a media type the path does not read: DRF's parsers answer
+    415 before the view runs). Declared bodies of other shapes are kept
+    (record ingest answers per item)."""
     schemas = result.setdefault("components", {}).setdefault("schemas", {})
     schemas["Error"] = {
         "type": "object",
@@ -247,7 +250,7 @@ def error_responses_hook(result, generator, request, public):
             public_operation = not operation.get("security") or operation["security"] == [{}]
             codes = {400, 429}
             if method in {"post", "put", "patch"}:
-                codes.add(413)
+                codes |= {413, 415}
             if not public_operation:
                 codes |= {401, 403}
             if "{" in path:

@@ -3,6 +3,7 @@ from django.contrib.auth.models import AbstractUser
 from django.contrib.auth.models import UserManager as AuthUserManager
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+from rest_framework.authtoken.models import TokenProxy
 
 
 class Role(models.TextChoices):
@@ -166,3 +167,27 @@ class AccessLogEntry(models.Model):
 
     def __str__(self) -> str:
         return f"{self.at:%Y-%m-%d %H:%M} {self.user} {self.what}"
+
+
+# Characters of an API token's key shown to people: enough to tell two tokens
+# apart, far too few to use one (a key is 40 hex characters).
+TOKEN_KEY_SHOWN = 6
+
+
+class ApiToken(TokenProxy):
+    """A system account's API token as the admin shows it: by the first
+    characters of its key only. DRF's own admin named a token by its whole
+    key (its __str__) on every list, page title and message: a credential in
+    clear on the screen and in the browser's history."""
+
+    class Meta:
+        proxy = True
+        verbose_name = _("API 令牌")
+        verbose_name_plural = _("API 令牌")
+
+    def __str__(self) -> str:
+        return self.key_prefix
+
+    @property
+    def key_prefix(self) -> str:
+        return f"{self.key[:TOKEN_KEY_SHOWN]}…" if self.key else ""

@@ -29,6 +29,14 @@ def test_an_officer_states_a_purpose_before_seeing_a_person(page, officer, perso
     page.wait_for_url("**/cases/tasks/")
     page.get_by_role("link", name="信用记录").click()
     page.wait_for_url("**/records/")
+    # The plain list shows no person, only how many are left out.
+    assert page.get_by_text(person_record.decision_number).count() == 0
+    assert page.get_by_text("另有 1 条自然人的记录未列出").is_visible()
+    search = page.locator("form.person-search")
+    search.get_by_label("监督检查").check()
+    search.get_by_role("button", name="查询并登记").click()
+    page.wait_for_url("**/records/?search=*")
+    assert AccessLogEntry.objects.filter(purpose="supervision").count() == 1
     page.get_by_text(person_record.decision_number).click()
     page.wait_for_url("**/access-purpose/**")
     assert "请说明查询目的" in page.locator("h1").inner_text()

@@ -6,7 +6,9 @@ import datetime as dt
 
 import time_machine
 
-from repair_flow.models import AccessLogEntry
+from records.models import BindingCapacity, SubjectBinding
+from repair_flow.models import AccessLogEntry, Role
+from tests.conftest import make_user
 
 
 def search(c, q: str, purpose: str | None = "repair_case", **filters):
@@ -137,3 +139,47 @@ def test_an_applicant_searches_their_own_records_without_a_purpose(
     body = page.content.decode()
     assert record.decision_number in body and other_record.decision_number not in body
     assert AccessLogEntry.objects.count() == 0
+
+
+def test_the_plain_list_shows_staff_organisations_and_only_a_count_of_persons(
+    client_for, officer, reviewer, person_record, record
+):
+    person = person_record.subject
+    for user in (officer, reviewer):
+        body = client_for(user).get("/records/").content.decode()
+        assert record.decision_number in body
+        assert person_record.decision_number not in body
+        assert person.name not in body and person.display_identifier not in body
+        assert "另有 1 条自然人的记录未列出" in body
+    # The count follows the filters: a department with no person's record.
+    body = client_for(officer).get("/records/", {"severity": "serious"}).content.decode()
+    assert "自然人的记录未列出" not in body
+    # Nothing was shown of anyone: nothing to register.
+    assert AccessLogEntry.objects.count() == 0
+
+
+def test_persons_are_listed_after_a_purpose_and_each_is_registered(
+    client_for, officer, person_record, record
+):
+    c = client_for(officer)
+    # An empty term with a purpose lists every record, persons included.
+    page = c.get(search(c, "", purpose="supervision", severity="general")["Location"])
+    body = page.content.decode()
+    assert person_record.decision_number in body and record.decision_number in body
+    entry = AccessLogEntry.objects.get()
+    assert (entry.user, entry.subject, entry.purpose, entry.what) == (
+        officer,
+        person_record.subject,
+        "supervision",
+        "search:records::2",
+    )
+
+
+def test_the_applicant_still_sees_their_own_persons_records(client_for, person_record):
+    geren = make_user("geren", Role.APPLICANT)
+    SubjectBinding.objects.create(
+        user=geren, subject=person_record.subject, capacity=BindingCapacity.SELF
+    )
+    body = client_for(geren).get("/records/").content.decode()
+    assert person_record.decision_number in body
+    assert "自然人的记录未列出" not in body

@@ -286,6 +286,26 @@ def test_a_malformed_ack_body_is_rejected(five_events, integration, body):
     assert not SyncAck.objects.exists()
 
 
+def test_an_id_beyond_64_bits_is_refused_not_a_server_error(five_events, integration):
+    # Found by the schemathesis run: SQLite's driver could not bind it (500).
+    response = token_client(integration).post(
+        ACK_URL, {"ids": [five_events[0].pk, 2**63, 10**30]}, format="json"
+    )
+
+    assert response.status_code == 400
+    [message] = field_errors(response)["ids"]
+    assert str(2**63) in message and str(10**30) in message
+    assert not SyncAck.objects.exists()
+
+
+def test_the_largest_64_bit_id_is_merely_unknown(five_events, integration):
+    response = token_client(integration).post(ACK_URL, {"ids": [2**63 - 1]}, format="json")
+
+    assert response.status_code == 400
+    [message] = field_errors(response)["ids"]
+    assert "不存在" in message and str(2**63 - 1) in message
+
+
 def test_an_administrator_may_read_and_acknowledge(five_events, administrator, api_for):
     api = api_for(administrator)
 

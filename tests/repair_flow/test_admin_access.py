@@ -7,8 +7,10 @@ import datetime as dt
 import time_machine
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from rest_framework.authtoken.models import Token
 
-from repair_flow.models import AccessLogEntry
+from letters.models import OutboundMessage
+from repair_flow.models import AccessLogEntry, Role, User
 
 START = dt.datetime(2026, 12, 3, 9, 0, tzinfo=dt.UTC)
 
@@ -106,3 +108,70 @@ def test_a_resident_id_in_the_admins_search_is_refused(client_for, administrator
 
 def test_people_without_staff_duties_are_refused_the_purpose_form(client_for, applicant):
     assert client_for(applicant).get("/access-purpose/").status_code == 403
+
+
+def test_the_message_and_account_pages_ask_a_purpose_first(client_for, administrator, officer):
+    message = OutboundMessage.objects.create(
+        idempotency_key="test:1:email", to="officer@example.cn", subject="通知", body="正文"
+    )
+    c = client_for(administrator)
+    for url in (
+        "/admin/letters/outboundmessage/",
+        f"/admin/letters/outboundmessage/{message.pk}/change/",
+        "/admin/repair_flow/user/",
+        f"/admin/repair_flow/user/{officer.pk}/change/",
+        f"/admin/repair_flow/user/{officer.pk}/history/",
+    ):
+        response = c.get(url)
+        assert response.status_code == 302, url
+        assert response["Location"].startswith("/access-purpose/?next="), url
+    assert AccessLogEntry.objects.count() == 0
+
+
+def test_each_message_and_account_shown_is_registered(client_for, administrator, officer):
+    message = OutboundMessage.objects.create(
+        idempotency_key="test:1:email", to="officer@example.cn", subject="通知", body="正文"
+    )
+    c = client_for(administrator)
+    state_purpose(c, "supervision")
+
+    page = c.get("/admin/letters/outboundmessage/")
+    assert page.status_code == 200 and "officer@example.cn" in page.content.decode()
+    assert c.get(f"/admin/repair_flow/user/{officer.pk}/change/").status_code == 200
+    accounts = c.get("/admin/repair_flow/user/")
+    assert accounts.status_code == 200
+
+    whats = set(AccessLogEntry.objects.values_list("what", "subject", "purpose", "channel"))
+    assert (f"admin:letters.outboundmessage:{message.pk}:list", None, "supervision", "admin") in (
+        whats
+    )
+    assert (f"admin:repair_flow.user:{officer.pk}:view", None, "supervision", "admin") in whats
+    listed = {w for w, *_ in whats if w.startswith("admin:repair_flow.user:")}
+    assert {f"admin:repair_flow.user:{u.pk}:list" for u in (officer, administrator)} <= listed
+
+
+def test_staff_other_than_administrators_never_reach_these_pages(client_for, officer):
+    c = client_for(officer)
+    for url in ("/admin/letters/outboundmessage/", "/admin/repair_flow/user/"):
+        response = c.get(url)
+        assert response.status_code == 302 and response["Location"].startswith("/admin/login/")
+    assert AccessLogEntry.objects.count() == 0
+
+
+def test_the_token_admin_shows_only_the_first_characters_of_a_key(
+    client_for, administrator, integration
+):
+    key = Token.objects.get(user=integration).key
+    c = client_for(administrator)
+    listed = c.get("/admin/repair_flow/apitoken/").content.decode()
+    assert key[:6] in listed and key not in listed
+    page = c.get(f"/admin/repair_flow/apitoken/{integration.pk}/change/")
+    assert page.status_code == 200 and key not in page.content.decode()
+    confirm = c.get(f"/admin/repair_flow/apitoken/{integration.pk}/delete/")
+    assert confirm.status_code == 200 and key not in confirm.content.decode()
+    system = User.objects.create(username="dept_system_2", role=Role.INTEGRATION)
+    added = c.post("/admin/repair_flow/apitoken/add/", {"user": system.pk}, follow=True)
+    new_key = Token.objects.get(user=system).key
+    assert new_key[:6] in added.content.decode() and new_key not in added.content.decode()
+    # DRF's own page, which listed keys in full, is gone.
+    assert c.get("/admin/authtoken/tokenproxy/").status_code == 404

@@ -295,7 +295,7 @@ def test_a_groups_permissions_change_is_audited_with_its_members(admin_client, o
 
 def test_an_api_token_issued_in_the_admin_is_audited(admin_client, officer):
     system = User.objects.create(username="dept_system_2", role=Role.INTEGRATION)
-    response = admin_client.post("/admin/authtoken/tokenproxy/add/", {"user": system.pk})
+    response = admin_client.post("/admin/repair_flow/apitoken/add/", {"user": system.pk})
     assert response.status_code == 302
     (event,) = events("account.token_add")
     assert event.summary == {"username": "dept_system_2"}
