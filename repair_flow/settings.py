@@ -251,6 +251,14 @@ PERMISSIONS_POLICY = env_str(
     "interest-cohort=(), browsing-topics=()",
 )
 
+# Every API list answers at most API_MAX_LIMIT rows a page (`limit` above it is
+# a 400): a page is one bounded query and one bounded response, so no caller can
+# hold a worker for seconds with `?limit=20000` (issue 18).
+API_PAGE_SIZE = env_int("API_PAGE_SIZE", 50, minimum=1)
+API_MAX_LIMIT = env_int("API_MAX_LIMIT", 200, minimum=1)
+if API_PAGE_SIZE > API_MAX_LIMIT:
+    raise ImproperlyConfigured("API_PAGE_SIZE must not exceed API_MAX_LIMIT")
+
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "rest_framework.authentication.TokenAuthentication",
@@ -259,7 +267,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_PAGINATION_CLASS": "repair_flow.api_common.ApiPagination",
-    "PAGE_SIZE": 50,
+    "PAGE_SIZE": API_PAGE_SIZE,
     "EXCEPTION_HANDLER": "repair_flow.api_common.exception_handler",
     # Per caller: anonymous callers by address, people by account, system
     # accounts by token, each at its rate in API_THROTTLE_RATES.
