@@ -190,6 +190,64 @@ def _past_ceiling(rule_sets, *, conduct_ended_on: dt.date, on: dt.date) -> bool:
     return on >= disclosure_ends_on(rule_sets, conduct_ended_on=conduct_ended_on, on=on)
 
 
+def _prior_rows(
+    subject_ids: Iterable[int],
+    *,
+    policy: RepeatLimitPolicy,
+    on: dt.date,
+    exclude_case_id: int | None = None,
+    decided_before: dt.datetime | None = None,
+):
+    """The subjects' approved cases decided within the policy's longest window
+    (by the subject's foreign-key index), as (subject id, facts...) rows."""
+    earliest = min(
+        on - dt.timedelta(days=policy.min_interval_days),
+        add_years(on, -max(policy.max_repairs_window_years, policy.same_conduct_window_years)),
+    )
+    cases = RepairCase.objects.filter(
+        subject_id__in=list(subject_ids),
+        status__in=REPAIRED_STATUSES,
+        decided_at__gte=_start_of(earliest),
+        decided_at__lt=_start_of(on + dt.timedelta(days=1)),
+    )
+    if exclude_case_id is not None:
+        cases = cases.exclude(pk=exclude_case_id)
+    if decided_before is not None:
+        cases = cases.filter(decided_at__lt=decided_before)
+    return cases.values_list(
+        "subject_id",
+        "number",
+        "decided_at",
+        "record__department_id",
+        "record__penalty_types",
+        "record__conduct_end_date",
+        "record__decision_date",
+    )
+
+
+def _limit_reason(*, record: CreditRecord, policy: RepeatLimitPolicy, rows, on: dt.date, rule_sets):
+    """The limit `record` meets given its subject's prior repairs (`rows`), or None."""
+    if not rows:
+        return None
+    prior = [
+        PriorRepair(
+            number,
+            timezone.localtime(decided_at).date(),
+            department_id,
+            frozenset(types),
+            disclosure_ends_on(rule_sets, conduct_ended_on=conduct_end or decided_on, on=on),
+        )
+        for _subject, number, decided_at, department_id, types, conduct_end, decided_on in rows
+    ]
+    return repeat_limit_reason(
+        policy=policy,
+        prior=prior,
+        department_id=record.department_id,
+        penalty_types=record.penalty_types,
+        on=on,
+    )
+
+
 def repeat_limit_problem(
     *,
     record: CreditRecord,
@@ -205,52 +263,18 @@ def repeat_limit_problem(
     policy = policy_on(on)
     if policy is None or not policy.enabled:
         return None
-    earliest = min(
-        on - dt.timedelta(days=policy.min_interval_days),
-        add_years(on, -max(policy.max_repairs_window_years, policy.same_conduct_window_years)),
-    )
-    cases = RepairCase.objects.filter(
-        subject_id=record.subject_id,
-        status__in=REPAIRED_STATUSES,
-        decided_at__gte=_start_of(earliest),
-        decided_at__lt=_start_of(on + dt.timedelta(days=1)),
-    )
-    if exclude_case_id is not None:
-        cases = cases.exclude(pk=exclude_case_id)
-    if decided_before is not None:
-        cases = cases.filter(decided_at__lt=decided_before)
     rows = list(
-        cases.values_list(
-            "number",
-            "decided_at",
-            "record__department_id",
-            "record__penalty_types",
-            "record__conduct_end_date",
-            "record__decision_date",
+        _prior_rows(
+            [record.subject_id],
+            policy=policy,
+            on=on,
+            exclude_case_id=exclude_case_id,
+            decided_before=decided_before,
         )
     )
     if not rows:
         return None
-    rule_sets = load_rule_sets()
-    prior = [
-        PriorRepair(
-            number,
-            timezone.localtime(decided_at).date(),
-            department_id,
-            frozenset(types),
-            disclosure_ends_on(rule_sets, conduct_ended_on=conduct_end or decided_on, on=on),
-        )
-        for number, decided_at, department_id, types, conduct_end, decided_on in rows
-    ]
-    if not prior:
-        return None
-    return repeat_limit_reason(
-        policy=policy,
-        prior=prior,
-        department_id=record.department_id,
-        penalty_types=record.penalty_types,
-        on=on,
-    )
+    return _limit_reason(record=record, policy=policy, rows=rows, on=on, rule_sets=load_rule_sets())
 
 
 def record_repeat_limit(
@@ -283,25 +307,24 @@ def subjects_with_limit_history(subject_ids: Iterable[int]) -> set[int]:
     )
 
 
-def bar_problem(
-    *, subject_id: int, on: dt.date, decided_before: dt.datetime | None = None
-) -> str | None:
-    """Domain section 3: a subject whose repair was revoked may not apply
-    again before the bar ends; with `decided_before` (a case's filing), only
-    revocations decided before it count. A revoked repair of a record past its
-    disclosure ceiling (Art. 38) bars nobody. One indexed query."""
+def _bar_reviews(subject_ids: Iterable[int], *, on: dt.date, decided_before=None):
     reviews = (
         BreachReview.objects.filter(
-            subject_id=subject_id, status=BreachStatus.CONFIRMED, barred_until__gte=on
+            subject_id__in=list(subject_ids), status=BreachStatus.CONFIRMED, barred_until__gte=on
         )
         .select_related("letter", "case__record")
-        .order_by("-barred_until")
+        .order_by("-barred_until", "-id")
     )
     if decided_before is not None:
         reviews = reviews.filter(decided_at__lt=decided_before)
-    review, rule_sets = None, None
+    return reviews
+
+
+def _bar_reason(reviews, *, on: dt.date, rule_sets) -> str | None:
+    """The bar the first of `reviews` (one subject's, longest first) sets, unless
+    its record is past the ceiling."""
+    review = None
     for candidate in reviews:
-        rule_sets = rule_sets or load_rule_sets()
         if not _past_ceiling(
             rule_sets, conduct_ended_on=candidate.case.record.conduct_ended_on, on=on
         ):
@@ -318,3 +341,58 @@ def bar_problem(
         "letter": review.letter.number if review.letter_id else "",
         "until": review.barred_until.isoformat(),
     }
+
+
+def bar_problem(
+    *, subject_id: int, on: dt.date, decided_before: dt.datetime | None = None
+) -> str | None:
+    """Domain section 3: a subject whose repair was revoked may not apply
+    again before the bar ends; with `decided_before` (a case's filing), only
+    revocations decided before it count. A revoked repair of a record past its
+    disclosure ceiling (Art. 38) bars nobody. One indexed query."""
+    reviews = list(_bar_reviews([subject_id], on=on, decided_before=decided_before))
+    if not reviews:
+        return None
+    return _bar_reason(reviews, on=on, rule_sets=load_rule_sets())
+
+
+def records_repeat_limits(
+    *, records: Iterable[CreditRecord], answers: dict, filed_at: dt.datetime | None = None
+) -> dict[int, str | None]:
+    """`record_repeat_limit` of many records (by id; `answers` their publicity
+    answers, by id) in a constant number of queries whatever their number
+    (issue 18: a list page asked two per record): the bars, the policy and
+    the prior repairs of all their subjects at once, per date asked."""
+    by_day: dict[dt.date, list[CreditRecord]] = {}
+    for record in records:
+        answer = answers[record.pk]
+        if answer.eligibility in (Eligibility.ELIGIBLE, Eligibility.NOT_YET):
+            on = answer.as_of if filed_at is None else local_date(filed_at)
+            by_day.setdefault(on, []).append(record)
+    limits: dict[int, str | None] = {}
+    rule_sets = load_rule_sets() if by_day else None
+    for on, group in by_day.items():
+        subject_ids = {record.subject_id for record in group}
+        bars: dict[int, list] = {}
+        for review in _bar_reviews(subject_ids, on=on, decided_before=filed_at):
+            bars.setdefault(review.subject_id, []).append(review)
+        policy = policy_on(on)
+        priors: dict[int, list] = {}
+        if policy is not None and policy.enabled:
+            for row in _prior_rows(subject_ids, policy=policy, on=on, decided_before=filed_at):
+                priors.setdefault(row[0], []).append(row)
+        for record in group:
+            limits[record.pk] = _bar_reason(
+                bars.get(record.subject_id, []), on=on, rule_sets=rule_sets
+            ) or (
+                _limit_reason(
+                    record=record,
+                    policy=policy,
+                    rows=priors.get(record.subject_id, []),
+                    on=on,
+                    rule_sets=rule_sets,
+                )
+                if policy is not None and policy.enabled
+                else None
+            )
+    return limits
