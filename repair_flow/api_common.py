@@ -45,6 +45,7 @@ from repair_flow.access import (
     purpose_is_valid,
 )
 from repair_flow.models import AccessChannel, AccessPurpose, Role
+from repair_flow.paging import list_count
 
 # Errors --------------------------------------------------------------------------------------
 
@@ -346,10 +347,25 @@ class ApiPagination(LimitOffsetPagination):
             maximum=self.max_limit,
         )
 
+    def get_count(self, queryset) -> int:
+        # Exact up to LIST_EXACT_COUNT_LIMIT; beyond, PostgreSQL's estimate
+        # (repair_flow.paging): no COUNT(*) scan of a million rows per page.
+        if not hasattr(queryset, "query"):
+            return len(queryset)
+        return list_count(queryset)[0]
+
     def get_offset(self, request):
         return query_int(
             request.query_params, self.offset_query_param, default=0, minimum=0, maximum=MAX_OFFSET
         )
+
+    def get_paginated_response_schema(self, schema):
+        response = super().get_paginated_response_schema(schema)
+        response["properties"]["count"]["description"] = (
+            "Rows matching; exact up to the server's LIST_EXACT_COUNT_LIMIT, beyond it "
+            "PostgreSQL's planner estimate (the pages themselves are exact)."
+        )
+        return response
 
     def get_schema_operation_parameters(self, view):
         parameters = super().get_schema_operation_parameters(view)

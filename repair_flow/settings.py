@@ -259,6 +259,14 @@ API_MAX_LIMIT = env_int("API_MAX_LIMIT", 200, minimum=1)
 if API_PAGE_SIZE > API_MAX_LIMIT:
     raise ImproperlyConfigured("API_PAGE_SIZE must not exceed API_MAX_LIMIT")
 
+# A name search of the records list matches names from this many characters
+# (a Chinese person's name has two); shorter, only decision numbers (by prefix)
+# and identifiers. On PostgreSQL a trigram index serves names of 3 or more.
+RECORD_NAME_SEARCH_MIN_LENGTH = env_int("RECORD_NAME_SEARCH_MIN_LENGTH", 2, minimum=1)
+# A list page counts its rows exactly up to this many; beyond, on PostgreSQL,
+# the planner's estimate stands in (an exact COUNT of a million rows is a scan).
+LIST_EXACT_COUNT_LIMIT = env_int("LIST_EXACT_COUNT_LIMIT", 10000, minimum=0)
+
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "rest_framework.authentication.TokenAuthentication",
