@@ -152,7 +152,7 @@ def filing_answers(
     whatever their number (the limits and bars of all their subjects at
     once). With
     `filed_at` (a filed case's submission) the limits and bars are those in
-    force when it was filed (flows.cases.limits.record_repeat_limit)."""
+    force when it was filed (flows.cases.limits.records_repeat_limits)."""
     records = list(records)
     on = on or timezone.localdate()
     ids = [record.pk for record in records]

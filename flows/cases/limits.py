@@ -11,8 +11,8 @@ A local example, UNCONFIRMED as national law, so the numbers are data
 
 A repair is an approved RepairCase of the subject (still monitored, completed
 or since revoked), dated by the Beijing date of its decision (`decided_at`).
-A revoked repair also bars the subject for the years its policy sets
-(flows.cases.limits.bar_problem), checked first. A penalty record does not name the kind of
+A revoked repair also bars the subject for the years its policy sets,
+checked first. A penalty record does not name the kind of
 conduct, so "the same kind" is approximated as: the same issuing department
 and at least one penalty type in common.
 
@@ -22,8 +22,10 @@ this one waits, never refuses it at acceptance or approval. A repair of a
 record past its disclosure ceiling (Shandong Social Credit Regulation Art. 38:
 five years from the end of the conduct) no longer counts for any limit or bar.
 
-`repeat_limit_reason` is pure (facts in, message out); `repeat_limit_problem`
-loads the policy and the subject's recent repairs in two queries.
+`repeat_limit_reason` is pure (facts in, message out); `records_repeat_limits`,
+the one place the record pages, the filing page and the services ask, loads
+the bars, the policy and the recent repairs of all the records' subjects in
+three queries.
 """
 
 import datetime as dt
@@ -36,7 +38,7 @@ from django.utils.translation import gettext as _
 from flows.cases.common import local_date
 from flows.models import REPAIRED_STATUSES, BreachReview, BreachStatus, RepairCase
 from records.models import CreditRecord, PenaltyType, RepeatLimitPolicy
-from records.publicity import Answer, Eligibility, add_months, disclosure_ends_on, load_rule_sets
+from records.publicity import Eligibility, add_months, disclosure_ends_on, load_rule_sets
 
 
 def add_years(day: dt.date, years: int) -> dt.date:
@@ -195,7 +197,6 @@ def _prior_rows(
     *,
     policy: RepeatLimitPolicy,
     on: dt.date,
-    exclude_case_id: int | None = None,
     decided_before: dt.datetime | None = None,
 ):
     """The subjects' approved cases decided within the policy's longest window
@@ -210,8 +211,6 @@ def _prior_rows(
         decided_at__gte=_start_of(earliest),
         decided_at__lt=_start_of(on + dt.timedelta(days=1)),
     )
-    if exclude_case_id is not None:
-        cases = cases.exclude(pk=exclude_case_id)
     if decided_before is not None:
         cases = cases.filter(decided_at__lt=decided_before)
     return cases.values_list(
@@ -248,57 +247,11 @@ def _limit_reason(*, record: CreditRecord, policy: RepeatLimitPolicy, rows, on: 
     )
 
 
-def repeat_limit_problem(
-    *,
-    record: CreditRecord,
-    on: dt.date,
-    exclude_case_id: int | None = None,
-    decided_before: dt.datetime | None = None,
-) -> str | None:
-    """Why the record's subject may not apply for a repair on `on` under the
-    repeat limits in force that day, or None; with `decided_before` (a case's
-    filing), only repairs decided before it count. Two queries: the policy,
-    and the subject's approved cases decided within the longest window (by
-    the subject's foreign-key index); the rule sets when there are any."""
-    policy = policy_on(on)
-    if policy is None or not policy.enabled:
-        return None
-    rows = list(
-        _prior_rows(
-            [record.subject_id],
-            policy=policy,
-            on=on,
-            exclude_case_id=exclude_case_id,
-            decided_before=decided_before,
-        )
-    )
-    if not rows:
-        return None
-    return _limit_reason(record=record, policy=policy, rows=rows, on=on, rule_sets=load_rule_sets())
-
-
-def record_repeat_limit(
-    *, record: CreditRecord, answer: Answer, filed_at: dt.datetime | None = None
-) -> str | None:
-    """The repeat limit that bars filing for a record its publicity rules
-    allow to be repaired, now or later (`answer` from records.publicity), as
-    of the answer's date; None otherwise. The one place the record page, the
-    filing page and the services ask. A filed case (`filed_at`, its
-    submission) is judged by the limits and bars in force when it was filed,
-    counting only what was decided before."""
-    if answer.eligibility not in (Eligibility.ELIGIBLE, Eligibility.NOT_YET):
-        return None
-    on = answer.as_of if filed_at is None else local_date(filed_at)
-    return bar_problem(
-        subject_id=record.subject_id, on=on, decided_before=filed_at
-    ) or repeat_limit_problem(record=record, on=on, decided_before=filed_at)
-
-
 def subjects_with_limit_history(subject_ids: Iterable[int]) -> set[int]:
     """The subjects that may meet a repeat limit or a bar: those with a
     repaired case or a confirmed breach review, ever. For any other subject
-    `record_repeat_limit` is None, so a list of records asks it only for these
-    (two queries for the page instead of two per record)."""
+    no limit applies, so a list of records asks `records_repeat_limits` only
+    for these."""
     ids = set(subject_ids)
     repaired = RepairCase.objects.filter(subject_id__in=ids, status__in=REPAIRED_STATUSES)
     barred = BreachReview.objects.filter(subject_id__in=ids, status=BreachStatus.CONFIRMED)
@@ -343,26 +296,17 @@ def _bar_reason(reviews, *, on: dt.date, rule_sets) -> str | None:
     }
 
 
-def bar_problem(
-    *, subject_id: int, on: dt.date, decided_before: dt.datetime | None = None
-) -> str | None:
-    """Domain section 3: a subject whose repair was revoked may not apply
-    again before the bar ends; with `decided_before` (a case's filing), only
-    revocations decided before it count. A revoked repair of a record past its
-    disclosure ceiling (Art. 38) bars nobody. One indexed query."""
-    reviews = list(_bar_reviews([subject_id], on=on, decided_before=decided_before))
-    if not reviews:
-        return None
-    return _bar_reason(reviews, on=on, rule_sets=load_rule_sets())
-
-
 def records_repeat_limits(
     *, records: Iterable[CreditRecord], answers: dict, filed_at: dt.datetime | None = None
 ) -> dict[int, str | None]:
-    """`record_repeat_limit` of many records (by id; `answers` their publicity
-    answers, by id) in a constant number of queries whatever their number
-    (issue 18: a list page asked two per record): the bars, the policy and
-    the prior repairs of all their subjects at once, per date asked."""
+    """The repeat limit or bar that refuses filing for each record its
+    publicity rules allow to be repaired, now or later (`answers`: their
+    records.publicity answers, by id), as of the answer's date; None
+    otherwise. A filed case (`filed_at`, its submission) is judged by the
+    limits and bars in force when it was filed, counting only what was
+    decided before. A constant number of queries whatever the number of
+    records (issue 18: a list page asked two per record): the bars, the
+    policy and the prior repairs of all their subjects at once, per date."""
     by_day: dict[dt.date, list[CreditRecord]] = {}
     for record in records:
         answer = answers[record.pk]

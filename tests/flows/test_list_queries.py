@@ -173,3 +173,24 @@ def test_every_list_runs_as_many_queries_for_50_rows_as_for_1(
     fifty = {(p, path): count(clients[p], path, q) for p, path, q in LISTS}
     grown = {key: (one[key], fifty[key]) for key in one if one[key] != fifty[key]}
     assert grown == {}
+
+
+def test_the_applicants_case_list_is_paged(
+    monkeypatch, client_for, applicant, record, second_record
+):
+    """An agent with hundreds of cases reads them a page at a time, newest first."""
+    import flows.web.applicant
+
+    monkeypatch.setattr(flows.web.applicant, "CASE_PAGE_SIZE", 1)
+    first = repair_case_submit(applicant=applicant, case=draft_with_materials(applicant, record))
+    second = repair_case_submit(
+        applicant=applicant, case=draft_with_materials(applicant, second_record)
+    )
+    c = client_for(applicant)
+    page1 = c.get("/cases/").content.decode()
+    assert f'data-case="{second.pk}"' in page1 and f'data-case="{first.pk}"' not in page1
+    assert 'href="?page=2"' in page1
+    page2 = c.get("/cases/", {"page": "2"}).content.decode()
+    assert f'data-case="{first.pk}"' in page2 and f'data-case="{second.pk}"' not in page2
+    # A page past the end shows the last one, never an error.
+    assert f'data-case="{first.pk}"' in c.get("/cases/", {"page": "99"}).content.decode()
