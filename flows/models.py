@@ -6,9 +6,11 @@ letters, timeline row and audit event in the same transaction).
 """
 
 from django.conf import settings
+from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator
 from django.db import models
+from django.db.models.sql.where import AND, WhereNode
 from django.utils.translation import gettext_lazy as _
 from django_fsm import RETURN_VALUE, ConcurrentTransitionMixin, FSMField, transition
 from viewflow.workflow.models import Process
@@ -98,6 +100,26 @@ class CaseSequence(models.Model):
         return f"{self.kind} {self.year}: {self.last}"
 
 
+class CaseClockJoin(models.ForeignObject):
+    """A join from a case to the SLA clocks of its kind (sla.SlaClock names
+    its case by content type and id), with no column of its own. Many clocks
+    match a case: it is only ever read through a FilteredRelation whose
+    condition leaves one (one open clock per case and stage, a unique
+    constraint), never as an attribute."""
+
+    def get_extra_restriction(self, alias, related_alias):
+        # `alias` is the clock table's: only clocks of this kind of case.
+        field = self.remote_field.model._meta.get_field("case_type")
+        content_type = ContentType.objects.get_for_model(self.model)
+        return WhereNode(
+            [field.get_lookup("exact")(field.get_col(alias), content_type.pk)], connector=AND
+        )
+
+    def _check_unique_target(self):
+        # Not a to-one relation on purpose (see the class docstring).
+        return []
+
+
 class CaseBase(ConcurrentTransitionMixin, models.Model):
     """What a repair case and an objection case share: the filing, the
     same-day preliminary review with its one-time supplement notice, the
@@ -105,6 +127,20 @@ class CaseBase(ConcurrentTransitionMixin, models.Model):
     The status field lives here so both kinds share these transitions."""
 
     kind: str = ""
+
+    # The case's SLA clocks, for joins only: a list picks one (the open clock
+    # of a task's stage) with a FilteredRelation and sorts by its stored,
+    # indexed due_at, instead of a subquery per row (issue 18).
+    sla_clock = CaseClockJoin(
+        "sla.SlaClock",
+        on_delete=models.DO_NOTHING,
+        from_fields=["id"],
+        to_fields=["case_id"],
+        related_name="+",
+        null=True,
+        blank=True,
+        editable=False,
+    )
 
     number = models.CharField(_("申请编号"), max_length=40, unique=True, null=True, blank=True)
     filed_by_capacity = models.CharField(
@@ -998,7 +1034,12 @@ class BreachReview(ConcurrentTransitionMixin, models.Model):
 
     @property
     def ordinal(self) -> int:
-        """Which of the repair's breach reviews this is: the 1st, the 2nd."""
+        """Which of the repair's breach reviews this is: the 1st, the 2nd. Read
+        from the `ordinal_in_case` annotation (breach_review_ordinal) when the
+        list's query brought it, so a page asks no query per row."""
+        annotated = self.__dict__.get("ordinal_in_case")
+        if annotated is not None:
+            return annotated
         return BreachReview.objects.filter(case_id=self.case_id, pk__lte=self.pk).count()
 
     @property
@@ -1006,6 +1047,10 @@ class BreachReview(ConcurrentTransitionMixin, models.Model):
         """A person's name for it, never the row id: the repair's number and
         which of its reviews this is."""
         return _("%(case)s 第%(n)s次履约核查") % {"case": self.case.number, "n": self.ordinal}
+
+    # What reading `label` for many reviews at once needs (the access
+    # register's page): the related case, and the ordinal as an annotation.
+    label_reads = (("case",), {"ordinal_in_case": lambda: breach_review_ordinal()})
 
     @property
     def sla_label(self) -> str:
@@ -1038,3 +1083,18 @@ class BreachReview(ConcurrentTransitionMixin, models.Model):
     def dismiss(self, *, by, at, reasons: list[str], basis: str) -> None:
         self.decided_by, self.decided_at = by, at
         self.reasons, self.basis = reasons, basis
+
+
+def breach_review_ordinal() -> models.Subquery:
+    """BreachReview.ordinal as an annotation (`ordinal_in_case`): which of its
+    repair's reviews each is, counted in the list's own query (issue 18)."""
+    earlier = (
+        BreachReview.objects.filter(
+            case_id=models.OuterRef("case_id"), pk__lte=models.OuterRef("pk")
+        )
+        .order_by()
+        .values("case_id")
+        .annotate(n=models.Count("pk"))
+        .values("n")
+    )
+    return models.Subquery(earlier, output_field=models.IntegerField())

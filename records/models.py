@@ -244,7 +244,26 @@ class CreditRecord(models.Model):
                 fields=["department", "decision_number"], name="unique_decision_per_department"
             )
         ]
-        indexes = [models.Index(fields=["status", "publicity_ends_on"])]
+        indexes = [
+            models.Index(fields=["status", "publicity_ends_on"]),
+            # The lists' order (newest decision first) read from an index, with
+            # and without their filters: a page is an index range, not a sort
+            # of every row (issue 18).
+            models.Index(fields=["-decision_date", "-id"], name="record_list_order"),
+            models.Index(
+                fields=["status", "-decision_date", "-id"], name="record_status_list_order"
+            ),
+            models.Index(
+                fields=["department", "-decision_date", "-id"], name="record_dept_list_order"
+            ),
+            # A decision number searched by its prefix (LIKE 'q%'): the pattern
+            # operator class on PostgreSQL (other databases ignore it).
+            models.Index(
+                fields=["decision_number"],
+                name="record_decision_number_prefix",
+                opclasses=["varchar_pattern_ops"],
+            ),
+        ]
 
     def __str__(self) -> str:
         return self.decision_number

@@ -5,7 +5,6 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.core.paginator import Paginator
 from django.db.models import Q
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -47,6 +46,7 @@ from repair_flow.access import (
 )
 from repair_flow.masking import looks_like_identifier
 from repair_flow.models import AccessPurpose, Role
+from repair_flow.paging import EstimatedCountPaginator
 from sla.clocks import clocks_for
 
 
@@ -74,11 +74,14 @@ def _list_filters(params) -> dict:
 
 def _filtered(records, q: str, filters: dict):
     if q:
-        records = records.filter(
-            Q(decision_number__icontains=q)
-            | Q(subject__name__icontains=q)
-            | Q(subject__identifier=q.upper())
-        )
+        # Each part of the search has an index (issue 18): a decision number
+        # by its prefix (records_decision_number_prefix), a name by trigrams
+        # (records_subject_name_trgm, PostgreSQL) from
+        # RECORD_NAME_SEARCH_MIN_LENGTH characters, an identifier exactly.
+        match = Q(decision_number__startswith=q) | Q(subject__identifier=q.upper())
+        if len(q) >= settings.RECORD_NAME_SEARCH_MIN_LENGTH:
+            match |= Q(subject__name__icontains=q)
+        records = records.filter(match)
     if filters.get("status") in RecordStatus.values:
         records = records.filter(status=filters["status"])
     if filters.get("severity") in Severity.values:
@@ -131,7 +134,7 @@ def _list_page(request, *, q: str, filters: dict, search_id: str = "", status: i
         records = records.exclude(subject__kind=SubjectKind.PERSON)
     if status != 200:
         records = records.none()
-    page = Paginator(records.order_by("-decision_date", "-id"), 25).get_page(
+    page = EstimatedCountPaginator(records.order_by("-decision_date", "-id"), 25).get_page(
         request.GET.get("page")
     )
     if search_id and staff:

@@ -45,6 +45,7 @@ from repair_flow.access import (
     purpose_is_valid,
 )
 from repair_flow.models import AccessChannel, AccessPurpose, Role
+from repair_flow.paging import list_count
 
 # Errors --------------------------------------------------------------------------------------
 
@@ -278,7 +279,6 @@ def error_responses_hook(result, generator, request, public):
 
 # Query parameters ---------------------------------------------------------------------------
 
-MAX_LIMIT = 1000
 # Beyond any table here, and small enough for every database's integers.
 MAX_OFFSET = 10**9
 
@@ -328,10 +328,18 @@ def query_int(params, name: str, *, default: int, minimum: int, maximum: int) ->
 
 
 class ApiPagination(LimitOffsetPagination):
-    """`limit` 1..1000 (default PAGE_SIZE) and `offset` 0..10⁹: 400 outside,
-    never a 500 from the database."""
+    """`limit` 1..settings.API_MAX_LIMIT (default settings.API_PAGE_SIZE) and
+    `offset` 0..10⁹: 400 outside, never a 500 from the database. The ceiling
+    keeps every page one bounded query and response (issue 18: `limit=20000`
+    held a worker for 22 s); the schema states it as the parameter's maximum."""
 
-    max_limit = MAX_LIMIT
+    @property
+    def max_limit(self) -> int:
+        return settings.API_MAX_LIMIT
+
+    @property
+    def default_limit(self) -> int:
+        return settings.API_PAGE_SIZE
 
     def get_limit(self, request):
         return query_int(
@@ -342,19 +350,44 @@ class ApiPagination(LimitOffsetPagination):
             maximum=self.max_limit,
         )
 
+    def get_count(self, queryset) -> int:
+        # Exact up to LIST_EXACT_COUNT_LIMIT; beyond, PostgreSQL's estimate
+        # (repair_flow.paging): no COUNT(*) scan of a million rows per page.
+        if not hasattr(queryset, "query"):
+            return len(queryset)
+        return list_count(queryset)[0]
+
     def get_offset(self, request):
         return query_int(
             request.query_params, self.offset_query_param, default=0, minimum=0, maximum=MAX_OFFSET
         )
 
+    def get_paginated_response_schema(self, schema):
+        response = super().get_paginated_response_schema(schema)
+        response["properties"]["count"]["description"] = (
+            "Rows matching; exact up to the server's LIST_EXACT_COUNT_LIMIT, beyond it "
+            "PostgreSQL's planner estimate (the pages themselves are exact)."
+        )
+        return response
+
     def get_schema_operation_parameters(self, view):
         parameters = super().get_schema_operation_parameters(view)
         for parameter in parameters:
             if parameter["name"] == self.limit_query_param:
-                parameter["schema"].update(minimum=1, maximum=self.max_limit)
+                parameter["schema"].update(
+                    minimum=1, maximum=self.max_limit, default=self.default_limit
+                )
+                parameter["description"] = _limit_description(self.max_limit)
             elif parameter["name"] == self.offset_query_param:
                 parameter["schema"].update(minimum=0, maximum=MAX_OFFSET)
         return parameters
+
+
+def _limit_description(max_limit: int) -> str:
+    return (
+        f"Rows per page, 1 to {max_limit} (the server's API_MAX_LIMIT); a larger value is a "
+        "400, never a silently shorter page."
+    )
 
 
 # Times and URLs ----------------------------------------------------------------------------

@@ -322,6 +322,22 @@ else:
     CONTENT_SECURITY_POLICY = _csp_policy
     CONTENT_SECURITY_POLICY_REPORT_ONLY = None
 
+# Every API list answers at most API_MAX_LIMIT rows a page (`limit` above it is
+# a 400): a page is one bounded query and one bounded response, so no caller can
+# hold a worker for seconds with `?limit=20000` (issue 18).
+API_PAGE_SIZE = env_int("API_PAGE_SIZE", 50, minimum=1)
+API_MAX_LIMIT = env_int("API_MAX_LIMIT", 200, minimum=1)
+if API_PAGE_SIZE > API_MAX_LIMIT:
+    raise ImproperlyConfigured("API_PAGE_SIZE must not exceed API_MAX_LIMIT")
+
+# A name search of the records list matches names from this many characters
+# (a Chinese person's name has two); shorter, only decision numbers (by prefix)
+# and identifiers. On PostgreSQL a trigram index serves names of 3 or more.
+RECORD_NAME_SEARCH_MIN_LENGTH = env_int("RECORD_NAME_SEARCH_MIN_LENGTH", 2, minimum=1)
+# A list page counts its rows exactly up to this many; beyond, on PostgreSQL,
+# the planner's estimate stands in (an exact COUNT of a million rows is a scan).
+LIST_EXACT_COUNT_LIMIT = env_int("LIST_EXACT_COUNT_LIMIT", 10000, minimum=0)
+
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "rest_framework.authentication.TokenAuthentication",
@@ -330,7 +346,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_PAGINATION_CLASS": "repair_flow.api_common.ApiPagination",
-    "PAGE_SIZE": 50,
+    "PAGE_SIZE": API_PAGE_SIZE,
     "EXCEPTION_HANDLER": "repair_flow.api_common.exception_handler",
     # Per caller: anonymous callers by address, people by account, system
     # accounts by token, each at its rate in API_THROTTLE_RATES.

@@ -105,7 +105,9 @@ def access_register(request):
     if user_filter:
         entries = entries.filter(user__username=user_filter)
     page = Paginator(entries, 50).get_page(request.GET.get("page"))
-    rows = [{"entry": e, "what": what_label(e.what)} for e in page]
+    entries = list(page)
+    labels = what_labels([e.what for e in entries])
+    rows = [{"entry": e, "what": label} for e, label in zip(entries, labels, strict=True)]
     return render(
         request,
         "access_register.html",
@@ -127,12 +129,15 @@ WHAT_KINDS = {
 }
 
 
-def what_label(what: str) -> str:
-    """The register's "what" as a person reads it: "行政处罚信息 济市监罚〔2026〕1号"
-    rather than "record:3001"."""
+def _what_parts(what: str) -> list[str]:
     parts = what.split(":")
     if parts and parts[0] == "api":
         parts = parts[1:]
+    return parts
+
+
+def _what_text(what: str, labels: dict[tuple[str, int], str]) -> str:
+    parts = _what_parts(what)
     if parts[:1] == ["search"] and len(parts) >= 4:
         # "search:records:<masked term>:<found>"; the term never holds a ":".
         return _("查询“%(term)s”（%(found)s 条结果）") % {
@@ -149,15 +154,40 @@ def what_label(what: str) -> str:
         return _("管理后台：%(model)s #%(id)s") % {"model": name, "id": parts[2]}
     if len(parts) < 2 or parts[0] not in WHAT_KINDS:
         return what
-    title, model, field = WHAT_KINDS[parts[0]]
-    label = ""
-    if model and parts[1].isdigit():
-        row = apps.get_model(model).objects.filter(pk=int(parts[1])).first()
-        label = str(getattr(row, field, "") or "") if row is not None else ""
+    title, model, _field = WHAT_KINDS[parts[0]]
+    label = labels.get((model, int(parts[1])), "") if model and parts[1].isdigit() else ""
     text = f"{title} {label}".strip()
     if parts[2:] == ["pdf"]:
         text = _("%(what)s（PDF）") % {"what": text}
     return text
+
+
+def what_labels(whats: list[str]) -> list[str]:
+    """The register's "what"s as a person reads them: "行政处罚信息 济市监罚〔2026〕1号"
+    rather than "record:3001"; one query per kind of row named, whatever the
+    number of entries (issue 18: the register page asked one per entry)."""
+    ids: dict[str, set[int]] = {}
+    for what in whats:
+        parts = _what_parts(what)
+        if len(parts) >= 2 and parts[0] in WHAT_KINDS and parts[1].isdigit():
+            _title, model, _field = WHAT_KINDS[parts[0]]
+            if model:
+                ids.setdefault(model, set()).add(int(parts[1]))
+    labels: dict[tuple[str, int], str] = {}
+    fields = {model: field for _title, model, field in WHAT_KINDS.values() if model}
+    for model, pks in ids.items():
+        rows = apps.get_model(model).objects.filter(pk__in=pks)
+        # A row's label may read a related row or an annotation its model
+        # names (a breach review: its repair's number and which review it is).
+        related, annotations = getattr(rows.model, "label_reads", ((), {}))
+        rows = rows.select_related(*related).annotate(**{k: f() for k, f in annotations.items()})
+        for row in rows:
+            labels[(model, row.pk)] = str(getattr(row, fields[model], "") or "")
+    return [_what_text(what, labels) for what in whats]
+
+
+def what_label(what: str) -> str:
+    return what_labels([what])[0]
 
 
 @login_required

@@ -17,7 +17,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from flows.cases.common import binding_of, local_date
-from flows.cases.limits import record_repeat_limit, subjects_with_limit_history
+from flows.cases.limits import records_repeat_limits, subjects_with_limit_history
 from flows.models import CLOSED_STATUSES, CaseStatus, ObjectionCase, RepairCase
 from records.models import CreditRecord, SubjectBinding
 from records.publicity import Answer, Eligibility, RecordFacts, answer, load_rule_sets
@@ -149,10 +149,10 @@ def filing_answers(
     filed_at: dt.datetime | None = None,
 ) -> dict[int, FilingAnswer]:
     """The answer for each record (by id), in a constant number of queries
-    plus one limit check per record that is repairable by its period and
-    whose subject has a past repair or a bar. With
+    whatever their number (the limits and bars of all their subjects at
+    once). With
     `filed_at` (a filed case's submission) the limits and bars are those in
-    force when it was filed (flows.cases.limits.record_repeat_limit)."""
+    force when it was filed (flows.cases.limits.records_repeat_limits)."""
     records = list(records)
     on = on or timezone.localdate()
     ids = [record.pk for record in records]
@@ -161,12 +161,16 @@ def filing_answers(
     objections = _open_objections(ids)
     # Only subjects with a past repair or a bar can meet a limit (no N+1).
     history = subjects_with_limit_history(record.subject_id for record in records)
+    publicities = {record.pk: answer(RecordFacts.of(record), rule_sets, on) for record in records}
+    limits = records_repeat_limits(
+        records=[record for record in records if record.subject_id in history],
+        answers=publicities,
+        filed_at=filed_at,
+    )
     answers = {}
     for record in records:
-        publicity = answer(RecordFacts.of(record), rule_sets, on)
-        limit = None
-        if record.subject_id in history:
-            limit = record_repeat_limit(record=record, answer=publicity, filed_at=filed_at)
+        publicity = publicities[record.pk]
+        limit = limits.get(record.pk)
         open_case = open_cases.get(record.pk)
         objection = objections.get(record.pk)
         reasons = []

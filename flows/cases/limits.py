@@ -11,8 +11,8 @@ A local example, UNCONFIRMED as national law, so the numbers are data
 
 A repair is an approved RepairCase of the subject (still monitored, completed
 or since revoked), dated by the Beijing date of its decision (`decided_at`).
-A revoked repair also bars the subject for the years its policy sets
-(flows.cases.limits.bar_problem), checked first. A penalty record does not name the kind of
+A revoked repair also bars the subject for the years its policy sets,
+checked first. A penalty record does not name the kind of
 conduct, so "the same kind" is approximated as: the same issuing department
 and at least one penalty type in common.
 
@@ -22,8 +22,10 @@ this one waits, never refuses it at acceptance or approval. A repair of a
 record past its disclosure ceiling (Shandong Social Credit Regulation Art. 38:
 five years from the end of the conduct) no longer counts for any limit or bar.
 
-`repeat_limit_reason` is pure (facts in, message out); `repeat_limit_problem`
-loads the policy and the subject's recent repairs in two queries.
+`repeat_limit_reason` is pure (facts in, message out); `records_repeat_limits`,
+the one place the record pages, the filing page and the services ask, loads
+the bars, the policy and the recent repairs of all the records' subjects in
+three queries.
 """
 
 import datetime as dt
@@ -36,7 +38,7 @@ from django.utils.translation import gettext as _
 from flows.cases.common import local_date
 from flows.models import REPAIRED_STATUSES, BreachReview, BreachStatus, RepairCase
 from records.models import CreditRecord, PenaltyType, RepeatLimitPolicy
-from records.publicity import Answer, Eligibility, add_months, disclosure_ends_on, load_rule_sets
+from records.publicity import Eligibility, add_months, disclosure_ends_on, load_rule_sets
 
 
 def add_years(day: dt.date, years: int) -> dt.date:
@@ -190,48 +192,42 @@ def _past_ceiling(rule_sets, *, conduct_ended_on: dt.date, on: dt.date) -> bool:
     return on >= disclosure_ends_on(rule_sets, conduct_ended_on=conduct_ended_on, on=on)
 
 
-def repeat_limit_problem(
+def _prior_rows(
+    subject_ids: Iterable[int],
     *,
-    record: CreditRecord,
+    policy: RepeatLimitPolicy,
     on: dt.date,
-    exclude_case_id: int | None = None,
     decided_before: dt.datetime | None = None,
-) -> str | None:
-    """Why the record's subject may not apply for a repair on `on` under the
-    repeat limits in force that day, or None; with `decided_before` (a case's
-    filing), only repairs decided before it count. Two queries: the policy,
-    and the subject's approved cases decided within the longest window (by
-    the subject's foreign-key index); the rule sets when there are any."""
-    policy = policy_on(on)
-    if policy is None or not policy.enabled:
-        return None
+):
+    """The subjects' approved cases decided within the policy's longest window
+    (by the subject's foreign-key index), as (subject id, facts...) rows."""
     earliest = min(
         on - dt.timedelta(days=policy.min_interval_days),
         add_years(on, -max(policy.max_repairs_window_years, policy.same_conduct_window_years)),
     )
     cases = RepairCase.objects.filter(
-        subject_id=record.subject_id,
+        subject_id__in=list(subject_ids),
         status__in=REPAIRED_STATUSES,
         decided_at__gte=_start_of(earliest),
         decided_at__lt=_start_of(on + dt.timedelta(days=1)),
     )
-    if exclude_case_id is not None:
-        cases = cases.exclude(pk=exclude_case_id)
     if decided_before is not None:
         cases = cases.filter(decided_at__lt=decided_before)
-    rows = list(
-        cases.values_list(
-            "number",
-            "decided_at",
-            "record__department_id",
-            "record__penalty_types",
-            "record__conduct_end_date",
-            "record__decision_date",
-        )
+    return cases.values_list(
+        "subject_id",
+        "number",
+        "decided_at",
+        "record__department_id",
+        "record__penalty_types",
+        "record__conduct_end_date",
+        "record__decision_date",
     )
+
+
+def _limit_reason(*, record: CreditRecord, policy: RepeatLimitPolicy, rows, on: dt.date, rule_sets):
+    """The limit `record` meets given its subject's prior repairs (`rows`), or None."""
     if not rows:
         return None
-    rule_sets = load_rule_sets()
     prior = [
         PriorRepair(
             number,
@@ -240,10 +236,8 @@ def repeat_limit_problem(
             frozenset(types),
             disclosure_ends_on(rule_sets, conduct_ended_on=conduct_end or decided_on, on=on),
         )
-        for number, decided_at, department_id, types, conduct_end, decided_on in rows
+        for _subject, number, decided_at, department_id, types, conduct_end, decided_on in rows
     ]
-    if not prior:
-        return None
     return repeat_limit_reason(
         policy=policy,
         prior=prior,
@@ -253,28 +247,11 @@ def repeat_limit_problem(
     )
 
 
-def record_repeat_limit(
-    *, record: CreditRecord, answer: Answer, filed_at: dt.datetime | None = None
-) -> str | None:
-    """The repeat limit that bars filing for a record its publicity rules
-    allow to be repaired, now or later (`answer` from records.publicity), as
-    of the answer's date; None otherwise. The one place the record page, the
-    filing page and the services ask. A filed case (`filed_at`, its
-    submission) is judged by the limits and bars in force when it was filed,
-    counting only what was decided before."""
-    if answer.eligibility not in (Eligibility.ELIGIBLE, Eligibility.NOT_YET):
-        return None
-    on = answer.as_of if filed_at is None else local_date(filed_at)
-    return bar_problem(
-        subject_id=record.subject_id, on=on, decided_before=filed_at
-    ) or repeat_limit_problem(record=record, on=on, decided_before=filed_at)
-
-
 def subjects_with_limit_history(subject_ids: Iterable[int]) -> set[int]:
     """The subjects that may meet a repeat limit or a bar: those with a
     repaired case or a confirmed breach review, ever. For any other subject
-    `record_repeat_limit` is None, so a list of records asks it only for these
-    (two queries for the page instead of two per record)."""
+    no limit applies, so a list of records asks `records_repeat_limits` only
+    for these."""
     ids = set(subject_ids)
     repaired = RepairCase.objects.filter(subject_id__in=ids, status__in=REPAIRED_STATUSES)
     barred = BreachReview.objects.filter(subject_id__in=ids, status=BreachStatus.CONFIRMED)
@@ -283,25 +260,24 @@ def subjects_with_limit_history(subject_ids: Iterable[int]) -> set[int]:
     )
 
 
-def bar_problem(
-    *, subject_id: int, on: dt.date, decided_before: dt.datetime | None = None
-) -> str | None:
-    """Domain section 3: a subject whose repair was revoked may not apply
-    again before the bar ends; with `decided_before` (a case's filing), only
-    revocations decided before it count. A revoked repair of a record past its
-    disclosure ceiling (Art. 38) bars nobody. One indexed query."""
+def _bar_reviews(subject_ids: Iterable[int], *, on: dt.date, decided_before=None):
     reviews = (
         BreachReview.objects.filter(
-            subject_id=subject_id, status=BreachStatus.CONFIRMED, barred_until__gte=on
+            subject_id__in=list(subject_ids), status=BreachStatus.CONFIRMED, barred_until__gte=on
         )
         .select_related("letter", "case__record")
-        .order_by("-barred_until")
+        .order_by("-barred_until", "-id")
     )
     if decided_before is not None:
         reviews = reviews.filter(decided_at__lt=decided_before)
-    review, rule_sets = None, None
+    return reviews
+
+
+def _bar_reason(reviews, *, on: dt.date, rule_sets) -> str | None:
+    """The bar the first of `reviews` (one subject's, longest first) sets, unless
+    its record is past the ceiling."""
+    review = None
     for candidate in reviews:
-        rule_sets = rule_sets or load_rule_sets()
         if not _past_ceiling(
             rule_sets, conduct_ended_on=candidate.case.record.conduct_ended_on, on=on
         ):
@@ -318,3 +294,49 @@ def bar_problem(
         "letter": review.letter.number if review.letter_id else "",
         "until": review.barred_until.isoformat(),
     }
+
+
+def records_repeat_limits(
+    *, records: Iterable[CreditRecord], answers: dict, filed_at: dt.datetime | None = None
+) -> dict[int, str | None]:
+    """The repeat limit or bar that refuses filing for each record its
+    publicity rules allow to be repaired, now or later (`answers`: their
+    records.publicity answers, by id), as of the answer's date; None
+    otherwise. A filed case (`filed_at`, its submission) is judged by the
+    limits and bars in force when it was filed, counting only what was
+    decided before. A constant number of queries whatever the number of
+    records (issue 18: a list page asked two per record): the bars, the
+    policy and the prior repairs of all their subjects at once, per date."""
+    by_day: dict[dt.date, list[CreditRecord]] = {}
+    for record in records:
+        answer = answers[record.pk]
+        if answer.eligibility in (Eligibility.ELIGIBLE, Eligibility.NOT_YET):
+            on = answer.as_of if filed_at is None else local_date(filed_at)
+            by_day.setdefault(on, []).append(record)
+    limits: dict[int, str | None] = {}
+    rule_sets = load_rule_sets() if by_day else None
+    for on, group in by_day.items():
+        subject_ids = {record.subject_id for record in group}
+        bars: dict[int, list] = {}
+        for review in _bar_reviews(subject_ids, on=on, decided_before=filed_at):
+            bars.setdefault(review.subject_id, []).append(review)
+        policy = policy_on(on)
+        priors: dict[int, list] = {}
+        if policy is not None and policy.enabled:
+            for row in _prior_rows(subject_ids, policy=policy, on=on, decided_before=filed_at):
+                priors.setdefault(row[0], []).append(row)
+        for record in group:
+            limits[record.pk] = _bar_reason(
+                bars.get(record.subject_id, []), on=on, rule_sets=rule_sets
+            ) or (
+                _limit_reason(
+                    record=record,
+                    policy=policy,
+                    rows=priors.get(record.subject_id, []),
+                    on=on,
+                    rule_sets=rule_sets,
+                )
+                if policy is not None and policy.enabled
+                else None
+            )
+    return limits

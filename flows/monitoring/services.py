@@ -68,6 +68,7 @@ from flows.models import (
     MonitoringWindow,
     RepairCase,
     SameKind,
+    breach_review_ordinal,
 )
 from flows.notify import Event, notify, notify_letter
 from letters.kinds import record_facts
@@ -420,7 +421,7 @@ def reviews_for_user(user):
     of (it issued the new penalty); nobody else any."""
     reviews = BreachReview.objects.select_related(
         "case__record__department", "subject", "record__department", "department", "window"
-    )
+    ).annotate(ordinal_in_case=breach_review_ordinal())
     role = getattr(user, "role", None)
     if not getattr(user, "is_authenticated", False) or not user.is_active:
         return reviews.none()

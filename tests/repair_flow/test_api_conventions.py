@@ -66,7 +66,7 @@ PAGING = [
     ("limit", ""),
     ("limit", "0"),
     ("limit", "-1"),
-    ("limit", "1001"),
+    ("limit", "201"),  # settings.API_MAX_LIMIT + 1
     ("limit", "abc"),
     ("offset", HUGE),
     ("offset", "-1"),
@@ -96,10 +96,24 @@ def test_a_limit_or_offset_out_of_range_is_refused(request, api_for, path, perso
 @pytest.mark.parametrize(("path", "persona"), [(path, persona) for path, persona, _ in LISTS])
 def test_the_largest_limit_and_offset_are_answered(request, api_for, path, persona):
     response = api_for(request.getfixturevalue(persona)).get(
-        path, {"limit": "1000", "offset": "1000000000"}
+        path, {"limit": "200", "offset": "1000000000"}
     )
     assert response.status_code == 200, response.json()
     assert response.json()["results"] == []
+
+
+def test_the_page_size_ceiling_is_a_setting_and_documented(settings, schema, api_for, officer):
+    # Issue 18: no list answers more than API_MAX_LIMIT rows; the schema says so.
+    for path, _persona, _filters in LISTS:
+        limit = next(p for p in schema["paths"][path]["get"]["parameters"] if p["name"] == "limit")
+        assert limit["schema"]["maximum"] == settings.API_MAX_LIMIT == 200, path
+        assert "API_MAX_LIMIT" in limit["description"]
+    settings.API_MAX_LIMIT = 10
+    api = api_for(officer)
+    assert api.get("/api/v1/letters/", {"limit": "10"}).status_code == 200
+    response = api.get("/api/v1/letters/", {"limit": "11"})
+    assert response.status_code == 400
+    assert "1 至 10" in field_errors(response)["limit"][0]
 
 
 @pytest.mark.parametrize(("name", "value"), [("limit", HUGE), ("limit", "0"), ("after", HUGE)])

@@ -696,3 +696,35 @@ def test_other_roles_are_refused_the_api(request, api_for, persona):
 
 def test_anonymous_callers_get_401_from_the_api():
     assert APIClient().get("/api/v1/sla/summary/").status_code == 401
+
+
+def test_the_csv_streams_in_chunks_with_the_same_queries_for_more_rows(
+    monkeypatch, client_for, supervisor, cases, department, officer
+):
+    """Issue 18: the export is read from one cursor and formatted a chunk at a
+    time; 40 rows ask what 1 row asks, and arrive in several chunks."""
+    import sla.views_board
+
+    monkeypatch.setattr(sla.views_board, "CSV_CHUNK_ROWS", 10)
+    client = client_for(supervisor)
+
+    def export():
+        with time_machine.travel(NOW, tick=False), CaptureQueriesContext(connection) as queries:
+            response = client.get("/sla/board/list/", {**PERIOD, "metric": "open", "format": "csv"})
+            assert response.streaming
+            chunks = [chunk for chunk in response.streaming_content if chunk]
+        rows = list(csv.reader(io.StringIO(b"".join(chunks).decode("utf-8-sig"))))
+        return len(queries), chunks, rows[1:]
+
+    for i in range(40):
+        add_clock(cases[f"bulk{i}"], Stage.ACCEPTANCE, department=department,
+                  assignee=officer if i % 2 else None, state=ClockState.RUNNING,
+                  started="2026-10-13T09:00", due="2026-10-15T17:00")  # fmt: skip
+        if i == 0:
+            export()  # warm
+            one, _chunks, rows = export()
+            assert len(rows) == 1
+    forty, chunks, rows = export()
+    assert len(rows) == 40 and one == forty
+    assert len(chunks) >= 5  # the BOM, then 10 rows a chunk
+    assert {row[3] for row in rows} == {"刘洋", "未分配"}

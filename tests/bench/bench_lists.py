@@ -1,0 +1,314 @@
+"""Lists at a city's volume (issue 18), on PostgreSQL only.
+
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/rf_lists \\
+    BENCH_RECORDS=20000 BENCH_CASES=2000 \\
+    .venv/bin/python -m pytest tests/bench/bench_lists.py -s -p no:cacheprovider -o addopts=""
+
+Builds BENCH_RECORDS records (default 1,000,000; a subject per 10) and
+BENCH_CASES open repair cases (default 100,000) with bulk SQL: one case is
+filed through the services, then its rows (case, process, open task, open
+clocks) are copied in one INSERT ... SELECT each. Then each list page and API
+list is timed with the test client (median of BENCH_RUNS, default 5, after a
+warm-up) next to the raw SQL of its list query (the page's query with a LIMIT,
+run again directly through a cursor, same filter, order and limit) in the same
+run, with its query count; the CSV export of the open clocks next to
+PostgreSQL's `COPY (the same rows) TO STDOUT WITH CSV`; and EXPLAIN ANALYZE
+of the slowest list query. Figures are printed, nothing is asserted beyond
+each page answering 200: targets (issue 18) are within 3x the raw SQL and
+under 100 ms.
+"""
+
+import datetime as dt
+import os
+import statistics
+import time
+
+import pytest
+import time_machine
+from django.contrib.contenttypes.models import ContentType
+from django.db import connection
+from django.test import Client
+from django.test.utils import CaptureQueriesContext
+
+from flows.models import RepairCase, RepairProcess
+from flows.repair.services import repair_case_submit
+from records.identifiers import make_uscc
+from records.models import BindingCapacity, Department, Sector, Subject, SubjectBinding
+from repair_flow.models import AccessPurpose, Role
+from sla.board import BoardFilters, Metric, board_clocks
+from sla.views_board import CSV_COLUMNS
+from tests.conftest import make_record, make_user
+from tests.flows.conftest import draft_with_materials
+
+RECORDS = int(os.environ.get("BENCH_RECORDS", "1000000"))
+CASES = int(os.environ.get("BENCH_CASES", "100000"))
+RUNS = int(os.environ.get("BENCH_RUNS", "5"))
+
+pytestmark = pytest.mark.skipif(
+    connection.vendor != "postgresql", reason="the benchmark is PostgreSQL's (DATABASE_URL)"
+)
+
+
+def columns(table: str) -> list[str]:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT column_name FROM information_schema.columns WHERE table_name = %s"
+            " ORDER BY ordinal_position",
+            [table],
+        )
+        return [row[0] for row in cursor.fetchall()]
+
+
+def copy_rows(table: str, *, where: str, params: list, set_: dict[str, str], count: int) -> None:
+    """INSERT `count` copies of the row `where` selects, the columns in `set_`
+    given by SQL expressions of g (1..count) and base (the table's max id)."""
+    # An id not given is the table's own (its identity default).
+    names = [name for name in columns(table) if name != "id" or "id" in set_]
+    # The expressions' % are SQL's modulo, not placeholders.
+    values = [set_.get(name, f't."{name}"').replace("%", "%%") for name in names]
+    quoted = ", ".join(f'"{name}"' for name in names)
+    sql = (
+        f'INSERT INTO "{table}" ({quoted}) SELECT {", ".join(values)} '  # noqa: S608
+        f'FROM "{table}" t, generate_series(1, %s) g, '
+        f'(SELECT COALESCE(MAX(id), 0) AS base FROM "{table}") b WHERE {where}'
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [count, *params])
+        cursor.execute(
+            f"SELECT setval(pg_get_serial_sequence('\"{table}\"', 'id'), "  # noqa: S608
+            f'(SELECT MAX(id) FROM "{table}"))'
+        )
+
+
+def max_id(table: str) -> int:
+    with connection.cursor() as cursor:
+        cursor.execute(f'SELECT COALESCE(MAX(id), 0) FROM "{table}"')  # noqa: S608
+        return cursor.fetchone()[0]
+
+
+def build(applicant, department, template_case, template_record) -> None:
+    """Subjects, records and open cases in bulk (a few INSERT ... SELECT)."""
+    subjects = max(RECORDS // 10, 1)
+    s0 = max_id("records_subject")
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO records_subject (id, kind, identifier, name, legal_representative,"
+            " contact_email, contact_phone, created_at, updated_at)"
+            " SELECT %s + g, CASE WHEN g %% 5 = 0 THEN 'person' ELSE 'enterprise' END,"
+            " 'B' || lpad(g::text, 17, '0'),"
+            " (ARRAY['济南','青岛','淄博','泰安','烟台'])[1 + g %% 5] || '市' ||"
+            " (ARRAY['泉城','历下','槐荫','天桥','长清'])[1 + (g / 5) %% 5]"
+            " || '第' || g || '号商贸有限公司',"
+            " '', '', '', now(), now() FROM generate_series(1, %s) g",
+            [s0, subjects],
+        )
+        cursor.execute(
+            "SELECT setval(pg_get_serial_sequence('records_subject', 'id'), %s)",
+            [s0 + subjects],
+        )
+    r0 = max_id("records_creditrecord")
+    copy_rows(
+        "records_creditrecord",
+        where="t.id = %s",
+        params=[template_record.pk],
+        set_={
+            "id": "b.base + g",
+            "decision_number": "'济罚〔' || (2020 + g % 6) || '〕' || g || '号'",
+            "subject_id": f"{s0} + 1 + (g % {subjects})",
+            "decision_date": "DATE '2025-12-31' - (g % 1500)",
+            "conduct_end_date": "DATE '2025-12-31' - (g % 1500)",
+            "status": "CASE WHEN g % 7 = 0 THEN 'expired' ELSE 'published' END",
+        },
+        count=RECORDS,
+    )
+    # The applicant acts for the subjects of the first CASES records.
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO records_subjectbinding (user_id, subject_id, capacity)"
+            " SELECT DISTINCT %s, subject_id, 'agent' FROM records_creditrecord"
+            " WHERE id > %s AND id <= %s",
+            [applicant.pk, r0, r0 + CASES],
+        )
+    c0, p0, t0 = max_id("flows_repaircase"), max_id("viewflow_process"), max_id("viewflow_task")
+    copy_rows(
+        "flows_repaircase",
+        where="t.id = %s",
+        params=[template_case.pk],
+        set_={
+            "id": f"{c0} + g",
+            "number": "'XF-BENCH-' || g",
+            "record_id": f"{r0} + g",
+            "subject_id": f"(SELECT subject_id FROM records_creditrecord WHERE id = {r0} + g)",  # noqa: S608
+        },
+        count=CASES,
+    )
+    process = template_case.process_set_id
+    copy_rows(
+        "viewflow_process",
+        where="t.id = %s",
+        params=[process],
+        set_={"id": f"{p0} + g"},
+        count=CASES,
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO flows_repairprocess (process_ptr_id, case_id)"
+            " SELECT %s + g, %s + g FROM generate_series(1, %s) g",
+            [p0, c0, CASES],
+        )
+    copy_rows(
+        "viewflow_task",
+        where="t.process_id = %s AND t.status = 'NEW' AND t.flow_task_type = 'HUMAN'",
+        params=[process],
+        set_={"id": f"{t0} + g", "process_id": f"{p0} + g"},
+        count=CASES,
+    )
+    copy_rows(
+        "sla_slaclock",
+        where="t.case_id = %s AND t.case_type_id = %s AND t.stopped_at IS NULL",
+        params=[template_case.pk, template_case.content_type_id],
+        set_={
+            "case_id": f"{c0} + g",
+            "case_label": "'XF-BENCH-' || g",
+            "due_at": "t.due_at + (g % 5000) * interval '1 minute'",
+        },
+        count=CASES,
+    )
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE")
+
+
+def median_ms(client, path, query) -> float:
+    samples = []
+    for _ in range(RUNS):
+        start = time.perf_counter()
+        response = client.get(path, query)
+        if response.streaming:
+            b"".join(response.streaming_content)
+        samples.append((time.perf_counter() - start) * 1000)
+    return statistics.median(samples)
+
+
+def raw_ms(sql: str) -> float:
+    samples = []
+    with connection.cursor() as cursor:
+        for _ in range(RUNS):
+            start = time.perf_counter()
+            cursor.execute(sql)
+            cursor.fetchall()
+            samples.append((time.perf_counter() - start) * 1000)
+    return statistics.median(samples)
+
+
+def list_query(queries) -> str:
+    """The page's list query: the slowest of its queries with a LIMIT."""
+    limited = [q for q in queries if " LIMIT " in q["sql"]] or list(queries)
+    return max(limited, key=lambda q: float(q["time"]))["sql"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_lists_at_volume(settings, tmp_path, django_capture_on_commit_callbacks):
+    settings.MEDIA_ROOT = tmp_path / "media"
+
+    department = Department.objects.create(code="BENCH", name="基准测试局", sector=Sector.OTHER)
+    enterprise = Subject.objects.create(
+        kind="enterprise", identifier=make_uscc(serial=9001), name="基准测试有限公司"
+    )
+    applicant = make_user("bench_applicant", Role.APPLICANT, first_name="基准")
+    SubjectBinding.objects.create(
+        user=applicant, subject=enterprise, capacity=BindingCapacity.LEGAL_REPRESENTATIVE
+    )
+    officer = make_user("bench_officer", Role.OFFICER, first_name="刘洋")
+    supervisor = make_user("bench_supervisor", Role.SUPERVISOR, first_name="孙敏")
+    record = make_record(department=department, subject=enterprise)
+    # Monday 16 November 2026, 10:00 in Jinan.
+    t0 = dt.datetime(2026, 11, 16, 2, 0, tzinfo=dt.UTC)
+    with time_machine.travel(t0, tick=False):
+        case = repair_case_submit(applicant=applicant, case=draft_with_materials(applicant, record))
+    case = RepairCase.objects.get(pk=case.pk)
+    case.process_set_id = RepairProcess.objects.get(case=case).pk
+    case.content_type_id = ContentType.objects.get_for_model(RepairCase).pk
+
+    start = time.perf_counter()
+    build(applicant, department, case, record)
+    print(
+        f"\nbuilt {RECORDS:,} records and {CASES:,} open cases in "
+        f"{time.perf_counter() - start:.1f} s"
+    )
+
+    clients = {}
+    for name, user in (("applicant", applicant), ("officer", officer), ("supervisor", supervisor)):
+        clients[name] = Client()
+        clients[name].force_login(user)
+    purpose = {"purpose": AccessPurpose.REPAIR_CASE}
+    pages = [
+        ("officer", "/records/", {}),
+        ("officer", "/records/", {"q": "泉城第1"}),
+        ("officer", "/records/", {"q": "济罚〔2023〕"}),
+        ("officer", "/api/v1/records/", purpose),
+        ("officer", "/api/v1/records/", {**purpose, "status": "published"}),
+        ("supervisor", "/cases/tasks/", {}),
+        ("officer", "/api/v1/tasks/", {"offset": str(min(5000, CASES // 2))}),
+        ("officer", "/api/v1/repair-cases/", purpose),
+        ("applicant", "/cases/", {}),
+        ("applicant", "/api/v1/repair-cases/", {}),
+        ("supervisor", "/access-register/", {}),
+    ]
+    now = dt.datetime.now(dt.UTC)
+    results = []
+    slowest = None
+    with time_machine.travel(now, tick=True):
+        for persona, path, query in pages:
+            client = clients[persona]
+            # The log holds 9,000 queries at most: empty, so the capture counts.
+            connection.queries_log.clear()
+            with CaptureQueriesContext(connection) as queries:
+                response = client.get(path, query)
+            assert response.status_code == 200, (path, response.content[:300])
+            # Read now: the log is emptied by the next request.
+            captured = list(queries)
+            page = median_ms(client, path, query)
+            sql = list_query(captured)
+            raw = raw_ms(sql)
+            results.append((persona, path, query, page, raw, len(captured)))
+            if slowest is None or raw > slowest[0]:
+                slowest = (raw, path, sql)
+
+        # The CSV export of every open clock, next to COPY of the same rows.
+        today = now.date()
+        csv_query = {
+            "start": (today - dt.timedelta(days=30)).isoformat(),
+            "end": today.isoformat(),
+            "metric": "open",
+            "format": "csv",
+        }
+        export_ms = median_ms(clients["supervisor"], "/sla/board/list/", csv_query)
+        response = clients["supervisor"].get("/sla/board/list/", csv_query)
+        exported = sum(1 for _ in b"".join(response.streaming_content).splitlines()) - 1
+        filters = BoardFilters(start=today - dt.timedelta(days=30), end=today)
+        rows = board_clocks(filters=filters, metric=Metric.OPEN, now=now).values_list(*CSV_COLUMNS)
+        sql, params = rows.query.sql_with_params()
+        copy_sql = f"COPY ({connection.ops.compose_sql(sql, params)}) TO STDOUT WITH CSV"
+        samples = []
+        for _ in range(RUNS):
+            start = time.perf_counter()
+            with connection.cursor() as cursor, cursor.cursor.copy(copy_sql) as copy:
+                for _chunk in copy:
+                    pass
+            samples.append((time.perf_counter() - start) * 1000)
+        copy_ms = statistics.median(samples)
+
+    print(f"\n{'page':<58} {'ms':>9} {'raw SQL ms':>11} {'x raw':>7} {'queries':>8}")
+    for persona, path, query, page, raw, count in results:
+        label = f"{persona} {path}" + (f"?{'&'.join(f'{k}={v}' for k, v in query.items())}")
+        print(f"{label[:58]:<58} {page:9.1f} {raw:11.1f} {page / max(raw, 0.01):7.1f} {count:8d}")
+    print(
+        f"\nCSV export of {exported:,} open clocks: {export_ms:.0f} ms; "
+        f"COPY ... TO STDOUT WITH CSV: {copy_ms:.0f} ms ({export_ms / max(copy_ms, 0.01):.1f}x)"
+    )
+    raw, path, sql = slowest
+    print(f"\nEXPLAIN ANALYZE of the slowest list query ({path}, {raw:.1f} ms):")
+    with connection.cursor() as cursor:
+        cursor.execute(f"EXPLAIN (ANALYZE, BUFFERS) {sql}")
+        for (line,) in cursor.fetchall():
+            print("  " + line)
