@@ -161,8 +161,9 @@ def test_seed_demo_builds_a_demo_through_the_services(db, capsys, settings, tmp_
     assert f"{unverifiable.number} (an objection) could not be verified" in out
     call_command("seed_demo", "--if-empty")
     assert "already present" in capsys.readouterr().out
-    # The 200 generated, and the new penalty of geren's subject.
-    assert CreditRecord.objects.count() == 201
+    # The 200 generated, the new penalty of geren's subject, and today's
+    # penalties of the two subjects told of repair at their own addresses.
+    assert CreditRecord.objects.count() == 203
 
 
 @pytest.mark.django_db(transaction=True)
