@@ -45,6 +45,7 @@ from repair_flow.access import (
     search_what,
     session_purpose,
 )
+from repair_flow.encryption import DecryptionError, blind_indexes, decrypt, encrypt
 from repair_flow.masking import looks_like_identifier
 from repair_flow.models import AccessPurpose, Role
 from sla.clocks import clocks_for
@@ -64,6 +65,7 @@ def _purpose_or_redirect(request, subject, what: str):
 
 
 SEARCHES_SESSION_KEY = "record_searches"
+SEARCH_TERM_CONTEXT = "session.record_searches.q"
 # Searches kept per session (each under an opaque id): the newest ones.
 MAX_STORED_SEARCHES = 20
 
@@ -77,7 +79,8 @@ def _filtered(records, q: str, filters: dict):
         records = records.filter(
             Q(decision_number__icontains=q)
             | Q(subject__name__icontains=q)
-            | Q(subject__identifier=q.upper())
+            # A whole identifier, by its blind index (encrypted at rest).
+            | Q(subject__identifier_index__in=blind_indexes(q))
         )
     if filters.get("status") in RecordStatus.values:
         records = records.filter(status=filters["status"])
@@ -98,14 +101,21 @@ def _stored_search(request, search_id: str) -> dict | None:
         return None
     if timezone.now() >= at + dt.timedelta(seconds=settings.ACCESS_PURPOSE_SESSION_SECONDS):
         return None
-    return search
+    try:
+        q = decrypt(search.get("q", ""), context=SEARCH_TERM_CONTEXT)
+    except DecryptionError:
+        # Stored before a key was retired: as good as lapsed.
+        return None
+    return {**search, "q": q}
 
 
 def _search_store(request, *, q: str, filters: dict, purpose: str | None) -> str:
     searches = dict(request.session.get(SEARCHES_SESSION_KEY, {}))
     search_id = secrets.token_urlsafe(12)
     searches[search_id] = {
-        "q": q,
+        # The session is a database row: the term (perhaps a resident ID) is
+        # kept encrypted, as personal data at rest is (repair_flow/encryption.py).
+        "q": encrypt(q, context=SEARCH_TERM_CONTEXT),
         "filters": filters,
         "purpose": purpose,
         "at": timezone.now().isoformat(),

@@ -3,6 +3,8 @@ from django.contrib.auth.models import AbstractUser
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from repair_flow.encryption import EncryptedTextField
+
 
 class Role(models.TextChoices):
     APPLICANT = "applicant", _("申请人")
@@ -22,7 +24,8 @@ class User(AbstractUser):
     (records.DepartmentMembership) and applicants their subject bindings."""
 
     role = models.CharField(_("角色"), max_length=20, choices=Role.choices, default=Role.APPLICANT)
-    phone = models.CharField(_("手机号码"), max_length=20, blank=True)
+    # Encrypted at rest (repair_flow/encryption.py).
+    phone = EncryptedTextField(_("手机号码"), max_length=20, blank=True)
     # In-app notices always; email and SMS only while this is on (profile page).
     email_notifications = models.BooleanField(_("接收邮件和短信通知"), default=True)
 
