@@ -103,8 +103,9 @@ class SubjectAdmin(PersonalDataAdminMixin, admin.ModelAdmin):
     form = SubjectForm
     list_display = ("name", "kind", "display_identifier", "contact_email", "display_phone")
     list_filter = ("kind",)
-    # By part of a name, or by a whole identifier through its blind index
-    # (the identifier is encrypted at rest: repair_flow/encryption.py).
+    # By part of a name only: the identifier is encrypted at rest
+    # (repair_flow/encryption.py), and an identifier in the admin's GET is
+    # refused anyway (admin_access: it would sit in the URL).
     search_fields = ("name",)
     # The full resident ID is never shown (shared domain reference section 8).
     fields = (
@@ -122,12 +123,6 @@ class SubjectAdmin(PersonalDataAdminMixin, admin.ModelAdmin):
         if obj is not None and obj.is_person:
             return (*self.readonly_fields, "legal_representative")
         return self.readonly_fields
-
-    def get_search_results(self, request, queryset, search_term):
-        found, may_have_duplicates = super().get_search_results(request, queryset, search_term)
-        if search_term.strip():
-            found |= queryset.identified_by(search_term)
-        return found, may_have_duplicates
 
     def has_add_permission(self, request):
         return False

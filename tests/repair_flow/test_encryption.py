@@ -443,3 +443,4 @@ def test_a_database_dump_contains_no_clear_identifier_or_phone(
     for identifier, _name, phone in PERSONS:
         for clear in {identifier, identifier.lower(), phone}:
             assert clear not in dump, f"{clear} is in the dump in clear"
+
