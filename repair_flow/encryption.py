@@ -68,17 +68,16 @@ def key_id(key: bytes) -> str:
     return hashlib.sha256(b"repair_flow field key id\0" + key).hexdigest()[:8]
 
 
-@dataclass(frozen=True)
 class KeyRing:
-    keys: tuple[bytes, ...]
-    index_keys: tuple[bytes, ...]
+    """The keys of the current settings, with their ids and ciphers made once."""
 
-    @property
-    def current_id(self) -> str:
-        return key_id(self.keys[0])
+    def __init__(self, *, keys: tuple[bytes, ...], index_keys: tuple[bytes, ...]):
+        self.keys, self.index_keys = keys, index_keys
+        self.current_id = key_id(keys[0])
+        self.ciphers = {key_id(key): AESGCM(key) for key in reversed(keys)}
 
-    def by_id(self, kid: str) -> bytes | None:
-        return next((key for key in self.keys if key_id(key) == kid), None)
+    def cipher(self, kid: str) -> AESGCM | None:
+        return self.ciphers.get(kid)
 
 
 _ring_cache: dict[tuple, KeyRing] = {}
@@ -113,7 +112,7 @@ def encrypt(plain: str, *, context: str) -> str:
     names where it is kept (a column); decrypting elsewhere fails."""
     ring = keyring()
     nonce = os.urandom(NONCE_BYTES)
-    sealed = AESGCM(ring.keys[0]).encrypt(nonce, plain.encode(), context.encode())
+    sealed = ring.ciphers[ring.current_id].encrypt(nonce, plain.encode(), context.encode())
     return f"{PREFIX}:{ring.current_id}:{base64.urlsafe_b64encode(nonce + sealed).decode()}"
 
 
@@ -125,13 +124,13 @@ def decrypt(stored: str, *, context: str) -> str:
         raw = base64.urlsafe_b64decode(body)
     except (ValueError, binascii.Error):
         raise DecryptionError(f"{context}: the stored value is malformed") from None
-    key = keyring().by_id(kid)
-    if key is None:
+    cipher = keyring().cipher(kid)
+    if cipher is None:
         raise DecryptionError(
             f"{context}: encrypted under key {kid}, which is not in FIELD_ENCRYPTION_KEYS"
         )
     try:
-        plain = AESGCM(key).decrypt(raw[:NONCE_BYTES], raw[NONCE_BYTES:], context.encode())
+        plain = cipher.decrypt(raw[:NONCE_BYTES], raw[NONCE_BYTES:], context.encode())
     except InvalidTag:
         raise DecryptionError(
             f"{context}: the value does not authenticate under key {kid} (a wrong key, "
