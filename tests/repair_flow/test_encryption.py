@@ -362,11 +362,14 @@ def test_the_record_list_reads_no_more_queries_for_more_persons(
 ):
     c = client_for(officer)
 
-    def list_queries() -> int:
+    def list_queries() -> tuple[int, int]:
+        found = c.post("/records/search/", {"q": "济市监罚", "purpose": "supervision"})
         c.get("/records/")
-        with CaptureQueriesContext(connection) as queries:
+        with CaptureQueriesContext(connection) as listed:
             assert c.get("/records/").status_code == 200
-        return len(queries)
+        with CaptureQueriesContext(connection) as searched:
+            assert c.get(found["Location"]).status_code == 200
+        return len(listed), len(searched)
 
     person = Subject.objects.create(kind=SubjectKind.PERSON, identifier=PERSONS[0][0], name="赵敏")
     make_record(department=department, subject=person, decision_number="济市监罚〔2026〕1号")
@@ -443,4 +446,3 @@ def test_a_database_dump_contains_no_clear_identifier_or_phone(
     for identifier, _name, phone in PERSONS:
         for clear in {identifier, identifier.lower(), phone}:
             assert clear not in dump, f"{clear} is in the dump in clear"
-
