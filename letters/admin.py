@@ -252,7 +252,8 @@ class OutboundMessageAdmin(PersonalDataAdminMixin, ReadOnlyAdmin):
         "created_at",
     )
     list_filter = ("status", "channel")
-    search_fields = ("to", "subject", "idempotency_key", "esp_message_id")
+    # Not by address: it is encrypted at rest (repair_flow/encryption.py).
+    search_fields = ("subject", "idempotency_key", "esp_message_id")
     fields = (
         "idempotency_key", "channel", "user", "to", "subject", "body", "letter", "status",
         "attempts", "next_attempt_at", "claimed_at", "sent_at", "esp_message_id", "last_error",

@@ -18,6 +18,7 @@ from django.utils.translation import gettext_lazy as _
 
 from records.identifiers import mask_phone
 from records.models import BindingCapacity, CreditRecord, Department, Subject
+from repair_flow.encryption import EncryptedJSONField, EncryptedTextField
 
 
 class LetterKind(models.TextChoices):
@@ -255,7 +256,9 @@ class Letter(models.Model):
         related_name="letters",
         help_text=_("收件的申请人账号"),
     )
-    facts = models.JSONField(default=dict, help_text=_("出具时确定的全部内容，生成后不再改变"))
+    # The addressee's identifier, name, address and phone are in here:
+    # encrypted at rest as one value (repair_flow/encryption.py).
+    facts = EncryptedJSONField(default=dict, help_text=_("出具时确定的全部内容，生成后不再改变"))
 
     status = models.CharField(
         max_length=10, choices=RenderStatus.choices, default=RenderStatus.PENDING
@@ -418,7 +421,8 @@ class OutboundMessage(models.Model):
         on_delete=models.SET_NULL,
         related_name="messages",
     )
-    to = models.CharField(_("收件地址"), max_length=254)
+    # An email address or a mobile number: encrypted at rest (repair_flow/encryption.py).
+    to = EncryptedTextField(_("收件地址"), max_length=254)
     subject = models.CharField(_("主题"), max_length=200)
     body = models.TextField(_("正文"))
     letter = models.ForeignKey(

@@ -73,6 +73,7 @@ from repair_flow.api_common import (
     query_int,
     stated_purpose,
 )
+from repair_flow.encryption import blind_indexes
 from repair_flow.masking import looks_like_identifier
 from repair_flow.models import AccessChannel, AccessPurpose, Role
 from repair_flow.parsers import DepthLimitedJSONParser
@@ -379,7 +380,10 @@ class RecordSearchApi(GenericAPIView):
             raise purpose_required(None)
         records = records_visible_to(request.user).order_by("-decision_date", "-id")
         if data.get("subject_identifier"):
-            records = records.filter(subject__identifier=data["subject_identifier"].upper())
+            # By blind index: the identifier is encrypted at rest.
+            records = records.filter(
+                subject__identifier_index__in=blind_indexes(data["subject_identifier"])
+            )
         if data.get("subject_name"):
             records = records.filter(subject__name__icontains=data["subject_name"])
         for name in ("status", "severity"):

@@ -7,6 +7,7 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from records.identifiers import MOBILE_PATTERN, mask_phone, mask_resident_id
+from repair_flow.encryption import BlindIndexField, EncryptedTextField, blind_indexes
 
 
 class Sector(models.TextChoices):
@@ -41,11 +42,25 @@ class SubjectKind(models.TextChoices):
     PERSON = "person", _("自然人")
 
 
+class SubjectQuerySet(models.QuerySet):
+    def identified_by(self, identifier: str):
+        """The subject with this identifier, through its blind index."""
+        return self.filter(identifier_index__in=blind_indexes(identifier))
+
+    def identified_by_any(self, identifiers):
+        return self.filter(
+            identifier_index__in=[index for value in identifiers for index in blind_indexes(value)]
+        )
+
+
 class Subject(models.Model):
     """A market subject: an enterprise by USCC or a natural person by resident ID."""
 
     kind = models.CharField(_("主体类型"), max_length=10, choices=SubjectKind.choices)
-    identifier = models.CharField(_("证件号码"), max_length=18, unique=True)
+    # Encrypted at rest (repair_flow/encryption.py; PIPL Art. 51): found by
+    # its keyed blind index (`Subject.objects.identified_by`), never by value.
+    identifier = EncryptedTextField(_("证件号码"), max_length=18)
+    identifier_index = BlindIndexField(source="identifier", unique=True)
     name = models.CharField(_("名称"), max_length=200)
     legal_representative = models.CharField(_("法定代表人"), max_length=100, blank=True)
     # The subject's issuing source: the department whose import first
@@ -62,7 +77,7 @@ class Subject(models.Model):
     # How the platform reaches a subject no account is bound to (两书同送,
     # 国办发〔2025〕22号): from the import or the admin (subject_contact_set).
     contact_email = models.EmailField(_("联系邮箱"), blank=True)
-    contact_phone = models.CharField(
+    contact_phone = EncryptedTextField(
         _("联系手机号码"),
         max_length=11,
         blank=True,
@@ -70,6 +85,8 @@ class Subject(models.Model):
     )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+
+    objects = SubjectQuerySet.as_manager()
 
     class Meta:
         ordering = ["name"]

@@ -384,7 +384,8 @@ def _subjects_of(valid: list[RecordRow], known: dict[str, Subject]) -> dict[str,
     if unknown:
         subjects.update(
             (subject.identifier, subject)
-            for subject in Subject.objects.filter(identifier__in=unknown)
+            # By blind index: the identifier is encrypted at rest.
+            for subject in Subject.objects.identified_by_any(unknown)
             .only(
                 "id",
                 "kind",

@@ -44,6 +44,7 @@ from repair_flow.access import (
     search_what,
     session_purpose,
 )
+from repair_flow.encryption import DecryptionError, blind_indexes, decrypt, encrypt
 from repair_flow.masking import looks_like_identifier
 from repair_flow.models import AccessPurpose, Role
 from repair_flow.paging import EstimatedCountPaginator
@@ -64,6 +65,7 @@ def _purpose_or_redirect(request, subject, what: str):
 
 
 SEARCHES_SESSION_KEY = "record_searches"
+SEARCH_TERM_CONTEXT = "session.record_searches.q"
 # Searches kept per session (each under an opaque id): the newest ones.
 MAX_STORED_SEARCHES = 20
 
@@ -77,8 +79,9 @@ def _filtered(records, q: str, filters: dict):
         # Each part of the search has an index (issue 18): a decision number
         # by its prefix (records_decision_number_prefix), a name by trigrams
         # (records_subject_name_trgm, PostgreSQL) from
-        # RECORD_NAME_SEARCH_MIN_LENGTH characters, an identifier exactly.
-        match = Q(decision_number__startswith=q) | Q(subject__identifier=q.upper())
+        # RECORD_NAME_SEARCH_MIN_LENGTH characters, a whole identifier by its
+        # blind index (encrypted at rest).
+        match = Q(decision_number__startswith=q) | Q(subject__identifier_index__in=blind_indexes(q))
         if len(q) >= settings.RECORD_NAME_SEARCH_MIN_LENGTH:
             match |= Q(subject__name__icontains=q)
         records = records.filter(match)
@@ -101,14 +104,21 @@ def _stored_search(request, search_id: str) -> dict | None:
         return None
     if timezone.now() >= at + dt.timedelta(seconds=settings.ACCESS_PURPOSE_SESSION_SECONDS):
         return None
-    return search
+    try:
+        q = decrypt(search.get("q", ""), context=SEARCH_TERM_CONTEXT)
+    except DecryptionError:
+        # Stored before a key was retired: as good as lapsed.
+        return None
+    return {**search, "q": q}
 
 
 def _search_store(request, *, q: str, filters: dict, purpose: str | None) -> str:
     searches = dict(request.session.get(SEARCHES_SESSION_KEY, {}))
     search_id = secrets.token_urlsafe(12)
     searches[search_id] = {
-        "q": q,
+        # The session is a database row: the term (perhaps a resident ID) is
+        # kept encrypted, as personal data at rest is (repair_flow/encryption.py).
+        "q": encrypt(q, context=SEARCH_TERM_CONTEXT),
         "filters": filters,
         "purpose": purpose,
         "at": timezone.now().isoformat(),

@@ -50,3 +50,30 @@ def audit_keys_check(app_configs=None, **kwargs):
             )
         )
     return problems
+
+
+@register()
+def field_encryption_keys_check(app_configs=None, **kwargs):
+    """Personal data cannot be written without its keys (repair_flow/encryption.py)."""
+    problems = []
+    if not settings.FIELD_ENCRYPTION_KEYS:
+        problems.append(
+            Error(
+                "未配置个人信息加密密钥（FIELD_ENCRYPTION_KEYS 或 FIELD_ENCRYPTION_KEYS_FILE）。",
+                hint="生成 32 字节随机密钥（manage.py rotate_keys --new-key），以 base64 填写，"
+                "保存在数据库以外；多个密钥以逗号分隔，第一个为当前密钥。",
+                id="repair_flow.E005",
+            )
+        )
+    if not settings.FIELD_BLIND_INDEX_KEYS:
+        problems.append(
+            Error(
+                "未配置证件号码检索索引密钥"
+                "（FIELD_BLIND_INDEX_KEYS 或 FIELD_BLIND_INDEX_KEYS_FILE）。",
+                hint="与加密密钥不同的另一个 32 字节随机密钥。",
+                id="repair_flow.E006",
+            )
+        )
+    if set(settings.FIELD_ENCRYPTION_KEYS) & set(settings.FIELD_BLIND_INDEX_KEYS):
+        problems.append(Error("检索索引密钥不得与加密密钥相同。", id="repair_flow.E007"))
+    return problems

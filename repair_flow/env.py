@@ -3,6 +3,8 @@
 Every variable the product reads is listed in `.env.example`.
 """
 
+import base64
+import binascii
 import datetime as dt
 import os
 from urllib.parse import parse_qsl, unquote, urlsplit
@@ -112,6 +114,37 @@ def env_origins(name: str, default: str = "") -> list[str]:
                 f"{name}: {origin!r} is not an origin like https://host[:port]"
             )
     return origins
+
+
+def env_keys(name: str, *, size: int = 32) -> list[bytes]:
+    """A key ring: base64 keys of `size` bytes, comma-separated, from NAME or
+    from the file NAME_FILE; the first is the current one."""
+    raw = os.environ.get(name, "")
+    path = os.environ.get(f"{name}_FILE")
+    if not raw.strip() and path:
+        try:
+            with open(path) as handle:
+                raw = handle.read()
+        except OSError as exc:
+            raise ImproperlyConfigured(f"{name}_FILE={path!r} cannot be read: {exc}") from None
+    return keys_from_text(name, raw, size=size)
+
+
+def keys_from_text(name: str, raw: str, *, size: int = 32) -> list[bytes]:
+    keys = []
+    for text in (item.strip() for item in raw.split(",")):
+        if not text:
+            continue
+        try:
+            key = base64.b64decode(text + "=" * (-len(text) % 4), altchars=b"-_", validate=True)
+        except (binascii.Error, ValueError):
+            raise ImproperlyConfigured(f"{name}: a key is not base64") from None
+        if len(key) != size:
+            raise ImproperlyConfigured(
+                f"{name}: each key must be {size} random bytes in base64, not {len(key)} bytes"
+            )
+        keys.append(key)
+    return keys
 
 
 _ENGINES = {

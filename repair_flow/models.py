@@ -5,6 +5,8 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 from rest_framework.authtoken.models import TokenProxy
 
+from repair_flow.encryption import EncryptedTextField
+
 
 class Role(models.TextChoices):
     APPLICANT = "applicant", _("申请人")
@@ -33,7 +35,8 @@ class User(AbstractUser):
     (records.DepartmentMembership) and applicants their subject bindings."""
 
     role = models.CharField(_("角色"), max_length=20, choices=Role.choices, default=Role.APPLICANT)
-    phone = models.CharField(_("手机号码"), max_length=20, blank=True)
+    # Encrypted at rest (repair_flow/encryption.py).
+    phone = EncryptedTextField(_("手机号码"), max_length=20, blank=True)
     # In-app notices always; email and SMS only while this is on (profile page).
     email_notifications = models.BooleanField(_("接收邮件和短信通知"), default=True)
     # The language of the emails and texts this person receives (profile

@@ -1,5 +1,6 @@
 """One settings module, driven by environment variables (see .env.example)."""
 
+import base64
 import datetime as dt
 import os
 import re
@@ -13,12 +14,14 @@ from repair_flow.env import (
     env_bool,
     env_choice,
     env_int,
+    env_keys,
     env_list,
     env_mapping,
     env_origins,
     env_str,
     env_time,
     env_url,
+    keys_from_text,
     parse_database_url,
 )
 from repair_flow.jobs import beat_schedule
@@ -84,6 +87,32 @@ AUDIT_CHAIN_KEY = _audit_key("AUDIT_CHAIN_KEY")
 AUDIT_ANCHOR_KEY = _audit_key("AUDIT_ANCHOR_KEY")
 AUDIT_ANCHOR_DIR = Path(env_str("AUDIT_ANCHOR_DIR") or VAR_DIR / "audit-anchors")
 AUDIT_ANCHOR_EMAIL = env_str("AUDIT_ANCHOR_EMAIL", "")
+
+
+def _field_keys(name: str) -> list[bytes]:
+    """A key ring of repair_flow/encryption.py (never in the database): from
+    NAME or NAME_FILE; in development a key generated once under var/, like
+    the audit keys; in production empty when unset, and the system check
+    repair_flow.E005 refuses to start."""
+    keys = env_keys(name)
+    if keys or PRODUCTION:
+        return keys
+    VAR_DIR.mkdir(parents=True, exist_ok=True)
+    dev_path = VAR_DIR / f"dev-{name.lower().replace('_', '-')}"
+    try:
+        # O_EXCL: parallel test workers starting together agree on one key.
+        with open(dev_path, "x") as handle:
+            handle.write(base64.urlsafe_b64encode(secrets.token_bytes(32)).decode())
+    except FileExistsError:
+        pass
+    return keys_from_text(name, dev_path.read_text())
+
+
+# Personal data at rest (repair_flow/encryption.py): AES-GCM under the first
+# of FIELD_ENCRYPTION_KEYS (older ones still read until `rotate_keys`), and
+# lookups by an HMAC under the first of FIELD_BLIND_INDEX_KEYS.
+FIELD_ENCRYPTION_KEYS = _field_keys("FIELD_ENCRYPTION_KEYS")
+FIELD_BLIND_INDEX_KEYS = _field_keys("FIELD_BLIND_INDEX_KEYS")
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "" if PRODUCTION else "127.0.0.1,localhost,testserver")
 if PRODUCTION and not ALLOWED_HOSTS:
     raise ImproperlyConfigured("ALLOWED_HOSTS must be set when DJANGO_ENV=production")

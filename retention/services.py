@@ -43,14 +43,12 @@ from django.contrib.contenttypes.models import ContentType
 from django.db import models, transaction
 from django.db.models import (
     BigIntegerField,
-    CharField,
     Exists,
     OuterRef,
     ProtectedError,
     Q,
-    Value,
 )
-from django.db.models.functions import Cast, Concat
+from django.db.models.functions import Cast
 from django.utils import timezone
 from viewflow.workflow.models import Process, Task
 
@@ -88,6 +86,7 @@ from records.models import (
     destroyed_decision_number,
 )
 from repair_flow.audit import audit_payloads_blank, audit_record
+from repair_flow.encryption import blind_index
 from repair_flow.models import AccessLogEntry, AuditEvent
 from retention.models import (
     DataKind,
@@ -493,14 +492,19 @@ def subjects_destroy(ids: list[int]) -> dict[int, str]:
         held.update(free)
         free = []
     # The identifier is unique: a placeholder that is no resident ID or
-    # USCC, so no search finds it.
-    Subject.objects.filter(id__in=held).update(
-        identifier=Concat(Value("DESTROYED-"), Cast("id", CharField())),
-        name="",
-        legal_representative="",
-        contact_email="",
-        contact_phone="",
-    )
+    # USCC, so no search finds it. Row by row: the placeholder is encrypted
+    # and its blind index written with it (the old index would still find
+    # the subject by its old identifier).
+    for pk in sorted(held):
+        placeholder = f"DESTROYED-{pk}"
+        Subject.objects.filter(pk=pk).update(
+            identifier=placeholder,
+            identifier_index=blind_index(placeholder),
+            name="",
+            legal_representative="",
+            contact_email="",
+            contact_phone="",
+        )
     anonymised, deleted = DestructionAction.ANONYMISED, DestructionAction.DELETED
     return {pk: anonymised if pk in held else deleted for pk in ids}
 

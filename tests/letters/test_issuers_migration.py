@@ -53,6 +53,9 @@ def test_existing_settings_sequences_and_letters_move_to_issuers(record, departm
     )  # fmt: skip
 
     migrate(after)
+    # On to the latest state (the letters' facts encrypted since) before the
+    # current models read it, and so later tests find the schema they expect.
+    migrate(MigrationExecutor(connection).loader.graph.leaf_nodes())
 
     centre = Issuer.objects.get(code="centre")
     assert (centre.name, centre.self_reference) == ("济南市社会信用中心", "本中心")

@@ -66,7 +66,7 @@ def notices():
 
 def test_a_subject_with_no_account_is_told_by_email_and_text_once(department, tmp_path, committed):
     import_csv(tmp_path, row("yi@example.com", "139 0000-1234"), committed=committed)
-    subject = Subject.objects.get(identifier=UNBOUND)
+    subject = Subject.objects.identified_by(UNBOUND).get()
     assert (subject.contact_email, subject.contact_phone) == ("yi@example.com", "13900001234")
     letter = notices().get()
     assert letter.recipient is None and letter.subject == subject
@@ -103,7 +103,7 @@ def test_a_row_without_contact_keeps_the_contact_known(department, tmp_path, com
     import_csv(tmp_path, row(phone="13900001234"), committed=committed)
     changed = row().replace("济市监罚〔2026〕102号", "济市监罚〔2026〕103号")
     import_csv(tmp_path, changed, committed=committed)
-    subject = Subject.objects.get(identifier=UNBOUND)
+    subject = Subject.objects.identified_by(UNBOUND).get()
     assert subject.contact_phone == "13900001234" and subject.contact_email == ""
     # The second record is told at the number known (once its PDF exists).
     letters_sweep()
@@ -123,7 +123,7 @@ def test_a_bad_contact_rejects_the_row_saying_why(
 ):
     out = import_csv(tmp_path, row(email, phone), committed=committed, rejected=True)
     assert "rejected 1" in out and f"line 2: {field}:" in out
-    assert not Subject.objects.filter(identifier=UNBOUND).exists()
+    assert not Subject.objects.identified_by(UNBOUND).exists()
     assert notices().count() == 0
 
 
@@ -170,7 +170,7 @@ def test_an_administrator_sets_the_contact_in_the_admin_masked_and_audited(
     department, administrator, client_for, tmp_path, committed
 ):
     import_csv(tmp_path, row(), committed=committed)
-    subject = Subject.objects.get(identifier=UNBOUND)
+    subject = Subject.objects.identified_by(UNBOUND).get()
     client = client_for(administrator)
     client.post("/access-purpose/", {"purpose": "data_maintenance"})  # the admin's gate
     url = f"/admin/records/subject/{subject.pk}/change/"
@@ -207,7 +207,7 @@ def test_an_administrator_sets_the_contact_in_the_admin_masked_and_audited(
 def test_an_officer_cannot_edit_a_subject_in_the_admin(department, officer, client_for, tmp_path,
                                                        committed):  # fmt: skip
     import_csv(tmp_path, row(), committed=committed)
-    subject = Subject.objects.get(identifier=UNBOUND)
+    subject = Subject.objects.identified_by(UNBOUND).get()
     response = client_for(officer).post(
         f"/admin/records/subject/{subject.pk}/change/", {"contact_phone": "13900001234"}
     )

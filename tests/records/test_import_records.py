@@ -357,7 +357,7 @@ def test_an_identifier_registered_as_another_kind_is_rejected(department, tmp_pa
         "line 2: subject_type: 该证件号码已登记为“自然人”，与本行的主体类型不符"
     ]
     assert out.splitlines()[-1] == "imported 1, updated 0, rejected 1"
-    assert Subject.objects.get(identifier=USCC_A).kind == SubjectKind.PERSON
+    assert Subject.objects.identified_by(USCC_A).get().kind == SubjectKind.PERSON
     assert not CreditRecord.objects.filter(decision_number="济市监罚〔2026〕101号").exists()
 
 

@@ -19,6 +19,7 @@ from letters.models import OutboundMessage
 from repair_flow.audit import audit_record
 from repair_flow.audit_seal import chain_link, payload_digest
 from repair_flow.celery import task_named
+from repair_flow.encryption import new_key_text
 from repair_flow.models import AuditChainHead, AuditEvent
 from tests.repair_flow.test_audit import run_verify, tamper, write_events
 
@@ -160,6 +161,9 @@ def manage_check(tmp_path, **env):
             "SECRET_KEY": "x" * 50,
             "ALLOWED_HOSTS": "credit.example",
             "VAR_DIR": str(tmp_path),
+            # This test is about the audit keys: the field keys are given.
+            "FIELD_ENCRYPTION_KEYS": new_key_text(),
+            "FIELD_BLIND_INDEX_KEYS": new_key_text(),
             **env,
         },
         capture_output=True,
@@ -257,7 +261,7 @@ def test_the_anchor_is_mailed_to_the_auditor_when_configured(
     ):
         run_anchor_job()
         run_anchor_job()
-    (message,) = OutboundMessage.objects.filter(to="auditor@audit.example")
+    (message,) = [m for m in OutboundMessage.objects.all() if m.to == "auditor@audit.example"]
     assert "2026-12-03" in message.subject
     anchor = json.loads((anchor_dir / "anchor-2026-12-03.json").read_text())
     assert anchor["hash"] in message.body and anchor["signature"] in message.body
