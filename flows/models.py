@@ -107,6 +107,10 @@ class CaseClockJoin(models.ForeignObject):
     condition leaves one (one open clock per case and stage, a unique
     constraint), never as an attribute."""
 
+    # No column, so no constraint: the schema editor asks when a migration
+    # removes the field (SQLite's remove_field reads it of any relation).
+    db_constraint = False
+
     def get_extra_restriction(self, alias, related_alias):
         # `alias` is the clock table's: only clocks of this kind of case.
         field = self.remote_field.model._meta.get_field("case_type")

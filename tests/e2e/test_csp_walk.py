@@ -75,6 +75,7 @@ def test_the_admins_scripts_run_under_the_policy(admin_page, officer, record):
 
     # actions.js: "select all" marks every row of a list.
     page.goto(page.base + "/admin/repair_flow/user/")
+    state_purpose_if_asked(page)  # accounts are personal data too
     page.locator("#action-toggle").check()
     assert page.locator("#result_list tbody tr.selected").count() >= 2
 

@@ -3,6 +3,7 @@ check a letter and an uploaded file against it, and learn nothing personal."""
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.utils import timezone
 
 from letters.commitments import commitment_create
 from letters.models import Letter, RenderStatus
@@ -54,7 +55,8 @@ def test_a_valid_code_shows_the_letter_and_an_intact_file(client, letter):
     assert "本平台出具的文书" in page
     assert letter.number in page and "受理通知书" in page
     assert "济南市公共信用信息中心" in page  # the issuer
-    assert letter.issued_at.strftime("%Y-%m-%d") in page
+    # The date of Shanghai (after 16:00 UTC it is already the next day there).
+    assert timezone.localtime(letter.issued_at).strftime("%Y-%m-%d") in page
     assert letter.sha256 in page
     assert "完好：存档文件与出具时的校验值一致" in page
     assert 'enctype="multipart/form-data"' in page
