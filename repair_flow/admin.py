@@ -8,6 +8,10 @@ and subject bindings are changed on their own pages through records.services.
 The audit trail and the access register are read-only.
 """
 
+# django-axes registers its pages on import; this module re-registers them
+# behind the purpose gate below, so they must be registered first.
+import axes.admin  # noqa: F401
+from axes.models import AccessAttempt, AccessFailureLog, AccessLog
 from django.contrib import admin
 from django.contrib.auth.admin import GroupAdmin, UserAdmin
 from django.contrib.auth.forms import UserChangeForm
@@ -168,3 +172,26 @@ class AuditEventAdmin(ReadOnlyAdmin):
 class AccessLogEntryAdmin(ReadOnlyAdmin):
     list_display = ("at", "user", "subject", "what", "purpose", "channel")
     list_filter = ("purpose", "channel")
+
+
+class LoginAttemptsAdminMixin(PersonalDataAdminMixin):
+    """django-axes's pages of login attempts name the accounts tried and the
+    addresses they came from: a person's data (PIPL Art. 4), shown after a
+    purpose and registered row by row, under no subject."""
+
+    subject_path = ""
+    every_row_personal = True
+
+    def subject_of(self, obj):
+        return None
+
+
+# Its own admin classes (lockout reset, filters) stay; the gate goes on top.
+for axes_model in (AccessAttempt, AccessLog, AccessFailureLog):
+    if admin.site.is_registered(axes_model):
+        axes_admin = type(admin.site.get_model_admin(axes_model))
+        admin.site.unregister(axes_model)
+        admin.site.register(
+            axes_model,
+            type(f"Gated{axes_admin.__name__}", (LoginAttemptsAdminMixin, axes_admin), {}),
+        )

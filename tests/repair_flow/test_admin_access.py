@@ -175,3 +175,25 @@ def test_the_token_admin_shows_only_the_first_characters_of_a_key(
     assert new_key[:6] in added.content.decode() and new_key not in added.content.decode()
     # DRF's own page, which listed keys in full, is gone.
     assert c.get("/admin/authtoken/tokenproxy/").status_code == 404
+
+
+def test_the_login_attempt_pages_ask_a_purpose_and_register_each_row(
+    client, client_for, administrator, officer
+):
+    # A wrong password: django-axes keeps the account name and the address.
+    client.post("/accounts/login/", {"username": "officer", "password": "wrong"})
+    c = client_for(administrator)
+    for url in ("/admin/axes/accessattempt/", "/admin/axes/accessfailurelog/"):
+        response = c.get(url)
+        assert response.status_code == 302, url
+        assert response["Location"].startswith("/access-purpose/?next="), url
+    assert AccessLogEntry.objects.count() == 0
+    state_purpose(c)
+    page = c.get("/admin/axes/accessattempt/")
+    assert page.status_code == 200 and "officer" in page.content.decode()
+    entry = AccessLogEntry.objects.get()
+    assert entry.subject is None and entry.purpose == "data_maintenance"
+    assert entry.what.startswith("admin:axes.accessattempt:") and entry.what.endswith(":list")
+    # An officer is no administrator: no admin page at all.
+    refused = client_for(officer).get("/admin/axes/accessattempt/")
+    assert refused.status_code == 302 and "/admin/login/" in refused["Location"]
