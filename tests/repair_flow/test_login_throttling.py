@@ -93,6 +93,8 @@ def test_an_administrator_unlocks_in_the_admin(client, client_for, applicant, ad
 
     admin = Client()
     admin.force_login(administrator)
+    # The attempts name accounts and addresses: a purpose is stated first.
+    admin.post("/access-purpose/", {"purpose": "data_maintenance", "next": "/admin/"})
     listing = admin.get("/admin/axes/accessattempt/")
     assert listing.status_code == 200 and "applicant" in listing.content.decode()
     response = admin.post(f"/admin/axes/accessattempt/{attempt_row.pk}/delete/", {"post": "yes"})
