@@ -8,6 +8,7 @@ import pytest
 from django.db import connection
 
 from records.models import CreditRecord
+from repair_flow.paging import list_count
 
 pytestmark = pytest.mark.django_db
 
@@ -77,3 +78,9 @@ def test_the_name_search_has_its_trigram_index():
         )
         (definition,) = cursor.fetchone()
     assert "gin_trgm_ops" in definition and "upper" in definition.lower()
+
+
+def test_a_list_that_can_match_nothing_counts_zero(db):
+    # `__in` an empty list: Django runs no SQL for it, and the planner's
+    # estimate must not try to EXPLAIN it (a 500 on PostgreSQL before).
+    assert list_count(CreditRecord.objects.filter(pk__in=[])) == (0, False)
