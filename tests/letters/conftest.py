@@ -52,7 +52,15 @@ def commitment_signed(record, applicant, committed) -> Letter:
     from 203.0.113.7: the signed letter, re-read."""
     commitment = committed(commitment_create, record=record, actor=applicant)
     commitment.draft.refresh_from_db()
-    signed = committed(
+    signed = commitment_sign_committed(commitment, applicant, committed)
+    signed.refresh_from_db()
+    return signed
+
+
+def commitment_sign_committed(commitment, applicant, committed) -> Letter:
+    """The applicant signs the drafted `commitment` as read, from
+    203.0.113.7, and the after-commit work runs: the signed letter."""
+    return committed(
         commitment_sign,
         commitment=commitment,
         user=applicant,
@@ -61,5 +69,3 @@ def commitment_signed(record, applicant, committed) -> Letter:
         ip="203.0.113.7",
         user_agent="test",
     ).signed
-    signed.refresh_from_db()
-    return signed

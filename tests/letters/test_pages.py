@@ -6,7 +6,7 @@ import stat
 import pytest
 
 from letters import render as render_module
-from letters.commitments import commitment_create, commitment_sign
+from letters.commitments import commitment_create
 from letters.models import (
     Commitment,
     DeliveryEvent,
@@ -18,7 +18,7 @@ from letters.models import (
 from letters.outbox import message_queue
 from repair_flow.models import AccessLogEntry, AuditEvent
 from tests.conftest import status_of
-from tests.letters.conftest import acceptance
+from tests.letters.conftest import acceptance, commitment_sign_committed
 
 
 @pytest.fixture
@@ -115,15 +115,7 @@ def test_the_commitment_draft_is_listed_to_sign_until_signed(
     client = client_for(applicant)
     page = client.get("/letters/").content.decode()
     assert f'href="/letters/commitments/{commitment.pk}/"' in page and "阅读并签署" in page
-    signed = committed(
-        commitment_sign,
-        commitment=commitment,
-        user=applicant,
-        confirmed=True,
-        draft_sha256=commitment.draft.sha256,
-        ip="203.0.113.7",
-        user_agent="test",
-    ).signed
+    signed = commitment_sign_committed(commitment, applicant, committed)
     page = client.get("/letters/").content.decode()
     assert "阅读并签署" not in page
     assert signed.number in page and f'href="/letters/{signed.pk}/pdf"' in page
@@ -142,15 +134,7 @@ def test_the_unsigned_commitment_draft_is_marked_as_a_draft_and_the_signed_one_i
     client = client_for(request.getfixturevalue(persona))
     row = row_of(client.get("/letters/").content.decode(), commitment.draft)
     assert "信用修复承诺书" in row and "（待签署草稿）" in row
-    signed = committed(
-        commitment_sign,
-        commitment=commitment,
-        user=applicant,
-        confirmed=True,
-        draft_sha256=commitment.draft.sha256,
-        ip=None,
-        user_agent="test",
-    ).signed
+    signed = commitment_sign_committed(commitment, applicant, committed)
     page = client.get("/letters/").content.decode()
     row = row_of(page, signed)
     assert "信用修复承诺书" in row and "（待签署草稿）" not in row
