@@ -12,7 +12,13 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
 from flows.cases.review import preliminary_review_claim
-from flows.models import BreachReview, MaterialKind
+from flows.models import (
+    BreachReview,
+    CaseStatus,
+    MaterialKind,
+    MonitoringStatus,
+    MonitoringWindow,
+)
 from flows.repair.services import preliminary_review_accept, repair_case_submit
 from records.identifiers import make_resident_id, make_uscc
 from records.models import BindingCapacity, Subject, SubjectBinding, SubjectKind
@@ -152,7 +158,8 @@ def test_every_list_runs_as_many_queries_for_50_rows_as_for_1(
     applicant, agent, officer, supervisor, department, enterprise, now, approved
 ):
     # The approved repair of `record` is monitored: new penalties open breach reviews.
-    assert approved.status == "monitoring" or approved.status
+    assert approved.status == CaseStatus.APPROVED
+    assert MonitoringWindow.objects.get(case=approved).status == MonitoringStatus.OPEN
     builder = Builder(
         applicant=applicant,
         agent=agent,
