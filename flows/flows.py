@@ -15,7 +15,7 @@ from django.utils.translation import gettext_lazy as _
 from viewflow import this
 from viewflow.workflow import flow
 
-from flows.models import CaseStatus, ObjectionProcess, RepairProcess
+from flows.models import CaseStatus, ObjectionProcess, RepairProcess, task_case_bind
 from flows.notify import task_queued_notify
 
 # Where viewflow sends someone who opens a human task: the case's work page
@@ -113,7 +113,9 @@ class RepairFlow(flow.Flow):
 
     def task_created(self, activation):
         # Every human task is born here, whichever service moved the flow:
-        # the people who may take it are told (flows.notify.NOTIFY).
+        # it is bound to its case (its deadline's join key) and the people
+        # who may take it are told (flows.notify.NOTIFY).
+        task_case_bind(task=activation.task, case=activation.process.case)
         task_queued_notify(case=activation.process.case, task=activation.task)
 
     def awaits_supplement(self, activation) -> bool:
@@ -204,7 +206,9 @@ class ObjectionFlow(flow.Flow):
 
     def task_created(self, activation):
         # Every human task is born here, whichever service moved the flow:
-        # the people who may take it are told (flows.notify.NOTIFY).
+        # it is bound to its case (its deadline's join key) and the people
+        # who may take it are told (flows.notify.NOTIFY).
+        task_case_bind(task=activation.task, case=activation.process.case)
         task_queued_notify(case=activation.process.case, task=activation.task)
 
     def awaits_supplement(self, activation) -> bool:

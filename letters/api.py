@@ -50,6 +50,7 @@ from repair_flow.api_common import (
     PURPOSE_PARAMETER,
     ApiError,
     ApiModelSerializer,
+    ChoiceLabelField,
     Conflict,
     LocalDateTimeField,
     absolute_url,
@@ -70,7 +71,7 @@ class DeliveryEventSerializer(ApiModelSerializer):
 
 
 class OutboundMessageSerializer(ApiModelSerializer):
-    status_label = serializers.CharField(source="get_status_display", read_only=True)
+    status_label = ChoiceLabelField("status")
     events = DeliveryEventSerializer(many=True, read_only=True)
 
     class Meta:
@@ -89,8 +90,8 @@ def verify_page_url(request, code: str) -> str:
 class LetterSummarySerializer(ApiModelSerializer):
     """A letter in a list: no personal data, so a list needs no purpose."""
 
-    kind_label = serializers.CharField(source="get_kind_display", read_only=True)
-    status_label = serializers.CharField(source="get_status_display", read_only=True)
+    kind_label = ChoiceLabelField("kind")
+    status_label = ChoiceLabelField("status")
     is_draft = serializers.BooleanField(read_only=True)
     verify_url = serializers.SerializerMethodField()
     pdf_url = serializers.SerializerMethodField()
@@ -168,12 +169,10 @@ class LetterSerializer(LetterSummarySerializer):
 
 
 class CommitmentSerializer(ApiModelSerializer):
-    status_label = serializers.CharField(source="get_status_display", read_only=True)
+    status_label = ChoiceLabelField("status")
     draft = LetterSummarySerializer(read_only=True)
     signed = LetterSummarySerializer(read_only=True, allow_null=True)
-    signer_capacity_label = serializers.CharField(
-        source="get_signer_capacity_display", read_only=True
-    )
+    signer_capacity_label = ChoiceLabelField("signer_capacity")
     sign_url = serializers.SerializerMethodField()
 
     class Meta:

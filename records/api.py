@@ -66,6 +66,7 @@ from repair_flow.api_common import (
     PURPOSE_PARAMETER,
     ApiError,
     ApiModelSerializer,
+    ChoiceLabelField,
     local_iso,
     person_reads_register,
     purpose_required,
@@ -448,7 +449,7 @@ class DecisionChangeRequestSerializer(serializers.Serializer):
 
 
 class DecisionChangeSerializer(ApiModelSerializer):
-    kind_label = serializers.CharField(source="get_kind_display", read_only=True)
+    kind_label = ChoiceLabelField("kind")
     record_status = serializers.CharField(source="record.status", read_only=True)
     clock = serializers.SerializerMethodField()
 

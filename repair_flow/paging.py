@@ -7,6 +7,13 @@ PostgreSQL, the planner's estimate for the same query stands in (EXPLAIN, no
 rows read; a count bounded by the limit checks the estimate is not far
 below it), as the figure a person reads on a page of a long list needs only
 to be about right. Other databases always count exactly.
+
+A page itself is read in two steps (`page_slice`): the keys of its rows by a
+narrow query (the filters and the order, none of the joins that only fetch
+related rows for display), then those rows with everything the page shows.
+An offset skips rows of the narrow query only: at offset 5,000 the task queue
+joined ten tables for 5,050 rows to show 50 (217 ms), where its keys are an
+index range.
 """
 
 import json
@@ -15,6 +22,7 @@ from django.conf import settings
 from django.core.exceptions import EmptyResultSet
 from django.core.paginator import Paginator
 from django.db import connections
+from django.db.models.query import ModelIterable
 from django.utils.functional import cached_property
 
 
@@ -51,6 +59,24 @@ def list_count(queryset) -> tuple[int, bool]:
     return max(estimate, bounded), True
 
 
+def page_slice(queryset, start: int, stop: int) -> list:
+    """Rows start..stop of an ordered queryset: their keys by a narrow query,
+    then the rows by key (see the module's docstring). Anything but a
+    queryset of model instances is sliced as it is."""
+    iterable = getattr(queryset, "_iterable_class", None)
+    if (
+        not (isinstance(iterable, type) and issubclass(iterable, ModelIterable))
+        or queryset.query.combinator  # a union's rows cannot be filtered by key
+        or queryset.query.is_sliced
+    ):
+        return list(queryset[start:stop])
+    keys = list(queryset.values_list("pk", flat=True)[start:stop])
+    if not keys:
+        return []
+    rows = {row.pk: row for row in queryset.order_by().filter(pk__in=keys)}
+    return [rows[key] for key in keys if key in rows]
+
+
 class EstimatedCountPaginator(Paginator):
     """A Paginator whose count is `list_count`'s: `estimated` says which."""
 
@@ -62,3 +88,11 @@ class EstimatedCountPaginator(Paginator):
             return super().count
         count, self.estimated = list_count(self.object_list)
         return count
+
+    def page(self, number):
+        number = self.validate_number(number)
+        bottom = (number - 1) * self.per_page
+        top = bottom + self.per_page
+        if top + self.orphans >= self.count:
+            top = self.count
+        return self._get_page(page_slice(self.object_list, bottom, top), number, self)

@@ -365,7 +365,9 @@ if API_PAGE_SIZE > API_MAX_LIMIT:
 RECORD_NAME_SEARCH_MIN_LENGTH = env_int("RECORD_NAME_SEARCH_MIN_LENGTH", 2, minimum=1)
 # A list page counts its rows exactly up to this many; beyond, on PostgreSQL,
 # the planner's estimate stands in (an exact COUNT of a million rows is a scan).
-LIST_EXACT_COUNT_LIMIT = env_int("LIST_EXACT_COUNT_LIMIT", 10000, minimum=0)
+# The bound is read every page: counting 10,001 open tasks through their
+# deadline join took 26-35 ms of the queue's 100 ms, 1,001 take 3 ms (issue 18).
+LIST_EXACT_COUNT_LIMIT = env_int("LIST_EXACT_COUNT_LIMIT", 1000, minimum=0)
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [

@@ -124,6 +124,16 @@ PLATFORM_STAGES = frozenset(
 APPLICANT_STAGES = frozenset({Stage.SUPPLEMENT, Stage.COMMITMENT, Stage.STATEMENT})
 # The platform's internal steps, never listed among an applicant's deadlines.
 INTERNAL_STAGES = frozenset({Stage.SYNC})
+# The stages a staff member's queued task runs against (flows.engine.HUMAN_NODES):
+# a case is in at most one of them at a time, so its open clock of these is
+# its task's deadline, the key the task queues sort by (issue 18).
+TASK_STAGES = (
+    Stage.PRELIMINARY_REVIEW,
+    Stage.DEPARTMENT_REVIEW,
+    Stage.OBJECTION_OWN,
+    Stage.OBJECTION_OTHER,
+    Stage.RECORD_CHANGE,
+)
 
 
 class Rule(models.TextChoices):
@@ -260,7 +270,13 @@ class SlaClock(models.Model):
                 fields=["case_type", "case_id", "stage"],
                 condition=models.Q(stopped_at__isnull=True),
                 name="one_open_clock_per_case_stage",
-            )
+            ),
+            # What the task queues join a task's deadline by: one row per case.
+            models.UniqueConstraint(
+                fields=["case_type", "case_id"],
+                condition=models.Q(stopped_at__isnull=True, stage__in=TASK_STAGES),
+                name="one_open_task_clock_per_case",
+            ),
         ]
         indexes = [
             models.Index(
@@ -269,6 +285,13 @@ class SlaClock(models.Model):
                 name="sla_clock_due_check",
             ),
             models.Index(fields=["case_type", "case_id"], name="sla_clock_case"),
+            # The task queues' order: read in this index's order, a page of the
+            # queue stops after its rows instead of sorting every open task.
+            models.Index(
+                fields=["due_at", "id"],
+                condition=models.Q(stopped_at__isnull=True, stage__in=TASK_STAGES),
+                name="sla_clock_task_due",
+            ),
             models.Index(fields=["state", "stage"], name="sla_clock_state_stage"),
             # The supervisors' board (sla/board.py) reads these three without
             # touching the table: every column its queries use is in the index.

@@ -70,6 +70,7 @@ from records.serializers import DepartmentBriefSerializer, SubjectBriefSerialize
 from repair_flow.api_common import (
     PURPOSE_PARAMETER,
     ApiModelSerializer,
+    ChoiceLabelField,
     LocalDateTimeField,
     absolute_url,
     person_read_register,
@@ -110,9 +111,9 @@ class BreachSummarySerializer(ApiModelSerializer):
     # A plain string: as an enum shared by the summary and the detail, drf-spectacular
     # could name it only by a hash (ENUM_NAME_OVERRIDES has no BreachStatus).
     status = serializers.CharField(read_only=True, help_text=", ".join(BreachStatus.values))
-    status_label = serializers.CharField(source="get_status_display", read_only=True)
-    source_label = serializers.CharField(source="get_source_display", read_only=True)
-    found_via_label = serializers.CharField(source="get_found_via_display", read_only=True)
+    status_label = ChoiceLabelField("status")
+    source_label = ChoiceLabelField("source")
+    found_via_label = ChoiceLabelField("found_via")
     case_number = serializers.CharField(source="case.number", read_only=True)
     department = DepartmentBriefSerializer(read_only=True)
     decision_number = serializers.CharField(
@@ -334,7 +335,7 @@ class MonitoringWindowSerializer(serializers.Serializer):
     starts_at = LocalDateTimeField()
     ends_at = LocalDateTimeField(help_text=gettext_lazy("监管期结束时间（北京时间）"))
     status = serializers.ChoiceField(choices=MonitoringStatus.choices)
-    status_label = serializers.CharField(source="get_status_display")
+    status_label = ChoiceLabelField("status")
     days_left = serializers.SerializerMethodField(
         help_text=gettext_lazy("距监管期结束的天数（0 为今日结束）；监管已结束时为空")
     )

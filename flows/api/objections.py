@@ -70,6 +70,7 @@ from records.services import CORRECTABLE_FIELDS
 from repair_flow.api_common import (
     PURPOSE_PARAMETER,
     ApiModelSerializer,
+    ChoiceLabelField,
     LocalDateTimeField,
     absolute_url,
     service_error_fields,
@@ -83,7 +84,7 @@ class ObjectionSummarySerializer(ApiModelSerializer):
     """An objection in a list: no personal data, so a list needs no purpose."""
 
     url = serializers.SerializerMethodField()
-    status_label = serializers.CharField(source="get_status_display", read_only=True)
+    status_label = ChoiceLabelField("status")
     decision_number = serializers.CharField(source="record.decision_number", read_only=True)
     department = serializers.CharField(source="record.department.name", read_only=True)
     grounds = serializers.ListField(

@@ -334,8 +334,11 @@ def department_review_claim(*, reviewer, case: RepairCase) -> RepairCase:
     waits for the applicant's signature first."""
     if commitment_signed_for(case) is None:
         raise commitment_missing_error(staff=True)
-    # A case the migration moved on already signed has no clock yet: it starts now.
-    department_clock_start(case, actor=reviewer, at=timezone.now())
+    # A case the migration moved on already signed has no clock yet: it starts
+    # now. Only an accepted case: any other is refused by the claim itself,
+    # and its own open clock (a preliminary review's) admits no second task stage.
+    if case.status == CaseStatus.ACCEPTED:
+        department_clock_start(case, actor=reviewer, at=timezone.now())
     return case_claim(user=reviewer, case=case, task="department_review")
 
 

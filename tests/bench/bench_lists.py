@@ -33,7 +33,14 @@ from django.test.utils import CaptureQueriesContext
 from flows.models import RepairCase, RepairProcess
 from flows.repair.services import repair_case_submit
 from records.identifiers import make_uscc
-from records.models import BindingCapacity, Department, Sector, Subject, SubjectBinding
+from records.models import (
+    BindingCapacity,
+    Department,
+    DepartmentMembership,
+    Sector,
+    Subject,
+    SubjectBinding,
+)
 from repair_flow.encryption import blind_index
 from repair_flow.models import AccessPurpose, Role
 from sla.board import BoardFilters, Metric, board_clocks
@@ -233,6 +240,8 @@ def populate() -> dict:
     )
     officer = make_user("bench_officer", Role.OFFICER, first_name="刘洋")
     supervisor = make_user("bench_supervisor", Role.SUPERVISOR, first_name="孙敏")
+    reviewer = make_user("bench_reviewer", Role.REVIEWER, first_name="陈静")
+    DepartmentMembership.objects.create(user=reviewer, department=department)
     record = make_record(department=department, subject=enterprise)
     # Monday 16 November 2026, 10:00 in Jinan.
     t0 = dt.datetime(2026, 11, 16, 2, 0, tzinfo=dt.UTC)
@@ -248,7 +257,12 @@ def populate() -> dict:
         f"\nbuilt {RECORDS:,} records and {CASES:,} open cases in "
         f"{time.perf_counter() - start:.1f} s"
     )
-    return {"applicant": applicant, "officer": officer, "supervisor": supervisor}
+    return {
+        "applicant": applicant,
+        "officer": officer,
+        "supervisor": supervisor,
+        "reviewer": reviewer,
+    }
 
 
 @pytest.mark.django_db(transaction=True)
@@ -268,6 +282,12 @@ def test_lists_at_volume(settings, tmp_path, django_capture_on_commit_callbacks)
         ("officer", "/api/v1/records/", purpose),
         ("officer", "/api/v1/records/", {**purpose, "status": "published"}),
         ("supervisor", "/cases/tasks/", {}),
+        ("supervisor", "/cases/tasks/", {"page": "100"}),
+        # Every bench case waits for its preliminary review: the issuing
+        # department's reviewer has an empty queue, which must not cost a walk
+        # of every open clock.
+        ("reviewer", "/cases/tasks/", {}),
+        ("reviewer", "/api/v1/tasks/", {}),
         ("officer", "/api/v1/tasks/", {"offset": str(min(5000, CASES // 2))}),
         ("officer", "/api/v1/repair-cases/", purpose),
         ("applicant", "/cases/", {}),
