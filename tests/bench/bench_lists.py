@@ -37,7 +37,7 @@ from records.models import BindingCapacity, Department, Sector, Subject, Subject
 from repair_flow.encryption import blind_index
 from repair_flow.models import AccessPurpose, Role
 from sla.board import BoardFilters, Metric, board_clocks
-from sla.views_board import CSV_COLUMNS
+from sla.exports import CSV_COLUMNS
 from tests.conftest import make_record, make_user
 from tests.flows.conftest import draft_with_materials
 
