@@ -29,6 +29,7 @@ import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
+from django.conf import settings
 from django.db import connection
 from django.db.models import (
     BigIntegerField,
@@ -50,6 +51,8 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from repair_flow.csv_cells import FORMULA_STARTS, csv_row
+from repair_flow.exports import export_job_request
+from repair_flow.models import ExportJob
 from sla.board import (
     DAYS,
     DAYS_HOURS,
@@ -58,6 +61,10 @@ from sla.board import (
     MINUTES,
     STOPPED_LABELS,
     UNDER_A_MINUTE,
+    Metric,
+    assignee_parse,
+    board_clocks,
+    board_filters_parse,
     clock_state_label,
     duration_label,
     late_by,
@@ -387,3 +394,49 @@ def export_rows(clocks: QuerySet[SlaClock], now: dt.datetime) -> Iterator[list]:
     if uses_copy():
         return sql_rows(clocks, now).iterator(chunk_size=CSV_CHUNK_ROWS)
     return python_rows(clocks, now)
+
+
+# --- above the threshold: a background job ---------------------------------------------------
+
+# The registered task that writes the board's export (sla/tasks.py), and the
+# kind of its jobs.
+EXPORT_KIND = "sla.export_board"
+
+
+def export_is_large(clocks: QuerySet[SlaClock]) -> bool:
+    """More rows than EXPORT_BACKGROUND_ROWS? Counted no further than one
+    past it, unordered: the answer costs at most that many index entries."""
+    threshold = settings.EXPORT_BACKGROUND_ROWS
+    return clocks.order_by().values("pk")[: threshold + 1].count() > threshold
+
+
+def board_export_request(
+    *, params: dict[str, str], title: str, download_name: str, now: dt.datetime, requested_by
+) -> ExportJob:
+    """The board's export of the list `params` selects (its filters, metric
+    and assignee, as the list's own query parameters, the period explicit),
+    as of `now`, written in the background."""
+    return export_job_request(
+        kind=EXPORT_KIND,
+        title=title,
+        parameters={"params": params, "now": now.isoformat()},
+        requested_by=requested_by,
+        download_name=download_name,
+    )
+
+
+def board_export_source(job: ExportJob) -> tuple[int, Iterator[tuple[str, int]]]:
+    """The rows of a job's export, rebuilt from its parameters as the list
+    built them: (how many, the file's chunks)."""
+    now = dt.datetime.fromisoformat(job.parameters["now"])
+    params = job.parameters["params"]
+    errors: dict[str, str] = {}
+    filters, errors = board_filters_parse(params, today=timezone.localdate(now))
+    assignee = assignee_parse(params.get("assignee", ""), errors)
+    metric = params.get("metric") or Metric.OPEN
+    if errors or metric not in Metric.ALL:
+        # The parameters were checked when the job was asked for: a
+        # department deleted since is the likely cause.
+        raise ValueError("; ".join(errors.values()) or metric)
+    clocks = board_clocks(filters=filters, metric=metric, assignee=assignee, now=now)
+    return clocks.count(), csv_chunks(export_rows(clocks, now))

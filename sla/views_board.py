@@ -7,7 +7,7 @@ from urllib.parse import urlencode
 from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.core.paginator import Paginator
-from django.http import StreamingHttpResponse
+from django.http import FileResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -15,7 +15,12 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from records.models import Department
-from repair_flow.models import Role, display_name
+from repair_flow.exports import (
+    export_job_download,
+    export_job_get_for_user,
+    exports_recent_for_user,
+)
+from repair_flow.models import ExportState, Role, display_name
 from repair_flow.roles import role_required
 from sla.board import (
     APPLICANT,
@@ -39,7 +44,7 @@ from sla.escalations import (
     escalations_for_queue,
     officers_active,
 )
-from sla.exports import export_stream
+from sla.exports import EXPORT_KIND, board_export_request, export_is_large, export_stream
 from sla.models import APPLICANT_STAGES, Escalation, Stage
 
 SUPERVISORS = (Role.SUPERVISOR, Role.ADMINISTRATOR)
@@ -353,11 +358,25 @@ def board_list(request):
         return render(request, "sla/board_list.html", context, status=400)
     now = timezone.now()
     clocks = board_clocks(filters=filters, metric=metric, assignee=assignee, now=now)
+    params = filters.params(metric=metric)
+    if assignee is not None:
+        params["assignee"] = str(assignee)
     if request.GET.get("format") == "csv":
+        name = f"sla-{metric}-{filters.start.isoformat()}-{filters.end.isoformat()}.csv"
+        if export_is_large(clocks):
+            # Too many rows to hold a worker while they stream: a job writes
+            # the file and its page shows the progress.
+            job = board_export_request(
+                params=params,
+                title=_list_title(filters, metric, assignee),
+                download_name=name,
+                now=now,
+                requested_by=request.user,
+            )
+            return redirect("sla_board_export", pk=job.pk)
         response = StreamingHttpResponse(
             export_stream(clocks, now), content_type="text/csv; charset=utf-8"
         )
-        name = f"sla-{metric}-{filters.start.isoformat()}-{filters.end.isoformat()}.csv"
         response["Content-Disposition"] = f'attachment; filename="{name}"'
         return response
     page = Paginator(clocks, LIST_PAGE_SIZE).get_page(request.GET.get("page"))
@@ -370,9 +389,6 @@ def board_list(request):
             "late": duration_label(late) if late else "",
             "assignee": _clock_who(clock),
         })  # fmt: skip
-    params = filters.params(metric=metric)
-    if assignee is not None:
-        params["assignee"] = str(assignee)
     context = _filter_context(request)
     context["values"].update(params)
     context.update(
@@ -388,8 +404,66 @@ def board_list(request):
         query=urlencode(params),
         csv_url=LIST_URL + "?" + urlencode({**params, "format": "csv"}),
         board_url="/sla/board/?" + urlencode(filters.params()),
+        exports=exports_recent_for_user(user=request.user, kind=EXPORT_KIND),
     )
     return render(request, "sla/board_list.html", context)
+
+
+def _list_title(filters: BoardFilters, metric: str, assignee) -> str:
+    """What a list holds, in words: its figure, period and filters."""
+    parts = [str(Metric.LABELS[metric]), f"{filters.start.isoformat()} – {filters.end.isoformat()}"]
+    if filters.department == NONE:
+        parts.append(_("市信用平台（平台环节）"))
+    elif filters.department is not None:
+        parts.append(filters.department.name)
+    if filters.stage:
+        parts.append(str(Stage(filters.stage).label))
+    if assignee is not None:
+        parts.append(_assignee_label(assignee))
+    return " · ".join(parts)
+
+
+# While a job is queued or running its page reloads itself this often (a
+# <meta> refresh: the CSP allows no inline script).
+EXPORT_REFRESH_SECONDS = 3
+
+
+def export_progress(job) -> str:
+    """ "12,000 / 80,000 行"; the total is known once the writer has counted."""
+    if job.rows_total is None:
+        return _("%(done)s 行") % {"done": f"{job.rows_done:,}"}
+    return _("%(done)s / %(total)s 行") % {
+        "done": f"{job.rows_done:,}",
+        "total": f"{job.rows_total:,}",
+    }
+
+
+@role_required(*SUPERVISORS)
+def board_export(request, pk: int):
+    job = export_job_get_for_user(user=request.user, pk=pk, kind=EXPORT_KIND)
+    return render(
+        request,
+        "sla/board_export.html",
+        {
+            "job": job,
+            "progress": export_progress(job),
+            "refresh": EXPORT_REFRESH_SECONDS if job.is_active else None,
+            "done": job.state == ExportState.DONE,
+            "board_url": "/sla/board/",
+        },
+    )
+
+
+@role_required(*SUPERVISORS)
+def board_export_download(request, pk: int):
+    job = export_job_get_for_user(user=request.user, pk=pk, kind=EXPORT_KIND)
+    handle = export_job_download(job=job, user=request.user)
+    return FileResponse(
+        handle,
+        as_attachment=True,
+        filename=job.download_name,
+        content_type="text/csv; charset=utf-8",
+    )
 
 
 def _assignee_label(assignee) -> str:
