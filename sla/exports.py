@@ -3,6 +3,9 @@
     export_stream(clocks, now)  -> the file as it is answered, chunk by chunk
     export_rows(clocks, now)    -> its rows (lists of cells), for a background job
     csv_chunks(rows)            -> (text, rows in it) chunks of the file
+    export_is_large(clocks)     -> more rows than EXPORT_BACKGROUND_ROWS? (a bounded count)
+    board_export_request(...)   -> an ExportJob: the file written by the task
+                                   "sla.export_board" (sla/tasks.py) from board_export_source
 
 Two row sources with one output, byte for byte:
 
@@ -17,9 +20,7 @@ Two row sources with one output, byte for byte:
 
 COPY writes an empty string as `""` and NULL as nothing, and ends rows with
 "\\n": the query gives NULL for an empty cell, and the row ends become
-"\\r\\n" as the csv module writes them (each COPY message is one row, so its
-last byte is the row's end; a newline inside a quoted cell stays as it is in
-both).
+"\\r\\n" as the csv module writes them (`crlf`).
 """
 
 import csv
@@ -27,6 +28,7 @@ import datetime as dt
 import io
 import re
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -50,7 +52,7 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from repair_flow.csv_cells import FORMULA_STARTS, csv_row
+from repair_flow.csv_cells import FORMULA_STARTS, csv_cell, csv_row
 from repair_flow.exports import export_job_request
 from repair_flow.models import ExportJob
 from sla.board import (
@@ -171,39 +173,55 @@ def python_rows(clocks: QuerySet[SlaClock], now: dt.datetime) -> Iterator[list[s
 
 
 def sql_cell(expression):
-    """csv_cell in SQL (a leading apostrophe before a formula start), and NULL
-    for an empty cell, which COPY writes as nothing (an empty string as `""`)."""
-    defused = Case(
+    """csv_cell in SQL, for a cell whose text comes from the data (names,
+    labels of cases): a leading apostrophe before a formula start."""
+    return Case(
         When(In(Left(expression, 1), list(FORMULA_STARTS)), then=Concat(Value("'"), expression)),
         default=expression,
         output_field=CharField(),
     )
-    return NullIf(defused, Value(""))
+
+
+def label(text) -> Value:
+    """A translated label as a query parameter, csv_cell already applied:
+    the rule is the same, applied once here rather than on every row."""
+    return Value(csv_cell(str(text)))
+
+
+def not_empty(expression):
+    """NULL for an empty cell: COPY writes NULL as nothing and an empty
+    string as `""` (NULLIF evaluates its argument once)."""
+    return NullIf(expression, Value(""))
 
 
 def sql_format(template, **values):
     """A "%(name)s" message (already translated) as a concatenation of its
-    text and the integer expressions `values`."""
+    text and the integer expressions `values`; csv_cell applied to its
+    leading text (a cell that starts with a number never needs it)."""
     parts = re.split(r"%\((\w+)\)s", str(template))
     pieces = []
     for i, part in enumerate(parts):
         if i % 2:
             pieces.append(Cast(values[part], CharField()))
         elif part:
-            pieces.append(Value(part.replace("%%", "%")))
+            text = part.replace("%%", "%")
+            pieces.append(Value(csv_cell(text) if i == 0 else text))
     return pieces[0] if len(pieces) == 1 else Concat(*pieces, output_field=CharField())
 
 
 def sql_local(field: str):
-    """The instant in the current time zone, as `local` writes it."""
-    in_zone = Func(
+    """The instant in the current time zone, as `local` writes it: the
+    local timestamp's ISO text (DateStyle ISO, set by `postgres_session`) to
+    the minute, seconds cut off as strftime("%M") cuts them (to_char took
+    twice as long). It starts with the year's digits, so csv_cell never
+    changes it: not applied."""
+    return Func(
         F(field),
         Value(timezone.get_current_timezone_name()),
-        template="(%(expressions)s)",
+        template="left((%(expressions)s)::text, 16)",
         arg_joiner=" AT TIME ZONE ",
-        output_field=DateTimeField(),
+        output_field=CharField(),
     )
-    return Func(in_zone, Value(SQL_LOCAL_FORMAT), function="to_char", output_field=CharField())
 
 
 def sql_late_by(now: dt.datetime):
@@ -222,7 +240,9 @@ def sql_late_by(now: dt.datetime):
     seconds = Func(
         end,
         F("due_at"),
-        template="extract(epoch from (%(expressions)s))",
+        # date_part: a double, as timedelta.total_seconds() is (extract's
+        # numeric made the column twice as slow).
+        template="date_part('epoch', %(expressions)s)",
         arg_joiner=" - ",
         output_field=FloatField(),
     )
@@ -237,47 +257,54 @@ def sql_late_by(now: dt.datetime):
     has_days = GreaterThanOrEqual(minutes, 1440)
     has_hours = GreaterThanOrEqual(Mod(minutes, 1440), 60)
     has_minutes = GreaterThan(mins, 0)
-    label = Case(
+    text = Case(
         When(Q(has_days) & Q(has_hours), then=sql_format(DAYS_HOURS, d=days, h=hours)),
         When(has_days, then=sql_format(DAYS, d=days)),
         When(Q(has_hours) & Q(has_minutes), then=sql_format(HOURS_MINUTES, h=hours, m=mins)),
         When(has_hours, then=sql_format(HOURS, h=hours)),
         When(has_minutes, then=sql_format(MINUTES, m=mins)),
-        default=Value(str(UNDER_A_MINUTE)),
+        default=label(UNDER_A_MINUTE),
         output_field=CharField(),
     )
     # NULL (no end, or not past the deadline) is an empty cell.
-    return Case(When(GreaterThan(seconds, 0), then=label), output_field=CharField())
+    return Case(When(GreaterThan(seconds, 0), then=text), output_field=CharField())
 
 
 def sql_state(now: dt.datetime):
     """clock_state_label: a stopped clock says how it ended; a running one
     past its deadline is late before the sweep marks it."""
-    stopped = Q(stopped_at__isnull=False)
-    return Case(
-        *[When(stopped & Q(state=s), then=Value(str(text))) for s, text in STOPPED_LABELS.items()],
-        When(
-            Q(stopped_at__isnull=True, state=ClockState.RUNNING, due_at__lt=now),
-            then=Value(str(ClockState.BREACHED.label)),
-        ),
-        *[When(state=value, then=Value(str(label))) for value, label in ClockState.choices],
-        default=F("state"),
+    other = [When(state=value, then=label(text)) for value, text in ClockState.choices]
+    open_ = Case(
+        When(Q(state=ClockState.RUNNING, due_at__lt=now), then=label(ClockState.BREACHED.label)),
+        *other,
+        default=sql_cell(F("state")),
         output_field=CharField(),
     )
+    stopped = Case(
+        *[When(state=value, then=label(text)) for value, text in STOPPED_LABELS.items()],
+        *other,
+        default=sql_cell(F("state")),
+        output_field=CharField(),
+    )
+    return Case(When(stopped_at__isnull=True, then=open_), default=stopped)
 
 
 def sql_who():
     """_clock_who: the applicant's stages, nobody, or display_name."""
-    full = Func(
-        Concat(F("assignee__first_name"), Value(" "), F("assignee__last_name")),
-        Value(WHITESPACE),
-        function="btrim",
+    # Both names are NOT NULL where there is an assignee (the only branch
+    # that reads them): no COALESCE around each, as Concat would add.
+    joined = Func(
+        F("assignee__first_name"),
+        F("assignee__last_name"),
+        template="(%(expressions)s)",
+        arg_joiner=" || ' ' || ",
         output_field=CharField(),
     )
+    full = Func(joined, Value(WHITESPACE), function="btrim", output_field=CharField())
     return Case(
-        When(stage__in=sorted(APPLICANT_STAGES), then=Value(_("等待申请人"))),
-        When(assignee__isnull=True, then=Value(_("未分配"))),
-        default=Coalesce(NullIf(full, Value("")), F("assignee__username")),
+        When(stage__in=sorted(APPLICANT_STAGES), then=label(_("等待申请人"))),
+        When(assignee__isnull=True, then=label(_("未分配"))),
+        default=sql_cell(Coalesce(NullIf(full, Value("")), F("assignee__username"))),
         output_field=CharField(),
     )
 
@@ -289,14 +316,14 @@ def sql_rows(clocks: QuerySet[SlaClock], now: dt.datetime) -> QuerySet:
     """The same rows as python_rows, every cell computed by PostgreSQL, from
     the same filtered and ordered queryset (its access scope unchanged)."""
     stage = Case(
-        *[When(stage=value, then=Value(str(label))) for value, label in Stage.choices],
-        default=F("stage"),
+        *[When(stage=value, then=label(text)) for value, text in Stage.choices],
+        default=sql_cell(F("stage")),
         output_field=CharField(),
     )
     cells = (
-        F("case_label"),
+        sql_cell(F("case_label")),
         stage,
-        F("department__name"),
+        sql_cell(F("department__name")),
         sql_who(),
         sql_local("started_at"),
         sql_local("due_at"),
@@ -304,7 +331,7 @@ def sql_rows(clocks: QuerySet[SlaClock], now: dt.datetime) -> QuerySet:
         sql_late_by(now),
     )
     annotated = clocks.annotate(**{
-        name: sql_cell(cell) for name, cell in zip(SQL_CELLS, cells, strict=True)
+        name: not_empty(cell) for name, cell in zip(SQL_CELLS, cells, strict=True)
     })  # fmt: skip
     return annotated.values_list(*SQL_CELLS)
 
@@ -347,20 +374,51 @@ def csv_chunks(rows: Iterable[list]) -> Iterator[tuple[str, int]]:
         yield out.getvalue(), n
 
 
+def crlf(data: bytes) -> bytes:
+    """Whole rows as COPY wrote them, their "\n" row ends made "\r\n" as the
+    csv module writes them. A newline inside a quoted cell stays "\n" in
+    both: the rows start outside quotes, so a newline is inside one exactly
+    when an odd number of quote characters precede it."""
+    if b'"' not in data:
+        return data.replace(b"\n", b"\r\n")
+    parts = data.split(b'"')
+    parts[::2] = [part.replace(b"\n", b"\r\n") for part in parts[::2]]
+    return b'"'.join(parts)
+
+
+@contextmanager
+def postgres_session():
+    """The session settings the computed cells need, reset afterwards:
+    DateStyle ISO (sql_local reads the timestamp's text), and no JIT: the
+    query's many small expressions can push its cost past jit_above_cost,
+    and compiling them took 0.5 s of a 1.3 s export of 100,000 rows and
+    saved less (tests/bench/bench_lists.py)."""
+    with connection.cursor() as cursor:
+        cursor.execute("SET datestyle = 'ISO, YMD'; SET jit = off")
+        try:
+            yield cursor
+        finally:
+            cursor.execute("RESET datestyle; RESET jit")
+
+
 def copy_chunks(clocks: QuerySet[SlaClock], now: dt.datetime) -> Iterator[bytes]:
     """The file by COPY: the BOM and the header, then the rows as PostgreSQL
-    writes them, CSV_CHUNK_ROWS a chunk, each row's "\\n" made "\\r\\n"."""
+    writes them, CSV_CHUNK_ROWS a chunk (each COPY message is one row).
+    Rows are appended to one buffer as they come: holding the messages
+    and joining them took half as long again as the COPY itself."""
     yield header().encode()
     sql = copy_sql(clocks, now)
-    with connection.cursor() as cursor, cursor.cursor.copy(sql) as copy:
-        rows = []
+    with postgres_session() as cursor, cursor.cursor.copy(sql) as copy:
+        buffer, n = bytearray(), 0
         for row in copy:
-            rows.append(row[:-1])
-            if len(rows) == CSV_CHUNK_ROWS:
-                yield b"\r\n".join(rows) + b"\r\n"
-                rows = []
-        if rows:
-            yield b"\r\n".join(rows) + b"\r\n"
+            buffer += row
+            n += 1
+            if n == CSV_CHUNK_ROWS:
+                yield crlf(bytes(buffer))
+                buffer.clear()
+                n = 0
+        if n:
+            yield crlf(bytes(buffer))
 
 
 def in_language(chunks: Iterator, language: str | None) -> Iterator:
@@ -392,8 +450,13 @@ def export_rows(clocks: QuerySet[SlaClock], now: dt.datetime) -> Iterator[list]:
     connection): PostgreSQL's computed cells read from a server-side cursor,
     else the reference formatter."""
     if uses_copy():
-        return sql_rows(clocks, now).iterator(chunk_size=CSV_CHUNK_ROWS)
+        return sql_rows_read(clocks, now)
     return python_rows(clocks, now)
+
+
+def sql_rows_read(clocks: QuerySet[SlaClock], now: dt.datetime) -> Iterator[tuple]:
+    with postgres_session():
+        yield from sql_rows(clocks, now).iterator(chunk_size=CSV_CHUNK_ROWS)
 
 
 # --- above the threshold: a background job ---------------------------------------------------
