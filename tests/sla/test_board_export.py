@@ -1,6 +1,7 @@
 """The board's CSV export on PostgreSQL is a COPY of one query whose columns
 are the final cells; its bytes equal the Python formatter's (SQLite's path and
-the reference) on a set that visits every label and rule, in Chinese and in English.
+the reference) on a set that visits every label and rule, in Chinese and in
+English; a background job's file holds the same bytes.
 
 now: Wednesday 2026-10-14 15:00 in Asia/Shanghai; period 1-14 October.
 """
@@ -11,7 +12,7 @@ from django.conf import settings
 from django.db import connection
 
 import sla.exports
-from repair_flow.models import Role
+from repair_flow.models import ExportJob, Role
 from sla.models import ClockState, SlaClock, Stage
 from tests.conftest import make_user
 from tests.sla.test_board import NOW, PERIOD, Cases, add_clock
@@ -132,3 +133,27 @@ def test_the_varied_set_visits_every_label(client_for, supervisor, varied, monke
         "'@cmd", "'\tTAB", "'\rCR", "'+1", '"\'-1,""quoted""\nnext line"',
     ]:  # fmt: skip
         assert label in text, label
+
+
+@pytest.mark.parametrize("language", ["zh-hans", "en"])
+@pytest.mark.parametrize("metric", METRICS)
+def test_a_jobs_file_holds_the_bytes_of_the_streamed_export(
+    client_for, supervisor, varied, monkeypatch, settings, tmp_path, metric, language,
+    django_capture_on_commit_callbacks,
+):  # fmt: skip
+    """Above the threshold the same rows are written by the background job
+    (on PostgreSQL the computed cells through a cursor, not COPY), in the
+    language of the page that asked."""
+    settings.MEDIA_ROOT = tmp_path / "media"
+    client = client_for(supervisor)
+    streamed = export(client, metric, False, monkeypatch, language)
+    settings.EXPORT_BACKGROUND_ROWS = 0
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = language
+    with time_machine.travel(NOW, tick=False), django_capture_on_commit_callbacks(execute=True):
+        response = client.get("/sla/board/list/", {**PERIOD, "metric": metric, "format": "csv"})
+    assert response.status_code == 302
+    job = ExportJob.objects.get()
+    assert job.language == language
+    download = client.get(f"/sla/board/exports/{job.pk}/download/")
+    assert download.status_code == 200
+    assert b"".join(download.streaming_content) == streamed
