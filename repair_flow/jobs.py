@@ -38,6 +38,9 @@ JOBS: tuple[Job, ...] = (
     # Retention periods are counted in days: hourly is soon enough, and what
     # one run destroyed is not due for the next.
     Job("retention-destroy-expired", "retention.destroy_expired", 3600),
+    # Export jobs whose worker was lost are re-queued after ten minutes, and
+    # files are kept for hours: every five minutes is soon enough.
+    Job("exports-sweep", "repair_flow.exports_sweep", 300),
 )
 
 

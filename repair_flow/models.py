@@ -194,3 +194,66 @@ class ApiToken(TokenProxy):
     @property
     def key_prefix(self) -> str:
         return f"{self.key[:TOKEN_KEY_SHOWN]}…" if self.key else ""
+
+
+class ExportState(models.TextChoices):
+    QUEUED = "queued", _("排队中")
+    RUNNING = "running", _("生成中")
+    DONE = "done", _("已完成")
+    FAILED = "failed", _("失败")
+    EXPIRED = "expired", _("已过期")
+
+
+class ExportJob(models.Model):
+    """A file made in the background because it was too large to stream in
+    the request (repair_flow/exports.py): who asked, for what, how far it got,
+    and where the finished file lies in storage until it expires.
+
+    Generic: `kind` is the registered name of the Celery task that writes it
+    (e.g. "sla.export_board"), `parameters` what that task needs to read the
+    same rows the request would have streamed. The state moves only by
+    conditional UPDATEs (the writer, the sweep), so a re-queued job is never
+    written twice nor marked done half-written."""
+
+    kind = models.CharField(max_length=80)
+    title = models.CharField(_("内容"), max_length=300)
+    parameters = models.JSONField(default=dict)
+    # The language the requester read the page in: the file's labels follow it.
+    language = models.CharField(max_length=10)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    state = models.CharField(
+        _("状态"), max_length=10, choices=ExportState.choices, default=ExportState.QUEUED
+    )
+    rows_total = models.PositiveIntegerField(null=True, blank=True)
+    rows_done = models.PositiveIntegerField(default=0)
+    # The storage name (default_storage) of the finished file; empty until
+    # done and again once expired.
+    file = models.CharField(max_length=255, blank=True)
+    download_name = models.CharField(max_length=200)
+    error = models.TextField(blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    created_at = models.DateTimeField(_("申请时间"))
+    # When it was last put on the queue: the sweep re-queues a job queued too
+    # long ago (its worker was lost before it started).
+    queued_at = models.DateTimeField()
+    started_at = models.DateTimeField(null=True, blank=True)
+    # The writer's last progress: a running job silent for long lost its worker.
+    progress_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["requested_by", "kind", "-created_at"]),
+            models.Index(fields=["state", "queued_at"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"export #{self.pk} {self.kind} {self.state}"
+
+    @property
+    def is_active(self) -> bool:
+        return self.state in (ExportState.QUEUED, ExportState.RUNNING)

@@ -368,6 +368,12 @@ RECORD_NAME_SEARCH_MIN_LENGTH = env_int("RECORD_NAME_SEARCH_MIN_LENGTH", 2, mini
 # The bound is read every page: counting 10,001 open tasks through their
 # deadline join took 26-35 ms of the queue's 100 ms, 1,001 take 3 ms (issue 18).
 LIST_EXACT_COUNT_LIMIT = env_int("LIST_EXACT_COUNT_LIMIT", 1000, minimum=0)
+# A CSV export of more rows than this is not streamed in the request: it runs
+# as a background job (repair_flow/exports.py) whose page shows its progress
+# and offers the file, kept EXPORT_KEEP_HOURS in storage, then deleted by the
+# periodic exports sweep.
+EXPORT_BACKGROUND_ROWS = env_int("EXPORT_BACKGROUND_ROWS", 50000, minimum=0)
+EXPORT_KEEP_HOURS = env_int("EXPORT_KEEP_HOURS", 24, minimum=1)
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [

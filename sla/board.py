@@ -606,6 +606,22 @@ def late_by(clock: SlaClock, now: dt.datetime) -> dt.timedelta | None:
     return end - clock.due_at
 
 
+# The labels of a late-by duration and of a stopped clock's end, defined once:
+# duration_label and clock_state_label format them in Python, and the
+# PostgreSQL export (sla.exports) passes the same texts to its query.
+DAYS_HOURS = gettext_lazy("%(d)s 天 %(h)s 小时")
+DAYS = gettext_lazy("%(d)s 天")
+HOURS_MINUTES = gettext_lazy("%(h)s 小时 %(m)s 分钟")
+HOURS = gettext_lazy("%(h)s 小时")
+MINUTES = gettext_lazy("%(m)s 分钟")
+UNDER_A_MINUTE = gettext_lazy("不足 1 分钟")
+STOPPED_LABELS = {
+    ClockState.MET: gettext_lazy("按时办结"),
+    ClockState.BREACHED: gettext_lazy("超时办结"),
+    ClockState.CANCELLED: gettext_lazy("已取消"),
+}
+
+
 def duration_label(delta: dt.timedelta) -> str:
     """Wall-clock, in days and hours: "2 天 3 小时", "3 小时 20 分钟", "20 分钟"."""
     minutes = int(delta.total_seconds()) // 60
@@ -613,25 +629,22 @@ def duration_label(delta: dt.timedelta) -> str:
     hours, minutes = divmod(minutes, 60)
     if days:
         if hours:
-            return _("%(d)s 天 %(h)s 小时") % {"d": days, "h": hours}
-        return _("%(d)s 天") % {"d": days}
+            return str(DAYS_HOURS) % {"d": days, "h": hours}
+        return str(DAYS) % {"d": days}
     if hours:
         if minutes:
-            return _("%(h)s 小时 %(m)s 分钟") % {"h": hours, "m": minutes}
-        return _("%(h)s 小时") % {"h": hours}
+            return str(HOURS_MINUTES) % {"h": hours, "m": minutes}
+        return str(HOURS) % {"h": hours}
     if minutes:
-        return _("%(m)s 分钟") % {"m": minutes}
-    return _("不足 1 分钟")
+        return str(MINUTES) % {"m": minutes}
+    return str(UNDER_A_MINUTE)
 
 
 def clock_state_label(clock: SlaClock, now: dt.datetime) -> str:
     """The state as a supervisor reads it: a stopped clock says how it ended."""
     if clock.stopped_at is not None:
-        return {
-            ClockState.MET: _("按时办结"),
-            ClockState.BREACHED: _("超时办结"),
-            ClockState.CANCELLED: _("已取消"),
-        }.get(clock.state, clock.get_state_display())
+        label = STOPPED_LABELS.get(clock.state)
+        return str(label) if label is not None else clock.get_state_display()
     if clock.state == ClockState.RUNNING and clock.due_at < now:
         return str(ClockState.BREACHED.label)
     return clock.get_state_display()

@@ -14,7 +14,7 @@ def test_the_scheduler_and_celery_beat_run_the_same_jobs():
     }
     embedded = {(job.name, job.task, float(job.every_seconds)) for job in scheduler.JOBS}
     assert beat == embedded
-    assert len(beat) == len(scheduler.JOBS) == 9
+    assert len(beat) == len(scheduler.JOBS) == 10
 
 
 def test_every_job_names_a_registered_task():

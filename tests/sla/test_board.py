@@ -705,9 +705,9 @@ def test_the_csv_streams_in_chunks_with_the_same_queries_for_more_rows(
 ):
     """Issue 18: the export is read from one cursor and formatted a chunk at a
     time; 40 rows ask what 1 row asks, and arrive in several chunks."""
-    import sla.views_board
+    import sla.exports
 
-    monkeypatch.setattr(sla.views_board, "CSV_CHUNK_ROWS", 10)
+    monkeypatch.setattr(sla.exports, "CSV_CHUNK_ROWS", 10)
     client = client_for(supervisor)
 
     def export():
