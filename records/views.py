@@ -77,7 +77,7 @@ def _list_filters(params) -> dict:
 
 # A search term matching more subjects than this (by name) is too broad to
 # list their ids in the records query: it joins the subjects instead.
-SEARCH_SUBJECTS_LISTED = 1000
+SEARCH_SUBJECTS_LISTED = 5000
 
 
 def _search(records, q: str, *, persons: bool):
