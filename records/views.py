@@ -89,19 +89,29 @@ def _search(records, q: str, *, persons: bool):
     their own table, and the records query gets their ids: `subject_id IN
     (ids) OR decision_number LIKE 'q%'` is one table's two indexes, with row
     estimates the planner can trust, where the name ORed across the join was a
-    scan of every record."""
+    scan of every record. Without `persons`, natural persons' records are left
+    out here: the subjects found by name are organisations already, so only
+    the decision numbers need the subject's kind, and only when one matches
+    (otherwise the join to every subject was the count's costliest step)."""
     found = Q(identifier_index__in=blind_indexes(q))
     if len(q) >= settings.RECORD_NAME_SEARCH_MIN_LENGTH:
         found |= Q(name__icontains=q)
     subjects = Subject.objects.filter(found)
     if not persons:
         subjects = subjects.exclude(kind=SubjectKind.PERSON)
-    match = Q(decision_number__startswith=q)
+    match = Q()
+    if records.filter(decision_number__startswith=q).exists():
+        by_number = Q(decision_number__startswith=q)
+        if not persons:
+            by_number &= ~Q(subject__kind=SubjectKind.PERSON)
+        match |= by_number
     ids = list(subjects.values_list("id", flat=True)[: SEARCH_SUBJECTS_LISTED + 1])
     if len(ids) > SEARCH_SUBJECTS_LISTED:
         match |= Q(subject__in=subjects)
     elif ids:
         match |= Q(subject_id__in=ids)
+    if not match:
+        return records.none()
     return records.filter(match)
 
 
@@ -168,7 +178,9 @@ def _list_page(request, *, q: str, filters: dict, search_id: str = "", status: i
             persons_hidden, persons_estimated = list_count(
                 records.filter(subject__kind=SubjectKind.PERSON)
             )
-        records = records.exclude(subject__kind=SubjectKind.PERSON)
+        if not q:
+            # A search has left them out already (_search).
+            records = records.exclude(subject__kind=SubjectKind.PERSON)
     if status != 200:
         records = records.none()
     page = EstimatedCountPaginator(records.order_by("-decision_date", "-id"), 25).get_page(

@@ -170,3 +170,12 @@ def test_a_staff_search_in_the_url_never_lists_a_persons_record_by_name(
     # 王芳 is a natural person: her records are found only through the purpose form.
     body = shown(client_for(officer).get("/records/", {"q": "王芳"}))
     assert person_record.decision_number not in body and "王芳" not in body.split("</form>")[-1]
+
+
+def test_a_staff_search_by_decision_number_leaves_out_persons_records(
+    client_for, officer, person_record, record
+):
+    # Both decision numbers start with 济: the organisation's record is listed,
+    # the person's is found only through the purpose form.
+    body = shown(client_for(officer).get("/records/", {"q": "济"}))
+    assert record.decision_number in body and person_record.decision_number not in body
