@@ -300,7 +300,13 @@ class RepairCase(CaseBase):
                 name="one_open_repair_case_per_record",
             )
         ]
-        indexes = [models.Index(fields=["status"], name="flows_repaircase_status")]
+        indexes = [
+            models.Index(fields=["status"], name="flows_repaircase_status"),
+            # The case lists' order (issue 18): a page is an index range, for
+            # staff and for an agent bound to many subjects alike (the
+            # bindings are then a semi-join checked along the index).
+            models.Index(fields=["-created_at", "-id"], name="flows_repaircase_list_order"),
+        ]
 
     # Repair's own transitions: accepted, the case goes to the department. The
     # commitment was signed with the filing (国办发〔2025〕22号: it is part of the
@@ -426,7 +432,11 @@ class ObjectionCase(CaseBase):
                 name="one_open_objection_per_record",
             )
         ]
-        indexes = [models.Index(fields=["status"], name="flows_objection_status")]
+        indexes = [
+            models.Index(fields=["status"], name="flows_objection_status"),
+            # The case lists' order, as the repair cases' (issue 18).
+            models.Index(fields=["-created_at", "-id"], name="flows_objection_list_order"),
+        ]
 
     # Objection's own transitions: acceptance flags the record and routes the
     # check (to the platform or the issuing department); the verifier claims it.

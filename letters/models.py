@@ -291,6 +291,8 @@ class Letter(models.Model):
         indexes = [
             models.Index(fields=["case_type", "case_id"], name="letter_case"),
             models.Index(fields=["recipient", "-issued_at"], name="letter_recipient"),
+            # The letters list's order for staff and agents (issue 18).
+            models.Index(fields=["-issued_at", "-id"], name="letter_list_order"),
             # The render sweep reads only letters still to render.
             models.Index(
                 fields=["next_attempt_at"],

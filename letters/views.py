@@ -11,7 +11,6 @@ from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
-from django.core.paginator import Paginator
 from django.db.models import Q
 from django.http import FileResponse, Http404
 from django.shortcuts import get_object_or_404, redirect, render
@@ -40,6 +39,7 @@ from letters.services import letter_retry_render, letter_verify
 from records.selectors import record_get_for_user
 from repair_flow.access import purpose_or_redirect
 from repair_flow.models import Role
+from repair_flow.paging import EstimatedCountPaginator
 from repair_flow.roles import role_required
 
 STAFF = (Role.OFFICER, Role.REVIEWER, Role.SUPERVISOR, Role.ADMINISTRATOR)
@@ -87,7 +87,9 @@ def letter_list(request):
     q = request.GET.get("q", "").strip()
     if q:
         letters = letters.filter(Q(number__icontains=q) | Q(case_label__icontains=q))
-    page = Paginator(letters.order_by("-issued_at", "-id"), 25).get_page(request.GET.get("page"))
+    page = EstimatedCountPaginator(letters.order_by("-issued_at", "-id"), 25).get_page(
+        request.GET.get("page")
+    )
     return render(
         request,
         "letters/pages/letter_list.html",

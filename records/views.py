@@ -23,6 +23,7 @@ from records.models import (
     PenaltyType,
     RecordStatus,
     Severity,
+    Subject,
     SubjectBinding,
     SubjectKind,
 )
@@ -47,7 +48,7 @@ from repair_flow.access import (
 from repair_flow.encryption import DecryptionError, blind_indexes, decrypt, encrypt
 from repair_flow.masking import looks_like_identifier
 from repair_flow.models import AccessPurpose, Role
-from repair_flow.paging import EstimatedCountPaginator
+from repair_flow.paging import EstimatedCountPaginator, list_count
 from sla.clocks import clocks_for
 
 
@@ -74,17 +75,49 @@ def _list_filters(params) -> dict:
     return {name: params[name] for name in ("status", "severity", "department") if params.get(name)}
 
 
-def _filtered(records, q: str, filters: dict):
+# A search term matching more subjects than this (by name) is too broad to
+# list their ids in the records query: it joins the subjects instead.
+SEARCH_SUBJECTS_LISTED = 5000
+
+
+def _search(records, q: str, *, persons: bool):
+    """The records a term finds, each part through its own index (issue 18):
+    a decision number by its prefix (record_decision_number_prefix), a whole
+    identifier by its blind index (encrypted at rest), a name from
+    RECORD_NAME_SEARCH_MIN_LENGTH characters by trigrams
+    (records_subject_name_trgm, PostgreSQL). The subjects are found first, on
+    their own table, and the records query gets their ids: `subject_id IN
+    (ids) OR decision_number LIKE 'q%'` is one table's two indexes, with row
+    estimates the planner can trust, where the name ORed across the join was a
+    scan of every record. Without `persons`, natural persons' records are left
+    out here: the subjects found by name are organisations already, so only
+    the decision numbers need the subject's kind, and only when one matches
+    (otherwise the join to every subject was the count's costliest step)."""
+    found = Q(identifier_index__in=blind_indexes(q))
+    if len(q) >= settings.RECORD_NAME_SEARCH_MIN_LENGTH:
+        found |= Q(name__icontains=q)
+    subjects = Subject.objects.filter(found)
+    if not persons:
+        subjects = subjects.exclude(kind=SubjectKind.PERSON)
+    match = Q()
+    if records.filter(decision_number__startswith=q).exists():
+        by_number = Q(decision_number__startswith=q)
+        if not persons:
+            by_number &= ~Q(subject__kind=SubjectKind.PERSON)
+        match |= by_number
+    ids = list(subjects.values_list("id", flat=True)[: SEARCH_SUBJECTS_LISTED + 1])
+    if len(ids) > SEARCH_SUBJECTS_LISTED:
+        match |= Q(subject__in=subjects)
+    elif ids:
+        match |= Q(subject_id__in=ids)
+    if not match:
+        return records.none()
+    return records.filter(match)
+
+
+def _filtered(records, q: str, filters: dict, *, persons: bool = True):
     if q:
-        # Each part of the search has an index (issue 18): a decision number
-        # by its prefix (records_decision_number_prefix), a name by trigrams
-        # (records_subject_name_trgm, PostgreSQL) from
-        # RECORD_NAME_SEARCH_MIN_LENGTH characters, a whole identifier by its
-        # blind index (encrypted at rest).
-        match = Q(decision_number__startswith=q) | Q(subject__identifier_index__in=blind_indexes(q))
-        if len(q) >= settings.RECORD_NAME_SEARCH_MIN_LENGTH:
-            match |= Q(subject__name__icontains=q)
-        records = records.filter(match)
+        records = _search(records, q, persons=persons)
     if filters.get("status") in RecordStatus.values:
         records = records.filter(status=filters["status"])
     if filters.get("severity") in Severity.values:
@@ -129,7 +162,6 @@ def _search_store(request, *, q: str, filters: dict, purpose: str | None) -> str
 
 
 def _list_page(request, *, q: str, filters: dict, search_id: str = "", status: int = 200, **extra):
-    records = _filtered(records_visible_to(request.user), q, filters)
     staff = registered(request.user)
     # Staff see natural persons only through the purpose form (shared domain
     # reference section 8: every view of a person's data has a stated purpose
@@ -137,11 +169,18 @@ def _list_page(request, *, q: str, filters: dict, search_id: str = "", status: i
     # organisations; the plain list says how many persons' records it leaves
     # out (a count over the filters only, so it tells nothing of anyone).
     enterprises_only = staff and not search_id
-    persons_hidden = 0
+    records = _filtered(records_visible_to(request.user), q, filters, persons=not enterprises_only)
+    persons_hidden, persons_estimated = 0, False
     if enterprises_only:
         if not q and status == 200:
-            persons_hidden = records.filter(subject__kind=SubjectKind.PERSON).count()
-        records = records.exclude(subject__kind=SubjectKind.PERSON)
+            # Counted like the list's own total: exactly up to
+            # LIST_EXACT_COUNT_LIMIT, beyond it an estimate the page says is one.
+            persons_hidden, persons_estimated = list_count(
+                records.filter(subject__kind=SubjectKind.PERSON)
+            )
+        if not q:
+            # A search has left them out already (_search).
+            records = records.exclude(subject__kind=SubjectKind.PERSON)
     if status != 200:
         records = records.none()
     page = EstimatedCountPaginator(records.order_by("-decision_date", "-id"), 25).get_page(
@@ -186,6 +225,7 @@ def _list_page(request, *, q: str, filters: dict, search_id: str = "", status: i
             "staff_search": staff,
             "enterprises_only": enterprises_only and bool(q),
             "persons_hidden": persons_hidden,
+            "persons_estimated": persons_estimated,
             "purposes": AccessPurpose.choices,
             "purpose": extra.get("purpose") or general_purpose(request),
             "search_error": extra.get("search_error", ""),

@@ -449,7 +449,14 @@ class Notification(models.Model):
                 name="one_notification_per_event_key",
             ),
         ]
-        indexes = [models.Index(fields=["user", "-created_at"], name="sla_notification_user")]
+        indexes = [
+            models.Index(fields=["user", "-created_at"], name="sla_notification_user"),
+            # The unread badge on every page: its bounded count reads only
+            # unread rows, however many a user has read (issue 18).
+            models.Index(
+                fields=["user"], condition=models.Q(read_at=None), name="sla_notification_unread"
+            ),
+        ]
 
     def __str__(self) -> str:
         return self.headline

@@ -326,10 +326,19 @@ def notifications_for_user(user) -> QuerySet[Notification]:
     )
 
 
+# The header's badge counts unread notifications up to this many and then
+# says "99+": it is on every page, and a user with thousands unread must not
+# cost every page a count of them (issue 18).
+UNREAD_SHOWN_MAX = 99
+
+
 def notifications_unread_count(user) -> int:
+    """Unread notifications, counted up to UNREAD_SHOWN_MAX + 1 (which reads
+    "more than UNREAD_SHOWN_MAX")."""
     if not (user and user.is_authenticated):
         return 0
-    return Notification.objects.filter(user=user, read_at=None).count()
+    unread = Notification.objects.filter(user=user, read_at=None)
+    return unread[: UNREAD_SHOWN_MAX + 1].count()
 
 
 def notification_get_for_user(*, user, pk: int) -> Notification:

@@ -1,10 +1,10 @@
 """The signed-in user's notifications: list, mark one read, mark all read."""
 
 from django.contrib.auth.decorators import login_required
-from django.core.paginator import Paginator
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
+from repair_flow.paging import EstimatedCountPaginator
 from sla.notifications import (
     notification_mark_read,
     notifications_for_user,
@@ -16,7 +16,7 @@ PAGE_SIZE = 30
 
 @login_required
 def notification_list(request):
-    page = Paginator(notifications_for_user(request.user), PAGE_SIZE).get_page(
+    page = EstimatedCountPaginator(notifications_for_user(request.user), PAGE_SIZE).get_page(
         request.GET.get("page")
     )
     return render(request, "sla/notifications.html", {"page": page})

@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from django.contrib import messages
 from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.core.paginator import Paginator
 from django.db.models import Q
 from django.http import FileResponse, Http404
 from django.shortcuts import redirect, render
@@ -54,6 +53,7 @@ from records.models import BindingCapacity, CreditRecord, SubjectBinding
 from records.selectors import record_get_for_user
 from repair_flow.access import purpose_or_redirect
 from repair_flow.models import Role
+from repair_flow.paging import EstimatedCountPaginator
 from repair_flow.roles import role_required
 from sla.clocks import clock_explain, clocks_for
 from sla.models import APPLICANT_STAGES, INTERNAL_STAGES, ClockState, SlaClock
@@ -187,9 +187,11 @@ CASE_PAGE_SIZE = 50
 def case_list(request):
     # Paged, and each page's deadlines read in one query: an agent acting for
     # many subjects has hundreds of cases (issue 18: 105 queries for 100 cases).
-    page = Paginator(cases_for_user(request.user).order_by("-created_at", "-id"), CASE_PAGE_SIZE)
+    page = EstimatedCountPaginator(
+        cases_for_user(request.user).order_by("-created_at", "-id"), CASE_PAGE_SIZE
+    )
     cases = page.get_page(request.GET.get("page"))
-    objection_page = Paginator(
+    objection_page = EstimatedCountPaginator(
         cases_for_user(request.user, ObjectionCase).order_by("-created_at", "-id"), CASE_PAGE_SIZE
     ).get_page(request.GET.get("objection_page"))
     clocks = _open_clocks_of(list(cases) + list(objection_page))

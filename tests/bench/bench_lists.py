@@ -293,6 +293,10 @@ def test_lists_at_volume(settings, tmp_path, django_capture_on_commit_callbacks)
         ("applicant", "/cases/", {}),
         ("applicant", "/api/v1/repair-cases/", {}),
         ("supervisor", "/access-register/", {}),
+        ("officer", "/letters/", {}),
+        ("applicant", "/letters/", {}),
+        ("officer", "/cases/breaches/", {}),
+        ("applicant", "/notifications/", {}),
     ]
     now = dt.datetime.now(dt.UTC)
     results = []

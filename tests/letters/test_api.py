@@ -18,6 +18,7 @@ from letters.models import (
     RenderStatus,
 )
 from letters.outbox import message_queue
+from records.models import BindingCapacity, SubjectBinding
 from repair_flow.models import AccessLogEntry, AuditEvent
 from tests.api_errors import field_errors
 from tests.conftest import status_of
@@ -96,6 +97,26 @@ def test_the_list_is_scoped_to_what_each_persona_may_see(
     assert ids(api_for(reviewer).get("/api/v1/letters/")) == {letter.pk, commitment.draft_id}
     assert ids(api_for(other_reviewer).get("/api/v1/letters/")) == {other_letter.pk}
     assert ids(api_for(integration).get("/api/v1/letters/")) == set()
+
+
+def test_an_applicant_sees_a_letter_by_address_or_by_binding_once_each(
+    api_for, client_for, letter, other_letter, applicant, other_applicant, enterprise
+):
+    # Addressed to the applicant and about a subject they act for: one row.
+    body = api_for(applicant).get("/api/v1/letters/").json()
+    assert [item["id"] for item in body["results"]] == [letter.pk] and body["count"] == 1
+    # Another applicant acting for the same subject sees it by the binding.
+    SubjectBinding.objects.create(
+        user=other_applicant, subject=enterprise, capacity=BindingCapacity.AGENT
+    )
+    assert ids(api_for(other_applicant).get("/api/v1/letters/")) == {letter.pk, other_letter.pk}
+    # No longer acting for the subject: still the letter addressed to them,
+    # on the page as in the API.
+    SubjectBinding.objects.filter(user=applicant).delete()
+    assert ids(api_for(applicant).get("/api/v1/letters/")) == {letter.pk}
+    assert letter.number in client_for(applicant).get("/letters/").content.decode()
+    SubjectBinding.objects.filter(user=other_applicant, subject=enterprise).delete()
+    assert ids(api_for(other_applicant).get("/api/v1/letters/")) == {other_letter.pk}
 
 
 def test_the_list_is_paginated_and_filters_by_kind(

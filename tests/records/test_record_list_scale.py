@@ -7,8 +7,11 @@ tests/bench/bench_lists.py."""
 import pytest
 from django.db import connection
 
+import records.views
 from records.models import CreditRecord
+from repair_flow import paging
 from repair_flow.paging import list_count
+from tests.conftest import make_record
 
 pytestmark = pytest.mark.django_db
 
@@ -84,3 +87,95 @@ def test_a_list_that_can_match_nothing_counts_zero(db):
     # `__in` an empty list: Django runs no SQL for it, and the planner's
     # estimate must not try to EXPLAIN it (a 500 on PostgreSQL before).
     assert list_count(CreditRecord.objects.filter(pk__in=[])) == (0, False)
+
+
+def records_of(department, subject, n: int, *, prefix: str):
+    return [
+        make_record(department=department, subject=subject, decision_number=f"{prefix}{i}号")
+        for i in range(n)
+    ]
+
+
+def estimated_at(monkeypatch, rows: int) -> None:
+    """The planner's estimate is PostgreSQL's: stood in for here, so the
+    wording of an estimated count is tested on every database."""
+    monkeypatch.setattr(paging, "planner_estimate", lambda queryset: rows)
+
+
+def test_the_hidden_persons_count_is_exact_up_to_the_limit(
+    settings, monkeypatch, client_for, officer, department, person
+):
+    records_of(department, person, 3, prefix="济罚〔2026〕人")
+    settings.LIST_EXACT_COUNT_LIMIT = 3
+    # Even an estimate far above: at or below the limit the count is exact.
+    estimated_at(monkeypatch, 5000)
+    body = shown(client_for(officer).get("/records/"))
+    assert "另有 3 条自然人的记录未列出" in body and "另有约" not in body
+
+
+def test_beyond_the_limit_the_hidden_persons_count_says_it_is_an_estimate(
+    settings, monkeypatch, client_for, officer, department, person
+):
+    records_of(department, person, 4, prefix="济罚〔2026〕人")
+    settings.LIST_EXACT_COUNT_LIMIT = 3
+    estimated_at(monkeypatch, 5000)
+    body = shown(client_for(officer).get("/records/"))
+    assert "另有约 5000 条自然人的记录未列出" in body
+
+
+def test_an_estimated_total_is_shown_as_one_on_the_pager(
+    settings, monkeypatch, client_for, officer, department, enterprise
+):
+    records_of(department, enterprise, 26, prefix="济罚〔2026〕企")
+    settings.LIST_EXACT_COUNT_LIMIT = 26
+    c = client_for(officer)
+    assert "第 1 / 2 页，共 26 条" in shown(c.get("/records/"))
+    settings.LIST_EXACT_COUNT_LIMIT = 25
+    estimated_at(monkeypatch, 5000)
+    assert "第 1 / 约 200 页，共约 5000 条" in shown(c.get("/records/"))
+
+
+def test_a_term_matching_many_names_still_finds_every_record(
+    monkeypatch, client_for, officer, record, other_record, department
+):
+    # 济南泉城食品 and 济南历下建筑: both names contain 济南, more subjects than
+    # the search lists by id: the records query joins the subjects instead.
+    monkeypatch.setattr(records.views, "SEARCH_SUBJECTS_LISTED", 1)
+    body = shown(client_for(officer).get("/records/", {"q": "济南"}))
+    assert record.decision_number in body and other_record.decision_number in body
+    monkeypatch.setattr(records.views, "SEARCH_SUBJECTS_LISTED", 2)
+    body = shown(client_for(officer).get("/records/", {"q": "济南"}))
+    assert record.decision_number in body and other_record.decision_number in body
+
+
+def test_one_term_finds_both_a_decision_number_and_a_name(
+    client_for, officer, department, enterprise, other_enterprise
+):
+    # "济南" starts one record's decision number and is in the other's subject name.
+    by_number = make_record(
+        department=department, subject=other_enterprise, decision_number="济南罚〔2026〕1号"
+    )
+    by_name = make_record(
+        department=department, subject=enterprise, decision_number="鲁罚〔2026〕2号"
+    )
+    other_enterprise.name = "历城建材有限公司"
+    other_enterprise.save(update_fields=["name"])
+    body = shown(client_for(officer).get("/records/", {"q": "济南"}))
+    assert by_number.decision_number in body and by_name.decision_number in body
+
+
+def test_a_staff_search_in_the_url_never_lists_a_persons_record_by_name(
+    client_for, officer, person_record, record
+):
+    # 王芳 is a natural person: her records are found only through the purpose form.
+    body = shown(client_for(officer).get("/records/", {"q": "王芳"}))
+    assert person_record.decision_number not in body and "王芳" not in body.split("</form>")[-1]
+
+
+def test_a_staff_search_by_decision_number_leaves_out_persons_records(
+    client_for, officer, person_record, record
+):
+    # Both decision numbers start with 济: the organisation's record is listed,
+    # the person's is found only through the purpose form.
+    body = shown(client_for(officer).get("/records/", {"q": "济"}))
+    assert record.decision_number in body and person_record.decision_number not in body

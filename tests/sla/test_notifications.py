@@ -198,3 +198,35 @@ def test_pg_array_writes_literals_and_refuses_what_would_need_escaping():
     for bad in ('a"b', "a,b", "{x}", 1.5):
         with pytest.raises(ValueError, match="would need escaping"):
             pg_array([bad])
+
+
+def unread_many(user, n: int) -> None:
+    Notification.objects.bulk_create(
+        Notification(
+            user=user,
+            kind=NotificationKind.EVENT,
+            title=f"通知 {i}",
+            event_key=f"bulk:{i}",
+            created_at=STARTED,
+        )
+        for i in range(n)
+    )
+
+
+@pytest.mark.parametrize(("unread", "badge", "line"), [
+    (98, "98", "98 条未读"),
+    (99, "99", "99 条未读"),
+    (100, "99+", "超过 99 条未读"),
+])  # fmt: skip
+def test_the_unread_badge_counts_to_99_and_then_says_more(client_for, officer, unread, badge, line):
+    # Thousands unread must not cost every page a count of them (issue 18).
+    unread_many(officer, unread)
+    body = client_for(officer).get("/notifications/").content.decode()
+    assert f'<span class="nav-count">{badge}</span>' in body
+    assert line in body
+    # Read ones are not counted; the badge is on every page.
+    notify(officer, "已读", read=True)
+    assert (
+        f'<span class="nav-count">{badge}</span>'
+        in client_for(officer).get("/records/").content.decode()
+    )
