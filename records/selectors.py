@@ -2,7 +2,7 @@
 
 import datetime as dt
 
-from django.db.models import Q, QuerySet
+from django.db.models import BooleanField, F, Func, Q, QuerySet
 from django.http import Http404
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -93,3 +93,27 @@ def subject_get_for_user(*, user, pk: int) -> Subject:
         return subjects_visible_to(user).get(pk=pk)
     except Subject.DoesNotExist:
         raise Http404(_("没有这个信用主体，或您无权查看。")) from None
+
+
+class EqualsAny(Func):
+    """`column = ANY(%s)` with the ids as one array parameter (PostgreSQL), as
+    `column__in=ids` means: a list of thousands of ids is then one placeholder,
+    where `IN (%s, %s, ...)` had psycopg parse a query of thousands of
+    placeholders on every execution (issue 18: 4 executions of a name search
+    matching 1,777 subjects spent ~30 ms there). Elsewhere, plain IN."""
+
+    output_field = BooleanField()
+    conditional = True
+
+    def __init__(self, column: str, values):
+        super().__init__(F(column))
+        self.values = list(values)
+
+    def as_sql(self, compiler, connection, **extra):
+        lhs, params = compiler.compile(self.source_expressions[0])
+        marks = ", ".join(["%s"] * len(self.values))
+        return f"{lhs} IN ({marks})", (*params, *self.values)
+
+    def as_postgresql(self, compiler, connection, **extra):
+        lhs, params = compiler.compile(self.source_expressions[0])
+        return f"{lhs} = ANY(%s)", (*params, self.values)

@@ -28,6 +28,7 @@ from records.models import (
     SubjectKind,
 )
 from records.selectors import (
+    EqualsAny,
     issuing_department_id,
     record_get_for_user,
     records_visible_to,
@@ -109,7 +110,7 @@ def _search(records, q: str, *, persons: bool):
     if len(ids) > SEARCH_SUBJECTS_LISTED:
         match |= Q(subject__in=subjects)
     elif ids:
-        match |= Q(subject_id__in=ids)
+        match |= Q(EqualsAny("subject_id", ids))
     if not match:
         return records.none()
     return records.filter(match)
