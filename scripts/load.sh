@@ -54,6 +54,10 @@ export DJANGO_ENV=production
 export SECRET_KEY=$($PY -c 'import secrets; print(secrets.token_urlsafe(50))')
 export AUDIT_CHAIN_KEY=$($PY -c 'import secrets; print(secrets.token_urlsafe(48))')
 export AUDIT_ANCHOR_KEY=$($PY -c 'import secrets; print(secrets.token_urlsafe(48))')
+# Personal data at rest (repair_flow/encryption.py): production refuses to start
+# without both keys; fresh ones for this throw-away database.
+export FIELD_ENCRYPTION_KEYS=$($PY -c 'import base64, os; print(base64.b64encode(os.urandom(32)).decode())')
+export FIELD_BLIND_INDEX_KEYS=$($PY -c 'import base64, os; print(base64.b64encode(os.urandom(32)).decode())')
 export ALLOWED_HOSTS=127.0.0.1,localhost
 export DATABASE_URL=$PG/$DB
 export CELERY_BROKER_URL=redis://127.0.0.1:$REDIS_PORT/0
