@@ -202,12 +202,22 @@ def tasks_for_user(
                 condition=Q(sla_clock__stopped_at__isnull=True, sla_clock__stage__in=TASK_STAGES),
             ),
             due_at=F("open_clock__due_at"),
-        ).filter(
-            # An inner join, so the planner may read the clocks' index first:
-            # every open task has its stage's clock (started by the service
-            # that opened the stage, in the same transaction).
-            open_clock__isnull=False
         )
+        # An inner join, so the planner reads the clocks' index first: every
+        # open task has its stage's clock, started by the service that opened
+        # the stage. All but a department review of a case accepted under the
+        # old order (flows migration 0011), whose clock starts at the
+        # signature or the claim: those few are listed too, after the rest,
+        # found through the node's index (no scan when there are none).
+        unclocked = list(
+            tasks.filter(_node_q("department_review"), open_clock__isnull=True).values_list(
+                "pk", flat=True
+            )
+        )
+        if unclocked:
+            tasks = tasks.filter(Q(open_clock__isnull=False) | Q(pk__in=unclocked))
+        else:
+            tasks = tasks.filter(open_clock__isnull=False)
     now = now or timezone.now()
     if due == "overdue":
         tasks = tasks.filter(due_at__lt=now)

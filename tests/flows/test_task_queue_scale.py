@@ -17,12 +17,17 @@ from viewflow.workflow.status import STATUS
 
 from flows.cases.review import preliminary_review_claim
 from flows.engine import HUMAN_NODES
-from flows.models import ObjectionCase, ObjectionScope, RepairCase
+from flows.models import CaseStatus, ObjectionCase, ObjectionScope, RepairCase
 from flows.objections.services import objection_accept
+from flows.repair.services import preliminary_review_accept
 from sla.clocks import SlaError, clock_start, clocks_for
 from sla.models import TASK_STAGES, Stage
 from tests.conftest import make_record
 from tests.flows.conftest import at
+from tests.flows.test_commitment_at_filing import (
+    retire_the_commitment_step,
+    waiting_for_the_commitment,
+)
 from tests.flows.test_objections import filed
 from tests.flows.test_task_api import file_case
 
@@ -159,3 +164,23 @@ def test_beyond_the_limit_the_pager_says_about(
     settings.LIST_EXACT_COUNT_LIMIT = 5
     body = c.get("/records/").content.decode()
     assert "共 30 条" not in body and "约 " in body
+
+
+def test_a_review_accepted_under_the_old_order_without_its_clock_is_queued_last(
+    drive, api_for, applicant, second_record, officer, reviewer
+):
+    # Accepted before the commitment joined the filing (flows migration 0011),
+    # signed: its department clock starts only at the claim. It has no deadline
+    # to sort by, so it comes after every task that has one, and is not lost.
+    legacy = drive(CaseStatus.ACCEPTED)
+    waiting_for_the_commitment(legacy)
+    retire_the_commitment_step()
+    importlib.import_module("flows.migrations.0014_queue_task").bind_tasks(apps, None)
+    assert not clocks_for(legacy).filter(stopped_at=None, stage__in=TASK_STAGES).exists()
+    current = file_case(applicant, second_record)
+    preliminary_review_claim(officer=officer, case=current)
+    preliminary_review_accept(officer=officer, case=current)
+
+    body = api_for(reviewer).get(TASKS).json()
+    assert [t["case"]["id"] for t in body["results"]] == [current.pk, legacy.pk]
+    assert body["results"][1]["due_at"] is None and body["count"] == 2
