@@ -8,9 +8,11 @@ class RepairFlowConfig(AppConfig):
 
     def ready(self) -> None:
         # Registers the system checks (the audit keys, integration purposes).
-        from repair_flow import checks, masking  # noqa: F401
+        from repair_flow import checks, choices, masking  # noqa: F401
 
         # Every log record is masked where it is made, whatever handler then
         # writes it (runserver's request lines, gunicorn's access log, Celery's
         # worker, pytest's capture): shared domain reference section 8.
         masking.install_record_masking()
+        # Every model's get_<field>_display(), without translating each choice.
+        choices.install()
