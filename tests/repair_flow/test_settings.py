@@ -170,3 +170,41 @@ def test_beat_keeps_its_schedule_under_var_not_in_the_checkout(settings):
     schedule = Path(celery_app.conf.beat_schedule_filename)
     assert schedule == Path(settings.VAR_DIR) / "celerybeat-schedule"
     assert schedule.parent != ROOT
+
+
+def test_parallel_query_is_off_unless_asked_for():
+    """DATABASE_PARALLEL_WORKERS (0 by default) reaches PostgreSQL as a
+    connection option; an `options` of the URL's own follows it."""
+    code = (
+        "import django; django.setup(); from django.conf import settings;"
+        " print(settings.DATABASES['default']['OPTIONS']['options'])"
+    )
+    url = "postgres://u@127.0.0.1/x?options=-c%20statement_timeout%3D5000"
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "repair_flow.settings", "DATABASE_URL": url}
+    env.pop("DATABASE_PARALLEL_WORKERS", None)
+    run = [sys.executable, "-c", code]
+    default = subprocess.run(run, cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+    assert default.stdout.strip() == (
+        "-c max_parallel_workers_per_gather=0 -c statement_timeout=5000"
+    ), default.stderr
+    bad = subprocess.run(
+        run,
+        cwd=ROOT,
+        env={**env, "DATABASE_PARALLEL_WORKERS": "-1"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert bad.returncode != 0
+    assert "DATABASE_PARALLEL_WORKERS=-1 must be at least 0" in bad.stderr
+
+
+@pytest.mark.django_db
+def test_the_app_connection_plans_without_parallel_workers():
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        pytest.skip("a PostgreSQL setting")
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW max_parallel_workers_per_gather")
+        assert cursor.fetchone()[0] == "0"
