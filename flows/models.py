@@ -5,6 +5,8 @@ below, and only the services (flows/cases/, flows/repair/) fire them (with the c
 letters, timeline row and audit event in the same transaction).
 """
 
+import functools
+
 from django.conf import settings
 from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import ValidationError
@@ -12,7 +14,13 @@ from django.core.validators import MinValueValidator
 from django.db import models
 from django.db.models.sql.where import AND, WhereNode
 from django.utils.translation import gettext_lazy as _
-from django_fsm import RETURN_VALUE, ConcurrentTransitionMixin, FSMField, transition
+from django_fsm import (
+    RETURN_VALUE,
+    ConcurrentTransitionMixin,
+    FSMField,
+    FSMFieldMixin,
+    transition,
+)
 from viewflow.workflow.models import Process, Task
 
 from records.models import BindingCapacity
@@ -124,7 +132,23 @@ class CaseClockJoin(models.ForeignObject):
         return []
 
 
-class CaseBase(ConcurrentTransitionMixin, models.Model):
+@functools.cache
+def fsm_state_fields(model) -> tuple:
+    return tuple(field for field in model._meta.fields if isinstance(field, FSMFieldMixin))
+
+
+class ConcurrentTransitions(ConcurrentTransitionMixin):
+    """django-fsm's optimistic lock on the state (a save fails when another
+    request changed it since this one read it), with the model's state
+    fields found once per model: django-fsm filters every field of the model
+    for each instance it loads, ~0.1 ms a case, 50 cases a page (issue 18)."""
+
+    @property
+    def state_fields(self):
+        return fsm_state_fields(type(self))
+
+
+class CaseBase(ConcurrentTransitions, models.Model):
     """What a repair case and an objection case share: the filing, the
     same-day preliminary review with its one-time supplement notice, the
     decision, the exits, and the transitions of that common front half.
@@ -883,7 +907,7 @@ class BreachStatus(models.TextChoices):
 PENDING_BREACH_STATUSES = (BreachStatus.OPEN, BreachStatus.NOTIFIED)
 
 
-class BreachReview(ConcurrentTransitionMixin, models.Model):
+class BreachReview(ConcurrentTransitions, models.Model):
     """A review of whether a repaired subject broke its commitment: a new
     penalty of the same kind decided during the monitoring, or materials
     found false. The department that made the repair decision reviews it
