@@ -109,8 +109,9 @@ class CaseSequence(models.Model):
 
 
 class CaseClockJoin(models.ForeignObject):
-    """A join from a case to the SLA clocks of its kind (sla.SlaClock names
-    its case by content type and id), with no column of its own. Many clocks
+    """A join from a case (or a breach review, which runs clocks of its own)
+    to the SLA clocks of its kind (sla.SlaClock names its case by content
+    type and id), with no column of its own. Many clocks
     match a case: it is only ever read through a FilteredRelation whose
     condition leaves one (one open clock per case and stage, a unique
     constraint), never as an attribute."""
@@ -118,6 +119,22 @@ class CaseClockJoin(models.ForeignObject):
     # No column, so no constraint: the schema editor asks when a migration
     # removes the field (SQLite's remove_field reads it of any relation).
     db_constraint = False
+
+    def __init__(
+        self,
+        to="sla.SlaClock",
+        on_delete=models.DO_NOTHING,
+        from_fields=("id",),
+        to_fields=("case_id",),
+        **kwargs,
+    ):
+        # Every kind of case (and the breach review) declares the same join:
+        # `sla_clock = CaseClockJoin()`. The arguments stay accepted, as the
+        # migrations that added the field name them all.
+        kwargs.update(related_name="+", null=True, blank=True, editable=False)
+        super().__init__(
+            to, on_delete, from_fields=list(from_fields), to_fields=list(to_fields), **kwargs
+        )
 
     def get_extra_restriction(self, alias, related_alias):
         # `alias` is the clock table's: only clocks of this kind of case.
@@ -159,16 +176,7 @@ class CaseBase(ConcurrentTransitions, models.Model):
     # The case's SLA clocks, for joins only: a list picks one (the open clock
     # of a task's stage) with a FilteredRelation and sorts by its stored,
     # indexed due_at, instead of a subquery per row (issue 18).
-    sla_clock = CaseClockJoin(
-        "sla.SlaClock",
-        on_delete=models.DO_NOTHING,
-        from_fields=["id"],
-        to_fields=["case_id"],
-        related_name="+",
-        null=True,
-        blank=True,
-        editable=False,
-    )
+    sla_clock = CaseClockJoin()
 
     number = models.CharField(_("申请编号"), max_length=40, unique=True, null=True, blank=True)
     filed_by_capacity = models.CharField(
@@ -917,6 +925,11 @@ class BreachReview(ConcurrentTransitions, models.Model):
     statement arrives or its period ends; then it confirms (the repair
     revoked) or dismisses (the monitoring goes on)."""
 
+    # The review's SLA clocks, for joins only: the staff's list reads pending
+    # reviews in the order of their open breach_review clock's stored, indexed
+    # due_at (sla_clock_breach_due) instead of a subquery per row (issue 18).
+    sla_clock = CaseClockJoin()
+
     window = models.ForeignKey(
         MonitoringWindow,
         on_delete=models.PROTECT,
@@ -1054,6 +1067,14 @@ class BreachReview(ConcurrentTransitions, models.Model):
         ]
         indexes = [
             models.Index(fields=["department", "status"], name="flows_breach_department"),
+            # The API's list, newest first (read backwards), and the staff's list
+            # after the pending reviews: the decided ones, newest first.
+            models.Index(fields=["opened_at", "id"], name="flows_breach_opened"),
+            models.Index(
+                fields=["opened_at", "id"],
+                condition=~models.Q(status__in=PENDING_BREACH_STATUSES),
+                name="flows_breach_decided_opened",
+            ),
             # The bar on new repairs (flows/cases/limits.py).
             models.Index(
                 fields=["subject", "barred_until"],

@@ -88,7 +88,10 @@ class EstimatedCountPaginator(Paginator):
     @cached_property
     def count(self) -> int:
         if not hasattr(self.object_list, "query"):
-            return super().count
+            count = super().count
+            # A QuerysetChain counts its parts by list_count.
+            self.estimated = getattr(self.object_list, "estimated", False)
+            return count
         count, self.estimated = list_count(self.object_list)
         return count
 
@@ -99,3 +102,59 @@ class EstimatedCountPaginator(Paginator):
         if top + self.orphans >= self.count:
             top = self.count
         return self._get_page(page_slice(self.object_list, bottom, top), number, self)
+
+
+class QuerysetChain:
+    """Querysets read one after another as one list, for a list whose order
+    no single index serves but each part's does (the staff's breach reviews:
+    the pending ones by their clock's deadline, then the decided ones newest
+    first). A Paginator takes it as it takes a queryset: `count()` adds the
+    parts' `list_count`s (`estimated` if any is), a slice reads each part it
+    spans by `page_slice`.
+
+    A slice must know exactly where a part ends, or rows would be skipped or
+    shown twice. It does without counting when a page ends inside the part
+    or ends it (from the rows it read), or when the part's count was exact;
+    only a page that starts past a part counted by an estimate counts that
+    part exactly (one query), and reads none of it if it ends before."""
+
+    def __init__(self, *parts):
+        self.parts = parts
+        self.estimated = False
+        # Each part's (count, estimated), once count() has run.
+        self.sizes: list[tuple[int, bool]] | None = None
+
+    def count(self) -> int:
+        # The keys only: the joins that fetch related rows for display change
+        # neither the count nor the estimate, and cost planning time.
+        self.sizes = [list_count(part.values("pk")) for part in self.parts]
+        self.estimated = any(estimated for _n, estimated in self.sizes)
+        return sum(n for n, _estimated in self.sizes)
+
+    def __getitem__(self, key):
+        if not isinstance(key, slice) or key.step is not None or key.stop is None:
+            raise TypeError("QuerysetChain reads slices with a start and a stop only")
+        start, stop = key.start or 0, key.stop
+        rows, base = [], 0
+        for index, part in enumerate(self.parts):
+            if stop <= base:
+                break
+            low = max(start - base, 0)
+            if low and self.sizes is not None:
+                n, estimated = self.sizes[index]
+                if estimated and low >= n:
+                    n = part.values("pk").order_by().count()
+                if low >= n:
+                    # The page starts past this part: its rows are not read.
+                    base += n
+                    continue
+            got = page_slice(part, low, stop - base)
+            rows += got
+            if len(got) == stop - base - low:
+                break
+            # The part ended before the slice did: the next begins where it ended.
+            if got:
+                base += low + len(got)
+            elif low:
+                base += part.values("pk").order_by().count()
+        return rows

@@ -292,6 +292,15 @@ class SlaClock(models.Model):
                 condition=models.Q(stopped_at__isnull=True, stage__in=TASK_STAGES),
                 name="sla_clock_task_due",
             ),
+            # The staff's breach review list: the pending reviews in the order
+            # of their open clock's deadline, then the review's id (the clock's
+            # case_id, equal to it through the join; at most one open clock
+            # per review and stage, one_open_clock_per_case_stage).
+            models.Index(
+                fields=["due_at", "case_id"],
+                condition=models.Q(stopped_at__isnull=True, stage=Stage.BREACH_REVIEW),
+                name="sla_clock_breach_due",
+            ),
             models.Index(fields=["state", "stage"], name="sla_clock_state_stage"),
             # The supervisors' board (sla/board.py) reads these three without
             # touching the table: every column its queries use is in the index.

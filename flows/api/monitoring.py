@@ -20,9 +20,8 @@ flows.monitoring, and a refusal is answered by the API's exception handler
 review or case in the wrong state).
 """
 
-from django.contrib.contenttypes.models import ContentType
 from django.db import transaction
-from django.db.models import Exists, OuterRef, Subquery
+from django.db.models import Exists, OuterRef
 from django.http import Http404
 from django.urls import path, reverse
 from django.utils import timezone
@@ -61,6 +60,7 @@ from flows.monitoring.services import (
     false_materials_report,
     hearing_over,
     hearings_for_applicant,
+    review_deadlines_fill,
     reviews_for_user,
     statement_clock,
     statement_may_be_made,
@@ -79,7 +79,6 @@ from repair_flow.api_common import (
 from repair_flow.models import STAFF_ROLES, Role
 from repair_flow.parsers import DepthLimitedJSONParser
 from repair_flow.roles import role_permission
-from sla.models import SlaClock, Stage
 
 # The service's upload errors are about the evidence file.
 EVIDENCE_ERRORS = {
@@ -359,25 +358,16 @@ class MonitoringWindowSerializer(serializers.Serializer):
 # Helpers
 
 
-def _with_due(reviews):
-    """Each review's deadline: its breach-review clock's, in one query."""
-    clocks = SlaClock.objects.filter(
-        case_type=ContentType.objects.get_for_model(BreachReview),
-        case_id=OuterRef("pk"),
-        stage=Stage.BREACH_REVIEW,
-    ).order_by("-started_at", "-id")
-    return reviews.annotate(due_at=Subquery(clocks.values("due_at")[:1]))
-
-
 def review_get_for_user(*, user, pk: int) -> BreachReview:
     try:
-        return (
-            _with_due(reviews_for_user(user))
+        review = (
+            reviews_for_user(user)
             .select_related("evidence", "letter", "decided_by", "reported_by")
             .get(pk=pk)
         )
     except BreachReview.DoesNotExist:
         raise Http404(_("没有这个履约核查，或您无权查看。")) from None
+    return review_deadlines_fill([review])[0]
 
 
 def _detail(request, pk: int) -> dict:
@@ -422,11 +412,13 @@ class BreachReviewListApi(GenericAPIView):
     def get(self, request):
         params = request.query_params
         filters = query_choices(params, status=BreachStatus.values, source=BreachSource.values)
-        reviews = _with_due(reviews_for_user(request.user)).order_by("-opened_at", "-id")
+        # Newest first, read backwards by flows_breach_opened; each row's
+        # deadline read for the page's rows at once.
+        reviews = reviews_for_user(request.user).order_by("-opened_at", "-id")
         reviews = reviews.filter(**filters)
         if params.get("department"):
             reviews = reviews.filter(department__code=params["department"])
-        page = self.paginate_queryset(reviews)
+        page = review_deadlines_fill(self.paginate_queryset(reviews))
         data = BreachSummarySerializer(page, many=True, context={"request": request}).data
         return self.get_paginated_response(data)
 

@@ -36,7 +36,7 @@ from dataclasses import dataclass
 from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import connection, transaction
-from django.db.models import Count, Exists, OuterRef, Q
+from django.db.models import Count, Exists, F, FilteredRelation, OuterRef, Q
 from django.utils import timezone, translation
 from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
@@ -89,6 +89,7 @@ from records.services import record_status_set
 from records.sync import sync_event_queue
 from repair_flow.audit import AuditEntry, audit_record, audit_record_many
 from repair_flow.models import Role
+from repair_flow.paging import QuerysetChain
 from sla.clocks import (
     clock_pause,
     clock_resume,
@@ -435,6 +436,62 @@ def reviews_for_user(user):
             Q(department_id=department_id) | Q(record__department_id=department_id)
         )
     return reviews.none()
+
+
+def reviews_by_deadline(reviews, *, status: str = "") -> QuerysetChain:
+    """`reviews` (reviews_for_user's, filtered) in the staff's order: the
+    pending ones first, soonest deadline first (then by id), each with its
+    `due_at`; then the decided ones, newest first (their `due_at` by
+    review_deadlines_fill, for a page's rows). Two parts, each read in an
+    index's order and stopped after a page's rows (issue 18: one query
+    sorting every review by a subquery per row took 720 ms at 100,000):
+    the pending reviews through their open breach_review clock
+    (sla_clock_breach_due), the decided ones by flows_breach_decided_opened.
+    `status`, when the caller filtered by one, leaves out the part that
+    cannot hold it (that part would be read to its end to find nothing)."""
+    parts = []
+    if not status or status in PENDING_BREACH_STATUSES:
+        # An inner join: a pending review always has its open clock, started
+        # with the review (_opened) and stopped only by its decision, in the
+        # same transaction; at most one (one_open_clock_per_case_stage).
+        parts.append(
+            reviews.filter(status__in=PENDING_BREACH_STATUSES)
+            .annotate(
+                open_clock=FilteredRelation(
+                    "sla_clock",
+                    condition=Q(
+                        sla_clock__stage=Stage.BREACH_REVIEW, sla_clock__stopped_at__isnull=True
+                    ),
+                ),
+                due_at=F("open_clock__due_at"),
+            )
+            .filter(open_clock__isnull=False)
+            .order_by("due_at", "id")
+        )
+    if status not in PENDING_BREACH_STATUSES:
+        parts.append(
+            reviews.exclude(status__in=PENDING_BREACH_STATUSES).order_by("-opened_at", "-id")
+        )
+    return QuerysetChain(*parts)
+
+
+def review_deadlines_fill(reviews: list[BreachReview]) -> list[BreachReview]:
+    """Set `due_at`, the deadline of the review's breach_review clock (its
+    latest, should it have several), on the reviews that came without it:
+    one query for a page's rows, not a subquery per row."""
+    missing = {review.pk: review for review in reviews if getattr(review, "due_at", None) is None}
+    due = {}
+    if missing:
+        clocks = SlaClock.objects.filter(
+            case_type=ContentType.objects.get_for_model(BreachReview),
+            case_id__in=list(missing),
+            stage=Stage.BREACH_REVIEW,
+        ).order_by("case_id", "started_at", "id")
+        # The latest clock of each review is the last of its rows.
+        due = dict(clocks.values_list("case_id", "due_at"))
+    for pk, review in missing.items():
+        review.due_at = due.get(pk)
+    return reviews
 
 
 def _locked_review(review: BreachReview, reviewer, *statuses: str) -> BreachReview:

@@ -11,10 +11,8 @@ review or case no longer in a state to act on.
 """
 
 from django.contrib import messages
-from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.core.paginator import Paginator
-from django.db.models import Case, F, IntegerField, OuterRef, Q, Subquery, Value, When
+from django.db.models import Q
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.utils import timezone
@@ -33,6 +31,8 @@ from flows.monitoring.services import (
     breach_notice_issue,
     false_materials_report,
     hearing_over,
+    review_deadlines_fill,
+    reviews_by_deadline,
     reviews_for_user,
     statement_clock,
 )
@@ -46,8 +46,8 @@ from flows.web.staff import (
     work_page,
 )
 from repair_flow.access import purpose_or_redirect
+from repair_flow.paging import EstimatedCountPaginator
 from sla.clocks import clock_explain, clocks_for
-from sla.models import SlaClock, Stage
 
 # Refusals that mean "no longer in a state to act on", not "correct your input".
 CONFLICT_CODES = frozenset(
@@ -60,29 +60,12 @@ def _status_for(error: ValidationError) -> int:
     return 409 if codes & CONFLICT_CODES else 400
 
 
-def _due_at():
-    """The due instant of the review's (latest) breach_review clock."""
-    clocks = SlaClock.objects.filter(
-        case_type=ContentType.objects.get_for_model(BreachReview),
-        case_id=OuterRef("pk"),
-        stage=Stage.BREACH_REVIEW,
-    ).order_by("-started_at", "-id")
-    return Subquery(clocks.values("due_at")[:1])
-
-
 @staff_required
 def breach_list(request):
     status = request.GET.get("status", "")
     source = request.GET.get("source", "")
     q = " ".join(request.GET.get("q", "").split())
-    reviews = reviews_for_user(request.user).annotate(
-        due_at=_due_at(),
-        open_first=Case(
-            When(status__in=PENDING_BREACH_STATUSES, then=Value(0)),
-            default=Value(1),
-            output_field=IntegerField(),
-        ),
-    )
+    reviews = reviews_for_user(request.user)
     if status in BreachStatus.values:
         reviews = reviews.filter(status=status)
     if source in BreachSource.values:
@@ -93,8 +76,12 @@ def breach_list(request):
             | Q(record__decision_number__icontains=q)
             | Q(case__record__decision_number__icontains=q)
         )
-    reviews = reviews.order_by("open_first", F("due_at").asc(nulls_last=True), "-opened_at", "id")
-    page = Paginator(reviews, 50).get_page(request.GET.get("page"))
+    # Pending first by deadline, then the decided ones: two index-ordered
+    # parts (flows.monitoring.reviews_by_deadline); counted as the other
+    # long lists are, estimated beyond LIST_EXACT_COUNT_LIMIT.
+    ordered = reviews_by_deadline(reviews, status=status if status in BreachStatus.values else "")
+    page = EstimatedCountPaginator(ordered, 50).get_page(request.GET.get("page"))
+    review_deadlines_fill(page.object_list)
     now = timezone.now()
     rows = [
         {

@@ -7,7 +7,9 @@
 Builds BENCH_RECORDS records (default 1,000,000; a subject per 10) and
 BENCH_CASES open repair cases (default 100,000) with bulk SQL: one case is
 filed through the services, then its rows (case, process, open task, open
-clocks) are copied in one INSERT ... SELECT each. Then each list page and API
+clocks) are copied in one INSERT ... SELECT each; BENCH_REVIEWS breach reviews
+(default BENCH_CASES // 10, one in five pending) with their clocks likewise,
+from one review made through the models. Then each list page and API
 list is timed with the test client (median of BENCH_RUNS, default 5, after a
 warm-up) next to the raw SQL of its list query (the page's query with a LIMIT,
 run again directly through a cursor, same filter, order and limit) in the same
@@ -31,7 +33,14 @@ from django.db import connection
 from django.test import Client, override_settings
 from django.test.utils import CaptureQueriesContext
 
-from flows.models import RepairCase, RepairProcess
+from flows.models import (
+    BreachFoundVia,
+    BreachReview,
+    BreachSource,
+    MonitoringWindow,
+    RepairCase,
+    RepairProcess,
+)
 from flows.repair.services import repair_case_submit
 from records.identifiers import make_uscc
 from records.models import (
@@ -45,13 +54,17 @@ from records.models import (
 from repair_flow.encryption import blind_index
 from repair_flow.models import AccessPurpose, Role
 from sla.board import BoardFilters, Metric, board_clocks
+from sla.clocks import clock_start
 from sla.exports import CSV_COLUMNS
+from sla.models import SlaClock, Stage
 from tests.conftest import make_record, make_user
 from tests.flows.conftest import draft_with_materials
 
 RECORDS = int(os.environ.get("BENCH_RECORDS", "1000000"))
 CASES = int(os.environ.get("BENCH_CASES", "100000"))
 RUNS = int(os.environ.get("BENCH_RUNS", "5"))
+# Breach reviews of the monitored repairs: one in five pending, the rest dismissed.
+REVIEWS = int(os.environ.get("BENCH_REVIEWS", str(max(CASES // 10, 1))))
 
 pytestmark = pytest.mark.skipif(
     connection.vendor != "postgresql", reason="the benchmark is PostgreSQL's (DATABASE_URL)"
@@ -196,8 +209,89 @@ def build(applicant, department, template_case, template_record) -> None:
         },
         count=CASES,
     )
+    build_reviews(template_case, template_record, department)
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE")
+
+
+def build_reviews(template_case, template_record, department) -> None:
+    """REVIEWS breach reviews with their clocks, in bulk: one review (its
+    window, its clock) made through the models and clock_start, then copied.
+    The first min(CASES, REVIEWS) bench cases are under monitoring; each has
+    its share of the reviews (a distinct record per review of a window, as
+    one_review_per_penalty asks). Every fifth review is pending (its clock
+    open, deadlines spread over a week, not in id order); the others were
+    dismissed a day after opening (their clocks stopped)."""
+    # Monday 16 November 2026, 10:00 in Jinan, as the template case was filed.
+    opened = dt.datetime(2026, 11, 16, 2, 0, tzinfo=dt.UTC)
+    window = MonitoringWindow.objects.create(
+        case=template_case,
+        subject_id=template_case.subject_id,
+        starts_at=opened,
+        ends_at=opened + dt.timedelta(days=365),
+        starts_on=opened.date(),
+        ends_on=opened.date() + dt.timedelta(days=365),
+    )
+    review = BreachReview.objects.create(
+        window=window,
+        case=template_case,
+        subject_id=template_case.subject_id,
+        source=BreachSource.NEW_PENALTY,
+        found_via=BreachFoundVia.IMPORT,
+        record=template_record,
+        department=department,
+        opened_at=opened,
+    )
+    clock = clock_start(case=review, stage=Stage.BREACH_REVIEW, actor=None, at=opened)
+    windows = min(CASES, REVIEWS)
+    c0 = RepairCase.objects.filter(number="XF-BENCH-1").values_list("pk", flat=True).get() - 1
+    r0 = max_id("records_creditrecord") - RECORDS
+    w0, v0 = max_id("flows_monitoringwindow"), max_id("flows_breachreview")
+    copy_rows(
+        "flows_monitoringwindow",
+        where="t.id = %s",
+        params=[window.pk],
+        set_={
+            "id": "b.base + g",
+            "case_id": f"{c0} + g",
+            "subject_id": f"(SELECT subject_id FROM flows_repaircase WHERE id = {c0} + g)",  # noqa: S608
+        },
+        count=windows,
+    )
+    pending = "g % 5 = 0"
+    case = f"{c0} + 1 + (g - 1) % {windows}"
+    copy_rows(
+        "flows_breachreview",
+        where="t.id = %s",
+        params=[review.pk],
+        set_={
+            "id": "b.base + g",
+            "window_id": f"{w0} + 1 + (g - 1) % {windows}",
+            "case_id": case,
+            "subject_id": f"(SELECT subject_id FROM flows_repaircase WHERE id = {case})",  # noqa: S608
+            "record_id": f"{r0} + 1 + (g - 1) / {windows}",
+            "opened_at": "t.opened_at + g * interval '1 minute'",
+            "status": f"CASE WHEN {pending} THEN 'open' ELSE 'dismissed' END",
+            "decided_at": f"CASE WHEN {pending} THEN NULL ELSE t.opened_at + interval '1 day' END",
+        },
+        count=REVIEWS,
+    )
+    copy_rows(
+        "sla_slaclock",
+        where="t.id = %s",
+        params=[clock.pk],
+        set_={
+            "case_id": f"{v0} + g",
+            "case_label": "'XF-BENCH-R' || g",
+            "started_at": "t.started_at + g * interval '1 minute'",
+            "due_at": "t.due_at + (g * 7919 % 10080) * interval '1 minute'",
+            "state": f"CASE WHEN {pending} THEN 'running' ELSE 'met' END",
+            "stopped_at": f"CASE WHEN {pending} THEN NULL ELSE t.started_at + interval '1 day' END",
+            "next_check_at": f"CASE WHEN {pending} THEN t.next_check_at END",
+        },
+        count=REVIEWS,
+    )
+    assert SlaClock.objects.filter(stage=Stage.BREACH_REVIEW).count() == REVIEWS + 1
 
 
 def median_ms(client, path, query) -> float:
@@ -271,7 +365,7 @@ def populate() -> dict:
     start = time.perf_counter()
     build(applicant, department, case, record)
     print(
-        f"\nbuilt {RECORDS:,} records and {CASES:,} open cases in "
+        f"\nbuilt {RECORDS:,} records, {CASES:,} open cases and {REVIEWS:,} breach reviews in "
         f"{time.perf_counter() - start:.1f} s"
     )
     return {
@@ -316,6 +410,12 @@ def test_lists_at_volume(settings, tmp_path, django_capture_on_commit_callbacks)
         ("officer", "/letters/", {}),
         ("applicant", "/letters/", {}),
         ("officer", "/cases/breaches/", {}),
+        # Past the pending reviews (one in five): the dismissed ones, newest first.
+        ("officer", "/cases/breaches/", {"page": str(max(REVIEWS // 250 + 2, 2))}),
+        ("reviewer", "/cases/breaches/", {}),
+        ("officer", "/cases/breaches/", {"status": "open"}),
+        ("officer", "/api/v1/breach-reviews/", purpose),
+        ("officer", "/api/v1/breach-reviews/", {**purpose, "offset": str(min(5000, REVIEWS // 2))}),
         ("applicant", "/notifications/", {}),
     ]
     now = dt.datetime.now(dt.UTC)
