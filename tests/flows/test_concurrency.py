@@ -2,16 +2,15 @@
 lock in each service makes one of them go first and the other see its result,
 so the case, its viewflow task, its SLA clocks and its timeline always agree.
 
-Every test starts both sides from one barrier. A `first` argument gives one
-side a head start of DELAY (the other one then waits on the case's row lock),
-so each order is exercised every run as well as the true race.
+Every test starts both sides from one barrier. A `first` argument lets one
+side finish before the other starts, so each order is exercised every run as
+well as the true race (where one side waits on the other's row lock).
 
 PostgreSQL only: SQLite serialises writers, so nothing would race there.
 """
 
 import datetime as dt
 import threading
-import time
 from collections import Counter
 from itertools import pairwise
 
@@ -54,7 +53,6 @@ pytestmark = [
     ),
 ]
 
-DELAY = 0.3  # seconds: the head start of the side that goes `first`
 ORDERS = [None, 0, 1]  # the true race, then each side first
 ITEMS = [{"material": "performance_proof", "problem": "缴款凭证模糊"}]
 SECOND = dt.timedelta(seconds=1)
@@ -63,19 +61,26 @@ OPEN = (STATUS.NEW, STATUS.ASSIGNED, STATUS.STARTED)
 
 def race(*calls, first: int | None = None) -> list[object]:
     """Run `calls` in threads released by one barrier; each one's return value
-    or exception, in the order given. Each thread closes its own connection."""
+    or exception, in the order given. Each thread closes its own connection.
+    With `first`, the others start once that one has returned: a head start
+    of a fixed time lost the order on a loaded CI machine, where the first
+    side's first call took longer than the head start."""
     outcomes: list[object] = [None] * len(calls)
     barrier = threading.Barrier(len(calls))
+    first_done = threading.Event()
 
     def run(i, call):
         try:
             barrier.wait()
             if first is not None and i != first:
-                time.sleep(DELAY)
+                # Nothing else runs meanwhile, so the first cannot wait on us.
+                first_done.wait(timeout=60)
             outcomes[i] = call()
         except Exception as exc:
             outcomes[i] = exc
         finally:
+            if i == first:
+                first_done.set()
             connections.close_all()
 
     threads = [threading.Thread(target=run, args=(i, c)) for i, c in enumerate(calls)]
