@@ -1,6 +1,8 @@
 from django.apps import AppConfig
 from django.utils.translation import gettext_lazy as _
 
+from repair_flow import choices
+
 
 class RepairFlowConfig(AppConfig):
     name = "repair_flow"
@@ -8,7 +10,7 @@ class RepairFlowConfig(AppConfig):
 
     def ready(self) -> None:
         # Registers the system checks (the audit keys, integration purposes).
-        from repair_flow import checks, choices, masking  # noqa: F401
+        from repair_flow import checks, masking  # noqa: F401
 
         # Every log record is masked where it is made, whatever handler then
         # writes it (runserver's request lines, gunicorn's access log, Celery's
