@@ -125,9 +125,8 @@ class QuerysetChain:
         self.sizes: list[tuple[int, bool]] | None = None
 
     def count(self) -> int:
-        # The keys only: the joins that fetch related rows for display change
-        # neither the count nor the estimate, and cost planning time.
-        self.sizes = [list_count(part.values("pk")) for part in self.parts]
+        # list_count asks the planner about the filter alone (planner_estimate).
+        self.sizes = [list_count(part) for part in self.parts]
         self.estimated = any(estimated for _n, estimated in self.sizes)
         return sum(n for n, _estimated in self.sizes)
 
