@@ -472,7 +472,9 @@ def reviews_by_deadline(reviews, *, status: str = "") -> QuerysetChain:
         parts.append(
             reviews.exclude(status__in=PENDING_BREACH_STATUSES).order_by("-opened_at", "-id")
         )
-    return QuerysetChain(*parts)
+    # Together the parts are `reviews` (a pending review has its one open
+    # clock): counted as one, without the clock join the planner misjudges.
+    return QuerysetChain(*parts, whole=reviews)
 
 
 def review_deadlines_fill(reviews: list[BreachReview]) -> list[BreachReview]:

@@ -6,6 +6,7 @@ row's deadline; both in as many queries for 50 rows as for 1 or 2. A review
 has at most one open breach_review clock (what the join relies on). The
 plans are measured by tests/bench/bench_lists.py."""
 
+import itertools
 import re
 
 import pytest
@@ -17,10 +18,12 @@ from flows.monitoring.services import (
     breach_dismiss,
     breach_notice_issue,
     breach_statement_submit,
+    reviews_by_deadline,
+    reviews_for_user,
 )
 from records.models import Department, Sector
 from repair_flow.models import AccessPurpose
-from repair_flow.paging import QuerysetChain
+from repair_flow.paging import EstimatedCountPaginator, QuerysetChain
 from sla.clocks import SlaError, clock_start, clocks_for
 from sla.models import SlaClock, Stage
 from tests.flows.conftest import NOTICE_FACTS, STATEMENT, at, import_rows, penalty_row
@@ -78,6 +81,14 @@ def test_pending_reviews_by_deadline_before_the_decided_ones_newest_first(
         "2027-03-18 17:00",
         "2027-03-17 17:00",
     ]
+    # Paged (as the list's pager reads it, counted as one queryset), every
+    # page size gives the same rows: a page may start past the pending part.
+    ordered = [second.pk, first.pk, fourth.pk, third.pk]
+    for size in (1, 2, 3, 4):
+        pager = EstimatedCountPaginator(reviews_by_deadline(reviews_for_user(officer)), size)
+        assert pager.count == 4
+        paged = [r.pk for n in pager.page_range for r in pager.page(n).object_list]
+        assert paged == ordered, size
     # A status filter reads only the part that can hold it.
     assert rows(client_for(officer).get(LIST, {"status": "notified"})) == [first.pk]
     assert rows(client_for(officer).get(LIST, {"status": "dismissed"})) == [fourth.pk, third.pk]
@@ -169,13 +180,14 @@ def test_a_chain_of_querysets_reads_as_one_list(settings, exact_up_to):
     whole = list(first) + list(second)
     # Every slice, whether it starts in a part, at its end, or after it;
     # read without a count first (as a slice alone), and after one (as a
-    # Paginator reads it, which lets a page skip a part it starts after).
-    for counted in (False, True):
-        chain = QuerysetChain(first, second)
+    # Paginator reads it, which lets a page skip a part it starts after);
+    # counted by its parts, or as the one queryset they make together.
+    for counted, together in itertools.product((False, True), (None, departments)):
+        chain = QuerysetChain(first, second, whole=together)
         if counted:
             total = chain.count()
             assert total == 7 or chain.estimated
         for start in range(9):
             for stop in range(start, 10):
-                assert chain[start:stop] == whole[start:stop], (counted, start, stop)
+                assert chain[start:stop] == whole[start:stop], (counted, together, start, stop)
     assert QuerysetChain(first.none(), second)[0:3] == whole[3:6]
