@@ -21,6 +21,8 @@ and it was within its validity at signing time (the timestamp's time when
 there is one, else our own record of when the letter was signed).
 """
 
+from __future__ import annotations
+
 import asyncio
 import datetime as dt
 import fcntl
@@ -35,8 +37,8 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from asn1crypto import x509 as asn1_x509
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -45,16 +47,16 @@ from cryptography.x509.oid import NameOID
 from django.conf import settings
 from django.utils import timezone
 from django.utils.translation import gettext_lazy
-from pyhanko.keys import load_cert_from_pemder
-from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
-from pyhanko.pdf_utils.reader import PdfFileReader
-from pyhanko.sign import fields, signers, validation
-from pyhanko.sign.timestamps.common_utils import TimestampRequestError
-from pyhanko.sign.timestamps.requests_client import RequestsHTTPTimeStamper
-from pyhanko.sign.validation.status import SignatureCoverageLevel
-from pyhanko_certvalidator import ValidationContext
 
 from letters.models import Letter, LetterKind
+
+# pyHanko (and the aiohttp it brings) is imported where a PDF is signed or
+# checked, not with the app: it was 0.5 s of every process's start (each
+# gunicorn and Celery worker, each manage.py command, each test worker and
+# the tests' subprocesses), most of which never sign.
+if TYPE_CHECKING:
+    from asn1crypto import x509 as asn1_x509
+    from pyhanko.sign import signers
 
 log = logging.getLogger(__name__)
 
@@ -127,6 +129,8 @@ def signer_for(code: str, *, name: str) -> signers.SimpleSigner:
 
 
 def load_signer(source: KeySource) -> signers.SimpleSigner:
+    from pyhanko.sign import signers
+
     try:
         data = source.path.read_bytes()
     except OSError as exc:
@@ -376,6 +380,11 @@ def pdf_sign(pdf: bytes, *, letter: Letter) -> SignedPdf:
     """The letter's PDF signed by its issuer (PAdES B-B; B-T with a TSA).
 
     Raises SigningUnavailable when the issuer has no usable key."""
+    from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+    from pyhanko.sign import fields, signers
+    from pyhanko.sign.timestamps.common_utils import TimestampRequestError
+    from pyhanko.sign.timestamps.requests_client import RequestsHTTPTimeStamper
+
     signer = signer_for(issuer_code(letter), name=letter.issuer)
     commitment = letter.kind == LetterKind.COMMITMENT
     metadata = signers.PdfSignatureMetadata(
@@ -406,6 +415,8 @@ def pdf_sign(pdf: bytes, *, letter: Letter) -> SignedPdf:
 
 def trust_roots() -> list[asn1_x509.Certificate]:
     """The configured roots, and the demo CA where the demo is allowed."""
+    from pyhanko.keys import load_cert_from_pemder
+
     roots = []
     for name in settings.LETTER_SIGNING_TRUST_ROOTS:
         try:
@@ -469,6 +480,11 @@ def pdf_signature_check(
     it was signed, the time the certificate must have been valid at when the
     signature carries no timestamp.
     """
+    from pyhanko.pdf_utils.reader import PdfFileReader
+    from pyhanko.sign import validation
+    from pyhanko.sign.validation.status import SignatureCoverageLevel
+    from pyhanko_certvalidator import ValidationContext
+
     try:
         signatures = PdfFileReader(io.BytesIO(pdf), strict=False).embedded_signatures
     except Exception:  # a damaged file is simply one without a readable signature
