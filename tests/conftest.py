@@ -10,6 +10,7 @@ import contextlib
 import datetime as dt
 import fcntl
 import importlib
+import os
 import sqlite3
 import tempfile
 from pathlib import Path
@@ -48,6 +49,36 @@ def pytest_configure(config):
     # several. Production keeps Django's default hashers; the login page, the
     # browser journeys and seed_demo check passwords with this one instead.
     override_settings(PASSWORD_HASHERS=["django.contrib.auth.hashers.MD5PasswordHasher"]).enable()
+
+
+# Fixtures through which a test reaches the database.
+DATABASE_FIXTURES = frozenset(
+    {
+        "db",
+        "transactional_db",
+        "live_server",
+        "django_db_reset_sequences",
+        "django_db_serialized_rollback",
+    }
+)
+
+
+def uses_database(item) -> bool:
+    names = set(getattr(item, "fixturenames", ()))
+    return bool(names & DATABASE_FIXTURES) or item.get_closest_marker("django_db") is not None
+
+
+def pytest_collection_modifyitems(config, items):
+    """DATABASE_TESTS_ONLY=1 (CI's second pass, on PostgreSQL): leave out the
+    tests that never reach the database (the calendar, identifiers, settings
+    read in a subprocess with its own environment...). Their result cannot
+    depend on the backend, and the first pass (SQLite) ran them."""
+    if os.environ.get("DATABASE_TESTS_ONLY") != "1":
+        return
+    kept = [item for item in items if uses_database(item)]
+    if len(kept) < len(items):
+        config.hook.pytest_deselected(items=[item for item in items if not uses_database(item)])
+        items[:] = kept
 
 
 @pytest.fixture(scope="session", autouse=True)
