@@ -46,6 +46,7 @@ from django.conf import settings
 
 from letters import render, services
 from letters.kinds import addressee_facts, record_facts
+from letters.links import verify_url
 from letters.models import Letter, RenderStatus
 from letters.services import letter_issue, letter_render
 from tests.bench.conftest import BASE_DIR
@@ -218,7 +219,7 @@ def run(department, person, officer, monkeypatch, tmp_path, pool) -> None:
         ours=lambda: render.render_letter_pdf(letter),
         bare=bare,
         template=lambda: render.render_letter_html(letter),
-        qr=lambda: render.qr_svg(services.verify_url(letter)),
+        qr=lambda: render.qr_svg(verify_url(letter)),
     )
     best = {name: min(t.cpu for t in runs) for name, runs in timings.items()}
     best_wall = {name: min(t.wall for t in runs) for name, runs in timings.items()}
