@@ -256,19 +256,25 @@ def pkcs12_bytes(*, key, certificate, chain, passphrase: str, name: str = "lette
     )
 
 
+def demo_valid_from() -> dt.datetime:
+    """When a demo certificate made now starts to be valid: a day ago, so a
+    clock a little behind the signing machine's still accepts it."""
+    return timezone.now() - dt.timedelta(days=1)
+
+
 def _demo_ca(directory: Path, passphrase: str):
     """The demo CA's key and certificate, made on first use (call under the lock)."""
     key_path, certificate_path = directory / "demo-ca-key.pem", directory / "demo-ca.pem"
     if key_path.exists() and certificate_path.exists():
         key = serialization.load_pem_private_key(key_path.read_bytes(), passphrase.encode())
         return key, x509.load_pem_x509_certificate(certificate_path.read_bytes())
-    now = timezone.now()
+    valid_from = demo_valid_from()
     key, certificate = certificate_build(
         common_name=f"信用文书演示根证书{DEMO_MARK}",
         issuer_key=None,
         issuer_certificate=None,
-        not_before=now - dt.timedelta(days=1),
-        not_after=now + dt.timedelta(days=365 * DEMO_CA_YEARS),
+        not_before=valid_from,
+        not_after=valid_from + dt.timedelta(days=365 * DEMO_CA_YEARS),
         ca=True,
     )
     _write_private(
@@ -303,13 +309,13 @@ def demo_certificate(*, code: str, name: str) -> tuple[Path, str]:
             if path.exists():
                 return path, passphrase
             ca_key, ca_certificate = _demo_ca(directory, passphrase)
-            now = timezone.now()
+            valid_from = demo_valid_from()
             key, certificate = certificate_build(
                 common_name=f"{name}{DEMO_MARK}",
                 issuer_key=ca_key,
                 issuer_certificate=ca_certificate,
-                not_before=now - dt.timedelta(days=1),
-                not_after=now + dt.timedelta(days=365 * DEMO_CERTIFICATE_YEARS),
+                not_before=valid_from,
+                not_after=valid_from + dt.timedelta(days=365 * DEMO_CERTIFICATE_YEARS),
             )
             _write_private(
                 path,
