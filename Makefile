@@ -33,10 +33,13 @@ run: seed
 
 # pytest-xdist workers, each with its own test database (test_<name>_gw0, ...).
 # On 2 cores 3 beat 2 and matched 4: browser and race tests wait on I/O.
+# worksteal: pytest-django puts the transactional tests (the browser journeys
+# among them) together near the end, and xdist's default hands them out in
+# runs of consecutive tests; one worker ran them alone for the last ~110 s.
 TEST_WORKERS ?= 3
 
 test: install
-	$(PY) -m pytest -n $(TEST_WORKERS) $(PYTEST_ARGS)
+	$(PY) -m pytest -n $(TEST_WORKERS) --dist worksteal $(PYTEST_ARGS)
 
 lint: install
 	.venv/bin/ruff check .

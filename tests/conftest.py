@@ -23,6 +23,7 @@ from django.core.management import call_command
 from django.core.signals import request_finished
 from django.db import close_old_connections, connection, transaction
 from django.test.utils import override_settings, setup_databases, teardown_databases
+from pytest_django.plugin import blocking_manager_key
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
@@ -81,11 +82,28 @@ def pytest_collection_modifyitems(config, items):
         items[:] = kept
 
 
+# The tests' dates run from 2025 to the 2030s.
+DEMO_VALID_FROM = dt.datetime(2020, 1, 1, tzinfo=dt.UTC)
+DEMO_YEARS = 30
+
+
 @pytest.fixture(scope="session", autouse=True)
 def _letter_signing_demo(tmp_path_factory):
     """Letters are signed with a demo CA made once per session (per xdist
     worker) in a temporary folder, whatever the developer's environment
-    configures: one EC P-256 key for the CA and one per issuer, not per test."""
+    configures: one EC P-256 key for the CA and one per issuer, not per test.
+
+    A certificate made on first use would start a day before that test's
+    (often frozen) clock, and a later test at an earlier date would find it
+    not yet valid: which test signs first would decide. The tests' demo
+    certificates are valid from DEMO_VALID_FROM for DEMO_YEARS, whatever the
+    order the tests run in."""
+    from letters import signing
+
+    patch = pytest.MonkeyPatch()
+    patch.setattr(signing, "demo_valid_from", lambda: DEMO_VALID_FROM)
+    patch.setattr(signing, "DEMO_CERTIFICATE_YEARS", DEMO_YEARS)
+    patch.setattr(signing, "DEMO_CA_YEARS", DEMO_YEARS)
     override = override_settings(
         LETTER_SIGNING_DEMO=True,
         LETTER_SIGNING_DEMO_DIR=tmp_path_factory.mktemp("signing"),
@@ -96,6 +114,7 @@ def _letter_signing_demo(tmp_path_factory):
     override.enable()
     yield
     override.disable()
+    patch.undo()
 
 
 # Reference data that migrations load: the publicity rule sets and the
@@ -127,15 +146,23 @@ def ensure_reference_data():
             importlib.import_module(migration).load(django_apps, None)
 
 
-@pytest.fixture(autouse=True)
-def _reference_data(request):
-    marker = request.node.get_closest_marker("django_db")
-    transactional = marker is not None and (
-        marker.kwargs.get("transaction") or (marker.args and marker.args[0])
-    )
-    if transactional or "live_server" in request.fixturenames:
-        request.getfixturevalue("transactional_db")
-        ensure_reference_data()
+def transactional(item) -> bool:
+    marker = item.get_closest_marker("django_db")
+    if marker is not None and (marker.kwargs.get("transaction") or marker.args[:1] == (True,)):
+        return True
+    return bool({"transactional_db", "live_server"} & set(getattr(item, "fixturenames", ())))
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_teardown(item, nextitem):
+    """Reference data loaded again as soon as a transactional test's flush
+    has emptied the tables, so that whatever test runs next on this worker
+    (xdist hands them out in any order) finds it."""
+    result = yield
+    if nextitem is not None and transactional(item):
+        with item.config.stash[blocking_manager_key].unblock():
+            ensure_reference_data()
+    return result
 
 
 @pytest.fixture(scope="session", autouse=True)
