@@ -9,8 +9,10 @@ integration account with an API token.
 import contextlib
 import datetime as dt
 import fcntl
+import hashlib
 import importlib
 import os
+import random
 import sqlite3
 import tempfile
 from pathlib import Path
@@ -117,33 +119,90 @@ def _letter_signing_demo(tmp_path_factory):
     patch.undo()
 
 
-# Reference data that migrations load: the publicity rule sets and the
-# official calendar. Transactional tests (browser journeys, concurrency) end
-# with a flush that empties every table, so they load it again first.
+@pytest.fixture(autouse=True)
+def _repeatable_verification_codes(monkeypatch):
+    """Each test draws its letters' verification codes from the same
+    sequence (production's alphabet and length, a seeded generator in place
+    of `secrets`), so the same letter in two tests is the same page and is
+    rendered once (below)."""
+    from letters import models
+
+    monkeypatch.setattr(models, "secrets", random.Random(0))
+
+
+@pytest.fixture(scope="session", autouse=True)
+def letter_pages_memo():
+    """A letter's PDF is a function of its HTML: a worker renders each page
+    once, however many tests issue the same letter (fixtures like `approved`
+    issue the same decision in hundreds of tests). 533 renders in a run were
+    158 different pages; a render is ~0.14 s of CPU. The key includes
+    WeasyPrint's HTML.render itself, so a test that breaks it still fails."""
+    from weasyprint import HTML
+
+    from letters import render
+
+    pages = {}
+    original = render.render_letter_pdf
+
+    def render_letter_pdf(letter):
+        html = render.render_letter_html(letter)
+        key = (hashlib.sha256(html.encode()).digest(), HTML.render)
+        if key not in pages:
+            pages[key] = original(letter)
+        return pages[key]
+
+    patch = pytest.MonkeyPatch()
+    patch.setattr(render, "render_letter_pdf", render_letter_pdf)
+    yield pages
+    patch.undo()
+
+
+@pytest.fixture
+def letters_rendered_afresh(letter_pages_memo):
+    """For a test about WeasyPrint's own run (its log, say): the pages
+    rendered so far are forgotten, so this test's letters run WeasyPrint."""
+    letter_pages_memo.clear()
+
+
+# Reference data that migrations load: the publicity rule sets, the official
+# calendar, the retention rules, the audit chain's head... A transactional
+# test (browser journeys, concurrency) ends with a flush that empties every
+# table, so it is loaded again after each (pytest_runtest_teardown below).
 REFERENCE_DATA = [
-    ("records.PublicityRuleSet", "records.migrations.0003_publicity_rule_sets"),
-    ("records.PublicityRuleSet", "records.migrations.0010_records_disclosure_ceiling"),
-    ("records.RepeatLimitPolicy", "records.migrations.0005_repeat_limit_policy"),
-    ("sla.CalendarYear", "sla.migrations.0002_load_chinese_calendar"),
-    ("sla.SlaPolicy", "sla.migrations.0004_default_policies"),
-    ("sla.SlaPolicy", "sla.migrations.0008_monitoring_breach_reviews"),
-    ("sla.SlaPolicy", "sla.migrations.0010_hearing_statement_period"),
-    ("letters.LetterSetting", "letters.migrations.0006_issuers_series_seal"),
-    ("letters.Issuer", "letters.migrations.0006_issuers_series_seal"),
-    ("letters.LetterSetting", "letters.migrations.0007_repair_info_twobooks"),
-    ("flows.MonitoringPolicy", "flows.migrations.0003_monitoring_window"),
+    ("records.PublicityRuleSet", "records.migrations.0003_publicity_rule_sets", "load"),
+    ("records.PublicityRuleSet", "records.migrations.0010_records_disclosure_ceiling", "load"),
+    ("records.RepeatLimitPolicy", "records.migrations.0005_repeat_limit_policy", "load"),
+    ("sla.CalendarYear", "sla.migrations.0002_load_chinese_calendar", "load"),
+    ("sla.SlaPolicy", "sla.migrations.0004_default_policies", "load"),
+    ("sla.SlaPolicy", "sla.migrations.0008_monitoring_breach_reviews", "load"),
+    ("sla.SlaPolicy", "sla.migrations.0010_hearing_statement_period", "load"),
+    ("letters.LetterSetting", "letters.migrations.0006_issuers_series_seal", "load"),
+    ("letters.Issuer", "letters.migrations.0006_issuers_series_seal", "load"),
+    ("letters.LetterSetting", "letters.migrations.0007_repair_info_twobooks", "load"),
+    ("flows.MonitoringPolicy", "flows.migrations.0003_monitoring_window", "load"),
+    (
+        "retention.RetentionRule",
+        "retention.migrations.0001_retention_rules_register",
+        "add_default_rules",
+    ),
+    (
+        "retention.RetentionRule",
+        "retention.migrations.0002_retention_notices_subjects_pending_files",
+        "add_rules",
+    ),
+    ("repair_flow.AuditChainHead", "repair_flow.migrations.0002_audit_chain_head", "create_head"),
 ]
 
 
 def ensure_reference_data():
     empty = {
         label
-        for label, _migration in REFERENCE_DATA
+        for label, _migration, _function in REFERENCE_DATA
         if not django_apps.get_model(label).objects.exists()
     }
-    for model_label, migration in REFERENCE_DATA:
+    for model_label, migration, function in REFERENCE_DATA:
         if model_label in empty:
-            importlib.import_module(migration).load(django_apps, None)
+            getattr(importlib.import_module(migration), function)(django_apps, None)
 
 
 def transactional(item) -> bool:

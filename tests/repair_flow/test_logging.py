@@ -73,7 +73,9 @@ def test_info_goes_to_the_file_and_warnings_still_to_the_console(tmp_path):
     assert "WARNING weasyprint.progress a font is missing" in written
 
 
-def test_seed_demo_ends_with_the_accounts_and_pointers_not_the_log(db, capsys, settings, tmp_path):
+def test_seed_demo_ends_with_the_accounts_and_pointers_not_the_log(
+    db, capsys, settings, tmp_path, letters_rendered_afresh
+):
     """One seeding serves this and the 两书同送 checks below: it is the slow part."""
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
     settings.SMS_BACKEND = "letters.channels.LocmemSmsBackend"
