@@ -18,6 +18,7 @@ yet rendered: `status`; an unknown verification code: `found`).
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable, Mapping
 from zoneinfo import ZoneInfo
 
@@ -47,6 +48,9 @@ from repair_flow.access import (
 )
 from repair_flow.models import AccessChannel, AccessPurpose, Role
 from repair_flow.paging import list_count, page_slice
+from repair_flow.storage import RETRY_AFTER_SECONDS, storage_outage_message, storage_unavailable
+
+log = logging.getLogger(__name__)
 
 # Errors --------------------------------------------------------------------------------------
 
@@ -134,6 +138,13 @@ def _drf_error(exc: Exception, view) -> Exception:
         return exceptions.PermissionDenied(exc.args[0] if exc.args else None)
     if isinstance(exc, Http404):
         return exceptions.NotFound(exc.args[0] if exc.args else None)
+    if storage_unavailable(exc):
+        log.error("storage unavailable: %s", type(view).__name__, exc_info=exc)
+        return ApiError(
+            storage_outage_message(),
+            code="storage_unavailable",
+            status_code=status.HTTP_503_SERVICE_UNAVAILABLE,
+        )
     return exc
 
 
@@ -185,6 +196,8 @@ def exception_handler(exc, context):
             wait = max(1, round(exc.wait or 1))
             response.data["detail"] = _("请求过于频繁，请在 %(wait)d 秒后再试。") % {"wait": wait}
             response.data["retry_after"] = wait
+        if response.status_code == status.HTTP_503_SERVICE_UNAVAILABLE:
+            response["Retry-After"] = str(RETRY_AFTER_SECONDS)
     return response
 
 

@@ -1,14 +1,19 @@
+import logging
 import re
 import uuid
 
 from django.conf import settings
 from django.http import HttpResponse, JsonResponse
+from django.shortcuts import render
 from django.utils import translation
 from django.utils.cache import add_never_cache_headers, patch_vary_headers
 from django.utils.translation import gettext as _
 
 from repair_flow.audit import reset_request_id, set_request_id
 from repair_flow.masking import looks_like_identifier
+from repair_flow.storage import RETRY_AFTER_SECONDS, storage_outage_message, storage_unavailable
+
+log = logging.getLogger(__name__)
 
 # What a proxy's or client's X-Request-ID may be: letters, digits and . _ -,
 # 8 to 64 characters. Anything else (spaces, control characters, a resident ID
@@ -165,4 +170,31 @@ class ResponseHeadersMiddleware:
             add_never_cache_headers(response)
         if settings.PERMISSIONS_POLICY:
             response.setdefault("Permissions-Policy", settings.PERMISSIONS_POLICY)
+        return response
+
+
+class StorageOutageMiddleware:
+    """A page that needs a file while the storage is down (the object store
+    unreachable, the disk full) answers 503 with Retry-After and says so,
+    instead of a bare 500 (repair_flow.storage); the API says the same in its
+    error shape (repair_flow.api_common.exception_handler)."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        return self.get_response(request)
+
+    def process_exception(self, request, exception):
+        if not storage_unavailable(exception):
+            return None
+        log.error("storage unavailable: %s %s", request.method, request.path, exc_info=exception)
+        if request.path_info.startswith("/api/"):
+            body = {"detail": storage_outage_message(), "code": "storage_unavailable"}
+            response = JsonResponse(body, status=503, json_dumps_params={"ensure_ascii": False})
+        else:
+            response = render(
+                request, "503.html", {"message": storage_outage_message()}, status=503
+            )
+        response["Retry-After"] = str(RETRY_AFTER_SECONDS)
         return response

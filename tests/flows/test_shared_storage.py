@@ -7,13 +7,16 @@ the internet); the storage is configured from the same environment
 variables an operator sets (repair_flow.env.default_storage_from_env).
 """
 
+import errno
 import socket
 import subprocess
 import uuid
 from io import StringIO
 
 import pytest
-from django.core.files.storage import default_storage
+from botocore.config import Config
+from botocore.exceptions import ClientError
+from django.core.files.storage import FileSystemStorage, default_storage
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import call_command
 
@@ -24,6 +27,7 @@ from letters.issuers import institution_issuer, issuer_seal_set
 from letters.models import Letter
 from letters.specimen import specimen_seal_png
 from repair_flow.env import S3_BACKEND, default_storage_from_env
+from repair_flow.storage import storage_unavailable
 from retention.models import DestructionEntry, RetentionRule
 from tests.flows.conftest import PDF, PNG, draft_with_materials
 
@@ -350,3 +354,102 @@ def test_destroying_an_expired_case_file_deletes_its_objects(
     letter.refresh_from_db()
     assert not letter.file
     assert not any(default_storage.exists(name) for name in names)
+
+
+# An outage of the storage: 503 with Retry-After and a message, nothing saved.
+
+
+def stop_the_store(settings, monkeypatch):
+    """The store stops answering: the storage now points at a loopback port
+    nobody listens on (connection refused), tried once instead of three times
+    so the test does not sit through botocore's back-off."""
+    monkeypatch.setenv("STORAGE_S3_ENDPOINT_URL", f"http://127.0.0.1:{free_port()}")
+    default = default_storage_from_env()
+    options = default["OPTIONS"]
+    options["client_config"] = options["client_config"].merge(
+        Config(retries={"max_attempts": 1, "mode": "standard"}, connect_timeout=1)
+    )
+    settings.STORAGES = {**settings.STORAGES, "default": default}
+
+
+@pytest.fixture
+def store_down(bucket, settings, monkeypatch):
+    stop_the_store(settings, monkeypatch)
+
+
+def outage_said(response) -> bool:
+    return response.status_code == 503 and response["Retry-After"] == "60"
+
+
+OUTAGE = "文件存储暂时无法访问"
+
+
+def test_an_upload_while_the_store_is_down_is_refused_with_503_and_nothing_is_saved(
+    client_for, api_for, applicant, draft, store_down
+):
+    held = set(draft.materials.values_list("pk", flat=True))
+
+    page = web_upload(client_for(applicant), draft, "说明.pdf", PDF, "application/pdf")
+    assert outage_said(page)
+    assert OUTAGE in page.content.decode()
+
+    api = api_for(applicant).post(
+        f"/api/v1/repair-cases/{draft.pk}/materials/",
+        {"kind": "other", "file": SimpleUploadedFile("说明.pdf", PDF, "application/pdf")},
+        format="multipart",
+    )
+    assert outage_said(api)
+    assert api.json()["code"] == "storage_unavailable"
+    assert OUTAGE in api.json()["detail"]
+    assert set(draft.materials.values_list("pk", flat=True)) == held
+
+
+def test_a_file_read_while_the_store_is_down_is_503_not_a_server_error_nor_not_found(
+    client_for, api_for, applicant, refused, bucket, settings, monkeypatch
+):
+    material = refused.materials.first()
+    letter = Letter.objects.get(pk=refused.decision_letter_id)
+    stop_the_store(settings, monkeypatch)
+
+    client = client_for(applicant)
+    for path in (
+        f"/cases/{refused.pk}/materials/{material.pk}/",
+        f"/letters/{letter.pk}/pdf",
+    ):
+        response = client.get(path)
+        assert outage_said(response), path
+        assert OUTAGE in response.content.decode()
+    api = api_for(applicant).get(f"/api/v1/letters/{letter.pk}/pdf/")
+    assert outage_said(api) and api.json()["code"] == "storage_unavailable"
+
+
+def test_a_full_local_disk_is_an_outage_too(client_for, applicant, record, monkeypatch):
+    """The embedded default (the local disk under MEDIA_ROOT), out of space."""
+    draft = draft_with_materials(applicant, record)
+    held = draft.materials.count()
+
+    def full(self, name, content):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(FileSystemStorage, "_save", full)
+    response = web_upload(client_for(applicant), draft, "说明.pdf", PDF, "application/pdf")
+    assert outage_said(response)
+    assert OUTAGE in response.content.decode()
+    assert draft.materials.count() == held
+
+
+@pytest.mark.parametrize(
+    "error, outage",
+    [
+        (OSError(errno.ENOSPC, "full"), True),
+        (OSError(errno.EROFS, "read-only"), True),
+        (FileNotFoundError(errno.ENOENT, "gone"), False),
+        (PermissionError(errno.EACCES, "denied"), False),
+        (ClientError({"ResponseMetadata": {"HTTPStatusCode": 503}}, "PutObject"), True),
+        (ClientError({"ResponseMetadata": {"HTTPStatusCode": 404}}, "HeadObject"), False),
+        (ClientError({"ResponseMetadata": {"HTTPStatusCode": 403}}, "GetObject"), False),
+        (ValueError("a bug"), False),
+    ],
+)
+def test_what_counts_as_an_outage_of_the_storage(error, outage):
+    assert storage_unavailable(error) is outage
