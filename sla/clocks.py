@@ -33,11 +33,13 @@ from sla.calendar import (
 )
 from sla.models import (
     PLATFORM_STAGES,
+    TASK_STAGES,
     ClockState,
     DeadlineChange,
     SlaClock,
     SlaPause,
     SlaPolicy,
+    Stage,
 )
 from sla.office import office_hours, work_calendar
 from sla.worktime import Pause, Plan, measure_for, plan
@@ -172,6 +174,23 @@ def _new_clock(case, *, stage, policy, p: Plan, at, assignee=None, department=No
 
 
 @transaction.atomic
+def in_the_way(case, stage: str) -> None:
+    """Refuse to start `stage` while the case has an open clock that the
+    constraints (one_open_clock_per_case_stage, one_open_task_clock_per_case)
+    forbid beside it, naming that clock's stage: the same stage, or any other
+    task stage (a case is in one officer's queue at a time)."""
+    stages = TASK_STAGES if stage in TASK_STAGES else (stage,)
+    running = clocks_for(case).filter(stage__in=stages, stopped_at=None).first()
+    if running is None:
+        return
+    if running.stage == stage:
+        raise SlaError(_("该案件的“%(stage)s”已在计时中") % {"stage": running.get_stage_display()})
+    raise SlaError(
+        _("该案件的“%(running)s”仍在计时中，须先结束才能开始“%(stage)s”")
+        % {"running": running.get_stage_display(), "stage": Stage(stage).label}
+    )
+
+
 def clock_start(
     *,
     case,
@@ -192,8 +211,7 @@ def clock_start(
         if pause.ended_at is None or not at <= pause.started_at <= pause.ended_at:
             raise SlaError(_("补记的暂停须在开始计时之后且已结束"))
     policy, p = _policy_plan(stage, at, pauses)
-    if clocks_for(case).filter(stage=stage, stopped_at=None).exists():
-        raise SlaError(_("该案件的“%(stage)s”已在计时中") % {"stage": policy.get_stage_display()})
+    in_the_way(case, stage)
     clock = _new_clock(
         case,
         stage=stage,
@@ -210,6 +228,7 @@ def clock_start(
         with transaction.atomic():
             clock.save()
     except IntegrityError:
+        in_the_way(case, stage)
         raise SlaError(
             _("该案件的“%(stage)s”已在计时中") % {"stage": policy.get_stage_display()}
         ) from None

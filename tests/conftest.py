@@ -13,6 +13,7 @@ import hashlib
 import importlib
 import os
 import random
+import shutil
 import sqlite3
 import tempfile
 from pathlib import Path
@@ -492,10 +493,32 @@ def django_db_setup(
             db_template_release(shared=shared, original_name=config)
 
 
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node):
+    """xdist's controller, per worker: the run's id, whose template folder
+    the controller removes once every worker has finished (below)."""
+    node.config.stash[TEMPLATE_RUN] = node.workerinput["testrunuid"]
+
+
+def pytest_unconfigure(config):
+    # Every worker has released its copy and the last one the template; the
+    # folder holds only the lock and the count then.
+    run_id = config.stash.get(TEMPLATE_RUN, None)
+    if run_id is not None:
+        shutil.rmtree(template_dir_path(run_id), ignore_errors=True)
+
+
+TEMPLATE_RUN = pytest.StashKey[str]()
+
+
+def template_dir_path(run_id: str) -> Path:
+    return Path(tempfile.gettempdir()) / f"repair_flow_testdb_{run_id}"
+
+
 def db_template_dir(run_id: str) -> Path:
     # The run's random id names it: the workers of one run find it, another
     # run's never do.
-    shared = Path(tempfile.gettempdir()) / f"repair_flow_testdb_{run_id}"
+    shared = template_dir_path(run_id)
     shared.mkdir(mode=0o700, exist_ok=True)
     return shared
 

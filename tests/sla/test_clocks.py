@@ -105,6 +105,35 @@ def test_a_second_start_of_the_same_stage_is_refused(start, record):
     assert len(events("sla.start")) == 1
 
 
+def test_a_task_stage_is_refused_while_another_runs_and_the_refusal_names_it(start, record):
+    first = start("2026-09-28 10:00", stage=Stage.PRELIMINARY_REVIEW)
+    with pytest.raises(SlaError, match="该案件的“初审”仍在计时中，须先结束才能开始“认定单位审核”"):
+        start("2026-09-28 11:00")
+    assert list(clocks_for(record)) == [first]
+
+
+def test_a_start_that_loses_a_race_names_the_clock_that_won(start, record, monkeypatch):
+    """Another request starts its clock between this one's check and its
+    insert: the constraint refuses the insert, and the refusal names the
+    clock that is open, as the check would have."""
+    import sla.clocks
+
+    first = start("2026-09-28 10:00", stage=Stage.PRELIMINARY_REVIEW)
+    checks = []
+    check = sla.clocks.in_the_way
+
+    def after_the_other_request(case, stage):
+        checks.append(stage)
+        if len(checks) > 1:  # the check made after the constraint refused the insert
+            check(case, stage)
+
+    monkeypatch.setattr(sla.clocks, "in_the_way", after_the_other_request)
+    with pytest.raises(SlaError, match="该案件的“初审”仍在计时中"):
+        start("2026-09-28 11:00")
+    assert len(checks) == 2
+    assert list(clocks_for(record)) == [first]
+
+
 def test_other_stages_and_other_cases_run_side_by_side(start, department, enterprise):
     start("2026-09-28 10:00")
     start("2026-09-28 10:00", stage=Stage.WHOLE_DECISION)
