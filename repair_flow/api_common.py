@@ -228,7 +228,24 @@ ERROR_DESCRIPTIONS = {
     413: "the body is larger than this path takes (refused before it is read)",
     415: "the body is in a media type this path does not read (see its request body)",
     429: "too many requests from this caller (`retry_after` seconds, also in Retry-After)",
+    503: "the file storage cannot be reached just now (code `storage_unavailable`; "
+    "Retry-After says when to try again); nothing of the request was saved",
 }
+
+
+def reads_or_writes_files(operation: dict) -> bool:
+    """An operation whose body is a file upload or whose answer is a file:
+    it needs the storage, and answers 503 while it is down (repair_flow.storage)."""
+    body = operation.get("requestBody", {}).get("content", {})
+    answers = [
+        media
+        for code, response in operation.get("responses", {}).items()
+        if code.startswith("2")
+        for media in response.get("content", {})
+    ]
+    return ("multipart/form-data" in body and "application/json" not in body) or any(
+        media != "application/json" for media in answers
+    )
 
 
 PURPOSE_400 = (
@@ -272,6 +289,8 @@ def error_responses_hook(result, generator, request, public):
                 codes.add(404)
                 if method == "post":
                     codes.add(409)
+            if reads_or_writes_files(operation):
+                codes.add(503)
             responses = operation.setdefault("responses", {})
             names = {p.get("name") for p in operation.get("parameters", [])}
             for code in sorted(codes | {int(c) for c in responses if c.startswith("4")}):

@@ -50,6 +50,29 @@ def test_every_operation_documents_its_errors_in_the_one_shape(schema):
         assert responses["400"]["content"]["application/json"]["schema"], (method, path)
 
 
+def test_the_operations_that_read_or_write_files_document_the_storage_outage(schema):
+    """503 `storage_unavailable` (repair_flow.storage): uploads and file downloads."""
+    documented = {
+        (method.upper(), path)
+        for path, method, operation in operations(schema)
+        if "503" in operation["responses"]
+    }
+    assert documented == {
+        ("POST", "/api/v1/repair-cases/{id}/materials/"),
+        ("POST", "/api/v1/objections/{id}/materials/"),
+        ("POST", "/api/v1/repair-cases/{id}/false-materials/"),
+        ("POST", "/api/v1/breach-reviews/{id}/statement/"),
+        ("POST", "/api/v1/verify/{code}/"),
+        ("GET", "/api/v1/letters/{id}/pdf/"),
+    }
+    for method, path in documented:
+        answer = schema["paths"][path][method.lower()]["responses"]["503"]
+        assert "storage_unavailable" in answer["description"]
+        assert answer["content"]["application/json"]["schema"] == {
+            "$ref": "#/components/schemas/Error"
+        }
+
+
 # Every list, the persona who may read it, and its filters with a fixed set of values.
 LISTS = [
     ("/api/v1/repair-cases/", "officer", ["status"]),
