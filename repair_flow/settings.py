@@ -36,6 +36,27 @@ PRODUCTION = ENVIRONMENT == "production"
 DEBUG = env_bool("DEBUG", not PRODUCTION)
 
 
+def _dev_key(filename: str, make) -> str:
+    """A development key under VAR_DIR, made once per checkout by `make()`.
+    Written whole to a file of this process's own, then linked to its name,
+    which fails when the name exists: processes starting together (xdist's
+    workers, a second test run) all read the one complete key, never another
+    process's, an empty or a half-written file."""
+    VAR_DIR.mkdir(parents=True, exist_ok=True)
+    path = VAR_DIR / filename
+    if not path.exists():
+        own = VAR_DIR / f".{filename}.{os.getpid()}"
+        own.touch(mode=0o600)
+        own.write_text(make())
+        try:
+            os.link(own, path)
+        except FileExistsError:
+            pass
+        finally:
+            own.unlink()
+    return path.read_text()
+
+
 def _secret_key() -> str:
     key = env_str("SECRET_KEY")
     if key:
@@ -43,11 +64,7 @@ def _secret_key() -> str:
     if PRODUCTION:
         raise ImproperlyConfigured("SECRET_KEY must be set when DJANGO_ENV=production")
     # A dev-only key, generated once per checkout and never committed.
-    VAR_DIR.mkdir(parents=True, exist_ok=True)
-    path = VAR_DIR / "dev-secret-key"
-    if not path.exists():
-        path.write_text(secrets.token_urlsafe(50))
-    return path.read_text().strip()
+    return _dev_key("dev-secret-key", lambda: secrets.token_urlsafe(50)).strip()
 
 
 SECRET_KEY = _secret_key()
@@ -69,15 +86,8 @@ def _audit_key(name: str) -> bytes:
             raise ImproperlyConfigured(f"{name}_FILE={path!r} cannot be read: {exc}") from None
     if PRODUCTION:
         return b""
-    VAR_DIR.mkdir(parents=True, exist_ok=True)
-    dev_path = VAR_DIR / f"dev-{name.lower().replace('_', '-')}"
-    try:
-        # O_EXCL: parallel test workers starting together agree on one key.
-        with open(dev_path, "x") as handle:
-            handle.write(secrets.token_urlsafe(48))
-    except FileExistsError:
-        pass
-    return dev_path.read_bytes().strip()
+    key = _dev_key(f"dev-{name.lower().replace('_', '-')}", lambda: secrets.token_urlsafe(48))
+    return key.strip().encode()
 
 
 # Each audit event's link is an HMAC with AUDIT_CHAIN_KEY; the daily anchor of
@@ -97,15 +107,11 @@ def _field_keys(name: str) -> list[bytes]:
     keys = env_keys(name)
     if keys or PRODUCTION:
         return keys
-    VAR_DIR.mkdir(parents=True, exist_ok=True)
-    dev_path = VAR_DIR / f"dev-{name.lower().replace('_', '-')}"
-    try:
-        # O_EXCL: parallel test workers starting together agree on one key.
-        with open(dev_path, "x") as handle:
-            handle.write(base64.urlsafe_b64encode(secrets.token_bytes(32)).decode())
-    except FileExistsError:
-        pass
-    return keys_from_text(name, dev_path.read_text())
+    key = _dev_key(
+        f"dev-{name.lower().replace('_', '-')}",
+        lambda: base64.urlsafe_b64encode(secrets.token_bytes(32)).decode(),
+    )
+    return keys_from_text(name, key)
 
 
 # Personal data at rest (repair_flow/encryption.py): AES-GCM under the first

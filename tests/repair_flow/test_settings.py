@@ -208,3 +208,36 @@ def test_the_app_connection_plans_without_parallel_workers():
     with connection.cursor() as cursor:
         cursor.execute("SHOW max_parallel_workers_per_gather")
         assert cursor.fetchone()[0] == "0"
+
+
+def test_processes_starting_together_on_a_fresh_checkout_agree_on_its_dev_keys(tmp_path):
+    """xdist's workers, or two test runs, start at once on a clone with an
+    empty var/: each key is made once, and every process reads it whole."""
+    clean = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in {"SECRET_KEY", "DJANGO_ENV"} and not k.startswith(("AUDIT_", "FIELD_"))
+    }
+    show = (
+        "from repair_flow import settings as s; "
+        "print(s.SECRET_KEY, s.AUDIT_CHAIN_KEY, s.AUDIT_ANCHOR_KEY, "
+        "s.FIELD_ENCRYPTION_KEYS, s.FIELD_BLIND_INDEX_KEYS)"
+    )
+    starts = [
+        subprocess.Popen(
+            [sys.executable, "-c", show],
+            cwd=ROOT,
+            env={**clean, "VAR_DIR": str(tmp_path)},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(4)
+    ]
+    seen = [start.communicate(timeout=60) for start in starts]
+    assert [err for _out, err in seen if err] == []
+    assert len({out for out, _err in seen}) == 1
+    secret_key = seen[0][0].split()[0]
+    assert len(secret_key) > 50
+    assert sorted(path.name for path in tmp_path.iterdir() if path.name.startswith(".")) == []
+    assert (tmp_path / "dev-secret-key").stat().st_mode & 0o077 == 0
