@@ -173,7 +173,6 @@ def _new_clock(case, *, stage, policy, p: Plan, at, assignee=None, department=No
     return clock
 
 
-@transaction.atomic
 def in_the_way(case, stage: str) -> None:
     """Refuse to start `stage` while the case has an open clock that the
     constraints (one_open_clock_per_case_stage, one_open_task_clock_per_case)
@@ -191,6 +190,7 @@ def in_the_way(case, stage: str) -> None:
     )
 
 
+@transaction.atomic
 def clock_start(
     *,
     case,

@@ -134,6 +134,20 @@ def test_a_start_that_loses_a_race_names_the_clock_that_won(start, record, monke
     assert list(clocks_for(record)) == [first]
 
 
+def test_a_start_that_fails_after_its_insert_leaves_no_clock(start, record, monkeypatch):
+    """One transaction: the audit event is part of the start, so a start
+    whose audit cannot be written leaves nothing behind."""
+    import sla.clocks
+
+    def unwritable(**event):
+        raise RuntimeError("the audit trail refused the event")
+
+    monkeypatch.setattr(sla.clocks, "audit_record", unwritable)
+    with pytest.raises(RuntimeError, match="refused"):
+        start("2026-09-28 10:00")
+    assert not clocks_for(record).exists()
+
+
 def test_other_stages_and_other_cases_run_side_by_side(start, department, enterprise):
     start("2026-09-28 10:00")
     start("2026-09-28 10:00", stage=Stage.WHOLE_DECISION)
