@@ -366,7 +366,7 @@ class SignedPdf:
     certificate_sha256: str  # the signer's certificate (DER), for the signer check
 
 
-def _off_the_event_loop(call, *args):
+def off_the_event_loop(call, *args):
     """pyHanko's synchronous calls (sign_pdf, validate_pdf_signature) wrap
     their coroutines in asyncio.run(), which refuses to start in a thread
     that already runs an event loop (an ASGI server's thread; Playwright's
@@ -407,7 +407,7 @@ def pdf_sign(pdf: bytes, *, letter: Letter) -> SignedPdf:
     writer = IncrementalPdfFileWriter(io.BytesIO(pdf))
     try:
         pdf_signer = signers.PdfSigner(metadata, signer=signer, timestamper=timestamper)
-        signed = _off_the_event_loop(pdf_signer.sign_pdf, writer)
+        signed = off_the_event_loop(pdf_signer.sign_pdf, writer)
     except TimestampRequestError:
         raise SigningUnavailable(
             f"时间戳服务 {url}（LETTER_SIGNING_TSA_URL）没有正确应答：文书未签名，不予出具，"
@@ -509,7 +509,7 @@ def pdf_signature_check(
         moment=signed_at or reported,
     )
     try:
-        status = _off_the_event_loop(validation.validate_pdf_signature, embedded, context)
+        status = off_the_event_loop(validation.validate_pdf_signature, embedded, context)
     except Exception:
         return SignatureCheck(present=True, failed=["intact"])
     indication = getattr(status.trust_problem_indic, "name", "") or ""

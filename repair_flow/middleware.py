@@ -176,8 +176,9 @@ class ResponseHeadersMiddleware:
 class StorageOutageMiddleware:
     """A page that needs a file while the storage is down (the object store
     unreachable, the disk full) answers 503 with Retry-After and says so,
-    instead of a bare 500 (repair_flow.storage); the API says the same in its
-    error shape (repair_flow.api_common.exception_handler)."""
+    instead of a bare 500 (repair_flow.storage). The API's views never reach
+    this: DRF's exception handler answers in the API's error shape
+    (repair_flow.api_common.exception_handler)."""
 
     def __init__(self, get_response):
         self.get_response = get_response
@@ -189,12 +190,6 @@ class StorageOutageMiddleware:
         if not storage_unavailable(exception):
             return None
         log.error("storage unavailable: %s %s", request.method, request.path, exc_info=exception)
-        if request.path_info.startswith("/api/"):
-            body = {"detail": storage_outage_message(), "code": "storage_unavailable"}
-            response = JsonResponse(body, status=503, json_dumps_params={"ensure_ascii": False})
-        else:
-            response = render(
-                request, "503.html", {"message": storage_outage_message()}, status=503
-            )
+        response = render(request, "503.html", {"message": storage_outage_message()}, status=503)
         response["Retry-After"] = str(RETRY_AFTER_SECONDS)
         return response

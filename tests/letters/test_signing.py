@@ -11,7 +11,6 @@ import socket
 import subprocess
 import threading
 import warnings
-from concurrent.futures import ThreadPoolExecutor
 from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import pytest
@@ -112,14 +111,6 @@ def reported_everywhere(client, letter, check: str) -> None:
     assert code == 1 and f"{letter.number}: signature fails: " in err and check in err
 
 
-def without_an_event_loop(call, *args):
-    """`call(*args)` on a thread of its own, where asyncio.run() may start a
-    loop: this worker's main thread may already run one (the browser tests'
-    session-wide Playwright, whose sync API keeps its loop running there)."""
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        return pool.submit(call, *args).result()
-
-
 # Signed, and verified by the library and by poppler
 
 
@@ -127,7 +118,9 @@ def test_an_issued_letter_is_signed_by_its_issuer_and_pyhanko_validates_it(lette
     pdf = stored(letter)
     assert letter.sha256 == hashlib.sha256(pdf).hexdigest()  # the hash of the signed bytes
     (embedded,) = PdfFileReader(io.BytesIO(pdf)).embedded_signatures
-    status = without_an_event_loop(
+    # Off this worker's main thread when the browser tests' session-wide
+    # Playwright keeps its event loop running there, as the app signs.
+    status = signing.off_the_event_loop(
         validate_pdf_signature,
         embedded,
         ValidationContext(trust_roots=[load_cert_from_pemder(demo_ca_path())]),
@@ -512,7 +505,7 @@ def test_letters_are_signed_and_checked_from_a_thread_that_runs_an_event_loop(
             warnings.simplefilter("error", RuntimeWarning)
             return asyncio.run(check_and_sign())
 
-    check, signed = without_an_event_loop(in_an_event_loop)
+    check, signed = signing.off_the_event_loop(in_an_event_loop)
     assert check.intact and check.trusted and not check.failed
     assert signed.certificate_sha256 == letter.signer_sha256
     assert signing.pdf_signature_check(signed.pdf).intact
