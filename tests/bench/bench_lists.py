@@ -416,6 +416,11 @@ def test_lists_at_volume(settings, tmp_path, django_capture_on_commit_callbacks)
         ("reviewer", "/cases/tasks/", {}),
         ("reviewer", "/api/v1/tasks/", {}),
         ("officer", "/api/v1/tasks/", {"offset": str(min(5000, CASES // 2))}),
+        # The queue's search: a whole case number, and a decision number's
+        # start that one case in six has.
+        ("supervisor", "/cases/tasks/", {"q": f"XF-BENCH-{CASES // 2}"}),
+        ("supervisor", "/cases/tasks/", {"q": "济罚〔2023〕"}),
+        ("officer", "/api/v1/tasks/", {"q": f"XF-BENCH-{CASES // 2}"}),
         ("officer", "/api/v1/repair-cases/", purpose),
         ("applicant", "/cases/", {}),
         ("applicant", "/api/v1/repair-cases/", {}),
@@ -427,6 +432,8 @@ def test_lists_at_volume(settings, tmp_path, django_capture_on_commit_callbacks)
         ("officer", "/cases/breaches/", {"page": str(max(REVIEWS // 250 + 2, 2))}),
         ("reviewer", "/cases/breaches/", {}),
         ("officer", "/cases/breaches/", {"status": "open"}),
+        # The case of a review (reviews are of the first cases).
+        ("officer", "/cases/breaches/", {"q": f"XF-BENCH-{max(REVIEWS // 2, 1)}"}),
         ("officer", "/api/v1/breach-reviews/", purpose),
         ("officer", "/api/v1/breach-reviews/", {**purpose, "offset": str(min(5000, REVIEWS // 2))}),
         ("applicant", "/notifications/", {}),
