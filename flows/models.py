@@ -338,6 +338,14 @@ class RepairCase(CaseBase):
             # staff and for an agent bound to many subjects alike (the
             # bindings are then a semi-join checked along the index).
             models.Index(fields=["-created_at", "-id"], name="flows_repaircase_list_order"),
+            # A number searched by its beginning (LIKE 'q%', flows.cases.
+            # selectors.cases_numbered): the pattern operator class on
+            # PostgreSQL, as the records' decision numbers have.
+            models.Index(
+                fields=["number"],
+                name="repaircase_number_prefix",
+                opclasses=["varchar_pattern_ops"],
+            ),
         ]
 
     # Repair's own transitions: accepted, the case goes to the department. The
@@ -468,6 +476,9 @@ class ObjectionCase(CaseBase):
             models.Index(fields=["status"], name="flows_objection_status"),
             # The case lists' order, as the repair cases' (issue 18).
             models.Index(fields=["-created_at", "-id"], name="flows_objection_list_order"),
+            models.Index(
+                fields=["number"], name="objection_number_prefix", opclasses=["varchar_pattern_ops"]
+            ),
         ]
 
     # Objection's own transitions: acceptance flags the record and routes the

@@ -856,7 +856,12 @@ class TaskListApi(GenericAPIView):
             OpenApiParameter("box", enum=list(BOXES), default="queue"),
             OpenApiParameter("stage", enum=list(HUMAN_NODES), required=False),
             OpenApiParameter("due", enum=list(DUE_FILTERS), required=False),
-            OpenApiParameter("q", str, required=False),
+            OpenApiParameter(
+                "q",
+                str,
+                required=False,
+                description="A case number or a decision number, whole or its beginning.",
+            ),
         ],
         responses={200: TaskSerializer(many=True)},
     )

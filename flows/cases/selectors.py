@@ -22,6 +22,7 @@ from viewflow.workflow.status import STATUS
 
 from flows import engine
 from flows.models import (
+    CLOSED_STATUSES,
     STAFF_ONLY_MATERIALS,
     CaseStatus,
     ObjectionCase,
@@ -30,7 +31,7 @@ from flows.models import (
     RepairCase,
 )
 from records.models import SubjectBinding
-from records.selectors import reviewer_department_id
+from records.selectors import EqualsAny, reviewer_department_id
 from repair_flow.models import Role
 from sla.models import TASK_STAGES, SlaClock
 
@@ -121,6 +122,42 @@ def _node_q(name: str) -> Q:
     return q
 
 
+# A number search names its cases by id up to this many; beyond, by a
+# subquery (a beginning that common is met soon in any list's order). Reading
+# the ids costs ~6 us each at a million records: 5,000 put a common beginning
+# (济罚〔2023〕, 16,667 open cases) at 128 ms a page.
+SEARCH_CASES_LISTED = 1000
+
+
+def cases_numbered(model, q: str, column: str, *, open_only: bool = False) -> Q:
+    """`column` is the id of a case of `model` whose number, or whose record's
+    decision number, begins with `q`: a number is searched by its beginning,
+    as the records list searches decision numbers, so each table's own index
+    finds it (repaircase_number_prefix and objection_number_prefix,
+    record_decision_number_prefix). The task queue searched both by
+    `icontains` across four joins: every open task joined and tested, 0.9-1.2 s
+    a page at 100,000 open cases (issue 18).
+    `open_only`: cases not decided yet, those an open task can belong to (a
+    beginning shared by years of decided cases does not make it a subquery)."""
+    cases = model.objects.exclude(status__in=CLOSED_STATUSES) if open_only else model.objects
+    parts = (
+        cases.filter(number__startswith=q),
+        cases.filter(record__decision_number__startswith=q),
+    )
+    ids = set()
+    for part in parts:
+        found = list(part.values_list("pk", flat=True)[: SEARCH_CASES_LISTED + 1])
+        if len(found) > SEARCH_CASES_LISTED:
+            matching = cases.filter(
+                Q(number__startswith=q) | Q(record__decision_number__startswith=q)
+            )
+            return Q(**{f"{column}__in": matching.values("pk")})
+        ids.update(found)
+    if not ids:
+        return Q(pk__in=[])
+    return Q(EqualsAny(column, sorted(ids)))
+
+
 def tasks_for_user(
     *, user, box: str = "queue", stage: str = "", due: str = "", q: str = "", now=None
 ) -> QuerySet[Task]:
@@ -132,7 +169,6 @@ def tasks_for_user(
     if box not in BOXES:
         raise ValueError(box)
     role = getattr(user, "role", None)
-    objection = "process__objectionprocess__case"
     tasks = QueueTask.objects.filter(
         flow_task_type="HUMAN",
         artifact_content_type__in=[
@@ -228,11 +264,16 @@ def tasks_for_user(
         tasks = tasks.filter(due_at__lte=now + dt.timedelta(days=7))
     q = " ".join((q or "").split())
     if q:
+        open_only = box != "archive"
         tasks = tasks.filter(
-            Q(process__repairprocess__case__number__icontains=q)
-            | Q(process__repairprocess__case__record__decision_number__icontains=q)
-            | Q(**{f"{objection}__number__icontains": q})
-            | Q(**{f"{objection}__record__decision_number__icontains": q})
+            (
+                Q(artifact_content_type=ContentType.objects.get_for_model(RepairCase))
+                & cases_numbered(RepairCase, q, "artifact_object_id", open_only=open_only)
+            )
+            | (
+                Q(artifact_content_type=ContentType.objects.get_for_model(ObjectionCase))
+                & cases_numbered(ObjectionCase, q, "artifact_object_id", open_only=open_only)
+            )
         )
     tasks = tasks.select_related(
         "owner",

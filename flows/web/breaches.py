@@ -21,8 +21,14 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from flows.cases.guards import may_decide_breach
-from flows.cases.selectors import cases_for_user
-from flows.models import PENDING_BREACH_STATUSES, BreachReview, BreachSource, BreachStatus
+from flows.cases.selectors import cases_for_user, cases_numbered
+from flows.models import (
+    PENDING_BREACH_STATUSES,
+    BreachReview,
+    BreachSource,
+    BreachStatus,
+    RepairCase,
+)
 from flows.monitoring.services import (
     CONFIRM_REASONS,
     DISMISS_REASONS,
@@ -71,10 +77,9 @@ def breach_list(request):
     if source in BreachSource.values:
         reviews = reviews.filter(source=source)
     if q:
+        # Numbers by their beginning, as the task queue searches them.
         reviews = reviews.filter(
-            Q(case__number__icontains=q)
-            | Q(record__decision_number__icontains=q)
-            | Q(case__record__decision_number__icontains=q)
+            cases_numbered(RepairCase, q, "case_id") | Q(record__decision_number__startswith=q)
         )
     # Pending first by deadline, then the decided ones: two index-ordered
     # parts (flows.monitoring.reviews_by_deadline); counted as the other

@@ -152,6 +152,9 @@ class TestList:
         assert rows(c.get(LIST, {"status": "open"})) == [mine.pk]
         assert rows(c.get(LIST, {"q": OTHER_NUMBER})) == [theirs.pk]
         assert rows(c.get(LIST, {"q": mine.case.number})) == [mine.pk, theirs.pk]
+        # Numbers by their beginning, as the task queue's search.
+        assert rows(c.get(LIST, {"q": OTHER_NUMBER[:-2]})) == [theirs.pk]
+        assert rows(c.get(LIST, {"q": OTHER_NUMBER[1:]})) == []
         assert rows(c.get(LIST, {"source": "false_materials"})) == []
         assert rows(c.get(LIST, {"source": "new_penalty", "q": "无此文号"})) == []
 

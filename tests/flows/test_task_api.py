@@ -132,6 +132,9 @@ def test_the_filters(api_for, officer, supervisor, two_cases, now):
     assert ids(api.get(TASKS, {"q": late.number})) == [late.pk]
     assert ids(api.get(TASKS, {"q": "济市监罚〔2026〕2号"})) == [early.pk]
     assert ids(api.get(TASKS, {"q": "nothing like it"})) == []
+    # By a number's beginning, not a piece from its middle.
+    assert ids(api.get(TASKS, {"q": "济市监罚〔2026〕"})) == [early.pk, late.pk]
+    assert ids(api.get(TASKS, {"q": "〔2026〕2号"})) == []
     assert ids(api.get(TASKS, {"stage": "preliminary_review"})) == [early.pk, late.pk]
     assert ids(api.get(TASKS, {"stage": "department_review"})) == []
     assert ids(api_for(supervisor).get(TASKS, {"stage": "department_review"})) == []

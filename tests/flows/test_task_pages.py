@@ -183,12 +183,44 @@ class TestQueues:
         assert rows(c.get(TASKS, {"q": late.number})) == [late.pk]
         assert rows(c.get(TASKS, {"q": early.record.decision_number})) == [early.pk]
         assert rows(c.get(TASKS, {"q": "济信修申〔2025〕"})) == []
+        # A number is searched by its beginning, as the records list searches
+        # decision numbers (each table's own index; issue 18).
+        assert rows(c.get(TASKS, {"q": "济信修申〔2026〕"})) == [early.pk, late.pk]
+        assert rows(c.get(TASKS, {"q": early.record.decision_number[:-1]})) == [early.pk]
+        assert rows(c.get(TASKS, {"q": late.number[2:]})) == []
         assert rows(c.get(TASKS, {"stage": "preliminary_review"})) == [early.pk, late.pk]
         assert rows(c.get(TASKS, {"stage": "department_review"})) == []
         # A supervisor sees every stage; the filter narrows it.
         c = client_for(supervisor)
         assert rows(c.get(TASKS)) == [early.pk, late.pk]
         assert rows(c.get(TASKS, {"stage": "department_review"})) == []
+
+    def test_a_search_matching_more_cases_than_are_listed_by_id_finds_the_same(
+        self, client_for, officer, two_cases, monkeypatch
+    ):
+        early, late = two_cases
+        c = client_for(officer)
+        queries = [{"q": "济信修申〔2026〕"}, {"q": late.number}, {"q": "济"}]
+        by_id = [rows(c.get(TASKS, query)) for query in queries]
+        # Past the bound the cases are a subquery, not a list of ids.
+        monkeypatch.setattr("flows.cases.selectors.SEARCH_CASES_LISTED", 1)
+        assert [rows(c.get(TASKS, query)) for query in queries] == by_id
+        assert by_id == [[early.pk, late.pk], [late.pk], [early.pk, late.pk]]
+
+    def test_the_archive_finds_a_decided_case_by_its_number(self, client_for, officer, two_cases):
+        early, late = two_cases
+        c = client_for(officer)
+        c.post(work(early, "claim"))
+        response = c.post(
+            work(early, "refuse"), {"reason_scope": "1", "basis": "《信用修复管理办法》第八条"}
+        )
+        assert response.status_code == 302
+        early.refresh_from_db()
+        assert early.status == CaseStatus.NOT_ACCEPTED
+        # The queue looks among the cases not decided yet; the archive among all.
+        assert rows(c.get(TASKS, {"q": early.number})) == []
+        assert rows(c.get(ARCHIVE, {"q": early.number})) == [early.pk]
+        assert rows(c.get(ARCHIVE, {"q": late.number})) == []
 
     def test_the_tabs_keep_the_filters(self, client_for, officer, two_cases):
         c = client_for(officer)
