@@ -51,6 +51,7 @@ from flows.models import (
     RepairProcess,
 )
 from flows.repair.services import repair_case_submit
+from letters.models import Letter
 from records.identifiers import make_uscc
 from records.models import (
     BindingCapacity,
@@ -74,6 +75,8 @@ CASES = int(os.environ.get("BENCH_CASES", "100000"))
 RUNS = int(os.environ.get("BENCH_RUNS", "5"))
 # Breach reviews of the monitored repairs: one in five pending, the rest dismissed.
 REVIEWS = int(os.environ.get("BENCH_REVIEWS", str(max(CASES // 10, 1))))
+# Letters issued: three per case (a receipt, a notice, a decision, say).
+LETTERS = int(os.environ.get("BENCH_LETTERS", str(CASES * 3)))
 
 pytestmark = pytest.mark.skipif(
     connection.vendor != "postgresql", reason="the benchmark is PostgreSQL's (DATABASE_URL)"
@@ -223,11 +226,34 @@ def build(applicant, department, template_case, template_record) -> None:
         count=CASES,
     )
     build_reviews(template_case, template_record, department)
+    build_letters(c0)
     with connection.cursor() as cursor:
         # As a table in service is: its statistics gathered and its pages
         # marked all-visible (index-only scans read no heap), and nothing left
         # for autovacuum to start on the new rows while pages are timed.
         cursor.execute("VACUUM (ANALYZE)")
+
+
+def build_letters(c0: int) -> None:
+    """LETTERS letters copied from the one the filing issued (its commitment),
+    each with a number of its own (济信修〔year〕n号) and a verification code,
+    three to a case in turn, one a minute back from the next."""
+    template = Letter.objects.order_by("id").first()
+    copy_rows(
+        "letters_letter",
+        where="t.id = %s",
+        params=[template.pk],
+        set_={
+            "id": "b.base + g",
+            "number": "'济信修〔' || (2020 + g % 6) || '〕' || g || '号'",
+            "verification_code": "'V' || lpad(g::text, 11, '0')",
+            "case_id": f"{c0} + 1 + (g % {max(CASES, 1)})",
+            "case_label": f"'XF-BENCH-' || (1 + (g % {max(CASES, 1)}))",
+            "record_id": "NULL",
+            "issued_at": "t.issued_at - g * interval '1 minute'",
+        },
+        count=LETTERS,
+    )
 
 
 def build_reviews(template_case, template_record, department) -> None:
@@ -429,6 +455,9 @@ def test_lists_at_volume(settings, tmp_path, django_capture_on_commit_callbacks)
         ("applicant", "/api/v1/repair-cases/", {}),
         ("supervisor", "/access-register/", {}),
         ("officer", "/letters/", {}),
+        # A case's letters by its number, and a letter by its number's beginning.
+        ("officer", "/letters/", {"q": f"XF-BENCH-{CASES // 2}"}),
+        ("officer", "/letters/", {"q": f"济信修〔2023〕{LETTERS // 2 + 3}"}),
         ("applicant", "/letters/", {}),
         ("officer", "/cases/breaches/", {}),
         # Past the pending reviews (one in five): the dismissed ones, newest first.
