@@ -293,6 +293,16 @@ class Letter(models.Model):
             models.Index(fields=["recipient", "-issued_at"], name="letter_recipient"),
             # The letters list's order for staff and agents (issue 18).
             models.Index(fields=["-issued_at", "-id"], name="letter_list_order"),
+            # The list's search: a letter's or its case's number by its
+            # beginning (LIKE 'q%'), the pattern operator class on PostgreSQL.
+            models.Index(
+                fields=["number"], name="letter_number_prefix", opclasses=["varchar_pattern_ops"]
+            ),
+            models.Index(
+                fields=["case_label"],
+                name="letter_case_label_prefix",
+                opclasses=["varchar_pattern_ops"],
+            ),
             # The render sweep reads only letters still to render.
             models.Index(
                 fields=["next_attempt_at"],

@@ -86,7 +86,10 @@ def letter_list(request):
         letters = letters.filter(kind=kind)
     q = request.GET.get("q", "").strip()
     if q:
-        letters = letters.filter(Q(number__icontains=q) | Q(case_label__icontains=q))
+        # A number by its beginning, as the task queue and the records list
+        # search numbers: each column through its own index (issue 18:
+        # `icontains` read 250,000 letters of 300,000 to find a case's 3, 378 ms).
+        letters = letters.filter(Q(number__startswith=q) | Q(case_label__startswith=q))
     page = EstimatedCountPaginator(letters.order_by("-issued_at", "-id"), 25).get_page(
         request.GET.get("page")
     )

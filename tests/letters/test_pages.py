@@ -1,6 +1,7 @@
 """Letter pages: 我的文书, the PDF, the commitment page, and the staff view of
 a letter's rendering and messages; each rule with the persona refused."""
 
+import re
 import stat
 
 import pytest
@@ -150,6 +151,30 @@ def test_staff_lists_are_scoped_like_the_records(
     assert letter.number in page and other_letter.number not in page
     page = client_for(other_reviewer).get("/letters/").content.decode()
     assert letter.number not in page and other_letter.number in page
+
+
+def listed(response) -> list[int]:
+    """The ids of the letters a list page shows, in order."""
+    assert response.status_code == 200
+    return [int(pk) for pk in re.findall(r'<tr data-letter="(\d+)"', response.content.decode())]
+
+
+def test_the_list_finds_a_letter_or_case_number_by_its_beginning(
+    client_for, officer, applicant, other_applicant, letter, other_letter
+):
+    # What the services write when a letter is about a case: its number.
+    Letter.objects.filter(pk=letter.pk).update(case_label="济信修申〔2026〕7号")
+    staff = client_for(officer)
+    assert listed(staff.get("/letters/", {"q": letter.number})) == [letter.pk]
+    assert listed(staff.get("/letters/", {"q": "济信修申〔2026〕7"})) == [letter.pk]
+    # The beginning both numbers share finds both, newest first.
+    common = letter.number[: letter.number.index("〕") + 1]
+    assert other_letter.number.startswith(common)
+    assert listed(staff.get("/letters/", {"q": common})) == [other_letter.pk, letter.pk]
+    # Not a piece from the middle (no index serves it), and not another's letter.
+    assert listed(staff.get("/letters/", {"q": letter.number[1:]})) == []
+    assert listed(client_for(applicant).get("/letters/", {"q": common})) == [letter.pk]
+    assert listed(client_for(other_applicant).get("/letters/", {"q": letter.number})) == []
 
 
 def test_the_list_filters_by_kind(client_for, officer, letter, commitment):
