@@ -169,11 +169,11 @@ def tasks_for_user(
     if box not in BOXES:
         raise ValueError(box)
     role = getattr(user, "role", None)
+    case_types = {
+        model: ContentType.objects.get_for_model(model) for model in (RepairCase, ObjectionCase)
+    }
     tasks = QueueTask.objects.filter(
-        flow_task_type="HUMAN",
-        artifact_content_type__in=[
-            ContentType.objects.get_for_model(model) for model in (RepairCase, ObjectionCase)
-        ],
+        flow_task_type="HUMAN", artifact_content_type__in=list(case_types.values())
     )
     # Who may see a task is decided by its case, read as a semi-join on the
     # task's case (its artifact): no join per listed task, so a page is still
@@ -264,17 +264,12 @@ def tasks_for_user(
         tasks = tasks.filter(due_at__lte=now + dt.timedelta(days=7))
     q = " ".join((q or "").split())
     if q:
-        open_only = box != "archive"
-        tasks = tasks.filter(
-            (
-                Q(artifact_content_type=ContentType.objects.get_for_model(RepairCase))
-                & cases_numbered(RepairCase, q, "artifact_object_id", open_only=open_only)
+        found = Q(pk__in=[])
+        for model, case_type in case_types.items():
+            found |= Q(artifact_content_type=case_type) & cases_numbered(
+                model, q, "artifact_object_id", open_only=box != "archive"
             )
-            | (
-                Q(artifact_content_type=ContentType.objects.get_for_model(ObjectionCase))
-                & cases_numbered(ObjectionCase, q, "artifact_object_id", open_only=open_only)
-            )
-        )
+        tasks = tasks.filter(found)
     tasks = tasks.select_related(
         "owner",
         "process__repairprocess__case__record__department",
